@@ -1,0 +1,1 @@
+//! HTTP API of Stampede (axum): app(state) -> Router, handlers, auth, one AppError.

@@ -1,0 +1,30 @@
+//! Pure, synchronous domain core of Stampede: campaigns, inventory, the red-packet split,
+//! orders, money and outcomes.
+//!
+//! No I/O, no clock reads, no threads: every operation takes `now` and an RNG from its caller
+//! and returns values. The engine crate owns the only [`Ledger`] and feeds it batches; the
+//! journal makes its [`Record`]s durable; replay applies the same records.
+
+mod campaign;
+mod ids;
+mod ledger;
+mod money;
+mod order;
+mod outcome;
+mod record;
+mod red_packet;
+mod spec;
+
+pub use campaign::Campaign;
+pub use ids::{CampaignId, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError, uuid_v7_bits};
+pub use ledger::{ApplyError, CreateError, Grab, Ledger, MAX_CAMPAIGNS};
+pub use money::{Cents, MAX_CENTS, UnixMillis};
+pub use order::{InvalidTransition, Order, OrderState};
+pub use outcome::{CampaignStatus, GrabOutcome, OrderTicket};
+pub use record::Record;
+pub use red_packet::PacketPool;
+pub use spec::{
+    CampaignSpec, CommonSpec, DEFAULT_MIN_CENTS, DEFAULT_PAYMENT_WINDOW_SECS,
+    DEFAULT_PER_USER_LIMIT, MAX_NAME_BYTES, MAX_PACKETS, MAX_PAYMENT_WINDOW_SECS,
+    MAX_PER_USER_LIMIT, MAX_STOCK, RedPacketSpec, SeckillSpec, SpecError,
+};

@@ -1,0 +1,87 @@
+//! Business outcomes of a grab: values with stable codes, not errors (STYLE §3).
+
+use crate::ids::OrderId;
+use crate::money::Cents;
+
+/// The order a grab won (or had already won).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderTicket {
+    /// The order.
+    pub order_id: OrderId,
+    /// Price (seckill) or packet amount (red packet).
+    pub amount_cents: Cents,
+}
+
+/// What a grab came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrabOutcome {
+    /// A new win; its record must be durable before the user is told.
+    Won(OrderTicket),
+    /// The user already holds `per_user_limit` live orders; this is their latest.
+    AlreadyWon(OrderTicket),
+    /// Nothing left.
+    SoldOut,
+    /// Before `starts_at`.
+    NotStarted,
+    /// At or after `ends_at`.
+    Ended,
+    /// No such campaign.
+    CampaignNotFound,
+}
+
+impl GrabOutcome {
+    /// The stable code the API and metrics use.
+    pub fn code(&self) -> &'static str {
+        match self {
+            GrabOutcome::Won(_) => "won",
+            GrabOutcome::AlreadyWon(_) => "already_won",
+            GrabOutcome::SoldOut => "sold_out",
+            GrabOutcome::NotStarted => "not_started",
+            GrabOutcome::Ended => "ended",
+            GrabOutcome::CampaignNotFound => "campaign_not_found",
+        }
+    }
+}
+
+/// A campaign's status, derived from the clock and the stock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CampaignStatus {
+    /// Before `starts_at`.
+    Scheduled,
+    /// Open and stock left.
+    Active,
+    /// Open and nothing left.
+    SoldOut,
+    /// At or after `ends_at`.
+    Ended,
+}
+
+impl CampaignStatus {
+    /// The stable code the API uses.
+    pub fn code(self) -> &'static str {
+        match self {
+            CampaignStatus::Scheduled => "scheduled",
+            CampaignStatus::Active => "active",
+            CampaignStatus::SoldOut => "sold_out",
+            CampaignStatus::Ended => "ended",
+        }
+    }
+
+    /// Derives the status. Time wins over stock: a sold-out campaign past its end is `Ended`.
+    pub fn derive(
+        now: crate::UnixMillis,
+        starts_at: Option<crate::UnixMillis>,
+        ends_at: Option<crate::UnixMillis>,
+        remaining: u64,
+    ) -> Self {
+        if starts_at.is_some_and(|s| now < s) {
+            CampaignStatus::Scheduled
+        } else if ends_at.is_some_and(|e| now >= e) {
+            CampaignStatus::Ended
+        } else if remaining == 0 {
+            CampaignStatus::SoldOut
+        } else {
+            CampaignStatus::Active
+        }
+    }
+}

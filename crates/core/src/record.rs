@@ -1,0 +1,35 @@
+//! Journaled facts. Every state change is one of these; replaying them in order rebuilds the
+//! ledger exactly, because the live path applies the very same records (decide, then apply).
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{CampaignId, OrderId, UserId};
+use crate::money::{Cents, UnixMillis};
+use crate::spec::CampaignSpec;
+
+/// A fact in the journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Record {
+    /// A campaign was created.
+    CampaignCreated {
+        /// Its id.
+        id: CampaignId,
+        /// What was asked for.
+        spec: CampaignSpec,
+        /// When.
+        created_at: UnixMillis,
+    },
+    /// A user won an item or a packet.
+    Won {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// The new order.
+        order_id: OrderId,
+        /// The winner.
+        user_id: UserId,
+        /// Price or packet amount.
+        amount_cents: Cents,
+        /// When.
+        won_at: UnixMillis,
+    },
+}

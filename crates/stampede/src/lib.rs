@@ -1,0 +1,1 @@
+//! Stampede: a flash-sale and red-packet engine (the binary).
