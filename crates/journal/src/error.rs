@@ -1,0 +1,87 @@
+//! The journal's error types: one for opening (recovery), one for appending.
+
+use std::io;
+
+use crate::frame::FrameDefect;
+use crate::limits::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
+
+/// Why [`crate::Journal::open`] failed. `E` is the replay callback's error type.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError<E> {
+    /// Reading, truncating or syncing the storage failed.
+    #[error("journal storage I/O failed during open")]
+    Io(#[source] io::Error),
+    /// A bad frame is followed by a valid later record, so the damage is not a torn tail: the
+    /// journal is left untouched for an operator to inspect.
+    #[error(
+        "journal corrupt at offset {offset} ({defect}), yet a valid record with sequence \
+         {later_sequence} follows at offset {later_offset}; refusing to truncate"
+    )]
+    CorruptMiddle {
+        /// Byte offset of the first bad frame.
+        offset: u64,
+        /// What is wrong with it.
+        defect: FrameDefect,
+        /// Byte offset of the later valid frame.
+        later_offset: u64,
+        /// Sequence number of the later valid frame.
+        later_sequence: u64,
+    },
+    /// The replay callback rejected a record.
+    #[error("replaying journal record {sequence} failed")]
+    Apply {
+        /// Sequence number of the rejected record.
+        sequence: u64,
+        /// The callback's error.
+        #[source]
+        source: E,
+    },
+}
+
+/// Which operation poisoned a [`crate::Journal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PoisonCause {
+    /// A storage append failed.
+    #[error("an earlier append failed")]
+    Append,
+    /// A storage sync failed.
+    #[error("an earlier sync failed")]
+    Sync,
+}
+
+/// Why [`crate::Journal::append_batch`] failed. Nothing in the batch is acknowledged.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// One record exceeds [`MAX_RECORD_BYTES`]; nothing was written.
+    #[error("record {index} is {bytes} bytes, over the {MAX_RECORD_BYTES}-byte limit")]
+    RecordTooLarge {
+        /// Index of the record in the batch.
+        index: usize,
+        /// Its length in bytes.
+        bytes: usize,
+    },
+    /// The batch holds more than [`MAX_BATCH_RECORDS`] records; nothing was written.
+    #[error("batch of {records} records is over the {MAX_BATCH_RECORDS}-record limit")]
+    TooManyRecords {
+        /// Records in the batch.
+        records: usize,
+    },
+    /// The framed batch exceeds [`MAX_BATCH_BYTES`]; nothing was written.
+    #[error("batch of {bytes} framed bytes is over the {MAX_BATCH_BYTES}-byte limit")]
+    BatchTooLarge {
+        /// Framed bytes the batch would take.
+        bytes: usize,
+    },
+    /// Writing the batch failed; the journal is now poisoned.
+    #[error("journal append failed; journal poisoned")]
+    Append(#[source] io::Error),
+    /// Syncing the batch failed; the journal is now poisoned.
+    #[error("journal sync failed; journal poisoned")]
+    Sync(#[source] io::Error),
+    /// An earlier append or sync failed; the journal accepts no more writes until reopened.
+    #[error("journal poisoned: {cause}; reopen it to recover")]
+    Poisoned {
+        /// The failure that poisoned it.
+        cause: PoisonCause,
+    },
+}

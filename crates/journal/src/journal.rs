@@ -1,0 +1,358 @@
+//! The journal: recovery on open, then group-commit appends of framed records.
+
+use crate::error::{JournalError, OpenError, PoisonCause};
+use crate::frame;
+use crate::limits::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
+use crate::recovery::{self, Recovery};
+use crate::storage::Storage;
+
+/// When [`Journal::append_batch`] considers a batch durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Write the batch, then `fdatasync` once: an acknowledged batch survives power loss.
+    Fsync,
+    /// Write the batch without syncing: it survives a process crash but may be lost, or torn, on
+    /// power loss. The operator accepts that risk for throughput.
+    Os,
+}
+
+/// What one [`Journal::append_batch`] call wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Records written.
+    pub records: usize,
+    /// Framed bytes written, headers included.
+    pub bytes: usize,
+    /// Whether the batch was synced (`Durability::Fsync` and a non-empty batch).
+    pub synced: bool,
+}
+
+/// Whether the journal still accepts writes.
+///
+/// `Healthy -> Poisoned` on any append or sync error; nothing leads back. After a failed write
+/// or `fsync` the kernel may have dropped or kept the dirty pages (PostgreSQL's "fsyncgate"): a
+/// retried `fsync` can return `Ok` without the data being on disk, so the journal cannot know
+/// what is durable. Fail-stop is the only safe answer; reopening re-reads the truth from disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Healthy,
+    Poisoned(PoisonCause),
+}
+
+/// An append-only log of opaque byte records with group commit.
+///
+/// One writer owns it (`&mut self`). Records get sequence numbers `0, 1, 2, …` in append order.
+#[derive(Debug)]
+pub struct Journal<S: Storage> {
+    storage: S,
+    durability: Durability,
+    next_sequence: u64,
+    len_bytes: u64,
+    state: State,
+    /// Reused across batches so a steady stream of appends does not allocate; bounded by
+    /// `MAX_BATCH_BYTES`.
+    encode_buffer: Vec<u8>,
+}
+
+impl<S: Storage> Journal<S> {
+    /// Opens the journal on `storage` and recovers it: calls `on_record(sequence, payload)` for
+    /// every valid record in order, truncates a torn tail (with a `tracing` warning), and returns
+    /// the journal ready to append after the last valid record.
+    ///
+    /// # Errors
+    ///
+    /// - [`OpenError::Io`] if storage fails;
+    /// - [`OpenError::CorruptMiddle`] if a bad frame is followed by a valid later record (nothing
+    ///   is truncated; records before the damage were already passed to `on_record`);
+    /// - [`OpenError::Apply`] if `on_record` returns an error.
+    pub fn open<E>(
+        mut storage: S,
+        durability: Durability,
+        on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
+    ) -> Result<(Self, Recovery), OpenError<E>> {
+        let recovery = recovery::recover(&mut storage, on_record)?;
+        let len_bytes = storage.len_bytes().map_err(OpenError::Io)?;
+        assert_eq!(
+            len_bytes, recovery.bytes,
+            "storage length differs from the recovered prefix"
+        );
+        let journal = Self {
+            storage,
+            durability,
+            next_sequence: recovery.records,
+            len_bytes,
+            state: State::Healthy,
+            encode_buffer: Vec::new(),
+        };
+        Ok((journal, recovery))
+    }
+
+    /// Frames every record (sequences `next_sequence()..`), writes them in one storage append,
+    /// then, under [`Durability::Fsync`], syncs once. Only after `Ok` may the records be
+    /// acknowledged. An empty batch writes and syncs nothing.
+    ///
+    /// # Errors
+    ///
+    /// - [`JournalError::RecordTooLarge`], [`JournalError::TooManyRecords`],
+    ///   [`JournalError::BatchTooLarge`]: the batch breaks a limit; nothing was written and the
+    ///   journal stays usable;
+    /// - [`JournalError::Append`], [`JournalError::Sync`]: storage failed; the journal is
+    ///   poisoned;
+    /// - [`JournalError::Poisoned`]: an earlier call failed in storage.
+    pub fn append_batch(&mut self, records: &[&[u8]]) -> Result<BatchStats, JournalError> {
+        if let State::Poisoned(cause) = self.state {
+            return Err(JournalError::Poisoned { cause });
+        }
+        let framed_bytes = validate(records)?;
+        if records.is_empty() {
+            return Ok(BatchStats {
+                records: 0,
+                bytes: 0,
+                synced: false,
+            });
+        }
+        self.encode_buffer.clear();
+        for (sequence, record) in (self.next_sequence..).zip(records) {
+            frame::encode_into(&mut self.encode_buffer, sequence, record);
+        }
+        assert_eq!(
+            self.encode_buffer.len(),
+            framed_bytes,
+            "framed size mismatch"
+        );
+
+        if let Err(error) = self.storage.append(&self.encode_buffer) {
+            self.state = State::Poisoned(PoisonCause::Append);
+            return Err(JournalError::Append(error));
+        }
+        let count = u64::try_from(records.len()).expect("batch length fits in u64");
+        self.next_sequence = self
+            .next_sequence
+            .checked_add(count)
+            .expect("sequence overflow");
+        self.len_bytes += u64::try_from(framed_bytes).expect("batch bytes fit in u64");
+
+        let synced = self.durability == Durability::Fsync;
+        if synced && let Err(error) = self.storage.sync() {
+            self.state = State::Poisoned(PoisonCause::Sync);
+            return Err(JournalError::Sync(error));
+        }
+        Ok(BatchStats {
+            records: records.len(),
+            bytes: framed_bytes,
+            synced,
+        })
+    }
+
+    /// The sequence number the next appended record will get (= records in the journal).
+    #[must_use]
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// Bytes in the journal: the recovered prefix plus everything appended since.
+    #[must_use]
+    pub fn len_bytes(&self) -> u64 {
+        self.len_bytes
+    }
+
+    /// The durability this journal was opened with.
+    #[must_use]
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+
+    /// Why the journal refuses writes, or `None` while it accepts them.
+    #[must_use]
+    pub fn poisoned(&self) -> Option<PoisonCause> {
+        match self.state {
+            State::Healthy => None,
+            State::Poisoned(cause) => Some(cause),
+        }
+    }
+
+    /// Gives the storage back (e.g. to reopen it after a simulated crash).
+    #[must_use]
+    pub fn into_storage(self) -> S {
+        self.storage
+    }
+}
+
+/// Checks a batch against the limits; returns its framed size in bytes.
+fn validate(records: &[&[u8]]) -> Result<usize, JournalError> {
+    if records.len() > MAX_BATCH_RECORDS {
+        return Err(JournalError::TooManyRecords {
+            records: records.len(),
+        });
+    }
+    let mut framed_bytes = 0_usize;
+    for (index, record) in records.iter().enumerate() {
+        if record.len() > MAX_RECORD_BYTES {
+            return Err(JournalError::RecordTooLarge {
+                index,
+                bytes: record.len(),
+            });
+        }
+        framed_bytes += frame::encoded_bytes(record.len());
+    }
+    if framed_bytes > MAX_BATCH_BYTES {
+        return Err(JournalError::BatchTooLarge {
+            bytes: framed_bytes,
+        });
+    }
+    Ok(framed_bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory_storage::MemoryStorage;
+
+    fn open(
+        storage: &MemoryStorage,
+        durability: Durability,
+    ) -> (Journal<MemoryStorage>, Vec<Vec<u8>>) {
+        let mut seen = Vec::new();
+        let (journal, _) = Journal::open(storage.clone(), durability, |_, payload| {
+            seen.push(payload.to_vec());
+            Ok::<_, String>(())
+        })
+        .expect("open");
+        (journal, seen)
+    }
+
+    #[test]
+    fn appends_then_replays_in_order() {
+        let storage = MemoryStorage::new(0);
+        let (mut journal, seen) = open(&storage, Durability::Fsync);
+        assert!(seen.is_empty());
+        let stats = journal.append_batch(&[b"a", b"bb"]).expect("append");
+        assert_eq!(
+            stats,
+            BatchStats {
+                records: 2,
+                bytes: 2 * frame::HEADER_BYTES + 3,
+                synced: true
+            }
+        );
+        assert_eq!(storage.synced_len(), journal.len_bytes());
+        journal.append_batch(&[b"ccc"]).expect("append");
+        assert_eq!(journal.next_sequence(), 3);
+        drop(journal);
+        let (journal, seen) = open(&storage, Durability::Fsync);
+        assert_eq!(seen, vec![b"a".to_vec(), b"bb".to_vec(), b"ccc".to_vec()]);
+        assert_eq!(journal.next_sequence(), 3);
+        assert_eq!(journal.len_bytes(), storage.bytes().len() as u64);
+    }
+
+    #[test]
+    fn os_durability_does_not_sync() {
+        let storage = MemoryStorage::new(0);
+        let (mut journal, _) = open(&storage, Durability::Os);
+        let stats = journal.append_batch(&[b"a"]).expect("append");
+        assert!(!stats.synced);
+        assert_eq!(storage.synced_len(), 0);
+        assert_eq!(journal.durability(), Durability::Os);
+    }
+
+    #[test]
+    fn empty_batch_is_a_no_op() {
+        let storage = MemoryStorage::new(0);
+        let (mut journal, _) = open(&storage, Durability::Fsync);
+        let stats = journal.append_batch(&[]).expect("empty");
+        assert_eq!(
+            stats,
+            BatchStats {
+                records: 0,
+                bytes: 0,
+                synced: false
+            }
+        );
+        assert_eq!(journal.len_bytes(), 0);
+    }
+
+    #[test]
+    fn oversize_input_is_rejected_without_poisoning() {
+        let storage = MemoryStorage::new(0);
+        let (mut journal, _) = open(&storage, Durability::Fsync);
+        let big = vec![0_u8; MAX_RECORD_BYTES + 1];
+        assert!(matches!(
+            journal.append_batch(&[b"ok", &big]),
+            Err(JournalError::RecordTooLarge { index: 1, .. })
+        ));
+        let many = vec![&b"x"[..]; MAX_BATCH_RECORDS + 1];
+        assert!(matches!(
+            journal.append_batch(&many),
+            Err(JournalError::TooManyRecords { .. })
+        ));
+        let max = vec![0_u8; MAX_RECORD_BYTES];
+        let heavy = vec![max.as_slice(); MAX_BATCH_BYTES / MAX_RECORD_BYTES];
+        assert!(matches!(
+            journal.append_batch(&heavy),
+            Err(JournalError::BatchTooLarge { .. })
+        ));
+        assert!(storage.bytes().is_empty());
+        assert_eq!(journal.poisoned(), None);
+        journal
+            .append_batch(&[b"fine", &max])
+            .expect("at the limit");
+    }
+
+    #[test]
+    fn failed_sync_poisons() {
+        let storage = MemoryStorage::new(0);
+        let (mut journal, _) = open(&storage, Durability::Fsync);
+        storage.fail_next_sync();
+        assert!(matches!(
+            journal.append_batch(&[b"a"]),
+            Err(JournalError::Sync(_))
+        ));
+        assert_eq!(journal.poisoned(), Some(PoisonCause::Sync));
+        assert!(matches!(
+            journal.append_batch(&[b"b"]),
+            Err(JournalError::Poisoned {
+                cause: PoisonCause::Sync
+            })
+        ));
+    }
+
+    #[test]
+    fn failed_append_poisons() {
+        let storage = MemoryStorage::new(0);
+        let (mut journal, _) = open(&storage, Durability::Fsync);
+        journal.append_batch(&[b"a"]).expect("append");
+        storage.fail_next_append();
+        assert!(matches!(
+            journal.append_batch(&[b"b", b"c"]),
+            Err(JournalError::Append(_))
+        ));
+        assert!(matches!(
+            journal.append_batch(&[b"d"]),
+            Err(JournalError::Poisoned {
+                cause: PoisonCause::Append
+            })
+        ));
+        drop(journal);
+        let (_, seen) = open(&storage, Durability::Fsync);
+        assert_eq!(seen[0], b"a");
+        assert!(seen.len() <= 3);
+    }
+
+    #[test]
+    fn appends_continue_after_a_truncated_tail() {
+        let storage = MemoryStorage::new(0);
+        let (mut journal, _) = open(&storage, Durability::Fsync);
+        journal.append_batch(&[b"a"]).expect("append");
+        let mut handle = journal.into_storage();
+        crate::Storage::append(&mut handle, b"StJ1torn").expect("raw append");
+        let (mut journal, recovery) =
+            Journal::open(handle, Durability::Fsync, |_, _| Ok::<_, String>(())).expect("open");
+        assert_eq!(recovery.truncated_tail_bytes, 8);
+        journal
+            .append_batch(&[b"b"])
+            .expect("append after truncation");
+        drop(journal);
+        let (_, seen) = open(&storage, Durability::Fsync);
+        assert_eq!(seen, vec![b"a".to_vec(), b"b".to_vec()]);
+    }
+}

@@ -1,0 +1,261 @@
+//! [`Storage`] in memory, with seeded fault injection for tests and deterministic simulation.
+
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::storage::Storage;
+
+/// Most garbage bytes [`MemoryStorage::crash`] appends after the torn tail.
+///
+/// 256 bytes is more than a frame header plus a small payload, so garbage can masquerade as a
+/// partial frame, yet stays small enough that simulations run thousands of crashes quickly.
+pub const MAX_CRASH_GARBAGE_BYTES: usize = 256;
+
+/// In-memory storage that tracks which bytes were synced, so a simulated crash can lose exactly
+/// what a real crash may lose.
+///
+/// Clones share the same bytes (an `Arc<Mutex<..>>`): a test keeps one handle, gives a clone to
+/// the journal, calls [`MemoryStorage::crash`], then reopens a journal on another clone. Every
+/// random choice comes from a `ChaCha8` RNG seeded at construction, so a seed replays a run.
+///
+/// Truncation is modelled as immediately durable; the journal syncs after truncating anyway.
+#[derive(Debug, Clone)]
+pub struct MemoryStorage {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    bytes: Vec<u8>,
+    /// Bytes `[0, synced_len)` survive any crash.
+    synced_len: usize,
+    rng: ChaCha8Rng,
+    fail_next_append: bool,
+    fail_next_sync: bool,
+}
+
+/// What a simulated crash kept and added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashReport {
+    /// Unsynced bytes that survived (a prefix of what was appended: a torn write).
+    pub kept_unsynced_bytes: u64,
+    /// Unsynced bytes that were lost.
+    pub lost_unsynced_bytes: u64,
+    /// Random garbage bytes appended after the kept bytes.
+    pub garbage_bytes: u64,
+}
+
+impl MemoryStorage {
+    /// Empty storage whose fault injection draws from `seed`.
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self::with_bytes(Vec::new(), seed)
+    }
+
+    /// Storage holding `bytes`, all of them synced, whose fault injection draws from `seed`.
+    #[must_use]
+    pub fn with_bytes(bytes: Vec<u8>, seed: u64) -> Self {
+        let inner = Inner {
+            synced_len: bytes.len(),
+            bytes,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            fail_next_append: false,
+            fail_next_sync: false,
+        };
+        Self {
+            inner: Arc::new(Mutex::new(inner)),
+        }
+    }
+
+    /// A copy of the stored bytes, synced or not.
+    #[must_use]
+    pub fn bytes(&self) -> Vec<u8> {
+        self.lock().bytes.clone()
+    }
+
+    /// How many leading bytes are synced (survive any crash).
+    #[must_use]
+    pub fn synced_len(&self) -> u64 {
+        to_u64(self.lock().synced_len)
+    }
+
+    /// Makes the next [`Storage::append`] write a random prefix of its bytes, then fail.
+    pub fn fail_next_append(&self) {
+        self.lock().fail_next_append = true;
+    }
+
+    /// Makes the next [`Storage::sync`] fail without syncing anything.
+    pub fn fail_next_sync(&self) {
+        self.lock().fail_next_sync = true;
+    }
+
+    /// Simulates power loss: keeps the synced bytes plus a random prefix of the unsynced bytes
+    /// (a torn write), then, half the time, up to [`MAX_CRASH_GARBAGE_BYTES`] random bytes.
+    /// What remains counts as synced afterwards.
+    pub fn crash(&self) -> CrashReport {
+        let mut inner = self.lock();
+        let unsynced = inner.bytes.len() - inner.synced_len;
+        let kept = inner.rng.random_range(0..=unsynced);
+        let garbage_len = if inner.rng.random_bool(0.5) {
+            inner.rng.random_range(1..=MAX_CRASH_GARBAGE_BYTES)
+        } else {
+            0
+        };
+        let mut garbage = vec![0; garbage_len];
+        inner.rng.fill(&mut garbage[..]);
+        drop(inner);
+        self.crash_keeping(kept, &garbage)
+    }
+
+    /// Simulates power loss deterministically: keeps the synced bytes plus the first
+    /// `kept_unsynced_bytes` unsynced bytes, then appends `garbage`.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `kept_unsynced_bytes` exceeds the unsynced byte count.
+    pub fn crash_keeping(&self, kept_unsynced_bytes: usize, garbage: &[u8]) -> CrashReport {
+        let mut inner = self.lock();
+        let unsynced = inner.bytes.len() - inner.synced_len;
+        assert!(
+            kept_unsynced_bytes <= unsynced,
+            "cannot keep {kept_unsynced_bytes} of {unsynced} unsynced bytes"
+        );
+        let keep = inner.synced_len + kept_unsynced_bytes;
+        inner.bytes.truncate(keep);
+        inner.bytes.extend_from_slice(garbage);
+        inner.synced_len = inner.bytes.len();
+        inner.fail_next_append = false;
+        inner.fail_next_sync = false;
+        CrashReport {
+            kept_unsynced_bytes: to_u64(kept_unsynced_bytes),
+            lost_unsynced_bytes: to_u64(unsynced - kept_unsynced_bytes),
+            garbage_bytes: to_u64(garbage.len()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave `Inner` half-updated in a way that matters
+        // to a test that is already failing, so recover the guard rather than panic again.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn len_bytes(&mut self) -> io::Result<u64> {
+        Ok(to_u64(self.lock().bytes.len()))
+    }
+
+    fn read_at(&mut self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let inner = self.lock();
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(inner.bytes.len());
+        let available = &inner.bytes[start..];
+        let count = available.len().min(buf.len());
+        buf[..count].copy_from_slice(&available[..count]);
+        Ok(count)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let mut inner = self.lock();
+        if std::mem::take(&mut inner.fail_next_append) {
+            let written = inner.rng.random_range(0..=bytes.len());
+            inner.bytes.extend_from_slice(&bytes[..written]);
+            return Err(io::Error::other("injected append failure"));
+        }
+        inner.bytes.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        let mut inner = self.lock();
+        if std::mem::take(&mut inner.fail_next_sync) {
+            return Err(io::Error::other("injected sync failure"));
+        }
+        inner.synced_len = inner.bytes.len();
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        let mut inner = self.lock();
+        let len = usize::try_from(len).map_err(io::Error::other)?;
+        inner.bytes.resize(len, 0);
+        inner.synced_len = inner.synced_len.min(len);
+        Ok(())
+    }
+}
+
+fn to_u64(value: usize) -> u64 {
+    u64::try_from(value).expect("usize fits in u64")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_keeps_synced_bytes_and_a_prefix_of_the_rest() {
+        for seed in 0..50 {
+            let storage = MemoryStorage::new(seed);
+            let mut handle = storage.clone();
+            handle.append(b"synced").expect("append");
+            handle.sync().expect("sync");
+            handle.append(b"unsynced").expect("append");
+            let report = storage.crash();
+            let bytes = storage.bytes();
+            let kept = usize::try_from(report.kept_unsynced_bytes).expect("small");
+            assert_eq!(&bytes[..6 + kept], &b"syncedunsynced"[..6 + kept]);
+            assert_eq!(report.kept_unsynced_bytes + report.lost_unsynced_bytes, 8);
+            assert_eq!(
+                to_u64(bytes.len()),
+                6 + report.kept_unsynced_bytes + report.garbage_bytes
+            );
+            assert_eq!(storage.synced_len(), to_u64(bytes.len()));
+        }
+    }
+
+    #[test]
+    fn injected_failures_fire_once() {
+        let storage = MemoryStorage::new(1);
+        let mut handle = storage.clone();
+        storage.fail_next_sync();
+        handle.append(b"abc").expect("append");
+        assert!(handle.sync().is_err());
+        assert_eq!(storage.synced_len(), 0);
+        handle.sync().expect("second sync succeeds");
+        assert_eq!(storage.synced_len(), 3);
+        storage.fail_next_append();
+        assert!(handle.append(b"defg").is_err());
+        assert!(storage.bytes().len() <= 7);
+        handle.append(b"h").expect("append succeeds again");
+    }
+
+    #[test]
+    fn crash_keeping_is_exact() {
+        let storage = MemoryStorage::with_bytes(b"abc".to_vec(), 0);
+        let mut handle = storage.clone();
+        handle.append(b"defgh").expect("append");
+        let report = storage.crash_keeping(2, b"ZZ");
+        assert_eq!(storage.bytes(), b"abcdeZZ");
+        assert_eq!(report.lost_unsynced_bytes, 3);
+    }
+
+    #[test]
+    fn read_at_past_end_reads_nothing() {
+        let mut storage = MemoryStorage::with_bytes(b"abc".to_vec(), 0);
+        let mut buf = [0; 4];
+        assert_eq!(storage.read_at(1, &mut buf).expect("read"), 2);
+        assert_eq!(storage.read_at(99, &mut buf).expect("read"), 0);
+    }
+
+    #[test]
+    fn truncate_drops_bytes_and_sync_mark() {
+        let mut storage = MemoryStorage::with_bytes(b"abcdef".to_vec(), 0);
+        storage.truncate(2).expect("truncate");
+        assert_eq!(storage.bytes(), b"ab");
+        assert_eq!(storage.synced_len(), 2);
+    }
+}
