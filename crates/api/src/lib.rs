@@ -1,1 +1,132 @@
-//! HTTP API of Stampede (axum): app(state) -> Router, handlers, auth, one AppError.
+//! HTTP API of Stampede (axum): [`app`] builds the router from [`AppState`], [`serve`] runs a
+//! whole server from a [`Config`], [`server::run`] is the accept loop.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod dto;
+pub mod error;
+pub mod handlers;
+pub mod idempotency;
+pub mod json;
+pub mod metrics;
+pub mod secrets;
+pub mod server;
+pub mod state;
+pub mod timefmt;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use app::app;
+pub use auth::{Auth, mint_token};
+pub use config::{Config, ConfigArgs, ConfigError};
+pub use error::AppError;
+pub use state::AppState;
+
+use stampede_admission::keyed_rate::IDLE_EVICTION_INTERVAL;
+use stampede_engine::{Engine, EngineConfig, SystemClock};
+
+/// File names inside the data directory.
+pub const JOURNAL_FILE: &str = "journal.log";
+/// Generated token secret.
+pub const TOKEN_SECRET_FILE: &str = "token_secret";
+/// Generated admin key.
+pub const ADMIN_KEY_FILE: &str = "admin_key";
+/// How often Prometheus histograms are drained into their buckets (bounds their memory).
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Reads (or generates) both secrets as the config says.
+pub fn load_secrets(config: &Config) -> anyhow::Result<(String, String)> {
+    use secrets::{SecretSource, load_or_generate};
+    let random = || {
+        let mut bytes = [0u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut bytes);
+        bytes
+    };
+    let (token_secret, token_source) = load_or_generate(
+        &config.token_secret,
+        &config.data_dir,
+        TOKEN_SECRET_FILE,
+        random,
+    )?;
+    let (admin_key, admin_source) =
+        load_or_generate(&config.admin_key, &config.data_dir, ADMIN_KEY_FILE, random)?;
+    for (name, source, file) in [
+        ("token secret", token_source, TOKEN_SECRET_FILE),
+        ("admin key", admin_source, ADMIN_KEY_FILE),
+    ] {
+        let path = config.data_dir.join(file);
+        match source {
+            SecretSource::Configured => tracing::info!("{name}: from config/environment"),
+            SecretSource::Stored => tracing::info!("{name}: read from {}", path.display()),
+            SecretSource::Generated => tracing::info!("{name}: generated into {}", path.display()),
+        }
+    }
+    Ok((token_secret, admin_key))
+}
+
+/// Opens the engine and builds the state for `config` (metrics recorder installed first).
+pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
+    let prometheus = metrics::install();
+    std::fs::create_dir_all(&config.data_dir)?;
+    let (token_secret, admin_key) = load_secrets(config)?;
+    let engine_config = EngineConfig {
+        journal_path: config.data_dir.join(JOURNAL_FILE),
+        durability: config.durability.into(),
+        rng_seed: (config.rng_seed != 0).then_some(config.rng_seed),
+    };
+    let (engine, recovered) = Engine::open(&engine_config, Arc::new(SystemClock))?;
+    tracing::info!(
+        records = recovered.records,
+        campaigns = recovered.campaigns,
+        orders = recovered.orders,
+        truncated_tail_bytes = recovered.truncated_tail_bytes,
+        replay_ms = recovered.replay_millis as u64,
+        "journal replayed"
+    );
+    let auth = Auth::new(token_secret.as_bytes(), admin_key.as_bytes());
+    Ok(AppState::new(config, engine, auth, prometheus))
+}
+
+/// Runs a server for `config` until `shutdown` resolves. The caller validated `config`.
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let state = build_state(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    tracing::info!(listen = %listener.local_addr()?, durability = ?config.durability, "stampede listening");
+    serve_on(listener, state, &config, shutdown).await
+}
+
+/// Runs the server on an already bound listener (tests bind port 0 first).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let background = spawn_upkeep(Arc::clone(&state));
+    let limits = server::ServerLimits {
+        max_connections: config.max_connections,
+        header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
+    };
+    let result = server::run(listener, app(Arc::clone(&state)), limits, shutdown).await;
+    background.abort();
+    state.engine.shutdown();
+    tracing::info!("stampede stopped");
+    Ok(result?)
+}
+
+/// Evicts idle rate-limiter keys every second and drains metric histograms.
+fn spawn_upkeep(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut evict = tokio::time::interval(IDLE_EVICTION_INTERVAL);
+        let mut upkeep = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = evict.tick() => state.grab_rate.evict_idle(),
+                _ = upkeep.tick() => state.prometheus.run_upkeep(),
+            }
+        }
+    })
+}

@@ -1,1 +1,21 @@
-//! The async shell around the core: owns campaigns, batches grabs into the journal, publishes the lock-free read side.
+//! The async shell around the pure core.
+//!
+//! One writer thread owns the [`stampede_core::Ledger`] and the journal: it drains a bounded
+//! queue of commands in batches, decides them in arrival order, makes each batch durable with
+//! one fsync (group commit), publishes the result to a lock-free read side, and replies.
+//! Handlers answer the sold-out path from that read side without touching the writer.
+
+mod clock;
+mod codec;
+mod command;
+mod engine;
+mod error;
+mod published;
+mod writer;
+
+pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
+pub use engine::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered};
+pub use error::{EngineError, OpenError};
+pub use published::CampaignView;
+pub use stampede_journal::Durability;
+pub use writer::MAX_BATCH_COMMANDS;

@@ -1,0 +1,244 @@
+//! Identity: HMAC-signed user tokens and the admin key.
+//!
+//! User token: `v1.<user_id>.<expires_unix>.<hex(HMAC-SHA256(secret, "v1.<user_id>.<expires_unix>"))>`.
+//! Verification allocates nothing: the id is borrowed from the header, the MAC is decoded into
+//! a stack array and compared in constant time.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use stampede_core::UserId;
+use subtle::ConstantTimeEq;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why a credential was refused (all answer 401 `unauthorized`; the message says which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No `Authorization: Bearer …` header.
+    #[error("missing bearer token")]
+    Missing,
+    /// Not a `v1.<user>.<expires>.<mac>` token.
+    #[error("malformed token")]
+    Malformed,
+    /// The user id part breaks the id rules.
+    #[error("token user id is invalid")]
+    BadUserId,
+    /// Past its expiry.
+    #[error("token expired")]
+    Expired,
+    /// The MAC does not match: forged or signed with another secret.
+    #[error("token signature invalid")]
+    Forged,
+    /// An admin endpoint called without the admin key.
+    #[error("admin key required")]
+    NotAdmin,
+}
+
+/// Signs and checks credentials.
+#[derive(Clone)]
+pub struct Auth {
+    mac: HmacSha256,
+    admin_key: Vec<u8>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Auth { .. }")
+    }
+}
+
+/// Who made a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller<'a> {
+    /// The admin key.
+    Admin,
+    /// A user, by id (borrowed from the header).
+    User(&'a str),
+}
+
+impl Auth {
+    /// Keys for signing tokens and recognising the admin.
+    pub fn new(token_secret: &[u8], admin_key: &[u8]) -> Self {
+        let mac = HmacSha256::new_from_slice(token_secret).expect("HMAC accepts any key length");
+        Self {
+            mac,
+            admin_key: admin_key.to_vec(),
+        }
+    }
+
+    /// A token for `user` valid until `expires_unix` (seconds).
+    pub fn mint(&self, user: &UserId, expires_unix: u64) -> String {
+        mint_token_with(self.mac.clone(), user.as_str(), expires_unix)
+    }
+
+    /// Extracts the bearer credential from an `Authorization` header value.
+    pub fn bearer(header: Option<&[u8]>) -> Result<&str, AuthError> {
+        let value = header.ok_or(AuthError::Missing)?;
+        let value = std::str::from_utf8(value).map_err(|_| AuthError::Malformed)?;
+        value
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+            .ok_or(AuthError::Malformed)
+    }
+
+    /// Checks a user token at `now_unix` seconds; returns the user id borrowed from it.
+    pub fn verify_user<'t>(&self, token: &'t str, now_unix: u64) -> Result<&'t str, AuthError> {
+        let rest = token.strip_prefix("v1.").ok_or(AuthError::Malformed)?;
+        let (signed_len, mac_hex) = match token.rfind('.') {
+            Some(i) if i >= 3 => (i, &token[i + 1..]),
+            _ => return Err(AuthError::Malformed),
+        };
+        let body = &rest[..signed_len - 3];
+        let (user, expires) = body.rsplit_once('.').ok_or(AuthError::Malformed)?;
+        UserId::validate(user).map_err(|_| AuthError::BadUserId)?;
+        if expires.is_empty() || expires.len() > 20 || !expires.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(AuthError::Malformed);
+        }
+        let expires: u64 = expires.parse().map_err(|_| AuthError::Malformed)?;
+        let mut given = [0u8; 32];
+        if mac_hex.len() != 64 || hex::decode_to_slice(mac_hex, &mut given).is_err() {
+            return Err(AuthError::Malformed);
+        }
+        let mut mac = self.mac.clone();
+        mac.update(&token.as_bytes()[..signed_len]);
+        let expected = mac.finalize().into_bytes();
+        if !bool::from(expected.as_slice().ct_eq(&given)) {
+            return Err(AuthError::Forged);
+        }
+        if now_unix >= expires {
+            return Err(AuthError::Expired);
+        }
+        Ok(user)
+    }
+
+    /// Whether `credential` is the admin key (constant time).
+    pub fn is_admin(&self, credential: &str) -> bool {
+        !self.admin_key.is_empty() && bool::from(credential.as_bytes().ct_eq(&self.admin_key))
+    }
+
+    /// Identifies the caller from an `Authorization` header: admin key or a valid user token.
+    pub fn caller<'h>(
+        &self,
+        header: Option<&'h [u8]>,
+        now_unix: u64,
+    ) -> Result<Caller<'h>, AuthError> {
+        let credential = Self::bearer(header)?;
+        if self.is_admin(credential) {
+            return Ok(Caller::Admin);
+        }
+        self.verify_user(credential, now_unix).map(Caller::User)
+    }
+
+    /// Requires the admin key.
+    pub fn require_admin(&self, header: Option<&[u8]>) -> Result<(), AuthError> {
+        let credential = Self::bearer(header)?;
+        if self.is_admin(credential) {
+            Ok(())
+        } else {
+            Err(AuthError::NotAdmin)
+        }
+    }
+}
+
+/// Mints a user token with `secret` (for `stampede token`, load tests and scripts).
+pub fn mint_token(secret: &[u8], user_id: &str, expires_unix: u64) -> String {
+    let mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts any key length");
+    mint_token_with(mac, user_id, expires_unix)
+}
+
+fn mint_token_with(mut mac: HmacSha256, user_id: &str, expires_unix: u64) -> String {
+    let signed = format!("v1.{user_id}.{expires_unix}");
+    mac.update(signed.as_bytes());
+    format!("{signed}.{}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth() -> Auth {
+        Auth::new(b"0123456789abcdef0123456789abcdef", b"admin-key-0123456789")
+    }
+
+    #[test]
+    fn minted_tokens_verify() {
+        let auth = auth();
+        let token = auth.mint(&UserId::parse("alice").unwrap(), 2_000);
+        assert_eq!(auth.verify_user(&token, 1_999), Ok("alice"));
+        assert_eq!(auth.verify_user(&token, 2_000), Err(AuthError::Expired));
+        // The free function agrees with the method.
+        assert_eq!(
+            mint_token(b"0123456789abcdef0123456789abcdef", "alice", 2_000),
+            token
+        );
+    }
+
+    #[test]
+    fn known_vector() {
+        // HMAC-SHA256(key="key", "v1.bob.99"), computed independently with Python's hmac module.
+        let token = mint_token(b"key", "bob", 99);
+        assert_eq!(
+            token,
+            "v1.bob.99.7abac7ffd0382b4744698a7e37950621875760893ed6a6be29f8c392cd8d0a05"
+        );
+    }
+
+    #[test]
+    fn tampering_is_caught() {
+        let auth = auth();
+        let token = auth.mint(&UserId::parse("alice").unwrap(), 2_000);
+        let forged = token.replacen("alice", "mallo", 1);
+        assert_eq!(auth.verify_user(&forged, 1), Err(AuthError::Forged));
+        let later = token.replacen("2000", "9000", 1);
+        assert_eq!(auth.verify_user(&later, 1), Err(AuthError::Forged));
+        let other = Auth::new(b"another-secret-0123456789", b"k")
+            .mint(&UserId::parse("alice").unwrap(), 2_000);
+        assert_eq!(auth.verify_user(&other, 1), Err(AuthError::Forged));
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused_without_panic() {
+        let auth = auth();
+        for bad in [
+            "",
+            "v1",
+            "v1.",
+            "v1..",
+            "v1.a.b.c",
+            "v2.a.1.00",
+            "v1.a.1.zz",
+            "v1.a..00",
+            "v1.a b.1.",
+            "v1.a.99999999999999999999999.00",
+            "v1.é.1.00",
+            "....",
+        ] {
+            assert!(auth.verify_user(bad, 1).is_err(), "{bad:?}");
+        }
+        let long = format!("v1.{}.5.{}", "a".repeat(65), "0".repeat(64));
+        assert_eq!(auth.verify_user(&long, 1), Err(AuthError::BadUserId));
+    }
+
+    #[test]
+    fn admin_key() {
+        let auth = auth();
+        assert!(
+            auth.require_admin(Some(b"Bearer admin-key-0123456789"))
+                .is_ok()
+        );
+        assert_eq!(
+            auth.require_admin(Some(b"Bearer nope")),
+            Err(AuthError::NotAdmin)
+        );
+        assert_eq!(auth.require_admin(None), Err(AuthError::Missing));
+        assert_eq!(
+            auth.require_admin(Some(b"Basic x")),
+            Err(AuthError::Malformed)
+        );
+        assert_eq!(
+            auth.caller(Some(b"Bearer admin-key-0123456789"), 0),
+            Ok(Caller::Admin)
+        );
+    }
+}

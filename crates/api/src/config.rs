@@ -1,0 +1,309 @@
+//! The one documented config struct (STYLE §13).
+//!
+//! Every setting is declared once in the `settings!` list below, which generates both the
+//! serde [`Config`] (read from a TOML file) and the clap [`ConfigArgs`] (flags, each also
+//! readable from its `STAMPEDE_*` environment variable). Precedence: flag > environment >
+//! file > built-in default. [`Config::validate`] names the offending field; `serve` calls it
+//! before binding a port.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Hard ceiling on `max_connections`: each connection holds buffers (~16 KiB) and a task.
+pub const MAX_CONNECTIONS_CEILING: usize = 1_000_000;
+/// Hard ceiling on `max_in_flight`.
+pub const MAX_IN_FLIGHT_CEILING: usize = 1_000_000;
+/// Hard ceiling on `max_tracked_users` (rate-limiter keys, ~100 bytes each).
+pub const MAX_TRACKED_USERS_CEILING: usize = 50_000_000;
+/// Hard ceiling on `idempotency_max_entries` (each holds a response of ~100 bytes).
+pub const MAX_IDEMPOTENCY_ENTRIES_CEILING: usize = 10_000_000;
+
+/// Whether a win waits for fsync before it is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityMode {
+    /// fsync every batch before answering (default): an answered win survives power loss.
+    Fsync,
+    /// write() without fsync: survives a process crash, not a power loss.
+    Os,
+}
+
+impl From<DurabilityMode> for stampede_engine::Durability {
+    fn from(mode: DurabilityMode) -> Self {
+        match mode {
+            DurabilityMode::Fsync => stampede_engine::Durability::Fsync,
+            DurabilityMode::Os => stampede_engine::Durability::Os,
+        }
+    }
+}
+
+macro_rules! settings {
+    ($( $(#[doc = $doc:literal])* $name:ident : $ty:ty = $default:expr, env = $env:literal; )*) => {
+        /// Every server setting. Read from `--config FILE` (TOML, these field names), then the
+        /// environment, then flags.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields, default)]
+        pub struct Config {
+            $( $(#[doc = $doc])* pub $name: $ty, )*
+        }
+
+        impl Default for Config {
+            fn default() -> Self {
+                Self { $( $name: $default, )* }
+            }
+        }
+
+        /// The same settings as flags (each also read from its environment variable).
+        #[derive(clap::Args, Clone, Debug, Default)]
+        pub struct ConfigArgs {
+            /// TOML file with any of these settings (flags and environment override it).
+            #[arg(long, env = "STAMPEDE_CONFIG")]
+            pub config: Option<PathBuf>,
+            $( $(#[doc = $doc])* #[arg(long, env = $env)] pub $name: Option<$ty>, )*
+        }
+
+        impl ConfigArgs {
+            fn overlay(self, config: &mut Config) {
+                $( if let Some(value) = self.$name { config.$name = value; } )*
+            }
+        }
+    };
+}
+
+settings! {
+    /// Address to listen on.
+    listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080)), env = "STAMPEDE_LISTEN";
+    /// Directory for the journal and generated secrets (created if missing).
+    data_dir: PathBuf = PathBuf::from("stampede-data"), env = "STAMPEDE_DATA_DIR";
+    /// `fsync` (default): a win is answered only after fsync. `os`: write without fsync.
+    durability: DurabilityMode = DurabilityMode::Fsync, env = "STAMPEDE_DURABILITY";
+    /// HMAC secret for user tokens. Empty: read or generate `<data-dir>/token_secret`.
+    token_secret: String = String::new(), env = "STAMPEDE_TOKEN_SECRET";
+    /// Admin bearer key. Empty: read or generate `<data-dir>/admin_key`.
+    admin_key: String = String::new(), env = "STAMPEDE_ADMIN_KEY";
+    /// Grabs per second allowed per user (GCRA rate).
+    grab_rate_per_second: u32 = 1, env = "STAMPEDE_GRAB_RATE_PER_SECOND";
+    /// Grabs a user may burst above the rate.
+    grab_rate_burst: u32 = 1, env = "STAMPEDE_GRAB_RATE_BURST";
+    /// Most users tracked by the rate limiter; idle ones are evicted every second, and when
+    /// full a new user is answered 429 until room frees up.
+    max_tracked_users: usize = 2_000_000, env = "STAMPEDE_MAX_TRACKED_USERS";
+    /// Most requests handled at once; the next is answered 503 `overloaded` at once.
+    max_in_flight: usize = 16_384, env = "STAMPEDE_MAX_IN_FLIGHT";
+    /// Most open client connections; further connections are closed at accept.
+    max_connections: usize = 16_384, env = "STAMPEDE_MAX_CONNECTIONS";
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    header_read_timeout_secs: u64 = 10, env = "STAMPEDE_HEADER_READ_TIMEOUT_SECS";
+    /// Seconds an `Idempotency-Key` response is replayed for.
+    idempotency_ttl_secs: u64 = 600, env = "STAMPEDE_IDEMPOTENCY_TTL_SECS";
+    /// Most stored `Idempotency-Key` responses (least recently used evicted first).
+    idempotency_max_entries: usize = 200_000, env = "STAMPEDE_IDEMPOTENCY_MAX_ENTRIES";
+    /// Tokio worker threads (0: one per core).
+    worker_threads: usize = 0, env = "STAMPEDE_WORKER_THREADS";
+    /// Seed for order ids and red-packet draws (0: draw one from the OS).
+    rng_seed: u64 = 0, env = "STAMPEDE_RNG_SEED";
+    /// Log filter (tracing-subscriber EnvFilter syntax).
+    log: String = "info".to_owned(), env = "STAMPEDE_LOG";
+}
+
+/// A setting that breaks a rule, named.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for [`Config`] (the message names the field).
+    #[error("config file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value out of range.
+    #[error("invalid setting `{field}`: {problem}")]
+    Invalid {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+fn invalid(field: &'static str, problem: impl Into<String>) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid {
+        field,
+        problem: problem.into(),
+    })
+}
+
+fn in_range(field: &'static str, value: u64, low: u64, high: u64) -> Result<(), ConfigError> {
+    if (low..=high).contains(&value) {
+        Ok(())
+    } else {
+        invalid(
+            field,
+            format!("must be between {low} and {high}, got {value}"),
+        )
+    }
+}
+
+impl Config {
+    /// Builds the config: defaults, then the file, then environment and flags.
+    pub fn load(args: ConfigArgs) -> Result<Config, ConfigError> {
+        let mut config = match &args.config {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        args.overlay(&mut config);
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: shown,
+            message: e.to_string(),
+        })
+    }
+
+    /// Checks every setting; the first broken one is named.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            invalid("data_dir", "must not be empty")?;
+        }
+        in_range(
+            "grab_rate_per_second",
+            self.grab_rate_per_second.into(),
+            1,
+            1_000_000,
+        )?;
+        in_range("grab_rate_burst", self.grab_rate_burst.into(), 1, 1_000_000)?;
+        in_range(
+            "max_tracked_users",
+            self.max_tracked_users as u64,
+            1,
+            MAX_TRACKED_USERS_CEILING as u64,
+        )?;
+        in_range(
+            "max_in_flight",
+            self.max_in_flight as u64,
+            1,
+            MAX_IN_FLIGHT_CEILING as u64,
+        )?;
+        in_range(
+            "max_connections",
+            self.max_connections as u64,
+            1,
+            MAX_CONNECTIONS_CEILING as u64,
+        )?;
+        in_range(
+            "header_read_timeout_secs",
+            self.header_read_timeout_secs,
+            1,
+            3600,
+        )?;
+        in_range(
+            "idempotency_ttl_secs",
+            self.idempotency_ttl_secs,
+            1,
+            7 * 24 * 3600,
+        )?;
+        in_range(
+            "idempotency_max_entries",
+            self.idempotency_max_entries as u64,
+            1,
+            MAX_IDEMPOTENCY_ENTRIES_CEILING as u64,
+        )?;
+        in_range("worker_threads", self.worker_threads as u64, 0, 1024)?;
+        if !self.token_secret.is_empty() && self.token_secret.len() < 16 {
+            invalid(
+                "token_secret",
+                "must be at least 16 bytes (or empty to generate one)",
+            )?;
+        }
+        if !self.admin_key.is_empty() && self.admin_key.len() < 16 {
+            invalid(
+                "admin_key",
+                "must be at least 16 bytes (or empty to generate one)",
+            )?;
+        }
+        if self
+            .admin_key
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+        {
+            invalid("admin_key", "must not contain whitespace")?;
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| ConfigError::Invalid {
+            field: "log",
+            problem: e.to_string(),
+        })?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn flags_override_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("stampede.toml");
+        std::fs::write(&file, "grab_rate_per_second = 5\nmax_in_flight = 7\n").unwrap();
+        let args = ConfigArgs {
+            config: Some(file),
+            max_in_flight: Some(9),
+            ..ConfigArgs::default()
+        };
+        let config = Config::load(args).unwrap();
+        assert_eq!(config.grab_rate_per_second, 5);
+        assert_eq!(config.max_in_flight, 9);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "grab_rate_persecond = 5\n").unwrap();
+        let err = Config::load(ConfigArgs {
+            config: Some(file),
+            ..ConfigArgs::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("grab_rate_persecond"), "{err}");
+        let err = Config {
+            max_in_flight: 0,
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("max_in_flight"), "{err}");
+        let err = Config {
+            token_secret: "short".into(),
+            ..Config::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(err.to_string().contains("token_secret"), "{err}");
+    }
+}

@@ -1,0 +1,243 @@
+//! Request and response shapes of the HTTP API.
+
+use serde::{Deserialize, Serialize};
+use stampede_core::{
+    CampaignSpec, Cents, CommonSpec, DEFAULT_MIN_CENTS, DEFAULT_PAYMENT_WINDOW_SECS,
+    DEFAULT_PER_USER_LIMIT, Order, RedPacketSpec, SeckillSpec, UnixMillis,
+};
+use stampede_engine::CampaignView;
+
+use crate::error::AppError;
+use crate::timefmt::{format_rfc3339, parse_rfc3339};
+
+/// `POST /v1/campaigns`. Flat so that every parse error names its field; which fields a kind
+/// accepts is checked in [`CreateCampaign::into_spec`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCampaign {
+    kind: String,
+    name: String,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    // seckill
+    stock: Option<u64>,
+    per_user_limit: Option<u32>,
+    price_cents: Option<u64>,
+    payment_window_secs: Option<u64>,
+    // red_packet
+    total_cents: Option<u64>,
+    count: Option<u64>,
+    min_cents: Option<u64>,
+}
+
+fn bad(message: impl Into<String>) -> AppError {
+    AppError::BadRequest(message.into())
+}
+
+fn required<T>(field: &str, value: Option<T>, kind: &str) -> Result<T, AppError> {
+    value.ok_or_else(|| bad(format!("{field}: required for a {kind} campaign")))
+}
+
+fn forbid<T>(field: &str, value: &Option<T>, kind: &str) -> Result<(), AppError> {
+    match value {
+        Some(_) => Err(bad(format!("{field}: not a field of a {kind} campaign"))),
+        None => Ok(()),
+    }
+}
+
+impl CreateCampaign {
+    /// Checks kind-specific fields and converts to a core spec (which validates ranges).
+    pub fn into_spec(self) -> Result<CampaignSpec, AppError> {
+        let parse_time =
+            |field: &str, v: &Option<String>| -> Result<Option<UnixMillis>, AppError> {
+                v.as_deref()
+                    .map(|s| parse_rfc3339(field, s).map_err(bad))
+                    .transpose()
+            };
+        let common = CommonSpec {
+            name: self.name,
+            starts_at: parse_time("starts_at", &self.starts_at)?,
+            ends_at: parse_time("ends_at", &self.ends_at)?,
+        };
+        let spec = match self.kind.as_str() {
+            "seckill" => {
+                let kind = "seckill";
+                forbid("total_cents", &self.total_cents, kind)?;
+                forbid("count", &self.count, kind)?;
+                forbid("min_cents", &self.min_cents, kind)?;
+                CampaignSpec::Seckill(SeckillSpec {
+                    common,
+                    stock: required("stock", self.stock, kind)?,
+                    per_user_limit: self.per_user_limit.unwrap_or(DEFAULT_PER_USER_LIMIT),
+                    price_cents: Cents(required("price_cents", self.price_cents, kind)?),
+                    payment_window_secs: self
+                        .payment_window_secs
+                        .unwrap_or(DEFAULT_PAYMENT_WINDOW_SECS),
+                })
+            }
+            "red_packet" => {
+                let kind = "red_packet";
+                forbid("stock", &self.stock, kind)?;
+                forbid("per_user_limit", &self.per_user_limit, kind)?;
+                forbid("price_cents", &self.price_cents, kind)?;
+                forbid("payment_window_secs", &self.payment_window_secs, kind)?;
+                CampaignSpec::RedPacket(RedPacketSpec {
+                    common,
+                    total_cents: Cents(required("total_cents", self.total_cents, kind)?),
+                    count: required("count", self.count, kind)?,
+                    min_cents: Cents(self.min_cents.unwrap_or(DEFAULT_MIN_CENTS)),
+                })
+            }
+            other => {
+                return Err(bad(format!(
+                    "kind: must be \"seckill\" or \"red_packet\", got {:?}",
+                    truncate(other)
+                )));
+            }
+        };
+        spec.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(spec)
+    }
+}
+
+/// Echo at most 40 characters of a bad value back to the client.
+fn truncate(s: &str) -> &str {
+    s.char_indices().nth(40).map_or(s, |(i, _)| &s[..i])
+}
+
+/// A campaign as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct CampaignJson {
+    id: String,
+    kind: &'static str,
+    name: String,
+    status: &'static str,
+    total: u64,
+    remaining: u64,
+    per_user_limit: u32,
+    created_at: String,
+    starts_at: Option<String>,
+    ends_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    price_cents: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payment_window_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total_cents: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remaining_cents: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    min_cents: Option<u64>,
+}
+
+impl CampaignJson {
+    /// Renders a published campaign at `now`.
+    pub fn new(view: &CampaignView, now: UnixMillis) -> Self {
+        let common = view.spec.common();
+        let mut json = Self {
+            id: view.id.to_string(),
+            kind: view.spec.kind(),
+            name: common.name.clone(),
+            status: view.status(now).code(),
+            total: view.spec.total(),
+            remaining: view.remaining(),
+            per_user_limit: view.spec.per_user_limit(),
+            created_at: format_rfc3339(view.created_at),
+            starts_at: common.starts_at.map(format_rfc3339),
+            ends_at: common.ends_at.map(format_rfc3339),
+            price_cents: None,
+            payment_window_secs: None,
+            total_cents: None,
+            remaining_cents: None,
+            min_cents: None,
+        };
+        match &view.spec {
+            CampaignSpec::Seckill(s) => {
+                json.price_cents = Some(s.price_cents.0);
+                json.payment_window_secs = Some(s.payment_window_secs);
+            }
+            CampaignSpec::RedPacket(r) => {
+                json.total_cents = Some(r.total_cents.0);
+                json.remaining_cents = Some(view.remaining_cents());
+                json.min_cents = Some(r.min_cents.0);
+            }
+        }
+        json
+    }
+}
+
+/// `200` answer of a grab.
+#[derive(Debug, Serialize)]
+pub struct GrabJson {
+    /// `won` or `already_won`.
+    pub outcome: &'static str,
+    /// The order.
+    pub order_id: String,
+    /// Price or packet amount.
+    pub amount_cents: u64,
+}
+
+/// An order as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct OrderJson {
+    order_id: String,
+    campaign_id: String,
+    user_id: String,
+    state: &'static str,
+    amount_cents: u64,
+    created_at: String,
+}
+
+impl From<&Order> for OrderJson {
+    fn from(o: &Order) -> Self {
+        Self {
+            order_id: o.id.to_string(),
+            campaign_id: o.campaign_id.to_string(),
+            user_id: o.user_id.to_string(),
+            state: o.state.code(),
+            amount_cents: o.amount_cents.0,
+            created_at: format_rfc3339(o.created_at),
+        }
+    }
+}
+
+/// One entry of the winners list.
+#[derive(Debug, Serialize)]
+pub struct WinnerJson {
+    user_id: String,
+    order_id: String,
+    amount_cents: u64,
+    won_at: String,
+    state: &'static str,
+}
+
+impl From<&Order> for WinnerJson {
+    fn from(o: &Order) -> Self {
+        Self {
+            user_id: o.user_id.to_string(),
+            order_id: o.id.to_string(),
+            amount_cents: o.amount_cents.0,
+            won_at: format_rfc3339(o.created_at),
+            state: o.state.code(),
+        }
+    }
+}
+
+/// `GET /v1/campaigns/{id}/winners` answer.
+#[derive(Debug, Serialize)]
+pub struct WinnersJson {
+    /// This page.
+    pub winners: Vec<WinnerJson>,
+    /// Cursor of the next page, `null` at the end.
+    pub next: Option<String>,
+}
+
+/// `GET /v1/campaigns/{id}/winners` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WinnersQuery {
+    /// Cursor from the previous page.
+    pub after: Option<String>,
+    /// Page size (1..=1000, default 100).
+    pub limit: Option<String>,
+}

@@ -1,0 +1,152 @@
+//! One error type for HTTP, mapped once at the edge (STYLE §11). Every error answers
+//! `{"error":{"code":"…","message":"…"}}` with a stable code; nothing answers 500.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Everything a request can be refused for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppError {
+    /// 400: the message names the field.
+    BadRequest(String),
+    /// 401: missing, malformed, expired or forged credential.
+    Unauthorized(&'static str),
+    /// 404 with a specific code (`campaign_not_found`, `order_not_found`, `not_found`).
+    NotFound(&'static str, &'static str),
+    /// 405.
+    MethodNotAllowed,
+    /// 409 `not_started`.
+    NotStarted,
+    /// 409 `ended`.
+    Ended,
+    /// 409 `idempotency_key_in_use`: the same key is being processed right now.
+    IdempotencyKeyInUse,
+    /// 410 `sold_out`.
+    SoldOut,
+    /// 413 `payload_too_large`.
+    PayloadTooLarge,
+    /// 415 `unsupported_media_type`.
+    UnsupportedMediaType,
+    /// 429 `rate_limited` with `Retry-After`.
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// 503 `overloaded`: shed at once.
+    Overloaded,
+    /// 503 `unavailable`: storage failed or the engine is shutting down.
+    Unavailable(String),
+}
+
+#[derive(Serialize)]
+struct ErrorJson<'a> {
+    error: ErrorInner<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorInner<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// Pre-serialised bodies for the answers a stampede produces by the hundred thousand.
+const SOLD_OUT_BODY: &str = r#"{"error":{"code":"sold_out","message":"sold out"}}"#;
+const OVERLOADED_BODY: &str =
+    r#"{"error":{"code":"overloaded","message":"server busy, try again shortly"}}"#;
+
+impl AppError {
+    /// HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::NotFound(..) => StatusCode::NOT_FOUND,
+            AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            AppError::NotStarted | AppError::Ended | AppError::IdempotencyKeyInUse => {
+                StatusCode::CONFLICT
+            }
+            AppError::SoldOut => StatusCode::GONE,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Overloaded | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest(_) => "bad_request",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::NotFound(code, _) => code,
+            AppError::MethodNotAllowed => "method_not_allowed",
+            AppError::NotStarted => "not_started",
+            AppError::Ended => "ended",
+            AppError::IdempotencyKeyInUse => "idempotency_key_in_use",
+            AppError::SoldOut => "sold_out",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Overloaded => "overloaded",
+            AppError::Unavailable(_) => "unavailable",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            AppError::BadRequest(m) | AppError::Unavailable(m) => m.clone(),
+            AppError::Unauthorized(m) => (*m).to_owned(),
+            AppError::NotFound(_, m) => (*m).to_owned(),
+            AppError::MethodNotAllowed => "method not allowed on this path".into(),
+            AppError::NotStarted => "the campaign has not started yet".into(),
+            AppError::Ended => "the campaign has ended".into(),
+            AppError::IdempotencyKeyInUse => {
+                "a request with this Idempotency-Key is still being processed".into()
+            }
+            AppError::SoldOut => "sold out".into(),
+            AppError::PayloadTooLarge => "request body too large".into(),
+            AppError::UnsupportedMediaType => "expected Content-Type: application/json".into(),
+            AppError::RateLimited { retry_after_secs } => {
+                format!("too many requests, retry in {retry_after_secs} s")
+            }
+            AppError::Overloaded => "server busy, try again shortly".into(),
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> Body {
+        match self {
+            AppError::SoldOut => Body::from(SOLD_OUT_BODY),
+            AppError::Overloaded => Body::from(OVERLOADED_BODY),
+            _ => {
+                let message = self.message();
+                let json = serde_json::to_vec(&ErrorJson {
+                    error: ErrorInner {
+                        code: self.code(),
+                        message: &message,
+                    },
+                })
+                .expect("error bodies serialise");
+                Body::from(json)
+            }
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(self.body());
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        if let AppError::RateLimited { retry_after_secs } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}

@@ -1,0 +1,156 @@
+//! `POST /v1/campaigns/{id}/grab`: the heart of the system.
+//!
+//! Order of checks, cheapest and most decisive first:
+//! 1. the token (HMAC, no allocation) → 401;
+//! 2. `Idempotency-Key` replay, when the header is present;
+//! 3. the engine's fast path from the published read side: unknown campaign, not started,
+//!    ended, sold out (or `already_won` for a holder) — no lock, no I/O, a static body;
+//! 4. the per-user rate limit → 429 with `Retry-After` (after the fast path on purpose: a
+//!    sold-out answer is as cheap as a 429 and creates no limiter state for the losing 99 %);
+//! 5. the writer, which answers `won` only once the win is fsynced.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use stampede_admission::{RateDecision, retry_after_secs};
+use stampede_core::{CampaignId, GrabOutcome};
+use stampede_engine::{EngineError, stopwatch};
+
+use crate::dto::GrabJson;
+use crate::error::AppError;
+use crate::handlers::path::CampaignIdPath;
+use crate::idempotency::{Begin, Stored, validate_key};
+use crate::json::respond;
+use crate::state::AppState;
+
+/// The handler.
+pub async fn grab(
+    State(state): State<Arc<AppState>>,
+    CampaignIdPath(campaign): CampaignIdPath,
+    headers: HeaderMap,
+) -> Response {
+    let started = stopwatch();
+    let (code, response) = decide(&state, campaign, &headers).await;
+    state.grab_metrics.count(code);
+    state
+        .grab_metrics
+        .latency
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn decide(
+    state: &AppState,
+    campaign: CampaignId,
+    headers: &HeaderMap,
+) -> (&'static str, Response) {
+    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let user = match crate::auth::Auth::bearer(authorization)
+        .and_then(|token| state.auth.verify_user(token, state.now_unix_secs()))
+    {
+        Ok(user) => user,
+        Err(e) => return refuse(AppError::Unauthorized(auth_message(e))),
+    };
+    let Some(key) = headers.get("idempotency-key") else {
+        return answer(state, campaign, user).await;
+    };
+    let key = match validate_key(key.as_bytes()) {
+        Ok(key) => key,
+        Err(message) => return refuse(AppError::BadRequest(message)),
+    };
+    let scope = (user.to_owned(), campaign, key.to_owned());
+    match state.idempotency.begin(&scope, state.engine.now()) {
+        Begin::Replay(stored) => {
+            let mut response = (stored.status, stored.body).into_response();
+            json_content_type(&mut response);
+            ("idempotent_replay", response)
+        }
+        Begin::InUse => refuse(AppError::IdempotencyKeyInUse),
+        Begin::Fresh(pending) => {
+            let (code, response) = answer(state, campaign, user).await;
+            // Store only decided answers; transient refusals (429/503) are not the request's
+            // "first response" — a retry should be decided afresh.
+            let transient = matches!(code, "rate_limited" | "overloaded" | "unavailable");
+            if transient {
+                return (code, response);
+            }
+            let (parts, body) = response.into_parts();
+            let bytes = axum::body::to_bytes(body, crate::json::MAX_BODY_BYTES)
+                .await
+                .unwrap_or_default();
+            pending.finish(Stored {
+                status: parts.status,
+                body: bytes.clone(),
+                stored_at: state.engine.now(),
+            });
+            (
+                code,
+                Response::from_parts(parts, axum::body::Body::from(bytes)),
+            )
+        }
+    }
+}
+
+async fn answer(state: &AppState, campaign: CampaignId, user: &str) -> (&'static str, Response) {
+    let outcome = match state.engine.grab_fast_path(campaign, user) {
+        Some(outcome) => outcome,
+        None => {
+            if let RateDecision::Limited { retry_after } =
+                state.grab_rate.check(state.user_key(user))
+            {
+                return refuse(AppError::RateLimited {
+                    retry_after_secs: retry_after_secs(retry_after),
+                });
+            }
+            match state.engine.grab(campaign, user).await {
+                Ok(outcome) => outcome,
+                Err(EngineError::Overloaded) => return refuse(AppError::Overloaded),
+                Err(e) => return refuse(AppError::Unavailable(e.to_string())),
+            }
+        }
+    };
+    let code = outcome.code();
+    let response = match outcome {
+        GrabOutcome::Won(ticket) | GrabOutcome::AlreadyWon(ticket) => respond(
+            StatusCode::OK,
+            &GrabJson {
+                outcome: code,
+                order_id: ticket.order_id.to_string(),
+                amount_cents: ticket.amount_cents.0,
+            },
+        ),
+        GrabOutcome::SoldOut => AppError::SoldOut.into_response(),
+        GrabOutcome::NotStarted => AppError::NotStarted.into_response(),
+        GrabOutcome::Ended => AppError::Ended.into_response(),
+        GrabOutcome::CampaignNotFound => {
+            AppError::NotFound("campaign_not_found", "no such campaign").into_response()
+        }
+    };
+    (code, response)
+}
+
+fn refuse(error: AppError) -> (&'static str, Response) {
+    (error.code(), error.into_response())
+}
+
+fn json_content_type(response: &mut Response) {
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+}
+
+/// The 401 message for each token problem.
+pub fn auth_message(e: crate::auth::AuthError) -> &'static str {
+    use crate::auth::AuthError::*;
+    match e {
+        Missing => "missing bearer token",
+        Malformed => "malformed token",
+        BadUserId => "token user id is invalid",
+        Expired => "token expired",
+        Forged => "token signature invalid",
+        NotAdmin => "admin key required",
+    }
+}

@@ -1,0 +1,7 @@
+//! Request handlers, one file per resource.
+
+pub mod campaigns;
+pub mod grab;
+pub mod ops;
+pub mod orders;
+pub mod path;

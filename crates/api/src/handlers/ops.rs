@@ -1,0 +1,53 @@
+//! `GET /healthz`, `GET /metrics`, and the JSON fallbacks for unknown paths and methods.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Health: 200 while the engine accepts writes, 503 after a journal failure (fail-stop).
+pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    if state.engine.is_poisoned() {
+        let body = r#"{"status":"journal_failed"}"#;
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"status":"ok"}"#,
+        )
+            .into_response()
+    }
+}
+
+/// Prometheus text exposition.
+pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    metrics::gauge!("stampede_rate_limiter_tracked_users").set(state.grab_rate.len() as f64);
+    metrics::gauge!("stampede_idempotency_entries").set(state.idempotency.len() as f64);
+    metrics::gauge!("stampede_in_flight_requests").set(state.in_flight.current() as f64);
+    let mut response = state.prometheus.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    response
+}
+
+/// Unknown path.
+pub async fn not_found() -> AppError {
+    AppError::NotFound("not_found", "no such route")
+}
+
+/// Known path, wrong method.
+pub async fn method_not_allowed() -> AppError {
+    AppError::MethodNotAllowed
+}

@@ -1,0 +1,63 @@
+//! What handlers send to the writer, and how the writer answers.
+
+use stampede_core::{CampaignId, CampaignSpec, GrabOutcome, UserId};
+use tokio::sync::oneshot;
+
+use crate::error::EngineError;
+
+/// A request for the writer thread. Each carries a one-shot reply channel; a handler whose
+/// client went away simply drops the receiver and the writer's send is ignored (the decision
+/// stands and is durable: a retry learns it through `already_won`).
+#[derive(Debug)]
+pub(crate) enum Command {
+    Grab {
+        campaign: CampaignId,
+        user: UserId,
+        reply: oneshot::Sender<Result<GrabOutcome, EngineError>>,
+    },
+    Create {
+        spec: CampaignSpec,
+        reply: oneshot::Sender<Result<CampaignId, EngineError>>,
+    },
+    /// Finish the commands already queued, then stop.
+    Shutdown,
+}
+
+/// A decided command waiting for its batch to become durable.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    Grab(
+        oneshot::Sender<Result<GrabOutcome, EngineError>>,
+        GrabOutcome,
+    ),
+    Create(
+        oneshot::Sender<Result<CampaignId, EngineError>>,
+        Result<CampaignId, EngineError>,
+    ),
+}
+
+impl Reply {
+    /// Sends the decided answer (the batch is durable).
+    pub(crate) fn send(self) {
+        match self {
+            Reply::Grab(tx, outcome) => {
+                let _ = tx.send(Ok(outcome));
+            }
+            Reply::Create(tx, result) => {
+                let _ = tx.send(result);
+            }
+        }
+    }
+
+    /// Sends a failure instead (the batch is not durable: nothing in it may be acknowledged).
+    pub(crate) fn fail(self, why: &str) {
+        match self {
+            Reply::Grab(tx, _) => {
+                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
+            }
+            Reply::Create(tx, _) => {
+                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
+            }
+        }
+    }
+}

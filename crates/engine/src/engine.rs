@@ -1,0 +1,280 @@
+//! The engine handle: opens (replays) the journal, starts the writer, answers grabs — the
+//! sold-out fast path from the published read side, everything else through the writer.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use stampede_core::{
+    CampaignId, CampaignSpec, GrabOutcome, Ledger, Order, OrderId, UnixMillis, UserId,
+};
+use stampede_journal::{Durability, FileStorage, Journal, Storage};
+use tokio::sync::oneshot;
+
+use crate::clock::{Clock, stopwatch};
+use crate::codec;
+use crate::command::Command;
+use crate::error::{EngineError, OpenError};
+use crate::published::{CampaignView, Published};
+use crate::writer;
+
+/// Most commands waiting for the writer. A full queue answers `overloaded` at once instead of
+/// queueing: 65,536 is about 16 full batches, i.e. a few milliseconds of writer work, so a
+/// request admitted to the queue is still answered quickly.
+pub const MAX_PENDING_COMMANDS: usize = 65_536;
+
+/// How the engine is opened.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The journal file (created if missing).
+    pub journal_path: PathBuf,
+    /// fsync each batch (default) or leave it to the OS.
+    pub durability: Durability,
+    /// Seed for order ids and red-packet draws; `None` draws one from the OS.
+    pub rng_seed: Option<u64>,
+}
+
+/// What the engine found on open.
+#[derive(Clone, Debug)]
+pub struct Recovered {
+    /// Records replayed.
+    pub records: u64,
+    /// Bytes cut from a torn tail.
+    pub truncated_tail_bytes: u64,
+    /// Campaigns rebuilt.
+    pub campaigns: usize,
+    /// Orders rebuilt.
+    pub orders: usize,
+    /// Replay time in milliseconds.
+    pub replay_millis: u128,
+}
+
+/// State shared by handlers and the writer.
+pub(crate) struct Shared {
+    pub(crate) ledger: Mutex<Ledger>,
+    pub(crate) published: Published,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) poisoned: AtomicBool,
+}
+
+/// The engine. Cheap to clone; all clones drive the same writer.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+    commands: SyncSender<Command>,
+    writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the journal file named in `config`, replays it, and starts the writer.
+    pub fn open(
+        config: &EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Recovered), OpenError> {
+        let storage = FileStorage::open(&config.journal_path).map_err(|source| OpenError::Io {
+            path: config.journal_path.display().to_string(),
+            source,
+        })?;
+        Self::open_storage(storage, config.durability, config.rng_seed, clock)
+    }
+
+    /// Opens on any storage (tests inject a faulty in-memory one).
+    pub fn open_storage<S: Storage>(
+        storage: S,
+        durability: Durability,
+        rng_seed: Option<u64>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Recovered), OpenError> {
+        let started = stopwatch();
+        let mut ledger = Ledger::new();
+        let (journal, recovery) = Journal::open(storage, durability, |_, payload| {
+            let record = codec::decode(payload).map_err(|e| format!("undecodable record: {e}"))?;
+            ledger.apply(&record).map_err(|e| e.to_string())
+        })
+        .map_err(|e| match e {
+            stampede_journal::OpenError::Apply { sequence, source } => {
+                OpenError::Recovery(format!("record {sequence}: {source}"))
+            }
+            other => OpenError::Recovery(other.to_string()),
+        })?;
+        ledger.assert_invariants();
+
+        let published = Published::default();
+        for campaign in ledger.campaigns() {
+            let view = CampaignView::new(campaign);
+            for order in (0..campaign.order_count() as u32).filter_map(|i| campaign.order_at(i)) {
+                if let Some(ticket) = campaign.holding_limit(order.user_id.as_str()) {
+                    view.publish_holder(order.user_id.clone(), ticket);
+                }
+            }
+            published.insert(Arc::new(view));
+        }
+        let recovered = Recovered {
+            records: recovery.records,
+            truncated_tail_bytes: recovery.truncated_tail_bytes,
+            campaigns: ledger.campaigns().count(),
+            orders: ledger.order_count(),
+            replay_millis: started.elapsed().as_millis(),
+        };
+
+        let shared = Arc::new(Shared {
+            ledger: Mutex::new(ledger),
+            published,
+            clock,
+            poisoned: AtomicBool::new(false),
+        });
+        let rng = match rng_seed {
+            Some(seed) => ChaCha8Rng::seed_from_u64(seed),
+            None => ChaCha8Rng::from_os_rng(),
+        };
+        let (commands, queue) = sync_channel(MAX_PENDING_COMMANDS);
+        let writer_shared = Arc::clone(&shared);
+        let writer = std::thread::Builder::new()
+            .name("stampede-writer".into())
+            .spawn(move || writer::run(journal, queue, writer_shared, rng))
+            .map_err(|source| OpenError::Io {
+                path: "writer thread".into(),
+                source,
+            })?;
+        let engine = Self {
+            shared,
+            commands,
+            writer: Arc::new(Mutex::new(Some(writer))),
+        };
+        Ok((engine, recovered))
+    }
+
+    /// The engine's clock.
+    pub fn now(&self) -> UnixMillis {
+        self.shared.clock.now()
+    }
+
+    /// Whether a journal failure stopped writes (fail-stop until restart).
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Answers from the published read side when that is enough: campaign unknown, not started,
+    /// ended, or sold out (with `already_won` for a holder). No lock, no allocation, no I/O.
+    /// `None` means the writer must decide.
+    pub fn grab_fast_path(&self, campaign: CampaignId, user: &str) -> Option<GrabOutcome> {
+        let now = self.shared.clock.now();
+        self.shared
+            .published
+            .with_campaign(campaign, |view| {
+                let common = view.spec.common();
+                if common.starts_at.is_some_and(|s| now < s) {
+                    return Some(GrabOutcome::NotStarted);
+                }
+                let ended = common.ends_at.is_some_and(|e| now >= e);
+                if ended || view.remaining() == 0 {
+                    if let Some(ticket) = view.holder(user) {
+                        return Some(GrabOutcome::AlreadyWon(ticket));
+                    }
+                    return Some(if ended {
+                        GrabOutcome::Ended
+                    } else {
+                        GrabOutcome::SoldOut
+                    });
+                }
+                None
+            })
+            .unwrap_or(Some(GrabOutcome::CampaignNotFound))
+    }
+
+    /// One grab by `user` (already authenticated and validated by the caller). Answers `Won`
+    /// only after the win is durable.
+    pub async fn grab(&self, campaign: CampaignId, user: &str) -> Result<GrabOutcome, EngineError> {
+        if let Some(outcome) = self.grab_fast_path(campaign, user) {
+            return Ok(outcome);
+        }
+        let user = UserId::parse(user).map_err(|e| {
+            EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
+        })?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Command::Grab {
+            campaign,
+            user,
+            reply,
+        })?;
+        answer
+            .await
+            .map_err(|_| EngineError::Unavailable("the writer stopped".into()))?
+    }
+
+    /// Creates a campaign; returns its view once the creation is durable.
+    pub async fn create_campaign(
+        &self,
+        spec: CampaignSpec,
+    ) -> Result<Arc<CampaignView>, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        self.submit(Command::Create { spec, reply })?;
+        let id = answer
+            .await
+            .map_err(|_| EngineError::Unavailable("the writer stopped".into()))??;
+        self.campaign(id)
+            .ok_or_else(|| EngineError::Unavailable("created campaign not published".into()))
+    }
+
+    fn submit(&self, command: Command) -> Result<(), EngineError> {
+        match self.commands.try_send(command) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(EngineError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(EngineError::Unavailable("the engine is shut down".into()))
+            }
+        }
+    }
+
+    /// A campaign's published view.
+    pub fn campaign(&self, id: CampaignId) -> Option<Arc<CampaignView>> {
+        self.shared.published.campaign(id)
+    }
+
+    /// Every campaign id.
+    pub fn campaign_ids(&self) -> Vec<CampaignId> {
+        self.shared.published.ids()
+    }
+
+    /// An order by id.
+    pub fn order(&self, id: OrderId) -> Option<Order> {
+        self.shared.ledger.lock().order(id)
+    }
+
+    /// A page of a campaign's orders in win order (`None`: no such campaign).
+    pub fn winners_page(
+        &self,
+        campaign: CampaignId,
+        start: usize,
+        limit: usize,
+    ) -> Option<(Vec<Order>, Option<usize>)> {
+        let ledger = self.shared.ledger.lock();
+        ledger
+            .campaign(campaign)
+            .map(|c| c.winners_page(start, limit))
+    }
+
+    /// Runs `f` over the ledger (tests and invariant checks; takes the ledger lock).
+    pub fn inspect<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
+        f(&self.shared.ledger.lock())
+    }
+
+    /// Finishes queued commands and stops the writer. Later requests answer `Unavailable`.
+    pub fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(handle) = self.writer.lock().take() {
+            let _ = handle.join();
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Operating failures of the engine. Business outcomes are values ([`stampede_core::GrabOutcome`]);
+//! these are for "could not do the work at all".
+
+use stampede_core::{CreateError, SpecError};
+
+/// Why the engine did not decide a request.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The writer queue is full ([`crate::MAX_PENDING_COMMANDS`]): shed at once, do not queue.
+    #[error("the engine is overloaded; try again shortly")]
+    Overloaded,
+    /// The journal failed (the engine is fail-stop until restarted) or the engine shut down.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A campaign spec broke a rule.
+    #[error(transparent)]
+    Invalid(#[from] SpecError),
+    /// [`stampede_core::MAX_CAMPAIGNS`] reached.
+    #[error("too many campaigns")]
+    TooManyCampaigns,
+}
+
+impl From<CreateError> for EngineError {
+    fn from(e: CreateError) -> Self {
+        match e {
+            CreateError::Invalid(spec) => EngineError::Invalid(spec),
+            CreateError::TooManyCampaigns => EngineError::TooManyCampaigns,
+        }
+    }
+}
+
+/// Why the engine could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The data directory or journal file could not be used.
+    #[error("cannot open the journal at {path}: {source}")]
+    Io {
+        /// The journal path.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Recovery refused the journal (corruption in the middle, or a record the ledger rejects).
+    #[error("journal recovery failed: {0}")]
+    Recovery(String),
+}

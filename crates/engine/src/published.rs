@@ -1,0 +1,119 @@
+//! The lock-free read side: what request handlers may read without touching the writer.
+//!
+//! The writer publishes here only after a batch is durable, so everything a handler reads here
+//! is acknowledged state. The sold-out fast path reads one atomic and, when the campaign is
+//! closed or sold out, looks the user up in a lock-free map (papaya: reads take no lock and do
+//! not allocate). Nothing here is authoritative: the [`stampede_core::Ledger`] in the writer is.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use stampede_core::{
+    Campaign, CampaignId, CampaignSpec, CampaignStatus, OrderTicket, UnixMillis, UserId,
+};
+
+/// Everything the fast path needs about one campaign.
+#[derive(Debug)]
+pub struct CampaignView {
+    /// The campaign's id.
+    pub id: CampaignId,
+    /// What was asked for (immutable).
+    pub spec: CampaignSpec,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// Items or packets not yet won, as of the last durable batch.
+    remaining: AtomicU64,
+    /// Money left in a red-packet pool, as of the last durable batch.
+    remaining_cents: AtomicU64,
+    /// Users holding `per_user_limit` live orders, with their latest order. Bounded by the
+    /// campaign's stock (at most `total` users can hold an item).
+    holders: papaya::HashMap<UserId, OrderTicket>,
+    /// Prometheus gauge for `remaining`, registered once at creation.
+    remaining_gauge: metrics::Gauge,
+}
+
+impl CampaignView {
+    /// A view of `campaign` as it stands.
+    pub fn new(campaign: &Campaign) -> Self {
+        let id_label = campaign.id().to_string();
+        let view = Self {
+            id: campaign.id(),
+            spec: campaign.spec().clone(),
+            created_at: campaign.created_at(),
+            remaining: AtomicU64::new(campaign.remaining()),
+            remaining_cents: AtomicU64::new(campaign.pool().map_or(0, |p| p.remaining_cents.0)),
+            holders: papaya::HashMap::new(),
+            remaining_gauge: metrics::gauge!("stampede_campaign_remaining", "campaign" => id_label),
+        };
+        view.remaining_gauge.set(campaign.remaining() as f64);
+        view
+    }
+
+    /// Items or packets not yet won (durable state).
+    pub fn remaining(&self) -> u64 {
+        self.remaining.load(Ordering::Acquire)
+    }
+
+    /// Money left in a red-packet pool (0 for seckill).
+    pub fn remaining_cents(&self) -> u64 {
+        self.remaining_cents.load(Ordering::Acquire)
+    }
+
+    /// Status at `now`.
+    pub fn status(&self, now: UnixMillis) -> CampaignStatus {
+        let c = self.spec.common();
+        CampaignStatus::derive(now, c.starts_at, c.ends_at, self.remaining())
+    }
+
+    /// The user's latest order if they hold the per-user limit (no lock, no allocation).
+    pub fn holder(&self, user: &str) -> Option<OrderTicket> {
+        self.holders.pin().get(user).copied()
+    }
+
+    /// Called by the writer after a durable batch: stock first, holders second is fine because
+    /// holders only ever grow within a batch and the writer publishes both before replying.
+    pub(crate) fn publish(&self, campaign: &Campaign) {
+        self.remaining
+            .store(campaign.remaining(), Ordering::Release);
+        if let Some(pool) = campaign.pool() {
+            self.remaining_cents
+                .store(pool.remaining_cents.0, Ordering::Release);
+        }
+        self.remaining_gauge.set(campaign.remaining() as f64);
+    }
+
+    /// Records that `user` now holds the limit with `ticket` as latest order.
+    pub(crate) fn publish_holder(&self, user: UserId, ticket: OrderTicket) {
+        self.holders.pin().insert(user, ticket);
+    }
+}
+
+/// All published campaigns. Campaign creation is rare; lookups are on every request.
+#[derive(Debug, Default)]
+pub struct Published {
+    campaigns: papaya::HashMap<CampaignId, std::sync::Arc<CampaignView>>,
+}
+
+impl Published {
+    /// The campaign's view, if it exists.
+    pub fn campaign(&self, id: CampaignId) -> Option<std::sync::Arc<CampaignView>> {
+        self.campaigns.pin().get(&id).cloned()
+    }
+
+    /// Runs `f` on the campaign's view without cloning the `Arc` (the hot path).
+    pub fn with_campaign<R>(
+        &self,
+        id: CampaignId,
+        f: impl FnOnce(&CampaignView) -> R,
+    ) -> Option<R> {
+        self.campaigns.pin().get(&id).map(|view| f(view))
+    }
+
+    /// Every campaign id.
+    pub fn ids(&self) -> Vec<CampaignId> {
+        self.campaigns.pin().keys().copied().collect()
+    }
+
+    pub(crate) fn insert(&self, view: std::sync::Arc<CampaignView>) {
+        self.campaigns.pin().insert(view.id, view);
+    }
+}
