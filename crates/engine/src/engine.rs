@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
@@ -60,6 +60,30 @@ pub(crate) struct Shared {
     pub(crate) published: Published,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) poisoned: AtomicBool,
+    pub(crate) stats: WriterStats,
+}
+
+/// Counters the writer keeps (for benchmarks and the start-up log; Prometheus has the
+/// histograms).
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Batches that carried at least one record.
+    pub journal_batches: AtomicU64,
+    /// Records made durable (or written, under `Durability::Os`).
+    pub journal_records: AtomicU64,
+    /// fsync calls.
+    pub fsyncs: AtomicU64,
+}
+
+/// A snapshot of [`WriterStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterCounts {
+    /// Batches that carried at least one record.
+    pub journal_batches: u64,
+    /// Records written.
+    pub journal_records: u64,
+    /// fsync calls.
+    pub fsyncs: u64,
 }
 
 /// The engine. Cheap to clone; all clones drive the same writer.
@@ -133,6 +157,7 @@ impl Engine {
             published,
             clock,
             poisoned: AtomicBool::new(false),
+            stats: WriterStats::default(),
         });
         let rng = match rng_seed {
             Some(seed) => ChaCha8Rng::seed_from_u64(seed),
@@ -165,9 +190,19 @@ impl Engine {
         self.shared.poisoned.load(Ordering::Acquire)
     }
 
-    /// Answers from the published read side when that is enough: campaign unknown, not started,
-    /// ended, or sold out (with `already_won` for a holder). No lock, no allocation, no I/O.
-    /// `None` means the writer must decide.
+    /// Writer counters so far.
+    pub fn writer_counts(&self) -> WriterCounts {
+        let s = &self.shared.stats;
+        WriterCounts {
+            journal_batches: s.journal_batches.load(Ordering::Relaxed),
+            journal_records: s.journal_records.load(Ordering::Relaxed),
+            fsyncs: s.fsyncs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Answers from the published read side when that is enough: campaign unknown, not
+    /// started, the user already holds the limit (`already_won`), ended, or sold out. No lock,
+    /// no allocation, no I/O. `None` means the writer must decide.
     pub fn grab_fast_path(&self, campaign: CampaignId, user: &str) -> Option<GrabOutcome> {
         let now = self.shared.clock.now();
         self.shared
@@ -177,18 +212,13 @@ impl Engine {
                 if common.starts_at.is_some_and(|s| now < s) {
                     return Some(GrabOutcome::NotStarted);
                 }
-                let ended = common.ends_at.is_some_and(|e| now >= e);
-                if ended || view.remaining() == 0 {
-                    if let Some(ticket) = view.holder(user) {
-                        return Some(GrabOutcome::AlreadyWon(ticket));
-                    }
-                    return Some(if ended {
-                        GrabOutcome::Ended
-                    } else {
-                        GrabOutcome::SoldOut
-                    });
+                if let Some(ticket) = view.holder(user) {
+                    return Some(GrabOutcome::AlreadyWon(ticket));
                 }
-                None
+                if common.ends_at.is_some_and(|e| now >= e) {
+                    return Some(GrabOutcome::Ended);
+                }
+                (view.remaining() == 0).then_some(GrabOutcome::SoldOut)
             })
             .unwrap_or(Some(GrabOutcome::CampaignNotFound))
     }

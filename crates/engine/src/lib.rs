@@ -14,7 +14,9 @@ mod published;
 mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
-pub use engine::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered};
+pub use engine::{
+    Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts, WriterStats,
+};
 pub use error::{EngineError, OpenError};
 pub use published::CampaignView;
 pub use stampede_journal::Durability;

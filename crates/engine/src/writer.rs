@@ -89,10 +89,16 @@ pub(crate) fn run<S: Storage>(
             let started = stopwatch();
             match journal.append_batch(&slices) {
                 Ok(stats) => {
+                    let counters = &shared.stats;
                     if stats.synced {
                         fsync_seconds.record(started.elapsed().as_secs_f64());
+                        counters.fsyncs.fetch_add(1, Ordering::Relaxed);
                     }
                     records_per_fsync.record(stats.records as f64);
+                    counters.journal_batches.fetch_add(1, Ordering::Relaxed);
+                    counters
+                        .journal_records
+                        .fetch_add(stats.records as u64, Ordering::Relaxed);
                 }
                 Err(error) => {
                     tracing::error!(%error, "journal append failed: the engine stops accepting writes until restarted");

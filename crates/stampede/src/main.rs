@@ -1,1 +1,174 @@
-fn main() {}
+//! The `stampede` binary: parses the command line and calls the libraries (STYLE §12).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use stampede_api::{Config, ConfigArgs};
+
+/// Stampede: a flash-sale and red-packet engine.
+#[derive(Parser, Debug)]
+#[command(name = "stampede", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server (embedded journal in --data-dir; every setting below is also a TOML
+    /// key for --config and a STAMPEDE_* environment variable).
+    Serve(ConfigArgs),
+    /// Print a user token signed with the server's token secret (read the same way `serve`
+    /// reads it: flag, environment, config file, or <data-dir>/token_secret).
+    Token {
+        /// The user id (1-64 chars of A-Z a-z 0-9 _ -).
+        #[arg(long)]
+        user: String,
+        /// Seconds until the token expires.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
+    /// Replay a realistic stampede against a server and audit the invariants afterwards.
+    Bench(Box<stampede_bench::BenchArgs>),
+    /// A minimal hyper server answering a fixed body: the machine's HTTP ceiling.
+    #[command(hide = true)]
+    Baseline {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: std::net::SocketAddr,
+        /// Tokio worker threads (0: one per core), as for `serve`.
+        #[arg(long, default_value_t = 0)]
+        worker_threads: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args),
+        Command::Token { user, ttl, config } => token(&user, ttl, config),
+        Command::Bench(args) => bench(*args),
+        Command::Baseline {
+            listen,
+            worker_threads,
+        } => baseline(listen, worker_threads),
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if worker_threads > 0 {
+        builder.worker_threads(worker_threads);
+    }
+    builder.build()
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("stampede: {message}");
+    ExitCode::FAILURE
+}
+
+fn serve(args: ConfigArgs) -> ExitCode {
+    let config = match Config::load(args) {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
+    init_logging(&config.log);
+    let runtime = match runtime(config.worker_threads) {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(e),
+    };
+    match runtime.block_on(stampede_api::serve(config, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(format!("{e:#}")),
+    }
+}
+
+fn token(user: &str, ttl: u64, args: ConfigArgs) -> ExitCode {
+    if let Err(e) = stampede_core::UserId::validate(user) {
+        return fail(format!("--user: {e}"));
+    }
+    let config = match Config::load(args) {
+        Ok(config) => config,
+        Err(e) => return fail(e),
+    };
+    let (secret, _) = match stampede_api::load_secrets(&config) {
+        Ok(secrets) => secrets,
+        Err(e) => return fail(format!("{e:#}")),
+    };
+    let expires = stampede_engine::Clock::now(&stampede_engine::SystemClock).0 / 1000 + ttl;
+    println!(
+        "{}",
+        stampede_api::mint_token(secret.as_bytes(), user, expires)
+    );
+    ExitCode::SUCCESS
+}
+
+fn bench(args: stampede_bench::BenchArgs) -> ExitCode {
+    init_logging("warn");
+    let runtime = match runtime(0) {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(e),
+    };
+    match runtime.block_on(stampede_bench::run(args)) {
+        Ok(outcome) if outcome.audit.passed() => ExitCode::SUCCESS,
+        Ok(_) => fail("audit failed (see the violations above)"),
+        Err(e) => fail(format!("{e:#}")),
+    }
+}
+
+fn baseline(listen: std::net::SocketAddr, worker_threads: usize) -> ExitCode {
+    init_logging("info");
+    let runtime = match runtime(worker_threads) {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(e),
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(e) => return fail(format!("bind {listen}: {e}")),
+        };
+        tracing::info!(%listen, "baseline listening");
+        match stampede_bench::baseline::serve(listener, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(e),
+        }
+    })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}

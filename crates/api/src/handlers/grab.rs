@@ -4,7 +4,8 @@
 //! 1. the token (HMAC, no allocation) → 401;
 //! 2. `Idempotency-Key` replay, when the header is present;
 //! 3. the engine's fast path from the published read side: unknown campaign, not started,
-//!    ended, sold out (or `already_won` for a holder) — no lock, no I/O, a static body;
+//!    `already_won` for a user holding the limit, ended, sold out — no lock, no I/O, a
+//!    static body for the refusals;
 //! 4. the per-user rate limit → 429 with `Retry-After` (after the fast path on purpose: a
 //!    sold-out answer is as cheap as a 429 and creates no limiter state for the losing 99 %);
 //! 5. the writer, which answers `won` only once the win is fsynced.

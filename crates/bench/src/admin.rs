@@ -1,0 +1,206 @@
+//! The admin side of the contract: create and read a campaign, page through its winners.
+
+use crate::connection::{Connection, Response, TransportError};
+use bytes::Bytes;
+use http::Method;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+
+/// Winners page size asked for; the contract caps `limit` at 1000.
+pub const WINNERS_PAGE_LIMIT: u32 = 1_000;
+/// Upper bound on winners pages read (10 million winners at 1000 a page): a server returning a
+/// cursor forever cannot hang the audit.
+pub const MAX_WINNER_PAGES: u64 = 10_000;
+
+/// Failures talking to the admin API.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// No response.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// A response other than the contract's success.
+    #[error("{what}: HTTP {status}: {body}")]
+    Status {
+        /// The call.
+        what: &'static str,
+        /// Status code.
+        status: u16,
+        /// Body, lossily decoded.
+        body: String,
+    },
+    /// A success response whose JSON did not match the contract.
+    #[error("{what}: unexpected JSON: {source}")]
+    Json {
+        /// The call.
+        what: &'static str,
+        /// The cause.
+        source: serde_json::Error,
+    },
+    /// The winners cursor did not move or never ended.
+    #[error("winners paging did not terminate: {0}")]
+    Paging(String),
+}
+
+/// The campaign fields the bench uses (`GET /v1/campaigns/{id}`); other fields are ignored.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct CampaignView {
+    /// Id.
+    pub id: String,
+    /// `seckill` or `red_packet`.
+    pub kind: String,
+    /// scheduled | active | sold_out | ended.
+    pub status: String,
+    /// Units (items or packets) in total.
+    pub total: u64,
+    /// Units not yet won.
+    pub remaining: u64,
+    /// Wins allowed per user (red packets: 1 if the server omits it).
+    #[serde(default)]
+    pub per_user_limit: Option<u64>,
+    /// Red packets: the money split.
+    #[serde(default)]
+    pub total_cents: Option<u64>,
+    /// Red packets: the smallest packet.
+    #[serde(default)]
+    pub min_cents: Option<u64>,
+}
+
+/// One winners row.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Winner {
+    /// Winning user.
+    pub user_id: String,
+    /// Order id.
+    pub order_id: String,
+    /// Amount (price or packet).
+    pub amount_cents: u64,
+    /// RFC 3339 time of the win.
+    pub won_at: String,
+}
+
+#[derive(Deserialize)]
+struct WinnersPage {
+    winners: Vec<Winner>,
+    next: Option<String>,
+}
+
+/// An admin API client over one raw connection.
+pub struct AdminClient {
+    connection: Connection,
+    admin_key: String,
+}
+
+impl AdminClient {
+    /// A client for `server` authenticating with `admin_key`.
+    pub fn new(server: SocketAddr, admin_key: String) -> Self {
+        Self {
+            connection: Connection::new(server),
+            admin_key,
+        }
+    }
+
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Bytes>,
+    ) -> Result<Response, TransportError> {
+        let key = self.admin_key.clone();
+        self.connection
+            .send(None, method, path, Some(&key), body)
+            .await
+    }
+
+    /// `GET /healthz` answered 200.
+    pub async fn healthy(&mut self) -> bool {
+        matches!(
+            self.connection.send(None, Method::GET, "/healthz", None, None).await,
+            Ok(response) if response.status.as_u16() == 200
+        )
+    }
+
+    /// `POST /v1/campaigns` with `body`; returns the new campaign.
+    pub async fn create_campaign(
+        &mut self,
+        body: &serde_json::Value,
+    ) -> Result<CampaignView, AdminError> {
+        let bytes = Bytes::from(body.to_string());
+        let response = self
+            .call(Method::POST, "/v1/campaigns", Some(bytes))
+            .await?;
+        parse("create campaign", 201, response)
+    }
+
+    /// `GET /v1/campaigns/{id}`.
+    pub async fn campaign(&mut self, id: &str) -> Result<CampaignView, AdminError> {
+        let response = self
+            .call(Method::GET, &format!("/v1/campaigns/{id}"), None)
+            .await?;
+        parse("get campaign", 200, response)
+    }
+
+    /// Every winner, paging until `next` is null.
+    pub async fn all_winners(&mut self, id: &str) -> Result<Vec<Winner>, AdminError> {
+        let mut winners = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _page in 0..MAX_WINNER_PAGES {
+            let mut path = format!("/v1/campaigns/{id}/winners?limit={WINNERS_PAGE_LIMIT}");
+            if let Some(after) = &cursor {
+                path.push_str("&after=");
+                path.push_str(&percent_encode(after));
+            }
+            let response = self.call(Method::GET, &path, None).await?;
+            let page: WinnersPage = parse("list winners", 200, response)?;
+            winners.extend(page.winners);
+            match page.next {
+                None => return Ok(winners),
+                Some(next) if cursor.as_deref() == Some(next.as_str()) => {
+                    return Err(AdminError::Paging(format!("cursor {next:?} repeated")));
+                }
+                Some(next) => cursor = Some(next),
+            }
+        }
+        Err(AdminError::Paging(format!(
+            "more than {MAX_WINNER_PAGES} pages"
+        )))
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    expected: u16,
+    response: Response,
+) -> Result<T, AdminError> {
+    if response.status.as_u16() != expected {
+        return Err(AdminError::Status {
+            what,
+            status: response.status.as_u16(),
+            body: String::from_utf8_lossy(&response.body).into_owned(),
+        });
+    }
+    serde_json::from_slice(&response.body).map_err(|source| AdminError::Json { what, source })
+}
+
+/// Percent-encodes everything outside RFC 3986 "unreserved", for a cursor in a query string.
+fn percent_encode(value: &str) -> String {
+    let mut encoded = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    encoded
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_is_percent_encoded() {
+        assert_eq!(percent_encode("abc-1_2.3~"), "abc-1_2.3~");
+        assert_eq!(percent_encode("a b&c=/"), "a%20b%26c%3D%2F");
+    }
+}

@@ -1,0 +1,299 @@
+//! The `stampede bench` flags and their validation.
+
+use clap::{Args, Parser, ValueEnum};
+use std::path::PathBuf;
+
+/// Longest run allowed, seconds: a bench is a bounded experiment, not a soak test.
+pub const MAX_DURATION_SECS: u64 = 600;
+/// Most connections: each is a socket and a task; beyond this the client, not the server, is
+/// what gets measured (and default fd limits are 1024–65536).
+pub const MAX_CONNECTIONS: u32 = 10_000;
+/// Most users: per-user state is ~100 bytes, so this bounds client memory to ~1 GB.
+pub const MAX_USERS: u64 = 10_000_000;
+/// Most botnet source addresses: 127.1.y.z with y, z in 1..=254.
+pub const MAX_BOTNET_IPS: u32 = 254 * 254;
+/// Highest open-loop rate accepted, requests per second (far above one machine's ceiling).
+pub const MAX_RATE_PER_SEC: u64 = 10_000_000;
+
+/// Which kind of campaign to create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CampaignKind {
+    /// Fixed-price items (`"kind":"seckill"`).
+    Seckill,
+    /// Random split of a sum (`"kind":"red_packet"`).
+    RedPacket,
+}
+
+/// Load-generate against a Stampede server, then audit the result.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Server to drive, e.g. http://127.0.0.1:8080 (exclusive with --spawn).
+    #[arg(long, conflicts_with = "spawn", required_unless_present = "spawn")]
+    pub target: Option<String>,
+    /// Start the server as a child (free port, temporary data dir, random secrets) and stop it
+    /// at the end.
+    #[arg(long)]
+    pub spawn: bool,
+    /// Server binary for --spawn (default: this executable).
+    #[arg(long, requires = "spawn")]
+    pub server_bin: Option<PathBuf>,
+    /// Extra argument for the spawned server (repeatable), e.g. --server-arg=--durability=os.
+    #[arg(long = "server-arg", allow_hyphen_values = true, requires = "spawn")]
+    pub server_args: Vec<String>,
+    /// Secret used to mint user tokens (with --target).
+    #[arg(long, env = "STAMPEDE_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+    /// Admin bearer key (with --target).
+    #[arg(long, env = "STAMPEDE_ADMIN_KEY", hide_env_values = true)]
+    pub admin_key: Option<String>,
+
+    /// Use this existing campaign instead of creating one.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// Kind of campaign to create.
+    #[arg(long, value_enum, default_value = "seckill")]
+    pub kind: CampaignKind,
+    /// Items (seckill) or packets (red packet) in the created campaign.
+    #[arg(long, default_value_t = 3_000)]
+    pub stock: u64,
+    /// Wins allowed per user (seckill only).
+    #[arg(long, default_value_t = 1)]
+    pub per_user_limit: u64,
+    /// Item price in cents (seckill).
+    #[arg(long, default_value_t = 990)]
+    pub price_cents: u64,
+    /// Sum split over the packets, in cents (red packet).
+    #[arg(long, default_value_t = 100_000)]
+    pub total_cents: u64,
+    /// Smallest packet in cents (red packet).
+    #[arg(long, default_value_t = 1)]
+    pub min_cents: u64,
+
+    /// Distinct users in total (scripts and bots included).
+    #[arg(long, default_value_t = 100_000)]
+    pub users: u64,
+    /// Percent of the human users (users - scripts - bots) who click again a few times; the
+    /// rest click once.
+    #[arg(long, default_value_t = 70, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub clickers_pct: u8,
+    /// Users that loop as fast as they can, ignoring Retry-After.
+    #[arg(long, default_value_t = 20)]
+    pub scripts: u64,
+    /// Users that belong to the botnet.
+    #[arg(long, default_value_t = 2_000)]
+    pub botnet_users: u64,
+    /// Distinct loopback source addresses the botnet uses (127.1.y.z).
+    #[arg(long, default_value_t = 200)]
+    pub botnet_ips: u32,
+
+    /// Concurrent keep-alive connections (closed loop: each sends as soon as it gets an answer).
+    #[arg(long, default_value_t = 256)]
+    pub connections: u32,
+    /// Open loop: target arrivals per second over all connections; latency is measured from the
+    /// intended send time.
+    #[arg(long)]
+    pub rate: Option<u64>,
+    /// Stop sending after this many seconds.
+    #[arg(long = "duration", default_value_t = 30)]
+    pub duration_secs: u64,
+    /// Stop sending after this many requests.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub max_requests: u64,
+    /// Seed for the user mix and jitter (default: random, printed in the report).
+    #[arg(long)]
+    pub seed: Option<u64>,
+
+    /// Write the report and audit as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a self-contained HTML report to this file.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
+    /// No per-second progress on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Parser)]
+struct DefaultsOnly {
+    #[command(flatten)]
+    args: BenchArgs,
+}
+
+impl BenchArgs {
+    /// The CLI defaults with `target` set (reads the same env vars the CLI would).
+    pub fn for_target(target: impl Into<String>) -> Self {
+        let mut args = DefaultsOnly::parse_from(["bench", "--spawn"]).args;
+        args.spawn = false;
+        args.target = Some(target.into());
+        args
+    }
+
+    /// Checks cross-field rules clap cannot express; the message names the flag.
+    pub fn validate(&self) -> Result<(), ArgsError> {
+        let fail = |flag: &'static str, reason: String| Err(ArgsError { flag, reason });
+        if self.target.is_none() && !self.spawn {
+            return fail("--target", "give --target URL or --spawn".into());
+        }
+        if self.target.is_some() && (self.token_secret.is_none() || self.admin_key.is_none()) {
+            return fail(
+                "--token-secret/--admin-key",
+                "both are required with --target (or set STAMPEDE_TOKEN_SECRET / STAMPEDE_ADMIN_KEY)".into(),
+            );
+        }
+        if self.duration_secs == 0 || self.duration_secs > MAX_DURATION_SECS {
+            return fail(
+                "--duration",
+                format!("must be 1..={MAX_DURATION_SECS} seconds"),
+            );
+        }
+        if self.max_requests == 0 {
+            return fail("--max-requests", "must be at least 1".into());
+        }
+        if self.connections == 0 || self.connections > MAX_CONNECTIONS {
+            return fail("--connections", format!("must be 1..={MAX_CONNECTIONS}"));
+        }
+        if let Some(rate) = self.rate
+            && (rate == 0 || rate > MAX_RATE_PER_SEC)
+        {
+            return fail(
+                "--rate",
+                format!("must be 1..={MAX_RATE_PER_SEC} per second"),
+            );
+        }
+        if self.users == 0 || self.users > MAX_USERS {
+            return fail("--users", format!("must be 1..={MAX_USERS}"));
+        }
+        if self.scripts.saturating_add(self.botnet_users) > self.users {
+            return fail(
+                "--scripts/--botnet-users",
+                format!("scripts + botnet users exceed --users {}", self.users),
+            );
+        }
+        if self.botnet_users > 0 && (self.botnet_ips == 0 || self.botnet_ips > MAX_BOTNET_IPS) {
+            return fail("--botnet-ips", format!("must be 1..={MAX_BOTNET_IPS}"));
+        }
+        if self.campaign.is_none() {
+            self.validate_new_campaign()?;
+        }
+        Ok(())
+    }
+
+    fn validate_new_campaign(&self) -> Result<(), ArgsError> {
+        let fail = |flag: &'static str, reason: String| Err(ArgsError { flag, reason });
+        if self.stock == 0 {
+            return fail("--stock", "must be at least 1".into());
+        }
+        if self.per_user_limit == 0 {
+            return fail("--per-user-limit", "must be at least 1".into());
+        }
+        if self.kind == CampaignKind::RedPacket {
+            if self.min_cents == 0 {
+                return fail("--min-cents", "must be at least 1".into());
+            }
+            if self.stock.saturating_mul(self.min_cents) > self.total_cents {
+                return fail(
+                    "--total-cents",
+                    format!(
+                        "{} cents cannot give {} packets of at least {} cents",
+                        self.total_cents, self.stock, self.min_cents
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A flag combination that cannot run.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{flag}: {reason}")]
+pub struct ArgsError {
+    /// The offending flag(s).
+    pub flag: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> BenchArgs {
+        let mut args = BenchArgs::for_target("http://127.0.0.1:1");
+        args.token_secret = Some("t".into());
+        args.admin_key = Some("a".into());
+        args
+    }
+
+    #[test]
+    fn flags_parse_as_documented() {
+        use clap::CommandFactory;
+        DefaultsOnly::command().debug_assert();
+        let args = DefaultsOnly::try_parse_from([
+            "bench",
+            "--spawn",
+            "--server-arg=--durability",
+            "--server-arg",
+            "os",
+            "--kind",
+            "red-packet",
+            "--rate",
+            "5000",
+            "--duration",
+            "10",
+            "--botnet-users",
+            "10",
+        ])
+        .unwrap()
+        .args;
+        assert_eq!(args.server_args, ["--durability", "os"]);
+        assert_eq!(args.kind, CampaignKind::RedPacket);
+        assert_eq!(args.rate, Some(5_000));
+        assert_eq!(args.duration_secs, 10);
+        assert!(
+            DefaultsOnly::try_parse_from(["bench"]).is_err(),
+            "needs --target or --spawn"
+        );
+        assert!(
+            DefaultsOnly::try_parse_from(["bench", "--spawn", "--target", "http://x:1"]).is_err()
+        );
+    }
+
+    #[test]
+    fn defaults_are_the_seed_scenario() {
+        let args = valid();
+        assert_eq!(args.users, 100_000);
+        assert_eq!(args.stock, 3_000);
+        assert_eq!(args.connections, 256);
+        assert!(args.duration_secs <= 60);
+        assert_eq!(args.validate(), Ok(()));
+    }
+
+    #[test]
+    fn rejects_named_bad_fields() {
+        let mut args = valid();
+        args.duration_secs = MAX_DURATION_SECS + 1;
+        assert_eq!(args.validate().unwrap_err().flag, "--duration");
+
+        let mut args = valid();
+        args.scripts = args.users;
+        args.botnet_users = 1;
+        assert_eq!(
+            args.validate().unwrap_err().flag,
+            "--scripts/--botnet-users"
+        );
+
+        let mut args = valid();
+        args.kind = CampaignKind::RedPacket;
+        args.total_cents = args.stock - 1;
+        assert_eq!(args.validate().unwrap_err().flag, "--total-cents");
+
+        let mut args = valid();
+        args.admin_key = None;
+        assert_eq!(
+            args.validate().unwrap_err().flag,
+            "--token-secret/--admin-key"
+        );
+    }
+}

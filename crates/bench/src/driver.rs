@@ -1,0 +1,315 @@
+//! The load itself: one task per connection, each working through its shard of users in
+//! ready-time order — closed loop (send when the previous answer arrives) or open loop (send
+//! at scheduled slots, latency from the slot).
+
+use crate::audit::{AcknowledgedWin, UserObservation};
+use crate::clock::Clock;
+use crate::connection::{Connection, TransportError};
+use crate::outcome::{GrabResult, Outcome, classify};
+use crate::population::{Mix, Next, Population, first_delay, next_action};
+use crate::progress::LiveCounters;
+use crate::recorder::Recorder;
+use crate::schedule::{OpenLoopSchedule, latency_since};
+use crate::shard::{UserSeed, shard_users};
+use crate::shared_recorder::SharedRecorder;
+use crate::token::mint_token;
+use http::Method;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio::time::{Instant, sleep_until};
+
+/// Pause after a failed connect before the worker tries again, so a dead server costs a
+/// bounded number of connect attempts (≤ 100/s per connection) instead of a hot loop.
+pub const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(10);
+
+/// What to drive.
+#[derive(Debug, Clone)]
+pub struct LoadPlan {
+    /// Server address.
+    pub server: SocketAddr,
+    /// Campaign to grab from.
+    pub campaign_id: String,
+    /// Token secret.
+    pub token_secret: Arc<[u8]>,
+    /// Expiry written into every token.
+    pub token_expires_unix: u64,
+    /// Prefix of every user id of this run (distinguishes runs on a shared campaign).
+    pub user_prefix: String,
+    /// Users per population.
+    pub mix: Mix,
+    /// Botnet source addresses.
+    pub botnet_ips: u32,
+    /// Connections (workers).
+    pub connections: u32,
+    /// Open-loop rate, or None for closed loop.
+    pub rate_per_sec: Option<u64>,
+    /// Stop sending after this long.
+    pub duration: Duration,
+    /// Stop sending after this many requests.
+    pub max_requests: u64,
+    /// Seed for the first-click times and jitter.
+    pub seed: u64,
+}
+
+/// What the load produced.
+#[derive(Debug)]
+pub struct LoadResult {
+    /// Merged measurements.
+    pub recorder: Recorder,
+    /// What each user saw, for the audit.
+    pub users: Vec<UserObservation>,
+    /// From start to the last worker finishing.
+    pub elapsed: Duration,
+}
+
+/// User id of user `index`: the run prefix, a population letter, the index.
+pub fn user_id(prefix: &str, population: Population, index: u64) -> String {
+    let letter = match population {
+        Population::Clicker => 'c',
+        Population::Visitor => 'v',
+        Population::Script => 's',
+        Population::Bot => 'b',
+    };
+    format!("{prefix}{letter}{index}")
+}
+
+struct VirtualUser {
+    population: Population,
+    source: Option<IpAddr>,
+    observation: UserObservation,
+}
+
+struct Shared {
+    plan: LoadPlan,
+    grab_path: String,
+    clock: Arc<dyn Clock>,
+    live: Arc<LiveCounters>,
+    recorder: SharedRecorder,
+    sent: AtomicU64,
+    start: Instant,
+    deadline: Instant,
+}
+
+impl Shared {
+    /// Takes one request from the budget; false once `max_requests` are spent.
+    fn take_request(&self) -> bool {
+        self.sent.fetch_add(1, Ordering::Relaxed) < self.plan.max_requests
+    }
+}
+
+/// Runs the load to completion: until every user stopped, the duration passed, or the request
+/// budget is spent (responses in flight at that point are awaited, up to the request timeout).
+pub async fn drive(plan: LoadPlan, clock: Arc<dyn Clock>, live: Arc<LiveCounters>) -> LoadResult {
+    let shards = shard_users(&plan.mix, plan.connections, plan.botnet_ips);
+    let start = clock.now();
+    let shared = Arc::new(Shared {
+        grab_path: format!("/v1/campaigns/{}/grab", plan.campaign_id),
+        deadline: start + plan.duration,
+        plan,
+        clock: clock.clone(),
+        live,
+        recorder: SharedRecorder::new(),
+        sent: AtomicU64::new(0),
+        start,
+    });
+    let mut tasks = tokio::task::JoinSet::new();
+    for (worker, shard) in shards.into_iter().enumerate() {
+        tasks.spawn(run_worker(shared.clone(), worker, shard));
+    }
+    let mut users = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        // A worker panic is a bench bug: surface it rather than report partial numbers.
+        users.extend(joined.expect("load worker panicked"));
+    }
+    LoadResult {
+        recorder: shared.recorder.finish(),
+        users,
+        elapsed: clock.now() - start,
+    }
+}
+
+async fn run_worker(
+    shared: Arc<Shared>,
+    worker: usize,
+    shard: Vec<UserSeed>,
+) -> Vec<UserObservation> {
+    let plan = &shared.plan;
+    let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
+    rng.set_stream(worker as u64);
+    let mut queue = BinaryHeap::with_capacity(shard.len());
+    let mut users = Vec::with_capacity(shard.len());
+    for (slot, seed) in shard.into_iter().enumerate() {
+        queue.push(Reverse((
+            shared.start + first_delay(seed.population, &mut rng),
+            slot,
+        )));
+        users.push(VirtualUser {
+            population: seed.population,
+            source: seed.source,
+            observation: UserObservation {
+                user_id: user_id(&plan.user_prefix, seed.population, seed.index),
+                ..UserObservation::default()
+            },
+        });
+    }
+    let mut schedule = plan.rate_per_sec.map(|rate| {
+        OpenLoopSchedule::new(
+            shared.start,
+            rate,
+            u64::from(plan.connections),
+            worker as u64,
+        )
+    });
+    let mut connection = Connection::new(plan.server);
+    let recorder = &shared.recorder;
+
+    while let Some(&Reverse((ready_at, slot))) = queue.peek() {
+        let now = shared.clock.now();
+        if now >= shared.deadline {
+            break;
+        }
+        let intended = match schedule.as_mut() {
+            None if ready_at > now => {
+                sleep_until(ready_at.min(shared.deadline)).await;
+                continue;
+            }
+            None => now,
+            Some(schedule) => {
+                let (intended, skipped) = schedule.take_slot(ready_at);
+                recorder.add_skipped_slots(skipped);
+                if intended >= shared.deadline {
+                    break;
+                }
+                sleep_until(intended).await;
+                intended
+            }
+        };
+        if !shared.take_request() {
+            break;
+        }
+        queue.pop();
+        let user = &mut users[slot];
+        user.observation.attempts += 1;
+        let result = grab(&shared, &mut connection, user).await;
+        let completed = shared.clock.now();
+        recorder.record(
+            worker,
+            user.population,
+            result.outcome,
+            latency_since(intended, completed),
+            completed - shared.start,
+        );
+        shared.live.count(result.outcome);
+        observe(&mut user.observation, &result);
+        let attempts = user.observation.attempts;
+        match next_action(
+            user.population,
+            attempts,
+            result.outcome,
+            result.retry_after,
+            &mut rng,
+        ) {
+            Next::RetryAfter(delay) => queue.push(Reverse((completed + delay, slot))),
+            Next::Stop => {}
+        }
+        if result.outcome == Outcome::ConnectError {
+            tokio::time::sleep(CONNECT_RETRY_PAUSE).await;
+        }
+    }
+    recorder.add_connects(connection.connects());
+    users.into_iter().map(|user| user.observation).collect()
+}
+
+async fn grab(shared: &Shared, connection: &mut Connection, user: &VirtualUser) -> GrabResult {
+    let plan = &shared.plan;
+    let token = mint_token(
+        &plan.token_secret,
+        &user.observation.user_id,
+        plan.token_expires_unix,
+    );
+    let sent = connection
+        .send(
+            user.source,
+            Method::POST,
+            &shared.grab_path,
+            Some(&token),
+            None,
+        )
+        .await;
+    match sent {
+        Ok(response) => classify(
+            response.status.as_u16(),
+            response.retry_after.as_deref(),
+            &response.body,
+        ),
+        Err(TransportError::Connect { .. }) => GrabResult::bare(Outcome::ConnectError),
+        Err(TransportError::Timeout(_)) => GrabResult::bare(Outcome::Timeout),
+        Err(TransportError::Http(_)) => GrabResult::bare(Outcome::TransportError),
+    }
+}
+
+/// Folds one result into what the audit knows about the user.
+fn observe(observation: &mut UserObservation, result: &GrabResult) {
+    if result.outcome.reached_stock() {
+        observation.reached_stock = true;
+    }
+    if result.outcome.is_unresolved() {
+        observation.unresolved = true;
+    }
+    if matches!(result.outcome, Outcome::Won | Outcome::AlreadyWon)
+        && let (Some(order_id), Some(amount_cents)) = (&result.order_id, result.amount_cents)
+        && !observation
+            .acknowledged
+            .iter()
+            .any(|known| &known.order_id == order_id)
+    {
+        observation.acknowledged.push(AcknowledgedWin {
+            order_id: order_id.clone(),
+            amount_cents,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_ids_fit_the_contract() {
+        let id = user_id("bench-0123abcd-", Population::Bot, 9_999_999);
+        assert!(id.len() <= 64);
+        assert!(
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        );
+    }
+
+    #[test]
+    fn observe_keeps_each_acknowledged_order_once() {
+        let mut observation = UserObservation::default();
+        let won = GrabResult {
+            outcome: Outcome::Won,
+            order_id: Some("o1".into()),
+            amount_cents: Some(3),
+            retry_after: None,
+        };
+        observe(&mut observation, &won);
+        observe(
+            &mut observation,
+            &GrabResult {
+                outcome: Outcome::AlreadyWon,
+                ..won.clone()
+            },
+        );
+        observe(&mut observation, &GrabResult::bare(Outcome::Timeout));
+        assert!(observation.reached_stock);
+        assert!(observation.unresolved);
+        assert_eq!(observation.acknowledged.len(), 1);
+    }
+}

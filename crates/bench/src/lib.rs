@@ -1,0 +1,298 @@
+//! stampede bench: load generator and auditor for a Stampede server.
+//!
+//! [`run`] creates (or reuses) a campaign, drives it with a mix of user populations over raw
+//! keep-alive HTTP/1.1 connections, then audits the server's books against what the clients
+//! were told. [`baseline::serve`] is the machine's HTTP ceiling to compare against.
+//!
+//! - **Populations** (`--users` in total): `--scripts` looping users (ignore Retry-After, stop
+//!   on already_won / sold_out / ended), `--botnet-users` bots spread over `--botnet-ips`
+//!   loopback source addresses (retry every 20–200 ms, up to 20 attempts), and the remaining
+//!   humans: `--clickers-pct` percent clickers (up to 4 clicks, honour Retry-After, 100–800 ms
+//!   jitter) and the rest visitors (one click). Humans first click within 1 s of the start,
+//!   bots within 100 ms, scripts at once.
+//! - **Load**: `--connections` workers, each with one request in flight and its own shard of
+//!   users; closed loop by default, open loop with `--rate` (latency from the intended send
+//!   time). A user's first request on a connection includes the TCP connect.
+//! - **Bounds**: sending stops at `--duration` or `--max-requests`, whichever first, or earlier
+//!   when every user has stopped; in-flight requests are awaited (≤ 10 s timeout).
+//! - **Audit**: see [`audit`] for the exact definitions. With `--campaign` it
+//!   assumes nobody else grabs from that campaign during the run.
+
+mod admin;
+mod args;
+pub mod audit;
+pub mod baseline;
+mod clock;
+mod connection;
+mod driver;
+mod html;
+mod outcome;
+mod population;
+mod progress;
+mod recorder;
+mod report;
+mod schedule;
+mod shard;
+mod shared_recorder;
+mod spawn;
+mod token;
+
+pub use admin::{CampaignView, Winner};
+pub use args::{ArgsError, BenchArgs, CampaignKind};
+pub use audit::{Audit, AuditSummary, CheckResult};
+pub use outcome::Outcome;
+pub use population::{Mix, Population};
+pub use report::{GroupReport, LatencySummary, Report, RunInfo, SecondReport};
+pub use token::mint_token;
+
+use admin::AdminClient;
+use anyhow::{Context, bail};
+use audit::{AuditInput, RedPacketTerms};
+use clock::{Clock, SystemClock};
+use driver::LoadPlan;
+use progress::LiveCounters;
+use rand::Rng;
+use serde::Serialize;
+use spawn::SpawnedServer;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Tokens stay valid this long past the run's end, so none expires mid-run on a slow start.
+const TOKEN_VALIDITY_MARGIN_SECS: u64 = 3_600;
+
+/// The result of a bench run: the measurements and the audit verdict. The caller should exit
+/// non-zero when `audit.passed()` is false.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchOutcome {
+    /// Throughput, latency, outcomes.
+    pub report: Report,
+    /// The audit verdict.
+    pub audit: Audit,
+}
+
+/// Runs a bench as configured by `args`: prints progress to stderr (unless `--quiet`), the
+/// report and audit to stdout, and writes `--json` / `--html` if asked.
+///
+/// # Errors
+/// Invalid flags, a server that cannot be started or reached, admin calls that fail, or report
+/// files that cannot be written. A failed audit is not an error: see [`Audit::passed`].
+pub async fn run(args: BenchArgs) -> anyhow::Result<BenchOutcome> {
+    args.validate()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut os_rng = rand::rng();
+    if !args.spawn {
+        let target = args.target.as_deref().unwrap_or_default();
+        let server = resolve_target(target).await?;
+        let secret = args.token_secret.clone().unwrap_or_default();
+        let admin_key = args.admin_key.clone().unwrap_or_default();
+        return bench(&args, server, secret, admin_key, clock).await;
+    }
+    let binary = match &args.server_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().context("locating this executable for --spawn")?,
+    };
+    let secret = hex::encode(os_rng.random::<[u8; 32]>());
+    let admin_key = hex::encode(os_rng.random::<[u8; 32]>());
+    let server =
+        SpawnedServer::start(binary, &args.server_args, secret, admin_key, clock.as_ref()).await?;
+    // Ctrl-C must not orphan the child: turn it into an error so the stop below still runs.
+    let result = tokio::select! {
+        result = bench(
+            &args,
+            server.address,
+            server.token_secret.clone(),
+            server.admin_key.clone(),
+            clock,
+        ) => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    if result.is_err() {
+        eprintln!("server log tail:\n{}", server.log_tail());
+    }
+    // Stop the child on every path; a failed stop is reported but does not mask the result.
+    if let Err(error) = server.stop().await {
+        eprintln!("warning: {error:#}");
+    }
+    result
+}
+
+async fn bench(
+    args: &BenchArgs,
+    server: SocketAddr,
+    token_secret: String,
+    admin_key: String,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<BenchOutcome> {
+    let mix = Mix::new(
+        args.users,
+        args.clickers_pct,
+        args.scripts,
+        args.botnet_users,
+    )
+    .context("--users is smaller than --scripts + --botnet-users")?;
+    if mix.bots > 0 && !server.ip().is_loopback() {
+        bail!("--botnet-users needs a loopback target (bots bind 127.1.y.z source addresses)");
+    }
+    let mut admin = AdminClient::new(server, admin_key);
+    let campaign_id = match &args.campaign {
+        Some(id) => id.clone(),
+        None => {
+            let created = admin.create_campaign(&campaign_body(args)).await?;
+            created.id
+        }
+    };
+    let before = admin.campaign(&campaign_id).await?;
+    let red_packet = red_packet_terms(args, &before);
+    let per_user_limit = before.per_user_limit.unwrap_or(1);
+
+    let seed = args.seed.unwrap_or_else(|| rand::rng().random());
+    let run_tag: u32 = rand::rng().random();
+    let duration = Duration::from_secs(args.duration_secs);
+    let plan = LoadPlan {
+        server,
+        campaign_id: campaign_id.clone(),
+        token_secret: Arc::from(token_secret.into_bytes()),
+        token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
+        user_prefix: format!("bench-{run_tag:08x}-"),
+        mix,
+        botnet_ips: args.botnet_ips,
+        connections: args.connections,
+        rate_per_sec: args.rate,
+        duration,
+        max_requests: args.max_requests,
+        seed,
+    };
+    let live = Arc::new(LiveCounters::default());
+    let printer = (!args.quiet).then(|| progress::spawn_printer(live.clone(), clock.clone()));
+    let load = driver::drive(plan, clock, live).await;
+    if let Some(printer) = printer {
+        printer.abort();
+    }
+
+    let after = admin.campaign(&campaign_id).await?;
+    let winners = admin.all_winners(&campaign_id).await?;
+    let audit = audit::audit(&AuditInput {
+        before,
+        after,
+        winners,
+        users: load.users,
+        per_user_limit,
+        red_packet,
+    });
+    let run_info = RunInfo {
+        target: server.to_string(),
+        campaign_id,
+        mode: if args.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .to_owned(),
+        connections: args.connections,
+        rate_per_sec: args.rate,
+        duration_limit_secs: args.duration_secs,
+        max_requests: args.max_requests,
+        seed,
+        mix,
+        botnet_ips: if mix.bots > 0 { args.botnet_ips } else { 0 },
+    };
+    let report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
+    println!("{}", report.to_table());
+    println!("{}", audit.to_text());
+    let outcome = BenchOutcome { report, audit };
+    write_outputs(args, &outcome)?;
+    Ok(outcome)
+}
+
+fn write_outputs(args: &BenchArgs, outcome: &BenchOutcome) -> anyhow::Result<()> {
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(outcome).context("serialising the report")?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        let page = html::render(&outcome.report, &outcome.audit);
+        std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn campaign_body(args: &BenchArgs) -> serde_json::Value {
+    let name = format!("stampede bench {}", args.stock);
+    match args.kind {
+        CampaignKind::Seckill => serde_json::json!({
+            "kind": "seckill",
+            "name": name,
+            "stock": args.stock,
+            "per_user_limit": args.per_user_limit,
+            "price_cents": args.price_cents,
+        }),
+        CampaignKind::RedPacket => serde_json::json!({
+            "kind": "red_packet",
+            "name": name,
+            "total_cents": args.total_cents,
+            "count": args.stock,
+            "min_cents": args.min_cents,
+        }),
+    }
+}
+
+/// Red-packet terms from the campaign, falling back to the flags when we created it and the
+/// server does not echo them. None for seckill, or for an existing campaign without them.
+fn red_packet_terms(args: &BenchArgs, campaign: &CampaignView) -> Option<RedPacketTerms> {
+    if campaign.kind != "red_packet" {
+        return None;
+    }
+    let created_here = args.campaign.is_none();
+    let total_cents = campaign
+        .total_cents
+        .or(created_here.then_some(args.total_cents))?;
+    let min_cents = campaign
+        .min_cents
+        .or(created_here.then_some(args.min_cents))
+        .unwrap_or(1);
+    Some(RedPacketTerms {
+        total_cents,
+        min_cents,
+    })
+}
+
+/// `http://host:port[/]` to a socket address.
+async fn resolve_target(target: &str) -> anyhow::Result<SocketAddr> {
+    let Some(rest) = target.strip_prefix("http://") else {
+        bail!("--target: {target:?} must start with http:// (no TLS support)");
+    };
+    let authority = rest.trim_end_matches('/');
+    if authority.contains('/') {
+        bail!("--target: {target:?} must be http://host:port with no path");
+    }
+    tokio::net::lookup_host(authority)
+        .await
+        .with_context(|| format!("--target: resolving {authority:?}"))?
+        .next()
+        .with_context(|| format!("--target: {authority:?} resolved to nothing"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn target_parsing() {
+        let address = resolve_target("http://127.0.0.1:8080/").await.unwrap();
+        assert_eq!(address, "127.0.0.1:8080".parse().unwrap());
+        assert!(resolve_target("https://127.0.0.1:1").await.is_err());
+        assert!(resolve_target("http://127.0.0.1:1/v1").await.is_err());
+    }
+
+    #[test]
+    fn red_packet_body_has_no_seckill_fields() {
+        let mut args = BenchArgs::for_target("http://127.0.0.1:1");
+        args.kind = CampaignKind::RedPacket;
+        let body = campaign_body(&args);
+        assert_eq!(body["kind"], "red_packet");
+        assert_eq!(body["count"], 3_000);
+        assert!(body.get("per_user_limit").is_none());
+        assert!(body.get("stock").is_none());
+    }
+}

@@ -1,0 +1,237 @@
+//! What one grab attempt ended as, with a stable string code per variant.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The result of one grab request as the client saw it.
+///
+/// Server answers map one-to-one onto the contract's codes; the last four are client-side
+/// (the response was unusable, or no response arrived at all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// 200 `won`.
+    Won,
+    /// 200 `already_won`.
+    AlreadyWon,
+    /// 410 `sold_out`.
+    SoldOut,
+    /// 409 `not_started`.
+    NotStarted,
+    /// 409 `ended`.
+    Ended,
+    /// 429 `rate_limited`.
+    RateLimited,
+    /// 503 `overloaded`.
+    Overloaded,
+    /// 404 `campaign_not_found`.
+    CampaignNotFound,
+    /// 401 `unauthorized`.
+    Unauthorized,
+    /// 400 `bad_request`.
+    BadRequest,
+    /// A status or error code outside the contract.
+    UnexpectedResponse,
+    /// Could not open a TCP connection / HTTP handshake.
+    ConnectError,
+    /// No complete response within the request timeout.
+    Timeout,
+    /// The connection failed mid-request (reset, closed, malformed HTTP).
+    TransportError,
+}
+
+impl Outcome {
+    /// Every variant, in report order; `index()` is a position in this array.
+    pub const ALL: [Outcome; 14] = [
+        Outcome::Won,
+        Outcome::AlreadyWon,
+        Outcome::SoldOut,
+        Outcome::NotStarted,
+        Outcome::Ended,
+        Outcome::RateLimited,
+        Outcome::Overloaded,
+        Outcome::CampaignNotFound,
+        Outcome::Unauthorized,
+        Outcome::BadRequest,
+        Outcome::UnexpectedResponse,
+        Outcome::ConnectError,
+        Outcome::Timeout,
+        Outcome::TransportError,
+    ];
+
+    /// Number of variants (size of per-outcome count arrays).
+    pub const COUNT: usize = Self::ALL.len();
+
+    /// Position in [`Outcome::ALL`].
+    pub fn index(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|candidate| *candidate == self)
+            .expect("ALL lists every variant")
+    }
+
+    /// Stable code used in reports and JSON (matches the server's error codes where one exists).
+    pub fn code(self) -> &'static str {
+        match self {
+            Outcome::Won => "won",
+            Outcome::AlreadyWon => "already_won",
+            Outcome::SoldOut => "sold_out",
+            Outcome::NotStarted => "not_started",
+            Outcome::Ended => "ended",
+            Outcome::RateLimited => "rate_limited",
+            Outcome::Overloaded => "overloaded",
+            Outcome::CampaignNotFound => "campaign_not_found",
+            Outcome::Unauthorized => "unauthorized",
+            Outcome::BadRequest => "bad_request",
+            Outcome::UnexpectedResponse => "unexpected_response",
+            Outcome::ConnectError => "connect_error",
+            Outcome::Timeout => "timeout",
+            Outcome::TransportError => "transport_error",
+        }
+    }
+
+    /// True when no HTTP response arrived, so the server may or may not have acted.
+    pub fn is_unresolved(self) -> bool {
+        matches!(self, Outcome::Timeout | Outcome::TransportError)
+    }
+
+    /// True when the server decided this user's grab against the stock (won, already won, or
+    /// sold out). The audit counts such users as having "reached the stock".
+    pub fn reached_stock(self) -> bool {
+        matches!(self, Outcome::Won | Outcome::AlreadyWon | Outcome::SoldOut)
+    }
+}
+
+/// A classified grab response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrabResult {
+    /// The classification.
+    pub outcome: Outcome,
+    /// `order_id` for won / already_won.
+    pub order_id: Option<String>,
+    /// `amount_cents` for won / already_won.
+    pub amount_cents: Option<u64>,
+    /// `Retry-After` in whole seconds when the server sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl GrabResult {
+    /// A result with no response data (transport failures).
+    pub fn bare(outcome: Outcome) -> Self {
+        Self {
+            outcome,
+            order_id: None,
+            amount_cents: None,
+            retry_after: None,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct WonBody {
+    outcome: String,
+    order_id: String,
+    amount_cents: u64,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Deserialize)]
+struct ErrorDetail {
+    code: String,
+}
+
+/// Classifies a grab response from its status, `Retry-After` header value and body.
+pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> GrabResult {
+    let retry_after = retry_after
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    if status == 200 {
+        return match serde_json::from_slice::<WonBody>(body) {
+            Ok(won) => {
+                let outcome = match won.outcome.as_str() {
+                    "won" => Outcome::Won,
+                    "already_won" => Outcome::AlreadyWon,
+                    _ => Outcome::UnexpectedResponse,
+                };
+                GrabResult {
+                    outcome,
+                    order_id: Some(won.order_id),
+                    amount_cents: Some(won.amount_cents),
+                    retry_after,
+                }
+            }
+            Err(_) => GrabResult::bare(Outcome::UnexpectedResponse),
+        };
+    }
+    let code = serde_json::from_slice::<ErrorBody>(body)
+        .map(|parsed| parsed.error.code)
+        .unwrap_or_default();
+    let outcome = match (status, code.as_str()) {
+        (410, "sold_out") => Outcome::SoldOut,
+        (409, "not_started") => Outcome::NotStarted,
+        (409, "ended") => Outcome::Ended,
+        (429, "rate_limited") => Outcome::RateLimited,
+        (503, "overloaded") => Outcome::Overloaded,
+        (404, "campaign_not_found") => Outcome::CampaignNotFound,
+        (401, "unauthorized") => Outcome::Unauthorized,
+        (400, "bad_request") => Outcome::BadRequest,
+        _ => Outcome::UnexpectedResponse,
+    };
+    GrabResult {
+        outcome,
+        order_id: None,
+        amount_cents: None,
+        retry_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_and_codes_are_consistent() {
+        for (position, outcome) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(outcome.index(), position);
+        }
+        let mut codes: Vec<_> = Outcome::ALL.iter().map(|o| o.code()).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Outcome::COUNT);
+    }
+
+    #[test]
+    fn classifies_won_and_errors() {
+        let won = classify(
+            200,
+            None,
+            br#"{"outcome":"won","order_id":"o1","amount_cents":7}"#,
+        );
+        assert_eq!(won.outcome, Outcome::Won);
+        assert_eq!(won.order_id.as_deref(), Some("o1"));
+        assert_eq!(won.amount_cents, Some(7));
+
+        let limited = classify(
+            429,
+            Some("2"),
+            br#"{"error":{"code":"rate_limited","message":"slow down"}}"#,
+        );
+        assert_eq!(limited.outcome, Outcome::RateLimited);
+        assert_eq!(limited.retry_after, Some(Duration::from_secs(2)));
+
+        let sold = classify(410, None, br#"{"error":{"code":"sold_out","message":""}}"#);
+        assert_eq!(sold.outcome, Outcome::SoldOut);
+
+        assert_eq!(
+            classify(500, None, b"oops").outcome,
+            Outcome::UnexpectedResponse
+        );
+        assert_eq!(
+            classify(200, None, b"{}").outcome,
+            Outcome::UnexpectedResponse
+        );
+    }
+}

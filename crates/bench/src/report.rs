@@ -1,0 +1,334 @@
+//! The run report: throughput, latency percentiles and outcome counts, overall and per
+//! population, plus the per-second timeline; rendered as a text table (JSON via serde).
+
+use crate::outcome::Outcome;
+use crate::population::{Mix, Population};
+use crate::recorder::{Recorder, Tally};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+/// Latency summary in microseconds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LatencySummary {
+    /// Median.
+    pub p50_us: u64,
+    /// 90th percentile.
+    pub p90_us: u64,
+    /// 99th percentile.
+    pub p99_us: u64,
+    /// 99.9th percentile.
+    pub p999_us: u64,
+    /// Largest.
+    pub max_us: u64,
+    /// Mean.
+    pub mean_us: f64,
+}
+
+impl LatencySummary {
+    /// Summary of `tally` (all zero when empty).
+    pub fn of(tally: &Tally) -> Self {
+        let histogram = &tally.latency_us;
+        if histogram.is_empty() {
+            return Self {
+                p50_us: 0,
+                p90_us: 0,
+                p99_us: 0,
+                p999_us: 0,
+                max_us: 0,
+                mean_us: 0.0,
+            };
+        }
+        Self {
+            p50_us: histogram.value_at_quantile(0.50),
+            p90_us: histogram.value_at_quantile(0.90),
+            p99_us: histogram.value_at_quantile(0.99),
+            p999_us: histogram.value_at_quantile(0.999),
+            max_us: histogram.max(),
+            mean_us: histogram.mean(),
+        }
+    }
+}
+
+/// One group's numbers.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct GroupReport {
+    /// Population name, or "all".
+    pub name: String,
+    /// Requests completed (any outcome, transport errors included).
+    pub requests: u64,
+    /// `requests / elapsed`.
+    pub throughput_rps: f64,
+    /// Latency percentiles.
+    pub latency: LatencySummary,
+    /// Count by outcome code (zero counts omitted).
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+impl GroupReport {
+    fn of(name: &str, tally: &Tally, elapsed_secs: f64) -> Self {
+        let requests = tally.requests();
+        Self {
+            name: name.to_owned(),
+            requests,
+            throughput_rps: if elapsed_secs > 0.0 {
+                requests as f64 / elapsed_secs
+            } else {
+                0.0
+            },
+            latency: LatencySummary::of(tally),
+            outcomes: outcome_map(tally),
+        }
+    }
+}
+
+/// One second of the timeline.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SecondReport {
+    /// Seconds since the start.
+    pub second: u64,
+    /// Requests completed in this second.
+    pub requests: u64,
+    /// Median latency of those.
+    pub p50_us: u64,
+    /// 99th percentile latency of those.
+    pub p99_us: u64,
+    /// Count by outcome code.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+/// How the run was configured, for the record.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunInfo {
+    /// Server address.
+    pub target: String,
+    /// Campaign driven.
+    pub campaign_id: String,
+    /// `closed` or `open`.
+    pub mode: String,
+    /// Connections.
+    pub connections: u32,
+    /// Open-loop target rate.
+    pub rate_per_sec: Option<u64>,
+    /// Duration limit.
+    pub duration_limit_secs: u64,
+    /// Request limit.
+    pub max_requests: u64,
+    /// Seed of the mix and jitter.
+    pub seed: u64,
+    /// Users per population.
+    pub mix: Mix,
+    /// Source addresses used by the botnet.
+    pub botnet_ips: u32,
+}
+
+/// The full report.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    /// Configuration.
+    pub run: RunInfo,
+    /// Wall time from the first send to the last response, seconds.
+    pub elapsed_secs: f64,
+    /// All requests.
+    pub overall: GroupReport,
+    /// Per population (populations with no users omitted).
+    pub populations: Vec<GroupReport>,
+    /// TCP connections opened (reconnects included).
+    pub connects: u64,
+    /// Open-loop slots with no ready user (the offered rate was not all used).
+    pub skipped_slots: u64,
+    /// Per second.
+    pub timeline: Vec<SecondReport>,
+}
+
+fn outcome_map(tally: &Tally) -> BTreeMap<String, u64> {
+    Outcome::ALL
+        .iter()
+        .filter(|outcome| tally.outcomes[outcome.index()] > 0)
+        .map(|outcome| (outcome.code().to_owned(), tally.outcomes[outcome.index()]))
+        .collect()
+}
+
+impl Report {
+    /// Builds the report from the merged recorder.
+    pub(crate) fn new(run: RunInfo, recorder: &Recorder, elapsed_secs: f64) -> Self {
+        let overall = GroupReport::of("all", &recorder.overall(), elapsed_secs);
+        let populations = Population::ALL
+            .iter()
+            .filter(|population| population_size(&run.mix, **population) > 0)
+            .map(|population| {
+                GroupReport::of(
+                    population.name(),
+                    &recorder.by_population[population.index()],
+                    elapsed_secs,
+                )
+            })
+            .collect();
+        let timeline = recorder
+            .timeline
+            .iter()
+            .enumerate()
+            .map(|(second, tally)| {
+                let latency = LatencySummary::of(tally);
+                SecondReport {
+                    second: second as u64,
+                    requests: tally.requests(),
+                    p50_us: latency.p50_us,
+                    p99_us: latency.p99_us,
+                    outcomes: outcome_map(tally),
+                }
+            })
+            .collect();
+        Self {
+            run,
+            elapsed_secs,
+            overall,
+            populations,
+            connects: recorder.connects,
+            skipped_slots: recorder.skipped_slots,
+            timeline,
+        }
+    }
+
+    /// A readable table.
+    pub fn to_table(&self) -> String {
+        let mut out = String::new();
+        let run = &self.run;
+        let _ = writeln!(
+            out,
+            "stampede bench: {} campaign {} | {} loop, {} connections{} | seed {}",
+            run.target,
+            run.campaign_id,
+            run.mode,
+            run.connections,
+            run.rate_per_sec
+                .map(|rate| format!(", target {rate} req/s"))
+                .unwrap_or_default(),
+            run.seed
+        );
+        let _ = writeln!(
+            out,
+            "users: {} clickers, {} visitors, {} scripts, {} bots over {} IPs | {:.2} s, {} connects, {} skipped open-loop slots",
+            run.mix.clickers,
+            run.mix.visitors,
+            run.mix.scripts,
+            run.mix.bots,
+            run.botnet_ips,
+            self.elapsed_secs,
+            self.connects,
+            self.skipped_slots
+        );
+        let _ = writeln!(
+            out,
+            "\n{:<8} {:>10} {:>11} {:>9} {:>9} {:>9} {:>9} {:>10}",
+            "group", "requests", "req/s", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs"
+        );
+        for group in std::iter::once(&self.overall).chain(&self.populations) {
+            let latency = &group.latency;
+            let _ = writeln!(
+                out,
+                "{:<8} {:>10} {:>11.1} {:>9} {:>9} {:>9} {:>9} {:>10}",
+                group.name,
+                group.requests,
+                group.throughput_rps,
+                latency.p50_us,
+                latency.p90_us,
+                latency.p99_us,
+                latency.p999_us,
+                latency.max_us
+            );
+        }
+        let _ = writeln!(out, "\noutcomes:");
+        let mut header = format!("  {:<20}", "code");
+        for group in std::iter::once(&self.overall).chain(&self.populations) {
+            let _ = write!(header, " {:>10}", group.name);
+        }
+        let _ = writeln!(out, "{header}");
+        for outcome in Outcome::ALL {
+            let code = outcome.code();
+            if self.overall.outcomes.get(code).copied().unwrap_or(0) == 0 {
+                continue;
+            }
+            let mut line = format!("  {code:<20}");
+            for group in std::iter::once(&self.overall).chain(&self.populations) {
+                let _ = write!(
+                    line,
+                    " {:>10}",
+                    group.outcomes.get(code).copied().unwrap_or(0)
+                );
+            }
+            let _ = writeln!(out, "{line}");
+        }
+        out
+    }
+}
+
+fn population_size(mix: &Mix, population: Population) -> u64 {
+    match population {
+        Population::Clicker => mix.clickers,
+        Population::Visitor => mix.visitors,
+        Population::Script => mix.scripts,
+        Population::Bot => mix.bots,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn run_info() -> RunInfo {
+        RunInfo {
+            target: "127.0.0.1:1".into(),
+            campaign_id: "c1".into(),
+            mode: "closed".into(),
+            connections: 1,
+            rate_per_sec: None,
+            duration_limit_secs: 1,
+            max_requests: 10,
+            seed: 7,
+            mix: Mix::new(10, 100, 0, 0).unwrap(),
+            botnet_ips: 0,
+        }
+    }
+
+    #[test]
+    fn percentiles_come_from_the_histogram() {
+        let mut recorder = Recorder::new();
+        // 1..=1000 ms, one each: p50 ≈ 500 ms, p99 ≈ 990 ms, max ≈ 1000 ms (0.1% precision).
+        for millis in 1..=1_000u64 {
+            recorder.record(
+                Population::Clicker,
+                Outcome::SoldOut,
+                Duration::from_millis(millis),
+                Duration::ZERO,
+            );
+        }
+        let report = Report::new(run_info(), &recorder, 2.0);
+        let latency = &report.overall.latency;
+        let near = |value: u64, expected: u64| value.abs_diff(expected) <= expected / 500;
+        assert!(near(latency.p50_us, 500_000), "{latency:?}");
+        assert!(near(latency.p90_us, 900_000), "{latency:?}");
+        assert!(near(latency.p99_us, 990_000), "{latency:?}");
+        assert!(near(latency.p999_us, 999_000), "{latency:?}");
+        assert!(near(latency.max_us, 1_000_000), "{latency:?}");
+        assert_eq!(report.overall.throughput_rps, 500.0);
+        assert_eq!(report.overall.outcomes.get("sold_out"), Some(&1_000));
+        assert_eq!(
+            report.populations.len(),
+            1,
+            "only clickers exist in this mix"
+        );
+        let table = report.to_table();
+        assert!(table.contains("sold_out"));
+        assert!(table.contains("clicker"));
+    }
+
+    #[test]
+    fn empty_report_is_all_zero() {
+        let report = Report::new(run_info(), &Recorder::new(), 0.0);
+        assert_eq!(report.overall.requests, 0);
+        assert_eq!(report.overall.latency.max_us, 0);
+        assert_eq!(report.overall.throughput_rps, 0.0);
+    }
+}

@@ -1,1 +1,0 @@
-//! Stampede: a flash-sale and red-packet engine (the binary).

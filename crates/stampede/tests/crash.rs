@@ -1,0 +1,129 @@
+//! End-to-end crash test: the real binary, many concurrent clients, SIGKILL mid-burst, restart;
+//! every win a client received a 200 for is still there, and winners + remaining == total.
+
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use support::{Server, admin, token, winners};
+use tokio::sync::Mutex;
+
+const STOCK: u64 = 100_000;
+const CLIENTS: usize = 48;
+/// Kill after this many acknowledged wins (well before stock runs out, so the burst is live).
+const KILL_AFTER_WINS: usize = 1_500;
+const ROUNDS: usize = 2;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_wins_survive_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let rate = [
+        "--grab-rate-per-second",
+        "1000",
+        "--grab-rate-burst",
+        "1000",
+    ];
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path(), &rate).await;
+    let created: serde_json::Value = client
+        .post(format!("{}/v1/campaigns", server.base))
+        .header("authorization", admin())
+        .json(&serde_json::json!({"kind":"seckill","name":"crash","stock":STOCK,"price_cents":100}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let campaign = created["id"].as_str().unwrap().to_owned();
+
+    let acked: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+    let mut server = Some(server);
+    for round in 0..ROUNDS {
+        let live = server.take().unwrap_or_else(|| unreachable!());
+        let wins = Arc::new(AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for c in 0..CLIENTS {
+            let (client, base, campaign) = (client.clone(), live.base.clone(), campaign.clone());
+            let (acked, wins) = (Arc::clone(&acked), Arc::clone(&wins));
+            tasks.push(tokio::spawn(async move {
+                for n in 0.. {
+                    let user = format!("r{round}c{c}n{n}");
+                    let sent = client
+                        .post(format!("{base}/v1/campaigns/{campaign}/grab"))
+                        .header("authorization", format!("Bearer {}", token(&user)))
+                        .send()
+                        .await;
+                    let Ok(response) = sent else { return }; // the server died
+                    if response.status() != 200 {
+                        continue;
+                    }
+                    let Ok(body) = response.json::<serde_json::Value>().await else {
+                        return;
+                    };
+                    assert_eq!(body["outcome"], "won");
+                    acked
+                        .lock()
+                        .await
+                        .insert(user, body["order_id"].as_str().unwrap().to_owned());
+                    wins.fetch_add(1, Ordering::Relaxed);
+                }
+            }));
+        }
+        while wins.load(Ordering::Relaxed) < KILL_AFTER_WINS {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        live.kill(); // mid-burst: 48 clients still sending
+        for task in tasks {
+            task.await.unwrap();
+        }
+        let restarted = Server::start(dir.path(), &rate).await;
+        check(&client, &restarted.base, &campaign, &*acked.lock().await).await;
+        server = Some(restarted);
+    }
+}
+
+async fn check(
+    client: &reqwest::Client,
+    base: &str,
+    campaign: &str,
+    acked: &HashMap<String, String>,
+) {
+    let listed = winners(client, base, campaign).await;
+    let by_user: HashMap<&str, &str> = listed
+        .iter()
+        .map(|(u, o)| (u.as_str(), o.as_str()))
+        .collect();
+    assert_eq!(
+        by_user.len(),
+        listed.len(),
+        "a user appears twice among the winners"
+    );
+    let orders: HashSet<&str> = listed.iter().map(|(_, o)| o.as_str()).collect();
+    assert_eq!(orders.len(), listed.len(), "an order id appears twice");
+    for (user, order) in acked {
+        assert_eq!(
+            by_user.get(user.as_str()),
+            Some(&order.as_str()),
+            "acknowledged win of {user} lost"
+        );
+    }
+    let shown: serde_json::Value = client
+        .get(format!("{base}/v1/campaigns/{campaign}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let remaining = shown["remaining"].as_u64().unwrap();
+    assert_eq!(
+        remaining + listed.len() as u64,
+        STOCK,
+        "winners + remaining != total"
+    );
+    assert!(listed.len() >= acked.len());
+}

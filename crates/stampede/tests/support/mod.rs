@@ -1,0 +1,126 @@
+//! Runs the real `stampede` binary for end-to-end tests.
+#![allow(dead_code, missing_docs)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const TOKEN_SECRET: &str = "e2e-token-secret-0123456789abcdef";
+pub const ADMIN_KEY: &str = "e2e-admin-key-0123456789abcdef";
+/// How long a started server may take to answer /healthz (a debug build replaying a journal).
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_stampede"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub port: u16,
+}
+
+impl Server {
+    /// Starts `stampede serve` on `data_dir` and waits until /healthz answers.
+    pub async fn start(data_dir: &Path, extra: &[&str]) -> Server {
+        let port = free_port();
+        let child = Command::new(binary())
+            .arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env("STAMPEDE_TOKEN_SECRET", TOKEN_SECRET)
+            .env("STAMPEDE_ADMIN_KEY", ADMIN_KEY)
+            .env("STAMPEDE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn stampede serve");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+        };
+        let client = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await
+                && r.status().is_success()
+            {
+                return server;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: no shutdown hook runs, unsynced data is at the kernel's mercy.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn token(user: &str) -> String {
+    stampede_api::mint_token(TOKEN_SECRET.as_bytes(), user, 4_000_000_000)
+}
+
+pub fn admin() -> String {
+    format!("Bearer {ADMIN_KEY}")
+}
+
+/// Every winner of a campaign, paging to the end: (user_id, order_id).
+pub async fn winners(
+    client: &reqwest::Client,
+    base: &str,
+    campaign: &str,
+) -> Vec<(String, String)> {
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = format!("{base}/v1/campaigns/{campaign}/winners?limit=1000");
+        if let Some(cursor) = &after {
+            url.push_str(&format!("&after={cursor}"));
+        }
+        let page: serde_json::Value = client
+            .get(url)
+            .header("authorization", admin())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for w in page["winners"].as_array().unwrap() {
+            all.push((
+                w["user_id"].as_str().unwrap().to_owned(),
+                w["order_id"].as_str().unwrap().to_owned(),
+            ));
+        }
+        match page["next"].as_str() {
+            Some(next) => after = Some(next.to_owned()),
+            None => return all,
+        }
+    }
+}
