@@ -1,0 +1,376 @@
+//! Shared helpers for the HTTP integration tests: a real server on a random local port, driven
+//! through `stampede_api::serve_on`, plus request and assertion helpers.
+//!
+//! Each test binary uses a subset of these helpers, hence the `dead_code` allowance.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::{Value, json};
+use stampede_api::{AppState, Config};
+use stampede_engine::{Clock, SystemClock};
+use tempfile::TempDir;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Token secret every test server signs user tokens with.
+pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
+/// Admin key every test server accepts.
+pub const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+/// How long helpers wait for a condition the server reaches asynchronously.
+const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+
+/// A running server on `127.0.0.1:<random port>` with its own data directory.
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// A client for this server (keep-alive connections are closed at shutdown).
+    pub client: Client,
+    /// The config it runs with.
+    pub config: Config,
+    /// The server's state, for waiting on internal counters (e.g. requests in flight).
+    pub state: Arc<AppState>,
+    dir: TempDir,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with the test defaults.
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server with the test defaults adjusted by `tweak`.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temporary data directory");
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            token_secret: TOKEN_SECRET.into(),
+            admin_key: ADMIN_KEY.into(),
+            log: "warn".into(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        config.validate().expect("test config is valid");
+        Self::launch(dir, config).await
+    }
+
+    async fn launch(dir: TempDir, config: Config) -> TestServer {
+        let state = stampede_api::build_state(&config).expect("engine opens");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a local port");
+        let addr = listener.local_addr().expect("bound address");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let served_state = Arc::clone(&state);
+        let served_config = config.clone();
+        let task = tokio::spawn(async move {
+            stampede_api::serve_on(listener, served_state, &served_config, async {
+                let _ = stop.await;
+            })
+            .await
+        });
+        TestServer {
+            base: format!("http://{addr}"),
+            client: Client::new(),
+            config,
+            state,
+            dir,
+            shutdown,
+            task,
+        }
+    }
+
+    /// Stops the server (graceful shutdown, engine stopped) and returns its data directory.
+    pub async fn shutdown(self) -> (TempDir, Config) {
+        let TestServer {
+            client,
+            state,
+            dir,
+            shutdown,
+            task,
+            config,
+            ..
+        } = self;
+        drop(client);
+        drop(state);
+        let _ = shutdown.send(());
+        task.await
+            .expect("server task did not panic")
+            .expect("server stopped cleanly");
+        (dir, config)
+    }
+
+    /// Stops the server and starts a new one on the same data directory and config.
+    pub async fn restart(self) -> TestServer {
+        let (dir, config) = self.shutdown().await;
+        Self::launch(dir, config).await
+    }
+
+    /// `base` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// `Authorization` value of the admin.
+    pub fn admin(&self) -> String {
+        format!("Bearer {ADMIN_KEY}")
+    }
+
+    /// `Authorization` value of `user`, valid for an hour.
+    pub fn token(&self, user: &str) -> String {
+        bearer(&user_token(TOKEN_SECRET, user, unix_now() + 3600))
+    }
+
+    /// A request builder for `method path`.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// `GET path` with no credentials.
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `GET path` as the admin.
+    pub async fn get_as_admin(&self, path: &str) -> Response {
+        self.request(Method::GET, path)
+            .header("authorization", self.admin())
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `GET path` as `user`.
+    pub async fn get_as(&self, user: &str, path: &str) -> Response {
+        self.request(Method::GET, path)
+            .header("authorization", self.token(user))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// `POST /v1/campaigns` as the admin with `body`; returns the raw response.
+    pub async fn post_campaign(&self, body: &Value) -> Response {
+        self.request(Method::POST, "/v1/campaigns")
+            .header("authorization", self.admin())
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Creates a campaign that must succeed; returns its JSON.
+    pub async fn create_campaign(&self, body: &Value) -> Value {
+        let response = self.post_campaign(body).await;
+        let (status, json) = read_json(response).await;
+        assert_eq!(status, StatusCode::CREATED, "create {body}: {json}");
+        json
+    }
+
+    /// Creates an active seckill campaign of `stock` items (price 1999, limit 1); returns its id.
+    pub async fn create_seckill(&self, stock: u64) -> String {
+        self.create_seckill_with(json!({ "stock": stock })).await
+    }
+
+    /// Creates a seckill campaign; `fields` are merged over the defaults (name, price 1999).
+    pub async fn create_seckill_with(&self, fields: Value) -> String {
+        let mut body = json!({ "kind": "seckill", "name": "test sale", "price_cents": 1999 });
+        merge(&mut body, fields);
+        id_of(&self.create_campaign(&body).await)
+    }
+
+    /// Creates an active red-packet campaign; returns its id.
+    pub async fn create_red_packet(&self, total_cents: u64, count: u64, min_cents: u64) -> String {
+        let body = json!({
+            "kind": "red_packet",
+            "name": "test packets",
+            "total_cents": total_cents,
+            "count": count,
+            "min_cents": min_cents,
+        });
+        id_of(&self.create_campaign(&body).await)
+    }
+
+    /// `POST /v1/campaigns/{campaign}/grab` as `user`.
+    pub async fn grab(&self, campaign: &str, user: &str) -> Response {
+        self.grab_with(campaign, Some(&self.token(user)), None)
+            .await
+    }
+
+    /// A grab with an explicit `Authorization` value and optional `Idempotency-Key`.
+    pub async fn grab_with(
+        &self,
+        campaign: &str,
+        authorization: Option<&str>,
+        idempotency_key: Option<&str>,
+    ) -> Response {
+        let mut request = self.request(Method::POST, &format!("/v1/campaigns/{campaign}/grab"));
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        if let Some(key) = idempotency_key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// A grab that must be won; returns `(order_id, amount_cents)`.
+    pub async fn win(&self, campaign: &str, user: &str) -> (String, u64) {
+        let (status, json) = read_json(self.grab(campaign, user).await).await;
+        assert_eq!(status, StatusCode::OK, "grab by {user}: {json}");
+        assert_eq!(json["outcome"], "won", "grab by {user}: {json}");
+        let order_id = json["order_id"].as_str().expect("order_id").to_owned();
+        assert!(is_id(&order_id, "o_"), "{order_id}");
+        (order_id, json["amount_cents"].as_u64().expect("amount"))
+    }
+
+    /// `GET /v1/campaigns/{campaign}` that must succeed.
+    pub async fn campaign(&self, campaign: &str) -> Value {
+        let (status, json) = read_json(self.get(&format!("/v1/campaigns/{campaign}")).await).await;
+        assert_eq!(status, StatusCode::OK, "{json}");
+        json
+    }
+
+    /// Every winner of `campaign`, paging with `limit`; returns the pages' sizes and entries.
+    pub async fn all_winners(&self, campaign: &str, limit: usize) -> (Vec<usize>, Vec<Value>) {
+        let mut sizes = Vec::new();
+        let mut winners = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..10_000 {
+            let mut path = format!("/v1/campaigns/{campaign}/winners?limit={limit}");
+            if let Some(cursor) = &after {
+                path.push_str(&format!("&after={cursor}"));
+            }
+            let (status, json) = read_json(self.get_as_admin(&path).await).await;
+            assert_eq!(status, StatusCode::OK, "{path}: {json}");
+            let page = json["winners"].as_array().expect("winners array").clone();
+            sizes.push(page.len());
+            winners.extend(page);
+            match &json["next"] {
+                Value::Null => return (sizes, winners),
+                Value::String(next) => after = Some(next.clone()),
+                other => panic!("next must be a string or null, got {other}"),
+            }
+        }
+        panic!("winners paging did not end");
+    }
+
+    /// Waits (bounded) until `condition` holds on the server state.
+    pub async fn wait_until(&self, what: &str, condition: impl Fn(&AppState) -> bool) {
+        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+        while !condition(&self.state) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Unix seconds now, from the clock the server reads.
+pub fn unix_now() -> u64 {
+    SystemClock.now().0 / 1000
+}
+
+/// RFC 3339 of now + `offset_secs` (negative: in the past).
+pub fn rfc3339_from_now(offset_secs: i64) -> String {
+    let now = i64::try_from(unix_now()).expect("seconds fit in i64");
+    OffsetDateTime::from_unix_timestamp(now + offset_secs)
+        .expect("in range")
+        .format(&Rfc3339)
+        .expect("formats")
+}
+
+/// A user token signed with `secret`.
+pub fn user_token(secret: &str, user: &str, expires_unix: u64) -> String {
+    stampede_api::mint_token(secret.as_bytes(), user, expires_unix)
+}
+
+/// `Bearer <credential>`.
+pub fn bearer(credential: &str) -> String {
+    format!("Bearer {credential}")
+}
+
+/// Status and JSON body of a response (panics if the body is not JSON).
+pub async fn read_json(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let bytes = response.bytes().await.expect("body read");
+    let json = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        panic!(
+            "{status}: body is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (status, json)
+}
+
+/// Asserts an error answer: `status`, `{"error":{"code","message"}}` with exactly these keys,
+/// `code`, and a JSON content type. Returns the message.
+pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> String {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let (got, json) = read_json(response).await;
+    assert_eq!(got, status, "expected {status} {code}, got {got}: {json}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "content-type {content_type:?} for {json}"
+    );
+    assert_error_shape(&json);
+    assert_eq!(json["error"]["code"], code, "{json}");
+    json["error"]["message"].as_str().unwrap_or("").to_owned()
+}
+
+/// Asserts `json` is `{"error":{"code":<string>,"message":<string>}}` and nothing else.
+pub fn assert_error_shape(json: &Value) {
+    let outer = json.as_object().expect("error body is an object");
+    assert_eq!(outer.len(), 1, "only `error` at top level: {json}");
+    let inner = json["error"].as_object().expect("`error` is an object");
+    assert_eq!(inner.len(), 2, "error has code and message only: {json}");
+    assert!(inner["code"].is_string(), "{json}");
+    assert!(inner["message"].is_string(), "{json}");
+}
+
+/// Whether `s` is `prefix` followed by 32 lowercase hex digits.
+pub fn is_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|hex| {
+        hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Whether `s` parses as RFC 3339.
+pub fn is_rfc3339(s: &str) -> bool {
+    OffsetDateTime::parse(s, &Rfc3339).is_ok()
+}
+
+/// The `id` of a campaign JSON.
+pub fn id_of(campaign: &Value) -> String {
+    campaign["id"].as_str().expect("campaign id").to_owned()
+}
+
+/// A well-formed id that names nothing.
+pub fn unknown_id(prefix: &str) -> String {
+    format!("{prefix}{}", "0123456789abcdef".repeat(2))
+}
+
+fn merge(body: &mut Value, fields: Value) {
+    if let (Some(target), Value::Object(extra)) = (body.as_object_mut(), fields) {
+        target.extend(extra);
+    }
+}

@@ -1,0 +1,215 @@
+//! Engine benchmarks (issue 2 §8). Run: `cargo bench -p stampede-engine --bench engine`.
+//!
+//! - `core_grab/single_thread`: the pure decision (`Ledger::grab`, new user each time).
+//! - `engine_grab/2_threads`: two threads grabbing through the writer (Durability::Os on
+//!   memory, so the queue + batch + apply path is measured, not the disk).
+//! - `fast_path/sold_out_2_threads`: the lock-free sold-out answer from two threads.
+//! - `group_commit/fsync_64_clients`: durable wins on a real file with fsync, 64 concurrent
+//!   clients; prints records per fsync.
+//! - `replay/1m_wins`: opening a journal that holds 1,000,000 wins.
+
+#![allow(missing_docs)] // criterion_group! generates undocumented functions
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use stampede_core::{
+    CampaignId, CampaignSpec, Cents, CommonSpec, Ledger, Record, SeckillSpec, UnixMillis, UserId,
+};
+use stampede_engine::{Durability, Engine, EngineConfig, ManualClock};
+use stampede_journal::MemoryStorage;
+
+const T0: UnixMillis = UnixMillis(1_794_398_400_000);
+
+fn spec(stock: u64) -> CampaignSpec {
+    CampaignSpec::Seckill(SeckillSpec {
+        common: CommonSpec { name: "bench".into(), starts_at: None, ends_at: None },
+        stock,
+        per_user_limit: 1,
+        price_cents: Cents(990),
+        payment_window_secs: 900,
+    })
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+fn memory_engine(stock: u64) -> (Engine, CampaignId) {
+    let (engine, _) = Engine::open_storage(
+        MemoryStorage::new(1),
+        Durability::Os,
+        Some(1),
+        Arc::new(ManualClock::new(T0)),
+    )
+    .unwrap();
+    let id = rt().block_on(engine.create_campaign(spec(stock))).unwrap().id;
+    (engine, id)
+}
+
+fn core_grab(c: &mut Criterion) {
+    let users: Vec<UserId> = (0..1_000_000).map(|i| UserId::parse(&format!("u{i}")).unwrap()).collect();
+    let mut group = c.benchmark_group("core_grab");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("single_thread", |b| {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut ledger = Ledger::new();
+        let Record::CampaignCreated { id, .. } = ledger.create_campaign(spec(10_000_000), T0, &mut rng).unwrap() else {
+            unreachable!()
+        };
+        let mut i = 0usize;
+        b.iter(|| {
+            let grab = ledger.grab(id, &users[i % users.len()], T0, &mut rng);
+            i += 1;
+            black_box(grab);
+        });
+    });
+    group.finish();
+}
+
+fn engine_grab(c: &mut Criterion) {
+    let mut group = c.benchmark_group("engine_grab");
+    group.throughput(Throughput::Elements(2));
+    group.sample_size(20);
+    let (engine, id) = memory_engine(10_000_000);
+    let next = Arc::new(AtomicU64::new(0));
+    group.bench_function("2_threads", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    let (engine, next) = (engine.clone(), Arc::clone(&next));
+                    s.spawn(move || {
+                        let rt = rt();
+                        for _ in 0..iters {
+                            let user = format!("u{}", next.fetch_add(1, Ordering::Relaxed));
+                            black_box(rt.block_on(engine.grab(id, &user)).unwrap());
+                        }
+                    });
+                }
+            });
+            started.elapsed()
+        });
+    });
+    group.finish();
+    engine.shutdown();
+}
+
+fn fast_path(c: &mut Criterion) {
+    let (engine, id) = memory_engine(1);
+    rt().block_on(engine.grab(id, "winner")).unwrap();
+    let mut group = c.benchmark_group("fast_path");
+    group.throughput(Throughput::Elements(2));
+    group.bench_function("sold_out_2_threads", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            std::thread::scope(|s| {
+                for t in 0..2 {
+                    let engine = engine.clone();
+                    s.spawn(move || {
+                        let user = format!("loser{t}");
+                        for _ in 0..iters {
+                            black_box(engine.grab_fast_path(id, &user));
+                        }
+                    });
+                }
+            });
+            started.elapsed()
+        });
+    });
+    group.finish();
+    engine.shutdown();
+}
+
+fn group_commit(c: &mut Criterion) {
+    const CLIENTS: u64 = 64;
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        journal_path: dir.path().join("journal.log"),
+        durability: Durability::Fsync,
+        rng_seed: Some(1),
+    };
+    let (engine, _) = Engine::open(&config, Arc::new(ManualClock::new(T0))).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let id = runtime.block_on(engine.create_campaign(spec(10_000_000))).unwrap().id;
+    let next = Arc::new(AtomicU64::new(0));
+    let before = engine.writer_counts();
+    let mut group = c.benchmark_group("group_commit");
+    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(CLIENTS * 100));
+    group.bench_function("fsync_64_clients", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..CLIENTS {
+                    let (engine, next) = (engine.clone(), Arc::clone(&next));
+                    set.spawn(async move {
+                        for _ in 0..100 {
+                            let user = format!("u{}", next.fetch_add(1, Ordering::Relaxed));
+                            engine.grab(id, &user).await.unwrap();
+                        }
+                    });
+                }
+                set.join_all().await;
+            });
+        });
+    });
+    group.finish();
+    let after = engine.writer_counts();
+    let records = after.journal_records - before.journal_records;
+    let fsyncs = (after.fsyncs - before.fsyncs).max(1);
+    println!(
+        "group_commit: {records} durable wins in {fsyncs} fsyncs = {:.1} records per fsync",
+        records as f64 / fsyncs as f64
+    );
+    engine.shutdown();
+}
+
+fn replay(c: &mut Criterion) {
+    const WINS: u64 = 1_000_000;
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        journal_path: dir.path().join("journal.log"),
+        durability: Durability::Os,
+        rng_seed: Some(1),
+    };
+    {
+        let (engine, _) = Engine::open(&config, Arc::new(ManualClock::new(T0))).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let id = runtime.block_on(engine.create_campaign(spec(WINS))).unwrap().id;
+        runtime.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for t in 0..256u64 {
+                let engine = engine.clone();
+                set.spawn(async move {
+                    for n in 0..WINS / 256 + 1 {
+                        let _ = engine.grab(id, &format!("t{t}n{n}")).await.unwrap();
+                    }
+                });
+            }
+            set.join_all().await;
+        });
+        engine.inspect(|l| assert_eq!(l.order_count() as u64, WINS));
+        engine.shutdown();
+    }
+    let bytes = std::fs::metadata(&config.journal_path).unwrap().len();
+    println!("replay: journal of {WINS} wins is {} MB", bytes / 1_000_000);
+    let mut group = c.benchmark_group("replay");
+    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group.bench_function("1m_wins", |b| {
+        b.iter(|| {
+            let (engine, recovered) = Engine::open(&config, Arc::new(ManualClock::new(T0))).unwrap();
+            assert_eq!(recovered.orders as u64, WINS);
+            engine.shutdown();
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, core_grab, engine_grab, fast_path, group_commit, replay);
+criterion_main!(benches);

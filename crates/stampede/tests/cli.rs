@@ -1,0 +1,118 @@
+//! The command line: `serve --help` lists every setting, bad config exits non-zero before
+//! binding and names the field, `token` prints a token the server accepts.
+
+mod support;
+
+use std::net::TcpListener;
+use std::process::Command;
+
+use support::{Server, binary, free_port, token};
+
+/// Every field of the config struct, as a flag.
+const SETTINGS: &[&str] = &[
+    "--config",
+    "--listen",
+    "--data-dir",
+    "--durability",
+    "--token-secret",
+    "--admin-key",
+    "--grab-rate-per-second",
+    "--grab-rate-burst",
+    "--max-tracked-users",
+    "--max-in-flight",
+    "--max-connections",
+    "--header-read-timeout-secs",
+    "--idempotency-ttl-secs",
+    "--idempotency-max-entries",
+    "--worker-threads",
+    "--rng-seed",
+    "--log",
+];
+
+#[test]
+fn serve_help_lists_every_setting() {
+    let out = Command::new(binary()).args(["serve", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for flag in SETTINGS {
+        assert!(help.contains(flag), "serve --help does not list {flag}");
+    }
+    // The config struct and this list agree: a TOML key per flag.
+    let toml = toml_keys();
+    assert_eq!(toml.len() + 1, SETTINGS.len(), "config fields and flags differ: {toml:?}");
+}
+
+fn toml_keys() -> Vec<String> {
+    let config = stampede_api::Config::default();
+    let value = serde_json::to_value(&config).unwrap();
+    value.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn invalid_config_exits_before_binding_and_names_the_field() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--max-in-flight", "0"], "max_in_flight"),
+        (&["--grab-rate-per-second", "0"], "grab_rate_per_second"),
+        (&["--token-secret", "short"], "token_secret"),
+        (&["--durability", "sometimes"], "durability"),
+        (&["--listen", "not-an-address"], "listen"),
+    ];
+    for (args, field) in cases {
+        let out = Command::new(binary())
+            .arg("serve")
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(*args)
+            .env_remove("STAMPEDE_TOKEN_SECRET")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(field), "{args:?}: stderr does not name {field}: {stderr}");
+        // Nothing bound the port.
+        TcpListener::bind(("127.0.0.1", port)).expect("port still free");
+    }
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "max_connections = 0\n").unwrap();
+    let out = Command::new(binary()).arg("serve").arg("--config").arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_connections"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_command_signs_with_the_server_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]).await;
+    // `token` reads the secret the same way `serve` does (here: the environment).
+    let out = Command::new(binary())
+        .args(["token", "--user", "alice", "--ttl", "60"])
+        .env("STAMPEDE_TOKEN_SECRET", support::TOKEN_SECRET)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(printed.starts_with("v1.alice."));
+    let client = reqwest::Client::new();
+    let order = client
+        .get(format!("{}/v1/orders/o_00000000000000000000000000000000", server.base))
+        .header("authorization", format!("Bearer {printed}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(order.status(), 404, "a valid token reaches the lookup (not 401)");
+    let forged = client
+        .get(format!("{}/v1/orders/o_00000000000000000000000000000000", server.base))
+        .header("authorization", format!("Bearer {}x", &printed[..printed.len() - 1]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let _ = token("unused");
+    let bad = Command::new(binary()).args(["token", "--user", "a.b"]).output().unwrap();
+    assert!(!bad.status.success());
+}
