@@ -11,11 +11,13 @@ pub enum OpenError<E> {
     /// Reading, truncating or syncing the storage failed.
     #[error("journal storage I/O failed during open")]
     Io(#[source] io::Error),
-    /// A bad frame is followed by a valid later record, so the damage is not a torn tail: the
-    /// journal is left untouched for an operator to inspect.
+    /// A bad frame is followed by a valid record of a later batch, so the damage is in a batch
+    /// that was acknowledged, not a torn tail: the journal is left untouched for an operator to
+    /// inspect.
     #[error(
         "journal corrupt at offset {offset} ({defect}), yet a valid record with sequence \
-         {later_sequence} follows at offset {later_offset}; refusing to truncate"
+         {later_sequence} of a later batch (starting at sequence {later_batch_start}) follows at \
+         offset {later_offset}; refusing to truncate"
     )]
     CorruptMiddle {
         /// Byte offset of the first bad frame.
@@ -26,6 +28,8 @@ pub enum OpenError<E> {
         later_offset: u64,
         /// Sequence number of the later valid frame.
         later_sequence: u64,
+        /// First sequence of the later frame's batch; after the bad frame's expected sequence.
+        later_batch_start: u64,
     },
     /// The replay callback rejected a record.
     #[error("replaying journal record {sequence} failed")]

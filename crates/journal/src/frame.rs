@@ -1,31 +1,52 @@
 //! The frame codec: how one record is laid out on storage, and how bytes are checked back.
 //!
-//! Layout (all integers little-endian), `HEADER_BYTES` = 20:
+//! Layout (all integers little-endian), `HEADER_BYTES` = 28:
 //!
 //! ```text
-//! offset 0   magic    u32   MAGIC ("StJ1")
-//! offset 4   length   u32   payload length in bytes, <= MAX_RECORD_BYTES
-//! offset 8   sequence u64   record sequence number, 0 for the first record, +1 per record
-//! offset 16  crc32c   u32   CRC32C over bytes 4..16 (length, sequence) then the payload
-//! offset 20  payload  [u8; length]
+//! offset 0   magic       u32   MAGIC ("StJ2")
+//! offset 4   length      u32   payload length in bytes, <= MAX_RECORD_BYTES
+//! offset 8   sequence    u64   record sequence number, 0 for the first record, +1 per record
+//! offset 16  batch_start u64   sequence of the first record of this record's batch (the
+//!                              `append_batch` call that wrote it): batch_start <= sequence and
+//!                              sequence - batch_start < MAX_BATCH_RECORDS
+//! offset 24  crc32c      u32   CRC32C over bytes 4..24 (length, sequence, batch_start), then
+//!                              the payload
+//! offset 28  payload     [u8; length]
 //! ```
+//!
+//! `batch_start` lets recovery tell a torn last batch (which was never acknowledged) from damage
+//! to an earlier, acknowledged one; see `recovery.rs`.
 //!
 //! The codec is pure: it never touches storage, and decoding any byte slice returns a value rather
 //! than panicking.
 
-use crate::limits::MAX_RECORD_BYTES;
+use crate::limits::{MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
 
-/// Marks the start of every frame: the bytes `b"StJ1"` read as a little-endian `u32`.
-pub const MAGIC: u32 = u32::from_le_bytes(*b"StJ1");
+/// Marks the start of every frame: the bytes `b"StJ2"` read as a little-endian `u32`.
+///
+/// Version 2 added `batch_start`; version 1 (`"StJ1"`, 20-byte header) is not read.
+pub const MAGIC: u32 = u32::from_le_bytes(*b"StJ2");
 
-/// Size of the fixed frame header in bytes: magic (4) + length (4) + sequence (8) + crc32c (4).
-pub const HEADER_BYTES: usize = 20;
+/// Size of the fixed frame header in bytes: magic (4) + length (4) + sequence (8) +
+/// `batch_start` (8) + crc32c (4).
+pub const HEADER_BYTES: usize = 28;
+
+/// Byte range of the header fields the checksum covers: length, sequence, `batch_start`.
+const CHECKED_HEADER: std::ops::Range<usize> = 4..24;
+
+/// Offset of the crc32c field in the header.
+const CRC_AT: usize = 24;
 
 /// A record decoded from storage and verified against its checksum.
+///
+/// Decoding guarantees `batch_start <= sequence` and
+/// `sequence - batch_start < MAX_BATCH_RECORDS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Frame<'a> {
     /// The record's sequence number.
     pub sequence: u64,
+    /// Sequence of the first record of the batch this record was appended in.
+    pub batch_start: u64,
     /// The record's payload bytes.
     pub payload: &'a [u8],
 }
@@ -75,6 +96,15 @@ pub enum FrameDefect {
         /// Checksum computed over the bytes read.
         computed: u32,
     },
+    /// A checksum-valid frame whose `batch_start` no writer could produce: after its sequence, or
+    /// more than `MAX_BATCH_RECORDS - 1` before it.
+    #[error("batch start {batch_start} impossible for sequence {sequence}")]
+    BatchStartOutOfRange {
+        /// The frame's sequence.
+        sequence: u64,
+        /// The batch start it claims.
+        batch_start: u64,
+    },
     /// A checksum-valid frame whose sequence is not the next one (set by recovery, not `decode`).
     #[error("sequence {found} where {expected} was expected")]
     UnexpectedSequence {
@@ -91,29 +121,38 @@ pub const fn encoded_bytes(payload_len: usize) -> usize {
     HEADER_BYTES + payload_len
 }
 
-/// Appends the frame for (`sequence`, `payload`) to `out`.
+/// Appends the frame for (`sequence`, `payload`), written in the batch whose first record is
+/// `batch_start`, to `out`.
 ///
 /// # Panics
 ///
-/// Panics if `payload` is longer than `MAX_RECORD_BYTES`; callers validate input first.
-pub fn encode_into(out: &mut Vec<u8>, sequence: u64, payload: &[u8]) {
+/// Panics if `payload` is longer than `MAX_RECORD_BYTES`, or if `batch_start` is not within
+/// `MAX_BATCH_RECORDS - 1` at or before `sequence`; callers validate input first.
+pub fn encode_into(out: &mut Vec<u8>, sequence: u64, batch_start: u64, payload: &[u8]) {
     assert!(
         payload.len() <= MAX_RECORD_BYTES,
         "frame payload of {} bytes exceeds MAX_RECORD_BYTES; validate before encoding",
         payload.len()
+    );
+    assert!(
+        batch_start_in_range(sequence, batch_start),
+        "batch_start {batch_start} must be at most MAX_BATCH_RECORDS - 1 before sequence {sequence}"
     );
     let length = u32::try_from(payload.len()).expect("MAX_RECORD_BYTES fits in u32");
     let start = out.len();
     out.extend_from_slice(&MAGIC.to_le_bytes());
     out.extend_from_slice(&length.to_le_bytes());
     out.extend_from_slice(&sequence.to_le_bytes());
-    let crc = checksum(&out[start + 4..start + 16], payload);
+    out.extend_from_slice(&batch_start.to_le_bytes());
+    let header = &out[start..];
+    let crc = checksum(&header[CHECKED_HEADER], payload);
     out.extend_from_slice(&crc.to_le_bytes());
     out.extend_from_slice(payload);
     debug_assert_eq!(out.len() - start, encoded_bytes(payload.len()));
 }
 
-/// Decodes the frame at the start of `bytes`, verifying magic, length limit and checksum.
+/// Decodes the frame at the start of `bytes`, verifying magic, length limit, checksum and the
+/// `batch_start` range.
 ///
 /// Bytes after the frame are ignored. Never panics, whatever `bytes` holds.
 ///
@@ -142,13 +181,24 @@ pub fn decode(bytes: &[u8]) -> Result<Frame<'_>, FrameDefect> {
             available: rest.len(),
         });
     };
-    let stored = read_u32(header, 16);
-    let computed = checksum(&header[4..16], payload);
+    let stored = read_u32(header, CRC_AT);
+    let computed = checksum(&header[CHECKED_HEADER], payload);
     if stored != computed {
         return Err(FrameDefect::ChecksumMismatch { stored, computed });
     }
-    let sequence = u64::from_le_bytes(header[8..16].try_into().expect("8-byte slice"));
-    Ok(Frame { sequence, payload })
+    let sequence = read_u64(header, 8);
+    let batch_start = read_u64(header, 16);
+    if !batch_start_in_range(sequence, batch_start) {
+        return Err(FrameDefect::BatchStartOutOfRange {
+            sequence,
+            batch_start,
+        });
+    }
+    Ok(Frame {
+        sequence,
+        batch_start,
+        payload,
+    })
 }
 
 /// Whether `bytes` starts with the frame magic (a cheap pre-check before `decode`).
@@ -157,8 +207,21 @@ pub fn starts_with_magic(bytes: &[u8]) -> bool {
     bytes.get(..4) == Some(&MAGIC.to_le_bytes()[..])
 }
 
-fn checksum(length_and_sequence: &[u8], payload: &[u8]) -> u32 {
-    crc32c::crc32c_append(crc32c::crc32c(length_and_sequence), payload)
+/// Whether a writer could have produced (`sequence`, `batch_start`): a batch holds at most
+/// `MAX_BATCH_RECORDS` records, so its first record is at most that many minus one before.
+fn batch_start_in_range(sequence: u64, batch_start: u64) -> bool {
+    let max_distance = u64::try_from(MAX_BATCH_RECORDS - 1).expect("limit fits in u64");
+    sequence
+        .checked_sub(batch_start)
+        .is_some_and(|distance| distance <= max_distance)
+}
+
+fn checksum(checked_header: &[u8], payload: &[u8]) -> u32 {
+    crc32c::crc32c_append(crc32c::crc32c(checked_header), payload)
+}
+
+fn read_u64(header: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(header[at..at + 8].try_into().expect("8-byte slice"))
 }
 
 fn read_u32(header: &[u8], at: usize) -> u32 {
@@ -171,7 +234,7 @@ mod tests {
 
     fn encoded(sequence: u64, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        encode_into(&mut out, sequence, payload);
+        encode_into(&mut out, sequence, sequence, payload);
         out
     }
 
@@ -184,6 +247,7 @@ mod tests {
             frame,
             Frame {
                 sequence: 7,
+                batch_start: 7,
                 payload: b"hello"
             }
         );
@@ -198,11 +262,58 @@ mod tests {
 
     #[test]
     fn header_layout_is_little_endian() {
-        let bytes = encoded(0x0102_0304_0506_0708, b"ab");
-        assert_eq!(&bytes[0..4], b"StJ1");
+        let mut bytes = Vec::new();
+        encode_into(
+            &mut bytes,
+            0x0102_0304_0506_0708,
+            0x0102_0304_0506_0700,
+            b"ab",
+        );
+        assert_eq!(&bytes[0..4], b"StJ2");
         assert_eq!(&bytes[4..8], &[2, 0, 0, 0]);
         assert_eq!(&bytes[8..16], &[8, 7, 6, 5, 4, 3, 2, 1]);
-        assert_eq!(&bytes[20..], b"ab");
+        assert_eq!(&bytes[16..24], &[0, 7, 6, 5, 4, 3, 2, 1]);
+        assert_eq!(&bytes[28..], b"ab");
+        let frame = decode(&bytes).expect("valid");
+        assert_eq!(frame.batch_start, 0x0102_0304_0506_0700);
+    }
+
+    #[test]
+    fn frames_of_one_batch_share_its_start() {
+        let mut bytes = Vec::new();
+        encode_into(&mut bytes, 5, 5, b"a");
+        let second = bytes.len();
+        encode_into(&mut bytes, 6, 5, b"b");
+        let frame = decode(&bytes[second..]).expect("valid");
+        assert_eq!((frame.sequence, frame.batch_start), (6, 5));
+    }
+
+    #[test]
+    fn checksum_valid_impossible_batch_start_is_a_defect() {
+        // Build the frames by hand: `encode_into` refuses them.
+        for (sequence, batch_start) in [(3_u64, 4_u64), (MAX_BATCH_RECORDS as u64, 0)] {
+            let mut bytes = encoded(sequence, b"x");
+            bytes[16..24].copy_from_slice(&batch_start.to_le_bytes());
+            let crc = checksum(&bytes[CHECKED_HEADER], b"x");
+            bytes[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_le_bytes());
+            assert_eq!(
+                decode(&bytes),
+                Err(FrameDefect::BatchStartOutOfRange {
+                    sequence,
+                    batch_start
+                })
+            );
+        }
+        let last_of_largest_batch = MAX_BATCH_RECORDS as u64 - 1;
+        let mut bytes = Vec::new();
+        encode_into(&mut bytes, last_of_largest_batch, 0, b"x");
+        assert!(decode(&bytes).is_ok());
+    }
+
+    #[test]
+    #[should_panic(expected = "batch_start")]
+    fn encoding_batch_start_after_sequence_panics() {
+        encode_into(&mut Vec::new(), 1, 2, b"x");
     }
 
     #[test]
@@ -216,8 +327,10 @@ mod tests {
     fn short_header_is_reported() {
         let bytes = encoded(1, b"x");
         assert_eq!(
-            decode(&bytes[..10]),
-            Err(FrameDefect::ShortHeader { available: 10 })
+            decode(&bytes[..HEADER_BYTES - 1]),
+            Err(FrameDefect::ShortHeader {
+                available: HEADER_BYTES - 1
+            })
         );
     }
 

@@ -62,8 +62,9 @@ impl<S: Storage> Journal<S> {
     /// # Errors
     ///
     /// - [`OpenError::Io`] if storage fails;
-    /// - [`OpenError::CorruptMiddle`] if a bad frame is followed by a valid later record (nothing
-    ///   is truncated; records before the damage were already passed to `on_record`);
+    /// - [`OpenError::CorruptMiddle`] if a bad frame is followed by a valid record of a later
+    ///   batch (nothing is truncated; records before the damage were already passed to
+    ///   `on_record`);
     /// - [`OpenError::Apply`] if `on_record` returns an error.
     pub fn open<E>(
         mut storage: S,
@@ -87,7 +88,8 @@ impl<S: Storage> Journal<S> {
         Ok((journal, recovery))
     }
 
-    /// Frames every record (sequences `next_sequence()..`), writes them in one storage append,
+    /// Frames every record (sequences `next_sequence()..`, each frame carrying the batch's first
+    /// sequence as its `batch_start`), writes them in one storage append,
     /// then, under [`Durability::Fsync`], syncs once. Only after `Ok` may the records be
     /// acknowledged. An empty batch writes and syncs nothing.
     ///
@@ -112,8 +114,11 @@ impl<S: Storage> Journal<S> {
             });
         }
         self.encode_buffer.clear();
-        for (sequence, record) in (self.next_sequence..).zip(records) {
-            frame::encode_into(&mut self.encode_buffer, sequence, record);
+        // Every frame names the batch's first record, so recovery can tell a torn last batch
+        // from damage to an earlier, acknowledged one.
+        let batch_start = self.next_sequence;
+        for (sequence, record) in (batch_start..).zip(records) {
+            frame::encode_into(&mut self.encode_buffer, sequence, batch_start, record);
         }
         assert_eq!(
             self.encode_buffer.len(),
@@ -344,7 +349,7 @@ mod tests {
         let (mut journal, _) = open(&storage, Durability::Fsync);
         journal.append_batch(&[b"a"]).expect("append");
         let mut handle = journal.into_storage();
-        crate::Storage::append(&mut handle, b"StJ1torn").expect("raw append");
+        crate::Storage::append(&mut handle, b"StJ2torn").expect("raw append");
         let (mut journal, recovery) =
             Journal::open(handle, Durability::Fsync, |_, _| Ok::<_, String>(())).expect("open");
         assert_eq!(recovery.truncated_tail_bytes, 8);

@@ -8,35 +8,39 @@
 //!
 //! # Frame format
 //!
-//! Records are stored back to back, each as a 20-byte header then the payload; integers are
+//! Records are stored back to back, each as a 28-byte header then the payload; integers are
 //! little-endian:
 //!
 //! ```text
-//! magic u32 = "StJ1" | length u32 | sequence u64 | crc32c u32 | payload [u8; length]
+//! magic u32 = "StJ2" | length u32 | sequence u64 | batch_start u64 | crc32c u32 | payload
 //! ```
 //!
-//! The CRC32C covers `length`, `sequence` and the payload. Sequences start at 0 and increase by
-//! one per record; `length` is at most [`MAX_RECORD_BYTES`].
+//! The CRC32C covers `length`, `sequence`, `batch_start` and the payload. Sequences start at 0
+//! and increase by one per record; `length` is at most [`MAX_RECORD_BYTES`]. `batch_start` is the
+//! sequence of the first record of the `append_batch` call that wrote the frame, so the frames of
+//! one batch share it: `batch_start <= sequence < batch_start + MAX_BATCH_RECORDS`, checked on
+//! decode. Version 2 (`"StJ2"`) added `batch_start`; `"StJ1"` journals are not read.
 //!
 //! # Recovery rules
 //!
 //! Replay reads frames from offset 0 while each is whole, checksum-valid and carries the next
-//! sequence. At the first frame that is not:
+//! sequence. At the first frame that is not, where sequence `s` was expected, recovery scans the
+//! rest byte by byte for checksum-valid frames:
 //!
-//! - if no later checksum-valid frame with a sequence after the last good one exists (scanning
-//!   forward byte by byte), the bad bytes are a torn or garbage tail: they are truncated with a
-//!   `tracing` warning giving the offset and bytes dropped, and appends resume there;
-//! - otherwise the damage is in the middle, which a crash cannot cause (the writer only appends,
-//!   and a batch is acknowledged only once synced, so only the last, unsynced batch can be torn):
+//! - if none has `batch_start > s`, the bad bytes are the torn last batch (possibly written back
+//!   out of order by the page cache, so valid frames of that same batch may follow the bad one),
+//!   stale frames, or garbage: everything from the bad frame on is truncated with a `tracing`
+//!   warning giving the offset and bytes dropped, and appends resume there. That batch was never
+//!   acknowledged, since a batch is acknowledged only once synced;
+//! - if one has `batch_start > s`, a batch was appended after record `s`, which the writer does
+//!   only once the batch holding `s` was synced and acknowledged: the damage is in the middle,
 //!   open fails with [`OpenError::CorruptMiddle`] and truncates nothing.
 //!
 //! A frame whose length exceeds [`MAX_RECORD_BYTES`] is corrupt and never allocated. Replay
 //! streams storage in [`limits::READ_CHUNK_BYTES`] reads. No input bytes make recovery panic.
-//!
-//! One conservative edge: if the file system persisted pages of the last unsynced batch out of
-//! order (a later page on disk, an earlier one not), a valid frame can follow the torn one and
-//! open reports `CorruptMiddle`. That batch was never acknowledged, so truncating at the reported
-//! offset loses nothing acknowledged; the journal leaves that decision to an operator.
+//! The reasoning, and the two accepted ambiguities (a last batch damaged by the medium after it
+//! was acknowledged is truncated like a torn one; under [`Durability::Os`] out-of-order writeback
+//! across several unsynced batches reports `CorruptMiddle`), are written out in `recovery.rs`.
 //!
 //! # Failures while appending
 //!
@@ -59,6 +63,8 @@ pub use file_storage::FileStorage;
 pub use frame::FrameDefect;
 pub use journal::{BatchStats, Durability, Journal};
 pub use limits::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
-pub use memory_storage::{CrashReport, MAX_CRASH_GARBAGE_BYTES, MemoryStorage};
+pub use memory_storage::{
+    CrashReport, MAX_CRASH_GARBAGE_BYTES, MemoryStorage, SIMULATED_PAGE_BYTES,
+};
 pub use recovery::Recovery;
 pub use storage::Storage;

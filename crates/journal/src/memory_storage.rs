@@ -14,6 +14,13 @@ use crate::storage::Storage;
 /// partial frame, yet stays small enough that simulations run thousands of crashes quickly.
 pub const MAX_CRASH_GARBAGE_BYTES: usize = 256;
 
+/// Size of the pages [`MemoryStorage::crash_out_of_order`] writes back independently.
+///
+/// Real page-cache pages are 4 KiB, but simulated batches are a few hundred bytes; 64-byte pages
+/// make one batch span several pages (so a later page can survive an earlier lost one) while
+/// still holding a whole 28-byte frame header, as a real page holds many.
+pub const SIMULATED_PAGE_BYTES: usize = 64;
+
 /// In-memory storage that tracks which bytes were synced, so a simulated crash can lose exactly
 /// what a real crash may lose.
 ///
@@ -38,12 +45,20 @@ struct Inner {
 }
 
 /// What a simulated crash kept and added.
+///
+/// Afterwards the storage holds `synced + kept_unsynced_bytes + hole_bytes + garbage_bytes`
+/// bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CrashReport {
-    /// Unsynced bytes that survived (a prefix of what was appended: a torn write).
+    /// Unsynced bytes that survived intact (for [`MemoryStorage::crash`], a prefix of what was
+    /// appended: a torn write).
     pub kept_unsynced_bytes: u64,
-    /// Unsynced bytes that were lost.
+    /// Unsynced bytes whose content was lost (cut off, or left as a hole).
     pub lost_unsynced_bytes: u64,
+    /// Lost unsynced bytes still inside the file: pages that never reached storage before a
+    /// later page did, now zeros or stale bytes. Only [`MemoryStorage::crash_out_of_order`]
+    /// leaves holes.
+    pub hole_bytes: u64,
     /// Random garbage bytes appended after the kept bytes.
     pub garbage_bytes: u64,
 }
@@ -132,7 +147,54 @@ impl MemoryStorage {
         CrashReport {
             kept_unsynced_bytes: to_u64(kept_unsynced_bytes),
             lost_unsynced_bytes: to_u64(unsynced - kept_unsynced_bytes),
+            hole_bytes: 0,
             garbage_bytes: to_u64(garbage.len()),
+        }
+    }
+
+    /// Simulates power loss with out-of-order writeback: the file keeps the synced bytes and a
+    /// random length of the unsynced ones, and within that length each [`SIMULATED_PAGE_BYTES`]
+    /// page (aligned to file offsets, like the page cache) independently either reached storage
+    /// or did not. A page that did not is a hole: zeros (unwritten blocks) or, one time in four,
+    /// random stale bytes. What remains counts as synced afterwards.
+    ///
+    /// This is what a crash between a batch's `write` and the end of its `fdatasync` may leave:
+    /// the kernel writes dirty pages back in no promised order, so a later page of the batch can
+    /// be on disk while an earlier one is not.
+    pub fn crash_out_of_order(&self) -> CrashReport {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let synced = inner.synced_len;
+        let unsynced = inner.bytes.len() - synced;
+        let new_len = synced + inner.rng.random_range(0..=unsynced);
+        let mut kept = 0;
+        let mut holes = 0;
+        let mut page_start = synced;
+        while page_start < new_len {
+            let page_end =
+                ((page_start / SIMULATED_PAGE_BYTES + 1) * SIMULATED_PAGE_BYTES).min(new_len);
+            let page = &mut inner.bytes[page_start..page_end];
+            if inner.rng.random_bool(0.5) {
+                kept += page.len();
+            } else {
+                holes += page.len();
+                if inner.rng.random_ratio(1, 4) {
+                    inner.rng.fill(page);
+                } else {
+                    page.fill(0);
+                }
+            }
+            page_start = page_end;
+        }
+        inner.bytes.truncate(new_len);
+        inner.synced_len = new_len;
+        inner.fail_next_append = false;
+        inner.fail_next_sync = false;
+        CrashReport {
+            kept_unsynced_bytes: to_u64(kept),
+            lost_unsynced_bytes: to_u64(unsynced - kept),
+            hole_bytes: to_u64(holes),
+            garbage_bytes: 0,
         }
     }
 
@@ -209,12 +271,58 @@ mod tests {
             let kept = usize::try_from(report.kept_unsynced_bytes).expect("small");
             assert_eq!(&bytes[..6 + kept], &b"syncedunsynced"[..6 + kept]);
             assert_eq!(report.kept_unsynced_bytes + report.lost_unsynced_bytes, 8);
+            assert_eq!(report.hole_bytes, 0);
             assert_eq!(
                 to_u64(bytes.len()),
                 6 + report.kept_unsynced_bytes + report.garbage_bytes
             );
             assert_eq!(storage.synced_len(), to_u64(bytes.len()));
         }
+    }
+
+    #[test]
+    fn out_of_order_crash_keeps_synced_bytes_and_whole_pages_of_the_rest() {
+        let unsynced: Vec<u8> = (1..=255).collect();
+        let mut later_page_outlived_earlier = false;
+        for seed in 0..200 {
+            let storage = MemoryStorage::new(seed);
+            let mut handle = storage.clone();
+            handle.append(&[0xee; 40]).expect("append");
+            handle.sync().expect("sync");
+            handle.append(&unsynced).expect("append");
+            let report = storage.crash_out_of_order();
+            let bytes = storage.bytes();
+            assert_eq!(
+                &bytes[..40],
+                &[0xee; 40],
+                "seed {seed}: synced bytes changed"
+            );
+            assert_eq!(
+                bytes.len() as u64,
+                40 + report.kept_unsynced_bytes + report.hole_bytes
+            );
+            assert_eq!(report.kept_unsynced_bytes + report.lost_unsynced_bytes, 255);
+            assert_eq!(report.garbage_bytes, 0);
+            assert_eq!(storage.synced_len(), bytes.len() as u64);
+            // Each page is either intact or entirely a hole; record whether an intact page
+            // followed a hole.
+            let mut seen_hole = false;
+            let mut kept = 0;
+            let mut start = 40;
+            while start < bytes.len() {
+                let end =
+                    ((start / SIMULATED_PAGE_BYTES + 1) * SIMULATED_PAGE_BYTES).min(bytes.len());
+                if bytes[start..end] == unsynced[start - 40..end - 40] {
+                    kept += end - start;
+                    later_page_outlived_earlier |= seen_hole;
+                } else {
+                    seen_hole = true;
+                }
+                start = end;
+            }
+            assert!(kept as u64 >= report.kept_unsynced_bytes, "seed {seed}");
+        }
+        assert!(later_page_outlived_earlier, "no seed reordered writeback");
     }
 
     #[test]

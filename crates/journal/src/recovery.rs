@@ -1,5 +1,39 @@
 //! Recovery: replays the valid prefix of the journal, truncates a torn tail, and refuses to
 //! truncate anything that looks like damage in the middle.
+//!
+//! # Why the rule is safe
+//!
+//! Replay stops at the first bad frame, at byte `offset`, where record `s` (the expected next
+//! sequence) should be. From there to the end, every checksum-valid frame is found (byte by byte,
+//! the bad frame included) and its `batch_start` decides:
+//!
+//! - **Some frame has `batch_start > s`: corrupt middle.** It was written by an `append_batch`
+//!   that began after record `s` had been appended. Under `Durability::Fsync` the writer starts a
+//!   batch only after the previous one was synced and acknowledged (a failed append or sync
+//!   poisons the journal, so nothing follows it), so record `s` was acknowledged and truncating
+//!   would drop acknowledged records. This holds whatever that frame's sequence is: a gap before
+//!   it, or a sequence that does not continue from `s`, is just more damage. The frame's
+//!   `batch_start` alone is the evidence, and it is covered by the checksum.
+//! - **Every such frame has `batch_start <= s`: torn last batch.** A frame of the batch holding
+//!   `s` has `batch_start <= s` (`s` itself, or the start of the batch the last good frames
+//!   belong to). With no later batch on storage, that batch is the last one written; it went out
+//!   in one append and one sync, so if the crash came before the sync returned, the page cache
+//!   may have persisted its pages in any order: a lost first page followed by a surviving later
+//!   page is exactly this picture, and it was never acknowledged, so dropping all of it from `s`
+//!   on loses nothing that was promised. Frames with a sequence before `s`, or a `batch_start`
+//!   matching no batch of the live log, are stale bytes, e.g. of a torn batch an earlier recovery
+//!   truncated, reappearing after the file grew again; their `batch_start` was at most the
+//!   acknowledged count back then, which only grows, so they can trigger the first rule only when
+//!   `s` is before an acknowledged record, i.e. when the middle is corrupt anyway.
+//!
+//! Two ambiguities are inherent and accepted. If the *last* batch on storage was synced and
+//! acknowledged and later damaged by the medium (not a crash), it looks exactly like a torn one
+//! and its records from the damage on are truncated; this already held for the last frame before
+//! `batch_start` existed, and the warning names the defect. Under `Durability::Os` several
+//! unsynced batches can reach storage out of order; a lost page of one followed by a surviving
+//! page of the next reports `CorruptMiddle`, since nothing on storage says those batches were
+//! never synced. That operator accepted losing unsynced batches and can truncate at the reported
+//! offset by hand.
 
 use crate::error::OpenError;
 use crate::frame::{self, FrameDefect, HEADER_BYTES};
@@ -28,6 +62,21 @@ pub struct Recovery {
 struct BadFrame {
     offset: u64,
     defect: FrameDefect,
+}
+
+/// What lies after the first bad frame (see the module docs for why this decides).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterBadFrame {
+    /// No valid frame of a later batch: the tail is a torn last batch (plus garbage or stale
+    /// frames) and may be truncated. `dropped_valid_frames` counts the checksum-valid frames in
+    /// it, for the warning.
+    TornTail { dropped_valid_frames: u64 },
+    /// A valid frame of a batch that started after the bad frame's expected sequence.
+    LaterBatch {
+        offset: u64,
+        sequence: u64,
+        batch_start: u64,
+    },
 }
 
 /// Replays every valid record through `on_record`, then truncates (and syncs) a torn tail.
@@ -77,27 +126,43 @@ pub(crate) fn recover<S: Storage, E>(
     let Some(bad) = bad else {
         return Ok(recovery);
     };
-    let last_good_sequence = next_sequence.checked_sub(1);
-    if let Some((later_offset, later_sequence)) =
-        find_later_record(storage, &mut window, bad.offset, end, last_good_sequence)
+    let dropped_valid_frames =
+        match scan_after_bad_frame(storage, &mut window, bad.offset, end, next_sequence)
             .map_err(OpenError::Io)?
-    {
-        return Err(OpenError::CorruptMiddle {
-            offset: bad.offset,
-            defect: bad.defect,
-            later_offset,
-            later_sequence,
-        });
-    }
+        {
+            AfterBadFrame::LaterBatch {
+                offset: later_offset,
+                sequence: later_sequence,
+                batch_start: later_batch_start,
+            } => {
+                assert!(
+                    later_batch_start > next_sequence,
+                    "scan returned a non-later batch"
+                );
+                return Err(OpenError::CorruptMiddle {
+                    offset: bad.offset,
+                    defect: bad.defect,
+                    later_offset,
+                    later_sequence,
+                    later_batch_start,
+                });
+            }
+            AfterBadFrame::TornTail {
+                dropped_valid_frames,
+            } => dropped_valid_frames,
+        };
 
     let dropped = end - bad.offset;
     tracing::warn!(
         offset = bad.offset,
         dropped_bytes = dropped,
+        dropped_valid_frames,
         defect = %bad.defect,
-        "journal: truncating torn tail at offset {} ({} bytes dropped): {}",
+        "journal: truncating torn tail at offset {} ({} bytes dropped, {} valid frames of the \
+         unacknowledged last batch among them): {}",
         bad.offset,
         dropped,
+        dropped_valid_frames,
         bad.defect,
     );
     storage.truncate(bad.offset).map_err(OpenError::Io)?;
@@ -107,16 +172,21 @@ pub(crate) fn recover<S: Storage, E>(
     Ok(recovery)
 }
 
-/// Scans forward byte by byte from `from` for a checksum-valid frame whose sequence is after
-/// `last_good_sequence` (any sequence when no record was good). Returns its offset and sequence.
-fn find_later_record<S: Storage>(
+/// Scans forward byte by byte from `from` (the bad frame, itself included) for checksum-valid
+/// frames. Returns the first whose batch started after `expected_sequence`, the sequence the bad
+/// frame should have carried; otherwise how many valid frames the tail holds.
+///
+/// The scan steps one byte past each candidate, valid or not, so a valid frame hidden inside
+/// another's payload or overlapping it is still seen.
+fn scan_after_bad_frame<S: Storage>(
     storage: &mut S,
     window: &mut ReadWindow,
     from: u64,
     end: u64,
-    last_good_sequence: Option<u64>,
-) -> std::io::Result<Option<(u64, u64)>> {
+    expected_sequence: u64,
+) -> std::io::Result<AfterBadFrame> {
     let mut offset = from;
+    let mut dropped_valid_frames = 0_u64;
     while offset < end {
         let bytes = window.bytes_at(storage, offset, MAX_FRAME_BYTES)?;
         // Skip straight to the next byte that could begin a magic number.
@@ -131,13 +201,21 @@ fn find_later_record<S: Storage>(
         let bytes = window.bytes_at(storage, candidate_offset, MAX_FRAME_BYTES)?;
         if frame::starts_with_magic(bytes)
             && let Ok(frame) = frame::decode(bytes)
-            && last_good_sequence.is_none_or(|last| frame.sequence > last)
         {
-            return Ok(Some((candidate_offset, frame.sequence)));
+            if frame.batch_start > expected_sequence {
+                return Ok(AfterBadFrame::LaterBatch {
+                    offset: candidate_offset,
+                    sequence: frame.sequence,
+                    batch_start: frame.batch_start,
+                });
+            }
+            dropped_valid_frames += 1;
         }
         offset = candidate_offset + 1;
     }
-    Ok(None)
+    Ok(AfterBadFrame::TornTail {
+        dropped_valid_frames,
+    })
 }
 
 fn to_u64(value: usize) -> u64 {
@@ -149,12 +227,25 @@ mod tests {
     use super::*;
     use crate::memory_storage::MemoryStorage;
 
+    /// A journal with one record per batch, and each record's offset.
     fn journal_bytes(payloads: &[&[u8]]) -> (Vec<u8>, Vec<u64>) {
+        let batches: Vec<&[&[u8]]> = payloads.chunks(1).collect();
+        batched_journal_bytes(&batches)
+    }
+
+    /// A journal written as `batches` (as `append_batch` would frame them), and each record's
+    /// offset.
+    fn batched_journal_bytes(batches: &[&[&[u8]]]) -> (Vec<u8>, Vec<u64>) {
         let mut bytes = Vec::new();
         let mut offsets = Vec::new();
-        for (sequence, payload) in payloads.iter().enumerate() {
-            offsets.push(bytes.len() as u64);
-            frame::encode_into(&mut bytes, sequence as u64, payload);
+        let mut sequence = 0_u64;
+        for batch in batches {
+            let batch_start = sequence;
+            for payload in *batch {
+                offsets.push(bytes.len() as u64);
+                frame::encode_into(&mut bytes, sequence, batch_start, payload);
+                sequence += 1;
+            }
         }
         (bytes, offsets)
     }
@@ -260,11 +351,13 @@ mod tests {
                 offset,
                 later_offset,
                 later_sequence,
+                later_batch_start,
                 ..
             }) => {
                 assert_eq!(offset, offsets[1]);
                 assert_eq!(later_offset, offsets[2]);
                 assert_eq!(later_sequence, 2);
+                assert_eq!(later_batch_start, 2);
             }
             other => panic!("expected CorruptMiddle, got {other:?}"),
         }
@@ -314,8 +407,8 @@ mod tests {
     #[test]
     fn sequence_gap_is_corrupt_middle() {
         let mut bytes = Vec::new();
-        frame::encode_into(&mut bytes, 0, b"a");
-        frame::encode_into(&mut bytes, 2, b"c");
+        frame::encode_into(&mut bytes, 0, 0, b"a");
+        frame::encode_into(&mut bytes, 2, 2, b"c");
         let (result, _, _) = replay(bytes);
         assert!(matches!(
             result,
@@ -333,10 +426,10 @@ mod tests {
     #[test]
     fn stale_duplicate_frame_at_tail_is_truncated() {
         let mut bytes = Vec::new();
-        frame::encode_into(&mut bytes, 0, b"a");
-        frame::encode_into(&mut bytes, 1, b"b");
+        frame::encode_into(&mut bytes, 0, 0, b"a");
+        frame::encode_into(&mut bytes, 1, 1, b"b");
         let good = bytes.len();
-        frame::encode_into(&mut bytes, 0, b"a");
+        frame::encode_into(&mut bytes, 0, 0, b"a");
         let (result, seen, after) = replay(bytes);
         let recovery = result.expect("old sequence is not a later record");
         assert_eq!(seen.len(), 2);
@@ -348,6 +441,153 @@ mod tests {
                 found: 0
             })
         );
+    }
+
+    /// Two batches: records 0..2, then 2..5.
+    const FIRST_BATCH: [&[u8]; 2] = [b"first batch, record 0", b"first batch, record 1"];
+    const LAST_BATCH: [&[u8]; 3] = [
+        b"last batch, record 2",
+        b"last batch, record 3",
+        b"record 4",
+    ];
+
+    fn two_batches() -> (Vec<u8>, Vec<u64>) {
+        batched_journal_bytes(&[&FIRST_BATCH, &LAST_BATCH])
+    }
+
+    /// Damages the frame occupying `bytes[start..end]`.
+    type Damage = fn(&mut [u8], usize, usize);
+
+    /// Ways a crash (or a disk) can leave a frame unreadable, by name.
+    fn damages() -> [(&'static str, Damage); 3] {
+        [
+            // Its page never reached storage: zeros where the whole frame should be.
+            ("zeroed frame", |bytes, start, end| {
+                bytes[start..end].fill(0)
+            }),
+            // Only the page holding its header was lost.
+            ("zeroed header", |bytes, start, _| {
+                bytes[start..start + HEADER_BYTES].fill(0);
+            }),
+            // Stale or flipped bytes in its payload.
+            ("garbled payload", |bytes, start, _| {
+                bytes[start + HEADER_BYTES] ^= 0x5a;
+            }),
+        ]
+    }
+
+    #[test]
+    fn torn_first_frame_of_the_last_batch_is_truncated_despite_later_frames_of_that_batch() {
+        let (clean, offsets) = two_batches();
+        for (name, damage) in damages() {
+            let mut bytes = clean.clone();
+            damage(&mut bytes, offsets[2] as usize, offsets[3] as usize);
+            let (result, seen, after) = replay(bytes.clone());
+            let recovery =
+                result.unwrap_or_else(|error| panic!("{name}: torn last batch refused: {error}"));
+            assert_eq!(seen, FIRST_BATCH.map(<[u8]>::to_vec), "{name}");
+            assert_eq!(recovery.records, 2, "{name}");
+            assert_eq!(recovery.bytes, offsets[2], "{name}");
+            assert_eq!(
+                recovery.truncated_tail_bytes,
+                bytes.len() as u64 - offsets[2],
+                "{name}"
+            );
+            assert_eq!(after, clean[..offsets[2] as usize], "{name}");
+        }
+    }
+
+    #[test]
+    fn torn_middle_frame_of_the_last_batch_keeps_the_frames_before_it() {
+        let (clean, offsets) = two_batches();
+        for (name, damage) in damages() {
+            let mut bytes = clean.clone();
+            damage(&mut bytes, offsets[3] as usize, offsets[4] as usize);
+            let (result, seen, after) = replay(bytes);
+            let recovery = result.unwrap_or_else(|error| panic!("{name}: refused: {error}"));
+            assert_eq!(seen.len(), 3, "{name}");
+            assert_eq!(recovery.bytes, offsets[3], "{name}");
+            assert_eq!(after.len() as u64, offsets[3], "{name}");
+        }
+    }
+
+    #[test]
+    fn the_same_damage_in_an_earlier_batch_is_corrupt_middle() {
+        let (clean, offsets) = two_batches();
+        for (name, damage) in damages() {
+            let mut bytes = clean.clone();
+            damage(&mut bytes, offsets[0] as usize, offsets[1] as usize);
+            let (result, seen, after) = replay(bytes.clone());
+            match result {
+                Err(OpenError::CorruptMiddle {
+                    offset,
+                    later_offset,
+                    later_sequence,
+                    later_batch_start,
+                    ..
+                }) => {
+                    assert_eq!(offset, 0, "{name}");
+                    assert_eq!(later_offset, offsets[2], "{name}: first frame of batch 2");
+                    assert_eq!(later_sequence, 2, "{name}");
+                    assert_eq!(later_batch_start, 2, "{name}");
+                }
+                other => panic!("{name}: expected CorruptMiddle, got {other:?}"),
+            }
+            assert!(seen.is_empty(), "{name}");
+            assert_eq!(after, bytes, "{name}: storage must not be truncated");
+        }
+    }
+
+    #[test]
+    fn damage_to_the_second_frame_of_an_earlier_batch_is_corrupt_middle() {
+        let (mut bytes, offsets) = two_batches();
+        bytes[offsets[1] as usize + HEADER_BYTES] ^= 0x01;
+        let (result, seen, _) = replay(bytes);
+        assert!(matches!(
+            result,
+            Err(OpenError::CorruptMiddle {
+                later_sequence: 2,
+                later_batch_start: 2,
+                ..
+            })
+        ));
+        assert_eq!(seen.len(), 1);
+    }
+
+    #[test]
+    fn later_batch_with_non_contiguous_sequence_is_corrupt_middle() {
+        // Records 0..2 good, frame 2 lost, then a valid frame of a batch that began at 5: batches
+        // 2..5 were acknowledged before it was written, whatever became of them.
+        let (mut bytes, _) = batched_journal_bytes(&[&FIRST_BATCH]);
+        bytes.extend_from_slice(&[0; 40]);
+        let later = bytes.len() as u64;
+        frame::encode_into(&mut bytes, 7, 5, b"later batch");
+        let (result, _, after) = replay(bytes.clone());
+        assert!(matches!(
+            result,
+            Err(OpenError::CorruptMiddle {
+                later_offset,
+                later_sequence: 7,
+                later_batch_start: 5,
+                ..
+            }) if later_offset == later
+        ));
+        assert_eq!(after, bytes);
+    }
+
+    #[test]
+    fn stale_frame_of_an_old_torn_batch_does_not_block_truncation() {
+        // An old generation's torn batch started at 1 and was truncated; its frame 3 reappears
+        // after the live log (records 0..3, batches {0}, {1, 2}) and a lost first page of the
+        // next batch. Its batch start (1) is not after the expected sequence (3).
+        let (mut bytes, _) = batched_journal_bytes(&[&[b"a"], &[b"b", b"c"]]);
+        let good = bytes.len();
+        bytes.extend_from_slice(&[0; 64]);
+        frame::encode_into(&mut bytes, 3, 1, b"stale");
+        let (result, seen, after) = replay(bytes);
+        assert_eq!(result.expect("stale frame").records, 3);
+        assert_eq!(seen.len(), 3);
+        assert_eq!(after.len(), good);
     }
 
     #[test]

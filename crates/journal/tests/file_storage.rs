@@ -94,16 +94,20 @@ fn flipped_byte_in_a_middle_record_is_corrupt_middle() {
     bytes[middle as usize + 22] ^= 0x20;
     fs::write(&path, &bytes).expect("write");
 
+    // Records 5..8 share record 4's batch and may be dropped with it; record 8 opens the next
+    // batch, which proves batch 4..8 was acknowledged.
     match reopen(&path) {
         Err(OpenError::CorruptMiddle {
             offset,
             later_offset,
             later_sequence,
+            later_batch_start,
             defect,
         }) => {
             assert_eq!(offset, middle);
-            assert_eq!(later_offset, record_offset(&payloads, 5));
-            assert_eq!(later_sequence, 5);
+            assert_eq!(later_offset, record_offset(&payloads, 8));
+            assert_eq!(later_sequence, 8);
+            assert_eq!(later_batch_start, 8);
             assert!(matches!(defect, FrameDefect::ChecksumMismatch { .. }));
         }
         Err(other) => panic!("expected CorruptMiddle, got {other:?}"),
@@ -117,12 +121,42 @@ fn flipped_byte_in_a_middle_record_is_corrupt_middle() {
 }
 
 #[test]
+fn last_batch_with_a_lost_first_page_is_truncated_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let payloads = sample_payloads(9);
+    let path = write_journal(dir.path(), &payloads, 4);
+    // The last batch is records 8..9; append one more batch (9..12) whose first frame never
+    // reached the disk while its later frames did.
+    let all = sample_payloads(12);
+    let (mut journal, _, _) = reopen(&path).expect("reopen");
+    journal.append_batch(&as_slices(&all[9..])).expect("append");
+    drop(journal);
+    let mut bytes = fs::read(&path).expect("read");
+    let lost = record_offset(&all, 9) as usize..record_offset(&all, 10) as usize;
+    bytes[lost.clone()].fill(0);
+    fs::write(&path, &bytes).expect("write");
+
+    let (_, recovery, replayed) = reopen(&path).expect("torn last batch recovers");
+    assert_eq!(replayed, payloads);
+    assert_eq!(recovery.bytes, lost.start as u64);
+    assert_eq!(
+        recovery.truncated_tail_bytes,
+        (bytes.len() - lost.start) as u64
+    );
+    assert!(matches!(
+        recovery.tail_defect,
+        Some(FrameDefect::BadMagic { found: 0 })
+    ));
+    assert_eq!(fs::metadata(&path).expect("metadata").len(), recovery.bytes);
+}
+
+#[test]
 fn appended_garbage_is_truncated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let payloads = sample_payloads(5);
     let path = write_journal(dir.path(), &payloads, 5);
     let good = fs::metadata(&path).expect("metadata").len();
-    let garbage = b"StJ1\xff\xff\x00\x00 this is not a frame \x01\x02\x03";
+    let garbage = b"StJ2\xff\xff\x00\x00 this is not a frame \x01\x02\x03";
     OpenOptions::new()
         .append(true)
         .open(&path)

@@ -4,7 +4,7 @@ mod support;
 
 use proptest::prelude::*;
 use stampede_journal::{Durability, MemoryStorage, OpenError};
-use support::{encode_journal, open_collect};
+use support::{encode_journal, encode_journal_in_batches, open_collect};
 
 /// Opens `bytes` as a journal and checks the outcome is one of the two allowed: a clean open of
 /// a (possibly truncated) prefix, or `CorruptMiddle` with the bytes untouched. Returns the
@@ -38,13 +38,20 @@ fn open_bytes(bytes: &[u8]) -> Option<Vec<Vec<u8>>> {
     }
 }
 
-/// Payloads of a valid journal, then damage to its bytes: (position, xor mask) byte edits, an
-/// optional cut position, and garbage appended after the cut.
-type Damage = (Vec<Vec<u8>>, Vec<(usize, u8)>, Option<usize>, Vec<u8>);
+/// Payloads of a valid journal and its records per batch, then damage to its bytes:
+/// (position, xor mask) byte edits, an optional cut position, and garbage appended after the cut.
+type Damage = (
+    Vec<Vec<u8>>,
+    usize,
+    Vec<(usize, u8)>,
+    Option<usize>,
+    Vec<u8>,
+);
 
 fn damaged_journal() -> impl Strategy<Value = Damage> {
     (
         prop::collection::vec(prop::collection::vec(any::<u8>(), 0..40), 0..12),
+        1..5_usize,
         prop::collection::vec((any::<usize>(), 1..=255_u8), 0..3),
         prop::option::of(any::<usize>()),
         prop::collection::vec(any::<u8>(), 0..64),
@@ -59,9 +66,9 @@ proptest! {
 
     #[test]
     fn damaged_journals_replay_only_a_prefix_of_what_was_written(
-        (payloads, flips, cut, garbage) in damaged_journal()
+        (payloads, batch_records, flips, cut, garbage) in damaged_journal()
     ) {
-        let mut bytes = encode_journal(&payloads);
+        let mut bytes = encode_journal_in_batches(&payloads, batch_records);
         if !bytes.is_empty() {
             for (position, mask) in flips {
                 let len = bytes.len();

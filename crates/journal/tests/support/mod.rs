@@ -28,11 +28,25 @@ pub fn open_collect<S: Storage>(
     Ok((journal, recovery, replayed))
 }
 
-/// The bytes a journal holding `payloads` (sequences from 0) consists of.
+/// The bytes a journal holding `payloads` (sequences from 0), appended one record per batch,
+/// consists of.
 pub fn encode_journal(payloads: &[Vec<u8>]) -> Vec<u8> {
+    encode_journal_in_batches(payloads, 1)
+}
+
+/// The bytes a journal holding `payloads` (sequences from 0), appended in batches of
+/// `batch_records` records (the last may be shorter), consists of.
+///
+/// # Panics
+///
+/// Panics if `batch_records` is 0.
+pub fn encode_journal_in_batches(payloads: &[Vec<u8>], batch_records: usize) -> Vec<u8> {
+    assert!(batch_records > 0, "batches hold at least one record");
     let mut bytes = Vec::new();
     for (sequence, payload) in payloads.iter().enumerate() {
-        frame::encode_into(&mut bytes, sequence as u64, payload);
+        let sequence = sequence as u64;
+        let batch_start = sequence - sequence % batch_records as u64;
+        frame::encode_into(&mut bytes, sequence, batch_start, payload);
     }
     bytes
 }
