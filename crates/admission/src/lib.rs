@@ -13,3 +13,6 @@ pub mod keyed_rate;
 
 pub use in_flight::{InFlight, InFlightLimit, InFlightLimitLayer, InFlightPermit};
 pub use keyed_rate::{KeyedRateConfig, KeyedRateLimiter, RateDecision, retry_after_secs};
+pub mod blocklist;
+pub mod client_ip;
+pub mod switches;
