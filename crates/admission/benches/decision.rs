@@ -1,4 +1,8 @@
-//! ns per `KeyedRateLimiter::check`: hot key, many distinct keys, and 2 threads contended.
+//! ns per decision of each limiter, single-threaded and contended on 2 threads:
+//! - `check/*`: the keyed GCRA (`KeyedRateLimiter`, governor): hot key, many keys, 2 threads;
+//! - `limiters/*`: the global token bucket (own lock-free GCRA) against governor's direct
+//!   limiter, the leaky bucket and sliding window (global and keyed), and the in-flight limits;
+//! - `resilience/*`: the circuit breaker and the adaptive limiter.
 //!
 //! Run: `cargo bench -p stampede-admission --bench decision`
 
@@ -89,5 +93,16 @@ fn decision(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decision);
+criterion_group!(
+    benches,
+    decision,
+    limiters::limiters,
+    resilience::resilience
+);
 criterion_main!(benches);
+
+// In a sub-folder so cargo does not take it for a bench target of its own.
+#[path = "decision/limiters.rs"]
+mod limiters;
+#[path = "decision/resilience.rs"]
+mod resilience;

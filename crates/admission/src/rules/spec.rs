@@ -1,0 +1,411 @@
+//! Rules as configured: `(dimension, limiter, action)`, read from the config file or
+//! `PUT /v1/admin/rules`, validated whole (the first broken field is named) before they
+//! replace the rules in force.
+
+use serde::{Deserialize, Serialize};
+
+/// Most rules in force: each evaluates on every matching request; 64 is far more than any
+/// sane defence needs and bounds the per-request cost.
+pub const MAX_RULES: usize = 64;
+/// Longest rule name.
+pub const MAX_RULE_NAME_BYTES: usize = 64;
+/// Highest rate a rule may set (per second): above this a rule is not a limit.
+pub const MAX_RATE_PER_SEC: u32 = 10_000_000;
+/// Longest window / ramp a rule may set: one day.
+pub const MAX_WINDOW_SECS: u64 = 86_400;
+/// Most keys one keyed rule tracks (each ~40–100 bytes).
+pub const MAX_RULE_KEYS: usize = 10_000_000;
+
+/// What a rule counts by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dimension {
+    /// Everything the rule's routes receive, as one key.
+    Global,
+    /// One key per route.
+    Route,
+    /// One key per user id (after authentication).
+    User,
+    /// One key per client IP (the socket peer, or X-Forwarded-For from a trusted proxy).
+    Ip,
+    /// One key per campaign (hot-item limits).
+    Campaign,
+    /// One key per (user, campaign).
+    UserCampaign,
+}
+
+impl Dimension {
+    /// Whether the key is known before authentication (such rules run first, in front of the
+    /// token check, so floods are refused before any HMAC is computed).
+    pub fn before_auth(self) -> bool {
+        matches!(
+            self,
+            Dimension::Global | Dimension::Route | Dimension::Ip | Dimension::Campaign
+        )
+    }
+}
+
+/// The routes a rule can apply to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Route {
+    /// `POST /v1/campaigns/{id}/grab`.
+    Grab,
+    /// `GET /v1/campaigns/{id}`.
+    CampaignDetail,
+    /// `GET /v1/orders/{id}`.
+    Order,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: [Route; 3] = [Route::Grab, Route::CampaignDetail, Route::Order];
+
+    /// The stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Grab => "grab",
+            Route::CampaignDetail => "campaign_detail",
+            Route::Order => "order",
+        }
+    }
+}
+
+fn default_routes() -> Vec<Route> {
+    vec![Route::Grab]
+}
+
+/// Which algorithm a rule uses, with its parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum LimiterSpec {
+    /// GCRA token bucket: `rate_per_sec` with `burst`, optionally warming up from cold.
+    TokenBucket {
+        /// Sustained rate.
+        rate_per_sec: u32,
+        /// Requests allowed at once above the rate.
+        burst: u32,
+        /// Seconds to ramp from a third of the rate to the full rate (0: no warm-up).
+        #[serde(default)]
+        warmup_secs: u64,
+    },
+    /// nginx `limit_req`: leak at `rate_per_sec`, queue up to `burst`; the first `delay`
+    /// excess requests pass at once, the rest of the burst is delayed, beyond it rejected;
+    /// `nodelay` passes the whole burst at once.
+    LeakyBucket {
+        /// Leak rate.
+        rate_per_sec: u32,
+        /// Excess requests held.
+        burst: u32,
+        /// Excess requests passed without delay (nginx `delay=`).
+        #[serde(default)]
+        delay: u32,
+        /// Pass the whole burst without delay (nginx `nodelay`).
+        #[serde(default)]
+        nodelay: bool,
+    },
+    /// At most `limit` requests per sliding `window_secs`.
+    SlidingWindow {
+        /// Requests per window.
+        limit: u32,
+        /// Window length.
+        window_secs: u64,
+    },
+    /// At most `max` at once; up to `queue` more wait at most `max_wait_ms`.
+    Concurrency {
+        /// Requests in flight.
+        max: u32,
+        /// Requests waiting (0: reject at once).
+        #[serde(default)]
+        queue: u32,
+        /// Longest wait in the queue.
+        #[serde(default)]
+        max_wait_ms: u64,
+    },
+}
+
+/// The status a rejection answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// 429 (default) or 503 (as nginx does).
+    #[serde(default = "default_status")]
+    pub status: u16,
+}
+
+fn default_status() -> u16 {
+    429
+}
+
+impl Default for Action {
+    fn default() -> Self {
+        Self {
+            status: default_status(),
+        }
+    }
+}
+
+/// One rule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// Unique name (metrics label).
+    pub name: String,
+    /// What it counts by.
+    pub dimension: Dimension,
+    /// Which routes it applies to (default: grab).
+    #[serde(default = "default_routes")]
+    pub routes: Vec<Route>,
+    /// The algorithm.
+    pub limiter: LimiterSpec,
+    /// What a rejection answers.
+    #[serde(default)]
+    pub action: Action,
+    /// Count what it would reject, reject nothing (nginx `limit_req_dry_run`).
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Whether its rejections count toward automatic bans (user and ip dimensions).
+    #[serde(default)]
+    pub auto_ban: bool,
+    /// Keys tracked at most (keyed dimensions); idle keys are evicted every second.
+    #[serde(default = "default_max_keys")]
+    pub max_keys: usize,
+}
+
+fn default_max_keys() -> usize {
+    1_000_000
+}
+
+/// A rule set that breaks a rule; `field` is a path like `rules[2].limiter.burst`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {problem}")]
+pub struct RuleError {
+    /// The offending field.
+    pub field: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+fn check(ok: bool, index: usize, field: &str, problem: impl Into<String>) -> Result<(), RuleError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(RuleError {
+            field: format!("rules[{index}].{field}"),
+            problem: problem.into(),
+        })
+    }
+}
+
+/// Validates a whole rule set; nothing is applied unless everything passes.
+pub fn validate(rules: &[RuleSpec]) -> Result<(), RuleError> {
+    if rules.len() > MAX_RULES {
+        return Err(RuleError {
+            field: "rules".into(),
+            problem: format!("at most {MAX_RULES} rules"),
+        });
+    }
+    for (i, rule) in rules.iter().enumerate() {
+        let name_ok = !rule.name.is_empty()
+            && rule.name.len() <= MAX_RULE_NAME_BYTES
+            && rule
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        check(
+            name_ok,
+            i,
+            "name",
+            format!("1-{MAX_RULE_NAME_BYTES} characters of A-Z a-z 0-9 _ -"),
+        )?;
+        check(
+            !rules[..i].iter().any(|r| r.name == rule.name),
+            i,
+            "name",
+            format!("duplicate rule name {:?}", rule.name),
+        )?;
+        check(!rule.routes.is_empty(), i, "routes", "at least one route")?;
+        check(
+            matches!(rule.action.status, 429 | 503),
+            i,
+            "action.status",
+            "must be 429 or 503",
+        )?;
+        check(
+            (1..=MAX_RULE_KEYS).contains(&rule.max_keys),
+            i,
+            "max_keys",
+            format!("1 to {MAX_RULE_KEYS}"),
+        )?;
+        check(
+            !rule.auto_ban || matches!(rule.dimension, Dimension::User | Dimension::Ip),
+            i,
+            "auto_ban",
+            "only user and ip rules can ban",
+        )?;
+        let rate_ok = |r: u32| (1..=MAX_RATE_PER_SEC).contains(&r);
+        match &rule.limiter {
+            LimiterSpec::TokenBucket {
+                rate_per_sec,
+                burst,
+                warmup_secs,
+            } => {
+                check(
+                    rate_ok(*rate_per_sec),
+                    i,
+                    "limiter.rate_per_sec",
+                    format!("1 to {MAX_RATE_PER_SEC}"),
+                )?;
+                check(*burst >= 1, i, "limiter.burst", "at least 1")?;
+                check(
+                    *warmup_secs <= MAX_WINDOW_SECS,
+                    i,
+                    "limiter.warmup_secs",
+                    format!("at most {MAX_WINDOW_SECS}"),
+                )?;
+            }
+            LimiterSpec::LeakyBucket {
+                rate_per_sec,
+                burst,
+                delay,
+                ..
+            } => {
+                check(
+                    rate_ok(*rate_per_sec),
+                    i,
+                    "limiter.rate_per_sec",
+                    format!("1 to {MAX_RATE_PER_SEC}"),
+                )?;
+                check(
+                    *delay <= *burst,
+                    i,
+                    "limiter.delay",
+                    "must not exceed burst",
+                )?;
+            }
+            LimiterSpec::SlidingWindow { limit, window_secs } => {
+                check(*limit >= 1, i, "limiter.limit", "at least 1")?;
+                check(
+                    (1..=MAX_WINDOW_SECS).contains(window_secs),
+                    i,
+                    "limiter.window_secs",
+                    format!("1 to {MAX_WINDOW_SECS}"),
+                )?;
+            }
+            LimiterSpec::Concurrency {
+                max,
+                max_wait_ms,
+                queue,
+            } => {
+                check(*max >= 1, i, "limiter.max", "at least 1")?;
+                check(
+                    *max_wait_ms <= 60_000,
+                    i,
+                    "limiter.max_wait_ms",
+                    "at most 60000",
+                )?;
+                check(
+                    *queue == 0 || *max_wait_ms > 0,
+                    i,
+                    "limiter.max_wait_ms",
+                    "a queue needs a positive max_wait_ms",
+                )?;
+                check(
+                    matches!(
+                        rule.dimension,
+                        Dimension::Global | Dimension::Route | Dimension::Campaign
+                    ),
+                    i,
+                    "limiter.kind",
+                    "concurrency limits apply to global, route or campaign dimensions",
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(toml_text: &str) -> Vec<RuleSpec> {
+        #[derive(Deserialize)]
+        struct File {
+            rules: Vec<RuleSpec>,
+        }
+        toml::from_str::<File>(toml_text).unwrap().rules
+    }
+
+    #[test]
+    fn a_valid_set() {
+        let rules = rule(
+            r#"
+            [[rules]]
+            name = "per-ip"
+            dimension = "ip"
+            limiter = { kind = "leaky_bucket", rate_per_sec = 5, burst = 10, delay = 3 }
+            action = { status = 503 }
+            auto_ban = true
+            [[rules]]
+            name = "global"
+            dimension = "global"
+            routes = ["grab", "campaign_detail"]
+            limiter = { kind = "token_bucket", rate_per_sec = 50000, burst = 5000, warmup_secs = 10 }
+            dry_run = true
+            "#,
+        );
+        validate(&rules).unwrap();
+        assert_eq!(rules[0].routes, vec![Route::Grab]);
+        assert_eq!(rules[1].action.status, 429);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let mut rules = rule(
+            r#"
+            [[rules]]
+            name = "a"
+            dimension = "user"
+            limiter = { kind = "token_bucket", rate_per_sec = 0, burst = 1 }
+            "#,
+        );
+        assert_eq!(
+            validate(&rules).unwrap_err().field,
+            "rules[0].limiter.rate_per_sec"
+        );
+        rules[0].limiter = LimiterSpec::TokenBucket {
+            rate_per_sec: 1,
+            burst: 1,
+            warmup_secs: 0,
+        };
+        rules.push(rules[0].clone());
+        assert_eq!(validate(&rules).unwrap_err().field, "rules[1].name");
+        rules.pop();
+        rules[0].action.status = 418;
+        assert_eq!(
+            validate(&rules).unwrap_err().field,
+            "rules[0].action.status"
+        );
+        rules[0].action.status = 429;
+        rules[0].dimension = Dimension::Campaign;
+        rules[0].auto_ban = true;
+        assert_eq!(validate(&rules).unwrap_err().field, "rules[0].auto_ban");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let bad = r#"
+            [[rules]]
+            name = "a"
+            dimension = "user"
+            limiter = { kind = "token_bucket", rate_per_sec = 1, burst = 1, brust = 2 }
+        "#;
+        #[derive(Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct File {
+            rules: Vec<RuleSpec>,
+        }
+        assert!(toml::from_str::<File>(bad).is_err());
+    }
+}
