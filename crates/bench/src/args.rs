@@ -50,6 +50,13 @@ pub struct BenchArgs {
     /// Use this existing campaign instead of creating one.
     #[arg(long)]
     pub campaign: Option<String>,
+    /// RAW MODE (for comparing against `stampede baseline` or any HTTP server): POST this
+    /// path (e.g. /v1/campaigns/ID/grab) with the same request shape (Bearer token of the
+    /// next user, empty body), counting responses only. Every user loops like a script that
+    /// never stops (no populations, no first-click spread), no campaign is created or read,
+    /// no admin key is needed and nothing is audited. --token-secret defaults to empty.
+    #[arg(long, conflicts_with_all = ["spawn", "campaign"], requires = "target")]
+    pub raw_path: Option<String>,
     /// Kind of campaign to create.
     #[arg(long, value_enum, default_value = "seckill")]
     pub kind: CampaignKind,
@@ -135,7 +142,15 @@ impl BenchArgs {
         if self.target.is_none() && !self.spawn {
             return fail("--target", "give --target URL or --spawn".into());
         }
-        if self.target.is_some() && (self.token_secret.is_none() || self.admin_key.is_none()) {
+        if let Some(path) = &self.raw_path
+            && !path.starts_with('/')
+        {
+            return fail("--raw-path", format!("{path:?} must start with /"));
+        }
+        if self.raw_path.is_none()
+            && self.target.is_some()
+            && (self.token_secret.is_none() || self.admin_key.is_none())
+        {
             return fail(
                 "--token-secret/--admin-key",
                 "both are required with --target (or set STAMPEDE_TOKEN_SECRET / STAMPEDE_ADMIN_KEY)".into(),
@@ -173,7 +188,7 @@ impl BenchArgs {
         if self.botnet_users > 0 && (self.botnet_ips == 0 || self.botnet_ips > MAX_BOTNET_IPS) {
             return fail("--botnet-ips", format!("must be 1..={MAX_BOTNET_IPS}"));
         }
-        if self.campaign.is_none() {
+        if self.campaign.is_none() && self.raw_path.is_none() {
             self.validate_new_campaign()?;
         }
         Ok(())
@@ -294,6 +309,21 @@ mod tests {
         assert_eq!(
             args.validate().unwrap_err().flag,
             "--token-secret/--admin-key"
+        );
+    }
+
+    #[test]
+    fn raw_mode_needs_no_keys_and_a_rooted_path() {
+        let mut args = BenchArgs::for_target("http://127.0.0.1:1");
+        args.token_secret = None;
+        args.admin_key = None;
+        args.raw_path = Some("/v1/campaigns/x/grab".into());
+        assert_eq!(args.validate(), Ok(()));
+        args.raw_path = Some("v1".into());
+        assert_eq!(args.validate().unwrap_err().flag, "--raw-path");
+        assert!(
+            DefaultsOnly::try_parse_from(["bench", "--spawn", "--raw-path", "/x"]).is_err(),
+            "raw mode drives an existing target"
         );
     }
 }

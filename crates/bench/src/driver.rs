@@ -33,8 +33,11 @@ pub const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(10);
 pub struct LoadPlan {
     /// Server address.
     pub server: SocketAddr,
-    /// Campaign to grab from.
-    pub campaign_id: String,
+    /// Path every request is POSTed to (`/v1/campaigns/{id}/grab`, or `--raw-path`).
+    pub path: String,
+    /// Raw mode: every user sends at once and loops regardless of the answer (a saturating
+    /// closed loop that only counts responses); see `--raw-path`.
+    pub raw: bool,
     /// Token secret.
     pub token_secret: Arc<[u8]>,
     /// Expiry written into every token.
@@ -109,7 +112,7 @@ pub async fn drive(plan: LoadPlan, clock: Arc<dyn Clock>, live: Arc<LiveCounters
     let shards = shard_users(&plan.mix, plan.connections, plan.botnet_ips);
     let start = clock.now();
     let shared = Arc::new(Shared {
-        grab_path: format!("/v1/campaigns/{}/grab", plan.campaign_id),
+        grab_path: plan.path.clone(),
         deadline: start + plan.duration,
         plan,
         clock: clock.clone(),
@@ -145,10 +148,12 @@ async fn run_worker(
     let mut queue = BinaryHeap::with_capacity(shard.len());
     let mut users = Vec::with_capacity(shard.len());
     for (slot, seed) in shard.into_iter().enumerate() {
-        queue.push(Reverse((
-            shared.start + first_delay(seed.population, &mut rng),
-            slot,
-        )));
+        let delay = if plan.raw {
+            Duration::ZERO
+        } else {
+            first_delay(seed.population, &mut rng)
+        };
+        queue.push(Reverse((shared.start + delay, slot)));
         users.push(VirtualUser {
             population: seed.population,
             source: seed.source,
@@ -208,15 +213,19 @@ async fn run_worker(
         shared.live.count(result.outcome);
         observe(&mut user.observation, &result);
         let attempts = user.observation.attempts;
-        match next_action(
-            user.population,
-            attempts,
-            result.outcome,
-            result.retry_after,
-            &mut rng,
-        ) {
-            Next::RetryAfter(delay) => queue.push(Reverse((completed + delay, slot))),
-            Next::Stop => {}
+        if plan.raw {
+            queue.push(Reverse((completed, slot)));
+        } else {
+            match next_action(
+                user.population,
+                attempts,
+                result.outcome,
+                result.retry_after,
+                &mut rng,
+            ) {
+                Next::RetryAfter(delay) => queue.push(Reverse((completed + delay, slot))),
+                Next::Stop => {}
+            }
         }
         if result.outcome == Outcome::ConnectError {
             tokio::time::sleep(CONNECT_RETRY_PAUSE).await;

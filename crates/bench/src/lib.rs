@@ -85,6 +85,9 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<BenchOutcome> {
         let target = args.target.as_deref().unwrap_or_default();
         let server = resolve_target(target).await?;
         let secret = args.token_secret.clone().unwrap_or_default();
+        if let Some(path) = &args.raw_path {
+            return bench_raw(&args, server, path, secret, clock).await;
+        }
         let admin_key = args.admin_key.clone().unwrap_or_default();
         return bench(&args, server, secret, admin_key, clock).await;
     }
@@ -115,6 +118,67 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<BenchOutcome> {
         eprintln!("warning: {error:#}");
     }
     result
+}
+
+/// `--raw-path`: the same closed loop against any HTTP server, counting responses only (no
+/// campaign, no admin calls, no audit). Every user is a never-stopping script.
+async fn bench_raw(
+    args: &BenchArgs,
+    server: SocketAddr,
+    path: &str,
+    token_secret: String,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<BenchOutcome> {
+    let mix = Mix::new(args.users, 0, args.users, 0).context("--users")?;
+    let seed = args.seed.unwrap_or_else(|| rand::rng().random());
+    let run_tag: u32 = rand::rng().random();
+    let plan = LoadPlan {
+        server,
+        path: path.to_owned(),
+        raw: true,
+        token_secret: Arc::from(token_secret.into_bytes()),
+        token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
+        user_prefix: format!("raw-{run_tag:08x}-"),
+        mix,
+        botnet_ips: 0,
+        connections: args.connections,
+        rate_per_sec: args.rate,
+        duration: Duration::from_secs(args.duration_secs),
+        max_requests: args.max_requests,
+        seed,
+    };
+    let live = Arc::new(LiveCounters::default());
+    let printer = (!args.quiet).then(|| progress::spawn_printer(live.clone(), clock.clone()));
+    let load = driver::drive(plan, clock, live).await;
+    if let Some(printer) = printer {
+        printer.abort();
+    }
+    let run_info = RunInfo {
+        target: server.to_string(),
+        campaign_id: format!("(raw mode: POST {path}, responses counted, no audit)"),
+        mode: if args.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .to_owned(),
+        connections: args.connections,
+        rate_per_sec: args.rate,
+        duration_limit_secs: args.duration_secs,
+        max_requests: args.max_requests,
+        seed,
+        mix,
+        botnet_ips: 0,
+    };
+    let report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
+    println!("{}", report.to_table());
+    println!("audit: SKIPPED (raw mode)");
+    let outcome = BenchOutcome {
+        report,
+        audit: Audit::skipped(),
+    };
+    write_outputs(args, &outcome)?;
+    Ok(outcome)
 }
 
 async fn bench(
@@ -151,7 +215,8 @@ async fn bench(
     let duration = Duration::from_secs(args.duration_secs);
     let plan = LoadPlan {
         server,
-        campaign_id: campaign_id.clone(),
+        path: format!("/v1/campaigns/{campaign_id}/grab"),
+        raw: false,
         token_secret: Arc::from(token_secret.into_bytes()),
         token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
         user_prefix: format!("bench-{run_tag:08x}-"),

@@ -5,6 +5,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use stampede_api::{Config, ConfigArgs};
 
+/// mimalloc instead of the system allocator (`--features mimalloc`): every subcommand uses it,
+/// so `serve`, `baseline` and `bench` stay comparable. Measured in BENCHMARKS.md.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL_ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Stampede: a flash-sale and red-packet engine.
 #[derive(Parser, Debug)]
 #[command(name = "stampede", version, about)]

@@ -31,7 +31,10 @@ const SETTINGS: &[&str] = &[
 
 #[test]
 fn serve_help_lists_every_setting() {
-    let out = Command::new(binary()).args(["serve", "--help"]).output().unwrap();
+    let out = Command::new(binary())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for flag in SETTINGS {
@@ -39,7 +42,11 @@ fn serve_help_lists_every_setting() {
     }
     // The config struct and this list agree: a TOML key per flag.
     let toml = toml_keys();
-    assert_eq!(toml.len() + 1, SETTINGS.len(), "config fields and flags differ: {toml:?}");
+    assert_eq!(
+        toml.len() + 1,
+        SETTINGS.len(),
+        "config fields and flags differ: {toml:?}"
+    );
 }
 
 fn toml_keys() -> Vec<String> {
@@ -71,13 +78,21 @@ fn invalid_config_exits_before_binding_and_names_the_field() {
             .unwrap();
         assert!(!out.status.success(), "{args:?} was accepted");
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(field), "{args:?}: stderr does not name {field}: {stderr}");
+        assert!(
+            stderr.contains(field),
+            "{args:?}: stderr does not name {field}: {stderr}"
+        );
         // Nothing bound the port.
         TcpListener::bind(("127.0.0.1", port)).expect("port still free");
     }
     let file = dir.path().join("bad.toml");
     std::fs::write(&file, "max_connections = 0\n").unwrap();
-    let out = Command::new(binary()).arg("serve").arg("--config").arg(&file).output().unwrap();
+    let out = Command::new(binary())
+        .arg("serve")
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("max_connections"));
 }
@@ -94,25 +109,45 @@ async fn token_command_signs_with_the_server_secret() {
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     assert!(printed.starts_with("v1.alice."));
     let client = reqwest::Client::new();
     let order = client
-        .get(format!("{}/v1/orders/o_00000000000000000000000000000000", server.base))
+        .get(format!(
+            "{}/v1/orders/o_00000000000000000000000000000000",
+            server.base
+        ))
         .header("authorization", format!("Bearer {printed}"))
         .send()
         .await
         .unwrap();
-    assert_eq!(order.status(), 404, "a valid token reaches the lookup (not 401)");
+    assert_eq!(
+        order.status(),
+        404,
+        "a valid token reaches the lookup (not 401)"
+    );
     let forged = client
-        .get(format!("{}/v1/orders/o_00000000000000000000000000000000", server.base))
-        .header("authorization", format!("Bearer {}x", &printed[..printed.len() - 1]))
+        .get(format!(
+            "{}/v1/orders/o_00000000000000000000000000000000",
+            server.base
+        ))
+        .header(
+            "authorization",
+            format!("Bearer {}x", &printed[..printed.len() - 1]),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(forged.status(), 401);
     let _ = token("unused");
-    let bad = Command::new(binary()).args(["token", "--user", "a.b"]).output().unwrap();
+    let bad = Command::new(binary())
+        .args(["token", "--user", "a.b"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success());
 }

@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# bench/compare.sh — Stampede against the machine's HTTP ceiling, in one invocation.
+#
+# For each scenario it runs the baseline (`stampede baseline`: hyper HTTP/1.1 answering a fixed
+# small body, same binary so same release profile, same runtime builder and --worker-threads)
+# and Stampede (`stampede serve`) under identical load, interleaved A B A B ... (PAIRS pairs),
+# and prints every figure with its Stampede/baseline ratio and the median ratio of the pairs.
+#
+#   bench/compare.sh                 # all scenarios
+#   bench/compare.sh soldout write   # some: soldout | stampede | write | memory | wrk
+#
+# Load generator: `stampede bench`, the same closed loop for both sides. Against the baseline
+# (and for the saturating Stampede runs) it runs in RAW MODE (`--raw-path PATH`): every user
+# loops like a never-stopping script, each request is POST PATH with the next user's Bearer
+# token and an empty body, responses are only counted, no campaign is created and nothing is
+# audited.
+#
+# Core pinning (a 2-core machine): the server runs on core $SERVER_CPU (`taskset -c 0`) with
+# `--worker-threads $WORKERS` (1): one tokio worker, plus Stampede's writer thread on the same
+# core; the generator runs on core $CLIENT_CPU (`taskset -c 1`), where tokio sizes its runtime
+# to the one core it may use. Neither side can steal the other's core, so a ratio compares
+# servers, not scheduling luck. Each measured run is $DURATION s (default 5).
+#
+# Environment: BIN (default target/release/stampede, built with `cargo build --release` unless
+# NO_BUILD=1), DURATION, PAIRS, SERVER_CPU, CLIENT_CPU, WORKERS, CONNECTIONS, PORT, WORK_DIR,
+# MEMORY_USERS (default 1000000), SERVER_FEATURES (e.g. mimalloc; passed to cargo build).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=${BIN:-$ROOT/target/release/stampede}
+DURATION=${DURATION:-5}
+PAIRS=${PAIRS:-3}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+WORKERS=${WORKERS:-1}
+CONNECTIONS=${CONNECTIONS:-256}
+PORT=${PORT:-18080}
+MEMORY_USERS=${MEMORY_USERS:-1000000}
+SERVER_FEATURES=${SERVER_FEATURES:-}
+WORK_DIR=${WORK_DIR:-$(mktemp -d /tmp/stampede-compare.XXXXXX)}
+TOKEN_SECRET=compare-token-secret-0123456789abcdef
+ADMIN_KEY=compare-admin-key-0123456789abcdef
+URL=http://127.0.0.1:$PORT
+SERVER_PID=
+RUN=0
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "compare.sh: $*"; exit 1; }
+
+stop_server() {
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=
+    fi
+}
+trap stop_server EXIT
+trap 'exit 130' INT TERM
+
+# Waits up to 10 s for `curl` to get any HTTP answer from $1.
+wait_http() {
+    local _
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "$1" && return 0
+        kill -0 "$SERVER_PID" 2>/dev/null || die "server exited early (see $WORK_DIR/server-$RUN.log)"
+        sleep 0.1
+    done
+    die "server did not answer $1 within 10 s"
+}
+
+start_baseline() {
+    RUN=$((RUN + 1))
+    local cmd=(taskset -c "$SERVER_CPU" "$BIN" baseline --listen "127.0.0.1:$PORT" --worker-threads "$WORKERS")
+    log "  \$ ${cmd[*]}"
+    "${cmd[@]}" >"$WORK_DIR/server-$RUN.log" 2>&1 &
+    SERVER_PID=$!
+    wait_http "$URL/"
+}
+
+start_stampede() {
+    RUN=$((RUN + 1))
+    local data=$WORK_DIR/data-$RUN
+    local cmd=(taskset -c "$SERVER_CPU" "$BIN" serve --listen "127.0.0.1:$PORT" --worker-threads "$WORKERS"
+        --data-dir "$data" --log warn "$@")
+    log "  \$ STAMPEDE_TOKEN_SECRET=… STAMPEDE_ADMIN_KEY=… ${cmd[*]}"
+    STAMPEDE_TOKEN_SECRET=$TOKEN_SECRET STAMPEDE_ADMIN_KEY=$ADMIN_KEY \
+        "${cmd[@]}" >"$WORK_DIR/server-$RUN.log" 2>&1 &
+    SERVER_PID=$!
+    wait_http "$URL/healthz"
+}
+
+# bench OUT_JSON ARGS...: one generator run on the client core; prints the command line.
+bench() {
+    local out=$1
+    shift
+    local cmd=(taskset -c "$CLIENT_CPU" "$BIN" bench --target "$URL" --connections "$CONNECTIONS"
+        --quiet --json "$out" "$@")
+    log "  \$ ${cmd[*]}"
+    STAMPEDE_TOKEN_SECRET=$TOKEN_SECRET STAMPEDE_ADMIN_KEY=$ADMIN_KEY \
+        "${cmd[@]}" >"$out.txt" 2>&1 || { cat "$out.txt" >&2; return 1; }
+}
+
+# create_campaign STOCK → prints the new seckill campaign's id (per-user limit 1).
+create_campaign() {
+    curl -sf -X POST "$URL/v1/campaigns" -H "Authorization: Bearer $ADMIN_KEY" \
+        -H 'Content-Type: application/json' \
+        -d "{\"kind\":\"seckill\",\"name\":\"compare\",\"stock\":$1,\"per_user_limit\":1,\"price_cents\":990}" |
+        jq -r .id
+}
+
+remaining() { curl -sf "$URL/v1/campaigns/$1" | jq -r .remaining; }
+rps() { jq -r '.report.overall.throughput_rps | floor' "$1"; }
+p99() { jq -r '.report.overall.latency.p99_us' "$1"; }
+outcome() { jq -r ".report.overall.outcomes.$2 // 0" "$1"; }
+elapsed() { jq -r '.report.elapsed_secs' "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+# verdict VALUE OP LIMIT → PASS/FAIL
+verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == ">=" ? v >= l : v <= l); print (ok ? "PASS" : "FAIL") }'; }
+# metric NAME → the value of an unlabelled Prometheus sample (0 when absent).
+metric() { curl -sf "$URL/metrics" | awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
+
+# A (baseline) run in raw mode with USERS users; leaves the JSON in $1.
+baseline_run() {
+    local out=$1 users=$2
+    start_baseline
+    bench "$out" --raw-path /v1/campaigns/baseline/grab --users "$users" --duration "$DURATION"
+    stop_server
+}
+
+print_pair() { # label a_value b_value
+    printf '  %-34s baseline %12s  stampede %12s  ratio %s\n' "$1" "$2" "$3" "$(ratio "$3" "$2")"
+}
+
+# 1. Sold-out path: 3,000 items sold before the measured run, 100,000 users all answered 410.
+scenario_soldout() {
+    log "== 1. sold-out path: 3,000 items long gone, 100,000 users, $CONNECTIONS connections, ${DURATION}s"
+    local rps_ratios=() p99_ratios=()
+    for pair in $(seq "$PAIRS"); do
+        baseline_run "$WORK_DIR/soldout-a$pair.json" 100000
+        start_stampede
+        local id
+        id=$(create_campaign 3000)
+        bench "$WORK_DIR/soldout-presell$pair.json" --campaign "$id" --users 3000 --scripts 3000 \
+            --botnet-users 0 --duration 60
+        [[ $(remaining "$id") == 0 ]] || die "pre-sell left stock in $id"
+        bench "$WORK_DIR/soldout-b$pair.json" --raw-path "/v1/campaigns/$id/grab" --users 100000 \
+            --duration "$DURATION"
+        stop_server
+        local a=$WORK_DIR/soldout-a$pair.json b=$WORK_DIR/soldout-b$pair.json
+        [[ $(outcome "$b" sold_out) == $(jq -r .report.overall.requests "$b") ]] ||
+            die "not every answer was sold_out: $(jq -c .report.overall.outcomes "$b")"
+        echo "pair $pair"
+        print_pair "throughput req/s" "$(rps "$a")" "$(rps "$b")"
+        print_pair "p99 µs" "$(p99 "$a")" "$(p99 "$b")"
+        rps_ratios+=("$(ratio "$(rps "$b")" "$(rps "$a")")")
+        p99_ratios+=("$(ratio "$(p99 "$b")" "$(p99 "$a")")")
+    done
+    local r p
+    r=$(median "${rps_ratios[@]}")
+    p=$(median "${p99_ratios[@]}")
+    echo "sold-out: median throughput ratio $r (target >= 0.85: $(verdict "$r" '>=' 0.85)), median p99 ratio $p (target <= 1.5: $(verdict "$p" '<=' 1.5))"
+}
+
+# 2. Full stampede: 3,000 items sold during the run, every population, per-user limit 1.
+scenario_stampede() {
+    log "== 2. full stampede: 3,000 items, 100,000 users (all populations), $CONNECTIONS connections"
+    local ratios=()
+    for pair in $(seq "$PAIRS"); do
+        baseline_run "$WORK_DIR/stampede-a$pair.json" 100000
+        start_stampede
+        local b=$WORK_DIR/stampede-b$pair.json
+        bench "$b" --stock 3000 --per-user-limit 1 --users 100000 --duration "$DURATION"
+        stop_server
+        local a=$WORK_DIR/stampede-a$pair.json
+        echo "pair $pair (audit: $(jq -r 'if ([.audit.checks[].passed] | all) then "PASSED" else "FAILED" end' "$b"), $(jq -r .report.overall.requests "$b") requests in $(elapsed "$b") s, outcomes $(jq -c .report.overall.outcomes "$b"))"
+        print_pair "throughput req/s" "$(rps "$a")" "$(rps "$b")"
+        print_pair "p99 µs" "$(p99 "$a")" "$(p99 "$b")"
+        ratios+=("$(ratio "$(rps "$b")" "$(rps "$a")")")
+    done
+    local r
+    r=$(median "${ratios[@]}")
+    echo "stampede: median throughput ratio $r (target >= 0.7: $(verdict "$r" '>=' 0.7)); every audit passed (bench exits non-zero otherwise)"
+}
+
+# 3. Write path: stock 1,000,000, every request a new user, so every answer is a fsynced win.
+scenario_write() {
+    log "== 3. write path: stock 1,000,000, 1,000,000 users (each request a new user), fsync on"
+    local ratios=()
+    for pair in $(seq "$PAIRS"); do
+        baseline_run "$WORK_DIR/write-a$pair.json" 1000000
+        start_stampede
+        local id sum0 count0 sum1 count1 b=$WORK_DIR/write-b$pair.json a=$WORK_DIR/write-a$pair.json
+        id=$(create_campaign 1000000)
+        sum0=$(metric stampede_journal_records_per_fsync_sum)
+        count0=$(metric stampede_journal_records_per_fsync_count)
+        bench "$b" --raw-path "/v1/campaigns/$id/grab" --users 1000000 --duration "$DURATION"
+        sum1=$(metric stampede_journal_records_per_fsync_sum)
+        count1=$(metric stampede_journal_records_per_fsync_count)
+        stop_server
+        local won requests
+        won=$(outcome "$b" won)
+        requests=$(jq -r .report.overall.requests "$b")
+        [[ $won == "$requests" ]] || die "not every answer was won: $(jq -c .report.overall.outcomes "$b")"
+        echo "pair $pair"
+        print_pair "throughput req/s (all wins)" "$(rps "$a")" "$(rps "$b")"
+        print_pair "p99 µs" "$(p99 "$a")" "$(p99 "$b")"
+        awk -v w="$won" -v e="$(elapsed "$b")" -v s="$((${sum1%.*} - ${sum0%.*}))" -v c="$((${count1%.*} - ${count0%.*}))" \
+            'BEGIN { printf "  wins/s %.0f | %d fsyncs, mean %.1f records per fsync\n", w / e, c, (c ? s / c : 0) }'
+        ratios+=("$(ratio "$(rps "$b")" "$(rps "$a")")")
+    done
+    local r
+    r=$(median "${ratios[@]}")
+    echo "write: median throughput ratio $r (target >= 0.5: $(verdict "$r" '>=' 0.5))"
+}
+
+# 4. Memory: RSS after a run in which MEMORY_USERS distinct users each won one item.
+scenario_memory() {
+    log "== 4. memory: $MEMORY_USERS distinct users each win once (stock $MEMORY_USERS)"
+    start_stampede
+    local id before after b=$WORK_DIR/memory.json
+    id=$(create_campaign "$MEMORY_USERS")
+    before=$(rss_kib)
+    # Each connection cycles through its own shard of users; 10 % more requests than users
+    # lets the slowest connection reach its last user (the extra answers are already_won or
+    # sold_out from the read side, which keeps no per-user state). Stock 0 at the end with a
+    # per-user limit of 1 means MEMORY_USERS distinct users won.
+    bench "$b" --raw-path "/v1/campaigns/$id/grab" --users "$MEMORY_USERS" \
+        --max-requests "$((MEMORY_USERS + MEMORY_USERS / 10))" --duration 300
+    after=$(rss_kib)
+    local won
+    won=$(outcome "$b" won)
+    [[ $(remaining "$id") == 0 && $won == "$MEMORY_USERS" ]] ||
+        die "expected $MEMORY_USERS wins, got $won (remaining $(remaining "$id"))"
+    echo "memory run outcomes: $(jq -c .report.overall.outcomes "$b")"
+    stop_server
+    awk -v b="$before" -v a="$after" -v u="$MEMORY_USERS" -v s="$(elapsed "$b")" 'BEGIN {
+        printf "memory: %d users touched (won) in %.1f s | VmRSS before %.1f MiB, after %.1f MiB | %.0f bytes per user | target <= 256 MiB: %s\n",
+            u, s, b / 1024, a / 1024, (a - b) * 1024 / u, (a <= 256 * 1024 ? "PASS" : "FAIL") }'
+}
+
+# 5. wrk cross-check of scenario 1 (skipped when wrk is not installed): the same servers, pinning
+# and sold-out campaign, driven by wrk (C, one thread, $CONNECTIONS connections) with
+# bench/wrk-grab.lua (POST, empty body, one user's Bearer token: the sold-out path keeps no
+# per-user state, so one user is as good as 100,000 here).
+scenario_wrk() {
+    command -v wrk >/dev/null || { echo "wrk: not installed (apt-get install -y wrk), skipped"; return 0; }
+    log "== 5. wrk cross-check of the sold-out path"
+    local rps_ratios=() p99_ratios=() token
+    token=$("$BIN" token --user wrk-user --ttl 3600 --token-secret "$TOKEN_SECRET" --data-dir "$WORK_DIR/token")
+    wrk_run() { # PATH → "rps p99_us non_2xx"
+        local cmd=(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/bench/wrk-grab.lua" "$URL$1")
+        log "  \$ WRK_TOKEN=… ${cmd[*]}"
+        WRK_TOKEN=$token "${cmd[@]}" | awk '/^wrk-summary/ { print $3, $7, $11 }'
+    }
+    for pair in $(seq "$PAIRS"); do
+        start_baseline
+        local a b id
+        a=$(wrk_run /v1/campaigns/baseline/grab)
+        stop_server
+        start_stampede
+        id=$(create_campaign 3000)
+        bench "$WORK_DIR/wrk-presell$pair.json" --campaign "$id" --users 3000 --scripts 3000 \
+            --botnet-users 0 --duration 60
+        b=$(wrk_run "/v1/campaigns/$id/grab")
+        stop_server
+        read -r a_rps a_p99 _ <<<"$a"
+        read -r b_rps b_p99 b_non2xx <<<"$b"
+        echo "pair $pair (stampede non-2xx answers, all expected 410 sold_out: $b_non2xx)"
+        print_pair "wrk throughput req/s" "$a_rps" "$b_rps"
+        print_pair "wrk p99 µs" "$a_p99" "$b_p99"
+        rps_ratios+=("$(ratio "$b_rps" "$a_rps")")
+        p99_ratios+=("$(ratio "$b_p99" "$a_p99")")
+    done
+    echo "wrk sold-out: median throughput ratio $(median "${rps_ratios[@]}"), median p99 ratio $(median "${p99_ratios[@]}")"
+}
+
+main() {
+    local scenarios=("$@")
+    ((${#scenarios[@]})) || scenarios=(soldout stampede write memory wrk)
+    for s in "${scenarios[@]}"; do
+        declare -F "scenario_$s" >/dev/null || die "unknown scenario $s (soldout | stampede | write | memory | wrk)"
+    done
+    if [[ ${NO_BUILD:-0} != 1 ]]; then
+        local features=()
+        [[ -n $SERVER_FEATURES ]] && features=(--features "$SERVER_FEATURES")
+        (cd "$ROOT" && cargo build --release -p stampede "${features[@]}" >&2)
+    fi
+    [[ -x $BIN ]] || die "$BIN is not built"
+    mkdir -p "$WORK_DIR"
+    log "work dir $WORK_DIR | server on core $SERVER_CPU with $WORKERS worker thread(s), generator on core $CLIENT_CPU | ${DURATION}s runs, $PAIRS pairs"
+    for s in "${scenarios[@]}"; do
+        "scenario_$s"
+    done
+}
+
+main "$@"
