@@ -6,11 +6,11 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use stampede_admission::InFlightLimitLayer;
 
 use crate::error::AppError;
-use crate::handlers::{campaigns, grab, ops, orders};
+use crate::handlers::{admin, campaigns, grab, ops, orders};
 use crate::json::MAX_BODY_BYTES;
 use crate::state::AppState;
 
@@ -24,6 +24,20 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/orders/{id}", get(orders::show))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .route(
+            "/v1/admin/rules",
+            get(admin::get_rules).put(admin::put_rules),
+        )
+        .route(
+            "/v1/admin/blocklist",
+            get(admin::list_entries).post(admin::add_entry),
+        )
+        .route(
+            "/v1/admin/blocklist/{kind}/{*value}",
+            delete(admin::remove_entry),
+        )
+        .route("/v1/admin/switches", get(admin::list_switches))
+        .route("/v1/admin/switches/{name}", put(admin::set_switch))
         .layer(middleware::from_fn(count_requests));
     let in_flight = state.in_flight.clone();
     Router::new()

@@ -47,11 +47,20 @@ macro_rules! settings {
         #[serde(deny_unknown_fields, default)]
         pub struct Config {
             $( $(#[doc = $doc])* pub $name: $ty, )*
+            /// Admission rules (`[[rules]]` tables; file and admin API only). Empty: the
+            /// default rule set (one per-user token bucket from `grab_rate_*`).
+            pub rules: Vec<stampede_admission::rules::RuleSpec>,
+            /// Initial degrade switches (`[switches]` table: `grab`, `campaign_detail`,
+            /// `winners` = true/false; file and admin API only). Unlisted switches are on.
+            pub switches: std::collections::BTreeMap<String, bool>,
+            /// The file this config was read from (for hot reload of rules and switches).
+            #[serde(skip)]
+            pub source_file: Option<PathBuf>,
         }
 
         impl Default for Config {
             fn default() -> Self {
-                Self { $( $name: $default, )* }
+                Self { $( $name: $default, )* rules: Vec::new(), switches: Default::default(), source_file: None }
             }
         }
 
@@ -106,6 +115,25 @@ settings! {
     rng_seed: u64 = 0, env = "STAMPEDE_RNG_SEED";
     /// Log filter (tracing-subscriber EnvFilter syntax).
     log: String = "info".to_owned(), env = "STAMPEDE_LOG";
+    /// Comma-separated IPs/CIDRs of trusted proxies whose X-Forwarded-For is believed.
+    trusted_proxies: String = String::new(), env = "STAMPEDE_TRUSTED_PROXIES";
+    /// Most open connections from one client address (nginx limit_conn; 0: no per-address limit).
+    max_connections_per_ip: usize = 1_024, env = "STAMPEDE_MAX_CONNECTIONS_PER_IP";
+    /// Automatic ban: a user or address rejected by an `auto_ban` rule more than this many
+    /// times within `auto_ban_window_secs` is banned for `auto_ban_secs`.
+    auto_ban_threshold: u32 = 20, env = "STAMPEDE_AUTO_BAN_THRESHOLD";
+    /// Automatic ban counting window.
+    auto_ban_window_secs: u64 = 10, env = "STAMPEDE_AUTO_BAN_WINDOW_SECS";
+    /// Automatic ban length.
+    auto_ban_secs: u64 = 300, env = "STAMPEDE_AUTO_BAN_SECS";
+    /// Milliseconds a grab waits for the journal before answering 503 `degraded`; timeouts
+    /// and slow fsyncs trip the journal's circuit breaker, which then answers at once.
+    journal_reply_timeout_ms: u64 = 250, env = "STAMPEDE_JOURNAL_REPLY_TIMEOUT_MS";
+    /// Adaptive overload protection on the write path (sheds new grabs with 503 `overloaded`
+    /// when in-flight work exceeds the measured capacity).
+    adaptive_overload: bool = true, env = "STAMPEDE_ADAPTIVE_OVERLOAD";
+    /// Adaptive overload: also shed when the write path's recent p99 exceeds this (0: off).
+    overload_p99_target_ms: u64 = 0, env = "STAMPEDE_OVERLOAD_P99_TARGET_MS";
 }
 
 /// A setting that breaks a rule, named.
@@ -127,6 +155,9 @@ pub enum ConfigError {
         /// The parser's message.
         message: String,
     },
+    /// A rule breaks a rule (the message names the field, e.g. `rules[1].limiter.burst`).
+    #[error("invalid setting `{0}`")]
+    Rules(String),
     /// A value out of range.
     #[error("invalid setting `{field}`: {problem}")]
     Invalid {
@@ -162,12 +193,14 @@ impl Config {
             Some(path) => Self::from_file(path)?,
             None => Config::default(),
         };
+        config.source_file = args.config.clone();
         args.overlay(&mut config);
         config.validate()?;
         Ok(config)
     }
 
-    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+    /// Reads a config file (no environment or flags).
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: shown.clone(),
@@ -246,6 +279,51 @@ impl Config {
             .any(|c| c.is_whitespace() || c.is_control())
         {
             invalid("admin_key", "must not contain whitespace")?;
+        }
+        stampede_admission::client_ip::TrustedProxies::parse(
+            self.trusted_proxies
+                .split(',')
+                .filter(|s| !s.trim().is_empty()),
+        )
+        .map_err(|e| ConfigError::Invalid {
+            field: "trusted_proxies",
+            problem: e.to_string(),
+        })?;
+        in_range(
+            "max_connections_per_ip",
+            self.max_connections_per_ip as u64,
+            0,
+            MAX_CONNECTIONS_CEILING as u64,
+        )?;
+        in_range(
+            "auto_ban_threshold",
+            self.auto_ban_threshold.into(),
+            1,
+            1_000_000,
+        )?;
+        in_range("auto_ban_window_secs", self.auto_ban_window_secs, 1, 86_400)?;
+        in_range("auto_ban_secs", self.auto_ban_secs, 1, 30 * 86_400)?;
+        in_range(
+            "overload_p99_target_ms",
+            self.overload_p99_target_ms,
+            0,
+            60_000,
+        )?;
+        in_range(
+            "journal_reply_timeout_ms",
+            self.journal_reply_timeout_ms,
+            1,
+            10_000,
+        )?;
+        stampede_admission::rules::validate(&self.rules)
+            .map_err(|e| ConfigError::Rules(e.to_string()))?;
+        for name in self.switches.keys() {
+            if stampede_admission::switches::Switch::from_name(name).is_none() {
+                invalid(
+                    "switches",
+                    format!("unknown switch {name:?} (grab, campaign_detail, winners)"),
+                )?;
+            }
         }
         tracing_subscriber::EnvFilter::try_new(&self.log).map_err(|e| ConfigError::Invalid {
             field: "log",

@@ -36,6 +36,33 @@ pub enum AppError {
     },
     /// 503 `overloaded`: shed at once.
     Overloaded,
+    /// 503 `degraded` with `Retry-After`: the journal's circuit breaker is open or the journal
+    /// did not answer in time. The outcome is unknown and a retry is safe.
+    Degraded {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// 403 `blocked`: on the blocklist (manually or by an automatic ban).
+    Blocked {
+        /// Why.
+        reason: String,
+        /// Until when (Unix ms), if it lapses.
+        until_ms: Option<u64>,
+    },
+    /// 503 `degraded`: a degrade switch turned this feature off (preset message).
+    SwitchedOff(&'static str),
+    /// 503 `queue_timeout`: waited in a concurrency rule's queue for its maximum wait.
+    QueueTimeout {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
+    /// 429 (or 503, per the rule's action) `rate_limited` from a configured rule.
+    RuleLimited {
+        /// 429 or 503.
+        status: u16,
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// 503 `unavailable`: storage failed or the engine is shutting down.
     Unavailable(String),
 }
@@ -71,7 +98,15 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Overloaded | AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Degraded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Overloaded
+            | AppError::Unavailable(_)
+            | AppError::SwitchedOff(_)
+            | AppError::QueueTimeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Blocked { .. } => StatusCode::FORBIDDEN,
+            AppError::RuleLimited { status, .. } => {
+                StatusCode::from_u16(*status).unwrap_or(StatusCode::TOO_MANY_REQUESTS)
+            }
         }
     }
 
@@ -90,6 +125,11 @@ impl AppError {
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Overloaded => "overloaded",
+            AppError::Degraded { .. } => "degraded",
+            AppError::Blocked { .. } => "blocked",
+            AppError::SwitchedOff(_) => "degraded",
+            AppError::QueueTimeout { .. } => "queue_timeout",
+            AppError::RuleLimited { .. } => "rate_limited",
             AppError::Unavailable(_) => "unavailable",
         }
     }
@@ -112,6 +152,25 @@ impl AppError {
                 format!("too many requests, retry in {retry_after_secs} s")
             }
             AppError::Overloaded => "server busy, try again shortly".into(),
+            AppError::Degraded { retry_after_secs } => format!(
+                "storage is degraded; the outcome is unknown, retry in {retry_after_secs} s"
+            ),
+            AppError::Blocked { reason, until_ms } => match until_ms {
+                Some(until) => format!(
+                    "blocked until {}: {reason}",
+                    crate::timefmt::format_rfc3339(stampede_core::UnixMillis(*until))
+                ),
+                None => format!("blocked: {reason}"),
+            },
+            AppError::SwitchedOff(feature) => {
+                format!("{feature} is switched off for now; please try again later")
+            }
+            AppError::QueueTimeout { .. } => "waited too long in the queue; try again".into(),
+            AppError::RuleLimited {
+                retry_after_secs, ..
+            } => {
+                format!("too many requests, retry in {retry_after_secs} s")
+            }
         }
     }
 
@@ -144,9 +203,42 @@ impl IntoResponse for AppError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let AppError::RateLimited { retry_after_secs } = self {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        match self {
+            AppError::RateLimited { retry_after_secs }
+            | AppError::RuleLimited {
+                retry_after_secs, ..
+            }
+            | AppError::QueueTimeout { retry_after_secs }
+            | AppError::Degraded { retry_after_secs } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+            }
+            AppError::SwitchedOff(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(5u64));
+            }
+            _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn degraded_is_503_with_retry_after() {
+        let response = AppError::Degraded {
+            retry_after_secs: 2,
+        }
+        .into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(
+            AppError::Degraded {
+                retry_after_secs: 2
+            }
+            .code(),
+            "degraded"
+        );
     }
 }

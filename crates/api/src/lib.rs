@@ -4,12 +4,14 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod defence;
 pub mod dto;
 pub mod error;
 pub mod handlers;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;
+pub mod reload;
 pub mod secrets;
 pub mod server;
 pub mod state;
@@ -26,7 +28,7 @@ pub use error::AppError;
 pub use state::AppState;
 
 use stampede_admission::keyed_rate::IDLE_EVICTION_INTERVAL;
-use stampede_engine::{Engine, EngineConfig, SystemClock};
+use stampede_engine::{Engine, EngineConfig, JournalGuard, JournalGuardConfig, SystemClock};
 
 /// File names inside the data directory.
 pub const JOURNAL_FILE: &str = "journal.log";
@@ -77,7 +79,14 @@ pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
         durability: config.durability.into(),
         rng_seed: (config.rng_seed != 0).then_some(config.rng_seed),
     };
-    let (engine, recovered) = Engine::open(&engine_config, Arc::new(SystemClock))?;
+    let guard = JournalGuard::new(
+        JournalGuardConfig {
+            journal_reply_timeout: Duration::from_millis(config.journal_reply_timeout_ms),
+            ..JournalGuardConfig::default()
+        },
+        Arc::new(stampede_admission::SystemClock::new()),
+    )?;
+    let (engine, recovered) = Engine::open_guarded(&engine_config, guard, Arc::new(SystemClock))?;
     tracing::info!(
         records = recovered.records,
         campaigns = recovered.campaigns,
@@ -87,7 +96,7 @@ pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
         "journal replayed"
     );
     let auth = Auth::new(token_secret.as_bytes(), admin_key.as_bytes());
-    Ok(AppState::new(config, engine, auth, prometheus))
+    AppState::new(config, engine, auth, prometheus)
 }
 
 /// Runs a server for `config` until `shutdown` resolves. The caller validated `config`.
@@ -105,9 +114,10 @@ pub async fn serve_on(
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let background = spawn_upkeep(Arc::clone(&state));
+    let background = spawn_upkeep(Arc::clone(&state), config.clone());
     let limits = server::ServerLimits {
         max_connections: config.max_connections,
+        max_connections_per_ip: config.max_connections_per_ip,
         header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
     };
     let result = server::run(listener, app(Arc::clone(&state)), limits, shutdown).await;
@@ -117,14 +127,19 @@ pub async fn serve_on(
     Ok(result?)
 }
 
-/// Evicts idle rate-limiter keys every second and drains metric histograms.
-fn spawn_upkeep(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+/// Every second: defence upkeep (idle limiter keys, expired bans, blocklist persistence) and
+/// the config file's rules and switches if the file changed; every 5 s: metric histograms.
+fn spawn_upkeep(state: Arc<AppState>, config: Config) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut evict = tokio::time::interval(IDLE_EVICTION_INTERVAL);
+        let mut second = tokio::time::interval(IDLE_EVICTION_INTERVAL);
         let mut upkeep = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+        let mut watcher = reload::ConfigWatcher::new(config);
         loop {
             tokio::select! {
-                _ = evict.tick() => state.grab_rate.evict_idle(),
+                _ = second.tick() => {
+                    state.defence.upkeep(state.now_ms());
+                    watcher.poll(&state);
+                }
                 _ = upkeep.tick() => state.prometheus.run_upkeep(),
             }
         }

@@ -58,6 +58,7 @@ pub const GRAB_CODES: &[&str] = &[
     "campaign_not_found",
     "rate_limited",
     "overloaded",
+    "degraded",
     "unauthorized",
     "bad_request",
     "unavailable",

@@ -27,6 +27,8 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(20);
 pub struct ServerLimits {
     /// Most open connections; more are closed at accept.
     pub max_connections: usize,
+    /// Most open connections from one address (nginx `limit_conn`; 0: no per-address limit).
+    pub max_connections_per_ip: usize,
     /// Time a client has to send request headers.
     pub header_read_timeout: Duration,
 }
@@ -39,7 +41,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let connections = Arc::new(Semaphore::new(limits.max_connections));
-    let refused = metrics::counter!("stampede_connections_refused_total");
+    let refused =
+        metrics::counter!("stampede_connections_refused_total", "reason" => "max_connections");
+    let refused_per_ip = metrics::counter!("stampede_connections_refused_total", "reason" => "max_connections_per_ip");
+    let per_ip_counts: PerIpCounts = Arc::default();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -64,6 +69,13 @@ pub async fn run(
             drop(stream);
             continue;
         };
+        let Some(per_ip) =
+            PerIpPermit::acquire(&per_ip_counts, peer.ip(), limits.max_connections_per_ip)
+        else {
+            refused_per_ip.increment(1);
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let service = app
             .clone()
@@ -78,6 +90,7 @@ pub async fn run(
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
+            drop(per_ip);
             drop(permit);
         });
     }
@@ -89,4 +102,43 @@ pub async fn run(
         tracing::warn!("connections still open after the shutdown grace period; closing them");
     }
     Ok(())
+}
+
+/// Open connections per client address. Entries exist only while a connection from that
+/// address is open, so the map is bounded by `max_connections`. Touched once per connection
+/// (accept and close), never per request.
+type PerIpCounts = Arc<parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>;
+
+/// One connection counted against its address; uncounted on drop.
+struct PerIpPermit {
+    counts: PerIpCounts,
+    ip: std::net::IpAddr,
+}
+
+impl PerIpPermit {
+    fn acquire(counts: &PerIpCounts, ip: std::net::IpAddr, max: usize) -> Option<Self> {
+        let mut map = counts.lock();
+        let open = map.entry(ip).or_default();
+        // `open >= max >= 1` here, so a refused address never leaves an empty entry behind.
+        if max != 0 && *open >= max {
+            return None;
+        }
+        *open += 1;
+        Some(Self {
+            counts: Arc::clone(counts),
+            ip,
+        })
+    }
+}
+
+impl Drop for PerIpPermit {
+    fn drop(&mut self) {
+        let mut map = self.counts.lock();
+        if let Some(open) = map.get_mut(&self.ip) {
+            *open -= 1;
+            if *open == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::SeedableRng;
@@ -21,14 +21,20 @@ use rand_chacha::ChaCha8Rng;
 use stampede_core::{
     CampaignId, CampaignSpec, Cents, CommonSpec, Ledger, Record, SeckillSpec, UnixMillis, UserId,
 };
-use stampede_engine::{Durability, Engine, EngineConfig, ManualClock};
+use stampede_engine::{
+    Durability, Engine, EngineConfig, JournalGuard, JournalGuardConfig, ManualClock, stopwatch,
+};
 use stampede_journal::MemoryStorage;
 
 const T0: UnixMillis = UnixMillis(1_794_398_400_000);
 
 fn spec(stock: u64) -> CampaignSpec {
     CampaignSpec::Seckill(SeckillSpec {
-        common: CommonSpec { name: "bench".into(), starts_at: None, ends_at: None },
+        common: CommonSpec {
+            name: "bench".into(),
+            starts_at: None,
+            ends_at: None,
+        },
         stock,
         per_user_limit: 1,
         price_cents: Cents(990),
@@ -36,30 +42,52 @@ fn spec(stock: u64) -> CampaignSpec {
     })
 }
 
+/// The longest journal reply timeout: these benchmarks measure the writer's throughput and
+/// unwrap every answer, so a slow fsync must not turn into `degraded`.
+fn patient_guard() -> JournalGuard {
+    let config = JournalGuardConfig {
+        journal_reply_timeout: stampede_engine::guard::MAX_JOURNAL_REPLY_TIMEOUT,
+        ..JournalGuardConfig::default()
+    };
+    JournalGuard::new(config, Arc::new(stampede_admission::SystemClock::new())).unwrap()
+}
+
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 fn memory_engine(stock: u64) -> (Engine, CampaignId) {
-    let (engine, _) = Engine::open_storage(
+    let (engine, _) = Engine::open_storage_guarded(
         MemoryStorage::new(1),
         Durability::Os,
         Some(1),
         Arc::new(ManualClock::new(T0)),
+        patient_guard(),
     )
     .unwrap();
-    let id = rt().block_on(engine.create_campaign(spec(stock))).unwrap().id;
+    let id = rt()
+        .block_on(engine.create_campaign(spec(stock)))
+        .unwrap()
+        .id;
     (engine, id)
 }
 
 fn core_grab(c: &mut Criterion) {
-    let users: Vec<UserId> = (0..1_000_000).map(|i| UserId::parse(&format!("u{i}")).unwrap()).collect();
+    let users: Vec<UserId> = (0..1_000_000)
+        .map(|i| UserId::parse(&format!("u{i}")).unwrap())
+        .collect();
     let mut group = c.benchmark_group("core_grab");
     group.throughput(Throughput::Elements(1));
     group.bench_function("single_thread", |b| {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         let mut ledger = Ledger::new();
-        let Record::CampaignCreated { id, .. } = ledger.create_campaign(spec(10_000_000), T0, &mut rng).unwrap() else {
+        let Record::CampaignCreated { id, .. } = ledger
+            .create_campaign(spec(10_000_000), T0, &mut rng)
+            .unwrap()
+        else {
             unreachable!()
         };
         let mut i = 0usize;
@@ -80,7 +108,7 @@ fn engine_grab(c: &mut Criterion) {
     let next = Arc::new(AtomicU64::new(0));
     group.bench_function("2_threads", |b| {
         b.iter_custom(|iters| {
-            let started = Instant::now();
+            let started = stopwatch();
             std::thread::scope(|s| {
                 for _ in 0..2 {
                     let (engine, next) = (engine.clone(), Arc::clone(&next));
@@ -107,7 +135,7 @@ fn fast_path(c: &mut Criterion) {
     group.throughput(Throughput::Elements(2));
     group.bench_function("sold_out_2_threads", |b| {
         b.iter_custom(|iters| {
-            let started = Instant::now();
+            let started = stopwatch();
             std::thread::scope(|s| {
                 for t in 0..2 {
                     let engine = engine.clone();
@@ -134,13 +162,23 @@ fn group_commit(c: &mut Criterion) {
         durability: Durability::Fsync,
         rng_seed: Some(1),
     };
-    let (engine, _) = Engine::open(&config, Arc::new(ManualClock::new(T0))).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let id = runtime.block_on(engine.create_campaign(spec(10_000_000))).unwrap().id;
+    let (engine, _) =
+        Engine::open_guarded(&config, patient_guard(), Arc::new(ManualClock::new(T0))).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let id = runtime
+        .block_on(engine.create_campaign(spec(10_000_000)))
+        .unwrap()
+        .id;
     let next = Arc::new(AtomicU64::new(0));
     let before = engine.writer_counts();
     let mut group = c.benchmark_group("group_commit");
-    group.sample_size(10).measurement_time(Duration::from_secs(5));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(CLIENTS * 100));
     group.bench_function("fsync_64_clients", |b| {
         b.iter(|| {
@@ -179,9 +217,17 @@ fn replay(c: &mut Criterion) {
         rng_seed: Some(1),
     };
     {
-        let (engine, _) = Engine::open(&config, Arc::new(ManualClock::new(T0))).unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let id = runtime.block_on(engine.create_campaign(spec(WINS))).unwrap().id;
+        let (engine, _) =
+            Engine::open_guarded(&config, patient_guard(), Arc::new(ManualClock::new(T0))).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let id = runtime
+            .block_on(engine.create_campaign(spec(WINS)))
+            .unwrap()
+            .id;
         runtime.block_on(async {
             let mut set = tokio::task::JoinSet::new();
             for t in 0..256u64 {
@@ -200,10 +246,14 @@ fn replay(c: &mut Criterion) {
     let bytes = std::fs::metadata(&config.journal_path).unwrap().len();
     println!("replay: journal of {WINS} wins is {} MB", bytes / 1_000_000);
     let mut group = c.benchmark_group("replay");
-    group.sample_size(10).measurement_time(Duration::from_secs(20));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
     group.bench_function("1m_wins", |b| {
         b.iter(|| {
-            let (engine, recovered) = Engine::open(&config, Arc::new(ManualClock::new(T0))).unwrap();
+            let (engine, recovered) =
+                Engine::open_guarded(&config, patient_guard(), Arc::new(ManualClock::new(T0)))
+                    .unwrap();
             assert_eq!(recovered.orders as u64, WINS);
             engine.shutdown();
         });
@@ -211,5 +261,12 @@ fn replay(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, core_grab, engine_grab, fast_path, group_commit, replay);
+criterion_group!(
+    benches,
+    core_grab,
+    engine_grab,
+    fast_path,
+    group_commit,
+    replay
+);
 criterion_main!(benches);

@@ -5,9 +5,10 @@ use tokio::sync::oneshot;
 
 use crate::error::EngineError;
 
-/// A request for the writer thread. Each carries a one-shot reply channel; a handler whose
-/// client went away simply drops the receiver and the writer's send is ignored (the decision
-/// stands and is durable: a retry learns it through `already_won`).
+/// A request for the writer thread. Each carries a one-shot reply channel. A requester that
+/// gave up (reply timeout, client gone) drops the receiver: a command not yet decided is then
+/// skipped by the writer; one already decided stands and is durable (a retry learns it
+/// through `already_won`).
 #[derive(Debug)]
 pub(crate) enum Command {
     Grab {
@@ -21,6 +22,17 @@ pub(crate) enum Command {
     },
     /// Finish the commands already queued, then stop.
     Shutdown,
+}
+
+impl Command {
+    /// Whether the requester stopped waiting (its reply receiver is closed).
+    pub(crate) fn is_abandoned(&self) -> bool {
+        match self {
+            Command::Grab { reply, .. } => reply.is_closed(),
+            Command::Create { reply, .. } => reply.is_closed(),
+            Command::Shutdown => false,
+        }
+    }
 }
 
 /// A decided command waiting for its batch to become durable.

@@ -20,6 +20,7 @@ use crate::clock::{Clock, stopwatch};
 use crate::codec;
 use crate::command::Command;
 use crate::error::{EngineError, OpenError};
+use crate::guard::JournalGuard;
 use crate::published::{CampaignView, Published};
 use crate::writer;
 
@@ -28,7 +29,9 @@ use crate::writer;
 /// request admitted to the queue is still answered quickly.
 pub const MAX_PENDING_COMMANDS: usize = 65_536;
 
-/// How the engine is opened.
+/// How the engine is opened. The journal's circuit breaker and reply timeout are configured
+/// apart, in [`crate::JournalGuardConfig`] (given to [`Engine::open_guarded`]; [`Engine::open`]
+/// uses its defaults).
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
     /// The journal file (created if missing).
@@ -73,6 +76,11 @@ pub struct WriterStats {
     pub journal_records: AtomicU64,
     /// fsync calls.
     pub fsyncs: AtomicU64,
+    /// Commands the writer took off its queue (shutdown included).
+    pub commands: AtomicU64,
+    /// Grabs and creations skipped undecided because their requester had already given up
+    /// (answered `degraded` on a reply timeout).
+    pub abandoned_commands: AtomicU64,
 }
 
 /// A snapshot of [`WriterStats`].
@@ -84,6 +92,10 @@ pub struct WriterCounts {
     pub journal_records: u64,
     /// fsync calls.
     pub fsyncs: u64,
+    /// Commands the writer took off its queue (shutdown included).
+    pub commands: u64,
+    /// Commands skipped undecided because their requester had already given up.
+    pub abandoned_commands: u64,
 }
 
 /// The engine. Cheap to clone; all clones drive the same writer.
@@ -92,6 +104,7 @@ pub struct Engine {
     shared: Arc<Shared>,
     commands: SyncSender<Command>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
+    guard: Arc<JournalGuard>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -101,24 +114,52 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Opens the journal file named in `config`, replays it, and starts the writer.
+    /// Opens the journal file named in `config`, replays it, and starts the writer; the
+    /// journal is guarded with the default [`crate::JournalGuardConfig`].
     pub fn open(
         config: &EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Recovered), OpenError> {
+        Self::open_guarded(config, JournalGuard::default(), clock)
+    }
+
+    /// [`open`](Self::open) with the journal guarded by `guard`.
+    pub fn open_guarded(
+        config: &EngineConfig,
+        guard: JournalGuard,
         clock: Arc<dyn Clock>,
     ) -> Result<(Self, Recovered), OpenError> {
         let storage = FileStorage::open(&config.journal_path).map_err(|source| OpenError::Io {
             path: config.journal_path.display().to_string(),
             source,
         })?;
-        Self::open_storage(storage, config.durability, config.rng_seed, clock)
+        Self::open_storage_guarded(storage, config.durability, config.rng_seed, clock, guard)
     }
 
-    /// Opens on any storage (tests inject a faulty in-memory one).
+    /// Opens on any storage (tests inject a faulty in-memory one), with the default journal
+    /// guard.
     pub fn open_storage<S: Storage>(
         storage: S,
         durability: Durability,
         rng_seed: Option<u64>,
         clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Recovered), OpenError> {
+        Self::open_storage_guarded(
+            storage,
+            durability,
+            rng_seed,
+            clock,
+            JournalGuard::default(),
+        )
+    }
+
+    /// [`open_storage`](Self::open_storage) with the journal guarded by `guard`.
+    pub fn open_storage_guarded<S: Storage>(
+        storage: S,
+        durability: Durability,
+        rng_seed: Option<u64>,
+        clock: Arc<dyn Clock>,
+        guard: JournalGuard,
     ) -> Result<(Self, Recovered), OpenError> {
         let started = stopwatch();
         let mut ledger = Ledger::new();
@@ -176,6 +217,7 @@ impl Engine {
             shared,
             commands,
             writer: Arc::new(Mutex::new(Some(writer))),
+            guard: Arc::new(guard),
         };
         Ok((engine, recovered))
     }
@@ -197,7 +239,14 @@ impl Engine {
             journal_batches: s.journal_batches.load(Ordering::Relaxed),
             journal_records: s.journal_records.load(Ordering::Relaxed),
             fsyncs: s.fsyncs.load(Ordering::Relaxed),
+            commands: s.commands.load(Ordering::Relaxed),
+            abandoned_commands: s.abandoned_commands.load(Ordering::Relaxed),
         }
+    }
+
+    /// The journal breaker's state (a snapshot; takes the breaker's lock).
+    pub fn journal_breaker_state(&self) -> crate::BreakerState {
+        self.guard.state()
     }
 
     /// Answers from the published read side when that is enough: campaign unknown, not
@@ -225,6 +274,11 @@ impl Engine {
 
     /// One grab by `user` (already authenticated and validated by the caller). Answers `Won`
     /// only after the win is durable.
+    ///
+    /// The fast path needs no disk and is never refused by the journal breaker. Past it, an
+    /// open breaker answers [`EngineError::Degraded`] at once, and a reply slower than
+    /// `journal_reply_timeout` answers `Degraded` too (outcome unknown, a retry is safe: see
+    /// [`crate::guard`]).
     pub async fn grab(&self, campaign: CampaignId, user: &str) -> Result<GrabOutcome, EngineError> {
         if let Some(outcome) = self.grab_fast_path(campaign, user) {
             return Ok(outcome);
@@ -232,15 +286,16 @@ impl Engine {
         let user = UserId::parse(user).map_err(|e| {
             EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
         })?;
+        self.refuse_if_poisoned()?;
+        let permit = self.guard.admit()?;
         let (reply, answer) = oneshot::channel();
+        // A full queue drops the permit: a failure, as the writer is not keeping up.
         self.submit(Command::Grab {
             campaign,
             user,
             reply,
         })?;
-        answer
-            .await
-            .map_err(|_| EngineError::Unavailable("the writer stopped".into()))?
+        self.guard.await_reply(permit, answer).await
     }
 
     /// Creates a campaign; returns its view once the creation is durable.
@@ -248,13 +303,24 @@ impl Engine {
         &self,
         spec: CampaignSpec,
     ) -> Result<Arc<CampaignView>, EngineError> {
+        self.refuse_if_poisoned()?;
+        let permit = self.guard.admit()?;
         let (reply, answer) = oneshot::channel();
         self.submit(Command::Create { spec, reply })?;
-        let id = answer
-            .await
-            .map_err(|_| EngineError::Unavailable("the writer stopped".into()))??;
+        let id = self.guard.await_reply(permit, answer).await?;
         self.campaign(id)
             .ok_or_else(|| EngineError::Unavailable("created campaign not published".into()))
+    }
+
+    /// A poisoned journal stays `Unavailable` (fail-stop until restart), whatever the breaker
+    /// says: `degraded` would promise that a retry can succeed.
+    fn refuse_if_poisoned(&self) -> Result<(), EngineError> {
+        if self.is_poisoned() {
+            return Err(EngineError::Unavailable(
+                "journal failed earlier; restart the server".into(),
+            ));
+        }
+        Ok(())
     }
 
     fn submit(&self, command: Command) -> Result<(), EngineError> {

@@ -12,6 +12,14 @@ pub enum EngineError {
     /// The journal failed (the engine is fail-stop until restarted) or the engine shut down.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// The journal is not answering in time: the breaker is open, or the writer's reply took
+    /// longer than `journal_reply_timeout`. The outcome is unknown and a retry is safe (a grab
+    /// that did win answers `already_won`).
+    #[error("the journal is degraded; retry in {retry_after:?}")]
+    Degraded {
+        /// How long until a retry may be admitted.
+        retry_after: std::time::Duration,
+    },
     /// A campaign spec broke a rule.
     #[error(transparent)]
     Invalid(#[from] SpecError),

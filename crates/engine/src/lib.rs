@@ -10,6 +10,7 @@ mod codec;
 mod command;
 mod engine;
 mod error;
+pub mod guard;
 mod published;
 mod writer;
 
@@ -18,6 +19,10 @@ pub use engine::{
     Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts, WriterStats,
 };
 pub use error::{EngineError, OpenError};
+pub use guard::{
+    DEFAULT_JOURNAL_REPLY_TIMEOUT, JournalGuard, JournalGuardConfig, JournalGuardConfigError,
+};
 pub use published::CampaignView;
+pub use stampede_admission::breaker::{BreakerConfig, BreakerState};
 pub use stampede_journal::Durability;
 pub use writer::MAX_BATCH_COMMANDS;

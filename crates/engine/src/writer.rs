@@ -129,7 +129,19 @@ fn decide(
     let now = shared.clock.now();
     let mut shutdown = false;
     let mut ledger = shared.ledger.lock();
+    shared
+        .stats
+        .commands
+        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+    let mut abandoned = 0_u64;
     for command in batch.drain(..) {
+        // Nobody waits for this answer: the requester was told `degraded` (outcome unknown,
+        // retry safe). Deciding now would make a win that nobody asked for any more, so skip
+        // it. A command decided before its requester gave up still stands (see `guard`).
+        if command.is_abandoned() {
+            abandoned += 1;
+            continue;
+        }
         match command {
             Command::Shutdown => shutdown = true,
             Command::Grab {
@@ -173,6 +185,12 @@ fn decide(
                     .push(Reply::Create(reply, result.map_err(Into::into)));
             }
         }
+    }
+    if abandoned > 0 {
+        shared
+            .stats
+            .abandoned_commands
+            .fetch_add(abandoned, Ordering::Relaxed);
     }
     shutdown
 }

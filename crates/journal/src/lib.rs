@@ -64,7 +64,7 @@ pub use frame::FrameDefect;
 pub use journal::{BatchStats, Durability, Journal};
 pub use limits::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
 pub use memory_storage::{
-    CrashReport, MAX_CRASH_GARBAGE_BYTES, MemoryStorage, SIMULATED_PAGE_BYTES,
+    CrashReport, MAX_CRASH_GARBAGE_BYTES, MAX_SYNC_STALL, MemoryStorage, SIMULATED_PAGE_BYTES,
 };
 pub use recovery::Recovery;
 pub use storage::Storage;

@@ -1,7 +1,8 @@
 //! [`Storage`] in memory, with seeded fault injection for tests and deterministic simulation.
 
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -21,6 +22,12 @@ pub const MAX_CRASH_GARBAGE_BYTES: usize = 256;
 /// still holding a whole 28-byte frame header, as a real page holds many.
 pub const SIMULATED_PAGE_BYTES: usize = 64;
 
+/// Longest a [`Storage::sync`] blocks under [`MemoryStorage::stall_syncs`] before failing.
+///
+/// A stall models a disk that hangs for a while; tests resume it within milliseconds. 30 s is
+/// far beyond any such test yet ends a test that forgot `resume_syncs` instead of hanging it.
+pub const MAX_SYNC_STALL: Duration = Duration::from_secs(30);
+
 /// In-memory storage that tracks which bytes were synced, so a simulated crash can lose exactly
 /// what a real crash may lose.
 ///
@@ -32,6 +39,8 @@ pub const SIMULATED_PAGE_BYTES: usize = 64;
 #[derive(Debug, Clone)]
 pub struct MemoryStorage {
     inner: Arc<Mutex<Inner>>,
+    /// Signalled by [`MemoryStorage::resume_syncs`] to wake syncs blocked by a stall.
+    resumed: Arc<Condvar>,
 }
 
 #[derive(Debug)]
@@ -42,6 +51,8 @@ struct Inner {
     rng: ChaCha8Rng,
     fail_next_append: bool,
     fail_next_sync: bool,
+    /// While set, [`Storage::sync`] blocks (at most [`MAX_SYNC_STALL`]).
+    syncs_stalled: bool,
 }
 
 /// What a simulated crash kept and added.
@@ -79,9 +90,11 @@ impl MemoryStorage {
             rng: ChaCha8Rng::seed_from_u64(seed),
             fail_next_append: false,
             fail_next_sync: false,
+            syncs_stalled: false,
         };
         Self {
             inner: Arc::new(Mutex::new(inner)),
+            resumed: Arc::new(Condvar::new()),
         }
     }
 
@@ -105,6 +118,19 @@ impl MemoryStorage {
     /// Makes the next [`Storage::sync`] fail without syncing anything.
     pub fn fail_next_sync(&self) {
         self.lock().fail_next_sync = true;
+    }
+
+    /// Makes every [`Storage::sync`] block until [`resume_syncs`](Self::resume_syncs): a
+    /// stalled disk. A sync blocked longer than [`MAX_SYNC_STALL`] fails instead (so a test that
+    /// forgets to resume fails rather than hangs). Other operations are not blocked.
+    pub fn stall_syncs(&self) {
+        self.lock().syncs_stalled = true;
+    }
+
+    /// Ends a stall: blocked syncs complete (and sync), later ones run at once.
+    pub fn resume_syncs(&self) {
+        self.lock().syncs_stalled = false;
+        self.resumed.notify_all();
     }
 
     /// Simulates power loss: keeps the synced bytes plus a random prefix of the unsynced bytes
@@ -233,7 +259,16 @@ impl Storage for MemoryStorage {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        let mut inner = self.lock();
+        let inner = self.lock();
+        let (mut inner, stall) = self
+            .resumed
+            .wait_timeout_while(inner, MAX_SYNC_STALL, |inner| inner.syncs_stalled)
+            .unwrap_or_else(PoisonError::into_inner);
+        if stall.timed_out() {
+            return Err(io::Error::other(format!(
+                "sync stalled longer than {MAX_SYNC_STALL:?}"
+            )));
+        }
         if std::mem::take(&mut inner.fail_next_sync) {
             return Err(io::Error::other("injected sync failure"));
         }
@@ -339,6 +374,24 @@ mod tests {
         assert!(handle.append(b"defg").is_err());
         assert!(storage.bytes().len() <= 7);
         handle.append(b"h").expect("append succeeds again");
+    }
+
+    #[test]
+    fn stalled_sync_blocks_until_resumed() {
+        let storage = MemoryStorage::new(1);
+        let mut handle = storage.clone();
+        handle.append(b"abc").expect("append");
+        storage.stall_syncs();
+        let syncer = std::thread::spawn(move || handle.sync());
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!syncer.is_finished(), "sync returned during a stall");
+        assert_eq!(storage.synced_len(), 0, "other calls are not blocked");
+        storage.resume_syncs();
+        syncer
+            .join()
+            .expect("syncer")
+            .expect("sync succeeds once resumed");
+        assert_eq!(storage.synced_len(), 3);
     }
 
     #[test]

@@ -27,7 +27,18 @@ const SETTINGS: &[&str] = &[
     "--worker-threads",
     "--rng-seed",
     "--log",
+    "--trusted-proxies",
+    "--max-connections-per-ip",
+    "--auto-ban-threshold",
+    "--auto-ban-window-secs",
+    "--auto-ban-secs",
+    "--journal-reply-timeout-ms",
+    "--adaptive-overload",
+    "--overload-p99-target-ms",
 ];
+
+/// Settings that only the config file (and the admin API) carry: tables, not flags.
+const FILE_ONLY: &[&str] = &["rules", "switches"];
 
 #[test]
 fn serve_help_lists_every_setting() {
@@ -42,9 +53,16 @@ fn serve_help_lists_every_setting() {
     }
     // The config struct and this list agree: a TOML key per flag.
     let toml = toml_keys();
+    for key in &toml {
+        let flag = format!("--{}", key.replace('_', "-"));
+        assert!(
+            SETTINGS.contains(&flag.as_str()) || FILE_ONLY.contains(&key.as_str()),
+            "config key {key} has no flag listed here"
+        );
+    }
     assert_eq!(
         toml.len() + 1,
-        SETTINGS.len(),
+        SETTINGS.len() + FILE_ONLY.len(),
         "config fields and flags differ: {toml:?}"
     );
 }

@@ -2,15 +2,18 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use stampede_admission::rules::{RequestKeys, Route, Stage};
+use stampede_admission::switches::Switch;
 use stampede_engine::EngineError;
 
 use crate::dto::{CampaignJson, CreateCampaign, WinnerJson, WinnersJson, WinnersQuery};
 use crate::error::AppError;
 use crate::handlers::grab::auth_message;
-use crate::handlers::path::CampaignIdPath;
+use crate::handlers::path::{CampaignIdPath, Peer};
 use crate::json::{JsonBody, respond};
 use crate::state::AppState;
 
@@ -42,6 +45,9 @@ pub async fn create(
         .await
         .map_err(|e| match e {
             EngineError::Overloaded => AppError::Overloaded,
+            EngineError::Degraded { retry_after } => AppError::Degraded {
+                retry_after_secs: stampede_admission::retry_after_secs(retry_after),
+            },
             EngineError::Invalid(spec) => AppError::BadRequest(spec.to_string()),
             EngineError::TooManyCampaigns => AppError::BadRequest(
                 "campaigns: the engine holds the maximum number already".into(),
@@ -55,19 +61,51 @@ pub async fn create(
     ))
 }
 
-/// Shows a campaign (public: users refresh this page).
+/// Shows a campaign (public: users refresh this page). While the `campaign_detail` switch is
+/// off, the last rendered copy is served (503 `degraded` if there is none yet).
 pub async fn show(
     State(state): State<Arc<AppState>>,
     CampaignIdPath(id): CampaignIdPath,
+    headers: HeaderMap,
+    Peer(peer): Peer,
 ) -> Result<Response, AppError> {
+    let now_ms = state.now_ms();
+    let ip = state.defence.client_ip(peer, &headers);
+    state.defence.check_ip(ip, now_ms)?;
+    let keys = RequestKeys {
+        route: Route::CampaignDetail,
+        ip,
+        user: None,
+        campaign: Some(id.0),
+    };
+    let _admitted = state
+        .defence
+        .admit(Stage::BeforeAuth, &keys, now_ms)
+        .await?;
+    if !state.defence.switches.is_on(Switch::CampaignDetail) {
+        return match state.campaign_cache.pin().get(&id) {
+            Some(body) => Ok(json_bytes(body.clone())),
+            None => Err(AppError::SwitchedOff(Switch::CampaignDetail.name())),
+        };
+    }
     let view = state
         .engine
         .campaign(id)
         .ok_or(AppError::NotFound("campaign_not_found", "no such campaign"))?;
-    Ok(respond(
-        StatusCode::OK,
-        &CampaignJson::new(&view, state.engine.now()),
-    ))
+    let body = serde_json::to_vec(&CampaignJson::new(&view, state.engine.now()))
+        .map(Bytes::from)
+        .map_err(|e| AppError::Unavailable(format!("response encoding failed: {e}")))?;
+    state.campaign_cache.pin().insert(id, body.clone());
+    Ok(json_bytes(body))
+}
+
+fn json_bytes(body: Bytes) -> Response {
+    let mut response = (StatusCode::OK, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// Lists a campaign's winners in win order (admin): the audit trail.
@@ -78,6 +116,9 @@ pub async fn winners(
     query: Result<Query<WinnersQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
+    if !state.defence.switches.is_on(Switch::Winners) {
+        return Err(AppError::SwitchedOff(Switch::Winners.name()));
+    }
     let Query(query) =
         query.map_err(|e| AppError::BadRequest(format!("query: {}", e.body_text())))?;
     let start = match query.after.as_deref() {

@@ -1,21 +1,32 @@
 //! `POST /v1/campaigns/{id}/grab`: the heart of the system.
 //!
 //! Order of checks, cheapest and most decisive first:
-//! 1. the token (HMAC, no allocation) → 401;
-//! 2. `Idempotency-Key` replay, when the header is present;
-//! 3. the engine's fast path from the published read side: unknown campaign, not started,
+//! 1. the `grab` degrade switch → 503 `degraded`;
+//! 2. the client address (peer, or X-Forwarded-For from a trusted proxy) against the
+//!    blocklist → 403 `blocked`, then the rules known before authentication (global, route,
+//!    ip, campaign) → 429/503 — a flood is refused before any HMAC is computed;
+//! 3. the token (HMAC, no allocation) → 401, then the user against the blocklist → 403;
+//! 4. `Idempotency-Key` replay, when the header is present;
+//! 5. the engine's fast path from the published read side: unknown campaign, not started,
 //!    `already_won` for a user holding the limit, ended, sold out — no lock, no I/O, a
 //!    static body for the refusals;
-//! 4. the per-user rate limit → 429 with `Retry-After` (after the fast path on purpose: a
-//!    sold-out answer is as cheap as a 429 and creates no limiter state for the losing 99 %);
-//! 5. the writer, which answers `won` only once the win is fsynced.
+//! 6. the user rules (per-user, user × campaign) → 429 with `Retry-After`; after the fast
+//!    path on purpose: a sold-out answer is as cheap as a 429 and creates no limiter state
+//!    for the losing 99 %; their rejections count toward automatic bans;
+//! 7. adaptive overload protection for the write path → 503 `overloaded`;
+//! 8. the writer, which answers `won` only once the win is fsynced.
+//!
+//! With the default config (no blocklist entries, only the per-user rule) steps 1, 2 and the
+//! empty rule stages cost an atomic load each.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use stampede_admission::{RateDecision, retry_after_secs};
+use stampede_admission::rules::{RequestKeys, Route, Stage};
+use stampede_admission::switches::Switch;
 use stampede_core::{CampaignId, GrabOutcome};
 use stampede_engine::{EngineError, stopwatch};
 
@@ -26,14 +37,19 @@ use crate::idempotency::{Begin, Stored, validate_key};
 use crate::json::respond;
 use crate::state::AppState;
 
-/// The handler.
+/// The handler. It takes the whole request (the body, empty for a grab, is never read) rather
+/// than the `HeaderMap` extractor, which clones every header on every request.
 pub async fn grab(
     State(state): State<Arc<AppState>>,
     CampaignIdPath(campaign): CampaignIdPath,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
     let started = stopwatch();
-    let (code, response) = decide(&state, campaign, &headers).await;
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let (code, response) = decide(&state, campaign, request.headers(), peer).await;
     state.grab_metrics.count(code);
     state
         .grab_metrics
@@ -46,7 +62,28 @@ async fn decide(
     state: &AppState,
     campaign: CampaignId,
     headers: &HeaderMap,
+    peer: Option<SocketAddr>,
 ) -> (&'static str, Response) {
+    let defence = &state.defence;
+    let now_ms = state.engine.now().0;
+    if let Err(e) = defence.require_on(Switch::Grab) {
+        return refuse(e);
+    }
+    let ip = defence.client_ip(peer, headers);
+    if let Err(e) = defence.check_ip(ip, now_ms) {
+        return refuse(e);
+    }
+    let keys = RequestKeys {
+        route: Route::Grab,
+        ip,
+        user: None,
+        campaign: Some(campaign.0),
+    };
+    // Held to the end of the request: concurrency rules count it as in flight until then.
+    let _admitted = match defence.admit(Stage::BeforeAuth, &keys, now_ms).await {
+        Ok(admitted) => admitted,
+        Err(e) => return refuse(e),
+    };
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let user = match crate::auth::Auth::bearer(authorization)
         .and_then(|token| state.auth.verify_user(token, state.now_unix_secs()))
@@ -54,8 +91,15 @@ async fn decide(
         Ok(user) => user,
         Err(e) => return refuse(AppError::Unauthorized(auth_message(e))),
     };
+    if let Err(e) = defence.check_user(user, now_ms) {
+        return refuse(e);
+    }
+    let keys = RequestKeys {
+        user: Some(user),
+        ..keys
+    };
     let Some(key) = headers.get("idempotency-key") else {
-        return answer(state, campaign, user).await;
+        return answer(state, campaign, &keys).await;
     };
     let key = match validate_key(key.as_bytes()) {
         Ok(key) => key,
@@ -70,10 +114,13 @@ async fn decide(
         }
         Begin::InUse => refuse(AppError::IdempotencyKeyInUse),
         Begin::Fresh(pending) => {
-            let (code, response) = answer(state, campaign, user).await;
+            let (code, response) = answer(state, campaign, &keys).await;
             // Store only decided answers; transient refusals (429/503) are not the request's
             // "first response" — a retry should be decided afresh.
-            let transient = matches!(code, "rate_limited" | "overloaded" | "unavailable");
+            let transient = matches!(
+                code,
+                "rate_limited" | "overloaded" | "unavailable" | "degraded" | "queue_timeout"
+            );
             if transient {
                 return (code, response);
             }
@@ -94,20 +141,32 @@ async fn decide(
     }
 }
 
-async fn answer(state: &AppState, campaign: CampaignId, user: &str) -> (&'static str, Response) {
+async fn answer(
+    state: &AppState,
+    campaign: CampaignId,
+    keys: &RequestKeys<'_>,
+) -> (&'static str, Response) {
+    let user = keys.user.unwrap_or_default();
     let outcome = match state.engine.grab_fast_path(campaign, user) {
         Some(outcome) => outcome,
         None => {
-            if let RateDecision::Limited { retry_after } =
-                state.grab_rate.check(state.user_key(user))
-            {
-                return refuse(AppError::RateLimited {
-                    retry_after_secs: retry_after_secs(retry_after),
-                });
-            }
+            let now_ms = state.engine.now().0;
+            let _admitted = match state.defence.admit(Stage::AfterAuth, keys, now_ms).await {
+                Ok(admitted) => admitted,
+                Err(e) => return refuse(e),
+            };
+            let _write_permit = match state.defence.admit_write() {
+                Ok(permit) => permit,
+                Err(e) => return refuse(e),
+            };
             match state.engine.grab(campaign, user).await {
                 Ok(outcome) => outcome,
                 Err(EngineError::Overloaded) => return refuse(AppError::Overloaded),
+                Err(EngineError::Degraded { retry_after }) => {
+                    return refuse(AppError::Degraded {
+                        retry_after_secs: stampede_admission::retry_after_secs(retry_after),
+                    });
+                }
                 Err(e) => return refuse(AppError::Unavailable(e.to_string())),
             }
         }

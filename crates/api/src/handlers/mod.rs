@@ -1,5 +1,6 @@
 //! Request handlers, one file per resource.
 
+pub mod admin;
 pub mod campaigns;
 pub mod grab;
 pub mod ops;

@@ -31,7 +31,14 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    metrics::gauge!("stampede_rate_limiter_tracked_users").set(state.grab_rate.len() as f64);
+    for (rule, keys) in state.defence.rule_key_counts() {
+        metrics::gauge!("stampede_rule_tracked_keys", "rule" => rule).set(keys as f64);
+    }
+    for switch in state.defence.switches.list() {
+        metrics::gauge!("stampede_switch_on", "switch" => switch.name)
+            .set(f64::from(u8::from(switch.on)));
+    }
+    metrics::gauge!("stampede_blocklist_entries").set(state.defence.blocklist.len() as f64);
     metrics::gauge!("stampede_idempotency_entries").set(state.idempotency.len() as f64);
     metrics::gauge!("stampede_in_flight_requests").set(state.in_flight.current() as f64);
     let mut response = state.prometheus.render().into_response();

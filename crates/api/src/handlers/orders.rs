@@ -5,12 +5,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use stampede_admission::rules::{RequestKeys, Route, Stage};
 
 use crate::auth::Caller;
 use crate::dto::OrderJson;
 use crate::error::AppError;
 use crate::handlers::grab::auth_message;
-use crate::handlers::path::OrderIdPath;
+use crate::handlers::path::{OrderIdPath, Peer};
 use crate::json::respond;
 use crate::state::AppState;
 
@@ -22,12 +23,35 @@ pub async fn show(
     State(state): State<Arc<AppState>>,
     OrderIdPath(id): OrderIdPath,
     headers: HeaderMap,
+    Peer(peer): Peer,
 ) -> Result<Response, AppError> {
+    let now_ms = state.now_ms();
+    let ip = state.defence.client_ip(peer, &headers);
+    state.defence.check_ip(ip, now_ms)?;
+    let keys = RequestKeys {
+        route: Route::Order,
+        ip,
+        user: None,
+        campaign: None,
+    };
+    let _before = state
+        .defence
+        .admit(Stage::BeforeAuth, &keys, now_ms)
+        .await?;
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let caller = state
         .auth
         .caller(authorization, state.now_unix_secs())
         .map_err(|e| AppError::Unauthorized(auth_message(e)))?;
+    if let Caller::User(user) = caller {
+        state.defence.check_user(user, now_ms)?;
+    }
+    let user = match caller {
+        Caller::User(user) => Some(user),
+        Caller::Admin => None,
+    };
+    let keys = RequestKeys { user, ..keys };
+    let _after = state.defence.admit(Stage::AfterAuth, &keys, now_ms).await?;
     let order = state.engine.order(id).ok_or(NOT_FOUND)?;
     match caller {
         Caller::Admin => {}

@@ -39,3 +39,20 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderIdPath {
         })
     }
 }
+
+/// The socket peer of the request, when the accept loop recorded it (tests driving the router
+/// without a socket have none).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}

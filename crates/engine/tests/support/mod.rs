@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
+use stampede_admission::clock::SystemClock;
 use stampede_core::{CampaignSpec, Cents, CommonSpec, RedPacketSpec, SeckillSpec, UnixMillis};
-use stampede_engine::{Durability, Engine, ManualClock};
+use stampede_engine::{Durability, Engine, JournalGuard, JournalGuardConfig, ManualClock};
 use stampede_journal::MemoryStorage;
 
 /// 2026-11-11T12:00:00Z: a fixed "now" so runs are reproducible.
@@ -37,13 +38,40 @@ pub fn red_packet(total_cents: u64, count: u64) -> CampaignSpec {
     })
 }
 
-/// An engine on in-memory storage with a manual clock and a fixed RNG seed.
+/// An engine on in-memory storage with a manual clock and a fixed RNG seed, its journal guard
+/// [`patient_guard`].
 pub fn open_memory(storage: &MemoryStorage, durability: Durability, seed: u64) -> Engine {
+    open_memory_guarded(storage, durability, seed, patient_guard())
+}
+
+/// [`open_memory`] with the journal guarded by `guard`.
+pub fn open_memory_guarded(
+    storage: &MemoryStorage,
+    durability: Durability,
+    seed: u64,
+    guard: JournalGuard,
+) -> Engine {
     let clock = ManualClock::new(T0);
-    let (engine, _) =
-        Engine::open_storage(storage.clone(), durability, Some(seed), Arc::new(clock))
-            .expect("engine opens");
+    let (engine, _) = Engine::open_storage_guarded(
+        storage.clone(),
+        durability,
+        Some(seed),
+        Arc::new(clock),
+        guard,
+    )
+    .expect("engine opens");
     engine
+}
+
+/// The journal guard for tests that are not about it: the longest reply timeout (10 s), so a
+/// busy test machine never turns a slow reply into `degraded` and seeded runs stay
+/// deterministic. `tests/breaker.rs` tests the guard itself.
+pub fn patient_guard() -> JournalGuard {
+    let config = JournalGuardConfig {
+        journal_reply_timeout: stampede_engine::guard::MAX_JOURNAL_REPLY_TIMEOUT,
+        ..JournalGuardConfig::default()
+    };
+    JournalGuard::new(config, Arc::new(SystemClock::new())).expect("valid guard config")
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {

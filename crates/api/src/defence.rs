@@ -1,0 +1,398 @@
+//! The layered defences in front of the engine, wired from config: client address, blocklist,
+//! rules (with automatic bans), degrade switches and adaptive overload protection. Every
+//! decision is counted in `stampede_admission_decisions_total{layer, rule, outcome}`.
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use axum::http::HeaderMap;
+use metrics::Counter;
+use stampede_admission::blocklist::{
+    AutoBan, AutoBanConfig, BanKey, Blocklist, Entry, ListKind, Origin, Subject, Verdict,
+};
+use stampede_admission::client_ip::{TrustedProxies, client_ip};
+use stampede_admission::clock::QuantaClock;
+use stampede_admission::overload::{AdaptiveConfig, AdaptiveLimiter, AdaptivePermit, Admission};
+use stampede_admission::rules::{
+    Admitted, Dimension, LimiterSpec, RequestKeys, RuleError, RuleSet, RuleSpec, Stage,
+};
+use stampede_admission::switches::{Switch, Switches};
+use stampede_admission::{retry_after_secs, rules};
+
+use crate::config::Config;
+use crate::error::AppError;
+
+/// File in the data directory holding the blocklist (manual entries and bans).
+pub const BLOCKLIST_FILE: &str = "blocklist.json";
+
+struct LayerMetrics {
+    blocked_ip: Counter,
+    blocked_user: Counter,
+    switched_off: Counter,
+    auto_bans: Counter,
+    shed_capacity: Counter,
+    shed_latency: Counter,
+}
+
+impl LayerMetrics {
+    fn register() -> Self {
+        let decision = |layer: &'static str, outcome: &'static str| metrics::counter!("stampede_admission_decisions_total", "layer" => layer, "rule" => "", "outcome" => outcome);
+        Self {
+            blocked_ip: decision("blocklist", "blocked_ip"),
+            blocked_user: decision("blocklist", "blocked_user"),
+            switched_off: decision("switch", "off"),
+            auto_bans: metrics::counter!("stampede_auto_bans_total"),
+            shed_capacity: decision("overload", "shed_capacity"),
+            shed_latency: decision("overload", "shed_latency"),
+        }
+    }
+}
+
+/// Every defence, shared by the handlers.
+pub struct Defence {
+    rules: ArcSwap<RuleSet>,
+    /// Block and allow lists (persisted in `blocklist.json`).
+    pub blocklist: Blocklist,
+    auto_ban: AutoBan,
+    /// Degrade switches.
+    pub switches: Switches,
+    trusted: TrustedProxies,
+    adaptive: Option<AdaptiveLimiter<QuantaClock>>,
+    blocklist_path: PathBuf,
+    dirty: AtomicBool,
+    metrics: LayerMetrics,
+}
+
+impl std::fmt::Debug for Defence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Defence")
+            .field("blocklist", &self.blocklist.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The rule set used when the config names none: issue 2's per-user grab limit, whose
+/// rejections count toward automatic bans.
+pub fn default_rules(config: &Config) -> Vec<RuleSpec> {
+    vec![RuleSpec {
+        name: "per-user".into(),
+        dimension: Dimension::User,
+        routes: vec![rules::Route::Grab],
+        limiter: LimiterSpec::TokenBucket {
+            rate_per_sec: config.grab_rate_per_second,
+            burst: config.grab_rate_burst,
+            warmup_secs: 0,
+        },
+        action: rules::Action::default(),
+        dry_run: false,
+        auto_ban: true,
+        max_keys: config.max_tracked_users.min(rules::MAX_RULE_KEYS),
+    }]
+}
+
+/// The rules the config asks for (the default set when it names none).
+pub fn configured_rules(config: &Config) -> Vec<RuleSpec> {
+    if config.rules.is_empty() {
+        default_rules(config)
+    } else {
+        config.rules.clone()
+    }
+}
+
+impl Defence {
+    /// Builds the defences for a validated config and loads the persisted blocklist.
+    pub fn new(config: &Config, now_ms: u64) -> anyhow::Result<Self> {
+        let rules =
+            RuleSet::compile(configured_rules(config)).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let trusted = TrustedProxies::parse(
+            config
+                .trusted_proxies
+                .split(',')
+                .filter(|s| !s.trim().is_empty()),
+        )?;
+        let adaptive = config.adaptive_overload.then(|| {
+            let mut adaptive = AdaptiveConfig::default();
+            if config.overload_p99_target_ms > 0 {
+                adaptive.latency_target_p99 =
+                    Some(Duration::from_millis(config.overload_p99_target_ms));
+            }
+            AdaptiveLimiter::new(adaptive, QuantaClock::new())
+        });
+        let defence = Self {
+            rules: ArcSwap::from_pointee(rules),
+            blocklist: Blocklist::new(),
+            auto_ban: AutoBan::new(AutoBanConfig {
+                threshold: config.auto_ban_threshold,
+                window: Duration::from_secs(config.auto_ban_window_secs),
+                ban_for: Duration::from_secs(config.auto_ban_secs),
+                max_keys: 1_000_000,
+            }),
+            switches: Switches::default(),
+            trusted,
+            adaptive,
+            blocklist_path: config.data_dir.join(BLOCKLIST_FILE),
+            dirty: AtomicBool::new(false),
+            metrics: LayerMetrics::register(),
+        };
+        defence.apply_switches(config, "config", now_ms);
+        defence.load_blocklist(now_ms)?;
+        Ok(defence)
+    }
+
+    /// Sets the switches the config names (others keep their state).
+    pub fn apply_switches(&self, config: &Config, who: &str, now_ms: u64) {
+        for (name, on) in &config.switches {
+            if let Some(switch) = Switch::from_name(name)
+                && self.switches.is_on(switch) != *on
+            {
+                self.switches.set(switch, *on, who, now_ms);
+                tracing::warn!(switch = name, on, who, "degrade switch flipped");
+            }
+        }
+    }
+
+    /// The client address: the peer, or X-Forwarded-For from a trusted proxy.
+    pub fn client_ip(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
+        let peer = peer?.ip();
+        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        Some(client_ip(peer, forwarded, &self.trusted))
+    }
+
+    /// 503 `degraded` when `switch` is off.
+    pub fn require_on(&self, switch: Switch) -> Result<(), AppError> {
+        if self.switches.is_on(switch) {
+            return Ok(());
+        }
+        self.metrics.switched_off.increment(1);
+        Err(AppError::SwitchedOff(switch.name()))
+    }
+
+    /// 403 `blocked` for a blocked address.
+    pub fn check_ip(&self, ip: Option<IpAddr>, now_ms: u64) -> Result<(), AppError> {
+        let Some(ip) = ip else { return Ok(()) };
+        match self.blocklist.check_ip(ip, now_ms) {
+            Verdict::Blocked { reason, until_ms } => {
+                self.metrics.blocked_ip.increment(1);
+                Err(AppError::Blocked { reason, until_ms })
+            }
+            Verdict::Allowed | Verdict::Clear => Ok(()),
+        }
+    }
+
+    /// 403 `blocked` for a blocked user.
+    pub fn check_user(&self, user: &str, now_ms: u64) -> Result<(), AppError> {
+        match self.blocklist.check_user(user, now_ms) {
+            Verdict::Blocked { reason, until_ms } => {
+                self.metrics.blocked_user.increment(1);
+                Err(AppError::Blocked { reason, until_ms })
+            }
+            Verdict::Allowed | Verdict::Clear => Ok(()),
+        }
+    }
+
+    /// Runs the rules of `stage`; a rejection may trip an automatic ban.
+    pub async fn admit(
+        &self,
+        stage: Stage,
+        keys: &RequestKeys<'_>,
+        now_ms: u64,
+    ) -> Result<Admitted, AppError> {
+        let rules = self.rules.load();
+        if !rules.applies(keys.route, stage) {
+            return Ok(Admitted::default());
+        }
+        match rules.admit(stage, keys).await {
+            Ok(admitted) => Ok(admitted),
+            Err(rejection) => {
+                if rejection.auto_ban {
+                    self.count_toward_ban(&rules, &rejection, keys, now_ms);
+                }
+                let retry_after_secs = retry_after_secs(rejection.retry_after);
+                Err(match rejection.code {
+                    "queue_timeout" => AppError::QueueTimeout { retry_after_secs },
+                    "overloaded" => AppError::Overloaded,
+                    _ => AppError::RuleLimited {
+                        status: rejection.status,
+                        retry_after_secs,
+                    },
+                })
+            }
+        }
+    }
+
+    fn count_toward_ban(
+        &self,
+        rules: &RuleSet,
+        rejection: &rules::Rejection,
+        keys: &RequestKeys<'_>,
+        now_ms: u64,
+    ) {
+        let (key, subject) = match (rejection.dimension, keys.user, keys.ip) {
+            (Dimension::User, Some(user), _) => (
+                BanKey::User(rules.hash_user(user)),
+                Subject::User(user.to_owned()),
+            ),
+            (Dimension::Ip, _, Some(ip)) => (BanKey::Ip(rules.hash_ip(ip)), Subject::ip(ip)),
+            _ => return,
+        };
+        let verdict = match &subject {
+            Subject::User(user) => self.blocklist.check_user(user, now_ms),
+            Subject::Ip(net) => self.blocklist.check_ip(net.addr(), now_ms),
+        };
+        if verdict == Verdict::Allowed || !self.auto_ban.record_rejection(key, now_ms) {
+            return;
+        }
+        let config = self.auto_ban.config();
+        let entry = Entry {
+            list: ListKind::Block,
+            reason: format!(
+                "auto-ban: rule {} rejected more than {} requests within {} s",
+                rejection.rule,
+                config.threshold,
+                config.window.as_secs()
+            ),
+            subject,
+            origin: Origin::AutoBan,
+            created_at_ms: now_ms,
+            expires_at_ms: Some(
+                now_ms
+                    .saturating_add(u64::try_from(config.ban_for.as_millis()).unwrap_or(u64::MAX)),
+            ),
+        };
+        tracing::warn!(kind = entry.subject.kind(), value = %entry.subject.value(), reason = %entry.reason, "automatic ban");
+        if self.blocklist.insert(entry).is_ok() {
+            self.metrics.auto_bans.increment(1);
+            self.dirty.store(true, Ordering::Release);
+        }
+    }
+
+    /// Adaptive overload protection for the write path: a permit to hold while the engine
+    /// works, or 503 `overloaded`.
+    pub fn admit_write(&self) -> Result<Option<AdaptivePermit<QuantaClock>>, AppError> {
+        let Some(adaptive) = &self.adaptive else {
+            return Ok(None);
+        };
+        match adaptive.try_admit() {
+            Admission::Admit(permit) => Ok(Some(permit)),
+            Admission::Shed { reason } => {
+                match reason {
+                    stampede_admission::ShedReason::Capacity => {
+                        self.metrics.shed_capacity.increment(1)
+                    }
+                    stampede_admission::ShedReason::LatencyTarget => {
+                        self.metrics.shed_latency.increment(1)
+                    }
+                }
+                Err(AppError::Overloaded)
+            }
+        }
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Vec<RuleSpec> {
+        self.rules.load().specs().to_vec()
+    }
+
+    /// Replaces the rules whole (validated and compiled first; on error the old stay).
+    pub fn set_rules(&self, specs: Vec<RuleSpec>) -> Result<(), RuleError> {
+        let compiled = RuleSet::compile(specs)?;
+        self.rules.store(Arc::new(compiled));
+        Ok(())
+    }
+
+    /// Keys tracked per keyed rule.
+    pub fn rule_key_counts(&self) -> Vec<(String, usize)> {
+        self.rules
+            .load()
+            .key_counts()
+            .into_iter()
+            .map(|(n, c)| (n.to_owned(), c))
+            .collect()
+    }
+
+    /// Adds a manual entry and persists the list before returning.
+    pub fn add_entry(&self, entry: Entry, now_ms: u64) -> Result<(), AppError> {
+        self.blocklist
+            .insert(entry)
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+        self.save_blocklist(now_ms)
+    }
+
+    /// Removes an entry and persists the list; whether it was there.
+    pub fn remove_entry(
+        &self,
+        list: ListKind,
+        subject: &Subject,
+        now_ms: u64,
+    ) -> Result<bool, AppError> {
+        let removed = self.blocklist.remove(list, subject);
+        if removed {
+            self.save_blocklist(now_ms)?;
+        }
+        Ok(removed)
+    }
+
+    /// Every second: evict idle limiter keys, drop expired bans and counters, persist new
+    /// automatic bans.
+    pub fn upkeep(&self, now_ms: u64) {
+        self.rules.load().evict_idle();
+        self.auto_ban.sweep(now_ms);
+        if self.blocklist.sweep(now_ms) > 0 {
+            self.dirty.store(true, Ordering::Release);
+        }
+        if self.dirty.swap(false, Ordering::AcqRel)
+            && let Err(e) = self.save_blocklist(now_ms)
+        {
+            tracing::error!(error = ?e, "could not persist the blocklist; will retry");
+            self.dirty.store(true, Ordering::Release);
+        }
+    }
+
+    fn load_blocklist(&self, now_ms: u64) -> anyhow::Result<()> {
+        let text = match std::fs::read_to_string(&self.blocklist_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let entries: Vec<Entry> = serde_json::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.blocklist_path.display()))?;
+        let count = entries.len();
+        self.blocklist.restore(entries, now_ms)?;
+        tracing::info!(
+            entries = count,
+            in_force = self.blocklist.len(),
+            "blocklist loaded"
+        );
+        Ok(())
+    }
+
+    fn save_blocklist(&self, now_ms: u64) -> Result<(), AppError> {
+        let entries = self.blocklist.entries(now_ms);
+        write_atomically(
+            &self.blocklist_path,
+            &serde_json::to_vec_pretty(&entries).unwrap_or_default(),
+        )
+        .map_err(|e| AppError::Unavailable(format!("could not persist the blocklist: {e}")))
+    }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old or the new file: a
+/// temporary file, fsync, rename, fsync of the directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
