@@ -163,6 +163,29 @@ impl Defence {
         Some(client_ip(peer, forwarded, &self.trusted))
     }
 
+    /// The front door of a route: client address, blocklist by address, and the rules known
+    /// before authentication. Returns the request's keys (no user yet) and the admission to
+    /// hold until the response (concurrency rules count the request in flight until then).
+    pub async fn front_door<'a>(
+        &self,
+        route: rules::Route,
+        peer: Option<SocketAddr>,
+        headers: &HeaderMap,
+        campaign: Option<u128>,
+        now_ms: u64,
+    ) -> Result<(RequestKeys<'a>, Admitted), AppError> {
+        let ip = self.client_ip(peer, headers);
+        self.check_ip(ip, now_ms)?;
+        let keys = RequestKeys {
+            route,
+            ip,
+            user: None,
+            campaign,
+        };
+        let admitted = self.admit(Stage::BeforeAuth, &keys, now_ms).await?;
+        Ok((keys, admitted))
+    }
+
     /// 503 `degraded` when `switch` is off.
     pub fn require_on(&self, switch: Switch) -> Result<(), AppError> {
         if self.switches.is_on(switch) {

@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use stampede_admission::rules::{RequestKeys, Route, Stage};
+use stampede_admission::rules::Route;
 use stampede_admission::switches::Switch;
 use stampede_engine::EngineError;
 
@@ -69,18 +69,15 @@ pub async fn show(
     headers: HeaderMap,
     Peer(peer): Peer,
 ) -> Result<Response, AppError> {
-    let now_ms = state.now_ms();
-    let ip = state.defence.client_ip(peer, &headers);
-    state.defence.check_ip(ip, now_ms)?;
-    let keys = RequestKeys {
-        route: Route::CampaignDetail,
-        ip,
-        user: None,
-        campaign: Some(id.0),
-    };
-    let _admitted = state
+    let (_keys, _admitted) = state
         .defence
-        .admit(Stage::BeforeAuth, &keys, now_ms)
+        .front_door(
+            Route::CampaignDetail,
+            peer,
+            &headers,
+            Some(id.0),
+            state.now_ms(),
+        )
         .await?;
     if !state.defence.switches.is_on(Switch::CampaignDetail) {
         return match state.campaign_cache.pin().get(&id) {

@@ -69,18 +69,11 @@ async fn decide(
     if let Err(e) = defence.require_on(Switch::Grab) {
         return refuse(e);
     }
-    let ip = defence.client_ip(peer, headers);
-    if let Err(e) = defence.check_ip(ip, now_ms) {
-        return refuse(e);
-    }
-    let keys = RequestKeys {
-        route: Route::Grab,
-        ip,
-        user: None,
-        campaign: Some(campaign.0),
-    };
-    // Held to the end of the request: concurrency rules count it as in flight until then.
-    let _admitted = match defence.admit(Stage::BeforeAuth, &keys, now_ms).await {
+    // `_admitted` is held to the end of the request: concurrency rules count it until then.
+    let (keys, _admitted) = match defence
+        .front_door(Route::Grab, peer, headers, Some(campaign.0), now_ms)
+        .await
+    {
         Ok(admitted) => admitted,
         Err(e) => return refuse(e),
     };

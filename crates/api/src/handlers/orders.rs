@@ -26,17 +26,9 @@ pub async fn show(
     Peer(peer): Peer,
 ) -> Result<Response, AppError> {
     let now_ms = state.now_ms();
-    let ip = state.defence.client_ip(peer, &headers);
-    state.defence.check_ip(ip, now_ms)?;
-    let keys = RequestKeys {
-        route: Route::Order,
-        ip,
-        user: None,
-        campaign: None,
-    };
-    let _before = state
+    let (keys, _before) = state
         .defence
-        .admit(Stage::BeforeAuth, &keys, now_ms)
+        .front_door(Route::Order, peer, &headers, None, now_ms)
         .await?;
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let caller = state
