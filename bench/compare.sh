@@ -7,7 +7,7 @@
 # and prints every figure with its Stampede/baseline ratio and the median ratio of the pairs.
 #
 #   bench/compare.sh                 # all scenarios
-#   bench/compare.sh soldout write   # some: soldout | stampede | write | memory | wrk
+#   bench/compare.sh soldout write   # some: soldout | stampede | write | memory | wrk | rules
 #
 # Load generator: `stampede bench`, the same closed loop for both sides. Against the baseline
 # (and for the saturating Stampede runs) it runs in RAW MODE (`--raw-path PATH`): every user
@@ -217,27 +217,46 @@ scenario_write() {
 
 # 4. Memory: RSS after a run in which MEMORY_USERS distinct users each won one item.
 scenario_memory() {
-    log "== 4. memory: $MEMORY_USERS distinct users each win once (stock $MEMORY_USERS)"
-    start_stampede
-    local id before after b=$WORK_DIR/memory.json
-    id=$(create_campaign "$MEMORY_USERS")
+    memory_case "$MEMORY_USERS"
+    memory_case 3000
+}
+
+# memory_case STOCK: MEMORY_USERS distinct users hit a STOCK-item campaign once each (stock
+# MEMORY_USERS: every user wins; stock 3,000: the seed scenario, 3,000 win and the rest are
+# answered sold_out from the read side). Adaptive overload shedding is off so that every user
+# reaches the engine instead of being shed with 503 (this measures memory, not shedding).
+memory_case() {
+    local stock=$1
+    log "== 4. memory: $MEMORY_USERS distinct users, stock $stock"
+    start_stampede --adaptive-overload false
+    local id before after b=$WORK_DIR/memory-$stock.json
+    id=$(create_campaign "$stock")
     before=$(rss_kib)
     # Each connection cycles through its own shard of users; 10 % more requests than users
     # lets the slowest connection reach its last user (the extra answers are already_won or
     # sold_out from the read side, which keeps no per-user state). Stock 0 at the end with a
-    # per-user limit of 1 means MEMORY_USERS distinct users won.
-    bench "$b" --raw-path "/v1/campaigns/$id/grab" --users "$MEMORY_USERS" \
-        --max-requests "$((MEMORY_USERS + MEMORY_USERS / 10))" --duration 300
+    # per-user limit of 1 means min(stock, MEMORY_USERS) distinct users won.
+    # A grab answered `degraded` (the journal breaker trips on a slow call: a resize of the
+    # ledger's tables on this one core) did not win; a second pass with the same users (same
+    # --seed) lets them, while earlier winners are answered already_won from the read side.
+    local won=0 pass expected=$((stock < MEMORY_USERS ? stock : MEMORY_USERS))
+    for pass in 1 2 3; do
+        bench "$b" --raw-path "/v1/campaigns/$id/grab" --users "$MEMORY_USERS" --seed 4 \
+            --max-requests "$((MEMORY_USERS + MEMORY_USERS / 10))" --duration 300
+        won=$((won + $(outcome "$b" won)))
+        [[ $(remaining "$id") == 0 ]] && break
+        log "  pass $pass left $(remaining "$id") items ($(jq -c .report.overall.outcomes "$b")); again"
+    done
     after=$(rss_kib)
-    local won
-    won=$(outcome "$b" won)
-    [[ $(remaining "$id") == 0 && $won == "$MEMORY_USERS" ]] ||
-        die "expected $MEMORY_USERS wins, got $won (remaining $(remaining "$id"))"
-    echo "memory run outcomes: $(jq -c .report.overall.outcomes "$b")"
+    # Stock 0 with a per-user limit of 1 means $expected distinct winners; the answered `won`
+    # count may be a few short (a win decided after its requester was told `degraded`).
+    [[ $(remaining "$id") == 0 ]] ||
+        die "expected $expected wins, got $won answered (remaining $(remaining "$id"))"
+    echo "memory run (stock $stock) outcomes: $(jq -c .report.overall.outcomes "$b")"
     stop_server
-    awk -v b="$before" -v a="$after" -v u="$MEMORY_USERS" -v s="$(elapsed "$b")" 'BEGIN {
-        printf "memory: %d users touched (won) in %.1f s | VmRSS before %.1f MiB, after %.1f MiB | %.0f bytes per user | target <= 256 MiB: %s\n",
-            u, s, b / 1024, a / 1024, (a - b) * 1024 / u, (a <= 256 * 1024 ? "PASS" : "FAIL") }'
+    awk -v b="$before" -v a="$after" -v u="$MEMORY_USERS" -v w="$won" -v s="$(elapsed "$b")" 'BEGIN {
+        printf "memory: %d users touched, %d won, in %.1f s | VmRSS before %.1f MiB, after %.1f MiB | %.0f bytes per user | target <= 256 MiB: %s\n",
+            u, w, s, b / 1024, a / 1024, (a - b) * 1024 / u, (a <= 256 * 1024 ? "PASS" : "FAIL") }'
 }
 
 # 5. wrk cross-check of scenario 1 (skipped when wrk is not installed): the same servers, pinning
@@ -276,11 +295,49 @@ scenario_wrk() {
     echo "wrk sold-out: median throughput ratio $(median "${rps_ratios[@]}"), median p99 ratio $(median "${p99_ratios[@]}")"
 }
 
+# 6. Layer cost (issue 4): the full stampede of scenario 2 against Stampede with its rules on
+# versus `--rules-enabled=false` (no rule runs; blocklist, switches and shedding stay), A B A B
+# ... ($PAIRS pairs); first the default rule set (one per-user token bucket), then the worked
+# example's rules (examples/defend-a-campaign.toml less its `winners = false` switch, which
+# would hide the winners list the audit reads). For the example the humans and scripts leave
+# from their own addresses (--clicker-ips/--script-ips): from one address its per-ip rule
+# would ban them all. Each "on" run must pass the audit; the ratio is on/off throughput.
+scenario_rules() {
+    local example=$WORK_DIR/defend-a-campaign.toml
+    grep -v -e '^\[switches\]' -e '^winners' "$ROOT/examples/defend-a-campaign.toml" >"$example"
+    local set
+    for set in default example; do
+        local server_args=() bench_args=()
+        if [[ $set == example ]]; then
+            server_args=(--config "$example")
+            bench_args=(--clicker-ips 40000 --script-ips 20)
+        fi
+        log "== 6. layer cost ($set rules): full stampede, 3,000 items, 100,000 users, rules on vs off"
+        local ratios=()
+        for pair in $(seq "$PAIRS"); do
+            local on=$WORK_DIR/rules-$set-on$pair.json off=$WORK_DIR/rules-$set-off$pair.json
+            start_stampede "${server_args[@]}"
+            bench "$on" --stock 3000 --per-user-limit 1 --users 100000 --duration "$DURATION" "${bench_args[@]}"
+            stop_server
+            start_stampede "${server_args[@]}" --rules-enabled=false
+            bench "$off" --stock 3000 --per-user-limit 1 --users 100000 --duration "$DURATION" "${bench_args[@]}"
+            stop_server
+            echo "pair $pair ($set rules) on: $(jq -c .report.overall.outcomes "$on") | off: $(jq -c .report.overall.outcomes "$off")"
+            printf '  %-34s off %12s  on %12s  ratio %s\n' "throughput req/s" "$(rps "$off")" "$(rps "$on")" "$(ratio "$(rps "$on")" "$(rps "$off")")"
+            printf '  %-34s off %12s  on %12s  ratio %s\n' "p99 µs" "$(p99 "$off")" "$(p99 "$on")" "$(ratio "$(p99 "$on")" "$(p99 "$off")")"
+            ratios+=("$(ratio "$(rps "$on")" "$(rps "$off")")")
+        done
+        local r
+        r=$(median "${ratios[@]}")
+        echo "rules ($set): median throughput ratio on/off $r (target >= 0.9, the layer costs <= 10 %: $(verdict "$r" '>=' 0.9))"
+    done
+}
+
 main() {
     local scenarios=("$@")
-    ((${#scenarios[@]})) || scenarios=(soldout stampede write memory wrk)
+    ((${#scenarios[@]})) || scenarios=(soldout stampede write memory wrk rules)
     for s in "${scenarios[@]}"; do
-        declare -F "scenario_$s" >/dev/null || die "unknown scenario $s (soldout | stampede | write | memory | wrk)"
+        declare -F "scenario_$s" >/dev/null || die "unknown scenario $s (soldout | stampede | write | memory | wrk | rules)"
     done
     if [[ ${NO_BUILD:-0} != 1 ]]; then
         local features=()

@@ -95,9 +95,12 @@ pub fn default_rules(config: &Config) -> Vec<RuleSpec> {
     }]
 }
 
-/// The rules the config asks for (the default set when it names none).
+/// The rules the config asks for (the default set when it names none, none at all when
+/// `rules_enabled` is false).
 pub fn configured_rules(config: &Config) -> Vec<RuleSpec> {
-    if config.rules.is_empty() {
+    if !config.rules_enabled {
+        Vec::new()
+    } else if config.rules.is_empty() {
         default_rules(config)
     } else {
         config.rules.clone()

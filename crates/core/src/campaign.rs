@@ -1,27 +1,38 @@
 //! One campaign's live state: stock or packet pool, its orders in win order, and a per-user
 //! index. Mutated only by [`Campaign::apply_win`], which the ledger calls for live grabs and
 //! for journal replay alike.
+//!
+//! Memory per order (the 1,000,000-winner target): an [`OrderSlot`] is 40 bytes (the order id
+//! is derived, not stored: see [`crate::order_key`]), and the per-user index stores 8 bytes
+//! per user in a hash table that keys by the winner's id *in the order list* instead of keeping
+//! its own copy of the key.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
 
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{Order, OrderState};
+use crate::order_key::OrderKey;
 use crate::outcome::{CampaignStatus, OrderTicket};
 use crate::red_packet::PacketPool;
 use crate::spec::CampaignSpec;
 
-/// An order as stored: the campaign id is implied by where it lives (16 bytes saved per order).
+/// An order as stored: the campaign id is implied by where it lives, the order id is derived
+/// from the campaign's place, the index, the time and `nonce` ([`OrderKey::encode`]).
 #[derive(Clone, Debug)]
 struct OrderSlot {
-    id: OrderId,
     user_id: UserId,
     amount_cents: Cents,
     created_at: UnixMillis,
+    nonce: u32,
     state: OrderState,
 }
+const _: () = assert!(std::mem::size_of::<OrderSlot>() == 40);
 
-/// A user's orders in one campaign.
+/// A user's orders in one campaign; the user is `orders[latest].user_id`.
 #[derive(Clone, Copy, Debug)]
 struct UserOrders {
     /// Orders that hold an item (count against the per-user limit).
@@ -36,19 +47,30 @@ pub struct Campaign {
     id: CampaignId,
     spec: CampaignSpec,
     created_at: UnixMillis,
+    /// Where the ledger keeps this campaign (part of every order id).
+    slot: u32,
+    order_key: OrderKey,
     remaining: u64,
     live_orders: u64,
     pool: Option<PacketPool>,
     orders: Vec<OrderSlot>,
-    by_user: HashMap<UserId, UserOrders>,
+    by_user: HashTable<UserOrders>,
+    hasher: RandomState,
 }
 
 impl Campaign {
-    /// A new campaign with full stock.
+    /// A new campaign with full stock, kept by the ledger in `slot`; its order ids are
+    /// enciphered under `order_key`.
     ///
     /// # Panics
     /// If the spec is invalid (callers validate first).
-    pub fn new(id: CampaignId, spec: CampaignSpec, created_at: UnixMillis) -> Self {
+    pub fn new(
+        id: CampaignId,
+        spec: CampaignSpec,
+        created_at: UnixMillis,
+        slot: u32,
+        order_key: OrderKey,
+    ) -> Self {
         spec.validate()
             .expect("campaign spec validated before creation");
         let pool = match &spec {
@@ -62,10 +84,13 @@ impl Campaign {
             remaining: spec.total(),
             spec,
             created_at,
+            slot,
+            order_key,
             live_orders: 0,
             pool,
             orders: Vec::new(),
-            by_user: HashMap::new(),
+            by_user: HashTable::new(),
+            hasher: RandomState::new(),
         }
     }
 
@@ -106,15 +131,34 @@ impl Campaign {
 
     /// The user's latest order if they hold `per_user_limit` live orders.
     pub fn holding_limit(&self, user: &str) -> Option<OrderTicket> {
-        let u = self.by_user.get(user)?;
+        let u = self.user_orders(user)?;
         if u.live < self.spec.per_user_limit() {
             return None;
         }
-        let slot = &self.orders[u.latest as usize];
         Some(OrderTicket {
-            order_id: slot.id,
-            amount_cents: slot.amount_cents,
+            order_id: self.order_id(u.latest),
+            amount_cents: self.orders[u.latest as usize].amount_cents,
         })
+    }
+
+    fn user_orders(&self, user: &str) -> Option<&UserOrders> {
+        let orders = &self.orders;
+        self.by_user.find(self.hasher.hash_one(user), |u| {
+            orders[u.latest as usize].user_id.as_str() == user
+        })
+    }
+
+    /// The id of the order at `index` (which exists).
+    fn order_id(&self, index: u32) -> OrderId {
+        let slot = &self.orders[index as usize];
+        self.order_key
+            .encode(slot.created_at, self.slot, index, slot.nonce)
+    }
+
+    /// The id the next win will carry, given a nonce from the caller's RNG.
+    pub(crate) fn next_order_id(&self, won_at: UnixMillis, nonce: u32) -> OrderId {
+        let index = u32::try_from(self.orders.len()).expect("orders bounded by MAX_STOCK");
+        self.order_key.encode(won_at, self.slot, index, nonce)
     }
 
     /// The amount the next win will carry: the price, or a packet drawn from the pool.
@@ -152,13 +196,14 @@ impl Campaign {
         }
     }
 
-    /// Applies a checked win and returns the new order's index.
+    /// Applies a checked win (whose id is [`Campaign::next_order_id`] with `nonce`) and returns
+    /// the new order's index.
     ///
     /// # Panics
     /// If [`Campaign::check_win`] would reject it: the ledger checks first.
     pub(crate) fn apply_win(
         &mut self,
-        order_id: OrderId,
+        nonce: u32,
         user: &UserId,
         amount: Cents,
         won_at: UnixMillis,
@@ -170,19 +215,33 @@ impl Campaign {
         }
         let index = u32::try_from(self.orders.len()).expect("orders bounded by MAX_STOCK");
         self.orders.push(OrderSlot {
-            id: order_id,
             user_id: user.clone(),
             amount_cents: amount,
             created_at: won_at,
+            nonce,
             state: match self.spec {
                 CampaignSpec::Seckill(_) => OrderState::PendingPayment,
                 CampaignSpec::RedPacket(_) => OrderState::Won,
             },
         });
-        let entry = self
-            .by_user
-            .entry(user.clone())
-            .or_insert(UserOrders { live: 0, latest: 0 });
+        let Self {
+            orders,
+            by_user,
+            hasher,
+            ..
+        } = self;
+        let user_at = |u: &UserOrders| orders[u.latest as usize].user_id.as_str();
+        let entry = by_user
+            .entry(
+                hasher.hash_one(user.as_str()),
+                |u| user_at(u) == user.as_str(),
+                |u| hasher.hash_one(user_at(u)),
+            )
+            .or_insert(UserOrders {
+                live: 0,
+                latest: index,
+            })
+            .into_mut();
         entry.live += 1;
         entry.latest = index;
         self.remaining -= 1;
@@ -221,6 +280,18 @@ impl Campaign {
             per_user.values().all(|&n| n <= limit),
             "a user above the per-user limit"
         );
+        let mut users: Vec<&str> = self.orders.iter().map(|o| o.user_id.as_str()).collect();
+        users.sort_unstable();
+        users.dedup();
+        assert_eq!(
+            users.len(),
+            self.by_user.len(),
+            "per-user index out of step"
+        );
+        for (user, &live) in &per_user {
+            let indexed = self.user_orders(user).expect("every winner is indexed");
+            assert_eq!(indexed.live, live, "per-user live count out of step");
+        }
         if let (CampaignSpec::RedPacket(r), Some(pool)) = (&self.spec, &self.pool) {
             let paid: u64 = self.orders.iter().map(|o| o.amount_cents.0).sum();
             assert_eq!(
@@ -235,7 +306,7 @@ impl Campaign {
     /// The order at `index` in win order.
     pub fn order_at(&self, index: u32) -> Option<Order> {
         self.orders.get(index as usize).map(|slot| Order {
-            id: slot.id,
+            id: self.order_id(index),
             campaign_id: self.id,
             user_id: slot.user_id.clone(),
             amount_cents: slot.amount_cents,

@@ -12,6 +12,7 @@ use crate::campaign::Campaign;
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
 use crate::money::UnixMillis;
 use crate::order::Order;
+use crate::order_key::OrderKey;
 use crate::outcome::{GrabOutcome, OrderTicket};
 use crate::record::Record;
 use crate::spec::{CampaignSpec, SpecError};
@@ -20,9 +21,9 @@ use crate::spec::{CampaignSpec, SpecError};
 /// read-side entry; 10,000 is far above any shop's concurrent flash sales and keeps both bounded.
 pub const MAX_CAMPAIGNS: usize = 10_000;
 
-/// Most attempts at drawing an unused 128-bit id before declaring the RNG broken: a collision
+/// Most attempts at drawing an unused campaign id before declaring the RNG broken: a collision
 /// among 74 random bits within one millisecond is practically impossible, twice in a row
-/// means the RNG is not random.
+/// means the RNG is not random. (Order ids cannot collide: each carries its own place.)
 const MAX_ID_DRAWS: usize = 8;
 
 /// Why a campaign could not be created.
@@ -41,13 +42,6 @@ pub enum CreateError {
 #[error("journal record cannot be applied: {0}")]
 pub struct ApplyError(pub String);
 
-/// Where an order lives.
-#[derive(Clone, Copy, Debug)]
-struct OrderLocation {
-    campaign: u32,
-    index: u32,
-}
-
 /// The result of a grab: the outcome to answer, and the record to journal before answering
 /// (only for a new win).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,12 +52,16 @@ pub struct Grab {
     pub record: Option<Record>,
 }
 
-/// All campaigns and orders.
+/// All campaigns and orders. An order is found from its id alone: the id enciphers its
+/// campaign slot and index under `order_key` (see [`crate::order_key`]), so no id → order map
+/// is kept.
 #[derive(Debug, Default)]
 pub struct Ledger {
     campaigns: Vec<Campaign>,
     by_id: HashMap<CampaignId, u32>,
-    orders: HashMap<OrderId, OrderLocation>,
+    /// Set by the first campaign creation (drawn live, read back on replay).
+    order_key: Option<OrderKey>,
+    order_count: usize,
 }
 
 impl Ledger {
@@ -87,10 +85,12 @@ impl Ledger {
             .map(|_| CampaignId(uuid_v7_bits(now.0, rng.random())))
             .find(|id| !self.by_id.contains_key(id))
             .expect("RNG produced colliding campaign ids repeatedly");
+        let order_key = self.order_key.unwrap_or_else(|| OrderKey(rng.random()));
         let record = Record::CampaignCreated {
             id,
             spec,
             created_at: now,
+            order_key,
         };
         self.apply(&record)
             .expect("a freshly decided campaign applies");
@@ -126,10 +126,7 @@ impl Ledger {
         let Some(amount_cents) = campaign.next_amount(rng) else {
             return rejected(GrabOutcome::SoldOut);
         };
-        let order_id = (0..MAX_ID_DRAWS)
-            .map(|_| OrderId(uuid_v7_bits(now.0, rng.random())))
-            .find(|id| !self.orders.contains_key(id))
-            .expect("RNG produced colliding order ids repeatedly");
+        let order_id = campaign.next_order_id(now, rng.random());
         let record = Record::Won {
             campaign_id,
             order_id,
@@ -154,6 +151,7 @@ impl Ledger {
                 id,
                 spec,
                 created_at,
+                order_key,
             } => {
                 spec.validate()
                     .map_err(|e| ApplyError(format!("campaign {id}: {e}")))?;
@@ -163,9 +161,20 @@ impl Ledger {
                 if self.campaigns.len() >= MAX_CAMPAIGNS {
                     return Err(ApplyError("more than MAX_CAMPAIGNS campaigns".into()));
                 }
+                if self.order_key.is_some_and(|key| key != *order_key) {
+                    return Err(ApplyError(format!(
+                        "campaign {id} carries a different order key"
+                    )));
+                }
+                self.order_key = Some(*order_key);
                 let slot = u32::try_from(self.campaigns.len()).expect("bounded by MAX_CAMPAIGNS");
-                self.campaigns
-                    .push(Campaign::new(*id, spec.clone(), *created_at));
+                self.campaigns.push(Campaign::new(
+                    *id,
+                    spec.clone(),
+                    *created_at,
+                    slot,
+                    *order_key,
+                ));
                 self.by_id.insert(*id, slot);
                 Ok(())
             }
@@ -180,21 +189,23 @@ impl Ledger {
                     .by_id
                     .get(campaign_id)
                     .ok_or_else(|| ApplyError(format!("win in unknown campaign {campaign_id}")))?;
-                if self.orders.contains_key(order_id) {
-                    return Err(ApplyError(format!("order {order_id} created twice")));
-                }
                 let campaign = &mut self.campaigns[slot as usize];
                 campaign
                     .check_win(user_id, *amount_cents)
                     .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-                let index = campaign.apply_win(*order_id, user_id, *amount_cents, *won_at);
-                self.orders.insert(
-                    *order_id,
-                    OrderLocation {
-                        campaign: slot,
-                        index,
-                    },
-                );
+                // The id must name the campaign's next place: this also refuses an id used twice.
+                let key = self
+                    .order_key
+                    .expect("a campaign exists, so the key is set");
+                let nonce = key
+                    .decode(*order_id)
+                    .map(|place| place.nonce)
+                    .filter(|&nonce| campaign.next_order_id(*won_at, nonce) == *order_id)
+                    .ok_or_else(|| {
+                        ApplyError(format!("order {order_id} does not name its place"))
+                    })?;
+                campaign.apply_win(nonce, user_id, *amount_cents, *won_at);
+                self.order_count += 1;
                 Ok(())
             }
         }
@@ -213,14 +224,18 @@ impl Ledger {
     }
 
     /// An order by id.
+    /// An unknown or forged id deciphers to some place; the order there has another id.
     pub fn order(&self, id: OrderId) -> Option<Order> {
-        let loc = self.orders.get(&id)?;
-        self.campaigns[loc.campaign as usize].order_at(loc.index)
+        let place = self.order_key?.decode(id)?;
+        self.campaigns
+            .get(place.slot as usize)?
+            .order_at(place.index)
+            .filter(|order| order.id == id)
     }
 
     /// Number of orders across all campaigns.
     pub fn order_count(&self) -> usize {
-        self.orders.len()
+        self.order_count
     }
 
     /// Checks every invariant of every campaign (O(orders)); run after replay and in tests.
@@ -235,6 +250,6 @@ impl Ledger {
             c.assert_invariants();
             orders += c.order_count();
         }
-        assert_eq!(orders, self.orders.len(), "order index out of step");
+        assert_eq!(orders, self.order_count, "order count out of step");
     }
 }

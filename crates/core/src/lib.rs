@@ -10,7 +10,9 @@ mod ids;
 mod ledger;
 mod money;
 mod order;
+mod order_key;
 mod outcome;
+mod promotion;
 mod record;
 mod red_packet;
 mod spec;
@@ -20,7 +22,13 @@ pub use ids::{CampaignId, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError, uuid_
 pub use ledger::{ApplyError, CreateError, Grab, Ledger, MAX_CAMPAIGNS};
 pub use money::{Cents, MAX_CENTS, UnixMillis};
 pub use order::{InvalidTransition, Order, OrderState};
+pub use order_key::OrderKey;
 pub use outcome::{CampaignStatus, GrabOutcome, OrderTicket};
+pub use promotion::{
+    AppliedPromotions, BASIS_POINTS_PER_WHOLE, MAX_LINES, MAX_PROMOTIONS, MAX_QUANTITY, OrderLine,
+    PricedLine, PricedOrder, PricingError, Promotion, PromotionError, PromotionId, PromotionKind,
+    PromotionRule, Sku, apportion, price_order,
+};
 pub use record::Record;
 pub use red_packet::PacketPool;
 pub use spec::{

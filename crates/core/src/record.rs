@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
+use crate::order_key::OrderKey;
 use crate::spec::CampaignSpec;
 
 /// A fact in the journal.
@@ -18,6 +19,9 @@ pub enum Record {
         spec: CampaignSpec,
         /// When.
         created_at: UnixMillis,
+        /// The ledger's order-id key: drawn at the first creation, repeated in every later one
+        /// (replay refuses a different one). Never shown through the API.
+        order_key: OrderKey,
     },
     /// A user won an item or a packet.
     Won {

@@ -47,7 +47,12 @@ fn spec(stock: u64) -> CampaignSpec {
 fn patient_guard() -> JournalGuard {
     let config = JournalGuardConfig {
         journal_reply_timeout: stampede_engine::guard::MAX_JOURNAL_REPLY_TIMEOUT,
-        ..JournalGuardConfig::default()
+        // Hundreds of grabs in flight queue behind each other's batches (and a table resize at
+        // ~1 M orders stalls one batch): slow, not failing; the breaker must not open on them.
+        breaker: stampede_admission::BreakerConfig {
+            slow_call_threshold: stampede_engine::guard::MAX_JOURNAL_REPLY_TIMEOUT,
+            ..stampede_admission::BreakerConfig::default()
+        },
     };
     JournalGuard::new(config, Arc::new(stampede_admission::SystemClock::new())).unwrap()
 }

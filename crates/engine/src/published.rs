@@ -8,7 +8,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use stampede_core::{
-    Campaign, CampaignId, CampaignSpec, CampaignStatus, OrderTicket, UnixMillis, UserId,
+    Campaign, CampaignId, CampaignSpec, CampaignStatus, Cents, OrderId, OrderTicket, UnixMillis,
+    UserId,
 };
 
 /// Everything the fast path needs about one campaign.
@@ -25,8 +26,9 @@ pub struct CampaignView {
     /// Money left in a red-packet pool, as of the last durable batch.
     remaining_cents: AtomicU64,
     /// Users holding `per_user_limit` live orders, with their latest order. Bounded by the
-    /// campaign's stock (at most `total` users can hold an item).
-    holders: papaya::HashMap<UserId, OrderTicket>,
+    /// campaign's stock (at most `total` users can hold an item). The key shares the core's
+    /// string (`UserId` is an `Arc<str>`).
+    holders: papaya::HashMap<UserId, HeldTicket>,
     /// Prometheus gauge for `remaining`, registered once at creation.
     remaining_gauge: metrics::Gauge,
 }
@@ -66,7 +68,7 @@ impl CampaignView {
 
     /// The user's latest order if they hold the per-user limit (no lock, no allocation).
     pub fn holder(&self, user: &str) -> Option<OrderTicket> {
-        self.holders.pin().get(user).copied()
+        self.holders.pin().get(user).map(|held| held.ticket())
     }
 
     /// Called by the writer after a durable batch: stock first, holders second is fine because
@@ -83,7 +85,38 @@ impl CampaignView {
 
     /// Records that `user` now holds the limit with `ticket` as latest order.
     pub(crate) fn publish_holder(&self, user: UserId, ticket: OrderTicket) {
-        self.holders.pin().insert(user, ticket);
+        self.holders.pin().insert(user, HeldTicket::new(ticket));
+    }
+}
+
+/// An [`OrderTicket`] as the holders map stores it: the id as two `u64` halves, so the value is
+/// 24 bytes at 8-byte alignment instead of 32 at the 16 a `u128` asks for. papaya boxes every
+/// entry; with the 16-byte key that is a 40-byte box (a 48-byte malloc chunk) instead of 48
+/// (64): 16 MiB less at 1,000,000 holders.
+#[derive(Clone, Copy, Debug)]
+struct HeldTicket {
+    order_id_high: u64,
+    order_id_low: u64,
+    amount_cents: u64,
+}
+const _: () = assert!(std::mem::size_of::<HeldTicket>() == 24);
+
+impl HeldTicket {
+    fn new(ticket: OrderTicket) -> Self {
+        Self {
+            order_id_high: (ticket.order_id.0 >> 64) as u64,
+            order_id_low: ticket.order_id.0 as u64,
+            amount_cents: ticket.amount_cents.0,
+        }
+    }
+
+    fn ticket(self) -> OrderTicket {
+        OrderTicket {
+            order_id: OrderId(
+                (u128::from(self.order_id_high) << 64) | u128::from(self.order_id_low),
+            ),
+            amount_cents: Cents(self.amount_cents),
+        }
     }
 }
 
