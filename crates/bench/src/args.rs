@@ -92,6 +92,14 @@ pub struct BenchArgs {
     /// Distinct loopback source addresses the botnet uses (127.1.y.z).
     #[arg(long, default_value_t = 200)]
     pub botnet_ips: u32,
+    /// Distinct loopback source addresses the clickers and visitors use (127.2.y.z), so that
+    /// per-address rules see households, not one machine; 0: they all leave from the default
+    /// address (127.0.0.1).
+    #[arg(long, default_value_t = 0)]
+    pub clicker_ips: u32,
+    /// Distinct loopback source addresses the scripts use (127.3.y.z); 0: the default address.
+    #[arg(long, default_value_t = 0)]
+    pub script_ips: u32,
 
     /// Concurrent keep-alive connections (closed loop: each sends as soon as it gets an answer).
     #[arg(long, default_value_t = 256)]
@@ -187,6 +195,12 @@ impl BenchArgs {
         }
         if self.botnet_users > 0 && (self.botnet_ips == 0 || self.botnet_ips > MAX_BOTNET_IPS) {
             return fail("--botnet-ips", format!("must be 1..={MAX_BOTNET_IPS}"));
+        }
+        if self.clicker_ips > MAX_BOTNET_IPS {
+            return fail("--clicker-ips", format!("must be 0..={MAX_BOTNET_IPS}"));
+        }
+        if self.script_ips > MAX_BOTNET_IPS {
+            return fail("--script-ips", format!("must be 0..={MAX_BOTNET_IPS}"));
         }
         if self.campaign.is_none() && self.raw_path.is_none() {
             self.validate_new_campaign()?;
@@ -298,6 +312,10 @@ mod tests {
             args.validate().unwrap_err().flag,
             "--scripts/--botnet-users"
         );
+
+        let mut args = valid();
+        args.clicker_ips = MAX_BOTNET_IPS + 1;
+        assert_eq!(args.validate().unwrap_err().flag, "--clicker-ips");
 
         let mut args = valid();
         args.kind = CampaignKind::RedPacket;

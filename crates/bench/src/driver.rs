@@ -10,7 +10,7 @@ use crate::population::{Mix, Next, Population, first_delay, next_action};
 use crate::progress::LiveCounters;
 use crate::recorder::Recorder;
 use crate::schedule::{OpenLoopSchedule, latency_since};
-use crate::shard::{UserSeed, shard_users};
+use crate::shard::{Sources, UserSeed, shard_users_from};
 use crate::shared_recorder::SharedRecorder;
 use crate::token::mint_token;
 use http::Method;
@@ -46,8 +46,8 @@ pub struct LoadPlan {
     pub user_prefix: String,
     /// Users per population.
     pub mix: Mix,
-    /// Botnet source addresses.
-    pub botnet_ips: u32,
+    /// Source addresses per kind of user.
+    pub sources: Sources,
     /// Connections (workers).
     pub connections: u32,
     /// Open-loop rate, or None for closed loop.
@@ -109,7 +109,7 @@ impl Shared {
 /// Runs the load to completion: until every user stopped, the duration passed, or the request
 /// budget is spent (responses in flight at that point are awaited, up to the request timeout).
 pub async fn drive(plan: LoadPlan, clock: Arc<dyn Clock>, live: Arc<LiveCounters>) -> LoadResult {
-    let shards = shard_users(&plan.mix, plan.connections, plan.botnet_ips);
+    let shards = shard_users_from(&plan.mix, plan.connections, plan.sources);
     let start = clock.now();
     let shared = Arc::new(Shared {
         grab_path: plan.path.clone(),

@@ -53,6 +53,7 @@ use driver::LoadPlan;
 use progress::LiveCounters;
 use rand::Rng;
 use serde::Serialize;
+use shard::Sources;
 use spawn::SpawnedServer;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -140,7 +141,7 @@ async fn bench_raw(
         token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
         user_prefix: format!("raw-{run_tag:08x}-"),
         mix,
-        botnet_ips: 0,
+        sources: Sources::default(),
         connections: args.connections,
         rate_per_sec: args.rate,
         duration: Duration::from_secs(args.duration_secs),
@@ -169,6 +170,8 @@ async fn bench_raw(
         seed,
         mix,
         botnet_ips: 0,
+        clicker_ips: 0,
+        script_ips: 0,
     };
     let report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
     println!("{}", report.to_table());
@@ -198,6 +201,11 @@ async fn bench(
     if mix.bots > 0 && !server.ip().is_loopback() {
         bail!("--botnet-users needs a loopback target (bots bind 127.1.y.z source addresses)");
     }
+    if (args.clicker_ips > 0 || args.script_ips > 0) && !server.ip().is_loopback() {
+        bail!(
+            "--clicker-ips/--script-ips need a loopback target (they bind 127.2.y.z / 127.3.y.z)"
+        );
+    }
     let mut admin = AdminClient::new(server, admin_key);
     let campaign_id = match &args.campaign {
         Some(id) => id.clone(),
@@ -221,7 +229,11 @@ async fn bench(
         token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
         user_prefix: format!("bench-{run_tag:08x}-"),
         mix,
-        botnet_ips: args.botnet_ips,
+        sources: Sources {
+            botnet_ips: args.botnet_ips,
+            clicker_ips: args.clicker_ips,
+            script_ips: args.script_ips,
+        },
         connections: args.connections,
         rate_per_sec: args.rate,
         duration,
@@ -261,6 +273,12 @@ async fn bench(
         seed,
         mix,
         botnet_ips: if mix.bots > 0 { args.botnet_ips } else { 0 },
+        clicker_ips: if mix.clickers + mix.visitors > 0 {
+            args.clicker_ips
+        } else {
+            0
+        },
+        script_ips: if mix.scripts > 0 { args.script_ips } else { 0 },
     };
     let report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
     println!("{}", report.to_table());

@@ -23,6 +23,12 @@ pub enum Outcome {
     RateLimited,
     /// 503 `overloaded`.
     Overloaded,
+    /// 403 `blocked`: on the server's blocklist (manually or by an automatic ban).
+    Blocked,
+    /// 503 `degraded`: a degrade switch is off or the journal is unavailable.
+    Degraded,
+    /// 503 `queue_timeout`: waited too long in a concurrency rule's queue.
+    QueueTimeout,
     /// 404 `campaign_not_found`.
     CampaignNotFound,
     /// 401 `unauthorized`.
@@ -41,7 +47,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every variant, in report order; `index()` is a position in this array.
-    pub const ALL: [Outcome; 14] = [
+    pub const ALL: [Outcome; 17] = [
         Outcome::Won,
         Outcome::AlreadyWon,
         Outcome::SoldOut,
@@ -49,6 +55,9 @@ impl Outcome {
         Outcome::Ended,
         Outcome::RateLimited,
         Outcome::Overloaded,
+        Outcome::Blocked,
+        Outcome::Degraded,
+        Outcome::QueueTimeout,
         Outcome::CampaignNotFound,
         Outcome::Unauthorized,
         Outcome::BadRequest,
@@ -79,6 +88,9 @@ impl Outcome {
             Outcome::Ended => "ended",
             Outcome::RateLimited => "rate_limited",
             Outcome::Overloaded => "overloaded",
+            Outcome::Blocked => "blocked",
+            Outcome::Degraded => "degraded",
+            Outcome::QueueTimeout => "queue_timeout",
             Outcome::CampaignNotFound => "campaign_not_found",
             Outcome::Unauthorized => "unauthorized",
             Outcome::BadRequest => "bad_request",
@@ -173,8 +185,12 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> GrabResu
         (410, "sold_out") => Outcome::SoldOut,
         (409, "not_started") => Outcome::NotStarted,
         (409, "ended") => Outcome::Ended,
-        (429, "rate_limited") => Outcome::RateLimited,
+        // A rule may answer its rejections with 503 (nginx style).
+        (429 | 503, "rate_limited") => Outcome::RateLimited,
         (503, "overloaded") => Outcome::Overloaded,
+        (403, "blocked") => Outcome::Blocked,
+        (503, "degraded") => Outcome::Degraded,
+        (503, "queue_timeout") => Outcome::QueueTimeout,
         (404, "campaign_not_found") => Outcome::CampaignNotFound,
         (401, "unauthorized") => Outcome::Unauthorized,
         (400, "bad_request") => Outcome::BadRequest,
@@ -221,6 +237,16 @@ mod tests {
         );
         assert_eq!(limited.outcome, Outcome::RateLimited);
         assert_eq!(limited.retry_after, Some(Duration::from_secs(2)));
+
+        for (status, code, outcome) in [
+            (403, "blocked", Outcome::Blocked),
+            (503, "degraded", Outcome::Degraded),
+            (503, "queue_timeout", Outcome::QueueTimeout),
+            (503, "rate_limited", Outcome::RateLimited),
+        ] {
+            let body = format!(r#"{{"error":{{"code":"{code}","message":""}}}}"#);
+            assert_eq!(classify(status, None, body.as_bytes()).outcome, outcome);
+        }
 
         let sold = classify(410, None, br#"{"error":{"code":"sold_out","message":""}}"#);
         assert_eq!(sold.outcome, Outcome::SoldOut);

@@ -166,6 +166,10 @@ pub fn next_action(
         // answer already_won, which stops it.
         Population::Script => Next::RetryAfter(Duration::ZERO),
         Population::Clicker | Population::Visitor => {
+            // A banned person cannot do anything about it; scripts and bots keep trying.
+            if outcome == Outcome::Blocked {
+                return Next::Stop;
+            }
             let max_clicks = if population == Population::Clicker {
                 CLICKER_MAX_CLICKS
             } else {

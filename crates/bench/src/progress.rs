@@ -49,13 +49,14 @@ pub fn progress_line(
     .map(count)
     .sum();
     format!(
-        "[{:>4}s] {total} requests ({rate:.0}/s) | won {} already_won {} sold_out {} rate_limited {} overloaded {} errors {errors}",
+        "[{:>4}s] {total} requests ({rate:.0}/s) | won {} already_won {} sold_out {} rate_limited {} overloaded {} blocked {} errors {errors}",
         elapsed.as_secs(),
         count(Outcome::Won),
         count(Outcome::AlreadyWon),
         count(Outcome::SoldOut),
         count(Outcome::RateLimited),
         count(Outcome::Overloaded),
+        count(Outcome::Blocked),
     )
 }
 

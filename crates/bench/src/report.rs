@@ -120,6 +120,26 @@ pub struct RunInfo {
     pub mix: Mix,
     /// Source addresses used by the botnet.
     pub botnet_ips: u32,
+    /// Source addresses used by clickers and visitors (0: the default address).
+    pub clicker_ips: u32,
+    /// Source addresses used by scripts (0: the default address).
+    pub script_ips: u32,
+}
+
+/// One population's share of the users against its share of the wins: fairness at a glance
+/// (a defence works when the humans' win share is at least their user share).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WinShare {
+    /// Population name.
+    pub name: String,
+    /// Its users.
+    pub users: u64,
+    /// `users / all users`.
+    pub user_share: f64,
+    /// `won` answers its users got.
+    pub wins: u64,
+    /// `wins / all wins` (0 when nobody won).
+    pub win_share: f64,
 }
 
 /// The full report.
@@ -133,6 +153,8 @@ pub struct Report {
     pub overall: GroupReport,
     /// Per population (populations with no users omitted).
     pub populations: Vec<GroupReport>,
+    /// Per population: share of users against share of wins.
+    pub win_shares: Vec<WinShare>,
     /// TCP connections opened (reconnects included).
     pub connects: u64,
     /// Open-loop slots with no ready user (the offered rate was not all used).
@@ -153,7 +175,7 @@ impl Report {
     /// Builds the report from the merged recorder.
     pub(crate) fn new(run: RunInfo, recorder: &Recorder, elapsed_secs: f64) -> Self {
         let overall = GroupReport::of("all", &recorder.overall(), elapsed_secs);
-        let populations = Population::ALL
+        let populations: Vec<GroupReport> = Population::ALL
             .iter()
             .filter(|population| population_size(&run.mix, **population) > 0)
             .map(|population| {
@@ -179,11 +201,38 @@ impl Report {
                 }
             })
             .collect();
+        let wins = |group: &GroupReport| group.outcomes.get("won").copied().unwrap_or(0);
+        let all_wins = wins(&overall);
+        let all_users = run.mix.total();
+        let win_shares = populations
+            .iter()
+            .map(|group: &GroupReport| {
+                let users = Population::ALL
+                    .iter()
+                    .find(|p| p.name() == group.name)
+                    .map_or(0, |p| population_size(&run.mix, *p));
+                let share = |part: u64, whole: u64| {
+                    if whole == 0 {
+                        0.0
+                    } else {
+                        part as f64 / whole as f64
+                    }
+                };
+                WinShare {
+                    name: group.name.clone(),
+                    users,
+                    user_share: share(users, all_users),
+                    wins: wins(group),
+                    win_share: share(wins(group), all_wins),
+                }
+            })
+            .collect();
         Self {
             run,
             elapsed_secs,
             overall,
             populations,
+            win_shares,
             connects: recorder.connects,
             skipped_slots: recorder.skipped_slots,
             timeline,
@@ -208,12 +257,14 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "users: {} clickers, {} visitors, {} scripts, {} bots over {} IPs | {:.2} s, {} connects, {} skipped open-loop slots",
+            "users: {} clickers, {} visitors, {} scripts, {} bots over {} IPs (humans over {}, scripts over {}; 0: 127.0.0.1) | {:.2} s, {} connects, {} skipped open-loop slots",
             run.mix.clickers,
             run.mix.visitors,
             run.mix.scripts,
             run.mix.bots,
             run.botnet_ips,
+            run.clicker_ips,
+            run.script_ips,
             self.elapsed_secs,
             self.connects,
             self.skipped_slots
@@ -237,6 +288,19 @@ impl Report {
                 latency.p999_us,
                 latency.max_us
             );
+        }
+        if self.overall.outcomes.get("won").copied().unwrap_or(0) > 0 {
+            let _ = writeln!(out, "\nshare of users -> share of wins:");
+            for share in &self.win_shares {
+                let _ = writeln!(
+                    out,
+                    "  {:<8} {:>6.1} % -> {:>6.1} % ({} wins)",
+                    share.name,
+                    share.user_share * 100.0,
+                    share.win_share * 100.0,
+                    share.wins
+                );
+            }
         }
         let _ = writeln!(out, "\noutcomes:");
         let mut header = format!("  {:<20}", "code");
@@ -289,6 +353,8 @@ mod tests {
             seed: 7,
             mix: Mix::new(10, 100, 0, 0).unwrap(),
             botnet_ips: 0,
+            clicker_ips: 0,
+            script_ips: 0,
         }
     }
 
@@ -322,6 +388,9 @@ mod tests {
         let table = report.to_table();
         assert!(table.contains("sold_out"));
         assert!(table.contains("clicker"));
+        assert_eq!(report.win_shares.len(), 1);
+        assert_eq!(report.win_shares[0].user_share, 1.0);
+        assert_eq!(report.win_shares[0].wins, 0);
     }
 
     #[test]

@@ -20,18 +20,50 @@ pub struct UserSeed {
 }
 
 /// The `ordinal`-th botnet source address: 127.1.y.z with y, z in 1..=254 (avoids .0/.255 and
-/// 127.0.0.1, which the other users use).
+/// 127.0.0.1, which the other users use by default).
 ///
 /// # Panics
 /// If `ordinal >= 254 * 254`.
 pub fn botnet_ip(ordinal: u32) -> Ipv4Addr {
+    loopback_ip(1, ordinal)
+}
+
+/// The `ordinal`-th source address of the humans (`--clicker-ips`): 127.2.y.z.
+///
+/// # Panics
+/// If `ordinal >= 254 * 254`.
+pub fn human_ip(ordinal: u32) -> Ipv4Addr {
+    loopback_ip(2, ordinal)
+}
+
+/// The `ordinal`-th source address of the scripts (`--script-ips`): 127.3.y.z.
+///
+/// # Panics
+/// If `ordinal >= 254 * 254`.
+pub fn script_ip(ordinal: u32) -> Ipv4Addr {
+    loopback_ip(3, ordinal)
+}
+
+fn loopback_ip(second: u8, ordinal: u32) -> Ipv4Addr {
     assert!(
         ordinal < 254 * 254,
-        "botnet ip ordinal {ordinal} out of range"
+        "source ip ordinal {ordinal} out of range"
     );
     let third = u8::try_from(ordinal / 254 + 1).expect("< 255");
     let fourth = u8::try_from(ordinal % 254 + 1).expect("< 255");
-    Ipv4Addr::new(127, 1, third, fourth)
+    Ipv4Addr::new(127, second, third, fourth)
+}
+
+/// How many distinct source addresses each kind of user leaves from (0: the OS default,
+/// 127.0.0.1, for humans and scripts; bots always have their own).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// Botnet addresses (127.1.y.z).
+    pub botnet_ips: u32,
+    /// Clicker and visitor addresses (127.2.y.z).
+    pub clicker_ips: u32,
+    /// Script addresses (127.3.y.z).
+    pub script_ips: u32,
 }
 
 /// How many of `connections` serve bots: proportional to the bot share, at least one when there
@@ -69,7 +101,26 @@ fn bot_ip_ordinal(slot: usize, nth: usize, bot_workers: usize, botnet_ips: u32) 
 ///
 /// # Panics
 /// If `connections` is zero, or there are bots and `botnet_ips` is zero.
+#[cfg(test)]
 pub fn shard_users(mix: &Mix, connections: u32, botnet_ips: u32) -> Vec<Vec<UserSeed>> {
+    shard_users_from(
+        mix,
+        connections,
+        Sources {
+            botnet_ips,
+            ..Sources::default()
+        },
+    )
+}
+
+/// [`shard_users`] with humans and scripts on their own addresses too: the humans' addresses
+/// are dealt out to the non-bot workers like the bots' (each address used by one worker, so
+/// one socket per address), each script takes address `script % script_ips`.
+///
+/// # Panics
+/// If `connections` is zero, or there are bots and `botnet_ips` is zero.
+pub fn shard_users_from(mix: &Mix, connections: u32, sources: Sources) -> Vec<Vec<UserSeed>> {
+    let botnet_ips = sources.botnet_ips;
     assert!(connections > 0, "at least one connection");
     assert!(
         mix.bots == 0 || botnet_ips > 0,
@@ -80,6 +131,8 @@ pub fn shard_users(mix: &Mix, connections: u32, botnet_ips: u32) -> Vec<Vec<User
     let other_workers = connections - bot_workers;
     let mut shards = vec![Vec::new(); connections];
     let (mut bots_seen, mut others_seen) = (0usize, 0usize);
+    let mut humans_on = vec![0usize; other_workers.max(1)];
+    let mut scripts_seen = 0u32;
     for index in 0..mix.total() {
         let population = mix.population_of(index);
         let (worker, source) = if population == Population::Bot {
@@ -96,7 +149,24 @@ pub fn shard_users(mix: &Mix, connections: u32, botnet_ips: u32) -> Vec<Vec<User
         } else {
             let worker = others_seen % other_workers.max(1);
             others_seen += 1;
-            (worker, None)
+            let source = match population {
+                Population::Script if sources.script_ips > 0 => {
+                    let ip = script_ip(scripts_seen % sources.script_ips);
+                    scripts_seen += 1;
+                    Some(IpAddr::V4(ip))
+                }
+                Population::Clicker | Population::Visitor if sources.clicker_ips > 0 => {
+                    let nth = humans_on[worker];
+                    humans_on[worker] += 1;
+                    let ordinal =
+                        bot_ip_ordinal(worker, nth, other_workers.max(1), sources.clicker_ips);
+                    Some(IpAddr::V4(human_ip(
+                        u32::try_from(ordinal).expect("ordinal < clicker_ips"),
+                    )))
+                }
+                _ => None,
+            };
+            (worker, source)
         };
         shards[worker].push(UserSeed {
             index,
@@ -163,6 +233,41 @@ mod tests {
             .filter_map(|seed| seed.source)
             .collect();
         assert_eq!(used.len(), 2);
+    }
+
+    #[test]
+    fn humans_and_scripts_can_have_their_own_addresses() {
+        assert_eq!(human_ip(0), Ipv4Addr::new(127, 2, 1, 1));
+        assert_eq!(script_ip(254), Ipv4Addr::new(127, 3, 2, 1));
+        let mix = Mix::new(10_000, 70, 20, 2_000).unwrap();
+        let sources = Sources {
+            botnet_ips: 100,
+            clicker_ips: 1_000,
+            script_ips: 20,
+        };
+        let shards = shard_users_from(&mix, 64, sources);
+        let mut owner = std::collections::HashMap::new();
+        let mut by_population: std::collections::HashMap<_, std::collections::HashSet<_>> =
+            std::collections::HashMap::new();
+        for (worker, shard) in shards.iter().enumerate() {
+            for seed in shard {
+                let source = seed.source.expect("everyone has an address");
+                by_population
+                    .entry(seed.population)
+                    .or_default()
+                    .insert(source);
+                if matches!(seed.population, Population::Clicker | Population::Visitor) {
+                    assert_eq!(*owner.entry(source).or_insert(worker), worker);
+                    assert_eq!(source.to_string().split('.').nth(1), Some("2"));
+                }
+            }
+        }
+        assert_eq!(by_population[&Population::Bot].len(), 100);
+        assert_eq!(by_population[&Population::Script].len(), 20);
+        let humans: std::collections::HashSet<_> = by_population[&Population::Clicker]
+            .union(&by_population[&Population::Visitor])
+            .collect();
+        assert_eq!(humans.len(), 1_000, "every human address is used");
     }
 
     #[test]

@@ -35,6 +35,7 @@ const SETTINGS: &[&str] = &[
     "--journal-reply-timeout-ms",
     "--adaptive-overload",
     "--overload-p99-target-ms",
+    "--rules-enabled",
 ];
 
 /// Settings that only the config file (and the admin API) carry: tables, not flags.
