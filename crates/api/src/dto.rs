@@ -24,6 +24,7 @@ pub struct CreateCampaign {
     per_user_limit: Option<u32>,
     price_cents: Option<u64>,
     payment_window_secs: Option<u64>,
+    regrab_after_release: Option<bool>,
     // red_packet
     total_cents: Option<u64>,
     count: Option<u64>,
@@ -73,6 +74,7 @@ impl CreateCampaign {
                     payment_window_secs: self
                         .payment_window_secs
                         .unwrap_or(DEFAULT_PAYMENT_WINDOW_SECS),
+                    regrab_after_release: self.regrab_after_release.unwrap_or(false),
                 })
             }
             "red_packet" => {
@@ -81,6 +83,7 @@ impl CreateCampaign {
                 forbid("per_user_limit", &self.per_user_limit, kind)?;
                 forbid("price_cents", &self.price_cents, kind)?;
                 forbid("payment_window_secs", &self.payment_window_secs, kind)?;
+                forbid("regrab_after_release", &self.regrab_after_release, kind)?;
                 CampaignSpec::RedPacket(RedPacketSpec {
                     common,
                     total_cents: Cents(required("total_cents", self.total_cents, kind)?),
@@ -123,6 +126,8 @@ pub struct CampaignJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     payment_window_secs: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    regrab_after_release: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     total_cents: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     remaining_cents: Option<u64>,
@@ -147,6 +152,7 @@ impl CampaignJson {
             ends_at: common.ends_at.map(format_rfc3339),
             price_cents: None,
             payment_window_secs: None,
+            regrab_after_release: None,
             total_cents: None,
             remaining_cents: None,
             min_cents: None,
@@ -155,6 +161,7 @@ impl CampaignJson {
             CampaignSpec::Seckill(s) => {
                 json.price_cents = Some(s.price_cents.0);
                 json.payment_window_secs = Some(s.payment_window_secs);
+                json.regrab_after_release = Some(s.regrab_after_release);
             }
             CampaignSpec::RedPacket(r) => {
                 json.total_cents = Some(r.total_cents.0);
@@ -186,6 +193,9 @@ pub struct OrderJson {
     state: &'static str,
     amount_cents: u64,
     created_at: String,
+    /// When a `pending_payment` order expires if unpaid (absent in other states).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
 }
 
 impl From<&Order> for OrderJson {
@@ -197,6 +207,7 @@ impl From<&Order> for OrderJson {
             state: o.state.code(),
             amount_cents: o.amount_cents.0,
             created_at: format_rfc3339(o.created_at),
+            expires_at: o.expires_at.map(format_rfc3339),
         }
     }
 }

@@ -23,6 +23,9 @@ pub enum AppError {
     Ended,
     /// 409 `idempotency_key_in_use`: the same key is being processed right now.
     IdempotencyKeyInUse,
+    /// 409 `invalid_transition`: the order cannot move to the requested state (e.g. it is
+    /// already closed); nothing changed.
+    InvalidTransition(stampede_core::InvalidTransition),
     /// 410 `sold_out`.
     SoldOut,
     /// 413 `payload_too_large`.
@@ -67,6 +70,24 @@ pub enum AppError {
     Unavailable(String),
 }
 
+impl From<stampede_engine::EngineError> for AppError {
+    /// Operating failures of an order command (campaign creation maps its own refusals).
+    fn from(e: stampede_engine::EngineError) -> Self {
+        use stampede_engine::EngineError;
+        match e {
+            EngineError::Overloaded => AppError::Overloaded,
+            EngineError::Degraded { retry_after } => AppError::Degraded {
+                retry_after_secs: stampede_admission::retry_after_secs(retry_after),
+            },
+            EngineError::Invalid(spec) => AppError::BadRequest(spec.to_string()),
+            EngineError::TooManyCampaigns => AppError::BadRequest(
+                "campaigns: the engine holds the maximum number already".into(),
+            ),
+            EngineError::Unavailable(why) => AppError::Unavailable(why),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorJson<'a> {
     error: ErrorInner<'a>,
@@ -91,9 +112,10 @@ impl AppError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::NotFound(..) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::NotStarted | AppError::Ended | AppError::IdempotencyKeyInUse => {
-                StatusCode::CONFLICT
-            }
+            AppError::NotStarted
+            | AppError::Ended
+            | AppError::IdempotencyKeyInUse
+            | AppError::InvalidTransition(_) => StatusCode::CONFLICT,
             AppError::SoldOut => StatusCode::GONE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -120,6 +142,7 @@ impl AppError {
             AppError::NotStarted => "not_started",
             AppError::Ended => "ended",
             AppError::IdempotencyKeyInUse => "idempotency_key_in_use",
+            AppError::InvalidTransition(_) => "invalid_transition",
             AppError::SoldOut => "sold_out",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
@@ -145,6 +168,11 @@ impl AppError {
             AppError::IdempotencyKeyInUse => {
                 "a request with this Idempotency-Key is still being processed".into()
             }
+            AppError::InvalidTransition(t) => format!(
+                "an order in state {} cannot move to {}",
+                t.from.code(),
+                t.to.code()
+            ),
             AppError::SoldOut => "sold out".into(),
             AppError::PayloadTooLarge => "request body too large".into(),
             AppError::UnsupportedMediaType => "expected Content-Type: application/json".into(),

@@ -35,6 +35,7 @@ fn sold_out_fast_path_does_not_allocate() {
         per_user_limit: 1,
         price_cents: Cents(1),
         payment_window_secs: 900,
+        regrab_after_release: false,
     });
     let campaign = rt.block_on(engine.create_campaign(spec)).unwrap().id;
     assert!(matches!(

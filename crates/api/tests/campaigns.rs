@@ -50,8 +50,9 @@ async fn seckill_is_created_with_defaults_and_shown() {
     assert!(is_id(created["id"].as_str().unwrap(), "c_"), "{created}");
     assert_eq!(
         keys(&created),
-        expected_keys(&["price_cents", "payment_window_secs"])
+        expected_keys(&["price_cents", "payment_window_secs", "regrab_after_release"])
     );
+    assert_eq!(created["regrab_after_release"], false);
     assert_eq!(created["kind"], "seckill");
     assert_eq!(created["name"], "Phone drop");
     assert_eq!(created["status"], "active");

@@ -15,7 +15,8 @@ async fn order_is_shown_to_its_winner_and_the_admin_only() {
 
     let (status, json) = read_json(server.get_as("alice", &path).await).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(json.as_object().unwrap().len(), 6, "{json}");
+    assert_eq!(json.as_object().unwrap().len(), 7, "{json}");
+    assert!(is_rfc3339(json["expires_at"].as_str().unwrap()), "{json}");
     assert_eq!(json["order_id"], order.as_str());
     assert_eq!(json["campaign_id"], campaign.as_str());
     assert_eq!(json["user_id"], "alice");

@@ -1,13 +1,14 @@
-//! One campaign's live state: stock or packet pool, its orders in win order, and a per-user
-//! index. Mutated only by [`Campaign::apply_win`], which the ledger calls for live grabs and
-//! for journal replay alike.
+//! One campaign's live state: stock or packet pool, its orders in win order, a per-user index
+//! and the queue of payment deadlines. Mutated only by [`Campaign::apply_win`] and
+//! [`Campaign::apply_transition`], which the ledger calls for live decisions and for journal
+//! replay alike.
 //!
 //! Memory per order (the 1,000,000-winner target): an [`OrderSlot`] is 40 bytes (the order id
 //! is derived, not stored: see [`crate::order_key`]), and the per-user index stores 8 bytes
 //! per user in a hash table that keys by the winner's id *in the order list* instead of keeping
 //! its own copy of the key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
@@ -35,8 +36,11 @@ const _: () = assert!(std::mem::size_of::<OrderSlot>() == 40);
 /// A user's orders in one campaign; the user is `orders[latest].user_id`.
 #[derive(Clone, Copy, Debug)]
 struct UserOrders {
-    /// Orders that hold an item (count against the per-user limit).
+    /// Orders that hold an item.
     live: u32,
+    /// Orders ever won, released ones included (what the per-user limit counts unless the
+    /// campaign sets `regrab_after_release`).
+    held: u32,
     /// Index of the user's latest order in `orders`.
     latest: u32,
 }
@@ -56,6 +60,12 @@ pub struct Campaign {
     orders: Vec<OrderSlot>,
     by_user: HashTable<UserOrders>,
     hasher: RandomState,
+    /// Indices of orders created `pending_payment`, in creation order. Every order of a
+    /// campaign has the same payment window, so creation order is deadline order (as long as
+    /// the clock does not step back; if it does, a later order waits for the one before it).
+    /// Orders that left `pending_payment` are dropped lazily when they reach the front.
+    /// Bounded by the stock: one entry per order at most.
+    deadlines: VecDeque<u32>,
 }
 
 impl Campaign {
@@ -91,6 +101,7 @@ impl Campaign {
             orders: Vec::new(),
             by_user: HashTable::new(),
             hasher: RandomState::new(),
+            deadlines: VecDeque::new(),
         }
     }
 
@@ -129,10 +140,16 @@ impl Campaign {
         CampaignStatus::derive(now, c.starts_at, c.ends_at, self.remaining)
     }
 
-    /// The user's latest order if they hold `per_user_limit` live orders.
+    /// The user's latest order if they are at `per_user_limit`: counting live orders when the
+    /// campaign sets `regrab_after_release`, every order they ever won otherwise.
     pub fn holding_limit(&self, user: &str) -> Option<OrderTicket> {
         let u = self.user_orders(user)?;
-        if u.live < self.spec.per_user_limit() {
+        let counted = if self.spec.regrab_after_release() {
+            u.live
+        } else {
+            u.held
+        };
+        if counted < self.spec.per_user_limit() {
             return None;
         }
         Some(OrderTicket {
@@ -214,6 +231,9 @@ impl Campaign {
             pool.take(amount);
         }
         let index = u32::try_from(self.orders.len()).expect("orders bounded by MAX_STOCK");
+        if self.spec.payment_window_millis().is_some() {
+            self.deadlines.push_back(index);
+        }
         self.orders.push(OrderSlot {
             user_id: user.clone(),
             amount_cents: amount,
@@ -239,15 +259,111 @@ impl Campaign {
             )
             .or_insert(UserOrders {
                 live: 0,
+                held: 0,
                 latest: index,
             })
             .into_mut();
         entry.live += 1;
+        entry.held += 1;
         entry.latest = index;
         self.remaining -= 1;
         self.live_orders += 1;
         self.assert_counts();
         index
+    }
+
+    /// When the order at `index` expires if still unpaid (`None` unless `pending_payment`).
+    fn expires_at(&self, index: u32) -> Option<UnixMillis> {
+        let slot = &self.orders[index as usize];
+        if slot.state != OrderState::PendingPayment {
+            return None;
+        }
+        let window = self.spec.payment_window_millis()?;
+        Some(UnixMillis(slot.created_at.0.saturating_add(window)))
+    }
+
+    /// The index of the next pending order whose deadline is at or before `now`, taken off
+    /// the deadline queue (the caller expires it at once). Drops entries that are no longer
+    /// pending on the way.
+    pub(crate) fn take_due(&mut self, now: UnixMillis) -> Option<u32> {
+        loop {
+            let &front = self.deadlines.front()?;
+            match self.expires_at(front) {
+                None => {
+                    self.deadlines.pop_front();
+                }
+                Some(deadline) if deadline <= now => {
+                    self.deadlines.pop_front();
+                    return Some(front);
+                }
+                Some(_) => return None,
+            }
+        }
+    }
+
+    /// The state of the order at `index` if `id` is its id (a forged id names another order).
+    pub(crate) fn state_of(&self, index: u32, id: OrderId) -> Option<OrderState> {
+        let slot = self.orders.get(index as usize)?;
+        (self.order_id(index) == id).then_some(slot.state)
+    }
+
+    /// Whether the order at `index` may move from `from` to `to`: it is in `from`, the table
+    /// allows the move, and (for now) a red packet never gives its packet back.
+    pub(crate) fn check_transition(
+        &self,
+        index: u32,
+        from: OrderState,
+        to: OrderState,
+    ) -> Result<(), &'static str> {
+        let slot = self
+            .orders
+            .get(index as usize)
+            .ok_or("transition of an order that does not exist")?;
+        if slot.state != from {
+            return Err("transition from a state the order is not in");
+        }
+        if !from.can_move_to(to) {
+            return Err("transition the table does not allow");
+        }
+        if from.is_live() != to.is_live() && self.pool.is_some() {
+            return Err("red-packet orders do not give their packet back");
+        }
+        if !from.is_live() && to.is_live() {
+            return Err("a released order cannot hold an item again");
+        }
+        Ok(())
+    }
+
+    /// Applies a checked transition. Leaving the live states returns the item: `remaining`
+    /// goes up by one and the live counts down by one, exactly once, because the order has
+    /// left `from` and no state leads back to a live one.
+    ///
+    /// # Panics
+    /// If [`Campaign::check_transition`] would reject it: the ledger checks first.
+    pub(crate) fn apply_transition(&mut self, index: u32, from: OrderState, to: OrderState) {
+        self.check_transition(index, from, to)
+            .expect("transition checked before apply");
+        let released = from.is_live() && !to.is_live();
+        let slot = &mut self.orders[index as usize];
+        slot.state = to;
+        if released {
+            let user = slot.user_id.clone();
+            let Self {
+                orders,
+                by_user,
+                hasher,
+                ..
+            } = self;
+            let entry = by_user
+                .find_mut(hasher.hash_one(user.as_str()), |u| {
+                    orders[u.latest as usize].user_id == user
+                })
+                .expect("every winner is indexed");
+            entry.live -= 1;
+            self.remaining += 1;
+            self.live_orders -= 1;
+        }
+        self.assert_counts();
     }
 
     /// `remaining + live orders == total`, the never-oversell invariant, O(1).
@@ -271,13 +387,18 @@ impl Campaign {
         self.assert_counts();
         let live = self.orders.iter().filter(|o| o.state.is_live()).count() as u64;
         assert_eq!(live, self.live_orders, "live order count out of step");
-        let mut per_user: HashMap<&str, u32> = HashMap::new();
-        for o in self.orders.iter().filter(|o| o.state.is_live()) {
-            *per_user.entry(o.user_id.as_str()).or_default() += 1;
+        let mut per_user: HashMap<&str, (u32, u32)> = HashMap::new();
+        for o in &self.orders {
+            let counts = per_user.entry(o.user_id.as_str()).or_default();
+            counts.0 += u32::from(o.state.is_live());
+            counts.1 += 1;
         }
         let limit = self.spec.per_user_limit();
+        let regrab = self.spec.regrab_after_release();
         assert!(
-            per_user.values().all(|&n| n <= limit),
+            per_user
+                .values()
+                .all(|&(live, held)| live <= limit && (regrab || held <= limit)),
             "a user above the per-user limit"
         );
         let mut users: Vec<&str> = self.orders.iter().map(|o| o.user_id.as_str()).collect();
@@ -288,9 +409,17 @@ impl Campaign {
             self.by_user.len(),
             "per-user index out of step"
         );
-        for (user, &live) in &per_user {
+        for (user, &(live, held)) in &per_user {
             let indexed = self.user_orders(user).expect("every winner is indexed");
             assert_eq!(indexed.live, live, "per-user live count out of step");
+            assert_eq!(indexed.held, held, "per-user order count out of step");
+        }
+        let queued: std::collections::HashSet<u32> = self.deadlines.iter().copied().collect();
+        for index in (0..self.orders.len() as u32).filter(|&i| self.expires_at(i).is_some()) {
+            assert!(
+                queued.contains(&index),
+                "a pending order without a deadline"
+            );
         }
         if let (CampaignSpec::RedPacket(r), Some(pool)) = (&self.spec, &self.pool) {
             let paid: u64 = self.orders.iter().map(|o| o.amount_cents.0).sum();
@@ -312,6 +441,7 @@ impl Campaign {
             amount_cents: slot.amount_cents,
             created_at: slot.created_at,
             state: slot.state,
+            expires_at: self.expires_at(index),
         })
     }
 

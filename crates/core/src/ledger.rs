@@ -11,9 +11,9 @@ use rand::Rng;
 use crate::campaign::Campaign;
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
 use crate::money::UnixMillis;
-use crate::order::Order;
+use crate::order::{InvalidTransition, Order, OrderState};
 use crate::order_key::OrderKey;
-use crate::outcome::{GrabOutcome, OrderTicket};
+use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
 use crate::record::Record;
 use crate::spec::{CampaignSpec, SpecError};
 
@@ -48,6 +48,16 @@ pub struct ApplyError(pub String);
 pub struct Grab {
     /// What to tell the user.
     pub outcome: GrabOutcome,
+    /// The fact to make durable first, if any.
+    pub record: Option<Record>,
+}
+
+/// The result of a request to move an order: the outcome to answer, and the record to journal
+/// before answering (only when the order moved).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transition {
+    /// What to tell the requester.
+    pub outcome: OrderOutcome,
     /// The fact to make durable first, if any.
     pub record: Option<Record>,
 }
@@ -144,6 +154,106 @@ impl Ledger {
         }
     }
 
+    /// Decides a cancellation of `order_id` at `now` by `by` (`None`: the admin) and applies
+    /// it if allowed. Another user's order answers `NotFound`; an order that cannot move to
+    /// `Cancelled` (already closed, paid, a red packet) answers `InvalidTransition` and changes
+    /// nothing.
+    pub fn cancel(
+        &mut self,
+        order_id: OrderId,
+        by: Option<&UserId>,
+        now: UnixMillis,
+    ) -> Transition {
+        let rejected = |outcome| Transition {
+            outcome,
+            record: None,
+        };
+        let Some(order) = self.order(order_id) else {
+            return rejected(OrderOutcome::NotFound);
+        };
+        if by.is_some_and(|user| *user != order.user_id) {
+            return rejected(OrderOutcome::NotFound);
+        }
+        match self.move_order(&order, OrderState::Cancelled, now) {
+            Ok((record, after)) => Transition {
+                outcome: OrderOutcome::Moved(after),
+                record: Some(record),
+            },
+            Err(invalid) => rejected(OrderOutcome::InvalidTransition(invalid)),
+        }
+    }
+
+    /// Expires `order_id` if it is `pending_payment` and its deadline is at or before `now`
+    /// (passive expiry, on read); returns the record to journal, if it expired.
+    pub fn expire(&mut self, order_id: OrderId, now: UnixMillis) -> Option<Record> {
+        let order = self.order(order_id)?;
+        if order.expires_at? > now {
+            return None;
+        }
+        let (record, _) = self
+            .move_order(&order, OrderState::Expired, now)
+            .expect("a pending order may expire");
+        Some(record)
+    }
+
+    /// Expires every pending order whose deadline is at or before `now`, at most `max` of
+    /// them (the caller's batch bound; the rest wait for the next call), in deadline order per
+    /// campaign. Returns the records to journal.
+    pub fn expire_due(&mut self, now: UnixMillis, max: usize) -> Vec<Record> {
+        let mut records = Vec::new();
+        for slot in 0..self.campaigns.len() {
+            while records.len() < max {
+                let Some(index) = self.campaigns[slot].take_due(now) else {
+                    break;
+                };
+                let order = self.campaigns[slot]
+                    .order_at(index)
+                    .expect("a queued deadline names an order");
+                let (record, _) = self
+                    .move_order(&order, OrderState::Expired, now)
+                    .expect("a due order is pending and may expire");
+                records.push(record);
+            }
+        }
+        records
+    }
+
+    /// Decides and applies one move of `order` to `to`; returns its record and the order after.
+    fn move_order(
+        &mut self,
+        order: &Order,
+        to: OrderState,
+        now: UnixMillis,
+    ) -> Result<(Record, Order), InvalidTransition> {
+        let from = order.state;
+        let invalid = InvalidTransition { from, to };
+        let campaign = self.campaign(order.campaign_id).ok_or(invalid)?;
+        let index = self.place_of(order.id).ok_or(invalid)?.1;
+        campaign
+            .check_transition(index, from, to)
+            .map_err(|_| invalid)?;
+        let record = Record::OrderTransitioned {
+            campaign_id: order.campaign_id,
+            order_id: order.id,
+            from,
+            to,
+            at: now,
+        };
+        self.apply(&record)
+            .expect("a freshly decided transition applies");
+        let after = self.order(order.id).expect("a moved order exists");
+        Ok((record, after))
+    }
+
+    /// The campaign slot and index an order id names, if an order with that id is there.
+    fn place_of(&self, id: OrderId) -> Option<(u32, u32)> {
+        let place = self.order_key?.decode(id)?;
+        self.campaigns
+            .get(place.slot as usize)?
+            .state_of(place.index, id)?;
+        Some((place.slot, place.index))
+    }
+
     /// Applies a record (live or replayed). Checks it fully first, so an error changes nothing.
     pub fn apply(&mut self, record: &Record) -> Result<(), ApplyError> {
         match record {
@@ -206,6 +316,28 @@ impl Ledger {
                     })?;
                 campaign.apply_win(nonce, user_id, *amount_cents, *won_at);
                 self.order_count += 1;
+                Ok(())
+            }
+            Record::OrderTransitioned {
+                campaign_id,
+                order_id,
+                from,
+                to,
+                at: _,
+            } => {
+                let (slot, index) = self
+                    .place_of(*order_id)
+                    .ok_or_else(|| ApplyError(format!("transition of unknown order {order_id}")))?;
+                let campaign = &mut self.campaigns[slot as usize];
+                if campaign.id() != *campaign_id {
+                    return Err(ApplyError(format!(
+                        "order {order_id} is not in campaign {campaign_id}"
+                    )));
+                }
+                campaign
+                    .check_transition(index, *from, *to)
+                    .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
+                campaign.apply_transition(index, *from, *to);
                 Ok(())
             }
         }

@@ -19,11 +19,11 @@ mod spec;
 
 pub use campaign::Campaign;
 pub use ids::{CampaignId, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError, uuid_v7_bits};
-pub use ledger::{ApplyError, CreateError, Grab, Ledger, MAX_CAMPAIGNS};
+pub use ledger::{ApplyError, CreateError, Grab, Ledger, MAX_CAMPAIGNS, Transition};
 pub use money::{Cents, MAX_CENTS, UnixMillis};
 pub use order::{InvalidTransition, Order, OrderState};
 pub use order_key::OrderKey;
-pub use outcome::{CampaignStatus, GrabOutcome, OrderTicket};
+pub use outcome::{CampaignStatus, GrabOutcome, OrderOutcome, OrderTicket};
 pub use promotion::{
     AppliedPromotions, BASIS_POINTS_PER_WHOLE, MAX_LINES, MAX_PROMOTIONS, MAX_QUANTITY, OrderLine,
     PricedLine, PricedOrder, PricingError, Promotion, PromotionError, PromotionId, PromotionKind,

@@ -2,8 +2,9 @@
 //!
 //! A seckill win creates an order in `PendingPayment`; a red-packet win creates one in `Won`.
 //! The transition table below already covers payment, expiry, cancellation, refund and claim,
-//! so the order lifecycle can grow without reshaping the type. Only the creation states are
-//! reached by the grab path today.
+//! so the order lifecycle can grow without reshaping the type. Today the grab path reaches the
+//! creation states, and cancellation and expiry move `PendingPayment` to `Cancelled` /
+//! `Expired` (see [`crate::Ledger::cancel`] and [`crate::Ledger::expire_due`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -125,6 +126,8 @@ pub struct Order {
     pub created_at: UnixMillis,
     /// Where it is now.
     pub state: OrderState,
+    /// When it expires if still unpaid (`Some` only while `pending_payment`).
+    pub expires_at: Option<UnixMillis>,
 }
 
 impl Order {
@@ -174,6 +177,7 @@ mod tests {
             amount_cents: Cents(5),
             created_at: UnixMillis(0),
             state: OrderState::Won,
+            expires_at: None,
         };
         let err = o.transition(OrderState::Paid).unwrap_err();
         assert_eq!(

@@ -2,6 +2,7 @@
 
 use crate::ids::OrderId;
 use crate::money::Cents;
+use crate::order::{InvalidTransition, Order};
 
 /// The order a grab won (or had already won).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +40,29 @@ impl GrabOutcome {
             GrabOutcome::NotStarted => "not_started",
             GrabOutcome::Ended => "ended",
             GrabOutcome::CampaignNotFound => "campaign_not_found",
+        }
+    }
+}
+
+/// What a request to move an order (cancel) came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderOutcome {
+    /// The order moved; this is it afterwards. Its record must be durable before the user is
+    /// told.
+    Moved(Order),
+    /// No such order, or not the requester's (ids are not confirmed to strangers).
+    NotFound,
+    /// The table does not allow it (e.g. the order is already closed); nothing changed.
+    InvalidTransition(InvalidTransition),
+}
+
+impl OrderOutcome {
+    /// The stable code the API and metrics use.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OrderOutcome::Moved(_) => "moved",
+            OrderOutcome::NotFound => "order_not_found",
+            OrderOutcome::InvalidTransition(_) => "invalid_transition",
         }
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
+use crate::order::OrderState;
 use crate::order_key::OrderKey;
 use crate::spec::CampaignSpec;
 
@@ -35,5 +36,19 @@ pub enum Record {
         amount_cents: Cents,
         /// When.
         won_at: UnixMillis,
+    },
+    /// An order moved along the transition table (cancelled, expired). Leaving the live
+    /// states returns its item to stock.
+    OrderTransitioned {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// The order.
+        order_id: OrderId,
+        /// The state it was in (replay refuses the record if the order is elsewhere).
+        from: OrderState,
+        /// The state it moved to.
+        to: OrderState,
+        /// When.
+        at: UnixMillis,
     },
 }

@@ -54,8 +54,13 @@ pub struct SeckillSpec {
     pub per_user_limit: u32,
     /// Price of one item.
     pub price_cents: Cents,
-    /// Time an order may stay unpaid (used by the order lifecycle).
+    /// Time an order may stay `pending_payment` before it expires and returns its item.
     pub payment_window_secs: u64,
+    /// Whether a user whose order was released (cancelled or expired) may win again. `false`
+    /// (the default): the per-user limit counts every order the user ever held in the
+    /// campaign, so a release frees the item for someone else, not for the same user. `true`:
+    /// only live orders count.
+    pub regrab_after_release: bool,
 }
 
 /// A red-packet campaign.
@@ -182,6 +187,23 @@ impl CampaignSpec {
         }
     }
 
+    /// Whether released orders stop counting against the per-user limit (red packets: never).
+    pub fn regrab_after_release(&self) -> bool {
+        match self {
+            CampaignSpec::Seckill(s) => s.regrab_after_release,
+            CampaignSpec::RedPacket(_) => false,
+        }
+    }
+
+    /// How long a new order may stay unpaid, in milliseconds (`None`: orders of this kind do
+    /// not expire here; red-packet claims are a later part).
+    pub fn payment_window_millis(&self) -> Option<u64> {
+        match self {
+            CampaignSpec::Seckill(s) => Some(s.payment_window_secs.saturating_mul(1000)),
+            CampaignSpec::RedPacket(_) => None,
+        }
+    }
+
     /// The stable name of the kind, as the API spells it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -210,6 +232,7 @@ mod tests {
             per_user_limit: 1,
             price_cents: Cents(100),
             payment_window_secs: DEFAULT_PAYMENT_WINDOW_SECS,
+            regrab_after_release: false,
         })
     }
 

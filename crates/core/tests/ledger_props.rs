@@ -22,6 +22,7 @@ fn spec_strategy() -> impl Strategy<Value = CampaignSpec> {
             per_user_limit: limit,
             price_cents: Cents(price),
             payment_window_secs: 900,
+            regrab_after_release: false,
         })
     });
     let packets = (1u64..40, 1u64..5, 0u64..5_000).prop_map(|(count, min, extra)| {
@@ -134,6 +135,7 @@ fn replay_rejects_records_the_ledger_never_wrote() {
         per_user_limit: 1,
         price_cents: Cents(5),
         payment_window_secs: 900,
+        regrab_after_release: false,
     });
     let created = ledger
         .create_campaign(spec, UnixMillis(0), &mut rng)

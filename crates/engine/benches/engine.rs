@@ -39,6 +39,7 @@ fn spec(stock: u64) -> CampaignSpec {
         per_user_limit: 1,
         price_cents: Cents(990),
         payment_window_secs: 900,
+        regrab_after_release: false,
     })
 }
 

@@ -1,6 +1,6 @@
 //! What handlers send to the writer, and how the writer answers.
 
-use stampede_core::{CampaignId, CampaignSpec, GrabOutcome, UserId};
+use stampede_core::{CampaignId, CampaignSpec, GrabOutcome, OrderId, OrderOutcome, UserId};
 use tokio::sync::oneshot;
 
 use crate::error::EngineError;
@@ -20,6 +20,18 @@ pub(crate) enum Command {
         spec: CampaignSpec,
         reply: oneshot::Sender<Result<CampaignId, EngineError>>,
     },
+    /// Cancel an order for its user (`by: None`: the admin).
+    Cancel {
+        order: OrderId,
+        by: Option<UserId>,
+        reply: oneshot::Sender<Result<OrderOutcome, EngineError>>,
+    },
+    /// Expire `order` if it is overdue (passive expiry on read), then every overdue order
+    /// (up to the batch bound); answers how many expired.
+    Expire {
+        order: Option<OrderId>,
+        reply: oneshot::Sender<Result<usize, EngineError>>,
+    },
     /// Finish the commands already queued, then stop.
     Shutdown,
 }
@@ -30,6 +42,8 @@ impl Command {
         match self {
             Command::Grab { reply, .. } => reply.is_closed(),
             Command::Create { reply, .. } => reply.is_closed(),
+            Command::Cancel { reply, .. } => reply.is_closed(),
+            Command::Expire { reply, .. } => reply.is_closed(),
             Command::Shutdown => false,
         }
     }
@@ -46,6 +60,11 @@ pub(crate) enum Reply {
         oneshot::Sender<Result<CampaignId, EngineError>>,
         Result<CampaignId, EngineError>,
     ),
+    Cancel(
+        oneshot::Sender<Result<OrderOutcome, EngineError>>,
+        OrderOutcome,
+    ),
+    Expire(oneshot::Sender<Result<usize, EngineError>>, usize),
 }
 
 impl Reply {
@@ -58,6 +77,12 @@ impl Reply {
             Reply::Create(tx, result) => {
                 let _ = tx.send(result);
             }
+            Reply::Cancel(tx, outcome) => {
+                let _ = tx.send(Ok(outcome));
+            }
+            Reply::Expire(tx, expired) => {
+                let _ = tx.send(Ok(expired));
+            }
         }
     }
 
@@ -68,6 +93,12 @@ impl Reply {
                 let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
             }
             Reply::Create(tx, _) => {
+                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
+            }
+            Reply::Cancel(tx, _) => {
+                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
+            }
+            Reply::Expire(tx, _) => {
                 let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
             }
         }

@@ -11,7 +11,7 @@ use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use stampede_core::{
-    CampaignId, CampaignSpec, GrabOutcome, Ledger, Order, OrderId, UnixMillis, UserId,
+    CampaignId, CampaignSpec, GrabOutcome, Ledger, Order, OrderId, OrderOutcome, UnixMillis, UserId,
 };
 use stampede_journal::{Durability, FileStorage, Journal, Storage};
 use tokio::sync::oneshot;
@@ -310,6 +310,53 @@ impl Engine {
         let id = self.guard.await_reply(permit, answer).await?;
         self.campaign(id)
             .ok_or_else(|| EngineError::Unavailable("created campaign not published".into()))
+    }
+
+    /// Cancels an order for `by` (`None`: the admin). Answers `Moved` only after the
+    /// cancellation is durable and its item is back on the read side.
+    pub async fn cancel(
+        &self,
+        order: OrderId,
+        by: Option<&str>,
+    ) -> Result<OrderOutcome, EngineError> {
+        let by = by.map(UserId::parse).transpose().map_err(|e| {
+            EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
+        })?;
+        self.refuse_if_poisoned()?;
+        let permit = self.guard.admit()?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Command::Cancel { order, by, reply })?;
+        self.guard.await_reply(permit, answer).await
+    }
+
+    /// Runs an expiry pass now (the writer also runs one every [`crate::EXPIRY_TICK`]);
+    /// answers how many orders expired, once they are durable.
+    pub async fn expire_due(&self) -> Result<usize, EngineError> {
+        self.submit_expire(None).await
+    }
+
+    /// An order by id, expired on the spot if it is past its payment deadline (passive
+    /// expiry: the expiry goes through the writer and is durable before it is shown).
+    pub async fn order_now(&self, id: OrderId) -> Result<Option<Order>, EngineError> {
+        let Some(order) = self.order(id) else {
+            return Ok(None);
+        };
+        if order
+            .expires_at
+            .is_none_or(|deadline| deadline > self.now())
+        {
+            return Ok(Some(order));
+        }
+        self.submit_expire(Some(id)).await?;
+        Ok(self.order(id))
+    }
+
+    async fn submit_expire(&self, order: Option<OrderId>) -> Result<usize, EngineError> {
+        self.refuse_if_poisoned()?;
+        let permit = self.guard.admit()?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Command::Expire { order, reply })?;
+        self.guard.await_reply(permit, answer).await
     }
 
     /// A poisoned journal stays `Unavailable` (fail-stop until restart), whatever the breaker

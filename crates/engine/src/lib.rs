@@ -25,4 +25,4 @@ pub use guard::{
 pub use published::CampaignView;
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};
 pub use stampede_journal::Durability;
-pub use writer::MAX_BATCH_COMMANDS;
+pub use writer::{EXPIRY_TICK, MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH};

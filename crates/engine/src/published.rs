@@ -71,8 +71,10 @@ impl CampaignView {
         self.holders.pin().get(user).map(|held| held.ticket())
     }
 
-    /// Called by the writer after a durable batch: stock first, holders second is fine because
-    /// holders only ever grow within a batch and the writer publishes both before replying.
+    /// Called by the writer after a durable batch, before it replies. Stock and holders are
+    /// stored one after the other, so a reader between the two may see stock returned by a
+    /// release while the released user still shows as a holder (answered `already_won` once
+    /// more): a stale but acknowledged answer, never an oversell (the writer decides wins).
     pub(crate) fn publish(&self, campaign: &Campaign) {
         self.remaining
             .store(campaign.remaining(), Ordering::Release);
@@ -86,6 +88,11 @@ impl CampaignView {
     /// Records that `user` now holds the limit with `ticket` as latest order.
     pub(crate) fn publish_holder(&self, user: UserId, ticket: OrderTicket) {
         self.holders.pin().insert(user, HeldTicket::new(ticket));
+    }
+
+    /// Records that `user` no longer holds the limit (a release under `regrab_after_release`).
+    pub(crate) fn remove_holder(&self, user: &UserId) {
+        self.holders.pin().remove(user);
     }
 }
 

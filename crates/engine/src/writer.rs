@@ -2,6 +2,12 @@
 //! ledger in arrival order, makes the batch's records durable with one journal append (one
 //! fsync: group commit), publishes the new state to the read side, and only then replies.
 //!
+//! The writer is also the expiry timer: it waits for commands at most [`EXPIRY_TICK`], and
+//! every batch (empty ones included) ends with an expiry pass over the ledger's deadline
+//! queues, so expiries are decided, journaled and published like any other change. After a
+//! restart the queues are rebuilt by replay and the first pass expires what fell due while
+//! the engine was down.
+//!
 //! One thread owns every decision, so there is no lock on the winning path to contend for and
 //! no interleaving to reason about: fairness is the queue's FIFO order. Batching is natural:
 //! while one fsync runs, the next batch queues up, so the batch grows with the load and the
@@ -10,10 +16,11 @@
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
-use stampede_core::{CampaignId, GrabOutcome, Record, UserId};
+use stampede_core::{CampaignId, GrabOutcome, Ledger, OrderOutcome, Record, UserId};
 use stampede_journal::{Journal, Storage};
 
 use crate::clock::stopwatch;
@@ -26,7 +33,15 @@ use crate::published::CampaignView;
 /// 4,096 keeps one batch's apply time well under a millisecond while amortising an fsync over
 /// thousands of wins under a stampede.
 pub const MAX_BATCH_COMMANDS: usize = 4_096;
-const _: () = assert!(MAX_BATCH_COMMANDS <= stampede_journal::MAX_BATCH_RECORDS);
+/// Most orders expired in one batch, on top of its commands' records. The two together stay
+/// within the journal's `MAX_BATCH_RECORDS`; a backlog (say after a long outage) drains over
+/// several batches a tick apart instead of stalling the commands behind one huge append.
+pub const MAX_EXPIRIES_PER_BATCH: usize = 4_096;
+const _: () =
+    assert!(MAX_BATCH_COMMANDS + MAX_EXPIRIES_PER_BATCH <= stampede_journal::MAX_BATCH_RECORDS);
+/// Longest wait for a command before an expiry pass runs anyway: an unpaid order outlives its
+/// deadline by at most about this much (and reading it expires it at once).
+pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
 
 /// What a batch changed, to publish once it is durable.
 #[derive(Default)]
@@ -35,8 +50,11 @@ struct BatchEffects {
     bounds: Vec<Range<usize>>,
     replies: Vec<Reply>,
     touched: Vec<CampaignId>,
+    /// Users whose holding may have changed (a win, a release): republished from the ledger.
     holders: Vec<(CampaignId, UserId)>,
     created: Vec<CampaignId>,
+    /// Orders expired in this batch so far (bounded by [`MAX_EXPIRIES_PER_BATCH`]).
+    expired: usize,
 }
 
 impl BatchEffects {
@@ -47,6 +65,34 @@ impl BatchEffects {
         self.touched.clear();
         self.holders.clear();
         self.created.clear();
+        self.expired = 0;
+    }
+
+    /// Queues a transition record and the campaign and user it touches.
+    fn push_transition(&mut self, record: &Record, ledger: &Ledger) {
+        self.push_record(record);
+        let Record::OrderTransitioned {
+            campaign_id,
+            order_id,
+            ..
+        } = record
+        else {
+            unreachable!("only transition records reach push_transition")
+        };
+        let order = ledger.order(*order_id).expect("a moved order exists");
+        self.touched.push(*campaign_id);
+        self.holders.push((*campaign_id, order.user_id));
+    }
+
+    /// Expires overdue orders up to what is left of this batch's expiry budget.
+    fn expire_due(&mut self, ledger: &mut Ledger, now: stampede_core::UnixMillis) -> usize {
+        let budget = MAX_EXPIRIES_PER_BATCH.saturating_sub(self.expired);
+        let records = ledger.expire_due(now, budget);
+        for record in &records {
+            self.push_transition(record, ledger);
+        }
+        self.expired += records.len();
+        records.len()
     }
 
     fn push_record(&mut self, record: &Record) {
@@ -69,15 +115,21 @@ pub(crate) fn run<S: Storage>(
     let mut batch: Vec<Command> = Vec::with_capacity(MAX_BATCH_COMMANDS);
     let mut effects = BatchEffects::default();
     loop {
-        let Ok(first) = commands.recv() else { return };
-        batch.push(first);
-        while batch.len() < MAX_BATCH_COMMANDS {
+        match commands.recv_timeout(EXPIRY_TICK) {
+            Ok(first) => batch.push(first),
+            // No command for a tick: run the expiry pass on an empty batch.
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        while !batch.is_empty() && batch.len() < MAX_BATCH_COMMANDS {
             match commands.try_recv() {
                 Ok(command) => batch.push(command),
                 Err(_) => break,
             }
         }
-        batch_commands.record(batch.len() as f64);
+        if !batch.is_empty() {
+            batch_commands.record(batch.len() as f64);
+        }
         let shutdown = decide(&mut batch, &mut effects, &shared, &mut rng);
 
         if !effects.bounds.is_empty() {
@@ -184,7 +236,45 @@ fn decide(
                     .replies
                     .push(Reply::Create(reply, result.map_err(Into::into)));
             }
+            Command::Cancel { order, by, reply } => {
+                if poisoned {
+                    let _ = reply.send(Err(crate::EngineError::Unavailable(
+                        "journal failed earlier; restart the server".into(),
+                    )));
+                    continue;
+                }
+                let transition = ledger.cancel(order, by.as_ref(), now);
+                if let Some(record) = &transition.record {
+                    effects.push_transition(record, &ledger);
+                }
+                debug_assert!(
+                    transition.record.is_some()
+                        == matches!(transition.outcome, OrderOutcome::Moved(_))
+                );
+                effects
+                    .replies
+                    .push(Reply::Cancel(reply, transition.outcome));
+            }
+            Command::Expire { order, reply } => {
+                if poisoned {
+                    let _ = reply.send(Err(crate::EngineError::Unavailable(
+                        "journal failed earlier; restart the server".into(),
+                    )));
+                    continue;
+                }
+                let mut expired = 0;
+                if let Some(record) = order.and_then(|id| ledger.expire(id, now)) {
+                    // Counted as this command's own record, not against the expiry budget.
+                    effects.push_transition(&record, &ledger);
+                    expired += 1;
+                }
+                expired += effects.expire_due(&mut ledger, now);
+                effects.replies.push(Reply::Expire(reply, expired));
+            }
         }
+    }
+    if !poisoned && effects.expired < MAX_EXPIRIES_PER_BATCH {
+        effects.expire_due(&mut ledger, now);
     }
     if abandoned > 0 {
         shared
@@ -219,12 +309,14 @@ fn publish(effects: &BatchEffects, shared: &Shared) {
             .published
             .with_campaign(*id, |view| view.publish(campaign));
     }
+    // Each user as the ledger now stands: a win may put them at the limit, a release (under
+    // `regrab_after_release`) may take them off it.
     for (id, user) in &effects.holders {
         let campaign = ledger.campaign(*id).expect("touched campaign exists");
-        if let Some(ticket) = campaign.holding_limit(user.as_str()) {
-            shared
-                .published
-                .with_campaign(*id, |view| view.publish_holder(user.clone(), ticket));
-        }
+        let ticket = campaign.holding_limit(user.as_str());
+        shared.published.with_campaign(*id, |view| match ticket {
+            Some(ticket) => view.publish_holder(user.clone(), ticket),
+            None => view.remove_holder(user),
+        });
     }
 }

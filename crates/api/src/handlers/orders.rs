@@ -1,13 +1,16 @@
-//! `GET /v1/orders/{id}`: the order, for its user or the admin.
+//! `GET /v1/orders/{id}` and `POST /v1/orders/{id}/cancel`: an order, for its user or the
+//! admin.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use stampede_admission::rules::{RequestKeys, Route, Stage};
+use stampede_admission::rules::{Admitted, RequestKeys, Route, Stage};
+use stampede_core::OrderOutcome;
 
 use crate::auth::Caller;
+
 use crate::dto::OrderJson;
 use crate::error::AppError;
 use crate::handlers::grab::auth_message;
@@ -18,17 +21,57 @@ use crate::state::AppState;
 const NOT_FOUND: AppError = AppError::NotFound("order_not_found", "no such order");
 
 /// Shows an order. Another user's order answers 404, not 403: ids are not confirmed to
-/// strangers.
+/// strangers. A `pending_payment` order past its deadline is expired on the spot (through the
+/// writer, durably) and shown `expired`.
 pub async fn show(
     State(state): State<Arc<AppState>>,
     OrderIdPath(id): OrderIdPath,
     headers: HeaderMap,
     Peer(peer): Peer,
 ) -> Result<Response, AppError> {
+    let (caller, _permits) = admit(&state, &headers, peer).await?;
+    let order = state.engine.order(id).ok_or(NOT_FOUND)?;
+    if let Caller::User(user) = caller
+        && user != order.user_id.as_str()
+    {
+        return Err(NOT_FOUND);
+    }
+    let order = state.engine.order_now(id).await?.ok_or(NOT_FOUND)?;
+    Ok(respond(StatusCode::OK, &OrderJson::from(&order)))
+}
+
+/// Cancels a `pending_payment` order for its user (or the admin) and returns its item to
+/// stock: 200 with the cancelled order once durable; another user's order 404; an order that
+/// cannot be cancelled (already closed) 409 `invalid_transition`, changing nothing.
+pub async fn cancel(
+    State(state): State<Arc<AppState>>,
+    OrderIdPath(id): OrderIdPath,
+    headers: HeaderMap,
+    Peer(peer): Peer,
+) -> Result<Response, AppError> {
+    let (caller, _permits) = admit(&state, &headers, peer).await?;
+    let by = match caller {
+        Caller::User(user) => Some(user),
+        Caller::Admin => None,
+    };
+    match state.engine.cancel(id, by).await? {
+        OrderOutcome::Moved(order) => Ok(respond(StatusCode::OK, &OrderJson::from(&order))),
+        OrderOutcome::NotFound => Err(NOT_FOUND),
+        OrderOutcome::InvalidTransition(invalid) => Err(AppError::InvalidTransition(invalid)),
+    }
+}
+
+/// The order routes' admission: front door, authentication, per-user checks. The permits it
+/// returns must be held until the answer is ready (concurrency rules count them).
+async fn admit<'a>(
+    state: &'a AppState,
+    headers: &'a HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> Result<(Caller<'a>, [Admitted; 2]), AppError> {
     let now_ms = state.now_ms();
-    let (keys, _before) = state
+    let (keys, before) = state
         .defence
-        .front_door(Route::Order, peer, &headers, None, now_ms)
+        .front_door(Route::Order, peer, headers, None, now_ms)
         .await?;
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let caller = state
@@ -43,12 +86,6 @@ pub async fn show(
         Caller::Admin => None,
     };
     let keys = RequestKeys { user, ..keys };
-    let _after = state.defence.admit(Stage::AfterAuth, &keys, now_ms).await?;
-    let order = state.engine.order(id).ok_or(NOT_FOUND)?;
-    match caller {
-        Caller::Admin => {}
-        Caller::User(user) if user == order.user_id.as_str() => {}
-        Caller::User(_) => return Err(NOT_FOUND),
-    }
-    Ok(respond(StatusCode::OK, &OrderJson::from(&order)))
+    let after = state.defence.admit(Stage::AfterAuth, &keys, now_ms).await?;
+    Ok((caller, [before, after]))
 }

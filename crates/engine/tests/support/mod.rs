@@ -22,6 +22,7 @@ pub fn seckill(stock: u64, per_user_limit: u32) -> CampaignSpec {
         per_user_limit,
         price_cents: Cents(990),
         payment_window_secs: 900,
+        regrab_after_release: false,
     })
 }
 
@@ -42,6 +43,24 @@ pub fn red_packet(total_cents: u64, count: u64) -> CampaignSpec {
 /// [`patient_guard`].
 pub fn open_memory(storage: &MemoryStorage, durability: Durability, seed: u64) -> Engine {
     open_memory_guarded(storage, durability, seed, patient_guard())
+}
+
+/// [`open_memory`] on `clock` (kept across restarts by the caller, so time moves on).
+pub fn open_memory_at(
+    storage: &MemoryStorage,
+    durability: Durability,
+    seed: u64,
+    clock: &ManualClock,
+) -> Engine {
+    let (engine, _) = Engine::open_storage_guarded(
+        storage.clone(),
+        durability,
+        Some(seed),
+        Arc::new(clock.clone()),
+        patient_guard(),
+    )
+    .expect("engine opens");
+    engine
 }
 
 /// [`open_memory`] with the journal guarded by `guard`.

@@ -1,0 +1,268 @@
+//! The order lifecycle in the core: cancel and expiry return stock exactly once, invalid
+//! transitions change nothing, `regrab_after_release` decides whether a released user may win
+//! again, and replay of every record rebuilds the same state.
+
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use stampede_core::*;
+
+const WINDOW_SECS: u64 = 10;
+const WINDOW_MS: u64 = WINDOW_SECS * 1000;
+
+fn seckill(stock: u64, limit: u32, regrab: bool) -> CampaignSpec {
+    CampaignSpec::Seckill(SeckillSpec {
+        common: CommonSpec {
+            name: "life".into(),
+            starts_at: None,
+            ends_at: None,
+        },
+        stock,
+        per_user_limit: limit,
+        price_cents: Cents(100),
+        payment_window_secs: WINDOW_SECS,
+        regrab_after_release: regrab,
+    })
+}
+
+fn user(name: &str) -> UserId {
+    UserId::parse(name).unwrap()
+}
+
+/// A ledger with one campaign; returns it, the campaign id and the records so far.
+fn ledger_with(spec: CampaignSpec, rng: &mut ChaCha8Rng) -> (Ledger, CampaignId, Vec<Record>) {
+    let mut ledger = Ledger::new();
+    let record = ledger.create_campaign(spec, UnixMillis(0), rng).unwrap();
+    let Record::CampaignCreated { id, .. } = record else {
+        unreachable!()
+    };
+    (ledger, id, vec![record])
+}
+
+fn win(
+    ledger: &mut Ledger,
+    id: CampaignId,
+    who: &str,
+    now: u64,
+    rng: &mut ChaCha8Rng,
+) -> (OrderId, Record) {
+    let grab = ledger.grab(id, &user(who), UnixMillis(now), rng);
+    let GrabOutcome::Won(ticket) = grab.outcome else {
+        panic!("{who} did not win: {:?}", grab.outcome)
+    };
+    (ticket.order_id, grab.record.unwrap())
+}
+
+fn replay(records: &[Record]) -> Ledger {
+    let mut ledger = Ledger::new();
+    for r in records {
+        ledger.apply(r).unwrap();
+    }
+    ledger.assert_invariants();
+    ledger
+}
+
+#[test]
+fn cancel_returns_stock_once_and_second_cancel_is_invalid() {
+    let mut rng = ChaCha8Rng::seed_from_u64(1);
+    let (mut ledger, id, mut records) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, r) = win(&mut ledger, id, "a", 5, &mut rng);
+    records.push(r);
+    assert_eq!(ledger.campaign(id).unwrap().remaining(), 0);
+    assert_eq!(
+        ledger.order(order).unwrap().expires_at,
+        Some(UnixMillis(5 + WINDOW_MS))
+    );
+
+    // Another user: not found, nothing changes.
+    let t = ledger.cancel(order, Some(&user("b")), UnixMillis(6));
+    assert_eq!((t.outcome, t.record), (OrderOutcome::NotFound, None));
+
+    let t = ledger.cancel(order, Some(&user("a")), UnixMillis(6));
+    let OrderOutcome::Moved(after) = &t.outcome else {
+        panic!("{t:?}")
+    };
+    assert_eq!(after.state, OrderState::Cancelled);
+    assert_eq!(after.expires_at, None);
+    records.push(t.record.unwrap());
+    assert_eq!(ledger.campaign(id).unwrap().remaining(), 1);
+
+    // Again (user or admin): invalid, nothing changes.
+    for by in [Some(user("a")), None] {
+        let t = ledger.cancel(order, by.as_ref(), UnixMillis(7));
+        assert_eq!(
+            t.outcome,
+            OrderOutcome::InvalidTransition(InvalidTransition {
+                from: OrderState::Cancelled,
+                to: OrderState::Cancelled
+            })
+        );
+        assert!(t.record.is_none());
+        assert_eq!(ledger.campaign(id).unwrap().remaining(), 1);
+    }
+    // Expiry never touches a cancelled order.
+    assert!(ledger.expire(order, UnixMillis(u64::MAX)).is_none());
+    assert!(ledger.expire_due(UnixMillis(u64::MAX), 100).is_empty());
+    ledger.assert_invariants();
+
+    // Replaying the cancel twice is refused: the journal cannot return stock twice.
+    let mut replayed = replay(&records);
+    assert_eq!(replayed.campaign(id).unwrap().remaining(), 1);
+    assert!(replayed.apply(records.last().unwrap()).is_err());
+    assert_eq!(replayed.campaign(id).unwrap().remaining(), 1);
+}
+
+#[test]
+fn expiry_is_due_at_the_deadline_and_in_order() {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let (mut ledger, id, _) = ledger_with(seckill(3, 1, false), &mut rng);
+    let (first, _) = win(&mut ledger, id, "a", 0, &mut rng);
+    let (second, _) = win(&mut ledger, id, "b", 1_000, &mut rng);
+    assert!(ledger.expire_due(UnixMillis(WINDOW_MS - 1), 100).is_empty());
+    assert!(ledger.expire(first, UnixMillis(WINDOW_MS - 1)).is_none());
+    let expired = ledger.expire_due(UnixMillis(WINDOW_MS), 100);
+    assert_eq!(expired.len(), 1);
+    assert_eq!(ledger.order(first).unwrap().state, OrderState::Expired);
+    assert_eq!(
+        ledger.order(second).unwrap().state,
+        OrderState::PendingPayment
+    );
+    // Passive expiry of one order.
+    assert!(
+        ledger
+            .expire(second, UnixMillis(WINDOW_MS + 1_000))
+            .is_some()
+    );
+    assert_eq!(ledger.order(second).unwrap().state, OrderState::Expired);
+    assert_eq!(ledger.campaign(id).unwrap().remaining(), 3);
+    ledger.assert_invariants();
+}
+
+#[test]
+fn regrab_after_release_decides_whether_the_user_may_win_again() {
+    for regrab in [false, true] {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (mut ledger, id, mut records) = ledger_with(seckill(2, 1, regrab), &mut rng);
+        let (order, r) = win(&mut ledger, id, "a", 0, &mut rng);
+        records.push(r);
+        records.push(ledger.cancel(order, None, UnixMillis(1)).record.unwrap());
+        let again = ledger.grab(id, &user("a"), UnixMillis(2), &mut rng);
+        if regrab {
+            assert!(matches!(again.outcome, GrabOutcome::Won(_)), "{again:?}");
+            records.push(again.record.unwrap());
+        } else {
+            assert_eq!(
+                again.outcome,
+                GrabOutcome::AlreadyWon(OrderTicket {
+                    order_id: order,
+                    amount_cents: Cents(100)
+                })
+            );
+        }
+        // Someone else may always take the released item.
+        let (_, r) = win(&mut ledger, id, "b", 3, &mut rng);
+        records.push(r);
+        ledger.assert_invariants();
+        let replayed = replay(&records);
+        assert_eq!(
+            replayed.campaign(id).unwrap().holding_limit("a").is_some(),
+            ledger.campaign(id).unwrap().holding_limit("a").is_some()
+        );
+    }
+}
+
+#[test]
+fn red_packets_cannot_be_cancelled_or_expire_here() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let spec = CampaignSpec::RedPacket(RedPacketSpec {
+        common: CommonSpec {
+            name: "p".into(),
+            starts_at: None,
+            ends_at: None,
+        },
+        total_cents: Cents(100),
+        count: 2,
+        min_cents: Cents(1),
+    });
+    let (mut ledger, id, _) = ledger_with(spec, &mut rng);
+    let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
+    let t = ledger.cancel(order, None, UnixMillis(1));
+    assert!(matches!(t.outcome, OrderOutcome::InvalidTransition(_)));
+    assert!(ledger.expire_due(UnixMillis(u64::MAX), 10).is_empty());
+    assert_eq!(ledger.order(order).unwrap().state, OrderState::Won);
+    ledger.assert_invariants();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Any mix of grabs, cancels (right and wrong user, admin) and expiry passes as time moves:
+    /// `remaining + live == total` always, every released order returned its item exactly
+    /// once, and replay rebuilds the same orders.
+    #[test]
+    fn stock_is_returned_exactly_once(
+        stock in 1u64..10,
+        limit in 1u32..3,
+        regrab: bool,
+        ops in prop::collection::vec((0u8..4, 0u8..8, 0u64..4_000), 0..200),
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(stock);
+        let (mut ledger, id, mut records) = ledger_with(seckill(stock, limit, regrab), &mut rng);
+        let mut now = 0;
+        let mut orders: Vec<OrderId> = Vec::new();
+        for (kind, who, step) in ops {
+            now += step;
+            let name = format!("u{who}");
+            match kind {
+                0 | 1 => {
+                    let grab = ledger.grab(id, &user(&name), UnixMillis(now), &mut rng);
+                    if let GrabOutcome::Won(t) = grab.outcome {
+                        orders.push(t.order_id);
+                    }
+                    records.extend(grab.record);
+                }
+                2 if !orders.is_empty() => {
+                    let order = orders[who as usize % orders.len()];
+                    let by = (who % 3 != 0).then(|| user(&name));
+                    let before = ledger.order(order).unwrap();
+                    let t = ledger.cancel(order, by.as_ref(), UnixMillis(now));
+                    match &t.outcome {
+                        OrderOutcome::Moved(after) => {
+                            prop_assert_eq!(before.state, OrderState::PendingPayment);
+                            prop_assert_eq!(after.state, OrderState::Cancelled);
+                        }
+                        _ => {
+                            prop_assert!(t.record.is_none());
+                            prop_assert_eq!(ledger.order(order).unwrap(), before);
+                        }
+                    }
+                    records.extend(t.record);
+                }
+                _ => records.extend(ledger.expire_due(UnixMillis(now), 1_000)),
+            }
+            let c = ledger.campaign(id).unwrap();
+            let live = orders
+                .iter()
+                .filter(|&&o| ledger.order(o).unwrap().state.is_live())
+                .count() as u64;
+            prop_assert_eq!(c.remaining() + live, stock);
+            // Nothing pending is overdue after an expiry pass at `now`.
+            if kind == 3 {
+                for &o in &orders {
+                    prop_assert!(ledger.order(o).unwrap().expires_at.is_none_or(|d| d > UnixMillis(now)));
+                }
+            }
+        }
+        ledger.assert_invariants();
+        let released = records
+            .iter()
+            .filter(|r| matches!(r, Record::OrderTransitioned { .. }))
+            .count() as u64;
+        let won = orders.len() as u64;
+        prop_assert_eq!(ledger.campaign(id).unwrap().remaining(), stock + released - won);
+        let replayed = replay(&records);
+        for &o in &orders {
+            prop_assert_eq!(replayed.order(o), ledger.order(o));
+        }
+    }
+}
