@@ -23,7 +23,9 @@
 #
 # Environment: BIN (default target/release/stampede, built with `cargo build --release` unless
 # NO_BUILD=1), DURATION, PAIRS, SERVER_CPU, CLIENT_CPU, WORKERS, CONNECTIONS, PORT, WORK_DIR,
-# MEMORY_USERS (default 1000000), SERVER_FEATURES (e.g. mimalloc; passed to cargo build).
+# MEMORY_USERS (default 1000000), SERVER_FEATURES (extra cargo features). mimalloc is the
+# default allocator; for the system one build `cargo build --release -p stampede
+# --no-default-features` yourself and pass BIN=… NO_BUILD=1.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use stampede_api::{Config, ConfigArgs};
 
-/// mimalloc instead of the system allocator (`--features mimalloc`): every subcommand uses it,
+/// mimalloc instead of the system allocator (default feature `mimalloc`): every subcommand uses it,
 /// so `serve`, `baseline` and `bench` stay comparable. Measured in BENCHMARKS.md.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
