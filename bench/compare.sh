@@ -22,7 +22,7 @@
 # servers, not scheduling luck. Each measured run is $DURATION s (default 5).
 #
 # Environment: BIN (default target/release/stampede, built with `cargo build --release` unless
-# NO_BUILD=1), DURATION, PAIRS, SERVER_CPU, CLIENT_CPU, WORKERS, CONNECTIONS, PORT, WORK_DIR,
+# NO_BUILD=1), DURATION, PAIRS (default 5: 3 pairs proved too few on this noisy machine), SERVER_CPU, CLIENT_CPU, WORKERS, CONNECTIONS, PORT, WORK_DIR,
 # MEMORY_USERS (default 1000000), SERVER_FEATURES (extra cargo features). mimalloc is the
 # default allocator; for the system one build `cargo build --release -p stampede
 # --no-default-features` yourself and pass BIN=… NO_BUILD=1.
@@ -31,7 +31,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${BIN:-$ROOT/target/release/stampede}
 DURATION=${DURATION:-5}
-PAIRS=${PAIRS:-3}
+PAIRS=${PAIRS:-5}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 WORKERS=${WORKERS:-1}
