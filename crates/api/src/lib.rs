@@ -118,6 +118,12 @@ pub async fn serve_on(
     let limits = server::ServerLimits {
         max_connections: config.max_connections,
         max_connections_per_ip: config.max_connections_per_ip,
+        trusted_proxies: stampede_admission::client_ip::TrustedProxies::parse(
+            config
+                .trusted_proxies
+                .split(',')
+                .filter(|s| !s.trim().is_empty()),
+        )?,
         header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
     };
     let result = server::run(listener, app(Arc::clone(&state)), limits, shutdown).await;

@@ -23,12 +23,15 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(20);
 
 /// Connection-level limits.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ServerLimits {
     /// Most open connections; more are closed at accept.
     pub max_connections: usize,
     /// Most open connections from one address (nginx `limit_conn`; 0: no per-address limit).
     pub max_connections_per_ip: usize,
+    /// Peers exempt from the per-address limit: the trusted proxies, whose connections carry
+    /// many clients (the per-client limits then apply by `X-Forwarded-For` in the rules).
+    pub trusted_proxies: stampede_admission::client_ip::TrustedProxies,
     /// Time a client has to send request headers.
     pub header_read_timeout: Duration,
 }
@@ -70,7 +73,7 @@ pub async fn run(
             continue;
         };
         let Some(per_ip) =
-            PerIpPermit::acquire(&per_ip_counts, peer.ip(), limits.max_connections_per_ip)
+            PerIpPermit::acquire(&per_ip_counts, peer.ip(), per_ip_limit(&limits, peer.ip()))
         else {
             refused_per_ip.increment(1);
             drop(stream);
@@ -108,6 +111,15 @@ pub async fn run(
 /// address is open, so the map is bounded by `max_connections`. Touched once per connection
 /// (accept and close), never per request.
 type PerIpCounts = Arc<parking_lot::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>>;
+
+/// The per-address limit for `ip` (0: none; trusted proxies are exempt).
+fn per_ip_limit(limits: &ServerLimits, ip: std::net::IpAddr) -> usize {
+    if limits.trusted_proxies.contains(ip) {
+        0
+    } else {
+        limits.max_connections_per_ip
+    }
+}
 
 /// One connection counted against its address; uncounted on drop.
 struct PerIpPermit {

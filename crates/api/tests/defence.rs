@@ -963,6 +963,39 @@ async fn a_third_connection_from_one_address_is_closed_at_once() {
     server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_proxies_are_exempt_from_the_per_address_connection_limit() {
+    let server = TestServer::start_with(|c| {
+        c.max_connections_per_ip = 1;
+        c.trusted_proxies = "127.0.16.1".into();
+    })
+    .await;
+    // A load balancer carries many clients on its connections: all three are served.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut connection = connect_from(&server, "127.0.16.1").await;
+        assert!(
+            healthz_on(&mut connection).await,
+            "a trusted proxy was limited"
+        );
+        held.push(connection);
+    }
+    // Any other address keeps the limit of one.
+    let mut first = connect_from(&server, "127.0.16.2").await;
+    assert!(healthz_on(&mut first).await);
+    let mut second = connect_from(&server, "127.0.16.2").await;
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(DEADLINE, second.read(&mut buf))
+        .await
+        .expect("closed at once, not left hanging");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "expected EOF or reset, got {read:?}"
+    );
+    drop(held);
+    server.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Metrics
 
