@@ -23,6 +23,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/campaigns/{id}/winners", get(campaigns::winners))
         .route("/v1/orders/{id}", get(orders::show))
         .route("/v1/orders/{id}/cancel", post(orders::cancel))
+        .route("/v1/orders/{id}/claim", post(orders::claim))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route(

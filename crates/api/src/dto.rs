@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    CampaignSpec, Cents, CommonSpec, DEFAULT_MIN_CENTS, DEFAULT_PAYMENT_WINDOW_SECS,
-    DEFAULT_PER_USER_LIMIT, Order, RedPacketSpec, SeckillSpec, UnixMillis,
+    CampaignSpec, Cents, CommonSpec, DEFAULT_CLAIM_WINDOW_SECS, DEFAULT_MIN_CENTS,
+    DEFAULT_PAYMENT_WINDOW_SECS, DEFAULT_PER_USER_LIMIT, Order, RedPacketSpec, SeckillSpec,
+    UnixMillis,
 };
 use stampede_engine::CampaignView;
 
@@ -29,6 +30,7 @@ pub struct CreateCampaign {
     total_cents: Option<u64>,
     count: Option<u64>,
     min_cents: Option<u64>,
+    claim_window_secs: Option<u64>,
 }
 
 fn bad(message: impl Into<String>) -> AppError {
@@ -66,6 +68,7 @@ impl CreateCampaign {
                 forbid("total_cents", &self.total_cents, kind)?;
                 forbid("count", &self.count, kind)?;
                 forbid("min_cents", &self.min_cents, kind)?;
+                forbid("claim_window_secs", &self.claim_window_secs, kind)?;
                 CampaignSpec::Seckill(SeckillSpec {
                     common,
                     stock: required("stock", self.stock, kind)?,
@@ -89,6 +92,7 @@ impl CreateCampaign {
                     total_cents: Cents(required("total_cents", self.total_cents, kind)?),
                     count: required("count", self.count, kind)?,
                     min_cents: Cents(self.min_cents.unwrap_or(DEFAULT_MIN_CENTS)),
+                    claim_window_secs: self.claim_window_secs.unwrap_or(DEFAULT_CLAIM_WINDOW_SECS),
                 })
             }
             other => {
@@ -133,6 +137,11 @@ pub struct CampaignJson {
     remaining_cents: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     min_cents: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    claim_window_secs: Option<u64>,
+    /// Sum of the packets whose claim expired: refundable to the campaign's owner.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refundable_cents: Option<u64>,
 }
 
 impl CampaignJson {
@@ -156,6 +165,8 @@ impl CampaignJson {
             total_cents: None,
             remaining_cents: None,
             min_cents: None,
+            claim_window_secs: None,
+            refundable_cents: None,
         };
         match &view.spec {
             CampaignSpec::Seckill(s) => {
@@ -167,6 +178,8 @@ impl CampaignJson {
                 json.total_cents = Some(r.total_cents.0);
                 json.remaining_cents = Some(view.remaining_cents());
                 json.min_cents = Some(r.min_cents.0);
+                json.claim_window_secs = Some(r.claim_window_secs);
+                json.refundable_cents = Some(view.refundable_cents());
             }
         }
         json
@@ -193,9 +206,21 @@ pub struct OrderJson {
     state: &'static str,
     amount_cents: u64,
     created_at: String,
-    /// When a `pending_payment` order expires if unpaid (absent in other states).
+    /// When a `pending_payment` order expires if unpaid, or a `won` red packet if unclaimed
+    /// (absent in other states).
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<String>,
+    /// The provider's payout id of a `claimed` red packet (claim answers only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    payout_id: Option<String>,
+}
+
+impl OrderJson {
+    /// The order with its payout id, as a claim answers it.
+    pub fn with_payout(mut self, payout_id: &stampede_core::PayoutId) -> Self {
+        self.payout_id = Some(payout_id.to_string());
+        self
+    }
 }
 
 impl From<&Order> for OrderJson {
@@ -208,6 +233,7 @@ impl From<&Order> for OrderJson {
             amount_cents: o.amount_cents.0,
             created_at: format_rfc3339(o.created_at),
             expires_at: o.expires_at.map(format_rfc3339),
+            payout_id: None,
         }
     }
 }

@@ -26,6 +26,12 @@ pub enum AppError {
     /// 409 `invalid_transition`: the order cannot move to the requested state (e.g. it is
     /// already closed); nothing changed.
     InvalidTransition(stampede_core::InvalidTransition),
+    /// 409 `claim_in_progress`: another claim of this red packet is still waiting for its
+    /// payout; retry to learn its result.
+    ClaimInProgress,
+    /// 502 `payout_declined`: the payment provider declined the payout; nothing was paid and
+    /// the packet can be claimed again.
+    PayoutDeclined(String),
     /// 410 `sold_out`.
     SoldOut,
     /// 413 `payload_too_large`.
@@ -115,7 +121,9 @@ impl AppError {
             AppError::NotStarted
             | AppError::Ended
             | AppError::IdempotencyKeyInUse
-            | AppError::InvalidTransition(_) => StatusCode::CONFLICT,
+            | AppError::InvalidTransition(_)
+            | AppError::ClaimInProgress => StatusCode::CONFLICT,
+            AppError::PayoutDeclined(_) => StatusCode::BAD_GATEWAY,
             AppError::SoldOut => StatusCode::GONE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -143,6 +151,8 @@ impl AppError {
             AppError::Ended => "ended",
             AppError::IdempotencyKeyInUse => "idempotency_key_in_use",
             AppError::InvalidTransition(_) => "invalid_transition",
+            AppError::ClaimInProgress => "claim_in_progress",
+            AppError::PayoutDeclined(_) => "payout_declined",
             AppError::SoldOut => "sold_out",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
@@ -173,6 +183,10 @@ impl AppError {
                 t.from.code(),
                 t.to.code()
             ),
+            AppError::ClaimInProgress => {
+                "another claim of this red packet is waiting for its payout; retry shortly".into()
+            }
+            AppError::PayoutDeclined(why) => format!("the payout was declined: {why}"),
             AppError::SoldOut => "sold out".into(),
             AppError::PayloadTooLarge => "request body too large".into(),
             AppError::UnsupportedMediaType => "expected Content-Type: application/json".into(),

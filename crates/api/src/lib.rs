@@ -114,6 +114,13 @@ pub async fn serve_on(
     config: &Config,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
+    // Claims a crash left `claiming` are settled through the provider before serving; one it
+    // cannot reach now stays `claiming` and is settled by the packet's next claim.
+    match state.engine.resolve_claims(state.payout.as_ref()).await {
+        Ok(0) => {}
+        Ok(resolved) => tracing::info!(resolved, "settled red-packet claims left by a restart"),
+        Err(error) => tracing::warn!(%error, "some red-packet claims stay claiming for now"),
+    }
     let background = spawn_upkeep(Arc::clone(&state), config.clone());
     let limits = server::ServerLimits {
         max_connections: config.max_connections,

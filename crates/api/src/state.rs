@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use stampede_admission::InFlight;
-use stampede_engine::Engine;
+use stampede_engine::{Engine, Payout, SimulatedPayout};
 
 use crate::auth::Auth;
 use crate::config::Config;
@@ -30,6 +30,8 @@ pub struct AppState {
     pub grab_metrics: GrabMetrics,
     /// Renders `/metrics`.
     pub prometheus: PrometheusHandle,
+    /// Pays red packets out (the simulated in-process provider unless one is injected).
+    pub payout: Arc<dyn Payout>,
     /// The last rendered JSON of each campaign, served while `campaign_detail` is switched off.
     pub campaign_cache: papaya::HashMap<stampede_core::CampaignId, axum::body::Bytes>,
 }
@@ -45,6 +47,26 @@ impl AppState {
         auth: Auth,
         prometheus: PrometheusHandle,
     ) -> anyhow::Result<Arc<Self>> {
+        Self::with_payout(
+            config,
+            engine,
+            auth,
+            prometheus,
+            Arc::new(SimulatedPayout::new()),
+        )
+    }
+
+    /// [`AppState::new`] with `payout` as the red-packet payment provider.
+    ///
+    /// # Panics
+    /// If `config` did not pass [`Config::validate`].
+    pub fn with_payout(
+        config: &Config,
+        engine: Engine,
+        auth: Auth,
+        prometheus: PrometheusHandle,
+        payout: Arc<dyn Payout>,
+    ) -> anyhow::Result<Arc<Self>> {
         let defence = Defence::new(config, engine.now().0)?;
         Ok(Arc::new(Self {
             engine,
@@ -57,6 +79,7 @@ impl AppState {
             in_flight: InFlight::new(config.max_in_flight),
             grab_metrics: GrabMetrics::register(),
             prometheus,
+            payout,
             campaign_cache: papaya::HashMap::new(),
         }))
     }

@@ -100,7 +100,13 @@ async fn red_packet_is_created_and_shown() {
         .await;
     assert_eq!(
         keys(&created),
-        expected_keys(&["total_cents", "remaining_cents", "min_cents"])
+        expected_keys(&[
+            "total_cents",
+            "remaining_cents",
+            "min_cents",
+            "claim_window_secs",
+            "refundable_cents"
+        ])
     );
     assert_eq!(created["kind"], "red_packet");
     assert_eq!(created["status"], "active");
@@ -110,6 +116,8 @@ async fn red_packet_is_created_and_shown() {
     assert_eq!(created["total_cents"], 10_000);
     assert_eq!(created["remaining_cents"], 10_000);
     assert_eq!(created["min_cents"], 1);
+    assert_eq!(created["claim_window_secs"], 86_400);
+    assert_eq!(created["refundable_cents"], 0);
     assert_eq!(server.campaign(&id_of(&created)).await, created);
 
     // count × min == total is the tightest allowed split.

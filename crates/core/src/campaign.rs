@@ -13,6 +13,7 @@ use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 
+use crate::claim::PayoutId;
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{Order, OrderState};
@@ -60,12 +61,18 @@ pub struct Campaign {
     orders: Vec<OrderSlot>,
     by_user: HashTable<UserOrders>,
     hasher: RandomState,
-    /// Indices of orders created `pending_payment`, in creation order. Every order of a
-    /// campaign has the same payment window, so creation order is deadline order (as long as
+    /// Indices of orders created `pending_payment` (seckill) or `won` (red packet), in
+    /// creation order. Every order of a campaign has the same payment or claim window, so
+    /// creation order is deadline order (as long as
     /// the clock does not step back; if it does, a later order waits for the one before it).
     /// Orders that left `pending_payment` are dropped lazily when they reach the front.
-    /// Bounded by the stock: one entry per order at most.
+    /// Bounded by the stock: one entry per order at most (a failed claim puts its order back
+    /// in index order, unless it is still queued).
     deadlines: VecDeque<u32>,
+    /// Payout ids of `claimed` red packets, by order index. Bounded by the packet count.
+    payouts: HashMap<u32, PayoutId>,
+    /// Sum of `claim_expired` packets: money to refund to the campaign's owner.
+    refundable_cents: u64,
 }
 
 impl Campaign {
@@ -102,6 +109,8 @@ impl Campaign {
             by_user: HashTable::new(),
             hasher: RandomState::new(),
             deadlines: VecDeque::new(),
+            payouts: HashMap::new(),
+            refundable_cents: 0,
         }
     }
 
@@ -128,6 +137,14 @@ impl Campaign {
     /// Orders ever created (the winners list length).
     pub fn order_count(&self) -> usize {
         self.orders.len()
+    }
+    /// Sum of the packets whose claim expired: refundable to the campaign's owner.
+    pub fn refundable_cents(&self) -> u64 {
+        self.refundable_cents
+    }
+    /// The payout of the `claimed` order at `index`.
+    pub fn payout_of(&self, index: u32) -> Option<&PayoutId> {
+        self.payouts.get(&index)
     }
     /// Money left in a red-packet pool.
     pub fn pool(&self) -> Option<&PacketPool> {
@@ -231,9 +248,7 @@ impl Campaign {
             pool.take(amount);
         }
         let index = u32::try_from(self.orders.len()).expect("orders bounded by MAX_STOCK");
-        if self.spec.payment_window_millis().is_some() {
-            self.deadlines.push_back(index);
-        }
+        self.deadlines.push_back(index);
         self.orders.push(OrderSlot {
             user_id: user.clone(),
             amount_cents: amount,
@@ -272,13 +287,14 @@ impl Campaign {
         index
     }
 
-    /// When the order at `index` expires if still unpaid (`None` unless `pending_payment`).
+    /// When the order at `index` expires if still unpaid or unclaimed (`None` unless
+    /// `pending_payment` or `won`).
     fn expires_at(&self, index: u32) -> Option<UnixMillis> {
         let slot = &self.orders[index as usize];
-        if slot.state != OrderState::PendingPayment {
+        if !matches!(slot.state, OrderState::PendingPayment | OrderState::Won) {
             return None;
         }
-        let window = self.spec.payment_window_millis()?;
+        let window = self.spec.deadline_window_millis();
         Some(UnixMillis(slot.created_at.0.saturating_add(window)))
     }
 
@@ -346,6 +362,15 @@ impl Campaign {
         let released = from.is_live() && !to.is_live();
         let slot = &mut self.orders[index as usize];
         slot.state = to;
+        if to == OrderState::ClaimExpired {
+            self.refundable_cents += slot.amount_cents.0;
+        }
+        if from == OrderState::Claiming && to == OrderState::Won {
+            // Back under the claim deadline; the queue may have dropped it while claiming.
+            if let Err(at) = self.deadlines.binary_search(&index) {
+                self.deadlines.insert(at, index);
+            }
+        }
         if released {
             let user = slot.user_id.clone();
             let Self {
@@ -363,6 +388,30 @@ impl Campaign {
             self.remaining += 1;
             self.live_orders -= 1;
         }
+        self.assert_counts();
+    }
+
+    /// Whether the order at `index` may be marked paid out: it is `claiming`.
+    pub(crate) fn check_claim_paid(&self, index: u32) -> Result<(), &'static str> {
+        let slot = self
+            .orders
+            .get(index as usize)
+            .ok_or("payout of an order that does not exist")?;
+        if slot.state != OrderState::Claiming {
+            return Err("payout of an order that is not claiming");
+        }
+        Ok(())
+    }
+
+    /// Applies a checked payout: `claiming` → `claimed` under `payout`.
+    ///
+    /// # Panics
+    /// If [`Campaign::check_claim_paid`] would reject it: the ledger checks first.
+    pub(crate) fn apply_claim_paid(&mut self, index: u32, payout: PayoutId) {
+        self.check_claim_paid(index)
+            .expect("payout checked before apply");
+        self.orders[index as usize].state = OrderState::Claimed;
+        self.payouts.insert(index, payout);
         self.assert_counts();
     }
 
@@ -421,6 +470,25 @@ impl Campaign {
                 "a pending order without a deadline"
             );
         }
+        let claimed = self
+            .orders
+            .iter()
+            .filter(|o| o.state == OrderState::Claimed)
+            .count();
+        assert_eq!(claimed, self.payouts.len(), "payouts out of step");
+        assert!(
+            self.payouts
+                .keys()
+                .all(|&i| self.orders[i as usize].state == OrderState::Claimed),
+            "a payout for an order that is not claimed"
+        );
+        let refundable: u64 = self
+            .orders
+            .iter()
+            .filter(|o| o.state == OrderState::ClaimExpired)
+            .map(|o| o.amount_cents.0)
+            .sum();
+        assert_eq!(refundable, self.refundable_cents, "refundable out of step");
         if let (CampaignSpec::RedPacket(r), Some(pool)) = (&self.spec, &self.pool) {
             let paid: u64 = self.orders.iter().map(|o| o.amount_cents.0).sum();
             assert_eq!(

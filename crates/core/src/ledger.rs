@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use rand::Rng;
 
 use crate::campaign::Campaign;
+use crate::claim::{ClaimStart, PayoutId, PayoutResult};
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
 use crate::money::UnixMillis;
 use crate::order::{InvalidTransition, Order, OrderState};
@@ -35,6 +36,15 @@ pub enum CreateError {
     /// [`MAX_CAMPAIGNS`] reached.
     #[error("at most {MAX_CAMPAIGNS} campaigns")]
     TooManyCampaigns,
+}
+
+/// The state an overdue order expires to: `claim_expired` for an unclaimed packet, `expired`
+/// for an unpaid order.
+fn expired_state(state: OrderState) -> OrderState {
+    match state {
+        OrderState::Won => OrderState::ClaimExpired,
+        _ => OrderState::Expired,
+    }
 }
 
 /// A record that cannot be applied: the journal holds something this ledger never wrote.
@@ -183,15 +193,17 @@ impl Ledger {
         }
     }
 
-    /// Expires `order_id` if it is `pending_payment` and its deadline is at or before `now`
-    /// (passive expiry, on read); returns the record to journal, if it expired.
+    /// Expires `order_id` if it is `pending_payment` (or an unclaimed `won` packet) and its
+    /// deadline is at or before `now` (passive expiry, on read); returns the record to
+    /// journal, if it expired.
     pub fn expire(&mut self, order_id: OrderId, now: UnixMillis) -> Option<Record> {
         let order = self.order(order_id)?;
         if order.expires_at? > now {
             return None;
         }
+        let to = expired_state(order.state);
         let (record, _) = self
-            .move_order(&order, OrderState::Expired, now)
+            .move_order(&order, to, now)
             .expect("a pending order may expire");
         Some(record)
     }
@@ -210,12 +222,96 @@ impl Ledger {
                     .order_at(index)
                     .expect("a queued deadline names an order");
                 let (record, _) = self
-                    .move_order(&order, OrderState::Expired, now)
+                    .move_order(&order, expired_state(order.state), now)
                     .expect("a due order is pending and may expire");
                 records.push(record);
             }
         }
         records
+    }
+
+    /// Decides the start of a red-packet claim of `order_id` by `by` (`None`: the admin) and
+    /// applies it if allowed: `won` → `claiming` (the record must be durable before the
+    /// payout is called). Another user's order answers `NotFound`; an order already claiming
+    /// or claimed answers so without a record.
+    pub fn start_claim(
+        &mut self,
+        order_id: OrderId,
+        by: Option<&UserId>,
+        now: UnixMillis,
+    ) -> (ClaimStart, Option<Record>) {
+        let Some(order) = self.order(order_id) else {
+            return (ClaimStart::NotFound, None);
+        };
+        if by.is_some_and(|user| *user != order.user_id) {
+            return (ClaimStart::NotFound, None);
+        }
+        match order.state {
+            OrderState::Claiming => return (ClaimStart::InFlight(order), None),
+            OrderState::Claimed => {
+                let payout = self
+                    .payout_id(order_id)
+                    .expect("a claimed order has a payout");
+                return (ClaimStart::Claimed(order, payout), None);
+            }
+            _ => {}
+        }
+        match self.move_order(&order, OrderState::Claiming, now) {
+            Ok((record, after)) => (ClaimStart::Started(after), Some(record)),
+            Err(invalid) => (ClaimStart::InvalidTransition(invalid), None),
+        }
+    }
+
+    /// Decides the end of a claim: `claiming` → `claimed` under the payout, or back to `won`
+    /// when it was definitely not paid. `None` (nothing to journal) when the order is not
+    /// `claiming` (already resolved).
+    pub fn finish_claim(
+        &mut self,
+        order_id: OrderId,
+        result: &PayoutResult,
+        now: UnixMillis,
+    ) -> Option<Record> {
+        let order = self.order(order_id)?;
+        if order.state != OrderState::Claiming {
+            return None;
+        }
+        let record = match result {
+            PayoutResult::Paid(payout_id) => {
+                let record = Record::ClaimPaid {
+                    campaign_id: order.campaign_id,
+                    order_id,
+                    payout_id: payout_id.clone(),
+                    at: now,
+                };
+                self.apply(&record)
+                    .expect("a freshly decided payout applies");
+                record
+            }
+            PayoutResult::NotPaid => {
+                self.move_order(&order, OrderState::Won, now)
+                    .expect("a claiming order may go back to won")
+                    .0
+            }
+        };
+        Some(record)
+    }
+
+    /// The payout of a `claimed` order.
+    pub fn payout_id(&self, order_id: OrderId) -> Option<PayoutId> {
+        let (slot, index) = self.place_of(order_id)?;
+        self.campaigns[slot as usize].payout_of(index).cloned()
+    }
+
+    /// Every order left `claiming` (after a restart: claims whose payout result was never
+    /// journaled). O(orders); run once at start-up.
+    pub fn claiming_orders(&self) -> Vec<OrderId> {
+        self.campaigns
+            .iter()
+            .filter(|c| c.pool().is_some())
+            .flat_map(|c| (0..c.order_count() as u32).filter_map(|i| c.order_at(i)))
+            .filter(|o| o.state == OrderState::Claiming)
+            .map(|o| o.id)
+            .collect()
     }
 
     /// Decides and applies one move of `order` to `to`; returns its record and the order after.
@@ -338,6 +434,29 @@ impl Ledger {
                     .check_transition(index, *from, *to)
                     .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
                 campaign.apply_transition(index, *from, *to);
+                Ok(())
+            }
+            Record::ClaimPaid {
+                campaign_id,
+                order_id,
+                payout_id,
+                at: _,
+            } => {
+                let (slot, index) = self
+                    .place_of(*order_id)
+                    .ok_or_else(|| ApplyError(format!("payout of unknown order {order_id}")))?;
+                let campaign = &mut self.campaigns[slot as usize];
+                if campaign.id() != *campaign_id {
+                    return Err(ApplyError(format!(
+                        "order {order_id} is not in campaign {campaign_id}"
+                    )));
+                }
+                PayoutId::parse(payout_id.as_str())
+                    .map_err(|e| ApplyError(format!("order {order_id}: {e}")))?;
+                campaign
+                    .check_claim_paid(index)
+                    .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
+                campaign.apply_claim_paid(index, payout_id.clone());
                 Ok(())
             }
         }

@@ -6,6 +6,7 @@
 //! journal makes its [`Record`]s durable; replay applies the same records.
 
 mod campaign;
+mod claim;
 mod ids;
 mod ledger;
 mod money;
@@ -18,6 +19,7 @@ mod red_packet;
 mod spec;
 
 pub use campaign::Campaign;
+pub use claim::{ClaimStart, MAX_PAYOUT_ID_BYTES, PayoutId, PayoutIdError, PayoutResult};
 pub use ids::{CampaignId, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError, uuid_v7_bits};
 pub use ledger::{ApplyError, CreateError, Grab, Ledger, MAX_CAMPAIGNS, Transition};
 pub use money::{Cents, MAX_CENTS, UnixMillis};
@@ -32,7 +34,8 @@ pub use promotion::{
 pub use record::Record;
 pub use red_packet::PacketPool;
 pub use spec::{
-    CampaignSpec, CommonSpec, DEFAULT_MIN_CENTS, DEFAULT_PAYMENT_WINDOW_SECS,
-    DEFAULT_PER_USER_LIMIT, MAX_NAME_BYTES, MAX_PACKETS, MAX_PAYMENT_WINDOW_SECS,
-    MAX_PER_USER_LIMIT, MAX_STOCK, RedPacketSpec, SeckillSpec, SpecError,
+    CampaignSpec, CommonSpec, DEFAULT_CLAIM_WINDOW_SECS, DEFAULT_MIN_CENTS,
+    DEFAULT_PAYMENT_WINDOW_SECS, DEFAULT_PER_USER_LIMIT, MAX_CLAIM_WINDOW_SECS, MAX_NAME_BYTES,
+    MAX_PACKETS, MAX_PAYMENT_WINDOW_SECS, MAX_PER_USER_LIMIT, MAX_STOCK, RedPacketSpec,
+    SeckillSpec, SpecError,
 };

@@ -3,8 +3,10 @@
 //! A seckill win creates an order in `PendingPayment`; a red-packet win creates one in `Won`.
 //! The transition table below already covers payment, expiry, cancellation, refund and claim,
 //! so the order lifecycle can grow without reshaping the type. Today the grab path reaches the
-//! creation states, and cancellation and expiry move `PendingPayment` to `Cancelled` /
-//! `Expired` (see [`crate::Ledger::cancel`] and [`crate::Ledger::expire_due`]).
+//! creation states, cancellation and expiry move `PendingPayment` to `Cancelled` / `Expired`
+//! (see [`crate::Ledger::cancel`] and [`crate::Ledger::expire_due`]), and a red-packet claim
+//! moves `Won` → `Claiming` → `Claimed` (or back to `Won` when the payout definitely failed),
+//! while an unclaimed packet expires `Won` → `ClaimExpired` (see [`crate::Ledger::start_claim`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -30,15 +32,18 @@ pub enum OrderState {
     Refunded,
     /// Red packet won, not yet claimed.
     Won,
+    /// A claim was journaled and its payout started; the payout's result is not known yet.
+    Claiming,
     /// Red packet paid out to its winner.
     Claimed,
-    /// Red packet not claimed within its window.
+    /// Red packet not claimed within its window; its amount is refundable to the campaign's
+    /// owner (it never goes back into the pool).
     ClaimExpired,
 }
 
 impl OrderState {
     /// Every state, for exhaustive tests and documentation.
-    pub const ALL: [OrderState; 10] = [
+    pub const ALL: [OrderState; 11] = [
         OrderState::PendingPayment,
         OrderState::Paying,
         OrderState::Paid,
@@ -47,6 +52,7 @@ impl OrderState {
         OrderState::RefundPending,
         OrderState::Refunded,
         OrderState::Won,
+        OrderState::Claiming,
         OrderState::Claimed,
         OrderState::ClaimExpired,
     ];
@@ -62,12 +68,15 @@ impl OrderState {
             OrderState::RefundPending => "refund_pending",
             OrderState::Refunded => "refunded",
             OrderState::Won => "won",
+            OrderState::Claiming => "claiming",
             OrderState::Claimed => "claimed",
             OrderState::ClaimExpired => "claim_expired",
         }
     }
 
     /// Whether the order still holds its item (counts against stock and the per-user limit).
+    /// Every red-packet state is live: a drawn packet never goes back into the pool (an
+    /// expired claim's amount is refunded to the campaign's owner instead).
     pub fn is_live(self) -> bool {
         matches!(
             self,
@@ -75,7 +84,9 @@ impl OrderState {
                 | OrderState::Paying
                 | OrderState::Paid
                 | OrderState::Won
+                | OrderState::Claiming
                 | OrderState::Claimed
+                | OrderState::ClaimExpired
         )
     }
 
@@ -90,7 +101,9 @@ impl OrderState {
             Cancelled | Expired => &[RefundPending],
             RefundPending => &[Refunded],
             Refunded => &[],
-            Won => &[Claimed, ClaimExpired],
+            Won => &[Claiming, ClaimExpired],
+            // `Won` again only when the payout definitely did not happen.
+            Claiming => &[Claimed, Won],
             Claimed | ClaimExpired => &[],
         }
     }
@@ -126,7 +139,8 @@ pub struct Order {
     pub created_at: UnixMillis,
     /// Where it is now.
     pub state: OrderState,
-    /// When it expires if still unpaid (`Some` only while `pending_payment`).
+    /// When it expires if still unpaid or unclaimed (`Some` only while `pending_payment` or
+    /// `won`).
     pub expires_at: Option<UnixMillis>,
 }
 
@@ -163,7 +177,9 @@ mod tests {
     fn no_state_moves_to_itself_or_back_to_creation_from_closed() {
         for s in OrderState::ALL {
             assert!(!s.can_move_to(s), "{s:?} loops");
-            assert!(!s.can_move_to(OrderState::Won), "{s:?} re-wins");
+            if s != OrderState::Claiming {
+                assert!(!s.can_move_to(OrderState::Won), "{s:?} re-wins");
+            }
         }
         assert!(!OrderState::Expired.can_move_to(OrderState::Paid));
     }
@@ -188,8 +204,29 @@ mod tests {
             }
         );
         assert_eq!(o.state, OrderState::Won);
+        assert!(
+            o.transition(OrderState::Claimed).is_err(),
+            "a claim starts first"
+        );
+        o.transition(OrderState::Claiming).unwrap();
+        o.transition(OrderState::Won).unwrap();
+        o.transition(OrderState::Claiming).unwrap();
         o.transition(OrderState::Claimed).unwrap();
         assert_eq!(o.state, OrderState::Claimed);
+    }
+
+    #[test]
+    fn claim_paths() {
+        use OrderState::*;
+        assert_eq!(Won.allowed_next(), &[Claiming, ClaimExpired]);
+        assert_eq!(Claiming.allowed_next(), &[Claimed, Won]);
+        assert!(
+            !Claiming.can_move_to(ClaimExpired),
+            "a claim in flight never expires"
+        );
+        for s in [Won, Claiming, Claimed, ClaimExpired] {
+            assert!(s.is_live(), "{s:?}: a packet never returns to the pool");
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::claim::PayoutId;
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
 use crate::order::OrderState;
@@ -48,6 +49,17 @@ pub enum Record {
         from: OrderState,
         /// The state it moved to.
         to: OrderState,
+        /// When.
+        at: UnixMillis,
+    },
+    /// A claim's payout succeeded: the order moved `Claiming` → `Claimed` under this payout.
+    ClaimPaid {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// The order (also the payout's idempotency key).
+        order_id: OrderId,
+        /// The provider's payout id, answered to every later claim of the order.
+        payout_id: PayoutId,
         /// When.
         at: UnixMillis,
     },

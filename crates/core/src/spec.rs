@@ -20,6 +20,10 @@ pub const DEFAULT_PER_USER_LIMIT: u32 = 1;
 pub const DEFAULT_PAYMENT_WINDOW_SECS: u64 = 900;
 /// Longest payment window: one week.
 pub const MAX_PAYMENT_WINDOW_SECS: u64 = 7 * 24 * 3600;
+/// Default time a red packet may stay unclaimed (one day).
+pub const DEFAULT_CLAIM_WINDOW_SECS: u64 = 86_400;
+/// Longest claim window: 30 days (unclaimed money should go back to its owner within a month).
+pub const MAX_CLAIM_WINDOW_SECS: u64 = 30 * 24 * 3600;
 /// Default smallest red packet.
 pub const DEFAULT_MIN_CENTS: u64 = 1;
 
@@ -74,6 +78,9 @@ pub struct RedPacketSpec {
     pub count: u64,
     /// Smallest packet.
     pub min_cents: Cents,
+    /// Time a packet may stay `won` (unclaimed) before it expires `claim_expired` and its
+    /// amount becomes refundable to the campaign's owner.
+    pub claim_window_secs: u64,
 }
 
 /// A spec field that breaks a rule: the field's name and what is wrong. Mapped to HTTP 400
@@ -148,6 +155,12 @@ impl CampaignSpec {
                 if !(1..=MAX_CENTS).contains(&r.total_cents.0) {
                     return fail("total_cents", format!("must be between 1 and {MAX_CENTS}"));
                 }
+                if !(1..=MAX_CLAIM_WINDOW_SECS).contains(&r.claim_window_secs) {
+                    return fail(
+                        "claim_window_secs",
+                        format!("must be between 1 and {MAX_CLAIM_WINDOW_SECS}"),
+                    );
+                }
                 if r.min_cents.0 == 0 {
                     return fail("min_cents", "must be at least 1");
                 }
@@ -195,12 +208,20 @@ impl CampaignSpec {
         }
     }
 
-    /// How long a new order may stay unpaid, in milliseconds (`None`: orders of this kind do
-    /// not expire here; red-packet claims are a later part).
+    /// How long a new order may stay unpaid, in milliseconds (`None` for red packets).
     pub fn payment_window_millis(&self) -> Option<u64> {
         match self {
             CampaignSpec::Seckill(s) => Some(s.payment_window_secs.saturating_mul(1000)),
             CampaignSpec::RedPacket(_) => None,
+        }
+    }
+
+    /// How long a new order may stay in its creation state before it expires, in
+    /// milliseconds: the payment window (seckill) or the claim window (red packet).
+    pub fn deadline_window_millis(&self) -> u64 {
+        match self {
+            CampaignSpec::Seckill(s) => s.payment_window_secs.saturating_mul(1000),
+            CampaignSpec::RedPacket(r) => r.claim_window_secs.saturating_mul(1000),
         }
     }
 
@@ -242,6 +263,7 @@ mod tests {
             total_cents: Cents(total),
             count,
             min_cents: Cents(min),
+            claim_window_secs: DEFAULT_CLAIM_WINDOW_SECS,
         })
     }
 
@@ -272,6 +294,17 @@ mod tests {
                 .field,
             "count"
         );
+        let CampaignSpec::RedPacket(mut r) = packets(100, 10, 1) else {
+            unreachable!()
+        };
+        r.claim_window_secs = 0;
+        let field = CampaignSpec::RedPacket(r.clone())
+            .validate()
+            .unwrap_err()
+            .field;
+        assert_eq!(field, "claim_window_secs");
+        r.claim_window_secs = MAX_CLAIM_WINDOW_SECS + 1;
+        assert!(CampaignSpec::RedPacket(r).validate().is_err());
     }
 
     #[test]

@@ -31,6 +31,7 @@ fn spec_strategy() -> impl Strategy<Value = CampaignSpec> {
             total_cents: Cents(count * min + extra),
             count,
             min_cents: Cents(min),
+            claim_window_secs: stampede_core::DEFAULT_CLAIM_WINDOW_SECS,
         })
     });
     prop_oneof![seckill, packets]
@@ -183,6 +184,7 @@ fn sold_out_campaign_still_tells_a_winner_it_won() {
         total_cents: Cents(100),
         count: 2,
         min_cents: Cents(1),
+        claim_window_secs: stampede_core::DEFAULT_CLAIM_WINDOW_SECS,
     });
     let Record::CampaignCreated { id, .. } = ledger
         .create_campaign(spec, UnixMillis(0), &mut rng)

@@ -171,26 +171,169 @@ fn regrab_after_release_decides_whether_the_user_may_win_again() {
     }
 }
 
-#[test]
-fn red_packets_cannot_be_cancelled_or_expire_here() {
-    let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let spec = CampaignSpec::RedPacket(RedPacketSpec {
+fn packets(count: u64, claim_window_secs: u64) -> CampaignSpec {
+    CampaignSpec::RedPacket(RedPacketSpec {
         common: CommonSpec {
             name: "p".into(),
             starts_at: None,
             ends_at: None,
         },
         total_cents: Cents(100),
-        count: 2,
+        count,
         min_cents: Cents(1),
-    });
-    let (mut ledger, id, _) = ledger_with(spec, &mut rng);
-    let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
+        claim_window_secs,
+    })
+}
+
+#[test]
+fn red_packets_cannot_be_cancelled_and_expire_after_the_claim_window() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let (mut ledger, id, mut records) = ledger_with(packets(2, 10), &mut rng);
+    let (order, won) = win(&mut ledger, id, "a", 0, &mut rng);
+    records.push(won);
+    let amount = ledger.order(order).unwrap().amount_cents.0;
     let t = ledger.cancel(order, None, UnixMillis(1));
     assert!(matches!(t.outcome, OrderOutcome::InvalidTransition(_)));
-    assert!(ledger.expire_due(UnixMillis(u64::MAX), 10).is_empty());
+    assert!(ledger.expire_due(UnixMillis(9_999), 10).is_empty());
+    let expired = ledger.expire_due(UnixMillis(10_000), 10);
+    assert_eq!(expired.len(), 1);
+    records.extend(expired);
+    assert_eq!(ledger.order(order).unwrap().state, OrderState::ClaimExpired);
+    let campaign = ledger.campaign(id).unwrap();
+    assert_eq!(campaign.refundable_cents(), amount);
+    assert_eq!(campaign.remaining(), 1, "an expired packet is not redrawn");
+    ledger.assert_invariants();
+    let replayed = replay(&records);
+    assert_eq!(replayed.campaign(id).unwrap().refundable_cents(), amount);
+    replayed.assert_invariants();
+}
+
+#[test]
+fn a_claim_starts_once_and_settles_once() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (mut ledger, id, mut records) = ledger_with(packets(2, 10), &mut rng);
+    let (order, won) = win(&mut ledger, id, "a", 0, &mut rng);
+    records.push(won);
+    let other = user("b");
+    assert_eq!(
+        ledger.start_claim(order, Some(&other), UnixMillis(1)).0,
+        ClaimStart::NotFound
+    );
+    let (start, record) = ledger.start_claim(order, Some(&user("a")), UnixMillis(1));
+    assert!(matches!(start, ClaimStart::Started(_)));
+    records.push(record.unwrap());
+    let (again, none) = ledger.start_claim(order, None, UnixMillis(2));
+    assert!(matches!(again, ClaimStart::InFlight(_)) && none.is_none());
+    // A claim in flight never expires, even past its window.
+    assert!(ledger.expire_due(UnixMillis(20_000), 10).is_empty());
+    // A definite failure puts it back under its (passed) deadline.
+    records.push(
+        ledger
+            .finish_claim(order, &PayoutResult::NotPaid, UnixMillis(3))
+            .unwrap(),
+    );
     assert_eq!(ledger.order(order).unwrap().state, OrderState::Won);
     ledger.assert_invariants();
+    records.push(ledger.start_claim(order, None, UnixMillis(4)).1.unwrap());
+    let payout = PayoutId::parse("po-1").unwrap();
+    records.push(
+        ledger
+            .finish_claim(order, &PayoutResult::Paid(payout.clone()), UnixMillis(5))
+            .unwrap(),
+    );
+    assert!(
+        ledger
+            .finish_claim(order, &PayoutResult::NotPaid, UnixMillis(6))
+            .is_none()
+    );
+    let (claimed, none) = ledger.start_claim(order, None, UnixMillis(7));
+    assert!(none.is_none());
+    let ClaimStart::Claimed(o, p) = claimed else {
+        panic!("{claimed:?}")
+    };
+    assert_eq!((o.state, p), (OrderState::Claimed, payout.clone()));
+    ledger.assert_invariants();
+    let replayed = replay(&records);
+    assert_eq!(replayed.payout_id(order), Some(payout));
+    assert!(replayed.claiming_orders().is_empty());
+    replayed.assert_invariants();
+}
+
+#[test]
+fn a_seckill_order_is_not_claimable() {
+    let mut rng = ChaCha8Rng::seed_from_u64(6);
+    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
+    let (start, record) = ledger.start_claim(order, None, UnixMillis(1));
+    assert!(matches!(start, ClaimStart::InvalidTransition(_)) && record.is_none());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// Any mix of claim starts, payout results and expiry passes: at most one payout per
+    /// packet, money is conserved, claiming orders never expire, and replay agrees.
+    #[test]
+    fn claims_settle_at_most_once(
+        ops in prop::collection::vec((0u8..4, 0u8..4, 0u64..3_000), 0..120),
+    ) {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let (mut ledger, id, mut records) = ledger_with(packets(4, 5), &mut rng);
+        let mut orders = Vec::new();
+        let mut now = 0;
+        let mut payouts = 0u32;
+        for (kind, who, step) in ops {
+            now += step;
+            let at = UnixMillis(now);
+            match kind {
+                0 => {
+                    let name = format!("u{who}");
+                    let grab = ledger.grab(id, &user(&name), at, &mut rng);
+                    if let Some(r) = grab.record {
+                        let GrabOutcome::Won(t) = grab.outcome else { unreachable!() };
+                        orders.push(t.order_id);
+                        records.push(r);
+                    }
+                }
+                1 | 2 if !orders.is_empty() => {
+                    let order = orders[who as usize % orders.len()];
+                    let before = ledger.order(order).unwrap().state;
+                    if kind == 1 {
+                        let (start, r) = ledger.start_claim(order, None, at);
+                        prop_assert_eq!(r.is_some(), matches!(start, ClaimStart::Started(_)));
+                        records.extend(r);
+                    } else {
+                        payouts += 1;
+                        let result = if who % 2 == 0 {
+                            PayoutResult::Paid(PayoutId::parse(format!("p{payouts}")).unwrap())
+                        } else {
+                            PayoutResult::NotPaid
+                        };
+                        let r = ledger.finish_claim(order, &result, at);
+                        prop_assert_eq!(r.is_some(), before == OrderState::Claiming);
+                        records.extend(r);
+                    }
+                    if before == OrderState::Claimed {
+                        prop_assert_eq!(ledger.order(order).unwrap().state, OrderState::Claimed);
+                    }
+                }
+                _ => {
+                    let claiming = ledger.claiming_orders();
+                    records.extend(ledger.expire_due(at, 100));
+                    for o in claiming {
+                        prop_assert_eq!(ledger.order(o).unwrap().state, OrderState::Claiming);
+                    }
+                }
+            }
+            ledger.assert_invariants();
+        }
+        let replayed = replay(&records);
+        replayed.assert_invariants();
+        for o in orders {
+            prop_assert_eq!(replayed.order(o), ledger.order(o));
+            prop_assert_eq!(replayed.payout_id(o), ledger.payout_id(o));
+        }
+    }
 }
 
 proptest! {

@@ -1,6 +1,8 @@
 //! What handlers send to the writer, and how the writer answers.
 
-use stampede_core::{CampaignId, CampaignSpec, GrabOutcome, OrderId, OrderOutcome, UserId};
+use stampede_core::{
+    CampaignId, CampaignSpec, ClaimStart, GrabOutcome, OrderId, OrderOutcome, PayoutResult, UserId,
+};
 use tokio::sync::oneshot;
 
 use crate::error::EngineError;
@@ -32,6 +34,18 @@ pub(crate) enum Command {
         order: Option<OrderId>,
         reply: oneshot::Sender<Result<usize, EngineError>>,
     },
+    /// Start a red-packet claim for its user (`by: None`: the admin): `won` → `claiming`.
+    StartClaim {
+        order: OrderId,
+        by: Option<UserId>,
+        reply: oneshot::Sender<Result<ClaimStart, EngineError>>,
+    },
+    /// Record a claim's payout result: `claiming` → `claimed` or back to `won`.
+    FinishClaim {
+        order: OrderId,
+        result: PayoutResult,
+        reply: oneshot::Sender<Result<(), EngineError>>,
+    },
     /// Finish the commands already queued, then stop.
     Shutdown,
 }
@@ -44,6 +58,9 @@ impl Command {
             Command::Create { reply, .. } => reply.is_closed(),
             Command::Cancel { reply, .. } => reply.is_closed(),
             Command::Expire { reply, .. } => reply.is_closed(),
+            Command::StartClaim { reply, .. } => reply.is_closed(),
+            // A payout result is recorded even if nobody waits: the money moved.
+            Command::FinishClaim { .. } => false,
             Command::Shutdown => false,
         }
     }
@@ -65,6 +82,8 @@ pub(crate) enum Reply {
         OrderOutcome,
     ),
     Expire(oneshot::Sender<Result<usize, EngineError>>, usize),
+    StartClaim(oneshot::Sender<Result<ClaimStart, EngineError>>, ClaimStart),
+    FinishClaim(oneshot::Sender<Result<(), EngineError>>),
 }
 
 impl Reply {
@@ -83,6 +102,12 @@ impl Reply {
             Reply::Expire(tx, expired) => {
                 let _ = tx.send(Ok(expired));
             }
+            Reply::StartClaim(tx, start) => {
+                let _ = tx.send(Ok(start));
+            }
+            Reply::FinishClaim(tx) => {
+                let _ = tx.send(Ok(()));
+            }
         }
     }
 
@@ -99,6 +124,12 @@ impl Reply {
                 let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
             }
             Reply::Expire(tx, _) => {
+                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
+            }
+            Reply::StartClaim(tx, _) => {
+                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
+            }
+            Reply::FinishClaim(tx) => {
                 let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
             }
         }

@@ -104,7 +104,9 @@ pub struct Engine {
     shared: Arc<Shared>,
     commands: SyncSender<Command>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
-    guard: Arc<JournalGuard>,
+    pub(crate) guard: Arc<JournalGuard>,
+    /// Orders whose claim is being handled in this process (see [`crate::claim`]).
+    pub(crate) claims: Arc<Mutex<std::collections::HashSet<OrderId>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -218,6 +220,7 @@ impl Engine {
             commands,
             writer: Arc::new(Mutex::new(Some(writer))),
             guard: Arc::new(guard),
+            claims: Arc::default(),
         };
         Ok((engine, recovered))
     }
@@ -361,7 +364,7 @@ impl Engine {
 
     /// A poisoned journal stays `Unavailable` (fail-stop until restart), whatever the breaker
     /// says: `degraded` would promise that a retry can succeed.
-    fn refuse_if_poisoned(&self) -> Result<(), EngineError> {
+    pub(crate) fn refuse_if_poisoned(&self) -> Result<(), EngineError> {
         if self.is_poisoned() {
             return Err(EngineError::Unavailable(
                 "journal failed earlier; restart the server".into(),
@@ -370,7 +373,7 @@ impl Engine {
         Ok(())
     }
 
-    fn submit(&self, command: Command) -> Result<(), EngineError> {
+    pub(crate) fn submit(&self, command: Command) -> Result<(), EngineError> {
         match self.commands.try_send(command) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(EngineError::Overloaded),

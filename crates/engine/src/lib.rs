@@ -5,15 +5,18 @@
 //! one fsync (group commit), publishes the result to a lock-free read side, and replies.
 //! Handlers answer the sold-out path from that read side without touching the writer.
 
+mod claim;
 mod clock;
 mod codec;
 mod command;
 mod engine;
 mod error;
 pub mod guard;
+pub mod payout;
 mod published;
 mod writer;
 
+pub use claim::{CLAIM_WAIT, ClaimOutcome, MAX_CLAIMS_IN_FLIGHT, PAYOUT_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
 pub use engine::{
     Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts, WriterStats,
@@ -22,6 +25,7 @@ pub use error::{EngineError, OpenError};
 pub use guard::{
     DEFAULT_JOURNAL_REPLY_TIMEOUT, JournalGuard, JournalGuardConfig, JournalGuardConfigError,
 };
+pub use payout::{Payout, PayoutError, PayoutReceipt, SimulatedPayout};
 pub use published::CampaignView;
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};
 pub use stampede_journal::Durability;

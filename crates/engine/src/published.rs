@@ -25,6 +25,8 @@ pub struct CampaignView {
     remaining: AtomicU64,
     /// Money left in a red-packet pool, as of the last durable batch.
     remaining_cents: AtomicU64,
+    /// Sum of `claim_expired` packets (refundable to the owner), as of the last durable batch.
+    refundable_cents: AtomicU64,
     /// Users holding `per_user_limit` live orders, with their latest order. Bounded by the
     /// campaign's stock (at most `total` users can hold an item). The key shares the core's
     /// string (`UserId` is an `Arc<str>`).
@@ -43,6 +45,7 @@ impl CampaignView {
             created_at: campaign.created_at(),
             remaining: AtomicU64::new(campaign.remaining()),
             remaining_cents: AtomicU64::new(campaign.pool().map_or(0, |p| p.remaining_cents.0)),
+            refundable_cents: AtomicU64::new(campaign.refundable_cents()),
             holders: papaya::HashMap::new(),
             remaining_gauge: metrics::gauge!("stampede_campaign_remaining", "campaign" => id_label),
         };
@@ -58,6 +61,11 @@ impl CampaignView {
     /// Money left in a red-packet pool (0 for seckill).
     pub fn remaining_cents(&self) -> u64 {
         self.remaining_cents.load(Ordering::Acquire)
+    }
+
+    /// Sum of the red packets whose claim expired: refundable to the campaign's owner.
+    pub fn refundable_cents(&self) -> u64 {
+        self.refundable_cents.load(Ordering::Acquire)
     }
 
     /// Status at `now`.
@@ -81,6 +89,8 @@ impl CampaignView {
         if let Some(pool) = campaign.pool() {
             self.remaining_cents
                 .store(pool.remaining_cents.0, Ordering::Release);
+            self.refundable_cents
+                .store(campaign.refundable_cents(), Ordering::Release);
         }
         self.remaining_gauge.set(campaign.remaining() as f64);
     }

@@ -71,13 +71,18 @@ impl BatchEffects {
     /// Queues a transition record and the campaign and user it touches.
     fn push_transition(&mut self, record: &Record, ledger: &Ledger) {
         self.push_record(record);
-        let Record::OrderTransitioned {
+        let (Record::OrderTransitioned {
             campaign_id,
             order_id,
             ..
-        } = record
+        }
+        | Record::ClaimPaid {
+            campaign_id,
+            order_id,
+            ..
+        }) = record
         else {
-            unreachable!("only transition records reach push_transition")
+            unreachable!("only order records reach push_transition")
         };
         let order = ledger.order(*order_id).expect("a moved order exists");
         self.touched.push(*campaign_id);
@@ -254,6 +259,35 @@ fn decide(
                 effects
                     .replies
                     .push(Reply::Cancel(reply, transition.outcome));
+            }
+            Command::StartClaim { order, by, reply } => {
+                if poisoned {
+                    let _ = reply.send(Err(crate::EngineError::Unavailable(
+                        "journal failed earlier; restart the server".into(),
+                    )));
+                    continue;
+                }
+                let (start, record) = ledger.start_claim(order, by.as_ref(), now);
+                if let Some(record) = &record {
+                    effects.push_transition(record, &ledger);
+                }
+                effects.replies.push(Reply::StartClaim(reply, start));
+            }
+            Command::FinishClaim {
+                order,
+                result,
+                reply,
+            } => {
+                if poisoned {
+                    let _ = reply.send(Err(crate::EngineError::Unavailable(
+                        "journal failed earlier; restart the server".into(),
+                    )));
+                    continue;
+                }
+                if let Some(record) = ledger.finish_claim(order, &result, now) {
+                    effects.push_transition(&record, &ledger);
+                }
+                effects.replies.push(Reply::FinishClaim(reply));
             }
             Command::Expire { order, reply } => {
                 if poisoned {

@@ -1,5 +1,5 @@
-//! `GET /v1/orders/{id}` and `POST /v1/orders/{id}/cancel`: an order, for its user or the
-//! admin.
+//! `GET /v1/orders/{id}`, `POST /v1/orders/{id}/cancel` and `POST /v1/orders/{id}/claim`: an
+//! order, for its user or the admin.
 
 use std::sync::Arc;
 
@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use stampede_admission::rules::{Admitted, RequestKeys, Route, Stage};
 use stampede_core::OrderOutcome;
+use stampede_engine::ClaimOutcome;
 
 use crate::auth::Caller;
 
@@ -58,6 +59,38 @@ pub async fn cancel(
         OrderOutcome::Moved(order) => Ok(respond(StatusCode::OK, &OrderJson::from(&order))),
         OrderOutcome::NotFound => Err(NOT_FOUND),
         OrderOutcome::InvalidTransition(invalid) => Err(AppError::InvalidTransition(invalid)),
+    }
+}
+
+/// Claims a red packet for its winner (or the admin) and pays it out: 200 with the `claimed`
+/// order and its `payout_id`. Idempotent: a repeated claim answers the same payout; a
+/// concurrent one waits for the first (up to [`stampede_engine::CLAIM_WAIT`], then 409
+/// `claim_in_progress`). Another user's order 404; not a red packet, or its claim expired,
+/// 409 `invalid_transition`; a declined payout 502 `payout_declined` (the packet stays `won`).
+pub async fn claim(
+    State(state): State<Arc<AppState>>,
+    OrderIdPath(id): OrderIdPath,
+    headers: HeaderMap,
+    Peer(peer): Peer,
+) -> Result<Response, AppError> {
+    let (caller, _permits) = admit(&state, &headers, peer).await?;
+    let by = match caller {
+        Caller::User(user) => Some(user),
+        Caller::Admin => None,
+    };
+    match state
+        .engine
+        .claim(id, by, Arc::clone(&state.payout))
+        .await?
+    {
+        ClaimOutcome::Claimed(order, payout_id) => Ok(respond(
+            StatusCode::OK,
+            &OrderJson::from(&order).with_payout(&payout_id),
+        )),
+        ClaimOutcome::NotFound => Err(NOT_FOUND),
+        ClaimOutcome::InvalidTransition(invalid) => Err(AppError::InvalidTransition(invalid)),
+        ClaimOutcome::InProgress => Err(AppError::ClaimInProgress),
+        ClaimOutcome::Declined(_, why) => Err(AppError::PayoutDeclined(why)),
     }
 }
 

@@ -36,6 +36,7 @@ pub fn red_packet(total_cents: u64, count: u64) -> CampaignSpec {
         total_cents: Cents(total_cents),
         count,
         min_cents: Cents(1),
+        claim_window_secs: stampede_core::DEFAULT_CLAIM_WINDOW_SECS,
     })
 }
 

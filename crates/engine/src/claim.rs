@@ -1,0 +1,254 @@
+//! Red-packet claims: journal `claiming`, pay outside the writer, journal the result.
+//!
+//! Exactly one payout per packet, across crashes: the payout's idempotency key is the order
+//! id, and `claiming` is durable before the provider is called. A claim that finds the order
+//! `claiming` with nobody in this process paying (a crash, or a lost payout answer) resolves
+//! it by asking the provider about that key ([`Payout::query`]), never by paying blind.
+//!
+//! Concurrent claims of one order in this process: the first takes the order's entry in
+//! `Engine::claims`; the others wait (polling, at most [`CLAIM_WAIT`]) and then answer the
+//! first one's result (`claimed`, same payout id), or `InProgress` if it is still running.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use stampede_core::{
+    ClaimStart, InvalidTransition, Order, OrderId, PayoutId, PayoutResult, UserId,
+};
+use tokio::sync::oneshot;
+
+use crate::command::Command;
+use crate::engine::Engine;
+use crate::error::EngineError;
+use crate::payout::{Payout, PayoutError};
+
+/// Longest wait for another claim of the same order in this process before answering
+/// `InProgress`: a payout slower than this is also cut off by [`PAYOUT_TIMEOUT`].
+pub const CLAIM_WAIT: Duration = Duration::from_secs(5);
+/// How often a waiting claim looks again.
+const CLAIM_POLL: Duration = Duration::from_millis(5);
+/// Longest payout call; past it the outcome is unknown and the order stays `claiming` until a
+/// later claim (or a restart) resolves it through `query`.
+pub const PAYOUT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Most claims handled at once in this process; more answer `overloaded`. One per in-flight
+/// request at most, so the in-flight request limit is usually lower.
+pub const MAX_CLAIMS_IN_FLIGHT: usize = 10_000;
+
+/// What a claim came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// Paid out (now or by an earlier claim): the order and its payout.
+    Claimed(Order, PayoutId),
+    /// The provider declined: nothing paid, the order is `won` again.
+    Declined(Order, String),
+    /// Another claim of this order is still running after [`CLAIM_WAIT`].
+    InProgress,
+    /// No such order, or not the requester's.
+    NotFound,
+    /// Not a red packet, or its claim expired.
+    InvalidTransition(InvalidTransition),
+}
+
+/// This process's hold on one order's claim; released on drop.
+struct ClaimEntry {
+    claims: Arc<Mutex<std::collections::HashSet<OrderId>>>,
+    order: OrderId,
+}
+
+impl Drop for ClaimEntry {
+    fn drop(&mut self) {
+        self.claims.lock().remove(&self.order);
+    }
+}
+
+impl Engine {
+    /// Claims a red packet for `by` (`None`: the admin) and pays it out through `payout`.
+    /// Idempotent: a repeated or concurrent claim answers the first one's payout.
+    ///
+    /// The payout runs on its own task, so a client that goes away mid-claim does not leave
+    /// the order `claiming`.
+    pub async fn claim(
+        &self,
+        order: OrderId,
+        by: Option<&str>,
+        payout: Arc<dyn Payout>,
+    ) -> Result<ClaimOutcome, EngineError> {
+        let by = by.map(UserId::parse).transpose().map_err(|e| {
+            EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
+        })?;
+        let Some(entry) = self.enter_claim(order).await? else {
+            return Ok(ClaimOutcome::InProgress);
+        };
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let _entry = entry;
+            engine.claim_held(order, by, payout.as_ref()).await
+        })
+        .await
+        .map_err(|e| EngineError::Unavailable(format!("claim task failed: {e}")))?
+    }
+
+    /// Resolves every order left `claiming` (run at start-up, before serving): paid under its
+    /// key → `claimed`; definitely not paid → `won`. Answers how many were resolved; an
+    /// unknown answer leaves the order `claiming` for a later claim to resolve.
+    pub async fn resolve_claims(&self, payout: &dyn Payout) -> Result<usize, EngineError> {
+        let claiming = self.inspect(|ledger| ledger.claiming_orders());
+        let mut resolved = 0;
+        for id in claiming {
+            let Some(_entry) = self.enter_claim(id).await? else {
+                continue;
+            };
+            let Some(order) = self.order(id) else {
+                continue;
+            };
+            if order.state == stampede_core::OrderState::Claiming {
+                self.resolve(&order, payout).await?;
+                resolved += 1;
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Takes this process's hold on `order`'s claim, waiting up to [`CLAIM_WAIT`] for another
+    /// holder; `None` if it is still held then.
+    async fn enter_claim(&self, order: OrderId) -> Result<Option<ClaimEntry>, EngineError> {
+        let polls = CLAIM_WAIT.as_millis() / CLAIM_POLL.as_millis();
+        for _ in 0..polls {
+            {
+                let mut claims = self.claims.lock();
+                if !claims.contains(&order) {
+                    if claims.len() >= MAX_CLAIMS_IN_FLIGHT {
+                        return Err(EngineError::Overloaded);
+                    }
+                    claims.insert(order);
+                    return Ok(Some(ClaimEntry {
+                        claims: Arc::clone(&self.claims),
+                        order,
+                    }));
+                }
+            }
+            tokio::time::sleep(CLAIM_POLL).await;
+        }
+        Ok(None)
+    }
+
+    /// The claim, with this process's hold on the order taken.
+    async fn claim_held(
+        &self,
+        id: OrderId,
+        by: Option<UserId>,
+        payout: &dyn Payout,
+    ) -> Result<ClaimOutcome, EngineError> {
+        // Twice at most: a `claiming` order resolved back to `won` is then claimed afresh.
+        for _ in 0..2 {
+            match self.start_claim(id, by.clone()).await? {
+                ClaimStart::NotFound => return Ok(ClaimOutcome::NotFound),
+                ClaimStart::InvalidTransition(t) => return Ok(ClaimOutcome::InvalidTransition(t)),
+                ClaimStart::Claimed(order, payout_id) => {
+                    return Ok(ClaimOutcome::Claimed(order, payout_id));
+                }
+                ClaimStart::Started(order) => return self.pay(&order, payout).await,
+                ClaimStart::InFlight(order) => {
+                    if let Some(outcome) = self.resolve(&order, payout).await? {
+                        return Ok(outcome);
+                    }
+                }
+            }
+        }
+        Err(EngineError::Unavailable(
+            "the claim could not be settled; retry".into(),
+        ))
+    }
+
+    /// Pays a `claiming` order out and journals the result.
+    async fn pay(&self, order: &Order, payout: &dyn Payout) -> Result<ClaimOutcome, EngineError> {
+        let key = order.id.to_string();
+        let paid = tokio::time::timeout(
+            PAYOUT_TIMEOUT,
+            payout.pay(order.id, &order.user_id, order.amount_cents, &key),
+        )
+        .await
+        .unwrap_or_else(|_| Err(PayoutError::Unknown("payout timed out".into())));
+        match paid {
+            Ok(receipt) => {
+                self.settled(order.id, PayoutResult::Paid(receipt.payout_id))
+                    .await
+            }
+            Err(PayoutError::Declined(why)) => {
+                self.finish_claim(order.id, PayoutResult::NotPaid).await?;
+                let order = self.order(order.id).ok_or_else(vanished)?;
+                Ok(ClaimOutcome::Declined(order, why))
+            }
+            Err(unknown @ PayoutError::Unknown(_)) => Err(EngineError::Unavailable(format!(
+                "{unknown}; the claim is settled by the next claim"
+            ))),
+        }
+    }
+
+    /// Settles a `claiming` order nobody is paying by asking the provider about its key:
+    /// `Some(claimed)` if it was paid, `None` (order back to `won`) if it definitely was not.
+    async fn resolve(
+        &self,
+        order: &Order,
+        payout: &dyn Payout,
+    ) -> Result<Option<ClaimOutcome>, EngineError> {
+        let key = order.id.to_string();
+        let found = tokio::time::timeout(PAYOUT_TIMEOUT, payout.query(&key))
+            .await
+            .unwrap_or_else(|_| Err(PayoutError::Unknown("payout query timed out".into())))
+            .map_err(|e| EngineError::Unavailable(format!("cannot settle the claim: {e}")))?;
+        match found {
+            Some(receipt) => self
+                .settled(order.id, PayoutResult::Paid(receipt.payout_id))
+                .await
+                .map(Some),
+            None => {
+                self.finish_claim(order.id, PayoutResult::NotPaid).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Journals a payout and answers the order as claimed.
+    async fn settled(
+        &self,
+        id: OrderId,
+        result: PayoutResult,
+    ) -> Result<ClaimOutcome, EngineError> {
+        self.finish_claim(id, result).await?;
+        let order = self.order(id).ok_or_else(vanished)?;
+        let payout_id = self
+            .inspect(|ledger| ledger.payout_id(id))
+            .ok_or_else(|| EngineError::Unavailable("the payout was not recorded".into()))?;
+        Ok(ClaimOutcome::Claimed(order, payout_id))
+    }
+
+    async fn start_claim(
+        &self,
+        order: OrderId,
+        by: Option<UserId>,
+    ) -> Result<ClaimStart, EngineError> {
+        self.refuse_if_poisoned()?;
+        let permit = self.guard.admit()?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Command::StartClaim { order, by, reply })?;
+        self.guard.await_reply(permit, answer).await
+    }
+
+    async fn finish_claim(&self, order: OrderId, result: PayoutResult) -> Result<(), EngineError> {
+        self.refuse_if_poisoned()?;
+        let permit = self.guard.admit()?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Command::FinishClaim {
+            order,
+            result,
+            reply,
+        })?;
+        self.guard.await_reply(permit, answer).await
+    }
+}
+
+fn vanished() -> EngineError {
+    EngineError::Unavailable("a claimed order vanished".into())
+}

@@ -1,0 +1,225 @@
+//! Red-packet claims through the engine: exactly one payout per packet across repeated and
+//! concurrent claims, crashes and restarts; unclaimed packets expire and become refundable.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use stampede_core::{CampaignSpec, Cents, GrabOutcome, OrderId, OrderState, UserId};
+use stampede_engine::payout::PayoutFuture;
+use stampede_engine::{
+    ClaimOutcome, Durability, Engine, ManualClock, Payout, PayoutError, PayoutReceipt,
+    SimulatedPayout,
+};
+use stampede_journal::MemoryStorage;
+use support::{T0, open_memory_at, red_packet, runtime};
+
+async fn win_packet(engine: &Engine, user: &str, spec: CampaignSpec) -> OrderId {
+    let view = engine.create_campaign(spec).await.unwrap();
+    match engine.grab(view.id, user).await.unwrap() {
+        GrabOutcome::Won(ticket) => ticket.order_id,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn claimed(outcome: ClaimOutcome) -> String {
+    match outcome {
+        ClaimOutcome::Claimed(order, payout) => {
+            assert_eq!(order.state, OrderState::Claimed);
+            payout.to_string()
+        }
+        other => panic!("not claimed: {other:?}"),
+    }
+}
+
+#[test]
+fn repeated_and_concurrent_claims_pay_once() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let storage = MemoryStorage::new(1);
+        let clock = ManualClock::new(T0);
+        let engine = open_memory_at(&storage, Durability::Fsync, 1, &clock);
+        let provider = Arc::new(SimulatedPayout::new());
+        let order = win_packet(&engine, "alice", red_packet(1_000, 10)).await;
+
+        assert_eq!(
+            engine
+                .claim(order, Some("bob"), provider.clone())
+                .await
+                .unwrap(),
+            ClaimOutcome::NotFound
+        );
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (engine, provider) = (engine.clone(), provider.clone());
+            tasks.push(tokio::spawn(async move {
+                engine.claim(order, Some("alice"), provider).await.unwrap()
+            }));
+        }
+        let mut ids = Vec::new();
+        for task in tasks {
+            ids.push(claimed(task.await.unwrap()));
+        }
+        ids.push(claimed(
+            engine.claim(order, None, provider.clone()).await.unwrap(),
+        ));
+        ids.dedup();
+        assert_eq!(
+            ids.len(),
+            1,
+            "every claim answers the first payout: {ids:?}"
+        );
+        assert_eq!(provider.payout_count(), 1);
+        engine.inspect(|ledger| ledger.assert_invariants());
+        engine.shutdown();
+    });
+}
+
+#[test]
+fn a_declined_payout_leaves_the_packet_claimable() {
+    runtime().block_on(async {
+        let storage = MemoryStorage::new(2);
+        let clock = ManualClock::new(T0);
+        let engine = open_memory_at(&storage, Durability::Fsync, 2, &clock);
+        let provider = Arc::new(SimulatedPayout::new());
+        let order = win_packet(&engine, "alice", red_packet(1_000, 10)).await;
+        provider.decline_next();
+        let outcome = engine
+            .claim(order, Some("alice"), provider.clone())
+            .await
+            .unwrap();
+        assert!(matches!(outcome, ClaimOutcome::Declined(ref o, _) if o.state == OrderState::Won));
+        assert_eq!(provider.payout_count(), 0);
+        claimed(
+            engine
+                .claim(order, Some("alice"), provider.clone())
+                .await
+                .unwrap(),
+        );
+        assert_eq!(provider.payout_count(), 1);
+        engine.shutdown();
+    });
+}
+
+/// A provider whose answers are always lost and which never pays (the crash happened before
+/// the request reached it).
+#[derive(Debug)]
+struct Unreachable;
+
+impl Payout for Unreachable {
+    fn pay<'a>(
+        &'a self,
+        _: OrderId,
+        _: &'a UserId,
+        _: Cents,
+        _: &'a str,
+    ) -> PayoutFuture<'a, Result<PayoutReceipt, PayoutError>> {
+        Box::pin(std::future::ready(Err(PayoutError::Unknown("down".into()))))
+    }
+    fn query<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> PayoutFuture<'a, Result<Option<PayoutReceipt>, PayoutError>> {
+        Box::pin(std::future::ready(Err(PayoutError::Unknown("down".into()))))
+    }
+}
+
+#[test]
+fn a_restart_settles_claiming_orders_through_query_without_paying_twice() {
+    runtime().block_on(async {
+        let storage = MemoryStorage::new(3);
+        let clock = ManualClock::new(T0);
+        let provider = Arc::new(SimulatedPayout::new());
+        let engine = open_memory_at(&storage, Durability::Fsync, 3, &clock);
+        let view = engine.create_campaign(red_packet(1_000, 10)).await.unwrap();
+        let mut won = Vec::new();
+        for user in ["alice", "bob"] {
+            match engine.grab(view.id, user).await.unwrap() {
+                GrabOutcome::Won(t) => won.push(t.order_id),
+                other => panic!("{other:?}"),
+            }
+        }
+        let (paid, unpaid) = (won[0], won[1]);
+        // Alice's payout happens but its answer is lost; Bob's never reaches the provider.
+        provider.fail_after_paying_next();
+        assert!(engine.claim(paid, None, provider.clone()).await.is_err());
+        assert!(
+            engine
+                .claim(unpaid, None, Arc::new(Unreachable))
+                .await
+                .is_err()
+        );
+        assert_eq!(engine.order(paid).unwrap().state, OrderState::Claiming);
+        assert_eq!(engine.order(unpaid).unwrap().state, OrderState::Claiming);
+        assert_eq!(provider.payout_count(), 1);
+        engine.shutdown();
+        drop(engine);
+
+        // "Crash": reopen on the same storage; replay leaves both claiming.
+        let engine = open_memory_at(&storage, Durability::Fsync, 4, &clock);
+        assert_eq!(engine.order(paid).unwrap().state, OrderState::Claiming);
+        assert_eq!(engine.resolve_claims(provider.as_ref()).await.unwrap(), 2);
+        assert_eq!(engine.order(paid).unwrap().state, OrderState::Claimed);
+        assert_eq!(engine.order(unpaid).unwrap().state, OrderState::Won);
+        assert_eq!(provider.payout_count(), 1, "the restart paid nothing");
+        claimed(engine.claim(paid, None, provider.clone()).await.unwrap());
+        assert_eq!(provider.payout_count(), 1);
+        claimed(engine.claim(unpaid, None, provider.clone()).await.unwrap());
+        assert_eq!(provider.payout_count(), 2);
+        engine.shutdown();
+        drop(engine);
+
+        // And the settlement itself is durable.
+        let engine = open_memory_at(&storage, Durability::Fsync, 5, &clock);
+        assert_eq!(engine.order(paid).unwrap().state, OrderState::Claimed);
+        assert_eq!(engine.resolve_claims(provider.as_ref()).await.unwrap(), 0);
+        engine.inspect(|ledger| ledger.assert_invariants());
+        engine.shutdown();
+    });
+}
+
+#[test]
+fn unclaimed_packets_expire_and_become_refundable() {
+    runtime().block_on(async {
+        let storage = MemoryStorage::new(6);
+        let clock = ManualClock::new(T0);
+        let engine = open_memory_at(&storage, Durability::Fsync, 6, &clock);
+        let CampaignSpec::RedPacket(mut spec) = red_packet(1_000, 10) else {
+            unreachable!()
+        };
+        spec.claim_window_secs = 1;
+        let order = win_packet(&engine, "alice", CampaignSpec::RedPacket(spec)).await;
+        let amount = engine.order(order).unwrap().amount_cents.0;
+        let campaign = engine.order(order).unwrap().campaign_id;
+        clock.advance(Duration::from_secs(2));
+        // The writer's timer expires it (poll with a deadline).
+        let mut polls = 0;
+        while engine.order(order).unwrap().state != OrderState::ClaimExpired {
+            polls += 1;
+            assert!(polls < 500, "not expired within 5 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            engine.campaign(campaign).unwrap().refundable_cents(),
+            amount
+        );
+        let outcome = engine
+            .claim(order, None, Arc::new(SimulatedPayout::new()))
+            .await
+            .unwrap();
+        assert!(matches!(outcome, ClaimOutcome::InvalidTransition(_)));
+        engine.shutdown();
+        drop(engine);
+        let engine = open_memory_at(&storage, Durability::Fsync, 7, &clock);
+        assert_eq!(
+            engine.campaign(campaign).unwrap().refundable_cents(),
+            amount
+        );
+        engine.shutdown();
+    });
+}
