@@ -56,6 +56,16 @@ pub enum Caller<'a> {
     User(&'a str),
 }
 
+impl<'a> Caller<'a> {
+    /// The user, or `None` for the admin.
+    pub fn user(self) -> Option<&'a str> {
+        match self {
+            Caller::User(user) => Some(user),
+            Caller::Admin => None,
+        }
+    }
+}
+
 impl Auth {
     /// Keys for signing tokens and recognising the admin.
     pub fn new(token_secret: &[u8], admin_key: &[u8]) -> Self {

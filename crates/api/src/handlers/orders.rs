@@ -11,7 +11,6 @@ use stampede_core::OrderOutcome;
 use stampede_engine::ClaimOutcome;
 
 use crate::auth::Caller;
-
 use crate::dto::OrderJson;
 use crate::error::AppError;
 use crate::handlers::grab::auth_message;
@@ -32,8 +31,9 @@ pub async fn show(
 ) -> Result<Response, AppError> {
     let (caller, _permits) = admit(&state, &headers, peer).await?;
     let order = state.engine.order(id).ok_or(NOT_FOUND)?;
-    if let Caller::User(user) = caller
-        && user != order.user_id.as_str()
+    if caller
+        .user()
+        .is_some_and(|user| user != order.user_id.as_str())
     {
         return Err(NOT_FOUND);
     }
@@ -51,10 +51,7 @@ pub async fn cancel(
     Peer(peer): Peer,
 ) -> Result<Response, AppError> {
     let (caller, _permits) = admit(&state, &headers, peer).await?;
-    let by = match caller {
-        Caller::User(user) => Some(user),
-        Caller::Admin => None,
-    };
+    let by = caller.user();
     match state.engine.cancel(id, by).await? {
         OrderOutcome::Moved(order) => Ok(respond(StatusCode::OK, &OrderJson::from(&order))),
         OrderOutcome::NotFound => Err(NOT_FOUND),
@@ -74,10 +71,7 @@ pub async fn claim(
     Peer(peer): Peer,
 ) -> Result<Response, AppError> {
     let (caller, _permits) = admit(&state, &headers, peer).await?;
-    let by = match caller {
-        Caller::User(user) => Some(user),
-        Caller::Admin => None,
-    };
+    let by = caller.user();
     match state
         .engine
         .claim(id, by, Arc::clone(&state.payout))
@@ -111,14 +105,13 @@ async fn admit<'a>(
         .auth
         .caller(authorization, state.now_unix_secs())
         .map_err(|e| AppError::Unauthorized(auth_message(e)))?;
-    if let Caller::User(user) = caller {
+    if let Some(user) = caller.user() {
         state.defence.check_user(user, now_ms)?;
     }
-    let user = match caller {
-        Caller::User(user) => Some(user),
-        Caller::Admin => None,
+    let keys = RequestKeys {
+        user: caller.user(),
+        ..keys
     };
-    let keys = RequestKeys { user, ..keys };
     let after = state.defence.admit(Stage::AfterAuth, &keys, now_ms).await?;
     Ok((caller, [before, after]))
 }
