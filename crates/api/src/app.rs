@@ -10,7 +10,7 @@ use axum::routing::{delete, get, post, put};
 use stampede_admission::InFlightLimitLayer;
 
 use crate::error::AppError;
-use crate::handlers::{admin, campaigns, grab, ops, orders};
+use crate::handlers::{admin, campaigns, grab, ops, orders, payments};
 use crate::json::MAX_BODY_BYTES;
 use crate::state::AppState;
 
@@ -24,6 +24,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/orders/{id}", get(orders::show))
         .route("/v1/orders/{id}/cancel", post(orders::cancel))
         .route("/v1/orders/{id}/claim", post(orders::claim))
+        .route("/v1/orders/{id}/pay", post(payments::pay))
+        .route("/v1/payments/callbacks/{channel}", post(payments::callback))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
         .route(

@@ -90,6 +90,9 @@ settings! {
     durability: DurabilityMode = DurabilityMode::Fsync, env = "STAMPEDE_DURABILITY";
     /// HMAC secret for user tokens. Empty: read or generate `<data-dir>/token_secret`.
     token_secret: String = String::new(), env = "STAMPEDE_TOKEN_SECRET";
+    /// HMAC-SHA256 secret of the simulated `sim` payment channel's callbacks. Empty: read or
+    /// generate `<data-dir>/sim_channel_secret`.
+    sim_channel_secret: String = String::new(), env = "STAMPEDE_SIM_CHANNEL_SECRET";
     /// Admin bearer key. Empty: read or generate `<data-dir>/admin_key`.
     admin_key: String = String::new(), env = "STAMPEDE_ADMIN_KEY";
     /// Grabs per second allowed per user (GCRA rate).

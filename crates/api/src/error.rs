@@ -32,6 +32,14 @@ pub enum AppError {
     /// 502 `payout_declined`: the payment provider declined the payout; nothing was paid and
     /// the packet can be claimed again.
     PayoutDeclined(String),
+    /// 409 `amount_mismatch`: a payment callback's amount differs from the order's; nothing
+    /// changed.
+    AmountMismatch {
+        /// The order's amount.
+        expected_cents: u64,
+        /// The callback's amount.
+        got_cents: u64,
+    },
     /// 410 `sold_out`.
     SoldOut,
     /// 413 `payload_too_large`.
@@ -122,7 +130,8 @@ impl AppError {
             | AppError::Ended
             | AppError::IdempotencyKeyInUse
             | AppError::InvalidTransition(_)
-            | AppError::ClaimInProgress => StatusCode::CONFLICT,
+            | AppError::ClaimInProgress
+            | AppError::AmountMismatch { .. } => StatusCode::CONFLICT,
             AppError::PayoutDeclined(_) => StatusCode::BAD_GATEWAY,
             AppError::SoldOut => StatusCode::GONE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -152,6 +161,7 @@ impl AppError {
             AppError::IdempotencyKeyInUse => "idempotency_key_in_use",
             AppError::InvalidTransition(_) => "invalid_transition",
             AppError::ClaimInProgress => "claim_in_progress",
+            AppError::AmountMismatch { .. } => "amount_mismatch",
             AppError::PayoutDeclined(_) => "payout_declined",
             AppError::SoldOut => "sold_out",
             AppError::PayloadTooLarge => "payload_too_large",
@@ -187,6 +197,12 @@ impl AppError {
                 "another claim of this red packet is waiting for its payout; retry shortly".into()
             }
             AppError::PayoutDeclined(why) => format!("the payout was declined: {why}"),
+            AppError::AmountMismatch {
+                expected_cents,
+                got_cents,
+            } => format!(
+                "amount_cents {got_cents} differs from the order's {expected_cents}; nothing changed"
+            ),
             AppError::SoldOut => "sold out".into(),
             AppError::PayloadTooLarge => "request body too large".into(),
             AppError::UnsupportedMediaType => "expected Content-Type: application/json".into(),

@@ -32,6 +32,8 @@ pub struct AppState {
     pub prometheus: PrometheusHandle,
     /// Pays red packets out (the simulated in-process provider unless one is injected).
     pub payout: Arc<dyn Payout>,
+    /// HMAC-SHA256 secret of the `sim` payment channel's callbacks.
+    pub sim_channel_secret: Vec<u8>,
     /// The last rendered JSON of each campaign, served while `campaign_detail` is switched off.
     pub campaign_cache: papaya::HashMap<stampede_core::CampaignId, axum::body::Bytes>,
 }
@@ -46,12 +48,14 @@ impl AppState {
         engine: Engine,
         auth: Auth,
         prometheus: PrometheusHandle,
+        sim_channel_secret: &[u8],
     ) -> anyhow::Result<Arc<Self>> {
         Self::with_payout(
             config,
             engine,
             auth,
             prometheus,
+            sim_channel_secret,
             Arc::new(SimulatedPayout::new()),
         )
     }
@@ -65,6 +69,7 @@ impl AppState {
         engine: Engine,
         auth: Auth,
         prometheus: PrometheusHandle,
+        sim_channel_secret: &[u8],
         payout: Arc<dyn Payout>,
     ) -> anyhow::Result<Arc<Self>> {
         let defence = Defence::new(config, engine.now().0)?;
@@ -80,6 +85,7 @@ impl AppState {
             grab_metrics: GrabMetrics::register(),
             prometheus,
             payout,
+            sim_channel_secret: sim_channel_secret.to_vec(),
             campaign_cache: papaya::HashMap::new(),
         }))
     }

@@ -71,6 +71,9 @@ pub struct Campaign {
     deadlines: VecDeque<u32>,
     /// Payout ids of `claimed` red packets, by order index. Bounded by the packet count.
     payouts: HashMap<u32, PayoutId>,
+    /// Recorded payments: (channel, txn_id) → order index, so a channel's retry is answered
+    /// without a second effect. One payment per order at most, so bounded by the stock.
+    payments: HashMap<(String, String), u32>,
     /// Sum of `claim_expired` packets: money to refund to the campaign's owner.
     refundable_cents: u64,
 }
@@ -110,6 +113,7 @@ impl Campaign {
             hasher: RandomState::new(),
             deadlines: VecDeque::new(),
             payouts: HashMap::new(),
+            payments: HashMap::new(),
             refundable_cents: 0,
         }
     }
@@ -288,10 +292,14 @@ impl Campaign {
     }
 
     /// When the order at `index` expires if still unpaid or unclaimed (`None` unless
-    /// `pending_payment` or `won`).
+    /// `pending_payment`, `paying` or `won`). A `paying` order keeps its payment deadline: a
+    /// callback that comes after it finds the order `expired`.
     fn expires_at(&self, index: u32) -> Option<UnixMillis> {
         let slot = &self.orders[index as usize];
-        if !matches!(slot.state, OrderState::PendingPayment | OrderState::Won) {
+        if !matches!(
+            slot.state,
+            OrderState::PendingPayment | OrderState::Paying | OrderState::Won
+        ) {
             return None;
         }
         let window = self.spec.deadline_window_millis();
@@ -415,6 +423,53 @@ impl Campaign {
         self.assert_counts();
     }
 
+    /// The order index a recorded (channel, txn_id) paid.
+    pub fn payment_index(&self, channel: &str, txn_id: &str) -> Option<u32> {
+        self.payments
+            .get(&(channel.to_owned(), txn_id.to_owned()))
+            .copied()
+    }
+
+    /// Whether `payment` may be recorded for the order at `index`, now in `from`: it is there,
+    /// `from` may move to `paid`, the amount matches, and the transaction is new.
+    pub(crate) fn check_payment(
+        &self,
+        index: u32,
+        from: OrderState,
+        payment: &crate::Payment,
+    ) -> Result<(), &'static str> {
+        let slot = self
+            .orders
+            .get(index as usize)
+            .ok_or("payment of an order that does not exist")?;
+        if slot.state != from || !matches!(from, OrderState::PendingPayment | OrderState::Paying) {
+            return Err("payment of an order that is not awaiting payment");
+        }
+        if slot.amount_cents != payment.amount_cents {
+            return Err("payment amount differs from the order");
+        }
+        if self
+            .payment_index(&payment.channel, &payment.txn_id)
+            .is_some()
+        {
+            return Err("payment transaction recorded twice");
+        }
+        Ok(())
+    }
+
+    /// Applies a checked payment: the order moves to `paid` (it stays live).
+    ///
+    /// # Panics
+    /// If [`Campaign::check_payment`] would reject it: the ledger checks first.
+    pub(crate) fn apply_payment(&mut self, index: u32, from: OrderState, payment: &crate::Payment) {
+        self.check_payment(index, from, payment)
+            .expect("payment checked before apply");
+        self.orders[index as usize].state = OrderState::Paid;
+        self.payments
+            .insert((payment.channel.clone(), payment.txn_id.clone()), index);
+        self.assert_counts();
+    }
+
     /// `remaining + live orders == total`, the never-oversell invariant, O(1).
     pub fn assert_counts(&self) {
         assert_eq!(
@@ -481,6 +536,12 @@ impl Campaign {
                 .keys()
                 .all(|&i| self.orders[i as usize].state == OrderState::Claimed),
             "a payout for an order that is not claimed"
+        );
+        assert!(
+            self.payments
+                .values()
+                .all(|&i| self.orders[i as usize].state == OrderState::Paid),
+            "a payment for an order that is not paid"
         );
         let refundable: u64 = self
             .orders

@@ -13,6 +13,7 @@ mod money;
 mod order;
 mod order_key;
 mod outcome;
+mod payment;
 mod promotion;
 mod record;
 mod red_packet;
@@ -26,6 +27,9 @@ pub use money::{Cents, MAX_CENTS, UnixMillis};
 pub use order::{InvalidTransition, Order, OrderState};
 pub use order_key::OrderKey;
 pub use outcome::{CampaignStatus, GrabOutcome, OrderOutcome, OrderTicket};
+pub use payment::{
+    MAX_CHANNEL_BYTES, MAX_TXN_ID_BYTES, Payment, PaymentError, PaymentOutcome, validate_channel,
+};
 pub use promotion::{
     AppliedPromotions, BASIS_POINTS_PER_WHOLE, MAX_LINES, MAX_PROMOTIONS, MAX_QUANTITY, OrderLine,
     PricedLine, PricedOrder, PricingError, Promotion, PromotionError, PromotionId, PromotionKind,

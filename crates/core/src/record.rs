@@ -8,6 +8,7 @@ use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
 use crate::order::OrderState;
 use crate::order_key::OrderKey;
+use crate::payment::Payment;
 use crate::spec::CampaignSpec;
 
 /// A fact in the journal.
@@ -61,6 +62,20 @@ pub enum Record {
         /// The provider's payout id, answered to every later claim of the order.
         payout_id: PayoutId,
         /// When.
+        at: UnixMillis,
+    },
+    /// A channel's payment was verified: the order moved `from` (`paying` or `pending_payment`)
+    /// to `paid`, and (channel, txn_id) is remembered so a retry changes nothing.
+    PaymentRecorded {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// The order.
+        order_id: OrderId,
+        /// The state it was in.
+        from: OrderState,
+        /// Channel, transaction id, amount and the channel's payment time.
+        payment: Payment,
+        /// When it was recorded.
         at: UnixMillis,
     },
 }

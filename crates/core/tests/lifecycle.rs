@@ -409,3 +409,75 @@ proptest! {
         }
     }
 }
+
+fn sim(txn: &str, amount: u64) -> Payment {
+    Payment {
+        channel: "sim".into(),
+        txn_id: txn.into(),
+        amount_cents: Cents(amount),
+        paid_at: UnixMillis(1),
+    }
+}
+
+#[test]
+fn payment_is_recorded_once_and_replays() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let (mut ledger, id, mut records) = ledger_with(seckill(2, 1, false), &mut rng);
+    let (order, record) = win(&mut ledger, id, "alice", 0, &mut rng);
+    records.push(record);
+    let started = ledger.start_payment(order, &user("alice"), UnixMillis(1));
+    assert!(matches!(started.outcome, OrderOutcome::Moved(ref o) if o.state == OrderState::Paying));
+    records.push(started.record.unwrap());
+    assert!(
+        ledger
+            .start_payment(order, &user("bob"), UnixMillis(1))
+            .outcome
+            == OrderOutcome::NotFound
+    );
+
+    let (outcome, none) = ledger.record_payment(order, sim("t1", 99), UnixMillis(2));
+    assert_eq!(
+        outcome,
+        PaymentOutcome::AmountMismatch {
+            expected: Cents(100)
+        }
+    );
+    assert!(none.is_none());
+    let (outcome, record) = ledger.record_payment(order, sim("t1", 100), UnixMillis(2));
+    assert!(matches!(outcome, PaymentOutcome::Paid(ref o) if o.state == OrderState::Paid));
+    records.push(record.unwrap());
+    let (again, none) = ledger.record_payment(order, sim("t1", 100), UnixMillis(3));
+    assert!(matches!(again, PaymentOutcome::AlreadyRecorded(_)) && none.is_none());
+    let (other, none) = ledger.record_payment(order, sim("t2", 100), UnixMillis(3));
+    assert!(matches!(other, PaymentOutcome::InvalidTransition(_)) && none.is_none());
+    // A paid order never expires and never returns its item.
+    assert!(ledger.expire_due(UnixMillis(WINDOW_MS * 2), 10).is_empty());
+    assert_eq!(ledger.campaign(id).unwrap().remaining(), 1);
+    ledger.assert_invariants();
+
+    let mut replayed = replay(&records);
+    replayed.assert_invariants();
+    assert_eq!(replayed.order(order).unwrap().state, OrderState::Paid);
+    let (again, none) = replayed.record_payment(order, sim("t1", 100), UnixMillis(3));
+    assert!(matches!(again, PaymentOutcome::AlreadyRecorded(_)) && none.is_none());
+}
+
+#[test]
+fn a_paying_order_expires_at_its_deadline_and_a_late_payment_is_refused() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, _) = win(&mut ledger, id, "alice", 0, &mut rng);
+    ledger.start_payment(order, &user("alice"), UnixMillis(1));
+    let expired = ledger.expire_due(UnixMillis(WINDOW_MS), 10);
+    assert_eq!(expired.len(), 1);
+    assert_eq!(ledger.order(order).unwrap().state, OrderState::Expired);
+    assert_eq!(ledger.campaign(id).unwrap().remaining(), 1);
+    let (late, none) = ledger.record_payment(order, sim("t1", 100), UnixMillis(WINDOW_MS + 1));
+    assert!(matches!(late, PaymentOutcome::InvalidTransition(_)) && none.is_none());
+    assert_eq!(
+        ledger.campaign(id).unwrap().remaining(),
+        1,
+        "stock returned once"
+    );
+    ledger.assert_invariants();
+}

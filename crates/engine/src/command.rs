@@ -1,7 +1,8 @@
 //! What handlers send to the writer, and how the writer answers.
 
 use stampede_core::{
-    CampaignId, CampaignSpec, ClaimStart, GrabOutcome, OrderId, OrderOutcome, PayoutResult, UserId,
+    CampaignId, CampaignSpec, ClaimStart, GrabOutcome, OrderId, OrderOutcome, Payment,
+    PaymentOutcome, PayoutResult, UserId,
 };
 use tokio::sync::oneshot;
 
@@ -46,6 +47,18 @@ pub(crate) enum Command {
         result: PayoutResult,
         reply: oneshot::Sender<Result<(), EngineError>>,
     },
+    /// Start a payment for the order's user: `pending_payment` → `paying`.
+    StartPayment {
+        order: OrderId,
+        by: UserId,
+        reply: oneshot::Sender<Result<OrderOutcome, EngineError>>,
+    },
+    /// Record a verified channel payment: `paying` / `pending_payment` → `paid`.
+    RecordPayment {
+        order: OrderId,
+        payment: Payment,
+        reply: oneshot::Sender<Result<PaymentOutcome, EngineError>>,
+    },
     /// Finish the commands already queued, then stop.
     Shutdown,
 }
@@ -59,6 +72,9 @@ impl Command {
             Command::Cancel { reply, .. } => reply.is_closed(),
             Command::Expire { reply, .. } => reply.is_closed(),
             Command::StartClaim { reply, .. } => reply.is_closed(),
+            Command::StartPayment { reply, .. } => reply.is_closed(),
+            // A verified payment is recorded even if nobody waits: the money moved.
+            Command::RecordPayment { .. } => false,
             // A payout result is recorded even if nobody waits: the money moved.
             Command::FinishClaim { .. } => false,
             Command::Shutdown => false,
@@ -84,6 +100,14 @@ pub(crate) enum Reply {
     Expire(oneshot::Sender<Result<usize, EngineError>>, usize),
     StartClaim(oneshot::Sender<Result<ClaimStart, EngineError>>, ClaimStart),
     FinishClaim(oneshot::Sender<Result<(), EngineError>>),
+    StartPayment(
+        oneshot::Sender<Result<OrderOutcome, EngineError>>,
+        OrderOutcome,
+    ),
+    RecordPayment(
+        oneshot::Sender<Result<PaymentOutcome, EngineError>>,
+        PaymentOutcome,
+    ),
 }
 
 impl Reply {
@@ -108,6 +132,12 @@ impl Reply {
             Reply::FinishClaim(tx) => {
                 let _ = tx.send(Ok(()));
             }
+            Reply::StartPayment(tx, outcome) => {
+                let _ = tx.send(Ok(outcome));
+            }
+            Reply::RecordPayment(tx, outcome) => {
+                let _ = tx.send(Ok(outcome));
+            }
         }
     }
 
@@ -130,6 +160,12 @@ impl Reply {
                 let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
             }
             Reply::FinishClaim(tx) => {
+                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
+            }
+            Reply::StartPayment(tx, _) => {
+                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
+            }
+            Reply::RecordPayment(tx, _) => {
                 let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
             }
         }

@@ -332,6 +332,40 @@ impl Engine {
         self.guard.await_reply(permit, answer).await
     }
 
+    /// Starts a payment of `order` for its user `by`: `pending_payment` → `paying`, answered
+    /// once durable. An order already `paying` answers `Moved` again (no new record).
+    pub async fn start_payment(
+        &self,
+        order: OrderId,
+        by: &str,
+    ) -> Result<OrderOutcome, EngineError> {
+        let by = UserId::parse(by).map_err(|e| {
+            EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
+        })?;
+        self.refuse_if_poisoned()?;
+        let permit = self.guard.admit()?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Command::StartPayment { order, by, reply })?;
+        self.guard.await_reply(permit, answer).await
+    }
+
+    /// Records a verified channel payment of `order`; a new payment is answered once durable.
+    pub async fn record_payment(
+        &self,
+        order: OrderId,
+        payment: stampede_core::Payment,
+    ) -> Result<stampede_core::PaymentOutcome, EngineError> {
+        self.refuse_if_poisoned()?;
+        let permit = self.guard.admit()?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Command::RecordPayment {
+            order,
+            payment,
+            reply,
+        })?;
+        self.guard.await_reply(permit, answer).await
+    }
+
     /// Runs an expiry pass now (the writer also runs one every [`crate::EXPIRY_TICK`]);
     /// answers how many orders expired, once they are durable.
     pub async fn expire_due(&self) -> Result<usize, EngineError> {

@@ -80,6 +80,11 @@ impl BatchEffects {
             campaign_id,
             order_id,
             ..
+        }
+        | Record::PaymentRecorded {
+            campaign_id,
+            order_id,
+            ..
         }) = record
         else {
             unreachable!("only order records reach push_transition")
@@ -288,6 +293,38 @@ fn decide(
                     effects.push_transition(&record, &ledger);
                 }
                 effects.replies.push(Reply::FinishClaim(reply));
+            }
+            Command::StartPayment { order, by, reply } => {
+                if poisoned {
+                    let _ = reply.send(Err(crate::EngineError::Unavailable(
+                        "journal failed earlier; restart the server".into(),
+                    )));
+                    continue;
+                }
+                let transition = ledger.start_payment(order, &by, now);
+                if let Some(record) = &transition.record {
+                    effects.push_transition(record, &ledger);
+                }
+                effects
+                    .replies
+                    .push(Reply::StartPayment(reply, transition.outcome));
+            }
+            Command::RecordPayment {
+                order,
+                payment,
+                reply,
+            } => {
+                if poisoned {
+                    let _ = reply.send(Err(crate::EngineError::Unavailable(
+                        "journal failed earlier; restart the server".into(),
+                    )));
+                    continue;
+                }
+                let (outcome, record) = ledger.record_payment(order, payment, now);
+                if let Some(record) = &record {
+                    effects.push_transition(record, &ledger);
+                }
+                effects.replies.push(Reply::RecordPayment(reply, outcome));
             }
             Command::Expire { order, reply } => {
                 if poisoned {

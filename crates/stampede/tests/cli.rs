@@ -16,6 +16,7 @@ const SETTINGS: &[&str] = &[
     "--durability",
     "--token-secret",
     "--admin-key",
+    "--sim-channel-secret",
     "--grab-rate-per-second",
     "--grab-rate-burst",
     "--max-tracked-users",

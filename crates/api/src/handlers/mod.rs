@@ -6,3 +6,4 @@ pub mod grab;
 pub mod ops;
 pub mod orders;
 pub mod path;
+pub mod payments;

@@ -90,7 +90,7 @@ pub async fn claim(
 
 /// The order routes' admission: front door, authentication, per-user checks. The permits it
 /// returns must be held until the answer is ready (concurrency rules count them).
-async fn admit<'a>(
+pub(crate) async fn admit<'a>(
     state: &'a AppState,
     headers: &'a HeaderMap,
     peer: Option<std::net::SocketAddr>,
