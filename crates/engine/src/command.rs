@@ -64,6 +64,23 @@ pub(crate) enum Command {
 }
 
 impl Command {
+    /// Answers `Unavailable(why)` instead of deciding (the journal failed: fail-stop).
+    /// `Shutdown` has nobody to answer.
+    pub(crate) fn refuse(self, why: &str) {
+        let unavailable = || EngineError::Unavailable(why.to_owned());
+        match self {
+            Command::Grab { reply, .. } => drop(reply.send(Err(unavailable()))),
+            Command::Create { reply, .. } => drop(reply.send(Err(unavailable()))),
+            Command::Cancel { reply, .. } => drop(reply.send(Err(unavailable()))),
+            Command::Expire { reply, .. } => drop(reply.send(Err(unavailable()))),
+            Command::StartClaim { reply, .. } => drop(reply.send(Err(unavailable()))),
+            Command::FinishClaim { reply, .. } => drop(reply.send(Err(unavailable()))),
+            Command::StartPayment { reply, .. } => drop(reply.send(Err(unavailable()))),
+            Command::RecordPayment { reply, .. } => drop(reply.send(Err(unavailable()))),
+            Command::Shutdown => {}
+        }
+    }
+
     /// Whether the requester stopped waiting (its reply receiver is closed).
     pub(crate) fn is_abandoned(&self) -> bool {
         match self {

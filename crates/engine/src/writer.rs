@@ -204,6 +204,10 @@ fn decide(
             abandoned += 1;
             continue;
         }
+        if poisoned && !matches!(command, Command::Shutdown) {
+            command.refuse("journal failed earlier; restart the server");
+            continue;
+        }
         match command {
             Command::Shutdown => shutdown = true,
             Command::Grab {
@@ -211,12 +215,6 @@ fn decide(
                 user,
                 reply,
             } => {
-                if poisoned {
-                    let _ = reply.send(Err(crate::EngineError::Unavailable(
-                        "journal failed earlier; restart the server".into(),
-                    )));
-                    continue;
-                }
                 let grab = ledger.grab(campaign, &user, now, rng);
                 if let Some(record) = &grab.record {
                     effects.push_record(record);
@@ -228,12 +226,6 @@ fn decide(
                 effects.replies.push(Reply::Grab(reply, grab.outcome));
             }
             Command::Create { spec, reply } => {
-                if poisoned {
-                    let _ = reply.send(Err(crate::EngineError::Unavailable(
-                        "journal failed earlier; restart the server".into(),
-                    )));
-                    continue;
-                }
                 let result = ledger.create_campaign(spec, now, rng).map(|record| {
                     effects.push_record(&record);
                     let Record::CampaignCreated { id, .. } = record else {
@@ -247,12 +239,6 @@ fn decide(
                     .push(Reply::Create(reply, result.map_err(Into::into)));
             }
             Command::Cancel { order, by, reply } => {
-                if poisoned {
-                    let _ = reply.send(Err(crate::EngineError::Unavailable(
-                        "journal failed earlier; restart the server".into(),
-                    )));
-                    continue;
-                }
                 let transition = ledger.cancel(order, by.as_ref(), now);
                 if let Some(record) = &transition.record {
                     effects.push_transition(record, &ledger);
@@ -266,12 +252,6 @@ fn decide(
                     .push(Reply::Cancel(reply, transition.outcome));
             }
             Command::StartClaim { order, by, reply } => {
-                if poisoned {
-                    let _ = reply.send(Err(crate::EngineError::Unavailable(
-                        "journal failed earlier; restart the server".into(),
-                    )));
-                    continue;
-                }
                 let (start, record) = ledger.start_claim(order, by.as_ref(), now);
                 if let Some(record) = &record {
                     effects.push_transition(record, &ledger);
@@ -283,24 +263,12 @@ fn decide(
                 result,
                 reply,
             } => {
-                if poisoned {
-                    let _ = reply.send(Err(crate::EngineError::Unavailable(
-                        "journal failed earlier; restart the server".into(),
-                    )));
-                    continue;
-                }
                 if let Some(record) = ledger.finish_claim(order, &result, now) {
                     effects.push_transition(&record, &ledger);
                 }
                 effects.replies.push(Reply::FinishClaim(reply));
             }
             Command::StartPayment { order, by, reply } => {
-                if poisoned {
-                    let _ = reply.send(Err(crate::EngineError::Unavailable(
-                        "journal failed earlier; restart the server".into(),
-                    )));
-                    continue;
-                }
                 let transition = ledger.start_payment(order, &by, now);
                 if let Some(record) = &transition.record {
                     effects.push_transition(record, &ledger);
@@ -314,12 +282,6 @@ fn decide(
                 payment,
                 reply,
             } => {
-                if poisoned {
-                    let _ = reply.send(Err(crate::EngineError::Unavailable(
-                        "journal failed earlier; restart the server".into(),
-                    )));
-                    continue;
-                }
                 let (outcome, record) = ledger.record_payment(order, payment, now);
                 if let Some(record) = &record {
                     effects.push_transition(record, &ledger);
@@ -327,12 +289,6 @@ fn decide(
                 effects.replies.push(Reply::RecordPayment(reply, outcome));
             }
             Command::Expire { order, reply } => {
-                if poisoned {
-                    let _ = reply.send(Err(crate::EngineError::Unavailable(
-                        "journal failed earlier; restart the server".into(),
-                    )));
-                    continue;
-                }
                 let mut expired = 0;
                 if let Some(record) = order.and_then(|id| ledger.expire(id, now)) {
                     // Counted as this command's own record, not against the expiry budget.
