@@ -10,7 +10,7 @@ use axum::routing::{delete, get, post, put};
 use stampede_admission::InFlightLimitLayer;
 
 use crate::error::AppError;
-use crate::handlers::{admin, campaigns, grab, ops, orders, payments};
+use crate::handlers::{admin, campaigns, grab, money_admin, ops, orders, payments};
 use crate::json::MAX_BODY_BYTES;
 use crate::state::AppState;
 
@@ -39,6 +39,11 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route(
             "/v1/admin/blocklist/{kind}/{*value}",
             delete(admin::remove_entry),
+        )
+        .route("/v1/admin/channels", get(money_admin::channels))
+        .route(
+            "/v1/admin/reconciliation",
+            get(money_admin::last_reconciliation).post(money_admin::run_reconciliation),
         )
         .route("/v1/admin/switches", get(admin::list_switches))
         .route("/v1/admin/switches/{name}", put(admin::set_switch))

@@ -50,6 +50,11 @@ macro_rules! settings {
             /// Admission rules (`[[rules]]` tables; file and admin API only). Empty: the
             /// default rule set (one per-user token bucket from `grab_rate_*`).
             pub rules: Vec<stampede_admission::rules::RuleSpec>,
+            /// Payment channels (`[[channels]]` tables; file only), each a simulated channel
+            /// (see `SimChannelConfig`: name, weight, latency, failure and callback rates).
+            /// Empty: one well-behaved channel named `sim` whose customers pay 50 ms after
+            /// `pay`. Every channel's callbacks are signed with `sim_channel_secret`.
+            pub channels: Vec<stampede_engine::SimChannelConfig>,
             /// Initial degrade switches (`[switches]` table: `grab`, `campaign_detail`,
             /// `winners` = true/false; file and admin API only). Unlisted switches are on.
             pub switches: std::collections::BTreeMap<String, bool>,
@@ -60,7 +65,7 @@ macro_rules! settings {
 
         impl Default for Config {
             fn default() -> Self {
-                Self { $( $name: $default, )* rules: Vec::new(), switches: Default::default(), source_file: None }
+                Self { $( $name: $default, )* rules: Vec::new(), channels: Vec::new(), switches: Default::default(), source_file: None }
             }
         }
 
@@ -93,6 +98,18 @@ settings! {
     /// HMAC-SHA256 secret of the simulated `sim` payment channel's callbacks. Empty: read or
     /// generate `<data-dir>/sim_channel_secret`.
     sim_channel_secret: String = String::new(), env = "STAMPEDE_SIM_CHANNEL_SECRET";
+    /// Seconds an order may stay `paying` without a callback before its channels are asked
+    /// about it (then again every as many seconds while it stays `paying`).
+    payment_query_after_secs: u64 = 10, env = "STAMPEDE_PAYMENT_QUERY_AFTER_SECS";
+    /// Longest wait for a payment channel's `pay`, `query` or `refund` call, in milliseconds;
+    /// past it the call counts as failed for the channel's health.
+    payment_call_timeout_ms: u64 = 2_000, env = "STAMPEDE_PAYMENT_CALL_TIMEOUT_MS";
+    /// Seconds between reconciliations of the durable books against the channels'
+    /// statements (0: none; `POST /v1/admin/reconciliation` still runs one).
+    reconcile_interval_secs: u64 = 60, env = "STAMPEDE_RECONCILE_INTERVAL_SECS";
+    /// Payments younger than this many seconds are left out of a reconciliation (they may
+    /// still be on their way from the channel to the books).
+    reconcile_grace_secs: u64 = 60, env = "STAMPEDE_RECONCILE_GRACE_SECS";
     /// Admin bearer key. Empty: read or generate `<data-dir>/admin_key`.
     admin_key: String = String::new(), env = "STAMPEDE_ADMIN_KEY";
     /// Grabs per second allowed per user (GCRA rate).
@@ -222,6 +239,34 @@ impl Config {
         })
     }
 
+    /// The payment channels to run: the configured ones, or the default `sim`.
+    pub fn payment_channels(&self) -> Vec<stampede_engine::SimChannelConfig> {
+        if self.channels.is_empty() {
+            vec![stampede_engine::SimChannelConfig::default()]
+        } else {
+            self.channels.clone()
+        }
+    }
+
+    fn validate_channels(&self) -> Result<(), ConfigError> {
+        let max = stampede_engine::channel::router::MAX_CHANNELS;
+        if self.channels.len() > max {
+            invalid("channels", format!("at most {max} channels"))?;
+        }
+        for (i, channel) in self.channels.iter().enumerate() {
+            channel.validate().map_err(|e| {
+                ConfigError::Rules(format!("channels[{i}].{}: {}", e.field, e.problem))
+            })?;
+            if self.channels[..i].iter().any(|c| c.name == channel.name) {
+                Err(ConfigError::Rules(format!(
+                    "channels[{i}].name: {:?} is used twice",
+                    channel.name
+                )))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Checks every setting; the first broken one is named.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.data_dir.as_os_str().is_empty() {
@@ -325,6 +370,26 @@ impl Config {
             1,
             10_000,
         )?;
+        in_range(
+            "payment_query_after_secs",
+            self.payment_query_after_secs,
+            1,
+            86_400,
+        )?;
+        in_range(
+            "payment_call_timeout_ms",
+            self.payment_call_timeout_ms,
+            1,
+            60_000,
+        )?;
+        in_range(
+            "reconcile_interval_secs",
+            self.reconcile_interval_secs,
+            0,
+            86_400,
+        )?;
+        in_range("reconcile_grace_secs", self.reconcile_grace_secs, 0, 86_400)?;
+        self.validate_channels()?;
         stampede_admission::rules::validate(&self.rules)
             .map_err(|e| ConfigError::Rules(e.to_string()))?;
         for name in self.switches.keys() {

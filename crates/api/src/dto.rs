@@ -213,9 +213,54 @@ pub struct OrderJson {
     /// The provider's payout id of a `claimed` red packet (claim answers only).
     #[serde(skip_serializing_if = "Option::is_none")]
     payout_id: Option<String>,
+    /// Every payment recorded for the order (order reads and payment answers only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    payments: Vec<PaymentEntryJson>,
+}
+
+/// One recorded payment of an order, with its refund if it did not pay the order.
+#[derive(Debug, Serialize)]
+pub struct PaymentEntryJson {
+    channel: String,
+    txn_id: String,
+    amount_cents: u64,
+    paid_at: String,
+    /// `paid`, `late_payment` or `duplicate_payment`.
+    kind: &'static str,
+    /// `refund_pending` or `refunded` for a late or duplicate payment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund: Option<&'static str>,
+    /// The channel's refund id once refunded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refund_id: Option<String>,
+}
+
+impl From<&stampede_core::PaymentEntry> for PaymentEntryJson {
+    fn from(e: &stampede_core::PaymentEntry) -> Self {
+        Self {
+            channel: e.payment.channel.clone(),
+            txn_id: e.payment.txn_id.clone(),
+            amount_cents: e.payment.amount_cents.0,
+            paid_at: format_rfc3339(e.payment.paid_at),
+            kind: e.kind.code(),
+            refund: e.refund.as_ref().map(stampede_core::RefundStatus::code),
+            refund_id: match &e.refund {
+                Some(stampede_core::RefundStatus::Refunded { refund_id, .. }) => {
+                    Some(refund_id.clone())
+                }
+                _ => None,
+            },
+        }
+    }
 }
 
 impl OrderJson {
+    /// The order with its recorded payments.
+    pub fn with_payments(mut self, payments: &[stampede_core::PaymentEntry]) -> Self {
+        self.payments = payments.iter().map(PaymentEntryJson::from).collect();
+        self
+    }
+
     /// The order with its payout id, as a claim answers it.
     pub fn with_payout(mut self, payout_id: &stampede_core::PayoutId) -> Self {
         self.payout_id = Some(payout_id.to_string());
@@ -234,6 +279,7 @@ impl From<&Order> for OrderJson {
             created_at: format_rfc3339(o.created_at),
             expires_at: o.expires_at.map(format_rfc3339),
             payout_id: None,
+            payments: Vec::new(),
         }
     }
 }

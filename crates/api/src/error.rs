@@ -40,6 +40,15 @@ pub enum AppError {
         /// The callback's amount.
         got_cents: u64,
     },
+    /// 409 with a specific code (`txn_conflict`, `too_many_payments`) and message; nothing
+    /// changed.
+    Conflict(&'static str, &'static str),
+    /// 503 `channel_unavailable` with `Retry-After`: the payment channel (or every channel)
+    /// is out of rotation or failed; the order is `paying` and may be paid again.
+    ChannelUnavailable {
+        /// Seconds to wait.
+        retry_after_secs: u64,
+    },
     /// 410 `sold_out`.
     SoldOut,
     /// 413 `payload_too_large`.
@@ -131,13 +140,16 @@ impl AppError {
             | AppError::IdempotencyKeyInUse
             | AppError::InvalidTransition(_)
             | AppError::ClaimInProgress
-            | AppError::AmountMismatch { .. } => StatusCode::CONFLICT,
+            | AppError::AmountMismatch { .. }
+            | AppError::Conflict(..) => StatusCode::CONFLICT,
             AppError::PayoutDeclined(_) => StatusCode::BAD_GATEWAY,
             AppError::SoldOut => StatusCode::GONE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Degraded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Degraded { .. } | AppError::ChannelUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Overloaded
             | AppError::Unavailable(_)
             | AppError::SwitchedOff(_)
@@ -162,6 +174,7 @@ impl AppError {
             AppError::InvalidTransition(_) => "invalid_transition",
             AppError::ClaimInProgress => "claim_in_progress",
             AppError::AmountMismatch { .. } => "amount_mismatch",
+            AppError::Conflict(code, _) => code,
             AppError::PayoutDeclined(_) => "payout_declined",
             AppError::SoldOut => "sold_out",
             AppError::PayloadTooLarge => "payload_too_large",
@@ -169,6 +182,7 @@ impl AppError {
             AppError::RateLimited { .. } => "rate_limited",
             AppError::Overloaded => "overloaded",
             AppError::Degraded { .. } => "degraded",
+            AppError::ChannelUnavailable { .. } => "channel_unavailable",
             AppError::Blocked { .. } => "blocked",
             AppError::SwitchedOff(_) => "degraded",
             AppError::QueueTimeout { .. } => "queue_timeout",
@@ -181,7 +195,7 @@ impl AppError {
         match self {
             AppError::BadRequest(m) | AppError::Unavailable(m) => m.clone(),
             AppError::Unauthorized(m) => (*m).to_owned(),
-            AppError::NotFound(_, m) => (*m).to_owned(),
+            AppError::NotFound(_, m) | AppError::Conflict(_, m) => (*m).to_owned(),
             AppError::MethodNotAllowed => "method not allowed on this path".into(),
             AppError::NotStarted => "the campaign has not started yet".into(),
             AppError::Ended => "the campaign has ended".into(),
@@ -210,6 +224,9 @@ impl AppError {
                 format!("too many requests, retry in {retry_after_secs} s")
             }
             AppError::Overloaded => "server busy, try again shortly".into(),
+            AppError::ChannelUnavailable { retry_after_secs } => {
+                format!("the payment channel is unavailable; retry in {retry_after_secs} s")
+            }
             AppError::Degraded { retry_after_secs } => format!(
                 "storage is degraded; the outcome is unknown, retry in {retry_after_secs} s"
             ),
@@ -267,7 +284,8 @@ impl IntoResponse for AppError {
                 retry_after_secs, ..
             }
             | AppError::QueueTimeout { retry_after_secs }
-            | AppError::Degraded { retry_after_secs } => {
+            | AppError::Degraded { retry_after_secs }
+            | AppError::ChannelUnavailable { retry_after_secs } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             }
             AppError::SwitchedOff(_) => {

@@ -11,6 +11,9 @@ pub mod handlers;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;
+pub mod payment_desk;
+pub mod payment_jobs;
+pub mod reconciliation;
 pub mod reload;
 pub mod secrets;
 pub mod server;
@@ -148,6 +151,13 @@ pub async fn serve_on(
         Err(error) => tracing::warn!(%error, "some red-packet claims stay claiming for now"),
     }
     let background = spawn_upkeep(Arc::clone(&state), config.clone());
+    let payment_jobs = payment_jobs::spawn(Arc::clone(&state));
+    let reconciliation = reconciliation::spawn(
+        Arc::clone(&state),
+        state.journal_path.clone(),
+        Duration::from_secs(config.reconcile_interval_secs),
+        state.reconcile_grace,
+    );
     let limits = server::ServerLimits {
         max_connections: config.max_connections,
         max_connections_per_ip: config.max_connections_per_ip,
@@ -161,6 +171,10 @@ pub async fn serve_on(
     };
     let result = server::run(listener, app(Arc::clone(&state)), limits, shutdown).await;
     background.abort();
+    payment_jobs.abort();
+    if let Some(job) = reconciliation {
+        job.abort();
+    }
     state.engine.shutdown();
     tracing::info!("stampede stopped");
     Ok(result?)

@@ -34,6 +34,14 @@ pub struct AppState {
     pub payout: Arc<dyn Payout>,
     /// HMAC-SHA256 secret of the `sim` payment channel's callbacks.
     pub sim_channel_secret: Vec<u8>,
+    /// The payment channels and their router.
+    pub payments: crate::payment_desk::PaymentDesk,
+    /// The last reconciliation (periodic job or admin request).
+    pub reconciliation: crate::reconciliation::LastReconciliation,
+    /// The journal file (read back, read-only, by reconciliation).
+    pub journal_path: std::path::PathBuf,
+    /// How far back the channels' statements are cut off for reconciliation.
+    pub reconcile_grace: Duration,
     /// The last rendered JSON of each campaign, served while `campaign_detail` is switched off.
     pub campaign_cache: papaya::HashMap<stampede_core::CampaignId, axum::body::Bytes>,
 }
@@ -73,6 +81,7 @@ impl AppState {
         payout: Arc<dyn Payout>,
     ) -> anyhow::Result<Arc<Self>> {
         let defence = Defence::new(config, engine.now().0)?;
+        let engine_clock = engine.clock();
         Ok(Arc::new(Self {
             engine,
             auth,
@@ -86,8 +95,13 @@ impl AppState {
             prometheus,
             payout,
             sim_channel_secret: sim_channel_secret.to_vec(),
+            payments: crate::payment_desk::PaymentDesk::new(config, engine_clock)?,
+            reconciliation: Default::default(),
+            journal_path: config.data_dir.join(crate::JOURNAL_FILE),
+            reconcile_grace: Duration::from_secs(config.reconcile_grace_secs),
             campaign_cache: papaya::HashMap::new(),
         }))
+        .inspect(|state: &Arc<Self>| state.payments.connect(state))
     }
 
     /// Now, in Unix seconds (token expiry).

@@ -1,6 +1,6 @@
 //! Payments over HTTP: `POST /v1/orders/{id}/pay` (200, 404, 409) and signed callbacks on
 //! `POST /v1/payments/callbacks/{channel}` (200, same again 200 with no second effect, 401,
-//! 404, 400, 409 `amount_mismatch`).
+//! 404, 400, 409 `amount_mismatch`, `txn_conflict`, `too_many_payments`).
 
 mod support;
 
@@ -117,19 +117,21 @@ async fn pay_then_callback_pays_once() {
         "no second effect"
     );
 
-    // A paid order cannot be paid again; another transaction is refused (duplicates: later).
+    // A paid order cannot be paid again; another transaction paying it is a duplicate:
+    // recorded, answered 200 so the channel stops retrying, and a refund is opened.
     expect_error(
         pay(&server, "alice", &order).await,
         StatusCode::CONFLICT,
         "invalid_transition",
     )
     .await;
-    expect_error(
-        callback(&server, &payment(&order, "t2", amount), None).await,
-        StatusCode::CONFLICT,
-        "invalid_transition",
-    )
-    .await;
+    let (status, dup) =
+        read_json(callback(&server, &payment(&order, "t2", amount), None).await).await;
+    assert_eq!(status, StatusCode::OK, "{dup}");
+    assert_eq!(dup["recorded"], "duplicate_payment");
+    assert_eq!(dup["state"], "paid");
+    assert_eq!(dup["payments"][1]["txn_id"], "t2");
+    assert_eq!(dup["payments"][1]["kind"], "duplicate_payment");
 
     // Replay keeps the payment and its transaction id.
     let server = server.restart().await;
@@ -165,4 +167,36 @@ async fn unknown_channel_and_order() {
         "order_not_found",
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_txn_of_another_order_and_too_many_extra_payments_are_refused() {
+    let server = start().await;
+    let campaign = server.create_seckill(2).await;
+    let (a, amount) = server.win(&campaign, "alice").await;
+    let (b, _) = server.win(&campaign, "bob").await;
+    let (status, _) = read_json(callback(&server, &payment(&a, "t0", amount), None).await).await;
+    assert_eq!(status, StatusCode::OK);
+    expect_error(
+        callback(&server, &payment(&b, "t0", amount), None).await,
+        StatusCode::CONFLICT,
+        "txn_conflict",
+    )
+    .await;
+    for i in 0..stampede_core::MAX_EXTRA_PAYMENTS_PER_ORDER {
+        let (status, json) =
+            read_json(callback(&server, &payment(&a, &format!("d{i}"), amount), None).await).await;
+        assert_eq!(
+            (status, &json["recorded"]),
+            (StatusCode::OK, &json!("duplicate_payment"))
+        );
+    }
+    expect_error(
+        callback(&server, &payment(&a, "one-too-many", amount), None).await,
+        StatusCode::CONFLICT,
+        "too_many_payments",
+    )
+    .await;
+    let (_, shown) = read_json(server.get_as("bob", &format!("/v1/orders/{b}")).await).await;
+    assert_eq!(shown["state"], "pending_payment", "nothing changed for bob");
 }

@@ -1,4 +1,5 @@
-//! The admin side of the contract: create and read a campaign, page through its winners.
+//! The admin side of the contract: create and read a campaign, page through its winners, read
+//! an order with its payments.
 
 use crate::connection::{Connection, Response, TransportError};
 use bytes::Bytes;
@@ -76,6 +77,40 @@ pub struct Winner {
     pub amount_cents: u64,
     /// RFC 3339 time of the win.
     pub won_at: String,
+    /// The order's state (`pending_payment`, `paying`, `paid`, …); None from a server that
+    /// does not list it.
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+/// An order as `GET /v1/orders/{id}` shows it (the fields the payment audit uses).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct OrderView {
+    /// Order id.
+    pub order_id: String,
+    /// `pending_payment`, `paying`, `paid`, `expired`, `refund_pending`, ….
+    pub state: String,
+    /// What the order costs.
+    pub amount_cents: u64,
+    /// Every payment recorded for it (absent: none).
+    #[serde(default)]
+    pub payments: Vec<PaymentView>,
+}
+
+/// One recorded payment of an order.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub struct PaymentView {
+    /// The channel that reported it.
+    pub channel: String,
+    /// The channel's transaction id.
+    pub txn_id: String,
+    /// Amount paid.
+    pub amount_cents: u64,
+    /// `paid`, `late_payment` or `duplicate_payment`.
+    pub kind: String,
+    /// `refund_pending` or `refunded` for a late or duplicate payment.
+    #[serde(default)]
+    pub refund: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -139,6 +174,18 @@ impl AdminClient {
         parse("get campaign", 200, response)
     }
 
+    /// `GET /v1/orders/{id}` as the admin.
+    pub async fn order(&mut self, id: &str) -> Result<OrderView, AdminError> {
+        let response = self
+            .call(
+                Method::GET,
+                &format!("/v1/orders/{}", percent_encode(id)),
+                None,
+            )
+            .await?;
+        parse("get order", 200, response)
+    }
+
     /// Every winner, paging until `next` is null.
     pub async fn all_winners(&mut self, id: &str) -> Result<Vec<Winner>, AdminError> {
         let mut winners = Vec::new();
@@ -182,7 +229,7 @@ fn parse<T: serde::de::DeserializeOwned>(
 }
 
 /// Percent-encodes everything outside RFC 3986 "unreserved", for a cursor in a query string.
-fn percent_encode(value: &str) -> String {
+pub(crate) fn percent_encode(value: &str) -> String {
     let mut encoded = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {

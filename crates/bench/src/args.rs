@@ -14,6 +14,10 @@ pub const MAX_USERS: u64 = 10_000_000;
 pub const MAX_BOTNET_IPS: u32 = 254 * 254;
 /// Highest open-loop rate accepted, requests per second (far above one machine's ceiling).
 pub const MAX_RATE_PER_SEC: u64 = 10_000_000;
+/// Longest wait for paid orders to settle, seconds: the simulated channel pays in ~50 ms and a
+/// lost callback is found by the server's query job within `payment_query_after_secs` (10 s
+/// by default), so two minutes is generous without letting a stuck server hang the bench.
+pub const MAX_PAY_SETTLE_SECS: u64 = 120;
 
 /// Which kind of campaign to create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -118,6 +122,16 @@ pub struct BenchArgs {
     #[arg(long)]
     pub seed: Option<u64>,
 
+    /// After the grab phase, pay every order this run's users were told they won (seckill
+    /// only): `POST /v1/orders/{id}/pay {}` with the winner's token, then wait for the orders
+    /// to settle and audit the payments (`payments_settled`, `paid_amounts`).
+    #[arg(long, conflicts_with = "raw_path")]
+    pub pay: bool,
+    /// With --pay: how long paid orders get to leave `pending_payment`/`paying` after the last
+    /// pay answer, seconds (1..=120).
+    #[arg(long, default_value_t = 15)]
+    pub pay_settle_secs: u64,
+
     /// Write the report and audit as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -202,6 +216,15 @@ impl BenchArgs {
         if self.script_ips > MAX_BOTNET_IPS {
             return fail("--script-ips", format!("must be 0..={MAX_BOTNET_IPS}"));
         }
+        if self.pay_settle_secs == 0 || self.pay_settle_secs > MAX_PAY_SETTLE_SECS {
+            return fail(
+                "--pay-settle-secs",
+                format!("must be 1..={MAX_PAY_SETTLE_SECS} seconds"),
+            );
+        }
+        if self.pay && self.raw_path.is_some() {
+            return fail("--pay", "raw mode has no orders to pay".into());
+        }
         if self.campaign.is_none() && self.raw_path.is_none() {
             self.validate_new_campaign()?;
         }
@@ -217,6 +240,12 @@ impl BenchArgs {
             return fail("--per-user-limit", "must be at least 1".into());
         }
         if self.kind == CampaignKind::RedPacket {
+            if self.pay {
+                return fail(
+                    "--pay",
+                    "red packets are claimed, not paid: use --pay with --kind seckill".into(),
+                );
+            }
             if self.min_cents == 0 {
                 return fail("--min-cents", "must be at least 1".into());
             }
@@ -287,6 +316,12 @@ mod tests {
         assert!(
             DefaultsOnly::try_parse_from(["bench", "--spawn", "--target", "http://x:1"]).is_err()
         );
+        let paying =
+            DefaultsOnly::try_parse_from(["bench", "--spawn", "--pay", "--pay-settle-secs", "30"])
+                .unwrap()
+                .args;
+        assert!(paying.pay);
+        assert_eq!(paying.pay_settle_secs, 30);
     }
 
     #[test]
@@ -296,6 +331,11 @@ mod tests {
         assert_eq!(args.stock, 3_000);
         assert_eq!(args.connections, 256);
         assert!(args.duration_secs <= 60);
+        assert!(
+            !args.pay,
+            "paying is opt-in, so existing comparisons are unchanged"
+        );
+        assert_eq!(args.pay_settle_secs, 15);
         assert_eq!(args.validate(), Ok(()));
     }
 
@@ -321,6 +361,15 @@ mod tests {
         args.kind = CampaignKind::RedPacket;
         args.total_cents = args.stock - 1;
         assert_eq!(args.validate().unwrap_err().flag, "--total-cents");
+
+        let mut args = valid();
+        args.pay = true;
+        args.kind = CampaignKind::RedPacket;
+        assert_eq!(args.validate().unwrap_err().flag, "--pay");
+
+        let mut args = valid();
+        args.pay_settle_secs = MAX_PAY_SETTLE_SECS + 1;
+        assert_eq!(args.validate().unwrap_err().flag, "--pay-settle-secs");
 
         let mut args = valid();
         args.admin_key = None;

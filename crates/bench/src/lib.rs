@@ -15,6 +15,10 @@
 //!   time). A user's first request on a connection includes the TCP connect.
 //! - **Bounds**: sending stops at `--duration` or `--max-requests`, whichever first, or earlier
 //!   when every user has stopped; in-flight requests are awaited (≤ 10 s timeout).
+//! - **Payments** (`--pay`, seckill only): after the grabs, every order this run's users were
+//!   told they won is paid (`POST /v1/orders/{id}/pay {}`), the bench waits up to
+//!   `--pay-settle-secs` for the orders to settle and reads paid orders back; the steps are in
+//!   `payments.rs`, the checks in [`audit::payments`].
 //! - **Audit**: see [`audit`] for the exact definitions. With `--campaign` it
 //!   assumes nobody else grabs from that campaign during the run.
 
@@ -25,8 +29,11 @@ pub mod baseline;
 mod clock;
 mod connection;
 mod driver;
+mod fan_out;
 mod html;
 mod outcome;
+mod payment_report;
+mod payments;
 mod population;
 mod progress;
 mod recorder;
@@ -37,10 +44,11 @@ mod shared_recorder;
 mod spawn;
 mod token;
 
-pub use admin::{CampaignView, Winner};
+pub use admin::{CampaignView, OrderView, PaymentView, Winner};
 pub use args::{ArgsError, BenchArgs, CampaignKind};
 pub use audit::{Audit, AuditSummary, CheckResult};
 pub use outcome::Outcome;
+pub use payment_report::PaymentReport;
 pub use population::{Mix, Population};
 pub use report::{GroupReport, LatencySummary, Report, RunInfo, SecondReport};
 pub use token::mint_token;
@@ -50,6 +58,7 @@ use anyhow::{Context, bail};
 use audit::{AuditInput, RedPacketTerms};
 use clock::{Clock, SystemClock};
 use driver::LoadPlan;
+use payments::PayPlan;
 use progress::LiveCounters;
 use rand::Rng;
 use serde::Serialize;
@@ -206,7 +215,7 @@ async fn bench(
             "--clicker-ips/--script-ips need a loopback target (they bind 127.2.y.z / 127.3.y.z)"
         );
     }
-    let mut admin = AdminClient::new(server, admin_key);
+    let mut admin = AdminClient::new(server, admin_key.clone());
     let campaign_id = match &args.campaign {
         Some(id) => id.clone(),
         None => {
@@ -217,15 +226,23 @@ async fn bench(
     let before = admin.campaign(&campaign_id).await?;
     let red_packet = red_packet_terms(args, &before);
     let per_user_limit = before.per_user_limit.unwrap_or(1);
+    let pay = args.pay && before.kind == "seckill";
+    if args.pay && !pay {
+        println!(
+            "note: --pay skipped: campaign {campaign_id} is a {} campaign, whose orders are claimed, not paid",
+            before.kind
+        );
+    }
 
     let seed = args.seed.unwrap_or_else(|| rand::rng().random());
     let run_tag: u32 = rand::rng().random();
     let duration = Duration::from_secs(args.duration_secs);
+    let token_secret: Arc<[u8]> = Arc::from(token_secret.into_bytes());
     let plan = LoadPlan {
         server,
         path: format!("/v1/campaigns/{campaign_id}/grab"),
         raw: false,
-        token_secret: Arc::from(token_secret.into_bytes()),
+        token_secret: token_secret.clone(),
         token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
         user_prefix: format!("bench-{run_tag:08x}-"),
         mix,
@@ -242,13 +259,32 @@ async fn bench(
     };
     let live = Arc::new(LiveCounters::default());
     let printer = (!args.quiet).then(|| progress::spawn_printer(live.clone(), clock.clone()));
-    let load = driver::drive(plan, clock, live).await;
+    let load = driver::drive(plan, clock.clone(), live).await;
     if let Some(printer) = printer {
         printer.abort();
     }
 
     let after = admin.campaign(&campaign_id).await?;
     let winners = admin.all_winners(&campaign_id).await?;
+    let (payment_report, payment_input) = if pay {
+        let plan = PayPlan {
+            server,
+            admin_key,
+            campaign_id: campaign_id.clone(),
+            token_secret,
+            token_expires_unix: clock.unix_now_secs() + TOKEN_VALIDITY_MARGIN_SECS,
+            settle_limit: Duration::from_secs(args.pay_settle_secs),
+        };
+        if !args.quiet {
+            eprintln!("{}", payments::announce(&plan));
+        }
+        let phase = payments::run(&plan, &load.users, clock.clone())
+            .await
+            .context("payment phase")?;
+        (Some(phase.report), Some(phase.audit))
+    } else {
+        (None, None)
+    };
     let audit = audit::audit(&AuditInput {
         before,
         after,
@@ -256,6 +292,7 @@ async fn bench(
         users: load.users,
         per_user_limit,
         red_packet,
+        payments: payment_input,
     });
     let run_info = RunInfo {
         target: server.to_string(),
@@ -280,7 +317,8 @@ async fn bench(
         },
         script_ips: if mix.scripts > 0 { args.script_ips } else { 0 },
     };
-    let report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
+    let mut report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
+    report.payments = payment_report;
     println!("{}", report.to_table());
     println!("{}", audit.to_text());
     let outcome = BenchOutcome { report, audit };

@@ -2,8 +2,10 @@
 //! population, plus the per-second timeline; rendered as a text table (JSON via serde).
 
 use crate::outcome::Outcome;
+use crate::payment_report::PaymentReport;
 use crate::population::{Mix, Population};
 use crate::recorder::{Recorder, Tally};
+use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -28,7 +30,11 @@ pub struct LatencySummary {
 impl LatencySummary {
     /// Summary of `tally` (all zero when empty).
     pub fn of(tally: &Tally) -> Self {
-        let histogram = &tally.latency_us;
+        Self::of_histogram(&tally.latency_us)
+    }
+
+    /// Summary of a histogram of microseconds (all zero when empty).
+    pub fn of_histogram(histogram: &Histogram<u64>) -> Self {
         if histogram.is_empty() {
             return Self {
                 p50_us: 0,
@@ -161,6 +167,9 @@ pub struct Report {
     pub skipped_slots: u64,
     /// Per second.
     pub timeline: Vec<SecondReport>,
+    /// The payment phase (`--pay` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payments: Option<PaymentReport>,
 }
 
 fn outcome_map(tally: &Tally) -> BTreeMap<String, u64> {
@@ -236,6 +245,7 @@ impl Report {
             connects: recorder.connects,
             skipped_slots: recorder.skipped_slots,
             timeline,
+            payments: None,
         }
     }
 
@@ -322,6 +332,9 @@ impl Report {
                 );
             }
             let _ = writeln!(out, "{line}");
+        }
+        if let Some(payments) = &self.payments {
+            let _ = write!(out, "\n{}", payments.to_table());
         }
         out
     }

@@ -14,7 +14,9 @@ mod order;
 mod order_key;
 mod outcome;
 mod payment;
+mod payment_book;
 mod promotion;
+pub mod reconcile;
 mod record;
 mod red_packet;
 mod spec;
@@ -22,7 +24,9 @@ mod spec;
 pub use campaign::Campaign;
 pub use claim::{ClaimStart, MAX_PAYOUT_ID_BYTES, PayoutId, PayoutIdError, PayoutResult};
 pub use ids::{CampaignId, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError, uuid_v7_bits};
-pub use ledger::{ApplyError, CreateError, Grab, Ledger, MAX_CAMPAIGNS, Transition};
+pub use ledger::{
+    ApplyError, CreateError, Grab, Ledger, MAX_CAMPAIGNS, PendingRefund, StalePaying, Transition,
+};
 pub use money::{Cents, MAX_CENTS, UnixMillis};
 pub use order::{InvalidTransition, Order, OrderState};
 pub use order_key::OrderKey;
@@ -30,11 +34,16 @@ pub use outcome::{CampaignStatus, GrabOutcome, OrderOutcome, OrderTicket};
 pub use payment::{
     MAX_CHANNEL_BYTES, MAX_TXN_ID_BYTES, Payment, PaymentError, PaymentOutcome, validate_channel,
 };
+pub use payment_book::{
+    MAX_CHANNELS_PER_ORDER, MAX_EXTRA_PAYMENTS_PER_ORDER, PaymentEntry, PaymentKind, RefundStatus,
+    refund_key,
+};
 pub use promotion::{
     AppliedPromotions, BASIS_POINTS_PER_WHOLE, MAX_LINES, MAX_PROMOTIONS, MAX_QUANTITY, OrderLine,
     PricedLine, PricedOrder, PricingError, Promotion, PromotionError, PromotionId, PromotionKind,
     PromotionRule, Sku, apportion, price_order,
 };
+pub use reconcile::{ReconciliationReport, Statement, StatementLine, reconcile};
 pub use record::Record;
 pub use red_packet::PacketPool;
 pub use spec::{

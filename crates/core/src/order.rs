@@ -100,7 +100,8 @@ impl OrderState {
             Paid => &[RefundPending],
             Cancelled | Expired => &[RefundPending],
             RefundPending => &[Refunded],
-            Refunded => &[],
+            // Another late payment reaches an order whose refunds were all confirmed.
+            Refunded => &[RefundPending],
             Won => &[Claiming, ClaimExpired],
             // `Won` again only when the payout definitely did not happen.
             Claiming => &[Claimed, Won],
@@ -164,11 +165,7 @@ mod tests {
 
     #[test]
     fn terminal_states_have_no_exit() {
-        for s in [
-            OrderState::Refunded,
-            OrderState::Claimed,
-            OrderState::ClaimExpired,
-        ] {
+        for s in [OrderState::Claimed, OrderState::ClaimExpired] {
             assert!(s.allowed_next().is_empty(), "{s:?}");
         }
     }

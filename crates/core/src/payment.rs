@@ -2,15 +2,17 @@
 //!
 //! `pending_payment` → `paying` when the user starts a payment ([`crate::Ledger::start_payment`]);
 //! a verified callback then moves `paying` (or `pending_payment`) → `paid` with one
-//! [`crate::Record::PaymentRecorded`] ([`crate::Ledger::record_payment`]). Each campaign keeps a
-//! map of the (channel, txn_id) pairs it recorded, rebuilt by replay, so a channel's retry of
-//! the same transaction answers the first result and changes nothing. At most one payment is
-//! recorded per order, so the map is bounded by the campaign's stock.
+//! [`crate::Record::PaymentRecorded`] ([`crate::Ledger::record_payment`]); a payment that comes
+//! after the order closed, or pays it a second time, is recorded too and opens a refund (see
+//! [`crate::PaymentKind`]). Each campaign indexes the (channel, txn_id) pairs it recorded,
+//! rebuilt by replay, so a channel's retry of the same transaction answers the first result
+//! and changes nothing.
 
 use serde::{Deserialize, Serialize};
 
 use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order};
+use crate::payment_book::PaymentKind;
 
 /// Longest channel name, in bytes: names are short identifiers (`sim`, `wechat`).
 pub const MAX_CHANNEL_BYTES: usize = 32;
@@ -73,10 +75,22 @@ pub fn validate_channel(channel: &str) -> Result<(), PaymentError> {
 /// What recording a payment came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PaymentOutcome {
-    /// The order moved to `paid` under this payment (its record must be durable first).
-    Paid(Order),
+    /// Recorded now (its record must be durable first): the order after, and what the payment
+    /// came to (it paid the order; it came late; it paid the order twice — the last two open
+    /// a refund).
+    Recorded {
+        /// The order after.
+        order: Order,
+        /// What the payment came to.
+        kind: PaymentKind,
+    },
     /// This (channel, txn_id) was recorded before: the same answer, nothing changes.
-    AlreadyRecorded(Order),
+    AlreadyRecorded {
+        /// The order now.
+        order: Order,
+        /// What the payment came to when it was recorded.
+        kind: PaymentKind,
+    },
     /// No such order.
     NotFound,
     /// The amount differs from the order's: rejected, nothing changes.
@@ -84,20 +98,26 @@ pub enum PaymentOutcome {
         /// The order's amount.
         expected: Cents,
     },
-    /// The order cannot be paid (closed, already paid under another transaction, a red
-    /// packet). Late and duplicate payments are not recorded yet.
+    /// The order cannot take a payment (a red packet): nothing changes.
     InvalidTransition(InvalidTransition),
+    /// This (channel, txn_id) was recorded for another order of the campaign: nothing changes.
+    TxnConflict,
+    /// The order already has [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`] late or duplicate
+    /// payments: nothing changes (reconciliation against the statement finds it).
+    TooManyPayments,
 }
 
 impl PaymentOutcome {
     /// The stable code the API and metrics use.
     pub fn code(&self) -> &'static str {
         match self {
-            PaymentOutcome::Paid(_) => "paid",
-            PaymentOutcome::AlreadyRecorded(_) => "already_recorded",
+            PaymentOutcome::Recorded { kind, .. } => kind.code(),
+            PaymentOutcome::AlreadyRecorded { .. } => "already_recorded",
             PaymentOutcome::NotFound => "order_not_found",
             PaymentOutcome::AmountMismatch { .. } => "amount_mismatch",
             PaymentOutcome::InvalidTransition(_) => "invalid_transition",
+            PaymentOutcome::TxnConflict => "txn_conflict",
+            PaymentOutcome::TooManyPayments => "too_many_payments",
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::money::{Cents, UnixMillis};
 use crate::order::OrderState;
 use crate::order_key::OrderKey;
 use crate::payment::Payment;
+use crate::payment_book::PaymentKind;
 use crate::spec::CampaignSpec;
 
 /// A fact in the journal.
@@ -76,6 +77,53 @@ pub enum Record {
         /// Channel, transaction id, amount and the channel's payment time.
         payment: Payment,
         /// When it was recorded.
+        at: UnixMillis,
+    },
+    /// The order's user started paying on `channel`: `from` (`pending_payment`, or `paying`
+    /// on other channels) → `paying`. Until the order leaves `paying`, each of its channels is
+    /// queried for a payment whose callback never came.
+    PaymentStarted {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// The order.
+        order_id: OrderId,
+        /// The state it was in.
+        from: OrderState,
+        /// The channel.
+        channel: String,
+        /// When.
+        at: UnixMillis,
+    },
+    /// A verified payment that did not pay the order: `Late` (the order was closed: it moves
+    /// to `refund_pending` and stays closed) or `Duplicate` (the order was already paid by
+    /// another transaction: it stays `paid`). Either way a refund of it is opened.
+    ExtraPaymentRecorded {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// The order.
+        order_id: OrderId,
+        /// `Late` or `Duplicate`.
+        kind: PaymentKind,
+        /// The state the order was in.
+        from: OrderState,
+        /// Channel, transaction id, amount and the channel's payment time.
+        payment: Payment,
+        /// When it was recorded.
+        at: UnixMillis,
+    },
+    /// The channel confirmed the refund of a late or duplicate payment.
+    RefundConfirmed {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// The order.
+        order_id: OrderId,
+        /// The refunded payment's channel.
+        channel: String,
+        /// The refunded payment's transaction id.
+        txn_id: String,
+        /// The channel's refund id.
+        refund_id: String,
+        /// When.
         at: UnixMillis,
     },
 }

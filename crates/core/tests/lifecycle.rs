@@ -7,60 +7,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use stampede_core::*;
 
-const WINDOW_SECS: u64 = 10;
-const WINDOW_MS: u64 = WINDOW_SECS * 1000;
-
-fn seckill(stock: u64, limit: u32, regrab: bool) -> CampaignSpec {
-    CampaignSpec::Seckill(SeckillSpec {
-        common: CommonSpec {
-            name: "life".into(),
-            starts_at: None,
-            ends_at: None,
-        },
-        stock,
-        per_user_limit: limit,
-        price_cents: Cents(100),
-        payment_window_secs: WINDOW_SECS,
-        regrab_after_release: regrab,
-    })
-}
-
-fn user(name: &str) -> UserId {
-    UserId::parse(name).unwrap()
-}
-
-/// A ledger with one campaign; returns it, the campaign id and the records so far.
-fn ledger_with(spec: CampaignSpec, rng: &mut ChaCha8Rng) -> (Ledger, CampaignId, Vec<Record>) {
-    let mut ledger = Ledger::new();
-    let record = ledger.create_campaign(spec, UnixMillis(0), rng).unwrap();
-    let Record::CampaignCreated { id, .. } = record else {
-        unreachable!()
-    };
-    (ledger, id, vec![record])
-}
-
-fn win(
-    ledger: &mut Ledger,
-    id: CampaignId,
-    who: &str,
-    now: u64,
-    rng: &mut ChaCha8Rng,
-) -> (OrderId, Record) {
-    let grab = ledger.grab(id, &user(who), UnixMillis(now), rng);
-    let GrabOutcome::Won(ticket) = grab.outcome else {
-        panic!("{who} did not win: {:?}", grab.outcome)
-    };
-    (ticket.order_id, grab.record.unwrap())
-}
-
-fn replay(records: &[Record]) -> Ledger {
-    let mut ledger = Ledger::new();
-    for r in records {
-        ledger.apply(r).unwrap();
-    }
-    ledger.assert_invariants();
-    ledger
-}
+mod support;
+use support::*;
 
 #[test]
 fn cancel_returns_stock_once_and_second_cancel_is_invalid() {
@@ -408,76 +356,4 @@ proptest! {
             prop_assert_eq!(replayed.order(o), ledger.order(o));
         }
     }
-}
-
-fn sim(txn: &str, amount: u64) -> Payment {
-    Payment {
-        channel: "sim".into(),
-        txn_id: txn.into(),
-        amount_cents: Cents(amount),
-        paid_at: UnixMillis(1),
-    }
-}
-
-#[test]
-fn payment_is_recorded_once_and_replays() {
-    let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let (mut ledger, id, mut records) = ledger_with(seckill(2, 1, false), &mut rng);
-    let (order, record) = win(&mut ledger, id, "alice", 0, &mut rng);
-    records.push(record);
-    let started = ledger.start_payment(order, &user("alice"), UnixMillis(1));
-    assert!(matches!(started.outcome, OrderOutcome::Moved(ref o) if o.state == OrderState::Paying));
-    records.push(started.record.unwrap());
-    assert!(
-        ledger
-            .start_payment(order, &user("bob"), UnixMillis(1))
-            .outcome
-            == OrderOutcome::NotFound
-    );
-
-    let (outcome, none) = ledger.record_payment(order, sim("t1", 99), UnixMillis(2));
-    assert_eq!(
-        outcome,
-        PaymentOutcome::AmountMismatch {
-            expected: Cents(100)
-        }
-    );
-    assert!(none.is_none());
-    let (outcome, record) = ledger.record_payment(order, sim("t1", 100), UnixMillis(2));
-    assert!(matches!(outcome, PaymentOutcome::Paid(ref o) if o.state == OrderState::Paid));
-    records.push(record.unwrap());
-    let (again, none) = ledger.record_payment(order, sim("t1", 100), UnixMillis(3));
-    assert!(matches!(again, PaymentOutcome::AlreadyRecorded(_)) && none.is_none());
-    let (other, none) = ledger.record_payment(order, sim("t2", 100), UnixMillis(3));
-    assert!(matches!(other, PaymentOutcome::InvalidTransition(_)) && none.is_none());
-    // A paid order never expires and never returns its item.
-    assert!(ledger.expire_due(UnixMillis(WINDOW_MS * 2), 10).is_empty());
-    assert_eq!(ledger.campaign(id).unwrap().remaining(), 1);
-    ledger.assert_invariants();
-
-    let mut replayed = replay(&records);
-    replayed.assert_invariants();
-    assert_eq!(replayed.order(order).unwrap().state, OrderState::Paid);
-    let (again, none) = replayed.record_payment(order, sim("t1", 100), UnixMillis(3));
-    assert!(matches!(again, PaymentOutcome::AlreadyRecorded(_)) && none.is_none());
-}
-
-#[test]
-fn a_paying_order_expires_at_its_deadline_and_a_late_payment_is_refused() {
-    let mut rng = ChaCha8Rng::seed_from_u64(8);
-    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
-    let (order, _) = win(&mut ledger, id, "alice", 0, &mut rng);
-    ledger.start_payment(order, &user("alice"), UnixMillis(1));
-    let expired = ledger.expire_due(UnixMillis(WINDOW_MS), 10);
-    assert_eq!(expired.len(), 1);
-    assert_eq!(ledger.order(order).unwrap().state, OrderState::Expired);
-    assert_eq!(ledger.campaign(id).unwrap().remaining(), 1);
-    let (late, none) = ledger.record_payment(order, sim("t1", 100), UnixMillis(WINDOW_MS + 1));
-    assert!(matches!(late, PaymentOutcome::InvalidTransition(_)) && none.is_none());
-    assert_eq!(
-        ledger.campaign(id).unwrap().remaining(),
-        1,
-        "stock returned once"
-    );
-    ledger.assert_invariants();
 }

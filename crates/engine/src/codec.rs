@@ -1,17 +1,66 @@
-//! Record encoding for the journal: postcard (compact, serde-driven, stable wire format).
+//! Record encoding for the journal: one format byte, then the record in postcard (compact,
+//! serde-driven, stable wire format).
+//!
+//! How the format may evolve without breaking journals already written:
+//! - a new kind of record is a new variant **at the end** of [`Record`] (postcard writes the
+//!   variant's index), and old journals still decode;
+//! - changing the fields of an existing variant changes what its bytes mean: bump
+//!   [`RECORD_FORMAT`] and keep a decoder for the old format (or a migration), so a journal
+//!   written before is either read correctly or refused with a clear error — never misread.
 
-use stampede_core::Record;
+use stampede_core::{Ledger, Record};
+
+use crate::error::OpenError;
+
+/// The record format this build writes (the first byte of every journal payload).
+pub const RECORD_FORMAT: u8 = 1;
+
+/// Why a journal payload could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Empty payload.
+    #[error("empty record")]
+    Empty,
+    /// Written in a format this build does not read.
+    #[error("record format {0}; this build reads format {RECORD_FORMAT}")]
+    UnknownFormat(u8),
+    /// The bytes do not decode as a record.
+    #[error(transparent)]
+    Postcard(#[from] postcard::Error),
+}
 
 /// Encodes a record, appending to `out`.
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
+    out.push(RECORD_FORMAT);
     // Serialising our own enum into a Vec cannot fail (no I/O, no unsupported types).
     let bytes = postcard::to_stdvec(record).expect("records always encode");
     out.extend_from_slice(&bytes);
 }
 
 /// Decodes a record written by [`encode`].
-pub fn decode(bytes: &[u8]) -> Result<Record, postcard::Error> {
-    postcard::from_bytes(bytes)
+pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+    match bytes.split_first() {
+        None => Err(DecodeError::Empty),
+        Some((&RECORD_FORMAT, rest)) => Ok(postcard::from_bytes(rest)?),
+        Some((&other, _)) => Err(DecodeError::UnknownFormat(other)),
+    }
+}
+
+/// Decodes one journal payload and applies it to `ledger`: what every replay does per record
+/// (the engine's open and the read-only replay alike).
+pub(crate) fn apply_payload(ledger: &mut Ledger, payload: &[u8]) -> Result<(), String> {
+    let record = decode(payload).map_err(|e| format!("undecodable record: {e}"))?;
+    ledger.apply(&record).map_err(|e| e.to_string())
+}
+
+/// The engine's error for a journal that replay refused.
+pub(crate) fn recovery_error(error: stampede_journal::OpenError<String>) -> OpenError {
+    match error {
+        stampede_journal::OpenError::Apply { sequence, source } => {
+            OpenError::Recovery(format!("record {sequence}: {source}"))
+        }
+        other => OpenError::Recovery(other.to_string()),
+    }
 }
 
 #[cfg(test)]
@@ -35,7 +84,24 @@ mod tests {
             "a win record is compact: {} bytes",
             out.len()
         );
+        assert_eq!(out[0], RECORD_FORMAT);
         assert_eq!(decode(&out).unwrap(), record);
         assert!(decode(&out[..out.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn another_format_is_refused_by_name() {
+        let record = Record::ClaimPaid {
+            campaign_id: CampaignId(1),
+            order_id: OrderId(2),
+            payout_id: stampede_core::PayoutId::parse("p-1").unwrap(),
+            at: UnixMillis(3),
+        };
+        let mut out = Vec::new();
+        encode(&record, &mut out);
+        out[0] = RECORD_FORMAT + 1;
+        let error = decode(&out).unwrap_err().to_string();
+        assert!(error.contains("record format 2"), "{error}");
+        assert!(matches!(decode(&[]), Err(DecodeError::Empty)));
     }
 }

@@ -51,6 +51,7 @@ pub(crate) enum Command {
     StartPayment {
         order: OrderId,
         by: UserId,
+        channel: String,
         reply: oneshot::Sender<Result<OrderOutcome, EngineError>>,
     },
     /// Record a verified channel payment: `paying` / `pending_payment` → `paid`.
@@ -58,6 +59,13 @@ pub(crate) enum Command {
         order: OrderId,
         payment: Payment,
         reply: oneshot::Sender<Result<PaymentOutcome, EngineError>>,
+    },
+    /// Record a channel's confirmation of a refund (late or duplicate payment).
+    ConfirmRefund {
+        order: OrderId,
+        payment: Payment,
+        refund_id: String,
+        reply: oneshot::Sender<Result<bool, EngineError>>,
     },
     /// Finish the commands already queued, then stop.
     Shutdown,
@@ -77,6 +85,7 @@ impl Command {
             Command::FinishClaim { reply, .. } => drop(reply.send(Err(unavailable()))),
             Command::StartPayment { reply, .. } => drop(reply.send(Err(unavailable()))),
             Command::RecordPayment { reply, .. } => drop(reply.send(Err(unavailable()))),
+            Command::ConfirmRefund { reply, .. } => drop(reply.send(Err(unavailable()))),
             Command::Shutdown => {}
         }
     }
@@ -90,8 +99,8 @@ impl Command {
             Command::Expire { reply, .. } => reply.is_closed(),
             Command::StartClaim { reply, .. } => reply.is_closed(),
             Command::StartPayment { reply, .. } => reply.is_closed(),
-            // A verified payment is recorded even if nobody waits: the money moved.
-            Command::RecordPayment { .. } => false,
+            // A verified payment or refund is recorded even if nobody waits: the money moved.
+            Command::RecordPayment { .. } | Command::ConfirmRefund { .. } => false,
             // A payout result is recorded even if nobody waits: the money moved.
             Command::FinishClaim { .. } => false,
             Command::Shutdown => false,
@@ -125,6 +134,7 @@ pub(crate) enum Reply {
         oneshot::Sender<Result<PaymentOutcome, EngineError>>,
         PaymentOutcome,
     ),
+    ConfirmRefund(oneshot::Sender<Result<bool, EngineError>>, bool),
 }
 
 impl Reply {
@@ -155,6 +165,9 @@ impl Reply {
             Reply::RecordPayment(tx, outcome) => {
                 let _ = tx.send(Ok(outcome));
             }
+            Reply::ConfirmRefund(tx, confirmed) => {
+                let _ = tx.send(Ok(confirmed));
+            }
         }
     }
 
@@ -183,6 +196,9 @@ impl Reply {
                 let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
             }
             Reply::RecordPayment(tx, _) => {
+                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
+            }
+            Reply::ConfirmRefund(tx, _) => {
                 let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
             }
         }

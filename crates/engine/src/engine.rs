@@ -11,7 +11,8 @@ use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use stampede_core::{
-    CampaignId, CampaignSpec, GrabOutcome, Ledger, Order, OrderId, OrderOutcome, UnixMillis, UserId,
+    CampaignId, CampaignSpec, GrabOutcome, Ledger, Order, OrderId, OrderOutcome, PaymentEntry,
+    UnixMillis, UserId,
 };
 use stampede_journal::{Durability, FileStorage, Journal, Storage};
 use tokio::sync::oneshot;
@@ -19,6 +20,7 @@ use tokio::sync::oneshot;
 use crate::clock::{Clock, stopwatch};
 use crate::codec;
 use crate::command::Command;
+use crate::durable_read::DurableMark;
 use crate::error::{EngineError, OpenError};
 use crate::guard::JournalGuard;
 use crate::published::{CampaignView, Published};
@@ -64,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) poisoned: AtomicBool,
     pub(crate) stats: WriterStats,
+    /// Batch numbers decided and durable, for [`Engine::read_durable`].
+    pub(crate) durable: DurableMark,
 }
 
 /// Counters the writer keeps (for benchmarks and the start-up log; Prometheus has the
@@ -101,12 +105,14 @@ pub struct WriterCounts {
 /// The engine. Cheap to clone; all clones drive the same writer.
 #[derive(Clone)]
 pub struct Engine {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     commands: SyncSender<Command>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
     pub(crate) guard: Arc<JournalGuard>,
     /// Orders whose claim is being handled in this process (see [`crate::claim`]).
     pub(crate) claims: Arc<Mutex<std::collections::HashSet<OrderId>>>,
+    /// Woken when a refund is opened, so the refund job runs at once (see [`crate::payments`]).
+    pub(crate) refunds_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -166,15 +172,9 @@ impl Engine {
         let started = stopwatch();
         let mut ledger = Ledger::new();
         let (journal, recovery) = Journal::open(storage, durability, |_, payload| {
-            let record = codec::decode(payload).map_err(|e| format!("undecodable record: {e}"))?;
-            ledger.apply(&record).map_err(|e| e.to_string())
+            codec::apply_payload(&mut ledger, payload)
         })
-        .map_err(|e| match e {
-            stampede_journal::OpenError::Apply { sequence, source } => {
-                OpenError::Recovery(format!("record {sequence}: {source}"))
-            }
-            other => OpenError::Recovery(other.to_string()),
-        })?;
+        .map_err(codec::recovery_error)?;
         ledger.assert_invariants();
 
         let published = Published::default();
@@ -201,6 +201,7 @@ impl Engine {
             clock,
             poisoned: AtomicBool::new(false),
             stats: WriterStats::default(),
+            durable: DurableMark::default(),
         });
         let rng = match rng_seed {
             Some(seed) => ChaCha8Rng::seed_from_u64(seed),
@@ -221,8 +222,14 @@ impl Engine {
             writer: Arc::new(Mutex::new(Some(writer))),
             guard: Arc::new(guard),
             claims: Arc::default(),
+            refunds_wake: Arc::default(),
         };
         Ok((engine, recovered))
+    }
+
+    /// The engine's clock itself (for components that stamp times the same way).
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.shared.clock)
     }
 
     /// The engine's clock.
@@ -332,12 +339,14 @@ impl Engine {
         self.guard.await_reply(permit, answer).await
     }
 
-    /// Starts a payment of `order` for its user `by`: `pending_payment` → `paying`, answered
-    /// once durable. An order already `paying` answers `Moved` again (no new record).
+    /// Starts a payment of `order` for its user `by` on `channel`: `pending_payment` →
+    /// `paying`, answered once durable. An order already `paying` on that channel answers
+    /// `Moved` again (no new record).
     pub async fn start_payment(
         &self,
         order: OrderId,
         by: &str,
+        channel: &str,
     ) -> Result<OrderOutcome, EngineError> {
         let by = UserId::parse(by).map_err(|e| {
             EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
@@ -345,7 +354,12 @@ impl Engine {
         self.refuse_if_poisoned()?;
         let permit = self.guard.admit()?;
         let (reply, answer) = oneshot::channel();
-        self.submit(Command::StartPayment { order, by, reply })?;
+        self.submit(Command::StartPayment {
+            order,
+            by,
+            channel: channel.to_owned(),
+            reply,
+        })?;
         self.guard.await_reply(permit, answer).await
     }
 
@@ -372,20 +386,27 @@ impl Engine {
         self.submit_expire(None).await
     }
 
-    /// An order by id, expired on the spot if it is past its payment deadline (passive
-    /// expiry: the expiry goes through the writer and is durable before it is shown).
-    pub async fn order_now(&self, id: OrderId) -> Result<Option<Order>, EngineError> {
-        let Some(order) = self.order(id) else {
-            return Ok(None);
-        };
-        if order
-            .expires_at
-            .is_none_or(|deadline| deadline > self.now())
-        {
-            return Ok(Some(order));
+    /// An order by id with its payments, expired on the spot if it is past its payment
+    /// deadline (passive expiry: the expiry goes through the writer and is durable before it
+    /// is shown). Shows only durable state ([`Engine::read_durable`]).
+    pub async fn order_now(
+        &self,
+        id: OrderId,
+    ) -> Result<Option<(Order, Vec<PaymentEntry>)>, EngineError> {
+        let overdue = self.order(id).is_some_and(|order| {
+            order
+                .expires_at
+                .is_some_and(|deadline| deadline <= self.now())
+        });
+        if overdue {
+            self.submit_expire(Some(id)).await?;
         }
-        self.submit_expire(Some(id)).await?;
-        Ok(self.order(id))
+        self.read_durable(|ledger| {
+            ledger
+                .order(id)
+                .map(|order| (order, ledger.payments_of(id)))
+        })
+        .await
     }
 
     async fn submit_expire(&self, order: Option<OrderId>) -> Result<usize, EngineError> {
@@ -427,22 +448,26 @@ impl Engine {
         self.shared.published.ids()
     }
 
-    /// An order by id.
+    /// An order by id, as the ledger has it: possibly decided in a batch that is not durable
+    /// yet (what a client is shown goes through [`Engine::read_durable`]).
     pub fn order(&self, id: OrderId) -> Option<Order> {
         self.shared.ledger.lock().order(id)
     }
 
-    /// A page of a campaign's orders in win order (`None`: no such campaign).
-    pub fn winners_page(
+    /// A page of a campaign's orders in win order (`None`: no such campaign); durable state
+    /// only ([`Engine::read_durable`]).
+    pub async fn winners_page(
         &self,
         campaign: CampaignId,
         start: usize,
         limit: usize,
-    ) -> Option<(Vec<Order>, Option<usize>)> {
-        let ledger = self.shared.ledger.lock();
-        ledger
-            .campaign(campaign)
-            .map(|c| c.winners_page(start, limit))
+    ) -> Result<Option<(Vec<Order>, Option<usize>)>, EngineError> {
+        self.read_durable(|ledger| {
+            ledger
+                .campaign(campaign)
+                .map(|c| c.winners_page(start, limit))
+        })
+        .await
     }
 
     /// Runs `f` over the ledger (tests and invariant checks; takes the ledger lock).

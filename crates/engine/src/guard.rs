@@ -230,7 +230,13 @@ impl JournalGuard {
 
     /// The answer to a timed-out wait: retry after about one more timeout (replaced by the
     /// open period's remainder when this failure tripped the breaker).
-    fn timeout_answer(&self) -> EngineError {
+    /// How long a caller waits for the writer.
+    pub(crate) fn journal_reply_timeout(&self) -> Duration {
+        self.journal_reply_timeout
+    }
+
+    /// The answer to a caller that waited `journal_reply_timeout` in vain (counted).
+    pub(crate) fn timeout_answer(&self) -> EngineError {
         self.timed_out.increment(1);
         EngineError::Degraded {
             retry_after: self.journal_reply_timeout,

@@ -5,17 +5,25 @@
 //! one fsync (group commit), publishes the result to a lock-free read side, and replies.
 //! Handlers answer the sold-out path from that read side without touching the writer.
 
+pub mod channel;
 mod claim;
 mod clock;
 mod codec;
 mod command;
+mod durable_read;
 mod engine;
 mod error;
 pub mod guard;
+mod payments;
 pub mod payout;
 mod published;
+mod read_only;
 mod writer;
 
+pub use channel::{
+    CallbackSink, ChannelError, ChannelFuture, ChannelRouter, PayInstructions, PaymentChannel,
+    RefundReceipt, SimChannel, SimChannelConfig,
+};
 pub use claim::{CLAIM_WAIT, ClaimOutcome, MAX_CLAIMS_IN_FLIGHT, PAYOUT_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
 pub use engine::{
@@ -27,6 +35,7 @@ pub use guard::{
 };
 pub use payout::{Payout, PayoutError, PayoutReceipt, SimulatedPayout};
 pub use published::CampaignView;
+pub use read_only::{ReplayInfo, replay_read_only};
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};
 pub use stampede_journal::Durability;
 pub use writer::{EXPIRY_TICK, MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH};

@@ -239,7 +239,11 @@ fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
                 assert_eq!(order.user_id.as_str(), user);
             }
         });
-        let (orders, _) = engine.winners_page(campaign, 0, 1_000).unwrap();
+        let (orders, _) = engine
+            .winners_page(campaign, 0, 1_000)
+            .await
+            .expect("durable read")
+            .unwrap();
         let mut winners: Vec<&str> = orders.iter().map(|o| o.user_id.as_str()).collect();
         let total = winners.len();
         winners.sort_unstable();

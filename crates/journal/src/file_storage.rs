@@ -11,10 +11,14 @@ use crate::storage::Storage;
 ///
 /// Appends go through `O_APPEND`; [`Storage::sync`] is `fdatasync` (`File::sync_data`), which
 /// also persists the file size, so appended bytes and truncations become durable together.
+///
+/// [`FileStorage::open_read_only`] opens an existing file for reading only: appends,
+/// truncations and syncs are refused (for tools that read a journal a server may be writing).
 #[derive(Debug)]
 pub struct FileStorage {
     file: File,
     path: PathBuf,
+    writable: bool,
 }
 
 impl FileStorage {
@@ -44,7 +48,38 @@ impl FileStorage {
         if !existed {
             File::open(parent.unwrap_or_else(|| Path::new(".")))?.sync_all()?;
         }
-        Ok(Self { file, path })
+        Ok(Self {
+            file,
+            path,
+            writable: true,
+        })
+    }
+
+    /// Opens the existing file at `path` for reading only; never creates it. Every write
+    /// ([`Storage::append`], [`Storage::truncate`], [`Storage::sync`]) is refused with
+    /// `PermissionDenied`.
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error opening the file (`NotFound` if it does not exist).
+    pub fn open_read_only(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let file = File::open(&path)?;
+        Ok(Self {
+            file,
+            path,
+            writable: false,
+        })
+    }
+
+    fn refuse_if_read_only(&self) -> io::Result<()> {
+        if self.writable {
+            return Ok(());
+        }
+        Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            format!("journal {} opened read-only", self.path.display()),
+        ))
     }
 
     /// The path this storage was opened at.
@@ -69,14 +104,17 @@ impl Storage for FileStorage {
     }
 
     fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.refuse_if_read_only()?;
         self.file.write_all(bytes)
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        self.refuse_if_read_only()?;
         self.file.sync_data()
     }
 
     fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.refuse_if_read_only()?;
         self.file.set_len(len)
     }
 }
@@ -98,6 +136,30 @@ mod tests {
         assert_eq!(storage.read_at(6, &mut buf).expect("read"), 5);
         assert_eq!(&buf, b"world");
         assert_eq!(storage.read_at(11, &mut buf).expect("read at end"), 0);
+    }
+
+    #[test]
+    fn read_only_storage_reads_and_refuses_writes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j");
+        let missing = FileStorage::open_read_only(&path).expect_err("missing");
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
+        assert!(!path.exists(), "read-only open creates nothing");
+        FileStorage::open(&path)
+            .expect("open")
+            .append(b"abc")
+            .expect("append");
+        let mut storage = FileStorage::open_read_only(&path).expect("read-only");
+        let mut buf = [0; 3];
+        assert_eq!(storage.read_at(0, &mut buf).expect("read"), 3);
+        assert_eq!(&buf, b"abc");
+        for refused in [storage.append(b"x"), storage.truncate(0), storage.sync()] {
+            assert_eq!(
+                refused.expect_err("refused").kind(),
+                io::ErrorKind::PermissionDenied
+            );
+        }
+        assert_eq!(fs::read(&path).expect("read back"), b"abc");
     }
 
     #[test]

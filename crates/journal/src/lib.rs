@@ -42,6 +42,9 @@
 //! was acknowledged is truncated like a torn one; under [`Durability::Os`] out-of-order writeback
 //! across several unsynced batches reports `CorruptMiddle`), are written out in `recovery.rs`.
 //!
+//! [`replay_read_only`] runs the same scan for tools that must not modify a journal a server
+//! may be appending to: a torn tail is reported and ignored instead of truncated.
+//!
 //! # Failures while appending
 //!
 //! After any append or sync error the journal is poisoned and refuses every later write
@@ -54,6 +57,7 @@ pub mod frame;
 mod journal;
 pub mod limits;
 mod memory_storage;
+mod read_only;
 mod recovery;
 mod storage;
 mod window;
@@ -66,5 +70,6 @@ pub use limits::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
 pub use memory_storage::{
     CrashReport, MAX_CRASH_GARBAGE_BYTES, MAX_SYNC_STALL, MemoryStorage, SIMULATED_PAGE_BYTES,
 };
+pub use read_only::{ReadOnlyReplay, replay_read_only};
 pub use recovery::Recovery;
 pub use storage::Storage;

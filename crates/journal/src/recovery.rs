@@ -79,14 +79,78 @@ enum AfterBadFrame {
     },
 }
 
+/// What [`scan`] found: the valid prefix, and the torn tail after it, if any.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scanned {
+    /// Records replayed (sequences `0..records`).
+    pub(crate) records: u64,
+    /// Bytes of valid frames.
+    pub(crate) bytes: u64,
+    /// The torn tail after them (a tail that is damage in the middle is an error instead).
+    pub(crate) torn: Option<TornTail>,
+}
+
+/// A torn last batch (plus garbage or stale frames) at the end of the journal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TornTail {
+    /// Where it starts (the first bad frame) and what is wrong there.
+    pub(crate) offset: u64,
+    pub(crate) defect: FrameDefect,
+    /// Bytes from `offset` to the end.
+    pub(crate) bytes: u64,
+    /// Checksum-valid frames among them (of the unacknowledged last batch).
+    pub(crate) valid_frames: u64,
+}
+
 /// Replays every valid record through `on_record`, then truncates (and syncs) a torn tail.
 ///
 /// Records are passed to `on_record` as they are read, before the rest of the journal is
 /// checked; if this returns `CorruptMiddle` afterwards the caller must discard what it rebuilt.
 pub(crate) fn recover<S: Storage, E>(
     storage: &mut S,
-    mut on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
+    on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
 ) -> Result<Recovery, OpenError<E>> {
+    let scanned = scan(storage, on_record)?;
+    let mut recovery = Recovery {
+        records: scanned.records,
+        bytes: scanned.bytes,
+        truncated_tail_bytes: 0,
+        tail_defect: None,
+    };
+    let Some(torn) = scanned.torn else {
+        return Ok(recovery);
+    };
+    tracing::warn!(
+        offset = torn.offset,
+        dropped_bytes = torn.bytes,
+        dropped_valid_frames = torn.valid_frames,
+        defect = %torn.defect,
+        "journal: truncating torn tail at offset {} ({} bytes dropped, {} valid frames of the \
+         unacknowledged last batch among them): {}",
+        torn.offset,
+        torn.bytes,
+        torn.valid_frames,
+        torn.defect,
+    );
+    storage.truncate(torn.offset).map_err(OpenError::Io)?;
+    storage.sync().map_err(OpenError::Io)?;
+    recovery.truncated_tail_bytes = torn.bytes;
+    recovery.tail_defect = Some(torn.defect);
+    Ok(recovery)
+}
+
+/// Replays every valid record through `on_record` and classifies what follows them, reading
+/// only: storage is never written, truncated or synced. The length is read once at the start,
+/// so bytes a live writer appends meanwhile are not seen (a batch it is writing at that moment
+/// looks like a torn tail).
+///
+/// # Errors
+/// As [`recover`]: `Io`, `CorruptMiddle` (after the records before the damage were passed to
+/// `on_record`), or `Apply`.
+pub(crate) fn scan<S: Storage, E>(
+    storage: &mut S,
+    mut on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<Scanned, OpenError<E>> {
     let end = storage.len_bytes().map_err(OpenError::Io)?;
     let mut window = ReadWindow::new(end);
     let mut offset = 0_u64;
@@ -117,59 +181,46 @@ pub(crate) fn recover<S: Storage, E>(
     }
     assert!(offset <= end, "recovery ran past the end: {offset} > {end}");
 
-    let mut recovery = Recovery {
+    let mut scanned = Scanned {
         records: next_sequence,
         bytes: offset,
-        truncated_tail_bytes: 0,
-        tail_defect: None,
+        torn: None,
     };
     let Some(bad) = bad else {
-        return Ok(recovery);
+        return Ok(scanned);
     };
-    let dropped_valid_frames =
-        match scan_after_bad_frame(storage, &mut window, bad.offset, end, next_sequence)
-            .map_err(OpenError::Io)?
-        {
-            AfterBadFrame::LaterBatch {
-                offset: later_offset,
-                sequence: later_sequence,
-                batch_start: later_batch_start,
-            } => {
-                assert!(
-                    later_batch_start > next_sequence,
-                    "scan returned a non-later batch"
-                );
-                return Err(OpenError::CorruptMiddle {
-                    offset: bad.offset,
-                    defect: bad.defect,
-                    later_offset,
-                    later_sequence,
-                    later_batch_start,
-                });
-            }
-            AfterBadFrame::TornTail {
-                dropped_valid_frames,
-            } => dropped_valid_frames,
-        };
-
-    let dropped = end - bad.offset;
-    tracing::warn!(
-        offset = bad.offset,
-        dropped_bytes = dropped,
-        dropped_valid_frames,
-        defect = %bad.defect,
-        "journal: truncating torn tail at offset {} ({} bytes dropped, {} valid frames of the \
-         unacknowledged last batch among them): {}",
-        bad.offset,
-        dropped,
-        dropped_valid_frames,
-        bad.defect,
-    );
-    storage.truncate(bad.offset).map_err(OpenError::Io)?;
-    storage.sync().map_err(OpenError::Io)?;
-    recovery.truncated_tail_bytes = dropped;
-    recovery.tail_defect = Some(bad.defect);
-    Ok(recovery)
+    match scan_after_bad_frame(storage, &mut window, bad.offset, end, next_sequence)
+        .map_err(OpenError::Io)?
+    {
+        AfterBadFrame::LaterBatch {
+            offset: later_offset,
+            sequence: later_sequence,
+            batch_start: later_batch_start,
+        } => {
+            assert!(
+                later_batch_start > next_sequence,
+                "scan returned a non-later batch"
+            );
+            Err(OpenError::CorruptMiddle {
+                offset: bad.offset,
+                defect: bad.defect,
+                later_offset,
+                later_sequence,
+                later_batch_start,
+            })
+        }
+        AfterBadFrame::TornTail {
+            dropped_valid_frames,
+        } => {
+            scanned.torn = Some(TornTail {
+                offset: bad.offset,
+                defect: bad.defect,
+                bytes: end - bad.offset,
+                valid_frames: dropped_valid_frames,
+            });
+            Ok(scanned)
+        }
+    }
 }
 
 /// Scans forward byte by byte from `from` (the bad frame, itself included) for checksum-valid

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use stampede_api::{Config, ConfigArgs};
 
+mod reconcile;
+mod statement_csv;
+
 /// mimalloc instead of the system allocator (default feature `mimalloc`): every subcommand uses it,
 /// so `serve`, `baseline` and `bench` stay comparable. Measured in BENCHMARKS.md.
 #[cfg(feature = "mimalloc")]
@@ -38,6 +41,9 @@ enum Command {
     },
     /// Replay a realistic stampede against a server and audit the invariants afterwards.
     Bench(Box<stampede_bench::BenchArgs>),
+    /// Check the journal in --data-dir (read only) against itself and channel statements;
+    /// exit 0 when clean, 1 on discrepancies, 2 on usage or I/O errors.
+    Reconcile(reconcile::ReconcileArgs),
     /// A minimal hyper server answering a fixed body: the machine's HTTP ceiling.
     #[command(hide = true)]
     Baseline {
@@ -56,6 +62,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Token { user, ttl, config } => token(&user, ttl, config),
         Command::Bench(args) => bench(*args),
+        Command::Reconcile(args) => reconcile::run(args),
         Command::Baseline {
             listen,
             worker_threads,

@@ -1,6 +1,7 @@
 //! `stampede bench --spawn` against the real server: a small bounded stampede (seconds,
 //! thousands of requests) of every population, then the audit must pass — for a seckill and for
-//! a red-packet campaign. The auditor's ability to catch violations is tested against fake
+//! a red-packet campaign, and for a seckill whose winners then pay (`--pay`, the default
+//! simulated channel). The auditor's ability to catch violations is tested against fake
 //! overselling servers in crates/bench/tests/audit.rs.
 
 mod support;
@@ -70,6 +71,33 @@ fn seckill_stampede_passes_the_audit() {
 fn red_packet_stampede_passes_the_audit() {
     let report = run_bench(&["--kind", "red-packet", "--total-cents", "30000"]);
     assert_all_checks_passed(&report);
+}
+
+#[test]
+fn seckill_stampede_that_pays_passes_the_payment_audit() {
+    let report = run_bench(&["--pay", "--pay-settle-secs", "10"]);
+    assert_all_checks_passed(&report);
+    let names: Vec<&str> = report["audit"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|check| check["name"].as_str())
+        .collect();
+    assert!(names.contains(&"payments_settled"), "{names:?}");
+    assert!(names.contains(&"paid_amounts"), "{names:?}");
+    let payments = &report["report"]["payments"];
+    let acknowledged = &report["audit"]["summary"]["acknowledged_wins"];
+    assert_eq!(&payments["orders"], acknowledged, "{payments:#}");
+    assert_eq!(payments["paid_ok"], payments["orders"], "{payments:#}");
+    assert_eq!(
+        payments["final_states"]["paid"], payments["paid_ok"],
+        "{payments:#}"
+    );
+    assert_eq!(
+        payments["amount_reads"], payments["paid_ok"],
+        "{payments:#}"
+    );
+    assert!(payments["settled_secs"].is_number(), "{payments:#}");
 }
 
 fn assert_all_checks_passed(report: &serde_json::Value) {

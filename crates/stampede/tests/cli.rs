@@ -37,10 +37,14 @@ const SETTINGS: &[&str] = &[
     "--adaptive-overload",
     "--overload-p99-target-ms",
     "--rules-enabled",
+    "--payment-query-after-secs",
+    "--payment-call-timeout-ms",
+    "--reconcile-interval-secs",
+    "--reconcile-grace-secs",
 ];
 
 /// Settings that only the config file (and the admin API) carry: tables, not flags.
-const FILE_ONLY: &[&str] = &["rules", "switches"];
+const FILE_ONLY: &[&str] = &["rules", "switches", "channels"];
 
 #[test]
 fn serve_help_lists_every_setting() {

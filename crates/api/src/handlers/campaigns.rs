@@ -138,6 +138,7 @@ pub async fn winners(
     let (page, next) = state
         .engine
         .winners_page(id, start, limit)
+        .await?
         .ok_or(AppError::NotFound("campaign_not_found", "no such campaign"))?;
     let body = WinnersJson {
         winners: page.iter().map(WinnerJson::from).collect(),

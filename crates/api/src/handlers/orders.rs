@@ -20,9 +20,11 @@ use crate::state::AppState;
 
 const NOT_FOUND: AppError = AppError::NotFound("order_not_found", "no such order");
 
-/// Shows an order. Another user's order answers 404, not 403: ids are not confirmed to
-/// strangers. A `pending_payment` order past its deadline is expired on the spot (through the
-/// writer, durably) and shown `expired`.
+/// Shows an order with its payments. Another user's order answers 404, not 403: ids are not
+/// confirmed to strangers. A `pending_payment` order past its deadline is expired on the spot
+/// (through the writer, durably) and shown `expired`. A `paying` order's channels are asked
+/// about it first (at most once per [`crate::payment_desk::READ_QUERY_INTERVAL`] per order),
+/// so a payment whose callback was lost shows `paid`.
 pub async fn show(
     State(state): State<Arc<AppState>>,
     OrderIdPath(id): OrderIdPath,
@@ -37,8 +39,19 @@ pub async fn show(
     {
         return Err(NOT_FOUND);
     }
-    let order = state.engine.order_now(id).await?.ok_or(NOT_FOUND)?;
-    Ok(respond(StatusCode::OK, &OrderJson::from(&order)))
+    if order.state == stampede_core::OrderState::Paying && state.payments.read_query_allowed(id) {
+        let channels = state.engine.inspect(|l| l.paying_channels(id));
+        let stale = stampede_core::StalePaying {
+            order_id: id,
+            channels,
+        };
+        crate::payment_jobs::query_order(&state, &stale).await;
+    }
+    let (order, payments) = state.engine.order_now(id).await?.ok_or(NOT_FOUND)?;
+    Ok(respond(
+        StatusCode::OK,
+        &OrderJson::from(&order).with_payments(&payments),
+    ))
 }
 
 /// Cancels a `pending_payment` order for its user (or the admin) and returns its item to

@@ -2,10 +2,11 @@
 //! `POST /v1/payments/callbacks/{channel}` (the channel reports one, signed).
 //!
 //! A callback's `X-Signature` is the lowercase hex HMAC-SHA256 of the raw body under the
-//! channel's secret, checked in constant time before the body is parsed. Only the simulated
-//! `sim` channel exists so far.
+//! channel's secret, checked in constant time before the body is parsed. The configured
+//! channels are simulated ones (see [`crate::payment_desk`]); they share `sim_channel_secret`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -14,18 +15,19 @@ use axum::response::Response;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use stampede_core::{Cents, OrderId, OrderOutcome, Payment, PaymentOutcome};
+use stampede_core::{Cents, Order, OrderId, OrderOutcome, Payment, PaymentKind, PaymentOutcome};
 
 use crate::dto::OrderJson;
 use crate::error::AppError;
 use crate::handlers::orders::admit;
 use crate::handlers::path::{OrderIdPath, Peer};
 use crate::json::{JsonBody, parse, respond};
+use crate::payment_desk::DeskError;
 use crate::state::AppState;
 use crate::timefmt::parse_rfc3339;
+use stampede_admission::breaker::CallOutcome;
+use stampede_core::validate_channel;
 
-/// The simulated in-process channel, enabled by default.
-pub const SIM_CHANNEL: &str = "sim";
 /// The header carrying a callback's signature.
 pub const SIGNATURE_HEADER: &str = "x-signature";
 
@@ -33,17 +35,18 @@ const NOT_FOUND: AppError = AppError::NotFound("order_not_found", "no such order
 const CHANNEL_NOT_FOUND: AppError =
     AppError::NotFound("channel_not_found", "no such payment channel");
 
-/// `POST /v1/orders/{id}/pay` body.
+/// `POST /v1/orders/{id}/pay` body: a channel by name, or none to let the router choose.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
-    channel: String,
+    #[serde(default)]
+    channel: Option<String>,
 }
 
 /// What the client needs to pay on the channel.
 #[derive(Debug, Serialize)]
 struct PaymentJson {
-    channel: &'static str,
+    channel: String,
     pay_url: String,
     amount_cents: u64,
 }
@@ -56,11 +59,15 @@ struct PayJson {
     payment: PaymentJson,
 }
 
-/// Starts a payment of the caller's order: `pending_payment` → `paying` (durable before the
-/// answer), 200 with the order and what the client needs to pay. Asking again while `paying`
-/// answers the same. Another user's order 404; an unknown channel 404 `channel_not_found`;
-/// an order that cannot be paid (closed, past its deadline, a red packet) 409
-/// `invalid_transition`. A `paying` order keeps its item and still expires at its deadline.
+/// Starts a payment of the caller's order: `pending_payment` → `paying` on the chosen channel
+/// (durable before the channel is called), then the channel's `pay`; 200 with the order and
+/// what the client needs to pay. `channel` names one; without it the router picks among the
+/// healthy channels by weight. Asking again answers the same (a new channel is added to the
+/// order's channels). Another user's order 404; an unknown channel 404 `channel_not_found`;
+/// the channel (or every channel) out of rotation, or its `pay` failing, 503
+/// `channel_unavailable` with Retry-After; an order that cannot be paid (closed, past its
+/// deadline, a red packet) 409 `invalid_transition`. A `paying` order keeps its item and still
+/// expires at its deadline; a payment after that is refunded.
 pub async fn pay(
     State(state): State<Arc<AppState>>,
     OrderIdPath(id): OrderIdPath,
@@ -72,26 +79,61 @@ pub async fn pay(
     let Some(user) = caller.user() else {
         return Err(AppError::Unauthorized("only the order's user can pay it"));
     };
-    if request.channel != SIM_CHANNEL {
-        return Err(CHANNEL_NOT_FOUND);
+    if let Some(name) = &request.channel {
+        validate_channel(name).map_err(|e| AppError::BadRequest(format!("channel: {e}")))?;
+        if !state.payments.has_channel(name) {
+            return Err(CHANNEL_NOT_FOUND);
+        }
     }
-    match state.engine.start_payment(id, user).await? {
-        OrderOutcome::Moved(order) => Ok(respond(
-            StatusCode::OK,
-            &PayJson {
-                payment: PaymentJson {
-                    channel: SIM_CHANNEL,
-                    pay_url: format!(
-                        "sim://pay?order_id={id}&amount_cents={}",
-                        order.amount_cents.0
-                    ),
-                    amount_cents: order.amount_cents.0,
-                },
-                order: OrderJson::from(&order),
+    let routed = state
+        .payments
+        .route(request.channel.as_deref())
+        .map_err(desk_error)?;
+    let channel = routed.name().to_owned();
+    let order = match state.engine.start_payment(id, user, &channel).await {
+        Ok(OrderOutcome::Moved(order)) => order,
+        other => {
+            // The channel was not called: not its fault.
+            routed.report(CallOutcome::Success, Duration::ZERO);
+            return match other? {
+                OrderOutcome::NotFound => Err(NOT_FOUND),
+                OrderOutcome::InvalidTransition(invalid) => {
+                    Err(AppError::InvalidTransition(invalid))
+                }
+                OrderOutcome::Moved(_) => unreachable!("matched above"),
+            };
+        }
+    };
+    let instructions = state
+        .payments
+        .pay(routed, id, order.amount_cents)
+        .await
+        .map_err(desk_error)?;
+    Ok(respond(
+        StatusCode::OK,
+        &PayJson {
+            payment: PaymentJson {
+                channel: instructions.channel,
+                pay_url: instructions.pay_url,
+                amount_cents: instructions.amount_cents.0,
             },
-        )),
-        OrderOutcome::NotFound => Err(NOT_FOUND),
-        OrderOutcome::InvalidTransition(invalid) => Err(AppError::InvalidTransition(invalid)),
+            order: OrderJson::from(&order),
+        },
+    ))
+}
+
+fn desk_error(e: DeskError) -> AppError {
+    match e {
+        DeskError::UnknownChannel => CHANNEL_NOT_FOUND,
+        DeskError::NoChannel { retry_after } => AppError::ChannelUnavailable {
+            retry_after_secs: retry_after.as_secs().max(1),
+        },
+        DeskError::Channel(error) => {
+            tracing::warn!(%error, "payment channel call failed");
+            AppError::ChannelUnavailable {
+                retry_after_secs: 1,
+            }
+        }
     }
 }
 
@@ -117,7 +159,7 @@ pub async fn callback(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    if channel != SIM_CHANNEL {
+    if !state.payments.has_channel(&channel) {
         return Err(CHANNEL_NOT_FOUND);
     }
     verify_signature(&state.sim_channel_secret, &headers, &body)?;
@@ -127,7 +169,7 @@ pub async fn callback(
     })?;
     let paid_at = parse_rfc3339("paid_at", &request.paid_at).map_err(AppError::BadRequest)?;
     let payment = Payment {
-        channel: SIM_CHANNEL.to_owned(),
+        channel,
         txn_id: request.txn_id,
         amount_cents: Cents(request.amount_cents),
         paid_at,
@@ -135,27 +177,98 @@ pub async fn callback(
     payment
         .validate()
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    match state.engine.record_payment(order_id, payment).await? {
-        PaymentOutcome::Paid(order) | PaymentOutcome::AlreadyRecorded(order) => {
-            Ok(respond(StatusCode::OK, &OrderJson::from(&order)))
+    let Recorded { kind, order, .. } = record(&state, order_id, payment).await?;
+    let payments = state
+        .engine
+        .read_durable(|l| l.payments_of(order_id))
+        .await?;
+    Ok(respond(
+        StatusCode::OK,
+        &CallbackJson {
+            recorded: kind.code(),
+            order: OrderJson::from(&order).with_payments(&payments),
+        },
+    ))
+}
+
+/// A callback's answer: what the payment came to, and the order with its payments.
+#[derive(Debug, Serialize)]
+struct CallbackJson {
+    /// `paid`, `late_payment` or `duplicate_payment` (the same on a channel's retry).
+    recorded: &'static str,
+    #[serde(flatten)]
+    order: OrderJson,
+}
+
+/// What recording a payment came to.
+#[derive(Debug)]
+pub struct Recorded {
+    /// Settled, late or duplicate.
+    pub kind: PaymentKind,
+    /// The order after.
+    pub order: Order,
+    /// Recorded now (`false`: a retry of a recorded transaction).
+    pub new: bool,
+}
+
+/// Records a verified payment of `order_id` (from an HTTP callback or a channel's in-process
+/// delivery or query), counting and logging what it came to. A late or duplicate payment is
+/// recorded and its refund opened; the refund job pays it back.
+pub async fn record(
+    state: &AppState,
+    order_id: OrderId,
+    payment: Payment,
+) -> Result<Recorded, AppError> {
+    let channel = payment.channel.clone();
+    let got_cents = payment.amount_cents.0;
+    let outcome = state.engine.record_payment(order_id, payment).await?;
+    metrics::counter!("stampede_payment_callbacks_total", "channel" => channel.clone(), "outcome" => outcome.code())
+        .increment(1);
+    match outcome {
+        PaymentOutcome::Recorded { order, kind } => {
+            if kind != PaymentKind::Settled {
+                tracing::warn!(%order_id, %channel, kind = kind.code(), "payment did not pay its order; refund opened");
+                state.engine.wake_refunds();
+            }
+            Ok(Recorded {
+                kind,
+                order,
+                new: true,
+            })
         }
+        PaymentOutcome::AlreadyRecorded { order, kind } => Ok(Recorded {
+            kind,
+            order,
+            new: false,
+        }),
         PaymentOutcome::NotFound => Err(NOT_FOUND),
         PaymentOutcome::AmountMismatch { expected } => {
-            metrics::counter!("stampede_payment_amount_mismatch_total", "channel" => SIM_CHANNEL)
+            metrics::counter!("stampede_payment_amount_mismatch_total", "channel" => channel.clone())
                 .increment(1);
             tracing::warn!(
                 %order_id,
-                channel = SIM_CHANNEL,
+                %channel,
                 expected_cents = expected.0,
-                got_cents = request.amount_cents,
-                "payment callback amount differs from the order; rejected"
+                got_cents,
+                "payment amount differs from the order; rejected"
             );
             Err(AppError::AmountMismatch {
                 expected_cents: expected.0,
-                got_cents: request.amount_cents,
+                got_cents,
             })
         }
         PaymentOutcome::InvalidTransition(invalid) => Err(AppError::InvalidTransition(invalid)),
+        PaymentOutcome::TxnConflict => Err(AppError::Conflict(
+            "txn_conflict",
+            "this txn_id was recorded for another order; nothing changed",
+        )),
+        PaymentOutcome::TooManyPayments => {
+            tracing::error!(%order_id, %channel, "too many extra payments for one order; not recorded");
+            Err(AppError::Conflict(
+                "too_many_payments",
+                "this order already has the most late or duplicate payments recorded",
+            ))
+        }
     }
 }
 

@@ -53,6 +53,11 @@ impl TestServer {
             token_secret: TOKEN_SECRET.into(),
             admin_key: ADMIN_KEY.into(),
             log: "warn".into(),
+            // Tests post callbacks themselves; the simulated customer pays only when asked.
+            channels: vec![stampede_engine::SimChannelConfig {
+                auto_pay: false,
+                ..Default::default()
+            }],
             ..Config::default()
         };
         tweak(&mut config);

@@ -25,6 +25,7 @@
 //! 7. `no_early_sold_out`: if stock remains after the run, every user who reached the stock won.
 //! 8. `red_packet_split` (red packets): every amount ≥ min_cents (≥ 1), the sum never exceeds
 //!    total_cents, and equals it exactly once sold out.
+//! 9. `payments_settled` and 10. `paid_amounts` (only with `--pay`): see [`payments`].
 
 use crate::admin::{CampaignView, Winner};
 use serde::Serialize;
@@ -32,10 +33,12 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 mod checks;
+pub mod payments;
 use checks::{
     check_conservation, check_no_early_sold_out, check_no_lost_win, check_per_user_limit,
     check_red_packet, check_winner_count, check_winners_attempted,
 };
+pub use payments::{OrderRead, PaymentsInput};
 
 /// Violations listed per check; the rest are counted (a broken server can produce millions).
 pub const MAX_LISTED_VIOLATIONS: usize = 20;
@@ -88,6 +91,8 @@ pub struct AuditInput {
     pub per_user_limit: u64,
     /// Set for red packets whose terms are known.
     pub red_packet: Option<RedPacketTerms>,
+    /// Set when the run paid its orders (`--pay`).
+    pub payments: Option<PaymentsInput>,
 }
 
 /// One check's result.
@@ -284,6 +289,10 @@ pub fn audit(input: &AuditInput) -> Audit {
     ];
     if let Some(terms) = input.red_packet {
         checks.push(check_red_packet(input, terms, amount_sum));
+    }
+    if let Some(paid) = &input.payments {
+        checks.push(payments::check_payments_settled(paid));
+        checks.push(payments::check_paid_amounts(paid));
     }
     Audit { summary, checks }
 }

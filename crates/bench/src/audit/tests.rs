@@ -22,6 +22,7 @@ fn winner(user: &str, order: &str, amount: u64) -> Winner {
         order_id: order.into(),
         amount_cents: amount,
         won_at: "2025-01-01T00:00:00Z".into(),
+        state: Some("pending_payment".into()),
     }
 }
 
@@ -54,6 +55,7 @@ fn sold_out_input() -> AuditInput {
         ],
         per_user_limit: 1,
         red_packet: None,
+        payments: None,
     }
 }
 

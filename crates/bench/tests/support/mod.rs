@@ -1,7 +1,8 @@
 //! An in-memory fake Stampede server implementing the HTTP contract the bench drives:
 //! campaigns (seckill and red packet), per-user limits, per-user rate limiting with sold_out
-//! answered first, winners paging, HMAC user tokens and an admin key. Faults can be switched on
-//! to check that the auditor catches a broken server.
+//! answered first, winners paging, HMAC user tokens and an admin key, and (in `payments`)
+//! paying an order and reading it back. Faults can be switched on to check that the auditor
+//! catches a broken server.
 
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
@@ -38,6 +39,10 @@ pub enum Fault {
     Oversell(u64),
     /// Omits the first won order from the winners list (a lost acknowledged win).
     DropFirstWinner,
+    /// Answers pay 200 but the orders stay `paying` (a lost callback never found).
+    PayStuck,
+    /// Records each payment one cent above its order's amount.
+    PaidAmountOff,
 }
 
 /// Fake server behaviour.
@@ -58,10 +63,15 @@ impl Default for FakeConfig {
     }
 }
 
+mod payments;
+
 struct Order {
     user_id: String,
     order_id: String,
     amount_cents: u64,
+    state: &'static str,
+    /// Amount of the one recorded payment, once paid.
+    paid_cents: Option<u64>,
 }
 
 struct Campaign {
@@ -199,6 +209,13 @@ async fn handle(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fu
         (&Method::GET, ["v1", "campaigns", id, "winners"]) if is_admin => {
             winners(&state, id, &query)
         }
+        (&Method::POST, ["v1", "orders", id, "pay"]) => {
+            let Some(user) = token.as_deref().and_then(verify_user) else {
+                return error(StatusCode::UNAUTHORIZED, "unauthorized");
+            };
+            payments::pay(&mut state, id, &user)
+        }
+        (&Method::GET, ["v1", "orders", id]) if is_admin => payments::show(&state, id),
         (&Method::POST, ["v1", "campaigns", id, "grab"]) => {
             let Some(user) = token.as_deref().and_then(verify_user) else {
                 return error(StatusCode::UNAUTHORIZED, "unauthorized");
@@ -352,6 +369,12 @@ fn grab(campaign: &mut Campaign, config: FakeConfig, user: String) -> Response<F
         user_id: user,
         order_id: order_id.clone(),
         amount_cents,
+        state: if campaign.kind == "red_packet" {
+            "won"
+        } else {
+            "pending_payment"
+        },
+        paid_cents: None,
     });
     reply(
         StatusCode::OK,
@@ -391,6 +414,7 @@ fn winners(state: &State, id: &str, query: &str) -> Response<Full<Bytes>> {
                 "order_id": order.order_id,
                 "amount_cents": order.amount_cents,
                 "won_at": "2025-01-01T00:00:00Z",
+                "state": order.state,
             })
         })
         .collect();

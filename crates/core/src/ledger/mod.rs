@@ -15,9 +15,12 @@ use crate::money::UnixMillis;
 use crate::order::{InvalidTransition, Order, OrderState};
 use crate::order_key::OrderKey;
 use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
-use crate::payment::{Payment, PaymentOutcome};
 use crate::record::Record;
 use crate::spec::{CampaignSpec, SpecError};
+
+mod payments;
+
+pub use payments::{PendingRefund, StalePaying};
 
 /// Most campaigns one engine holds. Each campaign carries a metrics series and a published
 /// read-side entry; 10,000 is far above any shop's concurrent flash sales and keeps both bounded.
@@ -231,91 +234,6 @@ impl Ledger {
         records
     }
 
-    /// Decides the start of a payment of `order_id` by its user `by`: `pending_payment` →
-    /// `paying` (the record must be durable before answering). An order already `paying`
-    /// answers `Moved` again without a record (the client may ask for its payment details
-    /// twice). Another user's order answers `NotFound`; an order past its payment deadline, or
-    /// in any other state, answers `InvalidTransition` and changes nothing.
-    pub fn start_payment(&mut self, order_id: OrderId, by: &UserId, now: UnixMillis) -> Transition {
-        let rejected = |outcome| Transition {
-            outcome,
-            record: None,
-        };
-        let Some(order) = self.order(order_id) else {
-            return rejected(OrderOutcome::NotFound);
-        };
-        if *by != order.user_id {
-            return rejected(OrderOutcome::NotFound);
-        }
-        let invalid = InvalidTransition {
-            from: order.state,
-            to: OrderState::Paying,
-        };
-        if order.expires_at.is_some_and(|deadline| deadline <= now) {
-            return rejected(OrderOutcome::InvalidTransition(invalid));
-        }
-        if order.state == OrderState::Paying {
-            return rejected(OrderOutcome::Moved(order));
-        }
-        match self.move_order(&order, OrderState::Paying, now) {
-            Ok((record, after)) => Transition {
-                outcome: OrderOutcome::Moved(after),
-                record: Some(record),
-            },
-            Err(invalid) => rejected(OrderOutcome::InvalidTransition(invalid)),
-        }
-    }
-
-    /// Decides a verified channel payment of `order_id` and applies it if it pays the order:
-    /// `paying` or `pending_payment` → `paid`, returning the record to journal first. The same
-    /// (channel, txn_id) again answers `AlreadyRecorded` without a record; a different amount
-    /// answers `AmountMismatch` and changes nothing. A payment that reaches a `paying` order
-    /// whose deadline passed but which has not expired yet is accepted: the money came
-    /// before the order was closed.
-    pub fn record_payment(
-        &mut self,
-        order_id: OrderId,
-        payment: Payment,
-        now: UnixMillis,
-    ) -> (PaymentOutcome, Option<Record>) {
-        let Some(order) = self.order(order_id) else {
-            return (PaymentOutcome::NotFound, None);
-        };
-        let campaign = self
-            .campaign(order.campaign_id)
-            .expect("an order's campaign exists");
-        if let Some(index) = campaign.payment_index(&payment.channel, &payment.txn_id) {
-            let paid = campaign.order_at(index).expect("a payment names an order");
-            return (PaymentOutcome::AlreadyRecorded(paid), None);
-        }
-        if payment.amount_cents != order.amount_cents {
-            return (
-                PaymentOutcome::AmountMismatch {
-                    expected: order.amount_cents,
-                },
-                None,
-            );
-        }
-        if !matches!(order.state, OrderState::PendingPayment | OrderState::Paying) {
-            let invalid = InvalidTransition {
-                from: order.state,
-                to: OrderState::Paid,
-            };
-            return (PaymentOutcome::InvalidTransition(invalid), None);
-        }
-        let record = Record::PaymentRecorded {
-            campaign_id: order.campaign_id,
-            order_id,
-            from: order.state,
-            payment,
-            at: now,
-        };
-        self.apply(&record)
-            .expect("a freshly decided payment applies");
-        let after = self.order(order_id).expect("a paid order exists");
-        (PaymentOutcome::Paid(after), Some(record))
-    }
-
     /// Decides the start of a red-packet claim of `order_id` by `by` (`None`: the admin) and
     /// applies it if allowed: `won` → `claiming` (the record must be durable before the
     /// payout is called). Another user's order answers `NotFound`; an order already claiming
@@ -428,7 +346,7 @@ impl Ledger {
     }
 
     /// The campaign slot and index an order id names, if an order with that id is there.
-    fn place_of(&self, id: OrderId) -> Option<(u32, u32)> {
+    pub(crate) fn place_of(&self, id: OrderId) -> Option<(u32, u32)> {
         let place = self.order_key?.decode(id)?;
         self.campaigns
             .get(place.slot as usize)?
@@ -516,6 +434,11 @@ impl Ledger {
                         "order {order_id} is not in campaign {campaign_id}"
                     )));
                 }
+                if payments::moved_by_payment_records(*to) {
+                    return Err(ApplyError(format!(
+                        "order {order_id}: {to:?} is reached through payment records only"
+                    )));
+                }
                 campaign
                     .check_transition(index, *from, *to)
                     .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
@@ -545,31 +468,10 @@ impl Ledger {
                 campaign.apply_claim_paid(index, payout_id.clone());
                 Ok(())
             }
-            Record::PaymentRecorded {
-                campaign_id,
-                order_id,
-                from,
-                payment,
-                at: _,
-            } => {
-                let (slot, index) = self
-                    .place_of(*order_id)
-                    .ok_or_else(|| ApplyError(format!("payment of unknown order {order_id}")))?;
-                let campaign = &mut self.campaigns[slot as usize];
-                if campaign.id() != *campaign_id {
-                    return Err(ApplyError(format!(
-                        "order {order_id} is not in campaign {campaign_id}"
-                    )));
-                }
-                payment
-                    .validate()
-                    .map_err(|e| ApplyError(format!("order {order_id}: {e}")))?;
-                campaign
-                    .check_payment(index, *from, payment)
-                    .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-                campaign.apply_payment(index, *from, payment);
-                Ok(())
-            }
+            Record::PaymentStarted { .. }
+            | Record::PaymentRecorded { .. }
+            | Record::ExtraPaymentRecorded { .. }
+            | Record::RefundConfirmed { .. } => self.apply_payment_record(record),
         }
     }
 

@@ -4,7 +4,7 @@
 //! replay alike.
 //!
 //! Memory per order (the 1,000,000-winner target): an [`OrderSlot`] is 40 bytes (the order id
-//! is derived, not stored: see [`crate::order_key`]), and the per-user index stores 8 bytes
+//! is derived, not stored: see [`crate::order_key`]), and the per-user index stores 12 bytes
 //! per user in a hash table that keys by the winner's id *in the order list* instead of keeping
 //! its own copy of the key.
 
@@ -19,8 +19,13 @@ use crate::money::{Cents, UnixMillis};
 use crate::order::{Order, OrderState};
 use crate::order_key::OrderKey;
 use crate::outcome::{CampaignStatus, OrderTicket};
+use crate::payment_book::PaymentBook;
+
+mod payments;
+
 use crate::red_packet::PacketPool;
 use crate::spec::CampaignSpec;
+pub(crate) use payments::payment_kind_for;
 
 /// An order as stored: the campaign id is implied by where it lives, the order id is derived
 /// from the campaign's place, the index, the time and `nonce` ([`OrderKey::encode`]).
@@ -71,9 +76,8 @@ pub struct Campaign {
     deadlines: VecDeque<u32>,
     /// Payout ids of `claimed` red packets, by order index. Bounded by the packet count.
     payouts: HashMap<u32, PayoutId>,
-    /// Recorded payments: (channel, txn_id) → order index, so a channel's retry is answered
-    /// without a second effect. One payment per order at most, so bounded by the stock.
-    payments: HashMap<(String, String), u32>,
+    /// Payments, refunds and `paying` orders: see [`crate::payment_book`].
+    book: PaymentBook,
     /// Sum of `claim_expired` packets: money to refund to the campaign's owner.
     refundable_cents: u64,
 }
@@ -113,7 +117,7 @@ impl Campaign {
             hasher: RandomState::new(),
             deadlines: VecDeque::new(),
             payouts: HashMap::new(),
-            payments: HashMap::new(),
+            book: PaymentBook::default(),
             refundable_cents: 0,
         }
     }
@@ -187,7 +191,7 @@ impl Campaign {
     }
 
     /// The id of the order at `index` (which exists).
-    fn order_id(&self, index: u32) -> OrderId {
+    pub(crate) fn order_id(&self, index: u32) -> OrderId {
         let slot = &self.orders[index as usize];
         self.order_key
             .encode(slot.created_at, self.slot, index, slot.nonce)
@@ -373,6 +377,9 @@ impl Campaign {
         if to == OrderState::ClaimExpired {
             self.refundable_cents += slot.amount_cents.0;
         }
+        if from == OrderState::Paying {
+            self.book.stop_paying(index);
+        }
         if from == OrderState::Claiming && to == OrderState::Won {
             // Back under the claim deadline; the queue may have dropped it while claiming.
             if let Err(at) = self.deadlines.binary_search(&index) {
@@ -420,53 +427,6 @@ impl Campaign {
             .expect("payout checked before apply");
         self.orders[index as usize].state = OrderState::Claimed;
         self.payouts.insert(index, payout);
-        self.assert_counts();
-    }
-
-    /// The order index a recorded (channel, txn_id) paid.
-    pub fn payment_index(&self, channel: &str, txn_id: &str) -> Option<u32> {
-        self.payments
-            .get(&(channel.to_owned(), txn_id.to_owned()))
-            .copied()
-    }
-
-    /// Whether `payment` may be recorded for the order at `index`, now in `from`: it is there,
-    /// `from` may move to `paid`, the amount matches, and the transaction is new.
-    pub(crate) fn check_payment(
-        &self,
-        index: u32,
-        from: OrderState,
-        payment: &crate::Payment,
-    ) -> Result<(), &'static str> {
-        let slot = self
-            .orders
-            .get(index as usize)
-            .ok_or("payment of an order that does not exist")?;
-        if slot.state != from || !matches!(from, OrderState::PendingPayment | OrderState::Paying) {
-            return Err("payment of an order that is not awaiting payment");
-        }
-        if slot.amount_cents != payment.amount_cents {
-            return Err("payment amount differs from the order");
-        }
-        if self
-            .payment_index(&payment.channel, &payment.txn_id)
-            .is_some()
-        {
-            return Err("payment transaction recorded twice");
-        }
-        Ok(())
-    }
-
-    /// Applies a checked payment: the order moves to `paid` (it stays live).
-    ///
-    /// # Panics
-    /// If [`Campaign::check_payment`] would reject it: the ledger checks first.
-    pub(crate) fn apply_payment(&mut self, index: u32, from: OrderState, payment: &crate::Payment) {
-        self.check_payment(index, from, payment)
-            .expect("payment checked before apply");
-        self.orders[index as usize].state = OrderState::Paid;
-        self.payments
-            .insert((payment.channel.clone(), payment.txn_id.clone()), index);
         self.assert_counts();
     }
 
@@ -537,12 +497,7 @@ impl Campaign {
                 .all(|&i| self.orders[i as usize].state == OrderState::Claimed),
             "a payout for an order that is not claimed"
         );
-        assert!(
-            self.payments
-                .values()
-                .all(|&i| self.orders[i as usize].state == OrderState::Paid),
-            "a payment for an order that is not paid"
-        );
+        self.assert_payment_invariants();
         let refundable: u64 = self
             .orders
             .iter()

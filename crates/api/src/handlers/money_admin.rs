@@ -1,0 +1,80 @@
+//! Admin views of the money: `GET /v1/admin/channels` (each payment channel's weight, the
+//! weight the router uses now and its breaker state, plus refunds still owed), and
+//! `GET` / `POST /v1/admin/reconciliation` (the last reconciliation report; run one now).
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Serialize;
+
+use crate::error::AppError;
+use crate::handlers::campaigns::require_admin;
+use crate::json::respond;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize)]
+struct ChannelJson {
+    name: String,
+    weight: u32,
+    /// The weight a pick uses now: lower while the channel fails or is slow, 0 out of rotation.
+    effective_weight: u32,
+    /// `closed` (healthy), `open` (out of rotation), `half_open` (being probed).
+    state: &'static str,
+}
+
+/// Lists the payment channels and their health.
+pub async fn channels(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    require_admin(&state, &headers)?;
+    let channels: Vec<ChannelJson> = state
+        .payments
+        .health()
+        .into_iter()
+        .map(|h| ChannelJson {
+            name: h.name,
+            weight: h.weight,
+            effective_weight: h.effective_weight,
+            state: match h.state {
+                stampede_engine::BreakerState::Closed => "closed",
+                stampede_engine::BreakerState::Open { .. } => "open",
+                stampede_engine::BreakerState::HalfOpen { .. } => "half_open",
+            },
+        })
+        .collect();
+    let pending_refunds = state.engine.inspect(|l| l.pending_refund_count());
+    Ok(respond(
+        StatusCode::OK,
+        &serde_json::json!({ "channels": channels, "pending_refunds": pending_refunds }),
+    ))
+}
+
+/// The last reconciliation: 200 `{took_ms, records, clean, report}`, or 404 `not_found`
+/// before the first one ran.
+pub async fn last_reconciliation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    require_admin(&state, &headers)?;
+    let run = state.reconciliation.get().ok_or(AppError::NotFound(
+        "not_found",
+        "no reconciliation has run yet (POST /v1/admin/reconciliation runs one)",
+    ))?;
+    Ok(respond(StatusCode::OK, &*run))
+}
+
+/// Runs a reconciliation now and answers it like the GET.
+pub async fn run_reconciliation(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    require_admin(&state, &headers)?;
+    let run =
+        crate::reconciliation::run_once(&state, state.journal_path.clone(), state.reconcile_grace)
+            .await
+            .map_err(|e| AppError::Unavailable(format!("reconciliation did not run: {e:#}")))?;
+    Ok(respond(StatusCode::OK, &*run))
+}

@@ -1,0 +1,246 @@
+//! The payment desk: the configured channels behind a health-aware router, and the calls the
+//! handlers and the payment jobs make through it (pay, query, refund), each bounded by
+//! `payment_call_timeout_ms` and reported to the channel's health.
+//!
+//! Channel calls are I/O and never run in the writer: what a channel answers is journaled
+//! through the engine afterwards (see [`crate::handlers::payments::record`]).
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use stampede_admission::SystemClock as MonotonicSystemClock;
+use stampede_admission::clock::Clock as _;
+use stampede_core::{OrderId, Payment};
+use stampede_engine::channel::router::{AdmitError, ChannelHealth, call_with_health};
+use stampede_engine::{
+    BreakerConfig, CallbackSink, ChannelError, ChannelFuture, ChannelRouter, PayInstructions,
+    PaymentChannel, RefundReceipt, SimChannel,
+};
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// Most orders whose read-triggered channel query is remembered (to throttle it); when full,
+/// reads stop triggering queries until old entries age out (the periodic job still runs).
+pub const MAX_READ_QUERY_ORDERS: usize = 100_000;
+/// Least time between two read-triggered queries of one order.
+pub const READ_QUERY_INTERVAL: Duration = Duration::from_secs(2);
+
+/// The channels, their router and the clocks the calls are timed on.
+pub struct PaymentDesk {
+    router: ChannelRouter,
+    sims: Vec<Arc<SimChannel>>,
+    clock: MonotonicSystemClock,
+    call_timeout: Duration,
+    /// How long an order may stay `paying` before the query job asks its channels.
+    pub query_after: Duration,
+    /// Order → when a read last triggered a query of it (monotonic).
+    read_queries: Mutex<std::collections::HashMap<OrderId, Duration>>,
+}
+
+impl std::fmt::Debug for PaymentDesk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentDesk")
+            .field("channels", &self.sims.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a call could not be made.
+#[derive(Debug)]
+pub enum DeskError {
+    /// No channel of that name.
+    UnknownChannel,
+    /// Every channel (or the named one) is out of rotation.
+    NoChannel {
+        /// When to try again.
+        retry_after: Duration,
+    },
+    /// The channel answered an error (declined, or unavailable / timed out).
+    Channel(ChannelError),
+}
+
+impl PaymentDesk {
+    /// The channels `config` names (or the default `sim`), on `clock`.
+    pub fn new(config: &Config, clock: Arc<dyn stampede_engine::Clock>) -> anyhow::Result<Self> {
+        // Each channel keeps its own books in the data directory, as a real channel keeps
+        // them in its own database: they outlive a restart of this server.
+        let sims = config
+            .payment_channels()
+            .into_iter()
+            .map(|c| {
+                let path = config.data_dir.join(format!("channel-{}.log", c.name));
+                SimChannel::open(c, Arc::clone(&clock), &path)
+                    .map(Arc::new)
+                    .map_err(|e| anyhow::anyhow!("payment channel books {}: {e}", path.display()))
+            })
+            .collect::<anyhow::Result<Vec<Arc<SimChannel>>>>()?;
+        let weighted = config
+            .payment_channels()
+            .iter()
+            .zip(&sims)
+            .map(|(c, sim)| (Arc::clone(sim) as Arc<dyn PaymentChannel>, c.weight))
+            .collect();
+        let router = ChannelRouter::new(weighted, BreakerConfig::default(), config.rng_seed)?;
+        Ok(Self {
+            router,
+            sims,
+            clock: MonotonicSystemClock::new(),
+            call_timeout: Duration::from_millis(config.payment_call_timeout_ms),
+            query_after: Duration::from_secs(config.payment_query_after_secs),
+            read_queries: Mutex::new(std::collections::HashMap::new()),
+        })
+    }
+
+    /// Points every simulated channel's callbacks at `state` (once, after it is built).
+    pub fn connect(&self, state: &Arc<AppState>) {
+        for sim in &self.sims {
+            sim.set_sink(Arc::new(StateSink(Arc::downgrade(state))));
+        }
+    }
+
+    /// Now on the desk's monotonic clock.
+    pub fn monotonic_now(&self) -> Duration {
+        self.clock.now()
+    }
+
+    /// Each simulated channel's statement up to `cutoff` (lines after it dropped, and the
+    /// statement says it covers no later payment).
+    pub fn statements(&self, cutoff: stampede_core::UnixMillis) -> Vec<stampede_core::Statement> {
+        self.sims
+            .iter()
+            .map(|sim| {
+                let mut lines = sim.statement();
+                lines.retain(|l| l.at <= cutoff);
+                stampede_core::Statement {
+                    channel: sim.name().to_owned(),
+                    lines,
+                    covers_until: Some(cutoff),
+                }
+            })
+            .collect()
+    }
+
+    /// Whether a channel of this name is configured.
+    pub fn has_channel(&self, name: &str) -> bool {
+        self.router.get(name).is_some()
+    }
+
+    /// The simulated channel named `name` (tests, statements).
+    pub fn sim(&self, name: &str) -> Option<&Arc<SimChannel>> {
+        self.sims.iter().find(|s| s.name() == name)
+    }
+
+    /// Every channel's health now.
+    pub fn health(&self) -> Vec<ChannelHealth> {
+        self.router.snapshot(self.clock.now())
+    }
+
+    /// Chooses the channel for a new payment: `name` if given (and in rotation), else a
+    /// weighted pick among healthy channels. The caller reports the returned permit.
+    pub fn route(
+        &self,
+        name: Option<&str>,
+    ) -> Result<stampede_engine::channel::router::Routed, DeskError> {
+        let now = self.clock.now();
+        match name {
+            Some(name) => self.router.admit(name, now).map_err(admit_error),
+            None => self.router.pick(now).ok_or(DeskError::NoChannel {
+                retry_after: Duration::from_secs(1),
+            }),
+        }
+    }
+
+    /// Asks the routed channel to start a payment.
+    pub async fn pay(
+        &self,
+        routed: stampede_engine::channel::router::Routed,
+        order: OrderId,
+        amount: stampede_core::Cents,
+    ) -> Result<PayInstructions, DeskError> {
+        let channel = routed.channel();
+        call_with_health(
+            routed,
+            &self.clock,
+            self.call_timeout,
+            channel.pay(order, amount),
+        )
+        .await
+        .map_err(DeskError::Channel)
+    }
+
+    /// Every payment channel `name` holds for `order`.
+    pub async fn query(&self, name: &str, order: OrderId) -> Result<Vec<Payment>, DeskError> {
+        let routed = self
+            .router
+            .admit(name, self.clock.now())
+            .map_err(admit_error)?;
+        let channel = routed.channel();
+        call_with_health(routed, &self.clock, self.call_timeout, channel.query(order))
+            .await
+            .map_err(DeskError::Channel)
+    }
+
+    /// Refunds `payment` on its channel (idempotent by [`stampede_core::refund_key`]).
+    pub async fn refund(&self, payment: &Payment) -> Result<RefundReceipt, DeskError> {
+        let routed = self
+            .router
+            .admit(&payment.channel, self.clock.now())
+            .map_err(admit_error)?;
+        let channel = routed.channel();
+        let key = stampede_core::refund_key(payment);
+        call_with_health(
+            routed,
+            &self.clock,
+            self.call_timeout,
+            channel.refund(payment, &key),
+        )
+        .await
+        .map_err(DeskError::Channel)
+    }
+
+    /// Whether a read of `order` may trigger a channel query now (at most once per
+    /// [`READ_QUERY_INTERVAL`] per order, at most [`MAX_READ_QUERY_ORDERS`] remembered).
+    pub fn read_query_allowed(&self, order: OrderId) -> bool {
+        let now = self.clock.now();
+        let mut seen = self.read_queries.lock();
+        if let Some(&last) = seen.get(&order) {
+            if now.saturating_sub(last) < READ_QUERY_INTERVAL {
+                return false;
+            }
+        } else if seen.len() >= MAX_READ_QUERY_ORDERS {
+            seen.retain(|_, &mut last| now.saturating_sub(last) < READ_QUERY_INTERVAL);
+            if seen.len() >= MAX_READ_QUERY_ORDERS {
+                return false;
+            }
+        }
+        seen.insert(order, now);
+        true
+    }
+}
+
+fn admit_error(e: AdmitError) -> DeskError {
+    match e {
+        AdmitError::UnknownChannel(_) => DeskError::UnknownChannel,
+        AdmitError::OutOfRotation { retry_after, .. } => DeskError::NoChannel { retry_after },
+    }
+}
+
+/// Delivers a simulated channel's callbacks into the same recording path as the HTTP
+/// callback endpoint.
+struct StateSink(Weak<AppState>);
+
+impl CallbackSink for StateSink {
+    fn deliver(&self, order: OrderId, payment: Payment) -> ChannelFuture<'static, ()> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            let Some(state) = state.upgrade() else {
+                return;
+            };
+            if let Err(error) = crate::handlers::payments::record(&state, order, payment).await {
+                tracing::debug!(%order, ?error, "in-process channel callback not recorded");
+            }
+        })
+    }
+}

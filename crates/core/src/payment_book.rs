@@ -1,0 +1,355 @@
+//! One campaign's money: every payment a channel reported, what each one came to (it paid the
+//! order, it came late, it paid the order twice), the refunds those extra payments opened, and
+//! which orders are `paying` on which channels (so a lost callback can be looked for).
+//!
+//! Mutated only through [`crate::Ledger::apply`] (live and replay alike), except the query
+//! schedule ([`PaymentBook::take_stale_paying`]), which is soft state: replay rebuilds it from
+//! the `PaymentStarted` records, so after a restart every `paying` order is queried again.
+//!
+//! Bounds: at most one settling payment per order, at most [`MAX_EXTRA_PAYMENTS_PER_ORDER`]
+//! late or duplicate ones, and at most [`MAX_CHANNELS_PER_ORDER`] channels per `paying` order,
+//! so everything here is bounded by the campaign's stock.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+
+use hashbrown::HashTable;
+use serde::{Deserialize, Serialize};
+
+use crate::money::UnixMillis;
+use crate::payment::Payment;
+
+/// Most late or duplicate payments recorded for one order; past it a further one is refused
+/// (`too_many_payments`), logged, and left to reconciliation against the channel's statement.
+pub const MAX_EXTRA_PAYMENTS_PER_ORDER: usize = 8;
+/// Most channels one order may be `paying` on at once (a user who switches channel).
+pub const MAX_CHANNELS_PER_ORDER: usize = 8;
+
+/// What a recorded payment came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PaymentKind {
+    /// It paid the order (`pending_payment` / `paying` → `paid`).
+    Settled,
+    /// It reached an order already closed (cancelled, expired): the order stays closed and the
+    /// money is refunded.
+    Late,
+    /// It reached an order already paid by another transaction: refunded.
+    Duplicate,
+}
+
+impl PaymentKind {
+    /// The stable name used in the API and reports.
+    pub fn code(self) -> &'static str {
+        match self {
+            PaymentKind::Settled => "paid",
+            PaymentKind::Late => "late_payment",
+            PaymentKind::Duplicate => "duplicate_payment",
+        }
+    }
+}
+
+/// Where the refund of a late or duplicate payment is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefundStatus {
+    /// Opened, durable; the channel has not confirmed it yet.
+    Pending,
+    /// The channel confirmed it under this id.
+    Refunded {
+        /// The channel's refund id.
+        refund_id: String,
+        /// When the confirmation was recorded.
+        at: UnixMillis,
+    },
+}
+
+impl RefundStatus {
+    /// The stable name used in the API and reports.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RefundStatus::Pending => "refund_pending",
+            RefundStatus::Refunded { .. } => "refunded",
+        }
+    }
+}
+
+/// One payment a channel reported for an order of this campaign.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentEntry {
+    /// The order's index in the campaign (win order).
+    pub order_index: u32,
+    /// What the channel reported.
+    pub payment: Payment,
+    /// What it came to.
+    pub kind: PaymentKind,
+    /// Its refund: `None` for a settling payment, `Some` for a late or duplicate one.
+    pub refund: Option<RefundStatus>,
+    /// When it was recorded.
+    pub recorded_at: UnixMillis,
+}
+
+/// The refund idempotency key of a payment: the channel refunds each key at most once.
+pub fn refund_key(payment: &Payment) -> String {
+    format!("refund:{}:{}", payment.channel, payment.txn_id)
+}
+
+/// The payments of one campaign; see the module docs.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct PaymentBook {
+    entries: Vec<PaymentEntry>,
+    /// (channel, txn_id) → index in `entries`; keys are read from the entries themselves.
+    by_txn: HashTable<u32>,
+    hasher: RandomState,
+    /// Order index → its settling payment's entry.
+    settled: HashMap<u32, u32>,
+    /// Order index → its late and duplicate payments' entries.
+    extras: HashMap<u32, Vec<u32>>,
+    /// Entries whose refund is still pending.
+    pending_refunds: usize,
+    /// `paying` order index → the channels its payment was started on.
+    paying: HashMap<u32, Vec<String>>,
+    /// (when to query next, order index) for `paying` orders, oldest first. Entries of orders
+    /// that left `paying` are dropped when they reach the front.
+    query_queue: VecDeque<(UnixMillis, u32)>,
+}
+
+impl PaymentBook {
+    fn txn_hash(&self, channel: &str, txn_id: &str) -> u64 {
+        self.hasher.hash_one((channel, txn_id))
+    }
+
+    /// The entry recorded for (channel, txn_id).
+    pub(crate) fn find(&self, channel: &str, txn_id: &str) -> Option<&PaymentEntry> {
+        let entries = &self.entries;
+        self.by_txn
+            .find(self.txn_hash(channel, txn_id), |&i| {
+                let p = &entries[i as usize].payment;
+                p.channel == channel && p.txn_id == txn_id
+            })
+            .map(|&i| &entries[i as usize])
+    }
+
+    /// The position in [`PaymentBook::entries`] of the entry recorded for (channel, txn_id).
+    pub(crate) fn find_index(&self, channel: &str, txn_id: &str) -> Option<u32> {
+        let entries = &self.entries;
+        self.by_txn
+            .find(self.txn_hash(channel, txn_id), |&i| {
+                let p = &entries[i as usize].payment;
+                p.channel == channel && p.txn_id == txn_id
+            })
+            .copied()
+    }
+
+    /// Every payment, in record order.
+    pub(crate) fn entries(&self) -> &[PaymentEntry] {
+        &self.entries
+    }
+
+    /// The settling payment of the order at `index`.
+    pub(crate) fn settled_of(&self, index: u32) -> Option<&PaymentEntry> {
+        self.settled.get(&index).map(|&e| &self.entries[e as usize])
+    }
+
+    /// The late and duplicate payments of the order at `index`.
+    pub(crate) fn extras_of(&self, index: u32) -> impl Iterator<Item = &PaymentEntry> {
+        self.extras
+            .get(&index)
+            .into_iter()
+            .flatten()
+            .map(|&e| &self.entries[e as usize])
+    }
+
+    /// How many late or duplicate payments the order at `index` has.
+    pub(crate) fn extra_count(&self, index: u32) -> usize {
+        self.extras.get(&index).map_or(0, Vec::len)
+    }
+
+    /// Whether the order at `index` has a refund not yet confirmed.
+    pub(crate) fn has_pending_refund(&self, index: u32) -> bool {
+        self.extras_of(index)
+            .any(|e| e.refund == Some(RefundStatus::Pending))
+    }
+
+    /// Refunds opened and not yet confirmed.
+    pub(crate) fn pending_refund_count(&self) -> usize {
+        self.pending_refunds
+    }
+
+    /// Records a payment (checked by the ledger: the transaction is new, the bounds hold).
+    pub(crate) fn insert(&mut self, entry: PaymentEntry) {
+        assert!(
+            self.find(&entry.payment.channel, &entry.payment.txn_id)
+                .is_none(),
+            "payment transaction recorded twice"
+        );
+        let at = u32::try_from(self.entries.len()).expect("payments bounded by the stock");
+        let order = entry.order_index;
+        match entry.kind {
+            PaymentKind::Settled => {
+                assert!(
+                    self.settled.insert(order, at).is_none(),
+                    "an order settled twice"
+                );
+                self.paying.remove(&order);
+            }
+            PaymentKind::Late | PaymentKind::Duplicate => {
+                let extras = self.extras.entry(order).or_default();
+                assert!(extras.len() < MAX_EXTRA_PAYMENTS_PER_ORDER);
+                extras.push(at);
+                self.pending_refunds += 1;
+            }
+        }
+        let hash = self.txn_hash(&entry.payment.channel, &entry.payment.txn_id);
+        self.entries.push(entry);
+        let Self {
+            entries,
+            by_txn,
+            hasher,
+            ..
+        } = self;
+        by_txn.insert_unique(hash, at, |&i| {
+            let p = &entries[i as usize].payment;
+            hasher.hash_one((p.channel.as_str(), p.txn_id.as_str()))
+        });
+    }
+
+    /// Whether the refund of (channel, txn_id) for the order at `index` may be confirmed.
+    pub(crate) fn check_refund(
+        &self,
+        index: u32,
+        channel: &str,
+        txn_id: &str,
+    ) -> Result<(), &'static str> {
+        let entry = self
+            .find(channel, txn_id)
+            .ok_or("refund of a payment that was not recorded")?;
+        if entry.order_index != index {
+            return Err("refund of a payment of another order");
+        }
+        if entry.refund != Some(RefundStatus::Pending) {
+            return Err("refund of a payment without a pending refund");
+        }
+        Ok(())
+    }
+
+    /// Confirms a checked refund.
+    pub(crate) fn confirm_refund(
+        &mut self,
+        channel: &str,
+        txn_id: &str,
+        refund_id: String,
+        at: UnixMillis,
+    ) {
+        let i = self
+            .find_index(channel, txn_id)
+            .expect("refund checked before apply");
+        let entry = &mut self.entries[i as usize];
+        assert_eq!(entry.refund, Some(RefundStatus::Pending));
+        entry.refund = Some(RefundStatus::Refunded { refund_id, at });
+        self.pending_refunds -= 1;
+    }
+
+    /// Every payment whose refund is still pending.
+    pub(crate) fn pending_refunds(&self) -> impl Iterator<Item = &PaymentEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.refund == Some(RefundStatus::Pending))
+    }
+
+    /// The channels the `paying` order at `index` was started on.
+    pub(crate) fn paying_channels(&self, index: u32) -> &[String] {
+        self.paying.get(&index).map_or(&[], Vec::as_slice)
+    }
+
+    /// Notes that the order at `index` started paying on `channel` at `at` (once per channel).
+    pub(crate) fn start_paying(&mut self, index: u32, channel: &str, at: UnixMillis) {
+        let channels = self.paying.entry(index).or_default();
+        if channels.iter().any(|c| c == channel) {
+            return;
+        }
+        assert!(channels.len() < MAX_CHANNELS_PER_ORDER);
+        if channels.is_empty() {
+            self.query_queue.push_back((at, index));
+        }
+        channels.push(channel.to_owned());
+    }
+
+    /// The order at `index` left `paying` without a settling payment (expired, cancelled).
+    pub(crate) fn stop_paying(&mut self, index: u32) {
+        self.paying.remove(&index);
+    }
+
+    /// Orders `paying` since at or before `due` (or last queried then), oldest first, at most
+    /// `max`; each one is queued again at `next` (when to query it next if still paying).
+    pub(crate) fn take_stale_paying(
+        &mut self,
+        due: UnixMillis,
+        next: UnixMillis,
+        max: usize,
+    ) -> Vec<u32> {
+        let mut taken = Vec::new();
+        while taken.len() < max {
+            let Some(&(at, index)) = self.query_queue.front() else {
+                break;
+            };
+            if !self.paying.contains_key(&index) {
+                self.query_queue.pop_front();
+                continue;
+            }
+            if at > due {
+                break;
+            }
+            self.query_queue.pop_front();
+            self.query_queue.push_back((next, index));
+            taken.push(index);
+        }
+        taken
+    }
+
+    /// Checks the book against itself: indexes, counts and bounds.
+    pub(crate) fn assert_invariants(&self) {
+        assert_eq!(
+            self.by_txn.len(),
+            self.entries.len(),
+            "payment index out of step"
+        );
+        let pending = self
+            .entries
+            .iter()
+            .filter(|e| e.refund == Some(RefundStatus::Pending))
+            .count();
+        assert_eq!(pending, self.pending_refunds, "pending refunds out of step");
+        for (i, e) in self.entries.iter().enumerate() {
+            assert_eq!(
+                self.find_index(&e.payment.channel, &e.payment.txn_id),
+                Some(i as u32),
+                "payment index misses an entry"
+            );
+            assert_eq!(
+                e.refund.is_none(),
+                e.kind == PaymentKind::Settled,
+                "a refund on a settling payment, or none on an extra one"
+            );
+        }
+        assert!(
+            self.extras
+                .values()
+                .all(|v| v.len() <= MAX_EXTRA_PAYMENTS_PER_ORDER)
+        );
+        assert!(
+            self.paying
+                .values()
+                .all(|v| !v.is_empty() && v.len() <= MAX_CHANNELS_PER_ORDER)
+        );
+    }
+
+    /// Every order index in the query schedule (built once per invariant check: a lookup per
+    /// `paying` order into the queue would make the check quadratic).
+    pub(crate) fn queued(&self) -> std::collections::HashSet<u32> {
+        self.query_queue.iter().map(|&(_, i)| i).collect()
+    }
+
+    /// Order indexes with a `paying` entry.
+    pub(crate) fn paying_orders(&self) -> impl Iterator<Item = u32> + '_ {
+        self.paying.keys().copied()
+    }
+}

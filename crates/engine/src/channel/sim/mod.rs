@@ -1,0 +1,468 @@
+//! [`SimChannel`]: a simulated payment channel whose misbehaviour is configured
+//! ([`SimChannelConfig`]), seeded and bounded, so one seed reproduces a run.
+//!
+//! `pay` answers instructions; with `auto_pay` a simulated customer then pays after
+//! `pay_delay_ms` (or never: `decline_rate_ppm`), sometimes twice (`duplicate_payment_rate_ppm`),
+//! and the channel delivers the callback to its [`CallbackSink`]: sometimes twice
+//! (`duplicate_callback_rate_ppm`), late (`late_rate_ppm`), or never
+//! (`drop_callback_rate_ppm`, so only `query` finds the payment). Every random decision of a
+//! call is drawn when the call is made, a fixed number of draws per call, from one
+//! `ChaCha8Rng`: the same seed and the same calls give the same story, and changing one rate
+//! does not reshuffle the others.
+
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use stampede_core::{Cents, OrderId, Payment, UnixMillis};
+
+use self::book::Book;
+use self::config::{PPM, SimChannelConfig};
+use super::{
+    CallbackSink, ChannelError, ChannelFuture, PayInstructions, PaymentChannel, RefundReceipt,
+};
+use crate::clock::Clock;
+
+mod book;
+pub(super) mod config;
+mod store;
+
+/// Most payments the simulator remembers (made, or promised to a customer who has not paid
+/// yet); past it `pay` answers `Declined("simulator full")`. Four million is one payment per
+/// unit of the largest campaigns times a few, like [`crate::payout::MAX_SIMULATED_PAYOUTS`].
+/// Refunds are bounded by it too: a payment is refunded at most once.
+pub const MAX_SIM_TRANSACTIONS: usize = 4_000_000;
+
+/// Most simulated customers (each a task that pays, then delivers its callbacks) waiting at
+/// once. A flash sale starts tens of thousands of payments in a second, and each waits
+/// `pay_delay_ms`; 100,000 tasks is a few tens of MiB. Past it the customer pays at once and
+/// the callbacks are dropped (counted): the query path must recover them, as it must in life.
+pub const MAX_PENDING_DELIVERIES: usize = 100_000;
+
+/// A line of a channel's statement (the core's type: reconciliation reads it directly).
+pub use stampede_core::StatementLine;
+
+/// A simulated payment channel. See the [module docs](self).
+#[derive(Debug)]
+pub struct SimChannel {
+    /// Shared with the customer tasks, which outlive the call that spawned them.
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SimChannelConfig,
+    clock: Arc<dyn Clock>,
+    rng: Mutex<ChaCha8Rng>,
+    book: Mutex<Book>,
+    /// Orders with a payment session (one per order, at most [`MAX_SIM_TRANSACTIONS`]).
+    sessions: Mutex<std::collections::HashSet<OrderId>>,
+    /// The books on disk ([`SimChannel::open`]); `None`: in memory only.
+    store: Option<Mutex<store::Store>>,
+    sink: OnceLock<Arc<dyn CallbackSink>>,
+    /// Calls still to fail by [`SimChannel::fail_next`].
+    fail_next: AtomicU32,
+    /// Customer tasks spawned and not finished (at most `max_pending`).
+    pending: AtomicUsize,
+    /// [`MAX_PENDING_DELIVERIES`], lower in tests.
+    max_pending: usize,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimChannel")
+            .field("config", &self.config)
+            .field("payments", &self.book.lock().payment_count())
+            .field("pending", &self.pending.load(Ordering::Relaxed))
+            .field("sink_set", &self.sink.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a customer will do, drawn when `pay` is called.
+#[derive(Clone, Copy, Debug)]
+struct Plan {
+    pays: bool,
+    pays_twice: bool,
+    callback_twice: bool,
+    late: bool,
+    drop_callbacks: bool,
+}
+
+impl Plan {
+    fn payments(self) -> usize {
+        usize::from(self.pays) * (1 + usize::from(self.pays_twice))
+    }
+    fn callbacks(self) -> u64 {
+        (self.payments() + usize::from(self.pays && self.callback_twice)) as u64
+    }
+}
+
+impl SimChannel {
+    /// A channel with nothing paid yet and no sink (callbacks are dropped until
+    /// [`set_sink`](Self::set_sink)). `clock` stamps `paid_at`.
+    ///
+    /// # Panics
+    /// If `config` fails [`SimChannelConfig::validate`]; validate config at load time to
+    /// report it as an error instead.
+    pub fn new(config: SimChannelConfig, clock: Arc<dyn Clock>) -> Self {
+        Self::with_limits(config, clock, MAX_SIM_TRANSACTIONS, MAX_PENDING_DELIVERIES)
+    }
+
+    /// [`new`](Self::new) with lower bounds, so tests can reach them.
+    pub(crate) fn with_limits(
+        config: SimChannelConfig,
+        clock: Arc<dyn Clock>,
+        max_transactions: usize,
+        max_pending: usize,
+    ) -> Self {
+        if let Err(error) = config.validate() {
+            panic!("SimChannel::new: {error}");
+        }
+        assert!(max_transactions <= MAX_SIM_TRANSACTIONS && max_pending <= MAX_PENDING_DELIVERIES);
+        let book = Book::new(max_transactions);
+        let inner = Inner {
+            rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
+            config,
+            clock,
+            book: Mutex::new(book),
+            sessions: Mutex::default(),
+            store: None,
+            sink: OnceLock::new(),
+            fail_next: AtomicU32::new(0),
+            pending: AtomicUsize::new(0),
+            max_pending,
+            delivered: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// [`new`](Self::new), keeping the channel's books in the file at `path` (created if
+    /// missing) and starting from what it holds: the channel remembers its payments and
+    /// refunds across restarts of our server, as a real channel does.
+    ///
+    /// # Errors
+    /// The file cannot be read or written, or holds a line it cannot read.
+    pub fn open(
+        config: SimChannelConfig,
+        clock: Arc<dyn Clock>,
+        path: &std::path::Path,
+    ) -> std::io::Result<Self> {
+        let mut channel = Self::new(config, clock);
+        let (store, loaded) = store::Store::open(path, &channel.inner.config.name)?;
+        let inner = Arc::get_mut(&mut channel.inner).expect("a new channel is not shared yet");
+        let book = inner.book.get_mut();
+        if loaded.payments.len() > MAX_SIM_TRANSACTIONS {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "sim channel store holds more than MAX_SIM_TRANSACTIONS payments",
+            ));
+        }
+        for (order, payment) in loaded.payments {
+            book.restore_payment(order, payment);
+        }
+        for (key, txn, receipt) in loaded.refunds {
+            book.restore_refund(key, txn, receipt);
+        }
+        inner.store = Some(Mutex::new(store));
+        Ok(channel)
+    }
+
+    /// Where callbacks go from now on.
+    ///
+    /// # Panics
+    /// If a sink was set before: a channel has one sink for its life.
+    pub fn set_sink(&self, sink: Arc<dyn CallbackSink>) {
+        if self.inner.sink.set(sink).is_err() {
+            panic!("SimChannel::set_sink: a sink is set once, before callbacks matter");
+        }
+    }
+
+    /// Test hook: the customer pays `amount` for `order` now, and no callback is delivered
+    /// (deliver one with [`deliver_callback`](Self::deliver_callback)). No latency, no
+    /// injected failure; `Declined` only when the simulator is full.
+    pub fn pay_now(&self, order: OrderId, amount: Cents) -> Result<Payment, ChannelError> {
+        let at = self.inner.clock.now();
+        let mut book = self.inner.book.lock();
+        book.reserve(1)?;
+        Ok(self.inner.record(&mut book, order, amount, at))
+    }
+
+    /// Test hook: delivers a callback for `payment` to the sink now; `false` if no sink is set.
+    pub async fn deliver_callback(&self, order: OrderId, payment: Payment) -> bool {
+        self.inner.deliver(order, payment).await
+    }
+
+    /// Makes the next `calls` calls (`pay`, `query` or `refund`) answer `Unavailable`,
+    /// before doing anything.
+    pub fn fail_next(&self, calls: u32) {
+        self.inner.fail_next.store(calls, Ordering::SeqCst);
+    }
+
+    /// The payments made for `order`, oldest first (no latency, no failure).
+    pub fn payments_of(&self, order: OrderId) -> Vec<Payment> {
+        self.inner.book.lock().payments_of(order)
+    }
+
+    /// Payments made so far.
+    pub fn payment_count(&self) -> usize {
+        self.inner.book.lock().payment_count()
+    }
+
+    /// Refunds made so far (each idempotency key counts once).
+    pub fn refund_count(&self) -> usize {
+        self.inner.book.lock().refund_count()
+    }
+
+    /// Customer tasks still waiting to pay or to deliver.
+    pub fn pending_deliveries(&self) -> usize {
+        self.inner.pending.load(Ordering::SeqCst)
+    }
+
+    /// Callbacks delivered to the sink (duplicates included).
+    pub fn delivered_callbacks(&self) -> u64 {
+        self.inner.delivered.load(Ordering::SeqCst)
+    }
+
+    /// Callbacks not delivered: simulated drops, no sink set, or no room for a task.
+    pub fn dropped_callbacks(&self) -> u64 {
+        self.inner.dropped.load(Ordering::SeqCst)
+    }
+
+    /// Every successful payment, refunded ones included, in time order (ties in the order
+    /// made): what the channel's settlement file would say.
+    pub fn statement(&self) -> Vec<StatementLine> {
+        self.inner.book.lock().statement()
+    }
+}
+
+impl PaymentChannel for SimChannel {
+    fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    fn pay<'a>(
+        &'a self,
+        order: OrderId,
+        amount: Cents,
+    ) -> ChannelFuture<'a, Result<PayInstructions, ChannelError>> {
+        Box::pin(async move {
+            let inner = &self.inner;
+            inner.call().await?;
+            if amount == Cents(0) {
+                return Err(ChannelError::Declined("amount must be positive".into()));
+            }
+            // Like a real channel with the merchant's order number, one payment session per
+            // order: asking again answers the same instructions and starts no second customer
+            // (a customer paying twice is `duplicate_payment_rate_ppm`, or two channels).
+            if !inner.sessions.lock().contains(&order) {
+                let plan = inner.plan();
+                let payments = if inner.config.auto_pay {
+                    plan.payments()
+                } else {
+                    0
+                };
+                {
+                    let mut sessions = inner.sessions.lock();
+                    if sessions.len() >= MAX_SIM_TRANSACTIONS {
+                        return Err(ChannelError::Declined("simulator full".into()));
+                    }
+                    if !sessions.insert(order) {
+                        // A concurrent pay of the same order started the session first.
+                        return Ok(inner.instructions(order, amount));
+                    }
+                }
+                if let Err(full) = inner.book.lock().reserve(payments) {
+                    inner.sessions.lock().remove(&order);
+                    return Err(full);
+                }
+                if payments > 0 {
+                    Inner::start_customer(inner, order, amount, plan);
+                }
+            }
+            Ok(inner.instructions(order, amount))
+        })
+    }
+
+    fn query<'a>(
+        &'a self,
+        order: OrderId,
+    ) -> ChannelFuture<'a, Result<Vec<Payment>, ChannelError>> {
+        Box::pin(async move {
+            self.inner.call().await?;
+            Ok(self.payments_of(order))
+        })
+    }
+
+    fn refund<'a>(
+        &'a self,
+        payment: &'a Payment,
+        idempotency_key: &'a str,
+    ) -> ChannelFuture<'a, Result<RefundReceipt, ChannelError>> {
+        Box::pin(async move {
+            self.inner.call().await?;
+            let name = &self.inner.config.name;
+            let mut book = self.inner.book.lock();
+            let before = book.refund_count();
+            let receipt = book.refund(name, payment, idempotency_key)?;
+            if let Some(store) = &self.inner.store
+                && book.refund_count() > before
+            {
+                store
+                    .lock()
+                    .refund(idempotency_key, &payment.txn_id, &receipt);
+            }
+            Ok(receipt)
+        })
+    }
+}
+
+impl Inner {
+    /// What a client needs to pay `order` on this channel.
+    fn instructions(&self, order: OrderId, amount: Cents) -> PayInstructions {
+        PayInstructions {
+            channel: self.config.name.clone(),
+            pay_url: format!(
+                "sim://{}/pay/{order}?amount_cents={}",
+                self.config.name, amount.0
+            ),
+            amount_cents: amount,
+        }
+    }
+
+    /// Makes one payment out of a reservation and keeps it in the store, if any.
+    fn record(&self, book: &mut Book, order: OrderId, amount: Cents, at: UnixMillis) -> Payment {
+        let payment = book.record(&self.config.name, order, amount, at);
+        if let Some(store) = &self.store {
+            store.lock().payment(order, &payment);
+        }
+        payment
+    }
+
+    /// What every call does first: wait the latency, then fail if injected or drawn.
+    async fn call(&self) -> Result<(), ChannelError> {
+        if self.config.latency_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(self.config.latency_ms)).await;
+        }
+        let drawn = roll(&mut self.rng.lock(), self.config.failure_rate_ppm);
+        let injected = self
+            .fail_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if injected || drawn {
+            return Err(ChannelError::Unavailable("simulated outage".into()));
+        }
+        Ok(())
+    }
+
+    /// Draws a customer's behaviour: always five draws, in this order.
+    fn plan(&self) -> Plan {
+        let config = &self.config;
+        let mut rng = self.rng.lock();
+        Plan {
+            pays: !roll(&mut rng, config.decline_rate_ppm),
+            pays_twice: roll(&mut rng, config.duplicate_payment_rate_ppm),
+            callback_twice: roll(&mut rng, config.duplicate_callback_rate_ppm),
+            late: roll(&mut rng, config.late_rate_ppm),
+            drop_callbacks: roll(&mut rng, config.drop_callback_rate_ppm),
+        }
+    }
+
+    /// Spawns the customer, whose payments are reserved; with no room for another task the
+    /// customer pays at once and its callbacks are dropped.
+    fn start_customer(this: &Arc<Self>, order: OrderId, amount: Cents, plan: Plan) {
+        let previous = this.pending.fetch_add(1, Ordering::SeqCst);
+        if previous >= this.max_pending {
+            this.pending.fetch_sub(1, Ordering::SeqCst);
+            let at = this.clock.now();
+            let mut book = this.book.lock();
+            for _ in 0..plan.payments() {
+                this.record(&mut book, order, amount, at);
+            }
+            drop(book);
+            this.drop_callbacks(plan.callbacks(), "overloaded");
+            return;
+        }
+        let pending = PendingGuard {
+            inner: Arc::clone(this),
+            unpaid: plan.payments(),
+        };
+        tokio::spawn(customer(order, amount, plan, pending));
+    }
+
+    async fn deliver(&self, order: OrderId, payment: Payment) -> bool {
+        let Some(sink) = self.sink.get() else {
+            self.drop_callbacks(1, "no_sink");
+            return false;
+        };
+        sink.deliver(order, payment).await;
+        self.delivered.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    fn drop_callbacks(&self, count: u64, reason: &'static str) {
+        self.dropped.fetch_add(count, Ordering::SeqCst);
+        metrics::counter!("stampede_channel_callbacks_dropped_total",
+            "channel" => self.config.name.clone(), "reason" => reason)
+        .increment(count);
+    }
+}
+
+/// The simulated customer: waits, pays (once or twice), and the channel delivers.
+async fn customer(order: OrderId, amount: Cents, plan: Plan, mut pending: PendingGuard) {
+    let inner = Arc::clone(&pending.inner);
+    tokio::time::sleep(Duration::from_millis(inner.config.pay_delay_ms)).await;
+    let (first, second) = {
+        let at = inner.clock.now();
+        let mut book = inner.book.lock();
+        let first = inner.record(&mut book, order, amount, at);
+        let second = plan
+            .pays_twice
+            .then(|| inner.record(&mut book, order, amount, at));
+        pending.unpaid = 0;
+        (first, second)
+    };
+    if plan.drop_callbacks {
+        inner.drop_callbacks(plan.callbacks(), "simulated");
+        return;
+    }
+    if plan.late {
+        tokio::time::sleep(Duration::from_millis(inner.config.late_delay_ms)).await;
+    }
+    if plan.callback_twice {
+        inner.deliver(order, first.clone()).await;
+    }
+    inner.deliver(order, first).await;
+    if let Some(second) = second {
+        inner.deliver(order, second).await;
+    }
+}
+
+/// Counts one customer task, and the payments reserved for it; released when the task ends,
+/// or is dropped unfinished with its runtime (then its reservations are given back).
+struct PendingGuard {
+    inner: Arc<Inner>,
+    /// Payments reserved and not made yet.
+    unpaid: usize,
+}
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        if self.unpaid > 0 {
+            self.inner.book.lock().release(self.unpaid);
+        }
+        self.inner.pending.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// `true` with probability `ppm` parts per million; always one draw.
+fn roll(rng: &mut ChaCha8Rng, ppm: u32) -> bool {
+    rng.random_range(0..PPM) < ppm
+}

@@ -1,0 +1,80 @@
+//! The engine's side of payments: refunds confirmed through the writer, and the reads the
+//! payment jobs need (`paying` orders whose callback is overdue, refunds still owed).
+//!
+//! Channel calls are I/O, so they never run in the writer: the API's payment jobs call the
+//! channels and come back here to journal what they learned.
+
+use stampede_core::{OrderId, Payment, PendingRefund, StalePaying};
+use tokio::sync::oneshot;
+
+use crate::command::Command;
+use crate::engine::Engine;
+use crate::error::EngineError;
+
+impl Engine {
+    /// Records the channel's confirmation of the refund of `payment` (a late or duplicate
+    /// payment of `order`), durable before the answer. `Ok(false)`: nothing to confirm (already
+    /// refunded, or no such refund).
+    pub async fn confirm_refund(
+        &self,
+        order: OrderId,
+        payment: Payment,
+        refund_id: String,
+    ) -> Result<bool, EngineError> {
+        self.refuse_if_poisoned()?;
+        let permit = self.guard.admit()?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(Command::ConfirmRefund {
+            order,
+            payment,
+            refund_id,
+            reply,
+        })?;
+        self.guard.await_reply(permit, answer).await
+    }
+
+    /// `paying` orders whose payment started (or was last offered here) `older_than_millis`
+    /// ago or more, at most `max`; each is offered again after another `older_than_millis`
+    /// while it stays `paying`. Takes the ledger lock briefly.
+    pub fn take_stale_paying(&self, older_than_millis: u64, max: usize) -> Vec<StalePaying> {
+        let now = self.now();
+        self.shared
+            .ledger
+            .lock()
+            .take_stale_paying(now, older_than_millis, max)
+    }
+
+    /// Refunds opened and not confirmed yet, at most `max` (O(payments) when any is pending),
+    /// answered only once every one of them is durable.
+    ///
+    /// The ledger shows a batch's decisions before its append is durable, and a poisoned
+    /// engine shows a failed batch's decisions until it restarts. A refund is money leaving
+    /// through a channel, so refunding a payment whose record is then lost would let the
+    /// restarted engine settle an order with money already given back. So the list is followed
+    /// by a round trip through the writer (an expiry pass, which the writer runs after every
+    /// batch anyway): its answer comes only after every batch decided before it is durable, and
+    /// is `Unavailable` once the journal failed.
+    pub async fn pending_refunds(&self, max: usize) -> Result<Vec<PendingRefund>, EngineError> {
+        let pending = self.inspect(|ledger| {
+            if ledger.pending_refund_count() == 0 {
+                Vec::new()
+            } else {
+                ledger.pending_refunds(max)
+            }
+        });
+        if !pending.is_empty() {
+            self.expire_due().await?;
+        }
+        Ok(pending)
+    }
+
+    /// Wakes the refund job (a refund was just opened).
+    pub fn wake_refunds(&self) {
+        self.refunds_wake.notify_one();
+    }
+
+    /// Resolves when [`Engine::wake_refunds`] is called (or was called since the last wait).
+    pub async fn refunds_woken(&self) {
+        self.refunds_wake.notified().await;
+    }
+}
