@@ -197,9 +197,17 @@ fn unclaimed_packets_expire_and_become_refundable() {
         let amount = engine.order(order).unwrap().amount_cents.0;
         let campaign = engine.order(order).unwrap().campaign_id;
         clock.advance(Duration::from_secs(2));
-        // The writer's timer expires it (poll with a deadline).
+        // The writer's timer expires it (poll with a deadline). Read durably: the raw ledger
+        // shows the expiry before its batch is durable and published.
         let mut polls = 0;
-        while engine.order(order).unwrap().state != OrderState::ClaimExpired {
+        while engine
+            .read_durable(|ledger| ledger.order(order))
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            != OrderState::ClaimExpired
+        {
             polls += 1;
             assert!(polls < 500, "not expired within 5 s");
             tokio::time::sleep(Duration::from_millis(10)).await;
