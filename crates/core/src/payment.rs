@@ -100,7 +100,8 @@ pub enum PaymentOutcome {
     },
     /// The order cannot take a payment (a red packet): nothing changes.
     InvalidTransition(InvalidTransition),
-    /// This (channel, txn_id) was recorded for another order of the campaign: nothing changes.
+    /// This (channel, txn_id) was recorded for another order, in this campaign or another:
+    /// nothing changes.
     TxnConflict,
     /// The order already has [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`] late or duplicate
     /// payments: nothing changes (reconciliation against the statement finds it).

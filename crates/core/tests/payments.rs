@@ -229,6 +229,72 @@ fn extra_payments_are_bounded_and_conflicting_txns_refused() {
 }
 
 #[test]
+fn a_transaction_pays_one_order_in_the_whole_ledger_not_one_per_campaign() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (mut ledger, first, mut records) = ledger_with(seckill(1, 1, false), &mut rng);
+    let second = ledger
+        .create_campaign(seckill(1, 1, false), UnixMillis(0), &mut rng)
+        .unwrap();
+    records.push(second.clone());
+    let Record::CampaignCreated { id: second, .. } = second else {
+        unreachable!()
+    };
+    let (a, r) = win(&mut ledger, first, "alice", 0, &mut rng);
+    records.push(r);
+    let (b, r) = win(&mut ledger, second, "bob", 0, &mut rng);
+    records.push(r);
+    let (_, r) = ledger.record_payment(a, sim("t0", 100), UnixMillis(1));
+    records.push(r.unwrap());
+
+    // The channel reports t0 again, now for bob's order in the other campaign: refused.
+    let (o, none) = ledger.record_payment(b, sim("t0", 100), UnixMillis(2));
+    assert_eq!(o, PaymentOutcome::TxnConflict, "t0 paid alice's order");
+    assert!(none.is_none());
+    assert_eq!(ledger.order(b).unwrap().state, OrderState::PendingPayment);
+    // The same txn id on another channel is another transaction.
+    let (o, r) = ledger.record_payment(b, pay("other", "t0", 100), UnixMillis(2));
+    assert!(
+        matches!(
+            o,
+            PaymentOutcome::Recorded {
+                kind: PaymentKind::Settled,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+    records.push(r.unwrap());
+    ledger.assert_invariants();
+
+    // Replay rebuilds the index: still refused after a restart.
+    let mut replayed = replay(&records);
+    replayed.assert_invariants();
+    let (o, _) = replayed.record_payment(b, sim("t0", 100), UnixMillis(3));
+    assert_eq!(o, PaymentOutcome::TxnConflict);
+
+    // A journal that records one transaction in two campaigns does not replay.
+    let forged = Record::PaymentRecorded {
+        campaign_id: second,
+        order_id: b,
+        from: OrderState::PendingPayment,
+        payment: sim("t0", 100),
+        at: UnixMillis(2),
+    };
+    let mut forged_journal = records[..records.len() - 1].to_vec();
+    forged_journal.push(forged);
+    let mut ledger = Ledger::new();
+    let last = forged_journal.len() - 1;
+    for r in &forged_journal[..last] {
+        ledger.apply(r).expect("the honest prefix replays");
+    }
+    let refused = ledger.apply(&forged_journal[last]).unwrap_err();
+    assert!(
+        refused.to_string().contains("another campaign"),
+        "{refused}"
+    );
+}
+
+#[test]
 fn paying_orders_are_offered_for_query_after_a_while_and_again_later() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let (mut ledger, id, mut records) = ledger_with(seckill(3, 1, false), &mut rng);

@@ -16,9 +16,12 @@ use crate::order::{InvalidTransition, Order, OrderState};
 use crate::order_key::OrderKey;
 use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
 use crate::record::Record;
+
 use crate::spec::{CampaignSpec, SpecError};
+use txn_index::{TxnIndex, TxnPlace};
 
 mod payments;
+mod txn_index;
 
 pub use payments::{PendingRefund, StalePaying};
 
@@ -86,6 +89,8 @@ pub struct Ledger {
     /// Set by the first campaign creation (drawn live, read back on replay).
     order_key: Option<OrderKey>,
     order_count: usize,
+    /// (channel, txn_id) → the campaign that recorded it: one order per transaction ledger-wide.
+    txn_index: TxnIndex,
 }
 
 impl Ledger {
@@ -515,5 +520,22 @@ impl Ledger {
             orders += c.order_count();
         }
         assert_eq!(orders, self.order_count, "order count out of step");
+        let mut payments = 0;
+        for (slot, c) in self.campaigns.iter().enumerate() {
+            for entry in c.payments() {
+                let (channel, txn) = (&entry.payment.channel, &entry.payment.txn_id);
+                payments += 1;
+                assert!(
+                    !self.txn_recorded_elsewhere(slot as u32, channel, txn),
+                    "transaction {channel}/{txn} recorded in two campaigns"
+                );
+                assert_ne!(
+                    self.txn_index.place(channel, txn, |_| false),
+                    TxnPlace::Nowhere,
+                    "transaction {channel}/{txn} missing from the index"
+                );
+            }
+        }
+        assert!(self.txn_index.len() <= payments, "index has stray entries");
     }
 }

@@ -11,7 +11,7 @@ use crate::payment::{Payment, PaymentOutcome};
 use crate::payment_book::{PaymentEntry, PaymentKind};
 use crate::record::Record;
 
-use super::{ApplyError, Ledger, Transition};
+use super::{ApplyError, Ledger, Transition, TxnPlace};
 
 /// A `paying` order to ask its channels about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +133,9 @@ impl Ledger {
             }
             let kind = entry.kind;
             return (PaymentOutcome::AlreadyRecorded { order, kind }, None);
+        }
+        if self.txn_recorded_elsewhere(slot, &payment.channel, &payment.txn_id) {
+            return (PaymentOutcome::TxnConflict, None);
         }
         if payment.amount_cents != order.amount_cents {
             return (
@@ -281,6 +284,20 @@ impl Ledger {
             .collect()
     }
 
+    /// Whether a campaign other than `slot` has recorded (channel, txn_id).
+    pub(super) fn txn_recorded_elsewhere(&self, slot: u32, channel: &str, txn_id: &str) -> bool {
+        let has = |s: u32| {
+            self.campaigns[s as usize]
+                .payment(channel, txn_id)
+                .is_some()
+        };
+        match self.txn_index.place(channel, txn_id, has) {
+            TxnPlace::Nowhere => false,
+            TxnPlace::RecordedIn(s) => s != slot,
+            TxnPlace::Anywhere => (0..self.campaigns.len() as u32).any(|s| s != slot && has(s)),
+        }
+    }
+
     /// Applies one of the payment records (checked fully first).
     pub(super) fn apply_payment_record(&mut self, record: &Record) -> Result<(), ApplyError> {
         let (campaign_id, order_id) = match record {
@@ -310,6 +327,16 @@ impl Ledger {
         let (slot, index) = self
             .place_of(order_id)
             .ok_or_else(|| fail("payment record of an unknown order"))?;
+        let recorded = match record {
+            Record::PaymentRecorded { payment, .. }
+            | Record::ExtraPaymentRecorded { payment, .. } => Some(payment),
+            _ => None,
+        };
+        if let Some(payment) = recorded
+            && self.txn_recorded_elsewhere(slot, &payment.channel, &payment.txn_id)
+        {
+            return Err(fail("transaction already recorded in another campaign"));
+        }
         let campaign = &mut self.campaigns[slot as usize];
         if campaign.id() != campaign_id {
             return Err(fail("not in the campaign the record names"));
@@ -364,6 +391,10 @@ impl Ledger {
                 campaign.apply_refund(index, channel, txn_id, refund_id.clone(), *at);
             }
             _ => unreachable!("only payment records come here"),
+        }
+        if let Some(payment) = recorded {
+            self.txn_index
+                .insert(&payment.channel, &payment.txn_id, slot);
         }
         Ok(())
     }
