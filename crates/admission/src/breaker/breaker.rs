@@ -159,6 +159,17 @@ impl CallPermit {
         }
     }
 
+    /// Gives the permit back without a call having been made (the caller found, before
+    /// calling, that there was nothing to call for): nothing is recorded, and a half-open
+    /// probe slot comes free without deciding anything.
+    pub fn release(mut self) {
+        if let Some(shared) = self.shared.take() {
+            let mut machine = shared.machine.lock();
+            machine.release(self.ticket);
+            shared.publish(&machine);
+        }
+    }
+
     /// When the call was admitted (the `now` given to `try_acquire`), to measure `elapsed`.
     pub fn started(&self) -> Duration {
         self.ticket.started

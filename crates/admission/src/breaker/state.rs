@@ -174,6 +174,29 @@ impl Machine {
         }
     }
 
+    /// Gives back a permit whose call was never made (the caller found nothing to do before
+    /// calling): no outcome is recorded, and a half-open probe slot comes free without counting
+    /// as a success or a failure.
+    pub(crate) fn release(&mut self, ticket: Ticket) {
+        if ticket.generation != self.generation {
+            return;
+        }
+        if let BreakerState::HalfOpen {
+            probes_in_flight,
+            successes,
+        } = self.state
+        {
+            assert!(
+                probes_in_flight > 0,
+                "breaker: probe released with no probe in flight"
+            );
+            self.state = BreakerState::HalfOpen {
+                probes_in_flight: probes_in_flight - 1,
+                successes,
+            };
+        }
+    }
+
     fn should_trip(&self) -> bool {
         self.window.calls() >= self.config.min_calls.get()
             && (self.window.failure_ratio() >= self.config.failure_ratio

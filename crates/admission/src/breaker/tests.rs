@@ -207,6 +207,43 @@ fn dropped_probe_counts_as_failure() {
 }
 
 #[test]
+fn a_released_permit_decides_nothing_and_frees_its_probe_slot() {
+    let breaker = CircuitBreaker::new(config());
+    let until = trip(&breaker, Duration::from_secs(10)) + Duration::from_secs(1);
+    let first = breaker.try_acquire(until).expect("probe 1");
+    let second = breaker.try_acquire(until).expect("probe 2");
+    assert!(breaker.try_acquire(until).is_err(), "both slots taken");
+    first.release();
+    assert_eq!(
+        breaker.state(),
+        BreakerState::HalfOpen {
+            probes_in_flight: 1,
+            successes: 0
+        },
+        "released: neither a success nor a failure"
+    );
+    breaker
+        .try_acquire(until)
+        .expect("the slot came free")
+        .release();
+    second.release();
+    // Closed: a released call leaves the window as it was.
+    let breaker = CircuitBreaker::new(config());
+    let now = Duration::from_secs(10);
+    for _ in 0..4 {
+        call(&breaker, now, CallOutcome::Failure, FAST);
+    }
+    for _ in 0..10 {
+        breaker.try_acquire(now).expect("closed").release();
+    }
+    call(&breaker, now, CallOutcome::Failure, FAST);
+    assert!(
+        matches!(breaker.state(), BreakerState::Open { .. }),
+        "releases diluted the failures"
+    );
+}
+
+#[test]
 fn enough_probe_successes_close_with_a_fresh_window() {
     let breaker = CircuitBreaker::new(config());
     let until = trip(&breaker, Duration::from_secs(10)) + Duration::from_secs(1);
@@ -262,6 +299,9 @@ enum Op {
     Drop {
         index: usize,
     },
+    Release {
+        index: usize,
+    },
     Advance {
         millis: u64,
     },
@@ -273,6 +313,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (any::<usize>(), any::<bool>(), any::<bool>())
             .prop_map(|(index, fail, slow)| Op::Record { index, fail, slow }),
         1 => any::<usize>().prop_map(|index| Op::Drop { index }),
+        1 => any::<usize>().prop_map(|index| Op::Release { index }),
         2 => (0_u64..1_500).prop_map(|millis| Op::Advance { millis }),
     ]
 }
@@ -322,8 +363,17 @@ proptest! {
                 Op::Drop { index } if !permits.is_empty() => {
                     drop(permits.swap_remove(index % permits.len()));
                 }
+                Op::Release { index } if !permits.is_empty() => {
+                    let before = breaker.state();
+                    permits.swap_remove(index % permits.len()).0.release();
+                    // A release decides nothing: no state change but a probe slot.
+                    prop_assert_eq!(
+                        std::mem::discriminant(&breaker.state()),
+                        std::mem::discriminant(&before)
+                    );
+                }
                 Op::Advance { millis } => now += Duration::from_millis(millis),
-                Op::Record { .. } | Op::Drop { .. } => {}
+                Op::Record { .. } | Op::Drop { .. } | Op::Release { .. } => {}
             }
             if let BreakerState::HalfOpen { probes_in_flight, .. } = breaker.state() {
                 let outstanding = permits

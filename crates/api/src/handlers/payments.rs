@@ -6,7 +6,6 @@
 //! channels are simulated ones (see [`crate::payment_desk`]); they share `sim_channel_secret`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -25,7 +24,6 @@ use crate::json::{JsonBody, parse, respond};
 use crate::payment_desk::DeskError;
 use crate::state::AppState;
 use crate::timefmt::parse_rfc3339;
-use stampede_admission::breaker::CallOutcome;
 use stampede_core::validate_channel;
 
 /// The header carrying a callback's signature.
@@ -93,8 +91,8 @@ pub async fn pay(
     let order = match state.engine.start_payment(id, user, &channel).await {
         Ok(OrderOutcome::Moved(order)) => order,
         other => {
-            // The channel was not called: not its fault.
-            routed.report(CallOutcome::Success, Duration::ZERO);
+            // The channel was not called: its health learns nothing.
+            routed.release();
             return match other? {
                 OrderOutcome::NotFound => Err(NOT_FOUND),
                 OrderOutcome::InvalidTransition(invalid) => {

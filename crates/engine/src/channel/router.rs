@@ -306,6 +306,14 @@ impl Routed {
         self.route.channel.name()
     }
 
+    /// The channel was not called after all (the order refused the payment first): nothing
+    /// is recorded against or for the channel, and a half-open probe slot comes free.
+    pub fn release(mut self) {
+        if let Some(permit) = self.permit.take() {
+            permit.release();
+        }
+    }
+
     /// Reports how the call went and how long it took (a call of at least the breaker's
     /// `slow_call_threshold` is slow, and counts against the channel's weight).
     pub fn report(mut self, outcome: CallOutcome, elapsed: Duration) {

@@ -213,6 +213,35 @@ fn an_unreported_call_counts_as_a_failure() {
 }
 
 #[test]
+fn a_released_call_teaches_the_router_nothing() {
+    let router = router(&[("a", 50), ("b", 50)]);
+    let now = Duration::from_secs(1);
+    for _ in 0..15 {
+        report(&router, "a", now, CallOutcome::Success, SLOW);
+    }
+    for _ in 0..50 {
+        router.admit("a", now).expect("admitted").release();
+    }
+    assert_eq!(
+        health_of(&router, "a", now),
+        (1, BreakerState::Closed),
+        "releases counted as good calls"
+    );
+    // A probe given back leaves the breaker half-open: it proved nothing.
+    for _ in 0..20 {
+        report(&router, "b", now, CallOutcome::Failure, FAST);
+    }
+    let later = now + Duration::from_secs(2);
+    for _ in 0..5 {
+        router.admit("b", later).expect("a probe slot").release();
+    }
+    assert!(matches!(
+        health_of(&router, "b", later).1,
+        BreakerState::HalfOpen { .. }
+    ));
+}
+
+#[test]
 fn construction_rules() {
     let build = |channels: Vec<(Arc<dyn PaymentChannel>, u32)>, config| {
         ChannelRouter::new(channels, config, 0)
