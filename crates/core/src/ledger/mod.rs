@@ -16,7 +16,6 @@ use crate::order::{InvalidTransition, Order, OrderState};
 use crate::order_key::OrderKey;
 use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
 use crate::record::Record;
-
 use crate::spec::{CampaignSpec, SpecError};
 use txn_index::{TxnIndex, TxnPlace};
 
