@@ -44,8 +44,11 @@ impl LastReconciliation {
         self.last.lock().clone()
     }
 
-    fn set(&self, run: ReconciliationRun) {
-        *self.last.lock() = Some(Arc::new(run));
+    /// Stores `run` as the last one and answers it.
+    fn set(&self, run: ReconciliationRun) -> Arc<ReconciliationRun> {
+        let run = Arc::new(run);
+        *self.last.lock() = Some(Arc::clone(&run));
+        run
     }
 }
 
@@ -86,8 +89,7 @@ pub async fn run_once(
             "reconciliation found discrepancies (GET /v1/admin/reconciliation)"
         );
     }
-    state.reconciliation.set(run);
-    Ok(state.reconciliation.get().expect("just set"))
+    Ok(state.reconciliation.set(run))
 }
 
 /// Starts the periodic job (`interval` zero: none); it stops when the handle is aborted.
