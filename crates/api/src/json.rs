@@ -30,16 +30,32 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if !json_type {
             return Err(AppError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(request, state)
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
+        parse(&bytes).map(JsonBody)
+    }
+}
+
+/// A request body as bytes, unparsed (a signed callback is verified over its raw bytes
+/// before it is parsed). A body over [`MAX_BODY_BYTES`] answers `413 payload_too_large`, one
+/// that cannot be read `400 bad_request` — JSON with a stable code, not axum's plain text.
+/// It does not look at `Content-Type`.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(request, state)
             .await
+            .map(RawBody)
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     AppError::PayloadTooLarge
                 } else {
                     AppError::BadRequest(format!("body: {}", rejection.body_text()))
                 }
-            })?;
-        parse(&bytes).map(JsonBody)
+            })
     }
 }
 

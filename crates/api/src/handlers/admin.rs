@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use stampede_core::UserId;
 
 use crate::error::AppError;
 use crate::handlers::campaigns::require_admin;
-use crate::handlers::path::Peer;
+use crate::handlers::path::{PathParams, Peer};
 use crate::json::{JsonBody, respond};
 use crate::state::AppState;
 use crate::timefmt::format_rfc3339;
@@ -198,10 +198,11 @@ pub struct DeleteQuery {
 pub async fn remove_entry(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path((kind, value)): Path<(String, String)>,
+    path: Result<PathParams<(String, String)>, AppError>,
     query: Result<Query<DeleteQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
+    let PathParams((kind, value)) = path?;
     let Query(query) =
         query.map_err(|e| AppError::BadRequest(format!("query: {}", e.body_text())))?;
     let subject = subject(&kind, &value)?;
@@ -237,11 +238,12 @@ pub struct SwitchBody {
 pub async fn set_switch(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Path(name): Path<String>,
+    name: Result<PathParams<String>, AppError>,
     Peer(peer): Peer,
     body: Result<JsonBody<SwitchBody>, AppError>,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
+    let PathParams(name) = name?;
     let switch = Switch::from_name(&name).ok_or(AppError::NotFound(
         "switch_not_found",
         "no such switch (grab, campaign_detail, winners)",

@@ -1,8 +1,10 @@
 //! Ids from the path, parsed without allocating. The router already matched the route shape;
-//! these read the id segment and validate it.
+//! these read the id segment and validate it. [`PathParams`] reads other named segments
+//! (a channel, a switch, a blocklist entry) with a JSON refusal instead of axum's plain text.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
 use stampede_core::{CampaignId, OrderId};
 
 use crate::error::AppError;
@@ -37,6 +39,32 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderIdPath {
         OrderId::parse(id_segment(parts)).map(Self).ok_or_else(|| {
             AppError::BadRequest("order_id: must be \"o_\" followed by 32 hex digits".into())
         })
+    }
+}
+
+/// The route's named segments, percent-decoded: a `String` for one, a tuple of `String`s for
+/// several. axum's `Path` answers a segment that does not decode (e.g. `%FF`, not UTF-8) with a
+/// plain-text 400; this answers `400 bad_request` JSON naming the segment.
+#[derive(Clone, Debug)]
+pub struct PathParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for PathParams<T> {
+    type Rejection = AppError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(params)) => Ok(Self(params)),
+            Err(rejection) => {
+                if rejection.status().is_server_error() {
+                    // The handler asked for segments its route does not have: a wiring bug,
+                    // not the client's; still answer JSON, never a 500.
+                    tracing::error!(%rejection, path = parts.uri.path(), "path extractor does not fit its route");
+                }
+                Err(AppError::BadRequest(format!(
+                    "path: {}",
+                    rejection.body_text()
+                )))
+            }
+        }
     }
 }
 

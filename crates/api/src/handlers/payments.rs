@@ -7,8 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use hmac::{Hmac, Mac};
@@ -19,8 +18,8 @@ use stampede_core::{Cents, Order, OrderId, OrderOutcome, Payment, PaymentKind, P
 use crate::dto::OrderJson;
 use crate::error::AppError;
 use crate::handlers::orders::admit;
-use crate::handlers::path::{OrderIdPath, Peer};
-use crate::json::{JsonBody, parse, respond};
+use crate::handlers::path::{OrderIdPath, PathParams, Peer};
+use crate::json::{JsonBody, RawBody, parse, respond};
 use crate::payment_desk::DeskError;
 use crate::state::AppState;
 use crate::timefmt::parse_rfc3339;
@@ -148,14 +147,15 @@ struct CallbackRequest {
 /// Records a channel's signed payment callback. Unknown channel 404; missing or bad signature
 /// 401; malformed body 400 naming the field; an amount different from the order's 409
 /// `amount_mismatch` (counted in `stampede_payment_amount_mismatch_total`, logged, nothing
-/// changes); unknown order 404; an order that cannot be paid 409 `invalid_transition`.
+/// changes); unknown order 404; an order that cannot be paid 409 `invalid_transition`; a
+/// channel segment that does not decode 400, a body over [`crate::json::MAX_BODY_BYTES`] 413.
 /// Otherwise 200 with the `paid` order, durable first; the same (channel, txn_id) again
 /// answers the same 200 with no second effect.
 pub async fn callback(
     State(state): State<Arc<AppState>>,
-    Path(channel): Path<String>,
+    PathParams(channel): PathParams<String>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Response, AppError> {
     if !state.payments.has_channel(&channel) {
         return Err(CHANNEL_NOT_FOUND);
