@@ -48,7 +48,8 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
-/// Every outcome code a grab can answer; each gets a pre-registered counter.
+/// Every outcome code a grab can answer; each gets a pre-registered counter. A code missing
+/// here would go uncounted: [`GrabMetrics::count`] asserts (in debug builds) that it is not.
 pub const GRAB_CODES: &[&str] = &[
     "won",
     "already_won",
@@ -57,6 +58,8 @@ pub const GRAB_CODES: &[&str] = &[
     "ended",
     "campaign_not_found",
     "rate_limited",
+    "queue_timeout",
+    "blocked",
     "overloaded",
     "degraded",
     "unauthorized",
@@ -95,9 +98,80 @@ impl GrabMetrics {
     }
 
     /// Counts one answer by its code.
+    ///
+    /// # Panics
+    /// In debug builds, if `code` is not in [`GRAB_CODES`] (release builds skip it uncounted).
     pub fn count(&self, code: &str) {
-        if let Some(i) = GRAB_CODES.iter().position(|c| *c == code) {
+        let position = GRAB_CODES.iter().position(|c| *c == code);
+        debug_assert!(
+            position.is_some(),
+            "grab answered {code:?}, which is not in GRAB_CODES: add it there"
+        );
+        if let Some(i) = position {
             self.outcomes[i].increment(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AppError;
+    use stampede_core::GrabOutcome;
+
+    /// Every refusal the grab handler (through the defence, auth, idempotency and the engine)
+    /// can answer, and every engine outcome.
+    #[test]
+    fn every_code_a_grab_can_answer_is_counted() {
+        let refusals = [
+            AppError::SwitchedOff("grab"),
+            AppError::Blocked {
+                reason: String::new(),
+                until_ms: None,
+            },
+            AppError::RuleLimited {
+                status: 429,
+                retry_after_secs: 1,
+            },
+            AppError::QueueTimeout {
+                retry_after_secs: 1,
+            },
+            AppError::Overloaded,
+            AppError::Degraded {
+                retry_after_secs: 1,
+            },
+            AppError::Unavailable(String::new()),
+            AppError::Unauthorized("x"),
+            AppError::BadRequest(String::new()),
+            AppError::IdempotencyKeyInUse,
+            AppError::SoldOut,
+            AppError::NotStarted,
+            AppError::Ended,
+        ];
+        let outcomes = [
+            GrabOutcome::SoldOut,
+            GrabOutcome::NotStarted,
+            GrabOutcome::Ended,
+            GrabOutcome::CampaignNotFound,
+        ];
+        let codes = refusals
+            .iter()
+            .map(AppError::code)
+            .chain(outcomes.iter().map(GrabOutcome::code))
+            .chain(["won", "already_won", "idempotent_replay"]);
+        for code in codes {
+            assert!(GRAB_CODES.contains(&code), "{code} missing from GRAB_CODES");
+        }
+        let metrics = GrabMetrics::register();
+        for code in GRAB_CODES {
+            metrics.count(code);
+        }
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "not in GRAB_CODES")]
+    fn an_unknown_code_is_a_bug() {
+        GrabMetrics::register().count("no_such_code");
     }
 }
