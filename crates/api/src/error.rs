@@ -94,7 +94,8 @@ pub enum AppError {
 }
 
 impl From<stampede_engine::EngineError> for AppError {
-    /// Operating failures of an order command (campaign creation maps its own refusals).
+    /// Every engine failure: the operating ones (overloaded, degraded, unavailable), and a
+    /// campaign creation's refusals (an invalid spec, the campaign limit) as 400.
     fn from(e: stampede_engine::EngineError) -> Self {
         use stampede_engine::EngineError;
         match e {

@@ -22,17 +22,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stampede_admission::rules::{RequestKeys, Route, Stage};
 use stampede_admission::switches::Switch;
-use stampede_core::{CampaignId, GrabOutcome};
-use stampede_engine::{EngineError, stopwatch};
+use stampede_core::{CampaignId, GrabOutcome, UnixMillis};
+use stampede_engine::stopwatch;
 
 use crate::dto::GrabJson;
 use crate::error::AppError;
-use crate::handlers::path::CampaignIdPath;
+use crate::handlers::path::{CampaignIdPath, Peer};
 use crate::idempotency::{Begin, Stored, validate_key};
 use crate::json::respond;
 use crate::state::AppState;
@@ -42,13 +42,10 @@ use crate::state::AppState;
 pub async fn grab(
     State(state): State<Arc<AppState>>,
     CampaignIdPath(campaign): CampaignIdPath,
+    Peer(peer): Peer,
     request: Request,
 ) -> Response {
     let started = stopwatch();
-    let peer = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0);
     let (code, response) = decide(&state, campaign, request.headers(), peer).await;
     state.grab_metrics.count(code);
     state
@@ -58,6 +55,9 @@ pub async fn grab(
     response
 }
 
+/// Decides one grab. The clock is read once, on entry: every check (blocklist, token expiry,
+/// ban windows, the idempotency entry's age and its TTL) uses that `now`. A wait in a
+/// concurrency rule's queue is bounded by its maximum wait, so `now` stays close enough.
 async fn decide(
     state: &AppState,
     campaign: CampaignId,
@@ -65,7 +65,8 @@ async fn decide(
     peer: Option<SocketAddr>,
 ) -> (&'static str, Response) {
     let defence = &state.defence;
-    let now_ms = state.engine.now().0;
+    let now = state.engine.now();
+    let now_ms = now.0;
     if let Err(e) = defence.require_on(Switch::Grab) {
         return refuse(e);
     }
@@ -79,7 +80,7 @@ async fn decide(
     };
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let user = match crate::auth::Auth::bearer(authorization)
-        .and_then(|token| state.auth.verify_user(token, state.now_unix_secs()))
+        .and_then(|token| state.auth.verify_user(token, now_ms / 1000))
     {
         Ok(user) => user,
         Err(e) => return refuse(AppError::Unauthorized(auth_message(e))),
@@ -92,14 +93,14 @@ async fn decide(
         ..keys
     };
     let Some(key) = headers.get("idempotency-key") else {
-        return answer(state, campaign, &keys).await;
+        return answer(state, campaign, &keys, now).await;
     };
     let key = match validate_key(key.as_bytes()) {
         Ok(key) => key,
         Err(message) => return refuse(AppError::BadRequest(message)),
     };
     let scope = (user.to_owned(), campaign, key.to_owned());
-    match state.idempotency.begin(&scope, state.engine.now()) {
+    match state.idempotency.begin(&scope, now) {
         Begin::Replay(stored) => {
             let mut response = (stored.status, stored.body).into_response();
             json_content_type(&mut response);
@@ -107,13 +108,10 @@ async fn decide(
         }
         Begin::InUse => refuse(AppError::IdempotencyKeyInUse),
         Begin::Fresh(pending) => {
-            let (code, response) = answer(state, campaign, &keys).await;
+            let (code, response) = answer(state, campaign, &keys, now).await;
             // Store only decided answers; transient refusals (429/503) are not the request's
             // "first response" — a retry should be decided afresh.
-            let transient = matches!(
-                code,
-                "rate_limited" | "overloaded" | "unavailable" | "degraded" | "queue_timeout"
-            );
+            let transient = matches!(response.status().as_u16(), 429 | 503);
             if transient {
                 return (code, response);
             }
@@ -124,7 +122,7 @@ async fn decide(
             pending.finish(Stored {
                 status: parts.status,
                 body: bytes.clone(),
-                stored_at: state.engine.now(),
+                stored_at: now,
             });
             (
                 code,
@@ -138,13 +136,13 @@ async fn answer(
     state: &AppState,
     campaign: CampaignId,
     keys: &RequestKeys<'_>,
+    now: UnixMillis,
 ) -> (&'static str, Response) {
     let user = keys.user.unwrap_or_default();
     let outcome = match state.engine.grab_fast_path(campaign, user) {
         Some(outcome) => outcome,
         None => {
-            let now_ms = state.engine.now().0;
-            let _admitted = match state.defence.admit(Stage::AfterAuth, keys, now_ms).await {
+            let _admitted = match state.defence.admit(Stage::AfterAuth, keys, now.0).await {
                 Ok(admitted) => admitted,
                 Err(e) => return refuse(e),
             };
@@ -154,13 +152,7 @@ async fn answer(
             };
             match state.engine.grab(campaign, user).await {
                 Ok(outcome) => outcome,
-                Err(EngineError::Overloaded) => return refuse(AppError::Overloaded),
-                Err(EngineError::Degraded { retry_after }) => {
-                    return refuse(AppError::Degraded {
-                        retry_after_secs: stampede_admission::retry_after_secs(retry_after),
-                    });
-                }
-                Err(e) => return refuse(AppError::Unavailable(e.to_string())),
+                Err(e) => return refuse(AppError::from(e)),
             }
         }
     };

@@ -116,7 +116,7 @@ pub(crate) async fn admit<'a>(
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
     let caller = state
         .auth
-        .caller(authorization, state.now_unix_secs())
+        .caller(authorization, now_ms / 1000)
         .map_err(|e| AppError::Unauthorized(auth_message(e)))?;
     if let Some(user) = caller.user() {
         state.defence.check_user(user, now_ms)?;
