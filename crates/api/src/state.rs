@@ -42,8 +42,18 @@ pub struct AppState {
     pub journal_path: std::path::PathBuf,
     /// How far back the channels' statements are cut off for reconciliation.
     pub reconcile_grace: Duration,
-    /// The last rendered JSON of each campaign, served while `campaign_detail` is switched off.
-    pub campaign_cache: papaya::HashMap<stampede_core::CampaignId, axum::body::Bytes>,
+    /// A recent rendered JSON of each campaign, served while `campaign_detail` is switched off.
+    pub campaign_cache: papaya::HashMap<stampede_core::CampaignId, CachedCampaign>,
+}
+
+/// A campaign's rendered JSON, kept for the `campaign_detail` degrade switch.
+#[derive(Clone, Debug)]
+pub struct CachedCampaign {
+    /// When it was rendered (refreshed after
+    /// [`crate::handlers::campaigns::CAMPAIGN_CACHE_REFRESH_MS`]).
+    pub rendered_at: stampede_core::UnixMillis,
+    /// The JSON body.
+    pub body: axum::body::Bytes,
 }
 
 impl AppState {

@@ -3,24 +3,29 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stampede_admission::rules::Route;
 use stampede_admission::switches::Switch;
-use stampede_engine::EngineError;
+use stampede_core::UnixMillis;
 
 use crate::dto::{CampaignJson, CreateCampaign, WinnerJson, WinnersJson, WinnersQuery};
 use crate::error::AppError;
 use crate::handlers::grab::auth_message;
 use crate::handlers::path::{CampaignIdPath, Peer};
 use crate::json::{JsonBody, respond};
-use crate::state::AppState;
+use crate::state::{AppState, CachedCampaign};
 
 /// Default winners page size.
 pub const DEFAULT_WINNERS_PAGE: usize = 100;
 /// Largest winners page: bounds the response size (~150 bytes per entry → ~150 KiB).
 pub const MAX_WINNERS_PAGE: usize = 1000;
+/// How old a campaign's cached copy may grow before a `show` replaces it. The copy is served
+/// only while `campaign_detail` is switched off, so it need not follow every grab: refreshing
+/// it at most once a second spares the refreshed page a map insert per request, and the copy
+/// served when the switch goes off is at most this much older than the last live answer.
+pub const CAMPAIGN_CACHE_REFRESH_MS: u64 = 1_000;
 
 pub(crate) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
@@ -39,21 +44,7 @@ pub async fn create(
     require_admin(&state, &headers)?;
     let JsonBody(request) = body?;
     let spec = request.into_spec()?;
-    let view = state
-        .engine
-        .create_campaign(spec)
-        .await
-        .map_err(|e| match e {
-            EngineError::Overloaded => AppError::Overloaded,
-            EngineError::Degraded { retry_after } => AppError::Degraded {
-                retry_after_secs: stampede_admission::retry_after_secs(retry_after),
-            },
-            EngineError::Invalid(spec) => AppError::BadRequest(spec.to_string()),
-            EngineError::TooManyCampaigns => AppError::BadRequest(
-                "campaigns: the engine holds the maximum number already".into(),
-            ),
-            EngineError::Unavailable(why) => AppError::Unavailable(why),
-        })?;
+    let view = state.engine.create_campaign(spec).await?;
     tracing::info!(campaign = %view.id, kind = view.spec.kind(), total = view.spec.total(), "campaign created");
     Ok(respond(
         StatusCode::CREATED,
@@ -62,26 +53,32 @@ pub async fn create(
 }
 
 /// Shows a campaign (public: users refresh this page). While the `campaign_detail` switch is
-/// off, the last rendered copy is served (503 `degraded` if there is none yet).
+/// off, the last rendered copy (at most [`CAMPAIGN_CACHE_REFRESH_MS`] older than the last live
+/// answer) is served (503 `degraded` if there is none yet).
+///
+/// It takes the whole request (the body, empty for a GET, is never read) rather than the
+/// `HeaderMap` extractor, which clones every header on every request.
 pub async fn show(
     State(state): State<Arc<AppState>>,
     CampaignIdPath(id): CampaignIdPath,
-    headers: HeaderMap,
     Peer(peer): Peer,
+    request: Request,
 ) -> Result<Response, AppError> {
+    let now = state.engine.now();
     let (_keys, _admitted) = state
         .defence
         .front_door(
             Route::CampaignDetail,
             peer,
-            &headers,
+            request.headers(),
             Some(id.0),
-            state.now_ms(),
+            now.0,
         )
         .await?;
+    let cache = state.campaign_cache.pin();
     if !state.defence.switches.is_on(Switch::CampaignDetail) {
-        return match state.campaign_cache.pin().get(&id) {
-            Some(body) => Ok(json_bytes(body.clone())),
+        return match cache.get(&id) {
+            Some(cached) => Ok(json_bytes(cached.body.clone())),
             None => Err(AppError::SwitchedOff(Switch::CampaignDetail.name())),
         };
     }
@@ -89,11 +86,26 @@ pub async fn show(
         .engine
         .campaign(id)
         .ok_or(AppError::NotFound("campaign_not_found", "no such campaign"))?;
-    let body = serde_json::to_vec(&CampaignJson::new(&view, state.engine.now()))
+    let body = serde_json::to_vec(&CampaignJson::new(&view, now))
         .map(Bytes::from)
         .map_err(|e| AppError::Unavailable(format!("response encoding failed: {e}")))?;
-    state.campaign_cache.pin().insert(id, body.clone());
+    if needs_refresh(cache.get(&id), now) {
+        cache.insert(
+            id,
+            CachedCampaign {
+                rendered_at: now,
+                body: body.clone(),
+            },
+        );
+    }
     Ok(json_bytes(body))
+}
+
+/// Whether a campaign's cached copy is missing or older than [`CAMPAIGN_CACHE_REFRESH_MS`].
+fn needs_refresh(cached: Option<&CachedCampaign>, now: UnixMillis) -> bool {
+    cached.is_none_or(|cached| {
+        now.0.saturating_sub(cached.rendered_at.0) >= CAMPAIGN_CACHE_REFRESH_MS
+    })
 }
 
 fn json_bytes(body: Bytes) -> Response {
@@ -145,4 +157,29 @@ pub async fn winners(
         next: next.map(|n| n.to_string()),
     };
     Ok(respond(StatusCode::OK, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cached_copy_is_refreshed_when_missing_or_a_second_old() {
+        let cached = CachedCampaign {
+            rendered_at: UnixMillis(10_000),
+            body: Bytes::from_static(b"{}"),
+        };
+        assert!(needs_refresh(None, UnixMillis(0)));
+        assert!(!needs_refresh(Some(&cached), UnixMillis(10_000)));
+        assert!(!needs_refresh(
+            Some(&cached),
+            UnixMillis(10_000 + CAMPAIGN_CACHE_REFRESH_MS - 1)
+        ));
+        assert!(needs_refresh(
+            Some(&cached),
+            UnixMillis(10_000 + CAMPAIGN_CACHE_REFRESH_MS)
+        ));
+        // A clock that stepped back keeps the copy rather than underflowing.
+        assert!(!needs_refresh(Some(&cached), UnixMillis(9_000)));
+    }
 }
