@@ -55,11 +55,6 @@ pub enum AppError {
     PayloadTooLarge,
     /// 415 `unsupported_media_type`.
     UnsupportedMediaType,
-    /// 429 `rate_limited` with `Retry-After`.
-    RateLimited {
-        /// Seconds to wait.
-        retry_after_secs: u64,
-    },
     /// 503 `overloaded`: shed at once.
     Overloaded,
     /// 503 `degraded` with `Retry-After`: the journal's circuit breaker is open or the journal
@@ -147,7 +142,6 @@ impl AppError {
             AppError::SoldOut => StatusCode::GONE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Degraded { .. } | AppError::ChannelUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -180,7 +174,6 @@ impl AppError {
             AppError::SoldOut => "sold_out",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
-            AppError::RateLimited { .. } => "rate_limited",
             AppError::Overloaded => "overloaded",
             AppError::Degraded { .. } => "degraded",
             AppError::ChannelUnavailable { .. } => "channel_unavailable",
@@ -221,9 +214,6 @@ impl AppError {
             AppError::SoldOut => "sold out".into(),
             AppError::PayloadTooLarge => "request body too large".into(),
             AppError::UnsupportedMediaType => "expected Content-Type: application/json".into(),
-            AppError::RateLimited { retry_after_secs } => {
-                format!("too many requests, retry in {retry_after_secs} s")
-            }
             AppError::Overloaded => "server busy, try again shortly".into(),
             AppError::ChannelUnavailable { retry_after_secs } => {
                 format!("the payment channel is unavailable; retry in {retry_after_secs} s")
@@ -280,8 +270,7 @@ impl IntoResponse for AppError {
             HeaderValue::from_static("application/json"),
         );
         match self {
-            AppError::RateLimited { retry_after_secs }
-            | AppError::RuleLimited {
+            AppError::RuleLimited {
                 retry_after_secs, ..
             }
             | AppError::QueueTimeout { retry_after_secs }

@@ -30,7 +30,7 @@ pub struct AppState {
     pub grab_metrics: GrabMetrics,
     /// Renders `/metrics`.
     pub prometheus: PrometheusHandle,
-    /// Pays red packets out (the simulated in-process provider unless one is injected).
+    /// Pays red packets out (the simulated in-process provider).
     pub payout: Arc<dyn Payout>,
     /// HMAC-SHA256 secret of the `sim` payment channel's callbacks.
     pub sim_channel_secret: Vec<u8>,
@@ -68,28 +68,6 @@ impl AppState {
         prometheus: PrometheusHandle,
         sim_channel_secret: &[u8],
     ) -> anyhow::Result<Arc<Self>> {
-        Self::with_payout(
-            config,
-            engine,
-            auth,
-            prometheus,
-            sim_channel_secret,
-            Arc::new(SimulatedPayout::new()),
-        )
-    }
-
-    /// [`AppState::new`] with `payout` as the red-packet payment provider.
-    ///
-    /// # Panics
-    /// If `config` did not pass [`Config::validate`].
-    pub fn with_payout(
-        config: &Config,
-        engine: Engine,
-        auth: Auth,
-        prometheus: PrometheusHandle,
-        sim_channel_secret: &[u8],
-        payout: Arc<dyn Payout>,
-    ) -> anyhow::Result<Arc<Self>> {
         let defence = Defence::new(config, engine.now().0)?;
         let engine_clock = engine.clock();
         Ok(Arc::new(Self {
@@ -103,7 +81,7 @@ impl AppState {
             in_flight: InFlight::new(config.max_in_flight),
             grab_metrics: GrabMetrics::register(),
             prometheus,
-            payout,
+            payout: Arc::new(SimulatedPayout::new()),
             sim_channel_secret: sim_channel_secret.to_vec(),
             payments: crate::payment_desk::PaymentDesk::new(config, engine_clock)?,
             reconciliation: Default::default(),
