@@ -17,6 +17,7 @@ pub mod reconciliation;
 pub mod reload;
 pub mod secrets;
 pub mod server;
+pub mod signer;
 pub mod state;
 pub mod timefmt;
 

@@ -11,9 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use stampede_core::{Cents, Order, OrderId, OrderOutcome, Payment, PaymentKind, PaymentOutcome};
 
 use crate::dto::OrderJson;
@@ -22,6 +20,7 @@ use crate::handlers::orders::admit;
 use crate::handlers::path::{OrderIdPath, Peer};
 use crate::json::{JsonBody, parse, respond};
 use crate::payment_desk::DeskError;
+use crate::signer::Signer;
 use crate::state::AppState;
 use crate::timefmt::parse_rfc3339;
 use stampede_core::validate_channel;
@@ -270,26 +269,22 @@ pub async fn record(
     }
 }
 
-/// Checks `X-Signature` (lowercase hex HMAC-SHA256 of `body` under `secret`) in constant time.
+/// Checks `X-Signature` (lowercase hex HMAC-SHA256 of `body` under `secret`) in constant time,
+/// allocating nothing.
 fn verify_signature(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
     const BAD: AppError = AppError::Unauthorized("missing or invalid X-Signature");
     let given = headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            v.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
-        .and_then(|v| hex::decode(v).ok())
         .ok_or(BAD)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(body);
-    mac.verify_slice(&given).map_err(|_| BAD)
+    if Signer::new(secret).verify_hex(given, body) {
+        Ok(())
+    } else {
+        Err(BAD)
+    }
 }
 
 /// The signature a channel sends for `body` (tests and the simulator sign with it).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    Signer::new(secret).sign_hex(body)
 }
