@@ -219,8 +219,7 @@ pub async fn record(
     let channel = payment.channel.clone();
     let got_cents = payment.amount_cents.0;
     let outcome = state.engine.record_payment(order_id, payment).await?;
-    metrics::counter!("stampede_payment_callbacks_total", "channel" => channel.clone(), "outcome" => outcome.code())
-        .increment(1);
+    state.payments.metrics().callback(&channel, outcome.code());
     match outcome {
         PaymentOutcome::Recorded { order, kind } => {
             if kind != PaymentKind::Settled {
@@ -240,8 +239,7 @@ pub async fn record(
         }),
         PaymentOutcome::NotFound => Err(NOT_FOUND),
         PaymentOutcome::AmountMismatch { expected } => {
-            metrics::counter!("stampede_payment_amount_mismatch_total", "channel" => channel.clone())
-                .increment(1);
+            state.payments.metrics().amount_mismatch(&channel);
             tracing::warn!(
                 %order_id,
                 %channel,
