@@ -18,14 +18,15 @@
 //! permit moves into the blocking replay, so a request whose client went away still holds it
 //! until its replay ends and its result is stored.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::Serialize;
-use stampede_core::{ReconciliationReport, UnixMillis};
+use stampede_core::{ReconciliationReport, Statement, UnixMillis};
+use stampede_engine::{OpenError, ReplayInfo};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::state::AppState;
@@ -110,6 +111,23 @@ impl LastReconciliation {
     }
 }
 
+/// Replays the journal at `journal` read-only and reconciles the ledger against `statements`
+/// at `now`: the step this job and `stampede reconcile` share. Draw the statements before
+/// calling it, so that whatever the books hold up to their cut-off reached the books earlier.
+/// Blocking: seconds per million orders.
+///
+/// # Errors
+/// The journal cannot be read, or is corrupt before its tail (see
+/// [`stampede_engine::replay_read_only`]).
+pub fn reconcile_journal(
+    journal: &Path,
+    statements: &[Statement],
+    now: UnixMillis,
+) -> Result<(ReconciliationReport, ReplayInfo), OpenError> {
+    let (ledger, info) = stampede_engine::replay_read_only(journal)?;
+    Ok((stampede_core::reconcile(&ledger, statements, now), info))
+}
+
 /// Runs one reconciliation (durable books against the channels' statements up to
 /// `now − grace`) once no other is in progress, stores it as the last one and returns it.
 pub async fn run_once(
@@ -147,8 +165,7 @@ async fn run_with(
     tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let started = stampede_engine::stopwatch();
-        let (ledger, info) = stampede_engine::replay_read_only(&journal)?;
-        let report = stampede_core::reconcile(&ledger, &statements, now);
+        let (report, info) = reconcile_journal(&journal, &statements, now)?;
         let run = ReconciliationRun {
             took_ms: started.elapsed().as_millis() as u64,
             records: info.records,
