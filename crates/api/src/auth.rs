@@ -1,15 +1,13 @@
 //! Identity: HMAC-signed user tokens and the admin key.
 //!
 //! User token: `v1.<user_id>.<expires_unix>.<hex(HMAC-SHA256(secret, "v1.<user_id>.<expires_unix>"))>`.
-//! Verification allocates nothing: the id is borrowed from the header, the MAC is decoded into
-//! a stack array and compared in constant time.
+//! Verification allocates nothing: the id is borrowed from the header, the MAC (lowercase hex,
+//! as minted) is decoded into a stack array and compared in constant time ([`Signer`]).
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use stampede_core::UserId;
 use subtle::ConstantTimeEq;
 
-type HmacSha256 = Hmac<Sha256>;
+use crate::signer::{Signer, decode_mac_hex};
 
 /// Why a credential was refused (all answer 401 `unauthorized`; the message says which).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -37,7 +35,7 @@ pub enum AuthError {
 /// Signs and checks credentials.
 #[derive(Clone)]
 pub struct Auth {
-    mac: HmacSha256,
+    signer: Signer,
     admin_key: Vec<u8>,
 }
 
@@ -69,16 +67,15 @@ impl<'a> Caller<'a> {
 impl Auth {
     /// Keys for signing tokens and recognising the admin.
     pub fn new(token_secret: &[u8], admin_key: &[u8]) -> Self {
-        let mac = HmacSha256::new_from_slice(token_secret).expect("HMAC accepts any key length");
         Self {
-            mac,
+            signer: Signer::new(token_secret),
             admin_key: admin_key.to_vec(),
         }
     }
 
     /// A token for `user` valid until `expires_unix` (seconds).
     pub fn mint(&self, user: &UserId, expires_unix: u64) -> String {
-        mint_token_with(self.mac.clone(), user.as_str(), expires_unix)
+        mint_token_with(&self.signer, user.as_str(), expires_unix)
     }
 
     /// Extracts the bearer credential from an `Authorization` header value.
@@ -106,14 +103,8 @@ impl Auth {
             return Err(AuthError::Malformed);
         }
         let expires: u64 = expires.parse().map_err(|_| AuthError::Malformed)?;
-        let mut given = [0u8; 32];
-        if mac_hex.len() != 64 || hex::decode_to_slice(mac_hex, &mut given).is_err() {
-            return Err(AuthError::Malformed);
-        }
-        let mut mac = self.mac.clone();
-        mac.update(&token.as_bytes()[..signed_len]);
-        let expected = mac.finalize().into_bytes();
-        if !bool::from(expected.as_slice().ct_eq(&given)) {
+        let given = decode_mac_hex(mac_hex).ok_or(AuthError::Malformed)?;
+        if !self.signer.verify(&given, &token.as_bytes()[..signed_len]) {
             return Err(AuthError::Forged);
         }
         if now_unix >= expires {
@@ -153,14 +144,13 @@ impl Auth {
 
 /// Mints a user token with `secret` (for `stampede token`, load tests and scripts).
 pub fn mint_token(secret: &[u8], user_id: &str, expires_unix: u64) -> String {
-    let mac = HmacSha256::new_from_slice(secret).expect("HMAC accepts any key length");
-    mint_token_with(mac, user_id, expires_unix)
+    mint_token_with(&Signer::new(secret), user_id, expires_unix)
 }
 
-fn mint_token_with(mut mac: HmacSha256, user_id: &str, expires_unix: u64) -> String {
+fn mint_token_with(signer: &Signer, user_id: &str, expires_unix: u64) -> String {
     let signed = format!("v1.{user_id}.{expires_unix}");
-    mac.update(signed.as_bytes());
-    format!("{signed}.{}", hex::encode(mac.finalize().into_bytes()))
+    let mac = signer.sign_hex(signed.as_bytes());
+    format!("{signed}.{mac}")
 }
 
 #[cfg(test)]
@@ -228,6 +218,12 @@ mod tests {
         }
         let long = format!("v1.{}.5.{}", "a".repeat(65), "0".repeat(64));
         assert_eq!(auth.verify_user(&long, 1), Err(AuthError::BadUserId));
+        // The MAC is lowercase hex, as minted: an uppercased one is not read.
+        let token = auth.mint(&UserId::parse("alice").unwrap(), 2_000);
+        let (signed, mac) = token.rsplit_once('.').unwrap();
+        let upper = format!("{signed}.{}", mac.to_ascii_uppercase());
+        assert_ne!(upper, token, "the MAC has hex letters");
+        assert_eq!(auth.verify_user(&upper, 1), Err(AuthError::Malformed));
     }
 
     #[test]

@@ -13,10 +13,12 @@ pub mod json;
 pub mod metrics;
 pub mod payment_desk;
 pub mod payment_jobs;
+pub mod payment_metrics;
 pub mod reconciliation;
 pub mod reload;
 pub mod secrets;
 pub mod server;
+pub mod signer;
 pub mod state;
 pub mod timefmt;
 

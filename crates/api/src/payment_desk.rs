@@ -19,6 +19,7 @@ use stampede_engine::{
 };
 
 use crate::config::Config;
+use crate::payment_metrics::PaymentMetrics;
 use crate::state::AppState;
 
 /// Most orders whose read-triggered channel query is remembered (to throttle it); when full,
@@ -37,6 +38,8 @@ pub struct PaymentDesk {
     pub query_after: Duration,
     /// Order → when a read last triggered a query of it (monotonic).
     read_queries: Mutex<std::collections::HashMap<OrderId, Duration>>,
+    /// Each configured channel's payment counters, registered once.
+    metrics: PaymentMetrics,
 }
 
 impl std::fmt::Debug for PaymentDesk {
@@ -83,6 +86,7 @@ impl PaymentDesk {
             .map(|(c, sim)| (Arc::clone(sim) as Arc<dyn PaymentChannel>, c.weight))
             .collect();
         let router = ChannelRouter::new(weighted, BreakerConfig::default(), config.rng_seed)?;
+        let metrics = PaymentMetrics::register(sims.iter().map(|sim| sim.name()));
         Ok(Self {
             router,
             sims,
@@ -90,7 +94,13 @@ impl PaymentDesk {
             call_timeout: Duration::from_millis(config.payment_call_timeout_ms),
             query_after: Duration::from_secs(config.payment_query_after_secs),
             read_queries: Mutex::new(std::collections::HashMap::new()),
+            metrics,
         })
+    }
+
+    /// The channels' payment counters.
+    pub fn metrics(&self) -> &PaymentMetrics {
+        &self.metrics
     }
 
     /// Points every simulated channel's callbacks at `state` (once, after it is built).

@@ -21,6 +21,7 @@ use stampede_core::{OrderId, Payment, PendingRefund, StalePaying};
 use tokio::task::JoinSet;
 
 use crate::payment_desk::DeskError;
+use crate::payment_metrics::RefundCount;
 use crate::state::AppState;
 
 /// How often the jobs run when nothing wakes them.
@@ -90,8 +91,7 @@ pub async fn query_order(state: &AppState, order: &StalePaying) -> usize {
                 }
             }
             Err(error) => {
-                metrics::counter!("stampede_payment_queries_failed_total", "channel" => channel.clone())
-                    .increment(1);
+                state.payments.metrics().query_failed(channel);
                 tracing::debug!(order = %order.order_id, %channel, ?error, "payment query failed; next pass retries");
             }
         }
@@ -104,8 +104,7 @@ async fn record_found(state: &AppState, order: OrderId, payment: Payment) -> boo
     let channel = payment.channel.clone();
     match crate::handlers::payments::record(state, order, payment).await {
         Ok(recorded) if recorded.new => {
-            metrics::counter!("stampede_payments_found_by_query_total", "channel" => channel)
-                .increment(1);
+            state.payments.metrics().found_by_query(&channel);
             true
         }
         Ok(_) => false,
@@ -203,7 +202,8 @@ enum RefundOutcome {
 }
 
 async fn refund_one(state: &AppState, refund: &PendingRefund) -> RefundOutcome {
-    let channel = refund.payment.channel.clone();
+    let channel = refund.payment.channel.as_str();
+    let counts = state.payments.metrics();
     match state.payments.refund(&refund.payment).await {
         Ok(receipt) => {
             match state
@@ -212,8 +212,7 @@ async fn refund_one(state: &AppState, refund: &PendingRefund) -> RefundOutcome {
                 .await
             {
                 Ok(_) => {
-                    metrics::counter!("stampede_refunds_total", "channel" => channel, "outcome" => "refunded")
-                        .increment(1);
+                    counts.refund(channel, RefundCount::Refunded);
                     RefundOutcome::Confirmed
                 }
                 Err(error) => {
@@ -225,15 +224,13 @@ async fn refund_one(state: &AppState, refund: &PendingRefund) -> RefundOutcome {
             }
         }
         Err(DeskError::Channel(stampede_engine::ChannelError::Declined(why))) => {
-            metrics::counter!("stampede_refunds_total", "channel" => channel.clone(), "outcome" => "declined")
-                .increment(1);
+            counts.refund(channel, RefundCount::Declined);
             tracing::error!(order = %refund.order_id, %channel, txn_id = %refund.payment.txn_id, %why,
                 "channel declined a refund; it stays refund_pending (see reconciliation)");
             RefundOutcome::Retry { declined: true }
         }
         Err(error) => {
-            metrics::counter!("stampede_refunds_total", "channel" => channel, "outcome" => "unavailable")
-                .increment(1);
+            counts.refund(channel, RefundCount::Unavailable);
             tracing::debug!(order = %refund.order_id, ?error, "refund not possible now; backing off");
             RefundOutcome::Retry { declined: false }
         }

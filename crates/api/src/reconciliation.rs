@@ -8,21 +8,37 @@
 //! first and cut off `reconcile_grace_secs` ago: payments younger than that may still be on
 //! their way from the channel to the books, so neither side is expected to hold them yet.
 //! Discrepancies are logged as errors and counted in `stampede_reconciliation_discrepancies`.
+//!
+//! **One run at a time.** A run holds a second copy of the ledger and a CPU for seconds, so
+//! runs never overlap: each holds the one run permit from drawing the statements until its
+//! result is stored. The periodic job skips a tick while a run is in progress (the next tick
+//! runs). `POST /v1/admin/reconciliation` waits for the running one, then runs its own: its
+//! statements are drawn after the request came, so its answer is never older than the
+//! request. Waiting requests run in turn, in arrival order (admin only, one replay each). The
+//! permit moves into the blocking replay, so a request whose client went away still holds it
+//! until its replay ends and its result is stored.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::Serialize;
-use stampede_core::{ReconciliationReport, UnixMillis};
+use stampede_core::{ReconciliationReport, Statement, UnixMillis};
+use stampede_engine::{OpenError, ReplayInfo};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::state::AppState;
 
-/// The last reconciliation this process made.
+/// The last reconciliation this process made, and the permit that keeps runs one at a time.
 #[derive(Debug, Default)]
 pub struct LastReconciliation {
     last: Mutex<Option<Arc<ReconciliationRun>>>,
+    /// Held by the run in progress (fair: waiters run in arrival order).
+    gate: Arc<tokio::sync::Mutex<()>>,
+    /// Runs holding a permit: 0 or 1 (asserted by [`RunPermit`]).
+    in_progress: Arc<AtomicUsize>,
 }
 
 /// One run of the job.
@@ -38,10 +54,41 @@ pub struct ReconciliationRun {
     pub report: ReconciliationReport,
 }
 
+/// The right to run a reconciliation; released by `Drop`.
+#[derive(Debug)]
+struct RunPermit {
+    _gate: OwnedMutexGuard<()>,
+    in_progress: Arc<AtomicUsize>,
+}
+
+impl RunPermit {
+    /// # Panics
+    /// If another permit is alive (the gate's contract broken).
+    fn new(gate: OwnedMutexGuard<()>, in_progress: &Arc<AtomicUsize>) -> Self {
+        let before = in_progress.fetch_add(1, Ordering::SeqCst);
+        assert_eq!(before, 0, "two reconciliation runs at once");
+        Self {
+            _gate: gate,
+            in_progress: Arc::clone(in_progress),
+        }
+    }
+}
+
+impl Drop for RunPermit {
+    fn drop(&mut self) {
+        self.in_progress.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl LastReconciliation {
     /// The last run, if any.
     pub fn get(&self) -> Option<Arc<ReconciliationRun>> {
         self.last.lock().clone()
+    }
+
+    /// Whether a run is in progress now.
+    pub fn is_running(&self) -> bool {
+        self.in_progress.load(Ordering::SeqCst) > 0
     }
 
     /// Stores `run` as the last one and answers it.
@@ -50,46 +97,99 @@ impl LastReconciliation {
         *self.last.lock() = Some(Arc::clone(&run));
         run
     }
+
+    /// Waits until no run is in progress and takes the permit.
+    async fn begin(&self) -> RunPermit {
+        let gate = Arc::clone(&self.gate).lock_owned().await;
+        RunPermit::new(gate, &self.in_progress)
+    }
+
+    /// The permit, or `None` while a run is in progress.
+    fn try_begin(&self) -> Option<RunPermit> {
+        let gate = Arc::clone(&self.gate).try_lock_owned().ok()?;
+        Some(RunPermit::new(gate, &self.in_progress))
+    }
 }
 
-/// Runs one reconciliation now (durable books against the channels' statements up to
-/// `now − grace`), stores it as the last one and returns it.
+/// Replays the journal at `journal` read-only and reconciles the ledger against `statements`
+/// at `now`: the step this job and `stampede reconcile` share. Draw the statements before
+/// calling it, so that whatever the books hold up to their cut-off reached the books earlier.
+/// Blocking: seconds per million orders.
+///
+/// # Errors
+/// The journal cannot be read, or is corrupt before its tail (see
+/// [`stampede_engine::replay_read_only`]).
+pub fn reconcile_journal(
+    journal: &Path,
+    statements: &[Statement],
+    now: UnixMillis,
+) -> Result<(ReconciliationReport, ReplayInfo), OpenError> {
+    let (ledger, info) = stampede_engine::replay_read_only(journal)?;
+    Ok((stampede_core::reconcile(&ledger, statements, now), info))
+}
+
+/// Runs one reconciliation (durable books against the channels' statements up to
+/// `now − grace`) once no other is in progress, stores it as the last one and returns it.
 pub async fn run_once(
     state: &Arc<AppState>,
     journal: PathBuf,
     grace: Duration,
 ) -> anyhow::Result<Arc<ReconciliationRun>> {
+    let permit = state.reconciliation.begin().await;
+    run_with(state, journal, grace, permit).await
+}
+
+/// [`run_once`] unless a run is in progress now (`None`: nothing was run).
+pub async fn run_if_idle(
+    state: &Arc<AppState>,
+    journal: PathBuf,
+    grace: Duration,
+) -> Option<anyhow::Result<Arc<ReconciliationRun>>> {
+    let permit = state.reconciliation.try_begin()?;
+    Some(run_with(state, journal, grace, permit).await)
+}
+
+async fn run_with(
+    state: &Arc<AppState>,
+    journal: PathBuf,
+    grace: Duration,
+    permit: RunPermit,
+) -> anyhow::Result<Arc<ReconciliationRun>> {
     let now = state.engine.now();
     let cutoff = UnixMillis(now.0.saturating_sub(grace.as_millis() as u64));
     // Statements first: whatever the books hold up to the cut-off reached them earlier.
     let statements = state.payments.statements(cutoff);
-    let started = stampede_engine::stopwatch();
-    let (report, records) = tokio::task::spawn_blocking(move || {
-        let (ledger, info) = stampede_engine::replay_read_only(&journal)?;
-        anyhow::Ok((
-            stampede_core::reconcile(&ledger, &statements, now),
-            info.records,
-        ))
+    let state = Arc::clone(state);
+    // Everything after the statements runs in the blocking thread, permit held: dropping the
+    // caller's future (a client gone) neither frees the permit early nor loses the result.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let started = stampede_engine::stopwatch();
+        let (report, info) = reconcile_journal(&journal, &statements, now)?;
+        let run = ReconciliationRun {
+            took_ms: started.elapsed().as_millis() as u64,
+            records: info.records,
+            clean: report.is_clean(),
+            report,
+        };
+        metrics::gauge!("stampede_reconciliation_discrepancies")
+            .set(run.report.discrepancy_total as f64);
+        if run.clean {
+            tracing::info!(
+                took_ms = run.took_ms,
+                records = run.records,
+                "reconciliation clean"
+            );
+        } else {
+            tracing::error!(
+                took_ms = run.took_ms,
+                discrepancies = run.report.discrepancy_total,
+                "reconciliation found discrepancies (GET /v1/admin/reconciliation)"
+            );
+        }
+        anyhow::Ok(state.reconciliation.set(run))
     })
-    .await??;
-    let run = ReconciliationRun {
-        took_ms: started.elapsed().as_millis() as u64,
-        records,
-        clean: report.is_clean(),
-        report,
-    };
-    metrics::gauge!("stampede_reconciliation_discrepancies")
-        .set(run.report.discrepancy_total as f64);
-    if run.clean {
-        tracing::info!(took_ms = run.took_ms, records, "reconciliation clean");
-    } else {
-        tracing::error!(
-            took_ms = run.took_ms,
-            discrepancies = run.report.discrepancy_total,
-            "reconciliation found discrepancies (GET /v1/admin/reconciliation)"
-        );
-    }
-    Ok(state.reconciliation.set(run))
+    .await?
 }
 
 /// Starts the periodic job (`interval` zero: none); it stops when the handle is aborted.
@@ -107,9 +207,79 @@ pub fn spawn(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(error) = run_once(&state, journal.clone(), grace).await {
-                tracing::warn!(%error, "reconciliation did not run");
+            match run_if_idle(&state, journal.clone(), grace).await {
+                None => tracing::debug!("a reconciliation is still running; this tick skipped"),
+                Some(Err(error)) => tracing::warn!(%error, "reconciliation did not run"),
+                Some(Ok(_)) => {}
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_waits_for_the_one_in_progress_and_the_job_skips() {
+        let last = LastReconciliation::default();
+        let first = last.begin().await;
+        assert!(last.is_running());
+        assert!(
+            last.try_begin().is_none(),
+            "the periodic job skips its tick"
+        );
+        let second = last.begin();
+        tokio::pin!(second);
+        // Polled once: still waiting for the first.
+        tokio::select! {
+            biased;
+            _ = &mut second => panic!("a second run began while the first held the permit"),
+            () = std::future::ready(()) => {}
+        }
+        drop(first);
+        let second = second.await;
+        assert!(last.try_begin().is_none());
+        drop(second);
+        assert!(!last.is_running());
+        assert!(last.try_begin().is_some(), "free again");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_runs_never_overlap() {
+        // The shape of `run_with`: the permit moves into a blocking thread that works a while.
+        let last = Arc::new(LastReconciliation::default());
+        let most_at_once = Arc::new(AtomicUsize::new(0));
+        let mut runs = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let last = Arc::clone(&last);
+            let most_at_once = Arc::clone(&most_at_once);
+            runs.spawn(async move {
+                let permit = if i % 4 == 0 {
+                    match last.try_begin() {
+                        Some(permit) => permit,
+                        None => return false,
+                    }
+                } else {
+                    last.begin().await
+                };
+                tokio::task::spawn_blocking(move || {
+                    let _permit = permit;
+                    most_at_once
+                        .fetch_max(last.in_progress.load(Ordering::SeqCst), Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(2));
+                })
+                .await
+                .expect("the permit's assertion holds");
+                true
+            });
+        }
+        let mut ran = 0;
+        while let Some(done) = runs.join_next().await {
+            ran += usize::from(done.unwrap());
+        }
+        assert!(ran >= 12, "every waiting run ran ({ran})");
+        assert_eq!(most_at_once.load(Ordering::SeqCst), 1);
+        assert!(!last.is_running());
+    }
 }

@@ -2,7 +2,8 @@
 //! recorded through the in-process callback; a lost callback is found by the query job and by
 //! reading the order; a late payment (after cancel) and a duplicate payment are recorded,
 //! answered 200 and refunded exactly once by the refund job, still refunded after a restart; the router
-//! takes a failing channel out of rotation; unknown or unhealthy channels answer 404 / 503.
+//! takes a failing channel out of rotation; unknown or unhealthy channels answer 404 / 503;
+//! reconciliations asked for at once run one at a time.
 
 mod support;
 
@@ -400,4 +401,42 @@ async fn reconciliation_finds_money_the_books_never_saw() {
     let (_, last) = read_json(server.get_as_admin("/v1/admin/reconciliation").await).await;
     assert_eq!(last["clean"], true);
     assert_eq!(last["report"]["campaigns"][0]["paid_orders"], 2, "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reconciliations_run_one_at_a_time() {
+    let server = TestServer::start_with(|config| {
+        with_channels(vec![sim(|_| {})])(config);
+        config.reconcile_grace_secs = 0;
+        config.reconcile_interval_secs = 0;
+    })
+    .await;
+    let campaign = server.create_seckill(2).await;
+    server.win(&campaign, "alice").await;
+    let state = &server.state;
+    let run = || {
+        stampede_api::reconciliation::run_once(state, state.journal_path.clone(), Duration::ZERO)
+    };
+    let post = async {
+        let response = server
+            .request(Method::POST, "/v1/admin/reconciliation")
+            .header("authorization", server.admin())
+            .send()
+            .await
+            .unwrap();
+        read_json(response).await
+    };
+    // Four at once: each waits for the one before (two at once would trip the run permit's
+    // assertion in the blocking thread, and that run would answer an error).
+    let (a, b, c, (status, json)) = tokio::join!(run(), run(), run(), post);
+    for run in [a, b, c] {
+        let run = run.expect("each run ran");
+        assert!(run.clean, "{}", run.report);
+    }
+    assert_eq!(
+        (status, &json["clean"]),
+        (StatusCode::OK, &json!(true)),
+        "{json}"
+    );
+    assert!(!state.reconciliation.is_running());
 }

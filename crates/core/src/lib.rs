@@ -33,6 +33,7 @@ pub use order_key::OrderKey;
 pub use outcome::{CampaignStatus, GrabOutcome, OrderOutcome, OrderTicket};
 pub use payment::{
     MAX_CHANNEL_BYTES, MAX_TXN_ID_BYTES, Payment, PaymentError, PaymentOutcome, validate_channel,
+    validate_txn_id,
 };
 pub use payment_book::{
     MAX_CHANNELS_PER_ORDER, MAX_EXTRA_PAYMENTS_PER_ORDER, PaymentEntry, PaymentKind, RefundStatus,

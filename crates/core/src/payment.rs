@@ -48,13 +48,20 @@ impl Payment {
     /// Checks the channel name and transaction id.
     pub fn validate(&self) -> Result<(), PaymentError> {
         validate_channel(&self.channel)?;
-        if self.txn_id.is_empty()
-            || self.txn_id.len() > MAX_TXN_ID_BYTES
-            || self.txn_id.chars().any(char::is_control)
-        {
-            return Err(PaymentError::TxnId);
-        }
+        validate_txn_id(&self.txn_id)
+    }
+}
+
+/// Checks a channel transaction id: 1..=[`MAX_TXN_ID_BYTES`] bytes without control characters
+/// (a callback's, a query's and a statement line's alike).
+pub fn validate_txn_id(txn_id: &str) -> Result<(), PaymentError> {
+    let valid = !txn_id.is_empty()
+        && txn_id.len() <= MAX_TXN_ID_BYTES
+        && !txn_id.chars().any(char::is_control);
+    if valid {
         Ok(())
+    } else {
+        Err(PaymentError::TxnId)
     }
 }
 
@@ -140,6 +147,16 @@ mod tests {
         assert_eq!(p.validate(), Err(PaymentError::TxnId));
         p.txn_id = String::new();
         assert_eq!(p.validate(), Err(PaymentError::TxnId));
+        p.txn_id = "t\u{7f}".into();
+        assert_eq!(
+            p.validate(),
+            Err(PaymentError::TxnId),
+            "DEL is a control character"
+        );
+        p.txn_id = "x".repeat(MAX_TXN_ID_BYTES);
+        assert_eq!(p.validate(), Ok(()));
+        assert_eq!(validate_txn_id("é"), Ok(()), "non-ASCII is allowed");
+        assert_eq!(validate_txn_id("a\nb"), Err(PaymentError::TxnId));
         p.txn_id = "t".into();
         p.channel = "Sim".into();
         assert_eq!(p.validate(), Err(PaymentError::Channel));

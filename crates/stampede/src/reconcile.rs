@@ -1,6 +1,7 @@
-//! `stampede reconcile`: replays the journal in a data directory read-only (a server may be
-//! running on it), reconciles the ledger against itself and the given channel statements, and
-//! prints the report.
+//! `stampede reconcile`: reads the given channel statements, replays the journal in a data
+//! directory read-only (a server may be running on it), reconciles the ledger against itself
+//! and the statements ([`stampede_api::reconciliation::reconcile_journal`], the step the
+//! server's reconciliation job takes too), and prints the report.
 //!
 //! Exit status: 0 clean; 1 discrepancies found (listed in the report); 2 usage or I/O errors
 //! (bad arguments, unreadable journal or statement, a statement line that does not parse).
@@ -9,8 +10,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use stampede_core::{ReconciliationReport, Statement, reconcile, validate_channel};
-use stampede_engine::{Clock, SystemClock, replay_read_only};
+use stampede_api::reconciliation::reconcile_journal;
+use stampede_core::{ReconciliationReport, Statement, validate_channel};
+use stampede_engine::{Clock, SystemClock};
 
 use crate::statement_csv::read_statement;
 
@@ -74,9 +76,17 @@ pub fn run(args: ReconcileArgs) -> ExitCode {
             twice[0]
         ));
     }
+    // Statements first, as the server's job draws them: a bad file fails before the replay.
+    let mut statements: Vec<Statement> = Vec::with_capacity(args.statements.len());
+    for arg in &args.statements {
+        match read_statement(&arg.channel, &arg.path) {
+            Ok(statement) => statements.push(statement),
+            Err(e) => return fail(e),
+        }
+    }
     let journal = args.data_dir.join(stampede_api::JOURNAL_FILE);
-    let (ledger, info) = match replay_read_only(&journal) {
-        Ok(replayed) => replayed,
+    let (report, info) = match reconcile_journal(&journal, &statements, SystemClock.now()) {
+        Ok(reconciled) => reconciled,
         Err(e) => return fail(e),
     };
     eprintln!(
@@ -95,14 +105,6 @@ pub fn run(args: ReconcileArgs) -> ExitCode {
             info.ignored_tail_bytes
         );
     }
-    let mut statements: Vec<Statement> = Vec::with_capacity(args.statements.len());
-    for arg in &args.statements {
-        match read_statement(&arg.channel, &arg.path) {
-            Ok(statement) => statements.push(statement),
-            Err(e) => return fail(e),
-        }
-    }
-    let report = reconcile(&ledger, &statements, SystemClock.now());
     if let Err(e) = print(&report, args.json.as_deref()) {
         return fail(e);
     }

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use stampede_core::{
     Cents, MAX_CENTS, MAX_TXN_ID_BYTES, OrderId, Statement, StatementLine, UnixMillis,
+    validate_txn_id,
 };
 
 pub use stampede_core::reconcile::MAX_STATEMENT_LINES;
@@ -142,12 +143,10 @@ fn column_positions(headers: &csv::StringRecord) -> Result<[usize; 4], String> {
 fn parse_line(record: &csv::StringRecord, at: &[usize; 4]) -> Result<StatementLine, String> {
     let field = |i: usize| record.get(at[i]).unwrap_or("");
     let txn_id = field(0);
-    if txn_id.is_empty() || txn_id.len() > MAX_TXN_ID_BYTES || txn_id.chars().any(char::is_control)
-    {
-        return Err(format!(
-            "txn_id: must be 1..={MAX_TXN_ID_BYTES} bytes without control characters"
-        ));
-    }
+    // The rule a callback's txn_id is held to; the message keeps this file's `field: ...` form.
+    validate_txn_id(txn_id).map_err(|_| {
+        format!("txn_id: must be 1..={MAX_TXN_ID_BYTES} bytes without control characters")
+    })?;
     let order = field(1);
     let order_id = OrderId::parse(order)
         .ok_or_else(|| format!("order_id: {order:?} is not an order id (o_ and 32 hex digits)"))?;
@@ -249,6 +248,11 @@ mod tests {
     fn every_bad_line_names_its_line_and_field() {
         let cases = [
             (format!(",{ORDER},1,1"), "txn_id"),
+            (
+                format!("{},{ORDER},1,1", "t".repeat(MAX_TXN_ID_BYTES + 1)),
+                "txn_id",
+            ),
+            (format!("t\u{1}x,{ORDER},1,1"), "txn_id"),
             (format!("t,{},1,1", "o_12"), "order_id"),
             (format!("t,{ORDER},12.50,1"), "amount_cents"),
             (format!("t,{ORDER},-1,1"), "amount_cents"),

@@ -66,7 +66,8 @@ pub async fn last_reconciliation(
     Ok(respond(StatusCode::OK, &*run))
 }
 
-/// Runs a reconciliation now and answers it like the GET.
+/// Runs a reconciliation now and answers it like the GET. One runs at a time: a request that
+/// comes while one is running waits for it, then runs its own (see [`crate::reconciliation`]).
 pub async fn run_reconciliation(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -10,9 +10,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use stampede_core::{Cents, Order, OrderId, OrderOutcome, Payment, PaymentKind, PaymentOutcome};
 
 use crate::dto::OrderJson;
@@ -21,6 +19,7 @@ use crate::handlers::orders::admit;
 use crate::handlers::path::{OrderIdPath, PathParams, Peer};
 use crate::json::{JsonBody, RawBody, parse, respond};
 use crate::payment_desk::DeskError;
+use crate::signer::Signer;
 use crate::state::AppState;
 use crate::timefmt::parse_rfc3339;
 use stampede_core::validate_channel;
@@ -218,8 +217,7 @@ pub async fn record(
     let channel = payment.channel.clone();
     let got_cents = payment.amount_cents.0;
     let outcome = state.engine.record_payment(order_id, payment).await?;
-    metrics::counter!("stampede_payment_callbacks_total", "channel" => channel.clone(), "outcome" => outcome.code())
-        .increment(1);
+    state.payments.metrics().callback(&channel, outcome.code());
     match outcome {
         PaymentOutcome::Recorded { order, kind } => {
             if kind != PaymentKind::Settled {
@@ -239,8 +237,7 @@ pub async fn record(
         }),
         PaymentOutcome::NotFound => Err(NOT_FOUND),
         PaymentOutcome::AmountMismatch { expected } => {
-            metrics::counter!("stampede_payment_amount_mismatch_total", "channel" => channel.clone())
-                .increment(1);
+            state.payments.metrics().amount_mismatch(&channel);
             tracing::warn!(
                 %order_id,
                 %channel,
@@ -268,26 +265,22 @@ pub async fn record(
     }
 }
 
-/// Checks `X-Signature` (lowercase hex HMAC-SHA256 of `body` under `secret`) in constant time.
+/// Checks `X-Signature` (lowercase hex HMAC-SHA256 of `body` under `secret`) in constant time,
+/// allocating nothing.
 fn verify_signature(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
     const BAD: AppError = AppError::Unauthorized("missing or invalid X-Signature");
     let given = headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            v.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
-        .and_then(|v| hex::decode(v).ok())
         .ok_or(BAD)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(body);
-    mac.verify_slice(&given).map_err(|_| BAD)
+    if Signer::new(secret).verify_hex(given, body) {
+        Ok(())
+    } else {
+        Err(BAD)
+    }
 }
 
 /// The signature a channel sends for `body` (tests and the simulator sign with it).
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts any key length");
-    mac.update(body);
-    hex::encode(mac.finalize().into_bytes())
+    Signer::new(secret).sign_hex(body)
 }
