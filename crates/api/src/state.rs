@@ -32,8 +32,9 @@ pub struct AppState {
     pub prometheus: PrometheusHandle,
     /// Pays red packets out (the simulated in-process provider).
     pub payout: Arc<dyn Payout>,
-    /// HMAC-SHA256 secret of the `sim` payment channel's callbacks.
-    pub sim_channel_secret: Vec<u8>,
+    /// Verifies the payment channels' callback signatures (HMAC-SHA256 under
+    /// `sim_channel_secret`, keyed once).
+    pub callback_signer: crate::signer::Signer,
     /// The payment channels and their router.
     pub payments: crate::payment_desk::PaymentDesk,
     /// The last reconciliation (periodic job or admin request).
@@ -82,7 +83,7 @@ impl AppState {
             grab_metrics: GrabMetrics::register(),
             prometheus,
             payout: Arc::new(SimulatedPayout::new()),
-            sim_channel_secret: sim_channel_secret.to_vec(),
+            callback_signer: crate::signer::Signer::new(sim_channel_secret),
             payments: crate::payment_desk::PaymentDesk::new(config, engine_clock)?,
             reconciliation: Default::default(),
             journal_path: config.data_dir.join(crate::JOURNAL_FILE),

@@ -157,7 +157,7 @@ pub async fn callback(
     if !state.payments.has_channel(&channel) {
         return Err(CHANNEL_NOT_FOUND);
     }
-    verify_signature(&state.sim_channel_secret, &headers, &body)?;
+    verify_signature(&state.callback_signer, &headers, &body)?;
     let request: CallbackRequest = parse(&body)?;
     let order_id = OrderId::parse(&request.order_id).ok_or_else(|| {
         AppError::BadRequest("order_id: must be \"o_\" followed by 32 hex digits".into())
@@ -265,15 +265,15 @@ pub async fn record(
     }
 }
 
-/// Checks `X-Signature` (lowercase hex HMAC-SHA256 of `body` under `secret`) in constant time,
-/// allocating nothing.
-fn verify_signature(secret: &[u8], headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
+/// Checks `X-Signature` (lowercase hex HMAC-SHA256 of `body` under the channel's secret) in
+/// constant time, allocating nothing.
+fn verify_signature(signer: &Signer, headers: &HeaderMap, body: &[u8]) -> Result<(), AppError> {
     const BAD: AppError = AppError::Unauthorized("missing or invalid X-Signature");
     let given = headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
         .ok_or(BAD)?;
-    if Signer::new(secret).verify_hex(given, body) {
+    if signer.verify_hex(given, body) {
         Ok(())
     } else {
         Err(BAD)
