@@ -221,7 +221,8 @@ impl Defence {
         }
     }
 
-    /// Runs the rules of `stage`; a rejection may trip an automatic ban.
+    /// Runs the rules of `stage`; a rejection may trip an automatic ban. Which rules run is a
+    /// lookup precomputed per (route, stage) when the rules were compiled.
     pub async fn admit(
         &self,
         stage: Stage,
@@ -258,21 +259,30 @@ impl Defence {
         keys: &RequestKeys<'_>,
         now_ms: u64,
     ) {
-        let (key, subject) = match (rejection.dimension, keys.user, keys.ip) {
-            (Dimension::User, Some(user), _) => (
-                BanKey::User(rules.hash_user(user)),
-                Subject::User(user.to_owned()),
-            ),
-            (Dimension::Ip, _, Some(ip)) => (BanKey::Ip(rules.hash_ip(ip)), Subject::ip(ip)),
+        /// The offender, borrowed: a rejection that trips no ban allocates nothing.
+        enum Offender<'k> {
+            User(&'k str),
+            Ip(IpAddr),
+        }
+        let (key, offender) = match (rejection.dimension, keys.user, keys.ip) {
+            (Dimension::User, Some(user), _) => {
+                (BanKey::User(rules.hash_user(user)), Offender::User(user))
+            }
+            (Dimension::Ip, _, Some(ip)) => (BanKey::Ip(rules.hash_ip(ip)), Offender::Ip(ip)),
             _ => return,
         };
-        let verdict = match &subject {
-            Subject::User(user) => self.blocklist.check_user(user, now_ms),
-            Subject::Ip(net) => self.blocklist.check_ip(net.addr(), now_ms),
+        let verdict = match offender {
+            Offender::User(user) => self.blocklist.check_user(user, now_ms),
+            Offender::Ip(ip) => self.blocklist.check_ip(ip, now_ms),
         };
         if verdict == Verdict::Allowed || !self.auto_ban.record_rejection(key, now_ms) {
             return;
         }
+        // The ban trips (once per window per key): only now is the entry built.
+        let subject = match offender {
+            Offender::User(user) => Subject::User(user.to_owned()),
+            Offender::Ip(ip) => Subject::ip(ip),
+        };
         let config = self.auto_ban.config();
         let entry = Entry {
             list: ListKind::Block,
@@ -319,9 +329,9 @@ impl Defence {
         }
     }
 
-    /// The rules in force.
+    /// The rules in force, in configured order.
     pub fn rules(&self) -> Vec<RuleSpec> {
-        self.rules.load().specs().to_vec()
+        self.rules.load().specs().cloned().collect()
     }
 
     /// Replaces the rules whole (validated and compiled first; on error the old stay).

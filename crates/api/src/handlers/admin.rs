@@ -36,7 +36,8 @@ const MAX_OPERATOR_BYTES: usize = 64;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesBody {
-    /// The rules, in evaluation order.
+    /// The rules, in configured order (they run narrowest key first: see
+    /// `stampede_admission::rules`).
     pub rules: Vec<RuleSpec>,
 }
 
