@@ -4,7 +4,7 @@
 //! Limiters (decisions are values):
 //! - [`token_bucket`] (GCRA with optional [`warm_up`]) and [`keyed_rate`] (keyed GCRA on
 //!   governor with a bounded key table);
-//! - [`leaky_bucket`]: nginx `limit_req` (`burst`, `nodelay`, two-stage `delay=N`, 429/503);
+//! - [`leaky_bucket`]: nginx `limit_req` (`burst`, `nodelay`, two-stage `delay=N`);
 //! - [`sliding_window`]: "N per window" counters;
 //! - [`in_flight`] (reject at once) and [`queued_in_flight`] (bounded queue, maximum wait);
 //! - [`policy`]: the global and keyed wrappers with bounded memory all keyed limiters share.

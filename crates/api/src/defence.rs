@@ -5,8 +5,8 @@
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -53,17 +53,38 @@ impl LayerMetrics {
     }
 }
 
+/// The blocklist's file. Written on the blocking pool, never on an async worker: a write
+/// ends in two fsyncs, which would stall every grab scheduled on that worker meanwhile.
+#[derive(Debug)]
+struct BlocklistFile {
+    path: PathBuf,
+    /// Held for a whole snapshot-and-write, so two saves (the upkeep's and an admin's) never
+    /// write the temporary file at once, and the file written last holds the latest snapshot.
+    writing: Mutex<()>,
+}
+
+impl BlocklistFile {
+    /// Snapshots the entries in force at `now_ms` and writes them atomically. Blocking.
+    fn save(&self, blocklist: &Blocklist, now_ms: u64) -> std::io::Result<()> {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let entries = blocklist.entries(now_ms);
+        let bytes = serde_json::to_vec_pretty(&entries)?;
+        write_atomically(&self.path, &bytes)
+    }
+}
+
 /// Every defence, shared by the handlers.
 pub struct Defence {
     rules: ArcSwap<RuleSet>,
-    /// Block and allow lists (persisted in `blocklist.json`).
-    pub blocklist: Blocklist,
+    /// Block and allow lists (persisted in `blocklist.json`); shared with the blocking task
+    /// that writes the file.
+    pub blocklist: Arc<Blocklist>,
     auto_ban: AutoBan,
     /// Degrade switches.
     pub switches: Switches,
     trusted: TrustedProxies,
     adaptive: Option<AdaptiveLimiter<QuantaClock>>,
-    blocklist_path: PathBuf,
+    blocklist_file: Arc<BlocklistFile>,
     dirty: AtomicBool,
     metrics: LayerMetrics,
 }
@@ -128,7 +149,7 @@ impl Defence {
         });
         let defence = Self {
             rules: ArcSwap::from_pointee(rules),
-            blocklist: Blocklist::new(),
+            blocklist: Arc::new(Blocklist::new()),
             auto_ban: AutoBan::new(AutoBanConfig {
                 threshold: config.auto_ban_threshold,
                 window: Duration::from_secs(config.auto_ban_window_secs),
@@ -138,7 +159,10 @@ impl Defence {
             switches: Switches::default(),
             trusted,
             adaptive,
-            blocklist_path: config.data_dir.join(BLOCKLIST_FILE),
+            blocklist_file: Arc::new(BlocklistFile {
+                path: config.data_dir.join(BLOCKLIST_FILE),
+                writing: Mutex::new(()),
+            }),
             dirty: AtomicBool::new(false),
             metrics: LayerMetrics::register(),
         };
@@ -221,7 +245,8 @@ impl Defence {
         }
     }
 
-    /// Runs the rules of `stage`; a rejection may trip an automatic ban.
+    /// Runs the rules of `stage`; a rejection may trip an automatic ban. Which rules run is a
+    /// lookup precomputed per (route, stage) when the rules were compiled.
     pub async fn admit(
         &self,
         stage: Stage,
@@ -258,21 +283,30 @@ impl Defence {
         keys: &RequestKeys<'_>,
         now_ms: u64,
     ) {
-        let (key, subject) = match (rejection.dimension, keys.user, keys.ip) {
-            (Dimension::User, Some(user), _) => (
-                BanKey::User(rules.hash_user(user)),
-                Subject::User(user.to_owned()),
-            ),
-            (Dimension::Ip, _, Some(ip)) => (BanKey::Ip(rules.hash_ip(ip)), Subject::ip(ip)),
+        /// The offender, borrowed: a rejection that trips no ban allocates nothing.
+        enum Offender<'k> {
+            User(&'k str),
+            Ip(IpAddr),
+        }
+        let (key, offender) = match (rejection.dimension, keys.user, keys.ip) {
+            (Dimension::User, Some(user), _) => {
+                (BanKey::User(rules.hash_user(user)), Offender::User(user))
+            }
+            (Dimension::Ip, _, Some(ip)) => (BanKey::Ip(rules.hash_ip(ip)), Offender::Ip(ip)),
             _ => return,
         };
-        let verdict = match &subject {
-            Subject::User(user) => self.blocklist.check_user(user, now_ms),
-            Subject::Ip(net) => self.blocklist.check_ip(net.addr(), now_ms),
+        let verdict = match offender {
+            Offender::User(user) => self.blocklist.check_user(user, now_ms),
+            Offender::Ip(ip) => self.blocklist.check_ip(ip, now_ms),
         };
         if verdict == Verdict::Allowed || !self.auto_ban.record_rejection(key, now_ms) {
             return;
         }
+        // The ban trips (once per window per key): only now is the entry built.
+        let subject = match offender {
+            Offender::User(user) => Subject::User(user.to_owned()),
+            Offender::Ip(ip) => Subject::ip(ip),
+        };
         let config = self.auto_ban.config();
         let entry = Entry {
             list: ListKind::Block,
@@ -319,9 +353,9 @@ impl Defence {
         }
     }
 
-    /// The rules in force.
+    /// The rules in force, in configured order.
     pub fn rules(&self) -> Vec<RuleSpec> {
-        self.rules.load().specs().to_vec()
+        self.rules.load().specs().cloned().collect()
     }
 
     /// Replaces the rules whole (validated and compiled first; on error the old stay).
@@ -342,15 +376,15 @@ impl Defence {
     }
 
     /// Adds a manual entry and persists the list before returning.
-    pub fn add_entry(&self, entry: Entry, now_ms: u64) -> Result<(), AppError> {
+    pub async fn add_entry(&self, entry: Entry, now_ms: u64) -> Result<(), AppError> {
         self.blocklist
             .insert(entry)
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
-        self.save_blocklist(now_ms)
+        self.save_blocklist(now_ms).await
     }
 
     /// Removes an entry and persists the list; whether it was there.
-    pub fn remove_entry(
+    pub async fn remove_entry(
         &self,
         list: ListKind,
         subject: &Subject,
@@ -358,21 +392,21 @@ impl Defence {
     ) -> Result<bool, AppError> {
         let removed = self.blocklist.remove(list, subject);
         if removed {
-            self.save_blocklist(now_ms)?;
+            self.save_blocklist(now_ms).await?;
         }
         Ok(removed)
     }
 
     /// Every second: evict idle limiter keys, drop expired bans and counters, persist new
     /// automatic bans.
-    pub fn upkeep(&self, now_ms: u64) {
+    pub async fn upkeep(&self, now_ms: u64) {
         self.rules.load().evict_idle();
         self.auto_ban.sweep(now_ms);
         if self.blocklist.sweep(now_ms) > 0 {
             self.dirty.store(true, Ordering::Release);
         }
         if self.dirty.swap(false, Ordering::AcqRel)
-            && let Err(e) = self.save_blocklist(now_ms)
+            && let Err(e) = self.save_blocklist(now_ms).await
         {
             tracing::error!(error = ?e, "could not persist the blocklist; will retry");
             self.dirty.store(true, Ordering::Release);
@@ -380,13 +414,14 @@ impl Defence {
     }
 
     fn load_blocklist(&self, now_ms: u64) -> anyhow::Result<()> {
-        let text = match std::fs::read_to_string(&self.blocklist_path) {
+        let path = &self.blocklist_file.path;
+        let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let entries: Vec<Entry> = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.blocklist_path.display()))?;
+        let entries: Vec<Entry> =
+            serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         let count = entries.len();
         self.blocklist.restore(entries, now_ms)?;
         tracing::info!(
@@ -397,13 +432,18 @@ impl Defence {
         Ok(())
     }
 
-    fn save_blocklist(&self, now_ms: u64) -> Result<(), AppError> {
-        let entries = self.blocklist.entries(now_ms);
-        write_atomically(
-            &self.blocklist_path,
-            &serde_json::to_vec_pretty(&entries).unwrap_or_default(),
-        )
-        .map_err(|e| AppError::Unavailable(format!("could not persist the blocklist: {e}")))
+    /// Persists the list as it is now, on the blocking pool (snapshot, serialisation and the
+    /// fsyncs all happen there), and waits for it without holding up this worker.
+    async fn save_blocklist(&self, now_ms: u64) -> Result<(), AppError> {
+        let file = Arc::clone(&self.blocklist_file);
+        let blocklist = Arc::clone(&self.blocklist);
+        let failed = |e: &dyn std::fmt::Display| {
+            AppError::Unavailable(format!("could not persist the blocklist: {e}"))
+        };
+        tokio::task::spawn_blocking(move || file.save(&blocklist, now_ms))
+            .await
+            .map_err(|e| failed(&e))?
+            .map_err(|e| failed(&e))
     }
 }
 
@@ -421,4 +461,90 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::fs::File::open(dir)?.sync_all()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW_MS: u64 = 1_794_398_400_000;
+
+    fn defence(dir: &Path, threshold: u32) -> Defence {
+        let config = Config {
+            data_dir: dir.to_path_buf(),
+            auto_ban_threshold: threshold,
+            ..Config::default()
+        };
+        config.validate().unwrap();
+        Defence::new(&config, NOW_MS).unwrap()
+    }
+
+    fn saved(dir: &Path) -> Vec<Entry> {
+        let text = std::fs::read_to_string(dir.join(BLOCKLIST_FILE)).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn blocked(user: &str) -> Subject {
+        Subject::User(user.into())
+    }
+
+    #[tokio::test]
+    async fn upkeep_persists_an_automatic_ban() {
+        let dir = tempfile::tempdir().unwrap();
+        let defence = defence(dir.path(), 2);
+        let keys = RequestKeys {
+            route: rules::Route::Grab,
+            ip: None,
+            user: Some("looper"),
+            campaign: Some(7),
+        };
+        // The default per-user rule admits one; three rejections pass the threshold of 2.
+        let mut admitted = Vec::new();
+        for _ in 0..4 {
+            let outcome = defence.admit(Stage::AfterAuth, &keys, NOW_MS).await;
+            admitted.push(outcome.is_ok());
+        }
+        assert_eq!(admitted, [true, false, false, false]);
+        assert!(!dir.path().join(BLOCKLIST_FILE).exists());
+        defence.upkeep(NOW_MS).await;
+        let entries = saved(dir.path());
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].subject, blocked("looper"));
+        assert_eq!(entries[0].origin, Origin::AutoBan);
+        assert!(entries[0].reason.contains("rule per-user"), "{entries:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_saves_leave_the_latest_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let defence = Arc::new(defence(dir.path(), 20));
+        let mut saves = tokio::task::JoinSet::new();
+        for i in 0..16 {
+            let defence = Arc::clone(&defence);
+            saves.spawn(async move {
+                let entry = Entry {
+                    list: ListKind::Block,
+                    subject: blocked(&format!("user-{i}")),
+                    reason: "test".into(),
+                    origin: Origin::Manual,
+                    created_at_ms: NOW_MS,
+                    expires_at_ms: None,
+                };
+                defence.add_entry(entry, NOW_MS).await
+            });
+        }
+        while let Some(saved) = saves.join_next().await {
+            saved.unwrap().unwrap();
+        }
+        assert_eq!(saved(dir.path()).len(), 16);
+        let removed = defence
+            .remove_entry(ListKind::Block, &blocked("user-3"), NOW_MS)
+            .await
+            .unwrap();
+        assert!(removed);
+        let entries = saved(dir.path());
+        assert_eq!(entries.len(), 15);
+        assert!(entries.iter().all(|e| e.subject != blocked("user-3")));
+        assert!(!dir.path().join("blocklist.tmp").exists());
+    }
 }

@@ -192,7 +192,7 @@ fn spawn_upkeep(state: Arc<AppState>, config: Config) -> tokio::task::JoinHandle
         loop {
             tokio::select! {
                 _ = second.tick() => {
-                    state.defence.upkeep(state.now_ms());
+                    state.defence.upkeep(state.now_ms()).await;
                     watcher.poll(&state);
                 }
                 _ = upkeep.tick() => state.prometheus.run_upkeep(),

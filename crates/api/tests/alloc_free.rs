@@ -1,10 +1,16 @@
 //! The sold-out fast path allocates nothing: token check, campaign-id parse and the engine's
 //! published-state answer (`sold_out` and `already_won`) are measured with a counting global
 //! allocator. Only HTTP parsing and response building (hyper/axum) allocate on that path.
+//! Nor does a rule's rejection that trips no ban.
 
+use std::future::Future;
+use std::pin::pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
-use stampede_api::Auth;
+use stampede_admission::rules::{RequestKeys, Route, Stage};
+use stampede_api::defence::Defence;
+use stampede_api::{AppError, Auth, Config};
 use stampede_core::{
     CampaignId, CampaignSpec, Cents, CommonSpec, GrabOutcome, SeckillSpec, UnixMillis, UserId,
 };
@@ -62,4 +68,48 @@ fn sold_out_fast_path_does_not_allocate() {
     });
     assert_eq!(info.count_total, 0, "the sold-out path allocated: {info:?}");
     engine.shutdown();
+}
+
+/// Polls a future that must be ready at once (no rule here sleeps or queues).
+fn ready<F: Future>(future: F) -> F::Output {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("the rules had to wait"),
+    }
+}
+
+#[test]
+fn a_rule_rejection_that_trips_no_ban_does_not_allocate() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default rules: a per-user token bucket (1/s, burst 1) whose rejections count
+    // toward a ban, with a threshold this test stays below.
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        auto_ban_threshold: 1_000_000,
+        ..Config::default()
+    };
+    config.validate().unwrap();
+    let now_ms = 1_794_398_400_000;
+    let defence = Defence::new(&config, now_ms).unwrap();
+    let keys = RequestKeys {
+        route: Route::Grab,
+        ip: None,
+        user: Some("looper"),
+        campaign: Some(7),
+    };
+    let rejected = || {
+        matches!(
+            ready(defence.admit(Stage::AfterAuth, &keys, now_ms)),
+            Err(AppError::RuleLimited { status: 429, .. })
+        )
+    };
+    assert!(ready(defence.admit(Stage::AfterAuth, &keys, now_ms)).is_ok());
+    // The first rejection starts the user's ban counter (and warms papaya's thread-locals).
+    assert!(rejected());
+    let info = allocation_counter::measure(|| {
+        for _ in 0..10_000 {
+            assert!(rejected());
+        }
+    });
+    assert_eq!(info.count_total, 0, "a rejection allocated: {info:?}");
 }

@@ -13,6 +13,14 @@ use parking_lot::Mutex;
 pub const MAX_AUTO_BAN_TRACKED_KEYS: usize = 4_000_000;
 /// Shards of the counter table: rejections come from every worker thread at once.
 const SHARDS: usize = 16;
+/// Minimum gap between two inline sweeps of one shard, run when a new key meets it full.
+///
+/// A flood of new offenders against a full shard would otherwise sweep the whole shard (up to
+/// `MAX_AUTO_BAN_TRACKED_KEYS / SHARDS` = 250,000 counters) under its mutex on every
+/// rejection. Ten sweeps a second per shard bound that work, as keyed rate limits bound theirs
+/// ([`MIN_INLINE_EVICTION_GAP`](crate::keyed_rate::MIN_INLINE_EVICTION_GAP)); the periodic
+/// [`AutoBan::sweep`] frees room within its own interval anyway.
+pub const MIN_INLINE_SWEEP_GAP: Duration = Duration::from_millis(100);
 
 /// Which dimension a key counts in (kept apart so a user id never collides with an address).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,11 +52,35 @@ struct Window {
     tripped: bool,
 }
 
+/// One shard of the counters.
+#[derive(Debug, Default)]
+struct Shard {
+    windows: HashMap<BanKey, Window>,
+    /// When expired windows were last dropped (inline or by [`AutoBan::sweep`]), Unix ms.
+    last_sweep_ms: Option<u64>,
+}
+
+impl Shard {
+    /// Drops the windows that have passed.
+    fn sweep(&mut self, now_ms: u64, window_ms: u64) {
+        self.windows
+            .retain(|_, w| now_ms.saturating_sub(w.started_ms) < window_ms);
+        self.last_sweep_ms = Some(now_ms);
+    }
+
+    /// Whether an inline sweep may run: none ran within [`MIN_INLINE_SWEEP_GAP`].
+    fn inline_sweep_due(&self, now_ms: u64) -> bool {
+        let gap_ms = u64::try_from(MIN_INLINE_SWEEP_GAP.as_millis()).unwrap_or(u64::MAX);
+        self.last_sweep_ms
+            .is_none_or(|last| now_ms.saturating_sub(last) >= gap_ms)
+    }
+}
+
 /// The rejection counters.
 #[derive(Debug)]
 pub struct AutoBan {
     config: AutoBanConfig,
-    shards: Vec<Mutex<HashMap<BanKey, Window>>>,
+    shards: Vec<Mutex<Shard>>,
 }
 
 impl AutoBan {
@@ -71,7 +103,7 @@ impl AutoBan {
         );
         Self {
             config,
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
     }
 
@@ -80,24 +112,33 @@ impl AutoBan {
         self.config
     }
 
-    fn shard(&self, key: BanKey) -> &Mutex<HashMap<BanKey, Window>> {
+    fn shard(&self, key: BanKey) -> &Mutex<Shard> {
         let (BanKey::User(h) | BanKey::Ip(h)) = key;
         &self.shards[(h as usize) % SHARDS]
     }
 
     /// Counts one rejection of `key`; returns `true` exactly once per window, when the count
     /// goes past the threshold (ban it now).
+    ///
+    /// A new key meeting a full shard first sweeps it (at most once per
+    /// [`MIN_INLINE_SWEEP_GAP`]); if still full, the key is not tracked (fail-open).
     pub fn record_rejection(&self, key: BanKey, now_ms: u64) -> bool {
-        let window_ms = u64::try_from(self.config.window.as_millis()).unwrap_or(u64::MAX);
+        let window_ms = self.window_ms();
         let per_shard = (self.config.max_keys / SHARDS).max(1);
         let mut shard = self.shard(key).lock();
-        if !shard.contains_key(&key) && shard.len() >= per_shard {
-            shard.retain(|_, w| now_ms.saturating_sub(w.started_ms) < window_ms);
-            if shard.len() >= per_shard {
+        if !shard.windows.contains_key(&key) && shard.windows.len() >= per_shard {
+            if shard.inline_sweep_due(now_ms) {
+                shard.sweep(now_ms, window_ms);
+            }
+            if shard.windows.len() >= per_shard {
                 return false;
             }
         }
-        let window = shard.entry(key).or_insert(Window {
+        debug_assert!(
+            shard.windows.len() <= per_shard,
+            "auto-ban shard over its bound"
+        );
+        let window = shard.windows.entry(key).or_insert(Window {
             started_ms: now_ms,
             rejections: 0,
             tripped: false,
@@ -119,17 +160,24 @@ impl AutoBan {
 
     /// Drops counters whose window has passed (call periodically).
     pub fn sweep(&self, now_ms: u64) {
-        let window_ms = u64::try_from(self.config.window.as_millis()).unwrap_or(u64::MAX);
+        let window_ms = self.window_ms();
         for shard in &self.shards {
-            shard
-                .lock()
-                .retain(|_, w| now_ms.saturating_sub(w.started_ms) < window_ms);
+            shard.lock().sweep(now_ms, window_ms);
         }
     }
 
     /// Keys tracked now.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
+        self.shards.iter().map(|s| s.lock().windows.len()).sum()
+    }
+
+    fn window_ms(&self) -> u64 {
+        u64::try_from(self.config.window.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    #[cfg(test)]
+    fn tracks(&self, key: BanKey) -> bool {
+        self.shard(key).lock().windows.contains_key(&key)
     }
 
     /// Whether no key is tracked.
@@ -174,6 +222,31 @@ mod tests {
                 "3 per 10 s is tolerated"
             );
         }
+    }
+
+    #[test]
+    fn a_full_shard_is_swept_inline_at_most_once_per_gap() {
+        // Two keys per shard; keys that are multiples of SHARDS share shard 0.
+        let bans = rule(SHARDS * 2);
+        let key = |n: u64| BanKey::Ip(n * SHARDS as u64);
+        let gap = u64::try_from(MIN_INLINE_SWEEP_GAP.as_millis()).unwrap();
+        bans.record_rejection(key(0), 0);
+        bans.record_rejection(key(1), 500);
+        // Full, and nothing has expired yet: the sweep runs and frees nothing.
+        bans.record_rejection(key(2), 9_990);
+        assert!(!bans.tracks(key(2)));
+        // key(0)'s window has passed, but a sweep ran less than the gap ago: no sweep, and
+        // the new key is still refused (the bound holds).
+        let soon = 9_990 + gap / 2;
+        assert!(soon >= 10_000);
+        bans.record_rejection(key(3), soon);
+        assert!(!bans.tracks(key(3)));
+        assert!(bans.tracks(key(0)), "no sweep ran within the gap");
+        // Once the gap has passed, the next new key sweeps key(0) out and takes its place.
+        bans.record_rejection(key(3), 9_990 + gap);
+        assert!(bans.tracks(key(3)));
+        assert!(!bans.tracks(key(0)));
+        assert_eq!(bans.len(), 2);
     }
 
     #[test]

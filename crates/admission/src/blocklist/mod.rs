@@ -15,7 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use ipnet::IpNet;
 use parking_lot::Mutex;
 
-pub use auto_ban::{AutoBan, AutoBanConfig, BanKey, MAX_AUTO_BAN_TRACKED_KEYS};
+pub use auto_ban::{
+    AutoBan, AutoBanConfig, BanKey, MAX_AUTO_BAN_TRACKED_KEYS, MIN_INLINE_SWEEP_GAP,
+};
 pub use entry::{Entry, ListKind, MAX_REASON_BYTES, Origin, Subject};
 
 /// Most entries across both lists. Auto-bans of a large botnet are the biggest source; at

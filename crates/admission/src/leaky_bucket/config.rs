@@ -61,26 +61,6 @@ pub enum BurstMode {
     },
 }
 
-/// HTTP status answered for a rejected request (nginx `limit_req_status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RejectStatus {
-    /// `429 Too Many Requests`: our default, and what clients expect with `Retry-After`.
-    #[default]
-    TooManyRequests,
-    /// `503 Service Unavailable`: nginx's default.
-    ServiceUnavailable,
-}
-
-impl RejectStatus {
-    /// The numeric HTTP status code.
-    pub const fn as_u16(self) -> u16 {
-        match self {
-            Self::TooManyRequests => 429,
-            Self::ServiceUnavailable => 503,
-        }
-    }
-}
-
 /// One `limit_req` rule (see the module docs for the nginx mapping).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeakyBucketConfig {
@@ -91,8 +71,6 @@ pub struct LeakyBucketConfig {
     pub burst: u32,
     /// What happens to excess requests within the burst.
     pub mode: BurstMode,
-    /// Status for rejected requests.
-    pub rejected_status: RejectStatus,
     /// Ramp of the leak rate from a cold start, or `None`.
     pub warm_up: Option<WarmUp>,
 }
@@ -118,13 +96,12 @@ pub enum LeakyBucketConfigError {
 }
 
 impl LeakyBucketConfig {
-    /// `rate` with `burst`, every excess request delayed (nginx's default), 429 on reject.
+    /// `rate` with `burst`, every excess request delayed (nginx's default).
     pub fn new(rate: Rate, burst: u32) -> Self {
         Self {
             rate,
             burst,
             mode: BurstMode::Delayed,
-            rejected_status: RejectStatus::TooManyRequests,
             warm_up: None,
         }
     }

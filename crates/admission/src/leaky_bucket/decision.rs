@@ -9,8 +9,8 @@ pub enum LeakyDecision {
     Allow,
     /// Pass after sleeping this long (the caller sleeps); counted.
     Delay(Duration),
-    /// Over the burst; not counted. Answer the rule's
-    /// [`RejectStatus`](super::RejectStatus) with `Retry-After`.
+    /// Over the burst; not counted. Answer the rule's status (429 or 503) with
+    /// `Retry-After`.
     Reject {
         /// Earliest time from now at which the same key would be admitted.
         retry_after: Duration,

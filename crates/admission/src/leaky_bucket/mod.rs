@@ -1,5 +1,6 @@
 //! A leaky-bucket queue with nginx `limit_req` semantics: `rate`, `burst`, `nodelay` and
-//! two-stage `delay=N`, with a configurable rejection status.
+//! two-stage `delay=N`. The status a rejection answers (nginx `limit_req_status`) is the
+//! caller's choice, e.g. a rule's `action.status`.
 //!
 //! # nginx mapping
 //! | nginx                                  | here                                                  |
@@ -10,7 +11,7 @@
 //! | (no option: every excess delayed)      | [`BurstMode::Delayed`] (the default)                  |
 //! | `nodelay`                              | [`BurstMode::Nodelay`]                                |
 //! | `delay=8`                              | [`BurstMode::TwoStage { undelayed: 8 }`](BurstMode)   |
-//! | `limit_req_status 503` (default 503)   | [`RejectStatus::ServiceUnavailable`] (our default: 429) |
+//! | `limit_req_status 503` (default 503)   | the rule's `action.status` (default 429)              |
 //! | `limit_req_zone $binary_remote_addr`   | [`KeyedLeakyBucket`] with the hashed address as key   |
 //! | zone size (`10m`)                      | `max_keys` plus idle eviction ([`policy`](crate::policy)) |
 //!
@@ -51,7 +52,6 @@ mod policy;
 
 pub use config::{
     BurstMode, LeakyBucketConfig, LeakyBucketConfigError, MAX_BURST, MAX_RATE_PER_SECOND, Rate,
-    RejectStatus,
 };
 pub use decision::LeakyDecision;
 pub use policy::{LeakyBucketPolicy, LeakyState};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::config::{BurstMode, LeakyBucketConfig, RejectStatus};
+use super::config::{BurstMode, LeakyBucketConfig};
 use super::decision::LeakyDecision;
 use crate::clock::Clock;
 use crate::keyed_rate::FULL_TABLE_RETRY_AFTER;
@@ -59,11 +59,6 @@ impl LeakyBucketPolicy {
     /// The rule's configuration.
     pub fn config(&self) -> &LeakyBucketConfig {
         &self.config
-    }
-
-    /// Status to answer rejected requests with.
-    pub fn rejected_status(&self) -> RejectStatus {
-        self.config.rejected_status
     }
 
     /// Leak rate at `now`, milli-requests per second, warm-up applied.

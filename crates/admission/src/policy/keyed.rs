@@ -1,5 +1,6 @@
 //! [`Keyed`]: one policy state per key, in a table bounded by `max_keys`.
 
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use dashmap::DashMap;
@@ -11,6 +12,35 @@ use crate::keyed_rate::{MAX_TRACKED_KEYS, MIN_INLINE_EVICTION_GAP};
 
 /// Marks "no eviction has run yet" in `last_eviction_nanos`.
 const NEVER: u64 = u64::MAX;
+
+/// Passes a `u64` key through as its own hash.
+///
+/// Keys are already 64-bit hashes with a secret seed (see [`Keyed`]), so hashing them again
+/// (dashmap's default SipHash-1-3) would only cost time on every decision. A seeded hash is
+/// uniform in every bit, which is what dashmap's shard choice (high bits) and the table's
+/// bucket and tag choice (low and top bits) need.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write_u64(&mut self, key: u64) {
+        self.0 = key;
+    }
+
+    /// Only `u64` keys are hashed here; any other input is still folded in, never dropped.
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+}
+
+/// Builds [`KeyHasher`]s.
+type KeyHasherBuilder = BuildHasherDefault<KeyHasher>;
 
 /// Why a `max_keys` was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,13 +67,14 @@ pub fn validate_max_keys(max_keys: usize) -> Result<(), MaxKeysError> {
 
 /// A [`Policy`] per `u64` key, tracking at most `max_keys` keys (rules in the module docs).
 ///
-/// Keys should be hashes with a secret random seed (the API does this), so clients cannot
-/// choose which keys share a shard.
+/// Keys must be hashes with a secret random seed (the rules do this): the table uses each key
+/// as its own hash, so a seeded hash keeps clients from choosing which keys share a shard
+/// and spreads the keys evenly.
 #[derive(Debug)]
 pub struct Keyed<P: Policy, C: Clock> {
     policy: P,
     clock: C,
-    map: DashMap<u64, P::State>,
+    map: DashMap<u64, P::State, KeyHasherBuilder>,
     /// Keys inserted since the last eviction plus the count then: one relaxed load on the hot
     /// path instead of locking every shard. Off by at most the threads inserting at once.
     len_estimate: AtomicUsize,
@@ -64,7 +95,7 @@ impl<P: Policy, C: Clock> Keyed<P, C> {
         Self {
             policy,
             clock,
-            map: DashMap::new(),
+            map: DashMap::with_hasher(KeyHasherBuilder::default()),
             len_estimate: AtomicUsize::new(0),
             max_keys,
             last_eviction_nanos: AtomicU64::new(NEVER),
@@ -144,5 +175,20 @@ impl<P: Policy, C: Clock> Keyed<P, C> {
             self.evict_idle();
         }
         self.len_estimate.load(Ordering::Relaxed) >= self.max_keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::hash::BuildHasher;
+
+    use super::*;
+
+    #[test]
+    fn a_key_is_its_own_hash() {
+        let build = KeyHasherBuilder::default();
+        for key in [0, 1, 0x9E37_79B9_7F4A_7C15, u64::MAX] {
+            assert_eq!(build.hash_one(key), key);
+        }
     }
 }

@@ -5,8 +5,9 @@
 //! and `now`, it returns a decision and the state to store. It reads no clock and takes no lock,
 //! so the leaky bucket and sliding window are each written once and tested against a reference
 //! model directly. [`Global`] keeps one state behind a mutex (nginx, too, takes a lock per
-//! decision); [`Keyed`] keeps a [`DashMap`](dashmap::DashMap) of `u64` key → state with the
-//! same bounding and rejection rules as [`keyed_rate`](crate::keyed_rate):
+//! decision); [`Keyed`] keeps a [`DashMap`](dashmap::DashMap) of `u64` key → state (each key a
+//! seeded hash, used as its own hash) with the same bounding and rejection rules as
+//! [`keyed_rate`](crate::keyed_rate):
 //!
 //! - at most `max_keys` keys (itself at most [`MAX_TRACKED_KEYS`](crate::keyed_rate::MAX_TRACKED_KEYS));
 //! - [`Keyed::evict_idle`], called every

@@ -1,26 +1,19 @@
-//! Compiled rules: each [`RuleSpec`] becomes a live limiter (keyed by its dimension, bounded),
-//! evaluated in order for the requests of its routes. A rule set is immutable once compiled;
-//! replacing the rules compiles a new set and swaps it in whole (fresh limiter state).
+//! Compiled rules: each [`RuleSpec`] becomes a live limiter (keyed by its dimension, bounded).
+//! A rule set is immutable once compiled; replacing the rules compiles a new set and swaps it
+//! in whole (fresh limiter state). The evaluation order is in the [module docs](super).
 
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
-use std::num::{NonZeroU32, NonZeroU64};
+use std::sync::Arc;
 use std::time::Duration;
 
 use metrics::Counter;
 
+use super::limiter::{Limiter, LimiterConfig};
 use super::spec::{Dimension, LimiterSpec, Route, RuleError, RuleSpec, validate};
-use crate::clock::QuantaClock;
-use crate::keyed_rate::{KeyedRateConfig, KeyedRateLimiter, RateDecision};
-use crate::leaky_bucket::{
-    BurstMode, KeyedLeakyBucket, LeakyBucket, LeakyBucketConfig, LeakyBucketPolicy, LeakyDecision,
-    Rate, RejectStatus,
-};
-use crate::policy::{Global, Keyed};
-use crate::queued_in_flight::{QueueDecision, QueuedInFlight, QueuedInFlightConfig, QueuedPermit};
-use crate::sliding_window::{SlidingWindowConfig, SlidingWindowPolicy};
-use crate::token_bucket::{TokenBucket, TokenBucketConfig};
-use crate::warm_up::WarmUp;
+use crate::keyed_rate::RateDecision;
+use crate::leaky_bucket::LeakyDecision;
+use crate::queued_in_flight::{QueueDecision, QueuedPermit};
 
 /// When a rule runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +22,26 @@ pub enum Stage {
     BeforeAuth,
     /// After: user and user × campaign rules.
     AfterAuth,
+}
+
+impl Stage {
+    /// Every stage, in the order a request meets them.
+    const ALL: [Stage; 2] = [Stage::BeforeAuth, Stage::AfterAuth];
+
+    fn index(self) -> usize {
+        match self {
+            Stage::BeforeAuth => 0,
+            Stage::AfterAuth => 1,
+        }
+    }
+}
+
+fn route_index(route: Route) -> usize {
+    match route {
+        Route::Grab => 0,
+        Route::CampaignDetail => 1,
+        Route::Order => 2,
+    }
 }
 
 /// What a request is keyed by.
@@ -47,8 +60,8 @@ pub struct RequestKeys<'a> {
 /// Why a request was refused by a rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
-    /// The rule's name.
-    pub rule: String,
+    /// The rule's name (shared with the compiled rule: a rejection allocates nothing).
+    pub rule: Arc<str>,
     /// Its dimension.
     pub dimension: Dimension,
     /// 429 or 503.
@@ -72,16 +85,6 @@ impl Admitted {
     pub fn permits(&self) -> usize {
         self.permits.len()
     }
-}
-
-enum Limiter {
-    Token(TokenBucket<QuantaClock>),
-    KeyedToken(KeyedRateLimiter<governor::clock::DefaultClock>),
-    Leaky(LeakyBucket<QuantaClock>),
-    KeyedLeaky(KeyedLeakyBucket<QuantaClock>),
-    Window(Global<SlidingWindowPolicy, QuantaClock>),
-    KeyedWindow(Keyed<SlidingWindowPolicy, QuantaClock>),
-    Concurrency(QueuedInFlight),
 }
 
 /// One outcome of one rule before dry-run and action are applied.
@@ -122,104 +125,60 @@ impl RuleMetrics {
 
 struct CompiledRule {
     spec: RuleSpec,
+    /// `spec.name`, shared with every [`Rejection`] of this rule.
+    name: Arc<str>,
     limiter: Limiter,
     metrics: RuleMetrics,
 }
 
+/// Indices into `RuleSet::rules`, in evaluation order, per route and stage.
+type Plan = [[Box<[usize]>; Stage::ALL.len()]; Route::ALL.len()];
+
 /// A compiled rule set.
 pub struct RuleSet {
+    /// In configured order.
     rules: Vec<CompiledRule>,
-    specs: Vec<RuleSpec>,
+    /// The rules each (route, stage) runs, in evaluation order (module docs).
+    plan: Plan,
     hasher: RandomState,
 }
 
 impl std::fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuleSet")
-            .field("rules", &self.specs.len())
+            .field("rules", &self.rules.len())
             .finish()
     }
 }
 
-fn nonzero(n: u32) -> NonZeroU32 {
-    NonZeroU32::new(n.max(1)).expect("max(1) is not zero")
+/// The evaluation class of a rule (module docs): lower runs first.
+fn evaluation_class(spec: &RuleSpec) -> u8 {
+    if matches!(spec.limiter, LimiterSpec::Concurrency { .. }) {
+        return 3;
+    }
+    match spec.dimension {
+        Dimension::User | Dimension::UserCampaign | Dimension::Ip => 0,
+        Dimension::Campaign => 1,
+        Dimension::Route | Dimension::Global => 2,
+    }
 }
 
-fn compile_limiter(spec: &RuleSpec) -> Limiter {
-    let keyed = !matches!(spec.dimension, Dimension::Global);
-    let clock = QuantaClock::new();
-    match &spec.limiter {
-        LimiterSpec::TokenBucket {
-            rate_per_sec,
-            burst,
-            warmup_secs,
-        } => {
-            if keyed {
-                Limiter::KeyedToken(KeyedRateLimiter::new(
-                    KeyedRateConfig {
-                        per_second: nonzero(*rate_per_sec),
-                        burst: nonzero(*burst),
-                        max_keys: spec.max_keys,
-                    },
-                    governor::clock::DefaultClock::default(),
-                ))
-            } else {
-                let mut config = TokenBucketConfig::new(nonzero(*rate_per_sec), nonzero(*burst));
-                if *warmup_secs > 0 {
-                    config.warm_up = Some(WarmUp::over(Duration::from_secs(*warmup_secs)));
-                }
-                Limiter::Token(TokenBucket::new(config, clock))
-            }
-        }
-        LimiterSpec::LeakyBucket {
-            rate_per_sec,
-            burst,
-            delay,
-            nodelay,
-        } => {
-            let rate =
-                Rate::per_second(NonZeroU64::new(u64::from(*rate_per_sec).max(1)).expect("max(1)"));
-            let mut config = LeakyBucketConfig::new(rate, *burst);
-            config.mode = if *nodelay {
-                BurstMode::Nodelay
-            } else if *delay > 0 {
-                BurstMode::TwoStage { undelayed: *delay }
-            } else {
-                BurstMode::Delayed
-            };
-            config.rejected_status = if spec.action.status == 503 {
-                RejectStatus::ServiceUnavailable
-            } else {
-                RejectStatus::TooManyRequests
-            };
-            let policy = LeakyBucketPolicy::new(config, &clock);
-            if keyed {
-                Limiter::KeyedLeaky(Keyed::new(policy, spec.max_keys, clock))
-            } else {
-                Limiter::Leaky(Global::new(policy, clock))
-            }
-        }
-        LimiterSpec::SlidingWindow { limit, window_secs } => {
-            let policy = SlidingWindowPolicy::new(SlidingWindowConfig {
-                limit: nonzero(*limit),
-                window: Duration::from_secs(*window_secs),
-            });
-            if keyed {
-                Limiter::KeyedWindow(Keyed::new(policy, spec.max_keys, clock))
-            } else {
-                Limiter::Window(Global::new(policy, clock))
-            }
-        }
-        LimiterSpec::Concurrency {
-            max,
-            queue,
-            max_wait_ms,
-        } => Limiter::Concurrency(QueuedInFlight::new(QueuedInFlightConfig {
-            max_in_flight: *max as usize,
-            max_queue: *queue as usize,
-            max_wait: Duration::from_millis(*max_wait_ms),
-        })),
-    }
+fn plan(rules: &[CompiledRule]) -> Plan {
+    std::array::from_fn(|r| {
+        let route = Route::ALL[r];
+        std::array::from_fn(|s| {
+            let stage = Stage::ALL[s];
+            let mut indices: Vec<usize> = (0..rules.len())
+                .filter(|&i| {
+                    let spec = &rules[i].spec;
+                    spec.routes.contains(&route) && stage_of(spec.dimension) == stage
+                })
+                .collect();
+            // Stable: rules of one class keep their configured order.
+            indices.sort_by_key(|&i| evaluation_class(&rules[i].spec));
+            indices.into_boxed_slice()
+        })
+    })
 }
 
 fn rate_verdict(decision: RateDecision) -> Verdict {
@@ -234,20 +193,29 @@ fn rate_verdict(decision: RateDecision) -> Verdict {
 }
 
 impl RuleSet {
-    /// Validates and compiles `specs`.
+    /// Validates and compiles `specs`; nothing in a set that passes [`validate`] can panic
+    /// here (each limiter's configuration was checked by its own `validate`).
     pub fn compile(specs: Vec<RuleSpec>) -> Result<RuleSet, RuleError> {
         validate(&specs)?;
-        let rules = specs
+        let configs = specs
             .iter()
-            .map(|spec| CompiledRule {
-                limiter: compile_limiter(spec),
+            .enumerate()
+            .map(|(i, spec)| LimiterConfig::from_spec(spec, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rules: Vec<CompiledRule> = specs
+            .into_iter()
+            .zip(configs)
+            .map(|(spec, config)| CompiledRule {
+                name: Arc::from(spec.name.as_str()),
+                limiter: Limiter::new(config),
                 metrics: RuleMetrics::register(&spec.name),
-                spec: spec.clone(),
+                spec,
             })
             .collect();
+        let plan = plan(&rules);
         Ok(RuleSet {
             rules,
-            specs,
+            plan,
             hasher: RandomState::new(),
         })
     }
@@ -255,28 +223,33 @@ impl RuleSet {
     /// An empty set.
     pub fn empty() -> RuleSet {
         RuleSet {
+            plan: plan(&[]),
             rules: Vec::new(),
-            specs: Vec::new(),
             hasher: RandomState::new(),
         }
     }
 
-    /// The rules as configured.
-    pub fn specs(&self) -> &[RuleSpec] {
-        &self.specs
+    /// The rules as configured, in configured order.
+    pub fn specs(&self) -> impl ExactSizeIterator<Item = &RuleSpec> {
+        self.rules.iter().map(|rule| &rule.spec)
     }
 
-    /// Whether any rule applies to `route` at `stage` (a cheap skip for the common case).
+    /// The rules `route` runs at `stage`, in evaluation order.
+    fn planned(&self, route: Route, stage: Stage) -> &[usize] {
+        &self.plan[route_index(route)][stage.index()]
+    }
+
+    /// Whether any rule applies to `route` at `stage` (a lookup: a cheap skip for the common
+    /// case).
     pub fn applies(&self, route: Route, stage: Stage) -> bool {
-        self.rules
-            .iter()
-            .any(|r| r.spec.routes.contains(&route) && stage_of(r.spec.dimension) == stage)
+        !self.planned(route, stage).is_empty()
     }
 
     fn key(&self, dimension: Dimension, keys: &RequestKeys<'_>) -> Option<u64> {
+        // Every key is a hash with this set's secret seed: keyed tables hash keys no further.
         Some(match dimension {
             Dimension::Global => 0,
-            Dimension::Route => keys.route as u64,
+            Dimension::Route => self.hasher.hash_one(route_index(keys.route)),
             Dimension::User => self.hasher.hash_one(keys.user?),
             Dimension::Ip => self.hasher.hash_one(crate::client_ip::canonical(keys.ip?)),
             Dimension::Campaign => self.hasher.hash_one(keys.campaign?),
@@ -294,17 +267,17 @@ impl RuleSet {
         self.hasher.hash_one(crate::client_ip::canonical(ip))
     }
 
-    /// Runs every rule of `stage` that applies to the request's route, in order. Delays are
-    /// slept here (nginx `limit_req` semantics); concurrency permits are held by the returned
-    /// [`Admitted`]. The first enforcing rule that rejects ends the evaluation; dry-run rules
-    /// only count what they would reject.
+    /// Runs every rule of `stage` that applies to the request's route, in evaluation order
+    /// (module docs). The longest delay is slept once, after every rate rule admitted (nginx
+    /// `limit_req` semantics); concurrency permits are held by the returned [`Admitted`].
+    /// The first enforcing rule that rejects ends the evaluation; dry-run rules only count
+    /// what they would reject or delay.
     pub async fn admit(&self, stage: Stage, keys: &RequestKeys<'_>) -> Result<Admitted, Rejection> {
         let mut admitted = Admitted::default();
-        for rule in &self.rules {
+        let mut delay = Duration::ZERO;
+        for &index in self.planned(keys.route, stage) {
+            let rule = &self.rules[index];
             let spec = &rule.spec;
-            if stage_of(spec.dimension) != stage || !spec.routes.contains(&keys.route) {
-                continue;
-            }
             // A keyed rule whose key is missing (e.g. no campaign on this route) does not apply.
             let Some(key) = self.key(spec.dimension, keys) else {
                 continue;
@@ -316,19 +289,12 @@ impl RuleSet {
                 Limiter::KeyedLeaky(l) => leaky_verdict(l.check(key)),
                 Limiter::Window(l) => rate_verdict(l.check()),
                 Limiter::KeyedWindow(l) => rate_verdict(l.check(key)),
-                Limiter::Concurrency(l) => match l.acquire().await {
-                    QueueDecision::Admitted(permit) => Verdict::Permit(permit),
-                    QueueDecision::QueueFull => Verdict::Reject {
-                        code: "overloaded",
-                        retry_after: Duration::from_secs(1),
-                        status: Some(503),
-                    },
-                    QueueDecision::QueueTimeout => Verdict::Reject {
-                        code: "queue_timeout",
-                        retry_after: Duration::from_secs(1),
-                        status: Some(503),
-                    },
-                },
+                Limiter::Concurrency(l) => {
+                    // Concurrency rules run last: every rate rule has admitted, so the
+                    // delay is served now, before a slot is taken.
+                    sleep_once(&mut delay).await;
+                    concurrency_verdict(l.acquire().await)
+                }
             };
             match verdict {
                 Verdict::Allow => rule.metrics.allowed.increment(1),
@@ -339,7 +305,7 @@ impl RuleSet {
                 Verdict::Delay(wait) => {
                     rule.metrics.delayed.increment(1);
                     if !spec.dry_run {
-                        tokio::time::sleep(wait).await;
+                        delay = delay.max(wait);
                     }
                 }
                 Verdict::Reject {
@@ -353,7 +319,7 @@ impl RuleSet {
                     }
                     rule.metrics.rejected.increment(1);
                     return Err(Rejection {
-                        rule: spec.name.clone(),
+                        rule: Arc::clone(&rule.name),
                         dimension: spec.dimension,
                         status: status.unwrap_or(spec.action.status),
                         code,
@@ -363,6 +329,7 @@ impl RuleSet {
                 }
             }
         }
+        sleep_once(&mut delay).await;
         Ok(admitted)
     }
 
@@ -395,6 +362,14 @@ impl RuleSet {
     }
 }
 
+/// Sleeps for `delay` if it is positive, and leaves it zero.
+async fn sleep_once(delay: &mut Duration) {
+    let wait = std::mem::take(delay);
+    if !wait.is_zero() {
+        tokio::time::sleep(wait).await;
+    }
+}
+
 fn stage_of(dimension: Dimension) -> Stage {
     if dimension.before_auth() {
         Stage::BeforeAuth
@@ -411,6 +386,22 @@ fn leaky_verdict(decision: LeakyDecision) -> Verdict {
             code: "rate_limited",
             retry_after,
             status: None,
+        },
+    }
+}
+
+fn concurrency_verdict(decision: QueueDecision) -> Verdict {
+    match decision {
+        QueueDecision::Admitted(permit) => Verdict::Permit(permit),
+        QueueDecision::QueueFull => Verdict::Reject {
+            code: "overloaded",
+            retry_after: Duration::from_secs(1),
+            status: Some(503),
+        },
+        QueueDecision::QueueTimeout => Verdict::Reject {
+            code: "queue_timeout",
+            retry_after: Duration::from_secs(1),
+            status: Some(503),
         },
     }
 }
@@ -465,7 +456,7 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            (refused.rule.as_str(), refused.status, refused.code),
+            (&*refused.rule, refused.status, refused.code),
             ("per-user", 429, "rate_limited")
         );
         assert!(refused.retry_after > Duration::ZERO);
@@ -553,6 +544,123 @@ mod tests {
         set.admit(Stage::BeforeAuth, &keys(None, "4.4.4.4"))
             .await
             .unwrap();
+    }
+
+    fn window(limit: u32) -> LimiterSpec {
+        LimiterSpec::SlidingWindow {
+            limit,
+            window_secs: 60,
+        }
+    }
+
+    #[tokio::test]
+    async fn keyed_rules_run_before_shared_ones_whatever_the_configured_order() {
+        // The shared ceiling is listed first; the per-ip rule must still run before it, so a
+        // request the per-ip rule rejects does not spend the ceiling.
+        let set = RuleSet::compile(vec![
+            rule("ceiling", Dimension::Global, window(3)),
+            rule("per-ip", Dimension::Ip, window(1)),
+        ])
+        .unwrap();
+        set.admit(Stage::BeforeAuth, &keys(None, "5.5.5.1"))
+            .await
+            .unwrap();
+        let mut names = Vec::new();
+        for _ in 0..5 {
+            let refused = set
+                .admit(Stage::BeforeAuth, &keys(None, "5.5.5.1"))
+                .await
+                .unwrap_err();
+            names.push(refused.rule);
+        }
+        assert!(names.iter().all(|name| &**name == "per-ip"), "{names:?}");
+        // A rejection shares the rule's name instead of allocating one.
+        assert!(Arc::ptr_eq(&names[0], &names[4]));
+        // The ceiling has counted one request: two more addresses pass, the third meets it.
+        for ip in ["5.5.5.2", "5.5.5.3"] {
+            set.admit(Stage::BeforeAuth, &keys(None, ip)).await.unwrap();
+        }
+        let refused = set
+            .admit(Stage::BeforeAuth, &keys(None, "5.5.5.4"))
+            .await
+            .unwrap_err();
+        assert_eq!(&*refused.rule, "ceiling");
+        // `specs` keeps the configured order.
+        let names: Vec<&str> = set.specs().map(|spec| spec.name.as_str()).collect();
+        assert_eq!(names, ["ceiling", "per-ip"]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_refused_by_a_rate_rule_takes_no_concurrency_slot() {
+        let set = RuleSet::compile(vec![
+            rule(
+                "slots",
+                Dimension::Global,
+                LimiterSpec::Concurrency {
+                    max: 1,
+                    queue: 0,
+                    max_wait_ms: 0,
+                },
+            ),
+            rule("per-ip", Dimension::Ip, window(1)),
+        ])
+        .unwrap();
+        let first = set
+            .admit(Stage::BeforeAuth, &keys(None, "6.6.6.6"))
+            .await
+            .unwrap();
+        assert_eq!(first.permits(), 1);
+        let refused = set
+            .admit(Stage::BeforeAuth, &keys(None, "6.6.6.6"))
+            .await
+            .unwrap_err();
+        assert_eq!((&*refused.rule, refused.code), ("per-ip", "rate_limited"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn delays_are_not_summed_the_longest_is_slept_once() {
+        let leaky = || LimiterSpec::LeakyBucket {
+            rate_per_sec: 1,
+            burst: 5,
+            delay: 0,
+            nodelay: false,
+        };
+        let set = RuleSet::compile(vec![
+            rule("leaky-global", Dimension::Global, leaky()),
+            rule("leaky-ip", Dimension::Ip, leaky()),
+        ])
+        .unwrap();
+        set.admit(Stage::BeforeAuth, &keys(None, "7.7.7.7"))
+            .await
+            .unwrap();
+        // Both rules now delay the next request by about a second.
+        let started = tokio::time::Instant::now();
+        set.admit(Stage::BeforeAuth, &keys(None, "7.7.7.7"))
+            .await
+            .unwrap();
+        let slept = started.elapsed();
+        assert!(
+            slept >= Duration::from_millis(900) && slept < Duration::from_millis(1_500),
+            "slept {slept:?}"
+        );
+    }
+
+    #[test]
+    fn the_plan_is_a_lookup_per_route_and_stage() {
+        let mut order_only = rule("order-ip", Dimension::Ip, window(1));
+        order_only.routes = vec![Route::Order, Route::Order];
+        let set = RuleSet::compile(vec![
+            rule("user", Dimension::User, window(1)),
+            order_only,
+            rule("global", Dimension::Global, window(1)),
+            rule("campaign", Dimension::Campaign, window(1)),
+        ])
+        .unwrap();
+        assert_eq!(set.planned(Route::Grab, Stage::BeforeAuth), [3, 2]);
+        assert_eq!(set.planned(Route::Grab, Stage::AfterAuth), [0]);
+        assert_eq!(set.planned(Route::Order, Stage::BeforeAuth), [1]);
+        assert!(!set.applies(Route::CampaignDetail, Stage::BeforeAuth));
+        assert!(!RuleSet::empty().applies(Route::Grab, Stage::BeforeAuth));
     }
 
     #[test]

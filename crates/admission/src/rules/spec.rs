@@ -4,17 +4,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::limiter::LimiterConfig;
+
 /// Most rules in force: each evaluates on every matching request; 64 is far more than any
 /// sane defence needs and bounds the per-request cost.
 pub const MAX_RULES: usize = 64;
 /// Longest rule name.
 pub const MAX_RULE_NAME_BYTES: usize = 64;
-/// Highest rate a rule may set (per second): above this a rule is not a limit.
+/// Highest rate a rule may set (per second): above this a rule is not a limit. The same
+/// number as the leaky bucket's own bound (asserted where limiters are built).
 pub const MAX_RATE_PER_SEC: u32 = 10_000_000;
-/// Longest window / ramp a rule may set: one day.
-pub const MAX_WINDOW_SECS: u64 = 86_400;
-/// Most keys one keyed rule tracks (each ~40–100 bytes).
-pub const MAX_RULE_KEYS: usize = 10_000_000;
+/// Most keys one keyed rule tracks (each ~40–100 bytes): the keyed limiters' own bound.
+pub const MAX_RULE_KEYS: usize = crate::keyed_rate::MAX_TRACKED_KEYS;
 
 /// What a rule counts by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -85,7 +86,8 @@ pub enum LimiterSpec {
         rate_per_sec: u32,
         /// Requests allowed at once above the rate.
         burst: u32,
-        /// Seconds to ramp from a third of the rate to the full rate (0: no warm-up).
+        /// Seconds to ramp from a third of the rate to the full rate (0: no warm-up). At most
+        /// [`MAX_WARM_UP_PERIOD`](crate::warm_up::MAX_WARM_UP_PERIOD); global rules only.
         #[serde(default)]
         warmup_secs: u64,
     },
@@ -95,7 +97,7 @@ pub enum LimiterSpec {
     LeakyBucket {
         /// Leak rate.
         rate_per_sec: u32,
-        /// Excess requests held.
+        /// Excess requests held; at most [`MAX_BURST`](crate::leaky_bucket::MAX_BURST).
         burst: u32,
         /// Excess requests passed without delay (nginx `delay=`).
         #[serde(default)]
@@ -108,17 +110,20 @@ pub enum LimiterSpec {
     SlidingWindow {
         /// Requests per window.
         limit: u32,
-        /// Window length.
+        /// Window length; 1 to [`MAX_WINDOW`](crate::sliding_window::MAX_WINDOW).
         window_secs: u64,
     },
-    /// At most `max` at once; up to `queue` more wait at most `max_wait_ms`.
+    /// At most `max` at once; up to `queue` more wait at most `max_wait_ms`. Global
+    /// dimension only: one rule is one limit.
     Concurrency {
         /// Requests in flight.
         max: u32,
-        /// Requests waiting (0: reject at once).
+        /// Requests waiting (0: reject at once); at most
+        /// [`MAX_QUEUE_LENGTH`](crate::queued_in_flight::MAX_QUEUE_LENGTH).
         #[serde(default)]
         queue: u32,
-        /// Longest wait in the queue.
+        /// Longest wait in the queue; at most
+        /// [`MAX_QUEUE_WAIT`](crate::queued_in_flight::MAX_QUEUE_WAIT).
         #[serde(default)]
         max_wait_ms: u64,
     },
@@ -198,6 +203,10 @@ fn check(ok: bool, index: usize, field: &str, problem: impl Into<String>) -> Res
 }
 
 /// Validates a whole rule set; nothing is applied unless everything passes.
+///
+/// Each rule's limiter configuration is built and checked by the limiter's own `validate`
+/// (a dry run of [`RuleSet::compile`](super::RuleSet::compile)), so a set that passes here
+/// always compiles.
 pub fn validate(rules: &[RuleSpec]) -> Result<(), RuleError> {
     if rules.len() > MAX_RULES {
         return Err(RuleError {
@@ -243,84 +252,8 @@ pub fn validate(rules: &[RuleSpec]) -> Result<(), RuleError> {
             "auto_ban",
             "only user and ip rules can ban",
         )?;
-        let rate_ok = |r: u32| (1..=MAX_RATE_PER_SEC).contains(&r);
-        match &rule.limiter {
-            LimiterSpec::TokenBucket {
-                rate_per_sec,
-                burst,
-                warmup_secs,
-            } => {
-                check(
-                    rate_ok(*rate_per_sec),
-                    i,
-                    "limiter.rate_per_sec",
-                    format!("1 to {MAX_RATE_PER_SEC}"),
-                )?;
-                check(*burst >= 1, i, "limiter.burst", "at least 1")?;
-                check(
-                    *warmup_secs <= MAX_WINDOW_SECS,
-                    i,
-                    "limiter.warmup_secs",
-                    format!("at most {MAX_WINDOW_SECS}"),
-                )?;
-            }
-            LimiterSpec::LeakyBucket {
-                rate_per_sec,
-                burst,
-                delay,
-                ..
-            } => {
-                check(
-                    rate_ok(*rate_per_sec),
-                    i,
-                    "limiter.rate_per_sec",
-                    format!("1 to {MAX_RATE_PER_SEC}"),
-                )?;
-                check(
-                    *delay <= *burst,
-                    i,
-                    "limiter.delay",
-                    "must not exceed burst",
-                )?;
-            }
-            LimiterSpec::SlidingWindow { limit, window_secs } => {
-                check(*limit >= 1, i, "limiter.limit", "at least 1")?;
-                check(
-                    (1..=MAX_WINDOW_SECS).contains(window_secs),
-                    i,
-                    "limiter.window_secs",
-                    format!("1 to {MAX_WINDOW_SECS}"),
-                )?;
-            }
-            LimiterSpec::Concurrency {
-                max,
-                max_wait_ms,
-                queue,
-            } => {
-                check(*max >= 1, i, "limiter.max", "at least 1")?;
-                check(
-                    *max_wait_ms <= 60_000,
-                    i,
-                    "limiter.max_wait_ms",
-                    "at most 60000",
-                )?;
-                check(
-                    *queue == 0 || *max_wait_ms > 0,
-                    i,
-                    "limiter.max_wait_ms",
-                    "a queue needs a positive max_wait_ms",
-                )?;
-                check(
-                    matches!(
-                        rule.dimension,
-                        Dimension::Global | Dimension::Route | Dimension::Campaign
-                    ),
-                    i,
-                    "limiter.kind",
-                    "concurrency limits apply to global, route or campaign dimensions",
-                )?;
-            }
-        }
+        // The limiter's own bounds, as a dry run of compiling it.
+        LimiterConfig::from_spec(rule, i)?;
     }
     Ok(())
 }
@@ -391,6 +324,124 @@ mod tests {
         rules[0].dimension = Dimension::Campaign;
         rules[0].auto_ban = true;
         assert_eq!(validate(&rules).unwrap_err().field, "rules[0].auto_ban");
+    }
+
+    fn one(dimension: Dimension, limiter: LimiterSpec) -> Vec<RuleSpec> {
+        vec![RuleSpec {
+            name: "r".into(),
+            dimension,
+            routes: vec![Route::Grab],
+            limiter,
+            action: Action::default(),
+            dry_run: false,
+            auto_ban: false,
+            max_keys: 1_000,
+        }]
+    }
+
+    fn token(warmup_secs: u64) -> LimiterSpec {
+        LimiterSpec::TokenBucket {
+            rate_per_sec: 10,
+            burst: 10,
+            warmup_secs,
+        }
+    }
+
+    fn leaky(burst: u32) -> LimiterSpec {
+        LimiterSpec::LeakyBucket {
+            rate_per_sec: 10,
+            burst,
+            delay: 0,
+            nodelay: false,
+        }
+    }
+
+    fn concurrency(queue: u32, max_wait_ms: u64) -> LimiterSpec {
+        LimiterSpec::Concurrency {
+            max: 1,
+            queue,
+            max_wait_ms,
+        }
+    }
+
+    /// Refused by `validate` and by `compile` (which used to panic on these), naming `field`.
+    fn refused(rules: Vec<RuleSpec>, field: &str) {
+        assert_eq!(validate(&rules).unwrap_err().field, field, "{rules:?}");
+        assert_eq!(
+            crate::rules::RuleSet::compile(rules).unwrap_err().field,
+            field
+        );
+    }
+
+    #[test]
+    fn the_limiters_own_bounds_are_refused_naming_the_field() {
+        use crate::leaky_bucket::MAX_BURST;
+        use crate::queued_in_flight::{MAX_QUEUE_LENGTH, MAX_QUEUE_WAIT};
+        use crate::warm_up::MAX_WARM_UP_PERIOD;
+
+        let ramp = MAX_WARM_UP_PERIOD.as_secs();
+        let queue = u32::try_from(MAX_QUEUE_LENGTH).unwrap();
+        let wait = u64::try_from(MAX_QUEUE_WAIT.as_millis()).unwrap();
+        let field = |f: &str| format!("rules[0].limiter.{f}");
+        for warmup in [ramp + 1, 86_400, u64::MAX] {
+            refused(one(Dimension::Global, token(warmup)), &field("warmup_secs"));
+        }
+        for burst in [MAX_BURST + 1, u32::MAX] {
+            refused(one(Dimension::Global, leaky(burst)), &field("burst"));
+            refused(one(Dimension::Ip, leaky(burst)), &field("burst"));
+        }
+        refused(
+            one(Dimension::Global, concurrency(queue + 1, 100)),
+            &field("queue"),
+        );
+        for max_wait_ms in [wait + 1, 60_000, u64::MAX] {
+            refused(
+                one(Dimension::Global, concurrency(1, max_wait_ms)),
+                &field("max_wait_ms"),
+            );
+        }
+        // The bounds themselves pass, and compile.
+        for rules in [
+            one(Dimension::Global, token(ramp)),
+            one(Dimension::Global, leaky(MAX_BURST)),
+            one(Dimension::Ip, leaky(MAX_BURST)),
+            one(Dimension::Global, concurrency(queue, wait)),
+        ] {
+            crate::rules::RuleSet::compile(rules).unwrap();
+        }
+    }
+
+    #[test]
+    fn warm_up_is_for_global_rules_only() {
+        for dimension in [
+            Dimension::Route,
+            Dimension::User,
+            Dimension::Ip,
+            Dimension::Campaign,
+            Dimension::UserCampaign,
+        ] {
+            refused(one(dimension, token(10)), "rules[0].limiter.warmup_secs");
+            validate(&one(dimension, token(0))).unwrap();
+        }
+        validate(&one(Dimension::Global, token(10))).unwrap();
+    }
+
+    #[test]
+    fn concurrency_is_for_the_global_dimension_only() {
+        for dimension in [
+            Dimension::Route,
+            Dimension::User,
+            Dimension::Ip,
+            Dimension::Campaign,
+            Dimension::UserCampaign,
+        ] {
+            let rules = one(dimension, concurrency(0, 0));
+            let error = validate(&rules).unwrap_err();
+            assert_eq!(error.field, "rules[0].limiter.kind");
+            assert!(error.problem.contains("global"), "{error}");
+            refused(rules, "rules[0].limiter.kind");
+        }
+        validate(&one(Dimension::Global, concurrency(0, 0))).unwrap();
     }
 
     #[test]

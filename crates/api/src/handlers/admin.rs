@@ -36,7 +36,8 @@ const MAX_OPERATOR_BYTES: usize = 64;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RulesBody {
-    /// The rules, in evaluation order.
+    /// The rules, in configured order (they run narrowest key first: see
+    /// `stampede_admission::rules`).
     pub rules: Vec<RuleSpec>,
 }
 
@@ -163,7 +164,7 @@ pub async fn add_entry(
         expires_at_ms: body.ttl_secs.map(|t| now_ms + t * 1000),
     };
     let shown = EntryJson::from(&entry);
-    state.defence.add_entry(entry, now_ms)?;
+    state.defence.add_entry(entry, now_ms).await?;
     tracing::warn!(kind = shown.kind, value = %shown.value, list = ?shown.list, "blocklist entry added");
     Ok(respond(StatusCode::CREATED, &shown))
 }
@@ -207,7 +208,11 @@ pub async fn remove_entry(
         query.map_err(|e| AppError::BadRequest(format!("query: {}", e.body_text())))?;
     let subject = subject(&kind, &value)?;
     let list = query.list.unwrap_or(ListKind::Block);
-    if state.defence.remove_entry(list, &subject, state.now_ms())? {
+    if state
+        .defence
+        .remove_entry(list, &subject, state.now_ms())
+        .await?
+    {
         tracing::warn!(kind, value, ?list, "blocklist entry removed");
         Ok(StatusCode::NO_CONTENT.into_response())
     } else {
