@@ -278,6 +278,41 @@ fn stale_permits_do_not_count_as_probes() {
 }
 
 #[test]
+fn record_answers_the_state_it_left() {
+    let breaker = CircuitBreaker::new(config());
+    let now = Duration::from_secs(10);
+    let record = |at, outcome| {
+        (breaker.try_acquire(at))
+            .expect("admitted")
+            .record(outcome, FAST)
+    };
+    let stale = breaker.try_acquire(now).expect("closed");
+    for _ in 0..4 {
+        assert_eq!(record(now, CallOutcome::Failure), BreakerState::Closed);
+    }
+    let until = now + FAST + Duration::from_secs(1);
+    assert_eq!(
+        record(now, CallOutcome::Failure),
+        BreakerState::Open { until },
+        "the failure that tripped it"
+    );
+    assert_eq!(
+        stale.record(CallOutcome::Success, FAST),
+        BreakerState::Open { until },
+        "a stale permit changes nothing and answers the state as it is"
+    );
+    assert_eq!(
+        record(until, CallOutcome::Success),
+        BreakerState::HalfOpen {
+            probes_in_flight: 0,
+            successes: 1
+        }
+    );
+    assert_eq!(record(until, CallOutcome::Success), BreakerState::Closed);
+    assert_eq!(record(until, CallOutcome::Success), breaker.state());
+}
+
+#[test]
 fn invalid_config_names_the_field() {
     let mut bad = config();
     bad.min_calls = nz(11);
