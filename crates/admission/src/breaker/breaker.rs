@@ -8,7 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::config::BreakerConfig;
-use super::state::{BreakerOpen, BreakerState, Machine, Ticket};
+use super::state::{BreakerOpen, BreakerState, Machine, SuccessRatio, Ticket};
 use crate::clock::to_nanos;
 
 /// `closed_generation` while the breaker is not closed.
@@ -111,6 +111,14 @@ impl CircuitBreaker {
     /// `HalfOpen` at the next `try_acquire`.
     pub fn state(&self) -> BreakerState {
         self.shared.machine.lock().state()
+    }
+
+    /// Good calls (neither failed nor slow) over the calls in the sliding window, while
+    /// closed; `None` while open or half-open. One lock, like [`state`](Self::state). The
+    /// window starts afresh each time the breaker closes, so a recovered dependency is judged
+    /// on its calls since.
+    pub fn success_ratio(&self) -> Option<SuccessRatio> {
+        self.shared.machine.lock().success_ratio()
     }
 }
 
