@@ -4,7 +4,7 @@
 
 use crate::audit::{AcknowledgedWin, UserObservation};
 use crate::clock::Clock;
-use crate::connection::{Connection, TransportError};
+use crate::connection::Connection;
 use crate::outcome::{GrabResult, Outcome, classify};
 use crate::population::{Mix, Next, Population, first_delay, next_action};
 use crate::progress::LiveCounters;
@@ -257,9 +257,7 @@ async fn grab(shared: &Shared, connection: &mut Connection, user: &VirtualUser) 
             response.retry_after.as_deref(),
             &response.body,
         ),
-        Err(TransportError::Connect { .. }) => GrabResult::bare(Outcome::ConnectError),
-        Err(TransportError::Timeout(_)) => GrabResult::bare(Outcome::Timeout),
-        Err(TransportError::Http(_)) => GrabResult::bare(Outcome::TransportError),
+        Err(error) => GrabResult::bare(Outcome::from_transport(&error)),
     }
 }
 

@@ -140,48 +140,24 @@ async fn bench_raw(
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<BenchOutcome> {
     let mix = Mix::new(args.users, 0, args.users, 0).context("--users")?;
-    let seed = args.seed.unwrap_or_else(|| rand::rng().random());
-    let run_tag: u32 = rand::rng().random();
+    let token_secret = Arc::from(token_secret.into_bytes());
+    // Every user a script from the default address, sending at once and never stopping.
     let plan = LoadPlan {
-        server,
-        path: path.to_owned(),
         raw: true,
-        token_secret: Arc::from(token_secret.into_bytes()),
-        token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
-        user_prefix: format!("raw-{run_tag:08x}-"),
-        mix,
+        user_prefix: run_user_prefix("raw"),
         sources: Sources::default(),
-        connections: args.connections,
-        rate_per_sec: args.rate,
-        duration: Duration::from_secs(args.duration_secs),
-        max_requests: args.max_requests,
-        seed,
+        ..load_plan(
+            args,
+            server,
+            path.to_owned(),
+            mix,
+            token_secret,
+            clock.as_ref(),
+        )
     };
-    let live = Arc::new(LiveCounters::default());
-    let printer = (!args.quiet).then(|| progress::spawn_printer(live.clone(), clock.clone()));
-    let load = driver::drive(plan, clock, live).await;
-    if let Some(printer) = printer {
-        printer.abort();
-    }
-    let run_info = RunInfo {
-        target: server.to_string(),
-        campaign_id: format!("(raw mode: POST {path}, responses counted, no audit)"),
-        mode: if args.rate.is_some() {
-            "open"
-        } else {
-            "closed"
-        }
-        .to_owned(),
-        connections: args.connections,
-        rate_per_sec: args.rate,
-        duration_limit_secs: args.duration_secs,
-        max_requests: args.max_requests,
-        seed,
-        mix,
-        botnet_ips: 0,
-        clicker_ips: 0,
-        script_ips: 0,
-    };
+    let campaign_id = format!("(raw mode: POST {path}, responses counted, no audit)");
+    let run_info = run_info(&plan, campaign_id);
+    let load = drive_with_progress(args, plan, clock).await;
     let report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
     println!("{}", report.to_table());
     println!("audit: SKIPPED (raw mode)");
@@ -234,35 +210,18 @@ async fn bench(
         );
     }
 
-    let seed = args.seed.unwrap_or_else(|| rand::rng().random());
-    let run_tag: u32 = rand::rng().random();
-    let duration = Duration::from_secs(args.duration_secs);
     let token_secret: Arc<[u8]> = Arc::from(token_secret.into_bytes());
-    let plan = LoadPlan {
+    let path = format!("/v1/campaigns/{campaign_id}/grab");
+    let plan = load_plan(
+        args,
         server,
-        path: format!("/v1/campaigns/{campaign_id}/grab"),
-        raw: false,
-        token_secret: token_secret.clone(),
-        token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
-        user_prefix: format!("bench-{run_tag:08x}-"),
+        path,
         mix,
-        sources: Sources {
-            botnet_ips: args.botnet_ips,
-            clicker_ips: args.clicker_ips,
-            script_ips: args.script_ips,
-        },
-        connections: args.connections,
-        rate_per_sec: args.rate,
-        duration,
-        max_requests: args.max_requests,
-        seed,
-    };
-    let live = Arc::new(LiveCounters::default());
-    let printer = (!args.quiet).then(|| progress::spawn_printer(live.clone(), clock.clone()));
-    let load = driver::drive(plan, clock.clone(), live).await;
-    if let Some(printer) = printer {
-        printer.abort();
-    }
+        token_secret.clone(),
+        clock.as_ref(),
+    );
+    let run_info = run_info(&plan, campaign_id.clone());
+    let load = drive_with_progress(args, plan, clock.clone()).await;
 
     let after = admin.campaign(&campaign_id).await?;
     let winners = admin.all_winners(&campaign_id).await?;
@@ -294,29 +253,6 @@ async fn bench(
         red_packet,
         payments: payment_input,
     });
-    let run_info = RunInfo {
-        target: server.to_string(),
-        campaign_id,
-        mode: if args.rate.is_some() {
-            "open"
-        } else {
-            "closed"
-        }
-        .to_owned(),
-        connections: args.connections,
-        rate_per_sec: args.rate,
-        duration_limit_secs: args.duration_secs,
-        max_requests: args.max_requests,
-        seed,
-        mix,
-        botnet_ips: if mix.bots > 0 { args.botnet_ips } else { 0 },
-        clicker_ips: if mix.clickers + mix.visitors > 0 {
-            args.clicker_ips
-        } else {
-            0
-        },
-        script_ips: if mix.scripts > 0 { args.script_ips } else { 0 },
-    };
     let mut report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
     report.payments = payment_report;
     println!("{}", report.to_table());
@@ -324,6 +260,85 @@ async fn bench(
     let outcome = BenchOutcome { report, audit };
     write_outputs(args, &outcome)?;
     Ok(outcome)
+}
+
+/// The load a bench drives against `server`: `mix` users POSTing to `path`, their tokens
+/// signed with `token_secret`, from the source addresses and at the pace and limits the flags
+/// give. Raw mode overrides what differs (see [`bench_raw`]).
+fn load_plan(
+    args: &BenchArgs,
+    server: SocketAddr,
+    path: String,
+    mix: Mix,
+    token_secret: Arc<[u8]>,
+    clock: &dyn Clock,
+) -> LoadPlan {
+    LoadPlan {
+        server,
+        path,
+        raw: false,
+        token_secret,
+        token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
+        user_prefix: run_user_prefix("bench"),
+        mix,
+        sources: Sources {
+            botnet_ips: args.botnet_ips,
+            clicker_ips: args.clicker_ips,
+            script_ips: args.script_ips,
+        },
+        connections: args.connections,
+        rate_per_sec: args.rate,
+        duration: Duration::from_secs(args.duration_secs),
+        max_requests: args.max_requests,
+        seed: args.seed.unwrap_or_else(|| rand::rng().random()),
+    }
+}
+
+/// `{mode}-{random tag}-`: this run's user ids, apart from other runs' on a shared campaign.
+fn run_user_prefix(mode: &str) -> String {
+    let run_tag: u32 = rand::rng().random();
+    format!("{mode}-{run_tag:08x}-")
+}
+
+/// What the report says was driven: `plan` as given, with only the source addresses that a
+/// population of the mix used.
+fn run_info(plan: &LoadPlan, campaign_id: String) -> RunInfo {
+    let (mix, sources) = (plan.mix, plan.sources);
+    let used = |population_users: u64, ips: u32| if population_users > 0 { ips } else { 0 };
+    RunInfo {
+        target: plan.server.to_string(),
+        campaign_id,
+        mode: if plan.rate_per_sec.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .to_owned(),
+        connections: plan.connections,
+        rate_per_sec: plan.rate_per_sec,
+        duration_limit_secs: plan.duration.as_secs(),
+        max_requests: plan.max_requests,
+        seed: plan.seed,
+        mix,
+        botnet_ips: used(mix.bots, sources.botnet_ips),
+        clicker_ips: used(mix.clickers + mix.visitors, sources.clicker_ips),
+        script_ips: used(mix.scripts, sources.script_ips),
+    }
+}
+
+/// Drives `plan` to completion, printing live progress to stderr unless `--quiet`.
+async fn drive_with_progress(
+    args: &BenchArgs,
+    plan: LoadPlan,
+    clock: Arc<dyn Clock>,
+) -> driver::LoadResult {
+    let live = Arc::new(LiveCounters::default());
+    let printer = (!args.quiet).then(|| progress::spawn_printer(live.clone(), clock.clone()));
+    let load = driver::drive(plan, clock, live).await;
+    if let Some(printer) = printer {
+        printer.abort();
+    }
+    load
 }
 
 fn write_outputs(args: &BenchArgs, outcome: &BenchOutcome) -> anyhow::Result<()> {
@@ -404,6 +419,32 @@ mod tests {
         assert_eq!(address, "127.0.0.1:8080".parse().unwrap());
         assert!(resolve_target("https://127.0.0.1:1").await.is_err());
         assert!(resolve_target("http://127.0.0.1:1/v1").await.is_err());
+    }
+
+    #[test]
+    fn run_info_reports_the_plan_and_only_the_sources_a_population_used() {
+        let mut args = BenchArgs::for_target("http://127.0.0.1:1");
+        (args.botnet_ips, args.clicker_ips, args.script_ips) = (8, 4, 3);
+        (args.rate, args.seed, args.duration_secs) = (Some(500), Some(7), 9);
+        let server = "127.0.0.1:1".parse().unwrap();
+        let no_bots = Mix::new(100, 50, 10, 0).expect("valid mix");
+        let secret: Arc<[u8]> = Arc::from(&b"secret"[..]);
+        let plan = load_plan(&args, server, "/p".into(), no_bots, secret, &SystemClock);
+        assert!(plan.user_prefix.starts_with("bench-") && !plan.raw);
+        let info = run_info(&plan, "c1".into());
+        assert_eq!(
+            (info.mode.as_str(), info.seed, info.rate_per_sec),
+            ("open", 7, Some(500))
+        );
+        assert_eq!(
+            (info.campaign_id.as_str(), info.duration_limit_secs),
+            ("c1", 9)
+        );
+        assert_eq!(
+            (info.botnet_ips, info.clicker_ips, info.script_ips),
+            (0, 4, 3),
+            "no bots, so no botnet addresses"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! What one grab attempt ended as, with a stable string code per variant.
 
+use crate::connection::TransportError;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -101,6 +102,15 @@ impl Outcome {
         }
     }
 
+    /// The client-side outcome of a request that got no response.
+    pub fn from_transport(error: &TransportError) -> Self {
+        match error {
+            TransportError::Connect { .. } => Outcome::ConnectError,
+            TransportError::Timeout(_) => Outcome::Timeout,
+            TransportError::Http(_) => Outcome::TransportError,
+        }
+    }
+
     /// True when no HTTP response arrived, so the server may or may not have acted.
     pub fn is_unresolved(self) -> bool {
         matches!(self, Outcome::Timeout | Outcome::TransportError)
@@ -155,6 +165,13 @@ struct ErrorDetail {
     code: String,
 }
 
+/// The contract's error code in an error body (`{"error":{"code":...}}`), if it is one.
+pub fn error_code(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<ErrorBody>(body)
+        .map(|parsed| parsed.error.code)
+        .ok()
+}
+
 /// Classifies a grab response from its status, `Retry-After` header value and body.
 pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> GrabResult {
     let retry_after = retry_after
@@ -178,9 +195,7 @@ pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> GrabResu
             Err(_) => GrabResult::bare(Outcome::UnexpectedResponse),
         };
     }
-    let code = serde_json::from_slice::<ErrorBody>(body)
-        .map(|parsed| parsed.error.code)
-        .unwrap_or_default();
+    let code = error_code(body).unwrap_or_default();
     let outcome = match (status, code.as_str()) {
         (410, "sold_out") => Outcome::SoldOut,
         (409, "not_started") => Outcome::NotStarted,
@@ -217,6 +232,45 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), Outcome::COUNT);
+    }
+
+    #[test]
+    fn transport_errors_are_client_side_outcomes() {
+        let refused = TransportError::Connect {
+            address: "127.0.0.1:1".parse().expect("address"),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        let cases = [
+            (refused, Outcome::ConnectError, false),
+            (
+                TransportError::Timeout(Duration::from_secs(10)),
+                Outcome::Timeout,
+                true,
+            ),
+            (
+                TransportError::Http("reset".into()),
+                Outcome::TransportError,
+                true,
+            ),
+        ];
+        for (error, outcome, unresolved) in cases {
+            assert_eq!(Outcome::from_transport(&error), outcome);
+            assert_eq!(
+                outcome.is_unresolved(),
+                unresolved,
+                "{outcome:?}: a refused connect sent nothing"
+            );
+        }
+    }
+
+    #[test]
+    fn error_codes_come_from_the_contracts_error_body() {
+        assert_eq!(
+            error_code(br#"{"error":{"code":"sold_out","message":"x"}}"#).as_deref(),
+            Some("sold_out")
+        );
+        assert_eq!(error_code(b"<html>bad gateway</html>"), None);
+        assert_eq!(error_code(br#"{"outcome":"won"}"#), None);
     }
 
     #[test]

@@ -19,15 +19,15 @@ use crate::audit::payments::{
 };
 use crate::audit::{OrderRead, PaymentsInput, UserObservation};
 use crate::clock::Clock;
-use crate::connection::{Connection, TransportError};
+use crate::connection::{Connection, Response, TransportError};
 use crate::fan_out::fan_out;
+use crate::outcome::{Outcome, error_code};
 use crate::payment_report::PaymentReport;
 use crate::recorder::{SIGNIFICANT_FIGURES, new_histogram};
 use crate::report::LatencySummary;
 use crate::token::mint_token;
 use bytes::Bytes;
 use http::Method;
-use serde::Deserialize;
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,44 +83,39 @@ pub struct PaymentPhase {
 /// The code recorded for a pay answered 200.
 pub const OK_CODE: &str = "ok";
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: ErrorCode,
-}
-
-#[derive(Deserialize)]
-struct ErrorCode {
-    code: String,
-}
-
 /// The code of a pay answer: [`OK_CODE`] for 200, else the contract's error code, else
 /// `http_<status>`.
 pub fn pay_code(status: u16, body: &[u8]) -> String {
     if status == 200 {
         return OK_CODE.to_owned();
     }
-    serde_json::from_slice::<ErrorBody>(body)
-        .map(|parsed| parsed.error.code)
-        .unwrap_or_else(|_| format!("http_{status}"))
-}
-
-fn transport_code(error: &TransportError) -> &'static str {
-    match error {
-        TransportError::Connect { .. } => "connect_error",
-        TransportError::Timeout(_) => "timeout",
-        TransportError::Http(_) => "transport_error",
-    }
-}
-
-/// True for codes that leave it open whether the server acted (no answer arrived).
-fn unanswered(code: &str) -> bool {
-    matches!(code, "timeout" | "transport_error")
+    error_code(body).unwrap_or_else(|| format!("http_{status}"))
 }
 
 #[derive(Debug, Clone)]
 struct PayRecord {
+    /// [`pay_code`] of the answer, or the transport outcome's code when none came.
     code: String,
+    /// No answer arrived, so whether the server acted is open ([`Outcome::is_unresolved`]).
+    unresolved: bool,
     latency: Duration,
+}
+
+impl PayRecord {
+    fn of(answer: Result<Response, TransportError>, latency: Duration) -> Self {
+        let (code, unresolved) = match answer {
+            Ok(response) => (pay_code(response.status.as_u16(), &response.body), false),
+            Err(error) => {
+                let outcome = Outcome::from_transport(&error);
+                (outcome.code().to_owned(), outcome.is_unresolved())
+            }
+        };
+        Self {
+            code,
+            unresolved,
+            latency,
+        }
+    }
 }
 
 /// The progress line printed before paying.
@@ -162,7 +157,7 @@ pub async fn run(
     let awaited: HashSet<&str> = orders
         .iter()
         .zip(&records)
-        .filter(|(_, record)| record.code == OK_CODE || unanswered(&record.code))
+        .filter(|(_, record)| record.code == OK_CODE || record.unresolved)
         .map(|(order, _)| order.order_id.as_str())
         .collect();
 
@@ -251,12 +246,8 @@ async fn pay_all(plan: &PayPlan, orders: Vec<PayOrder>, clock: Arc<dyn Clock>) -
                         Some(Bytes::from_static(b"{}")),
                     )
                     .await;
-                let latency = clock.now() - sent;
-                let code = match answer {
-                    Ok(response) => pay_code(response.status.as_u16(), &response.body),
-                    Err(error) => transport_code(&error).to_owned(),
-                };
-                (connection, PayRecord { code, latency })
+                let record = PayRecord::of(answer, clock.now() - sent);
+                (connection, record)
             }
         },
     )
@@ -374,9 +365,36 @@ mod tests {
             "channel_unavailable"
         );
         assert_eq!(pay_code(502, b"<html>bad gateway</html>"), "http_502");
-        assert!(unanswered("timeout") && unanswered("transport_error"));
-        assert!(
-            !unanswered("connect_error"),
+    }
+
+    #[test]
+    fn only_a_pay_that_got_no_answer_is_unresolved() {
+        let answered = Response {
+            status: http::StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: None,
+            body: Bytes::from_static(br#"{"error":{"code":"channel_unavailable","message":""}}"#),
+        };
+        let record = PayRecord::of(Ok(answered), Duration::from_millis(3));
+        assert_eq!(
+            (record.code.as_str(), record.unresolved),
+            ("channel_unavailable", false)
+        );
+        let timed_out = PayRecord::of(
+            Err(TransportError::Timeout(Duration::from_secs(10))),
+            Duration::ZERO,
+        );
+        assert_eq!(
+            (timed_out.code.as_str(), timed_out.unresolved),
+            ("timeout", true)
+        );
+        let refused = TransportError::Connect {
+            address: "127.0.0.1:1".parse().expect("address"),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        let refused = PayRecord::of(Err(refused), Duration::ZERO);
+        assert_eq!(
+            (refused.code.as_str(), refused.unresolved),
+            ("connect_error", false),
             "a refused connect sent nothing"
         );
     }

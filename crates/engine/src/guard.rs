@@ -215,8 +215,8 @@ impl JournalGuard {
             ),
             Err(_timed_out) => (CallOutcome::Failure, Err(self.timeout_answer())),
         };
-        permit.record(outcome, elapsed);
-        let state = self.breaker.state();
+        // `record` answers the state it left under its own lock: no second lock per grab.
+        let state = permit.record(outcome, elapsed);
         self.state_gauge.set(gauge_value(state));
         match (result, state) {
             (Err(EngineError::Degraded { .. }), BreakerState::Open { until }) => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use super::config::BreakerConfig;
-use super::state::{BreakerOpen, BreakerState, Machine, Ticket};
+use super::state::{BreakerOpen, BreakerState, Machine, SuccessRatio, Ticket};
 use crate::clock::to_nanos;
 
 /// `closed_generation` while the breaker is not closed.
@@ -112,6 +112,14 @@ impl CircuitBreaker {
     pub fn state(&self) -> BreakerState {
         self.shared.machine.lock().state()
     }
+
+    /// Good calls (neither failed nor slow) over the calls in the sliding window, while
+    /// closed; `None` while open or half-open. One lock, like [`state`](Self::state). The
+    /// window starts afresh each time the breaker closes, so a recovered dependency is judged
+    /// on its calls since.
+    pub fn success_ratio(&self) -> Option<SuccessRatio> {
+        self.shared.machine.lock().success_ratio()
+    }
 }
 
 impl Shared {
@@ -128,10 +136,12 @@ impl Shared {
             .store(closed_generation, Ordering::Release);
     }
 
-    fn record(&self, ticket: Ticket, outcome: CallOutcome, elapsed: Duration) {
+    /// Records one outcome and answers the state it left, read under the same lock.
+    fn record(&self, ticket: Ticket, outcome: CallOutcome, elapsed: Duration) -> BreakerState {
         let mut machine = self.machine.lock();
         machine.record(ticket, outcome == CallOutcome::Failure, elapsed);
         self.publish(&machine);
+        machine.state()
     }
 }
 
@@ -152,11 +162,13 @@ pub struct CallPermit {
 
 impl CallPermit {
     /// Records the call's outcome and how long it took (`elapsed >= slow_call_threshold`
-    /// makes it a slow call, whatever the outcome).
-    pub fn record(mut self, outcome: CallOutcome, elapsed: Duration) {
-        if let Some(shared) = self.shared.take() {
-            shared.record(self.ticket, outcome, elapsed);
-        }
+    /// makes it a slow call, whatever the outcome), and answers the breaker's state right
+    /// after, read under the lock the record takes anyway (a caller that reports the state
+    /// needs no second lock; ignoring it is fine).
+    pub fn record(mut self, outcome: CallOutcome, elapsed: Duration) -> BreakerState {
+        let shared = (self.shared.take())
+            .expect("CallPermit: `shared` is taken only by record, release or drop");
+        shared.record(self.ticket, outcome, elapsed)
     }
 
     /// Gives the permit back without a call having been made (the caller found, before

@@ -2,7 +2,8 @@
 //! wait, and resume when it answers well again (Resilience4j's model, linkerd's shape).
 //!
 //! - [`state`]: the pure state machine, [`BreakerState`] as an explicit enum whose match
-//!   arms name their allowed transitions; decisions are values ([`BreakerOpen`]).
+//!   arms name their allowed transitions; decisions are values ([`BreakerOpen`]), and so is
+//!   the closed window's health ([`SuccessRatio`], for callers that weigh load by it).
 //! - [`config`]: [`BreakerConfig`], a **count-based** sliding window (see its docs), ratios,
 //!   slow-call threshold, open period, probes; named limits.
 //! - [`breaker`](mod@breaker): [`CircuitBreaker`], the thread-safe handle (`&self`, cheap
@@ -40,7 +41,7 @@ pub use config::{
 pub use future::ResponseFuture;
 pub use layer::BreakerLayer;
 pub use service::BreakerService;
-pub use state::{BreakerOpen, BreakerState};
+pub use state::{BreakerOpen, BreakerState, SuccessRatio};
 
 #[cfg(test)]
 mod tests;

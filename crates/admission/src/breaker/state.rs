@@ -46,6 +46,28 @@ impl BreakerState {
     }
 }
 
+/// The closed state's window seen as good calls (neither failed nor slow) out of the calls in
+/// it: for a caller that shares load by health (a router down-weighting a struggling channel
+/// before its breaker trips). See [`CircuitBreaker::success_ratio`](super::CircuitBreaker::success_ratio).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuccessRatio {
+    /// Calls in the window that neither failed nor were slow.
+    pub good_calls: u32,
+    /// Calls in the window (at most `window_calls`).
+    pub calls: u32,
+}
+
+impl SuccessRatio {
+    /// `good_calls / calls`, in `[0, 1]`; 1 for an empty window (nothing has gone wrong yet).
+    pub fn as_f64(self) -> f64 {
+        if self.calls == 0 {
+            1.0
+        } else {
+            f64::from(self.good_calls) / f64::from(self.calls)
+        }
+    }
+}
+
 /// Why a call was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("circuit breaker open; retry after {retry_after:?}")]
@@ -91,6 +113,15 @@ impl Machine {
 
     pub(crate) fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The window's success ratio while closed; `None` otherwise (the window then holds the
+    /// calls that tripped the breaker, and is cleared when it closes again).
+    pub(crate) fn success_ratio(&self) -> Option<SuccessRatio> {
+        match self.state {
+            BreakerState::Closed => Some(self.window.success_ratio()),
+            BreakerState::Open { .. } | BreakerState::HalfOpen { .. } => None,
+        }
     }
 
     /// Admits a call at `now`, or says how long to wait.

@@ -278,6 +278,80 @@ fn stale_permits_do_not_count_as_probes() {
 }
 
 #[test]
+fn record_answers_the_state_it_left() {
+    let breaker = CircuitBreaker::new(config());
+    let now = Duration::from_secs(10);
+    let record = |at, outcome| {
+        (breaker.try_acquire(at))
+            .expect("admitted")
+            .record(outcome, FAST)
+    };
+    let stale = breaker.try_acquire(now).expect("closed");
+    for _ in 0..4 {
+        assert_eq!(record(now, CallOutcome::Failure), BreakerState::Closed);
+    }
+    let until = now + FAST + Duration::from_secs(1);
+    assert_eq!(
+        record(now, CallOutcome::Failure),
+        BreakerState::Open { until },
+        "the failure that tripped it"
+    );
+    assert_eq!(
+        stale.record(CallOutcome::Success, FAST),
+        BreakerState::Open { until },
+        "a stale permit changes nothing and answers the state as it is"
+    );
+    assert_eq!(
+        record(until, CallOutcome::Success),
+        BreakerState::HalfOpen {
+            probes_in_flight: 0,
+            successes: 1
+        }
+    );
+    assert_eq!(record(until, CallOutcome::Success), BreakerState::Closed);
+    assert_eq!(record(until, CallOutcome::Success), breaker.state());
+}
+
+#[test]
+fn success_ratio_is_the_closed_window_and_starts_afresh_on_closing() {
+    let breaker = CircuitBreaker::new(config());
+    let now = Duration::from_secs(10);
+    let ratio = |good_calls, calls| Some(SuccessRatio { good_calls, calls });
+    assert_eq!(breaker.success_ratio(), ratio(0, 0));
+    call(&breaker, now, CallOutcome::Success, FAST);
+    call(&breaker, now, CallOutcome::Success, SLOW);
+    call(&breaker, now, CallOutcome::Failure, FAST);
+    assert_eq!(
+        breaker.success_ratio(),
+        ratio(1, 3),
+        "slow or failed is not good"
+    );
+    breaker.try_acquire(now).expect("closed").release();
+    assert_eq!(breaker.success_ratio(), ratio(1, 3), "a release is no call");
+    for _ in 0..10 {
+        call(&breaker, now, CallOutcome::Success, FAST);
+    }
+    assert_eq!(
+        breaker.success_ratio(),
+        ratio(10, 10),
+        "the last window_calls only"
+    );
+
+    let until = trip(&breaker, now) + Duration::from_secs(1);
+    assert_eq!(breaker.success_ratio(), None, "open");
+    let probe = breaker.try_acquire(until).expect("probe");
+    assert_eq!(breaker.success_ratio(), None, "half-open");
+    probe.record(CallOutcome::Success, FAST);
+    call(&breaker, until, CallOutcome::Success, FAST);
+    assert_eq!(breaker.state(), BreakerState::Closed);
+    assert_eq!(
+        breaker.success_ratio(),
+        ratio(0, 0),
+        "closed afresh, probes not counted"
+    );
+}
+
+#[test]
 fn invalid_config_names_the_field() {
     let mut bad = config();
     bad.min_calls = nz(11);

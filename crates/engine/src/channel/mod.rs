@@ -28,8 +28,8 @@ pub mod router;
 pub mod sim;
 
 pub use router::{
-    AdmitError, ChannelHealth, ChannelRouter, HEALTH_MIN_CALLS, HEALTH_WINDOW_CALLS, MAX_CHANNELS,
-    Routed, RouterError, call_with_health,
+    AdmitError, ChannelHealth, ChannelRouter, HEALTH_MIN_CALLS, MAX_CHANNELS, Routed, RouterError,
+    call_with_health,
 };
 pub use sim::config::{MAX_SIM_DELAY_MS, SimChannelConfig, SimChannelConfigError};
 pub use sim::{MAX_PENDING_DELIVERIES, MAX_SIM_TRANSACTIONS, SimChannel, StatementLine};

@@ -4,19 +4,22 @@
 //! # Health
 //! Each channel has a [`CircuitBreaker`] (count window of failure and slow-call ratios):
 //!
-//! - **Closed**: in rotation, its configured weight scaled by its success ratio over its last
-//!   [`HEALTH_WINDOW_CALLS`] calls (a slow call counts as a failure), never below 1, so a
+//! - **Closed**: in rotation, its configured weight scaled by its success ratio over the
+//!   breaker's own sliding window (its last `window_calls` calls, 100 with
+//!   [`BreakerConfig::default`]; a slow call counts as a failure), never below 1, so a
 //!   struggling channel gets less traffic before its breaker trips;
 //! - **Open**: out of rotation until the open period ends;
 //! - **HalfOpen**: back at its configured weight, but the breaker admits only its bounded
 //!   probes; a pick that lands on it with every probe slot taken falls through to the other
-//!   channels. Enough good probes close the breaker, and the success window starts afresh
-//!   (as the breaker's own window does), so a recovered channel is fully back.
+//!   channels. Enough good probes close the breaker, whose window then starts afresh, so a
+//!   recovered channel is fully back.
+//!
+//! The weight reads the breaker's window ([`CircuitBreaker::success_ratio`]) rather than a
+//! copy of it: one lock per pick and per report, and one definition of a good call.
 //!
 //! Time is an argument (`now`, a `Duration` since the clock's epoch, as for the breaker): the
 //! router reads no clock. Randomness is a seeded `ChaCha8Rng`.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,7 +27,8 @@ use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use stampede_admission::breaker::{
-    BreakerConfig, BreakerConfigError, BreakerState, CallOutcome, CallPermit, CircuitBreaker,
+    BreakerConfig, BreakerConfigError, BreakerOpen, BreakerState, CallOutcome, CallPermit,
+    CircuitBreaker, SuccessRatio,
 };
 use stampede_admission::clock::Clock as MonotonicClock;
 
@@ -33,12 +37,9 @@ use super::{ChannelError, PaymentChannel, health_outcome};
 /// Most channels one router holds: real deployments route over two to four providers; eight
 /// keeps a pick (a scan of every channel) trivially cheap.
 pub const MAX_CHANNELS: usize = 8;
-/// Calls in each channel's success window (the down-weighting one; the breaker has its own):
-/// a hundred calls is a second or less of a flash sale's payments.
-pub const HEALTH_WINDOW_CALLS: usize = 100;
-/// No down-weighting before this many calls are in the window, so one early failure does not
-/// cut a channel to weight 1.
-pub const HEALTH_MIN_CALLS: usize = 10;
+/// No down-weighting before this many calls are in the breaker's window, so one early failure
+/// does not cut a channel to weight 1.
+pub const HEALTH_MIN_CALLS: u32 = 10;
 
 /// Why a router could not be built.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -101,15 +102,6 @@ struct Route {
     channel: Arc<dyn PaymentChannel>,
     weight: u32,
     breaker: CircuitBreaker,
-    slow_call_threshold: Duration,
-    window: Mutex<SuccessWindow>,
-}
-
-/// The last [`HEALTH_WINDOW_CALLS`] outcomes (`true`: fast success), with a running count.
-#[derive(Debug, Default)]
-struct SuccessWindow {
-    outcomes: VecDeque<bool>,
-    good: usize,
 }
 
 impl ChannelRouter {
@@ -140,8 +132,6 @@ impl ChannelRouter {
                 channel,
                 weight,
                 breaker: CircuitBreaker::new(breaker.clone()),
-                slow_call_threshold: breaker.slow_call_threshold,
-                window: Mutex::new(SuccessWindow::default()),
             }));
         }
         Ok(Self {
@@ -215,84 +205,49 @@ impl ChannelRouter {
 
 impl Route {
     /// The weight a pick uses at `now`: 0 while open, the configured weight while probing,
-    /// else scaled by the success window (at least 1).
+    /// else scaled by the breaker's success ratio (at least 1).
     fn effective_weight(&self, now: Duration) -> u32 {
         if self.breaker.is_open(now) {
             return 0;
         }
-        match self.breaker.state() {
-            BreakerState::Closed => self.window.lock().scale(self.weight),
+        match self.breaker.success_ratio() {
+            Some(ratio) => scale(self.weight, ratio),
             // Open past its period (the next acquire makes it half-open), or half-open: the
             // breaker bounds the probes, so the weight need not.
-            BreakerState::Open { .. } | BreakerState::HalfOpen { .. } => self.weight,
+            None => self.weight,
         }
     }
 
-    fn admit(
-        self: &Arc<Self>,
-        now: Duration,
-    ) -> Result<Routed, stampede_admission::breaker::BreakerOpen> {
+    fn admit(self: &Arc<Self>, now: Duration) -> Result<Routed, BreakerOpen> {
         let permit = self.breaker.try_acquire(now)?;
-        let probe = matches!(self.breaker.state(), BreakerState::HalfOpen { .. });
         Ok(Routed {
             route: Arc::clone(self),
-            permit: Some(permit),
-            probe,
+            permit,
         })
-    }
-
-    fn record(&self, permit: CallPermit, probe: bool, outcome: CallOutcome, elapsed: Duration) {
-        let good = outcome == CallOutcome::Success && elapsed < self.slow_call_threshold;
-        self.window.lock().push(good);
-        permit.record(outcome, elapsed);
-        if probe && self.breaker.state() == BreakerState::Closed {
-            self.window.lock().clear(); // recovered: judge it afresh
-        }
     }
 }
 
-impl SuccessWindow {
-    fn push(&mut self, good: bool) {
-        if self.outcomes.len() == HEALTH_WINDOW_CALLS
-            && let Some(old) = self.outcomes.pop_front()
-        {
-            self.good -= usize::from(old);
-        }
-        self.outcomes.push_back(good);
-        self.good += usize::from(good);
-        debug_assert!(self.good <= self.outcomes.len());
+/// `weight × good / calls`, at least 1; `weight` itself below [`HEALTH_MIN_CALLS`]. Integer
+/// arithmetic, so the weight a ratio gives does not depend on float rounding.
+fn scale(weight: u32, ratio: SuccessRatio) -> u32 {
+    if ratio.calls < HEALTH_MIN_CALLS {
+        return weight;
     }
-
-    fn clear(&mut self) {
-        self.outcomes.clear();
-        self.good = 0;
-    }
-
-    /// `weight × good / calls`, at least 1; `weight` itself below [`HEALTH_MIN_CALLS`].
-    fn scale(&self, weight: u32) -> u32 {
-        let calls = self.outcomes.len();
-        if calls < HEALTH_MIN_CALLS {
-            return weight;
-        }
-        let scaled = u64::from(weight) * self.good as u64 / calls as u64;
-        u32::try_from(scaled).unwrap_or(weight).max(1)
-    }
+    let scaled = u64::from(weight) * u64::from(ratio.good_calls) / u64::from(ratio.calls);
+    u32::try_from(scaled).unwrap_or(weight).max(1)
 }
 
 /// One admitted call to a channel: make it on [`channel`](Self::channel), then
 /// [`report`](Self::report) how it went (or let [`call_with_health`] do both).
 ///
-/// Dropped unreported (cancelled, panicked, forgotten), it counts as a failure, as the
-/// breaker's [`CallPermit`] does: an unknown outcome must not keep a failing channel in
-/// rotation.
+/// Dropped unreported (cancelled, panicked, forgotten), it counts as a failure: its
+/// breaker's [`CallPermit`] is dropped with it, and an unknown outcome must not keep a failing
+/// channel in rotation.
 #[derive(Debug)]
 #[must_use = "report the call's outcome; a dropped Routed counts as a failure"]
 pub struct Routed {
     route: Arc<Route>,
-    /// `None` once reported.
-    permit: Option<CallPermit>,
-    /// Admitted as a half-open probe.
-    probe: bool,
+    permit: CallPermit,
 }
 
 impl Routed {
@@ -308,27 +263,15 @@ impl Routed {
 
     /// The channel was not called after all (the order refused the payment first): nothing
     /// is recorded against or for the channel, and a half-open probe slot comes free.
-    pub fn release(mut self) {
-        if let Some(permit) = self.permit.take() {
-            permit.release();
-        }
+    pub fn release(self) {
+        self.permit.release();
     }
 
     /// Reports how the call went and how long it took (a call of at least the breaker's
     /// `slow_call_threshold` is slow, and counts against the channel's weight).
-    pub fn report(mut self, outcome: CallOutcome, elapsed: Duration) {
-        if let Some(permit) = self.permit.take() {
-            self.route.record(permit, self.probe, outcome, elapsed);
-        }
-    }
-}
-
-impl Drop for Routed {
-    fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            self.route
-                .record(permit, self.probe, CallOutcome::Failure, Duration::ZERO);
-        }
+    pub fn report(self, outcome: CallOutcome, elapsed: Duration) {
+        // The breaker's window is the router's health window: one record teaches both.
+        self.permit.record(outcome, elapsed);
     }
 }
 

@@ -1,5 +1,5 @@
-//! Tests of the payment channels: the simulator ([`sim`](mod@sim)) and the router
-//! ([`router`](mod@router)), with the helpers they share.
+//! Tests of the payment channels: the simulator ([`sim`](mod@sim), its books on disk in
+//! [`sim_store`]) and the router ([`router`](mod@router)), with the helpers they share.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use crate::clock::ManualClock;
 
 mod router;
 mod sim;
+mod sim_store;
 
 /// A sink that remembers every callback, in delivery order.
 #[derive(Debug, Default)]

@@ -146,7 +146,9 @@ impl SimChannel {
 
     /// [`new`](Self::new), keeping the channel's books in the file at `path` (created if
     /// missing) and starting from what it holds: the channel remembers its payments and
-    /// refunds across restarts of our server, as a real channel does.
+    /// refunds across restarts of our server, as a real channel does, and so the payment
+    /// session of every order it holds a payment for (a session whose customer had not paid
+    /// yet is not stored: it ends with the process, as its customer task does).
     ///
     /// # Errors
     /// The file cannot be read or written, or holds a line it cannot read.
@@ -165,7 +167,12 @@ impl SimChannel {
                 "sim channel store holds more than MAX_SIM_TRANSACTIONS payments",
             ));
         }
+        // An order the channel holds a payment for had its payment session: a `pay` for it
+        // after the restart answers that session again and starts no second customer, as
+        // before the restart. Bounded like the payments, checked above.
+        let sessions = inner.sessions.get_mut();
         for (order, payment) in loaded.payments {
+            sessions.insert(order);
             book.restore_payment(order, payment);
         }
         for (key, txn, receipt) in loaded.refunds {

@@ -242,6 +242,57 @@ fn a_released_call_teaches_the_router_nothing() {
 }
 
 #[test]
+fn down_weighting_reads_the_breakers_window_only() {
+    let router = router(&[("a", 10)]);
+    let now = Duration::from_secs(1);
+    for _ in 0..5 {
+        report(&router, "a", now, CallOutcome::Failure, FAST);
+    }
+    for _ in 0..15 {
+        report(&router, "a", now, CallOutcome::Success, FAST);
+    }
+    assert_eq!(
+        health_of(&router, "a", now),
+        (7, BreakerState::Closed),
+        "10 × 15/20, a quarter failed: not enough to trip"
+    );
+    for _ in 0..5 {
+        report(&router, "a", now, CallOutcome::Success, FAST);
+    }
+    assert_eq!(
+        health_of(&router, "a", now).0,
+        10,
+        "the failures fell out of the breaker's 20-call window"
+    );
+}
+
+#[test]
+fn a_call_from_before_the_trip_teaches_the_recovered_channel_nothing() {
+    let router = router(&[("a", 10)]);
+    let now = Duration::from_secs(1);
+    let stale = router.admit("a", now).expect("closed");
+    for _ in 0..20 {
+        report(&router, "a", now, CallOutcome::Failure, FAST);
+    }
+    let later = now + Duration::from_secs(2);
+    for _ in 0..2 {
+        report(&router, "a", later, CallOutcome::Success, FAST); // the probes
+    }
+    assert_eq!(health_of(&router, "a", later), (10, BreakerState::Closed));
+    for _ in 0..9 {
+        report(&router, "a", later, CallOutcome::Success, FAST);
+    }
+    stale.report(CallOutcome::Failure, SLOW);
+    assert_eq!(
+        health_of(&router, "a", later).0,
+        10,
+        "judged afresh: the stale failure is not the tenth call of the new window"
+    );
+    report(&router, "a", later, CallOutcome::Failure, FAST);
+    assert_eq!(health_of(&router, "a", later).0, 9, "10 × 9/10");
+}
+
+#[test]
 fn construction_rules() {
     let build = |channels: Vec<(Arc<dyn PaymentChannel>, u32)>, config| {
         ChannelRouter::new(channels, config, 0)

@@ -1,0 +1,108 @@
+//! [`SimChannel::open`]: the simulated channel's books on disk, remembered across restarts
+//! of our server (payments, refunds, payment sessions), and a torn last line cut.
+
+use std::time::Duration;
+
+use tokio::time::sleep;
+
+use super::*;
+use crate::channel::{ChannelError, PaymentChannel};
+
+#[tokio::test(start_paused = true)]
+async fn an_opened_channel_remembers_payments_and_refunds_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("channel-sim.log");
+    let open = || {
+        SimChannel::open(
+            SimChannelConfig::default(),
+            Arc::new(ManualClock::new(START)),
+            &path,
+        )
+        .expect("opens")
+    };
+    let channel = open();
+    let paid = channel.pay_now(order(1), AMOUNT).expect("room");
+    let refunded = channel.pay_now(order(2), AMOUNT).expect("room");
+    let receipt = channel.refund(&refunded, "key-2").await.expect("refund");
+    let statement = channel.statement();
+    drop(channel);
+
+    let channel = open();
+    assert_eq!(channel.payments_of(order(1)), vec![paid]);
+    assert_eq!(channel.statement(), statement);
+    assert_eq!(channel.refund_count(), 1);
+    // The same refund asked again after the restart: the first receipt, nothing refunded.
+    assert_eq!(
+        channel.refund(&refunded, "key-2").await.expect("repeat"),
+        receipt
+    );
+    assert_eq!(channel.refund_count(), 1);
+    assert!(matches!(
+        channel.refund(&refunded, "another-key").await,
+        Err(ChannelError::Declined(_))
+    ));
+    // New transaction ids continue after the old ones.
+    let next = channel.pay_now(order(3), AMOUNT).expect("room");
+    assert_eq!(next.txn_id, "sim-3");
+    drop(channel);
+
+    // A torn last line (the process died mid-write) is cut; the rest is kept.
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    file.write_all(b"p\to_000").unwrap();
+    drop(file);
+    let channel = open();
+    assert_eq!(channel.payment_count(), 3);
+    let fourth = channel.pay_now(order(4), AMOUNT).expect("room");
+    assert_eq!(fourth.txn_id, "sim-4");
+    drop(channel);
+    assert_eq!(open().payment_count(), 4, "the line after the cut is whole");
+
+    std::fs::write(&path, "nonsense\n").unwrap();
+    assert!(
+        SimChannel::open(
+            SimChannelConfig::default(),
+            Arc::new(ManualClock::new(START)),
+            &path
+        )
+        .is_err()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_order_paid_before_a_restart_is_not_paid_again_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("channel-sim.log");
+    let open = || {
+        let config = SimChannelConfig {
+            pay_delay_ms: 10,
+            ..SimChannelConfig::default()
+        };
+        SimChannel::open(config, Arc::new(ManualClock::new(START)), &path).expect("opens")
+    };
+    let channel = open();
+    let first = channel.pay(order(1), AMOUNT).await.expect("pay");
+    sleep(Duration::from_millis(50)).await;
+    assert_eq!(channel.payments_of(order(1)).len(), 1, "paid");
+    drop(channel);
+
+    let channel = open();
+    let again = channel.pay(order(1), AMOUNT).await.expect("pay again");
+    assert_eq!(
+        first, again,
+        "the same session, remembered across the restart"
+    );
+    sleep(Duration::from_millis(50)).await;
+    assert_eq!(channel.pending_deliveries(), 0, "no second customer");
+    assert_eq!(channel.payments_of(order(1)).len(), 1, "still paid once");
+    channel.pay(order(2), AMOUNT).await.expect("a new order");
+    sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        channel.payment_count(),
+        2,
+        "new orders still get a customer"
+    );
+}
