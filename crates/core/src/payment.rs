@@ -10,15 +10,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{MAX_PROVIDER_ID_BYTES, is_provider_id};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order};
 use crate::payment_book::PaymentKind;
 
 /// Longest channel name, in bytes: names are short identifiers (`sim`, `wechat`).
 pub const MAX_CHANNEL_BYTES: usize = 32;
-/// Longest channel transaction id, in bytes: providers use ids of 32–64 characters; 128 bounds
-/// the journal record and the per-campaign map of seen transactions.
-pub const MAX_TXN_ID_BYTES: usize = 128;
+/// Longest channel transaction id, in bytes (see [`MAX_PROVIDER_ID_BYTES`]).
+pub const MAX_TXN_ID_BYTES: usize = MAX_PROVIDER_ID_BYTES;
 
 /// A payment a channel reports for an order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -48,10 +48,7 @@ impl Payment {
     /// Checks the channel name and transaction id.
     pub fn validate(&self) -> Result<(), PaymentError> {
         validate_channel(&self.channel)?;
-        if self.txn_id.is_empty()
-            || self.txn_id.len() > MAX_TXN_ID_BYTES
-            || self.txn_id.chars().any(char::is_control)
-        {
+        if !is_provider_id(&self.txn_id) {
             return Err(PaymentError::TxnId);
         }
         Ok(())
@@ -106,6 +103,10 @@ pub enum PaymentOutcome {
     /// The order already has [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`] late or duplicate
     /// payments: nothing changes (reconciliation against the statement finds it).
     TooManyPayments,
+    /// The channel name or transaction id breaks the rules ([`Payment::validate`]): nothing
+    /// changes. The HTTP callback checks first; a channel's query answer or in-process
+    /// delivery reaches the ledger unchecked, so the ledger checks again.
+    InvalidPayment(PaymentError),
 }
 
 impl PaymentOutcome {
@@ -119,6 +120,7 @@ impl PaymentOutcome {
             PaymentOutcome::InvalidTransition(_) => "invalid_transition",
             PaymentOutcome::TxnConflict => "txn_conflict",
             PaymentOutcome::TooManyPayments => "too_many_payments",
+            PaymentOutcome::InvalidPayment(_) => "invalid_payment",
         }
     }
 }

@@ -87,6 +87,25 @@ pub struct PaymentEntry {
     pub recorded_at: UnixMillis,
 }
 
+/// Longest refund id a channel's receipt may carry, in bytes (see
+/// [`crate::MAX_PROVIDER_ID_BYTES`]).
+pub const MAX_REFUND_ID_BYTES: usize = crate::ids::MAX_PROVIDER_ID_BYTES;
+
+/// A channel's refund id that breaks the rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("refund_id must be 1..={MAX_REFUND_ID_BYTES} bytes without control characters")]
+pub struct RefundIdError;
+
+/// Checks a channel's refund id: 1..=[`MAX_REFUND_ID_BYTES`] bytes without control
+/// characters ([`crate::is_provider_id`]).
+pub fn validate_refund_id(refund_id: &str) -> Result<(), RefundIdError> {
+    if crate::ids::is_provider_id(refund_id) {
+        Ok(())
+    } else {
+        Err(RefundIdError)
+    }
+}
+
 /// The refund idempotency key of a payment: the channel refunds each key at most once.
 pub fn refund_key(payment: &Payment) -> String {
     format!("refund:{}:{}", payment.channel, payment.txn_id)

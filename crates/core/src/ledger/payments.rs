@@ -8,7 +8,7 @@ use crate::money::UnixMillis;
 use crate::order::{InvalidTransition, OrderState};
 use crate::outcome::OrderOutcome;
 use crate::payment::{Payment, PaymentOutcome};
-use crate::payment_book::{PaymentEntry, PaymentKind};
+use crate::payment_book::{PaymentEntry, PaymentKind, validate_refund_id};
 use crate::record::Record;
 
 use super::{ApplyError, Ledger, Transition, TxnPlace};
@@ -110,14 +110,18 @@ impl Ledger {
     ///
     /// The same (channel, txn_id) again answers `AlreadyRecorded` without a record; a
     /// different amount answers `AmountMismatch`; a red packet `InvalidTransition`; past
-    /// [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`] extra payments `TooManyPayments`. None of those
-    /// changes anything.
+    /// [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`] extra payments `TooManyPayments`; a channel
+    /// name or transaction id that breaks the rules `InvalidPayment` (checked first: a
+    /// channel's query answer reaches here unchecked). None of those changes anything.
     pub fn record_payment(
         &mut self,
         order_id: OrderId,
         payment: Payment,
         now: UnixMillis,
     ) -> (PaymentOutcome, Option<Record>) {
+        if let Err(invalid) = payment.validate() {
+            return (PaymentOutcome::InvalidPayment(invalid), None);
+        }
         let Some(order) = self.order(order_id) else {
             return (PaymentOutcome::NotFound, None);
         };
@@ -182,7 +186,8 @@ impl Ledger {
 
     /// Decides the channel's confirmation of the refund of (channel, txn_id) paid for
     /// `order_id`; `None` (nothing to journal) if that payment has no pending refund (already
-    /// confirmed, or unknown).
+    /// confirmed, or unknown), or if `refund_id` breaks [`crate::validate_refund_id`] (the
+    /// refund stays pending and is asked for again).
     pub fn confirm_refund(
         &mut self,
         order_id: OrderId,
@@ -190,6 +195,7 @@ impl Ledger {
         refund_id: String,
         now: UnixMillis,
     ) -> Option<Record> {
+        validate_refund_id(&refund_id).ok()?;
         let (slot, index) = self.place_of(order_id)?;
         let campaign = &self.campaigns[slot as usize];
         campaign
@@ -382,9 +388,7 @@ impl Ledger {
                 at,
                 ..
             } => {
-                if refund_id.is_empty() || refund_id.len() > crate::MAX_TXN_ID_BYTES {
-                    return Err(fail("refund id empty or too long"));
-                }
+                validate_refund_id(refund_id).map_err(|e| fail(&e.to_string()))?;
                 campaign
                     .check_refund(index, channel, txn_id)
                     .map_err(fail)?;
