@@ -335,8 +335,10 @@ impl Campaign {
         (self.order_id(index) == id).then_some(slot.state)
     }
 
-    /// Whether the order at `index` may move from `from` to `to`: it is in `from`, the table
-    /// allows the move, and (for now) a red packet never gives its packet back.
+    /// Whether the order at `index` may move from `from` to `to` by an
+    /// [`crate::Record::OrderTransitioned`]: it is in `from`, the table allows the move, a
+    /// decision makes it with such a record ([`OrderState::moves_by_transition_record`]), and
+    /// (for now) a red packet never gives its packet back.
     pub(crate) fn check_transition(
         &self,
         index: u32,
@@ -352,6 +354,9 @@ impl Campaign {
         }
         if !from.can_move_to(to) {
             return Err("transition the table does not allow");
+        }
+        if !from.moves_by_transition_record(to) {
+            return Err("transition no decision makes with a transition record");
         }
         if from.is_live() != to.is_live() && self.pool.is_some() {
             return Err("red-packet orders do not give their packet back");

@@ -438,11 +438,6 @@ impl Ledger {
                         "order {order_id} is not in campaign {campaign_id}"
                     )));
                 }
-                if payments::moved_by_payment_records(*to) {
-                    return Err(ApplyError(format!(
-                        "order {order_id}: {to:?} is reached through payment records only"
-                    )));
-                }
                 campaign
                     .check_transition(index, *from, *to)
                     .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;

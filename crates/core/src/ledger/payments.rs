@@ -31,14 +31,6 @@ pub struct PendingRefund {
     pub payment: Payment,
 }
 
-/// Whether `to` is reached only through payment records (never `OrderTransitioned`).
-pub(super) fn moved_by_payment_records(to: OrderState) -> bool {
-    matches!(
-        to,
-        OrderState::Paying | OrderState::Paid | OrderState::RefundPending | OrderState::Refunded
-    )
-}
-
 impl Ledger {
     /// Decides the start of a payment of `order_id` by its user `by` on `channel`:
     /// `pending_payment` → `paying` (the record must be durable before answering). An order
