@@ -404,3 +404,41 @@ fn replay_refuses_transition_records_no_decision_makes() {
     assert_eq!(ledger.order(order).unwrap().state, OrderState::Paying);
     ledger.assert_invariants();
 }
+
+#[test]
+fn replay_refuses_an_expiry_before_the_deadline() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
+    let early = moved(
+        id,
+        order,
+        OrderState::PendingPayment,
+        OrderState::Expired,
+        WINDOW_MS - 1,
+    );
+    assert!(ledger.apply(&early).is_err(), "expired before its deadline");
+    assert_eq!(
+        ledger.order(order).unwrap().state,
+        OrderState::PendingPayment
+    );
+    let due = moved(
+        id,
+        order,
+        OrderState::PendingPayment,
+        OrderState::Expired,
+        WINDOW_MS,
+    );
+    ledger.apply(&due).unwrap();
+    ledger.assert_invariants();
+
+    let (mut ledger, id, _) = ledger_with(packets(1, 10), &mut rng);
+    let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
+    let early = moved(id, order, OrderState::Won, OrderState::ClaimExpired, 9_999);
+    assert!(
+        ledger.apply(&early).is_err(),
+        "claim expired before its window"
+    );
+    assert_eq!(ledger.order(order).unwrap().state, OrderState::Won);
+    ledger.assert_invariants();
+}

@@ -587,3 +587,28 @@ fn a_bad_refund_id_is_refused_not_confirmed() {
     assert_eq!(ledger.pending_refund_count(), 0);
     ledger.assert_invariants();
 }
+
+#[test]
+fn replay_refuses_a_payment_started_past_the_deadline() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, _) = win(&mut ledger, id, "alice", 0, &mut rng);
+    let started = |at| Record::PaymentStarted {
+        campaign_id: id,
+        order_id: order,
+        from: OrderState::PendingPayment,
+        channel: "sim".into(),
+        at: UnixMillis(at),
+    };
+    // start_payment refuses at the deadline; so does replay.
+    let live = ledger.start_payment(order, &user("alice"), "sim", UnixMillis(WINDOW_MS));
+    assert!(matches!(live.outcome, OrderOutcome::InvalidTransition(_)));
+    assert!(ledger.apply(&started(WINDOW_MS)).is_err());
+    assert_eq!(
+        ledger.order(order).unwrap().state,
+        OrderState::PendingPayment
+    );
+    ledger.apply(&started(WINDOW_MS - 1)).unwrap();
+    assert_eq!(ledger.order(order).unwrap().state, OrderState::Paying);
+    ledger.assert_invariants();
+}

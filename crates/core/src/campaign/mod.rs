@@ -337,13 +337,15 @@ impl Campaign {
 
     /// Whether the order at `index` may move from `from` to `to` by an
     /// [`crate::Record::OrderTransitioned`]: it is in `from`, the table allows the move, a
-    /// decision makes it with such a record ([`OrderState::moves_by_transition_record`]), and
-    /// (for now) a red packet never gives its packet back.
+    /// decision makes it with such a record ([`OrderState::moves_by_transition_record`]), an
+    /// expiry comes at or after the order's deadline, and (for now) a red packet never gives
+    /// its packet back.
     pub(crate) fn check_transition(
         &self,
         index: u32,
         from: OrderState,
         to: OrderState,
+        at: UnixMillis,
     ) -> Result<(), &'static str> {
         let slot = self
             .orders
@@ -357,6 +359,10 @@ impl Campaign {
         }
         if !from.moves_by_transition_record(to) {
             return Err("transition no decision makes with a transition record");
+        }
+        let expiry = matches!(to, OrderState::Expired | OrderState::ClaimExpired);
+        if expiry && self.expires_at(index).is_none_or(|deadline| deadline > at) {
+            return Err("expiry before the order's deadline");
         }
         if from.is_live() != to.is_live() && self.pool.is_some() {
             return Err("red-packet orders do not give their packet back");
@@ -373,8 +379,14 @@ impl Campaign {
     ///
     /// # Panics
     /// If [`Campaign::check_transition`] would reject it: the ledger checks first.
-    pub(crate) fn apply_transition(&mut self, index: u32, from: OrderState, to: OrderState) {
-        self.check_transition(index, from, to)
+    pub(crate) fn apply_transition(
+        &mut self,
+        index: u32,
+        from: OrderState,
+        to: OrderState,
+        at: UnixMillis,
+    ) {
+        self.check_transition(index, from, to, at)
             .expect("transition checked before apply");
         let released = from.is_live() && !to.is_live();
         let slot = &mut self.orders[index as usize];

@@ -65,17 +65,25 @@ impl Campaign {
         self.orders.get(index as usize).ok_or(what)
     }
 
-    /// Whether the order at `index`, now in `from`, may start paying on `channel`: from
-    /// `pending_payment`, or from `paying` on a channel not yet used (bounded).
+    /// Whether the order at `index`, now in `from`, may start paying on `channel` at `at`:
+    /// before its payment deadline, from `pending_payment`, or from `paying` on a channel not
+    /// yet used (bounded).
     pub(crate) fn check_payment_start(
         &self,
         index: u32,
         from: OrderState,
         channel: &str,
+        at: UnixMillis,
     ) -> Result<(), &'static str> {
         let slot = self.slot_in(index, "payment start of an order that does not exist")?;
         if slot.state != from {
             return Err("payment start from a state the order is not in");
+        }
+        if self
+            .expires_at(index)
+            .is_some_and(|deadline| deadline <= at)
+        {
+            return Err("payment start at or after the order's deadline");
         }
         crate::payment::validate_channel(channel).map_err(|_| "payment start on a bad channel")?;
         let channels = self.book.paying_channels(index);
@@ -103,7 +111,7 @@ impl Campaign {
         channel: &str,
         at: UnixMillis,
     ) {
-        self.check_payment_start(index, from, channel)
+        self.check_payment_start(index, from, channel, at)
             .expect("payment start checked before apply");
         self.orders[index as usize].state = OrderState::Paying;
         self.book.start_paying(index, channel, at);

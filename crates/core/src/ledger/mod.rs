@@ -334,7 +334,7 @@ impl Ledger {
         let campaign = self.campaign(order.campaign_id).ok_or(invalid)?;
         let index = self.place_of(order.id).ok_or(invalid)?.1;
         campaign
-            .check_transition(index, from, to)
+            .check_transition(index, from, to, now)
             .map_err(|_| invalid)?;
         let record = Record::OrderTransitioned {
             campaign_id: order.campaign_id,
@@ -427,7 +427,7 @@ impl Ledger {
                 order_id,
                 from,
                 to,
-                at: _,
+                at,
             } => {
                 let (slot, index) = self
                     .place_of(*order_id)
@@ -439,9 +439,9 @@ impl Ledger {
                     )));
                 }
                 campaign
-                    .check_transition(index, *from, *to)
+                    .check_transition(index, *from, *to, *at)
                     .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-                campaign.apply_transition(index, *from, *to);
+                campaign.apply_transition(index, *from, *to, *at);
                 Ok(())
             }
             Record::ClaimPaid {

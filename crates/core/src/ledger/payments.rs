@@ -70,7 +70,7 @@ impl Ledger {
             return rejected(OrderOutcome::Moved(order));
         }
         if campaign
-            .check_payment_start(index, order.state, channel)
+            .check_payment_start(index, order.state, channel, now)
             .is_err()
         {
             return rejected(OrderOutcome::InvalidTransition(invalid));
@@ -344,7 +344,7 @@ impl Ledger {
                 from, channel, at, ..
             } => {
                 campaign
-                    .check_payment_start(index, *from, channel)
+                    .check_payment_start(index, *from, channel, *at)
                     .map_err(fail)?;
                 campaign.apply_payment_start(index, *from, channel, *at);
             }
