@@ -88,8 +88,16 @@ pub struct Ledger {
     /// Set by the first campaign creation (drawn live, read back on replay).
     order_key: Option<OrderKey>,
     order_count: usize,
-    /// (channel, txn_id) → the campaign that recorded it: one order per transaction ledger-wide.
+    /// (channel, txn_id) → where it was recorded: one order per transaction ledger-wide.
     txn_index: TxnIndex,
+}
+
+/// Reads the (channel, txn_id) of the payment at a place of the transaction index.
+fn txn_pair<'a>(campaigns: &'a [Campaign]) -> impl Fn(TxnPlace) -> (&'a str, &'a str) + 'a {
+    |place| {
+        let payment = &campaigns[place.slot as usize].payments()[place.entry as usize].payment;
+        (payment.channel.as_str(), payment.txn_id.as_str())
+    }
 }
 
 impl Ledger {
@@ -514,22 +522,24 @@ impl Ledger {
             orders += c.order_count();
         }
         assert_eq!(orders, self.order_count, "order count out of step");
+        // Every payment is found at its own place: none is missing, and no transaction is
+        // recorded twice (the index would find the other place).
         let mut payments = 0;
         for (slot, c) in self.campaigns.iter().enumerate() {
-            for entry in c.payments() {
-                let (channel, txn) = (&entry.payment.channel, &entry.payment.txn_id);
+            for (entry, recorded) in c.payments().iter().enumerate() {
+                let (channel, txn) = (&recorded.payment.channel, &recorded.payment.txn_id);
                 payments += 1;
-                assert!(
-                    !self.txn_recorded_elsewhere(slot as u32, channel, txn),
-                    "transaction {channel}/{txn} recorded in two campaigns"
-                );
-                assert_ne!(
-                    self.txn_index.place(channel, txn, |_| false),
-                    TxnPlace::Nowhere,
-                    "transaction {channel}/{txn} missing from the index"
+                let place = TxnPlace {
+                    slot: slot as u32,
+                    entry: entry as u32,
+                };
+                assert_eq!(
+                    self.txn_place(channel, txn),
+                    Some(place),
+                    "transaction {channel}/{txn} recorded twice or missing from the index"
                 );
             }
         }
-        assert!(self.txn_index.len() <= payments, "index has stray entries");
+        assert_eq!(self.txn_index.len(), payments, "index has stray entries");
     }
 }

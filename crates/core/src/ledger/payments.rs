@@ -11,7 +11,7 @@ use crate::payment::{Payment, PaymentOutcome};
 use crate::payment_book::{PaymentEntry, PaymentKind, validate_refund_id};
 use crate::record::Record;
 
-use super::{ApplyError, Ledger, Transition, TxnPlace};
+use super::{ApplyError, Ledger, Transition, TxnPlace, txn_pair};
 
 /// A `paying` order to ask its channels about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,9 +118,9 @@ impl Ledger {
             return (PaymentOutcome::NotFound, None);
         };
         let (slot, index) = self.place_of(order_id).expect("the order exists");
-        let campaign = &self.campaigns[slot as usize];
-        if let Some(entry) = campaign.payment(&payment.channel, &payment.txn_id) {
-            if entry.order_index != index {
+        if let Some(place) = self.txn_place(&payment.channel, &payment.txn_id) {
+            let entry = &self.campaigns[place.slot as usize].payments()[place.entry as usize];
+            if place.slot != slot || entry.order_index != index {
                 return (PaymentOutcome::TxnConflict, None);
             }
             if entry.payment.amount_cents != payment.amount_cents {
@@ -130,9 +130,7 @@ impl Ledger {
             let kind = entry.kind;
             return (PaymentOutcome::AlreadyRecorded { order, kind }, None);
         }
-        if self.txn_recorded_elsewhere(slot, &payment.channel, &payment.txn_id) {
-            return (PaymentOutcome::TxnConflict, None);
-        }
+        let campaign = &self.campaigns[slot as usize];
         if payment.amount_cents != order.amount_cents {
             return (
                 PaymentOutcome::AmountMismatch {
@@ -282,18 +280,10 @@ impl Ledger {
             .collect()
     }
 
-    /// Whether a campaign other than `slot` has recorded (channel, txn_id).
-    pub(super) fn txn_recorded_elsewhere(&self, slot: u32, channel: &str, txn_id: &str) -> bool {
-        let has = |s: u32| {
-            self.campaigns[s as usize]
-                .payment(channel, txn_id)
-                .is_some()
-        };
-        match self.txn_index.place(channel, txn_id, has) {
-            TxnPlace::Nowhere => false,
-            TxnPlace::RecordedIn(s) => s != slot,
-            TxnPlace::Anywhere => (0..self.campaigns.len() as u32).any(|s| s != slot && has(s)),
-        }
+    /// Where (channel, txn_id) was recorded, in any campaign.
+    pub(super) fn txn_place(&self, channel: &str, txn_id: &str) -> Option<TxnPlace> {
+        self.txn_index
+            .find(channel, txn_id, txn_pair(&self.campaigns))
     }
 
     /// Applies one of the payment records (checked fully first).
@@ -331,9 +321,13 @@ impl Ledger {
             _ => None,
         };
         if let Some(payment) = recorded
-            && self.txn_recorded_elsewhere(slot, &payment.channel, &payment.txn_id)
+            && let Some(place) = self.txn_place(&payment.channel, &payment.txn_id)
         {
-            return Err(fail("transaction already recorded in another campaign"));
+            return Err(fail(if place.slot == slot {
+                "payment transaction recorded twice"
+            } else {
+                "transaction already recorded in another campaign"
+            }));
         }
         let campaign = &mut self.campaigns[slot as usize];
         if campaign.id() != campaign_id {
@@ -388,9 +382,11 @@ impl Ledger {
             }
             _ => unreachable!("only payment records come here"),
         }
-        if let Some(payment) = recorded {
+        if recorded.is_some() {
+            let entry = self.campaigns[slot as usize].payments().len() - 1;
+            let entry = u32::try_from(entry).expect("payments bounded by the stock");
             self.txn_index
-                .insert(&payment.channel, &payment.txn_id, slot);
+                .insert(TxnPlace { slot, entry }, txn_pair(&self.campaigns));
         }
         Ok(())
     }

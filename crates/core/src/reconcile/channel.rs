@@ -5,8 +5,10 @@
 //! the channel, built once on the first such line. Every payment no line claimed is reported.
 //! O(lines + payments) time; one byte per payment of scratch (plus that index when needed).
 //!
-//! A transaction recorded in two campaigns (the ledger indexes transactions per campaign)
-//! matches one line at most: the other record is reported `opened_but_not_paid`.
+//! The ledger records a transaction for one order in the whole ledger (its transaction index
+//! refuses the same (channel, txn_id) in a second campaign, live and on replay), so a line
+//! matches one payment at most; books that broke that rule anyway would see the second record
+//! reported `opened_but_not_paid`.
 
 use std::collections::{HashMap, HashSet};
 
