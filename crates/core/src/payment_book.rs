@@ -138,13 +138,8 @@ impl PaymentBook {
 
     /// The entry recorded for (channel, txn_id).
     pub(crate) fn find(&self, channel: &str, txn_id: &str) -> Option<&PaymentEntry> {
-        let entries = &self.entries;
-        self.by_txn
-            .find(self.txn_hash(channel, txn_id), |&i| {
-                let p = &entries[i as usize].payment;
-                p.channel == channel && p.txn_id == txn_id
-            })
-            .map(|&i| &entries[i as usize])
+        self.find_index(channel, txn_id)
+            .map(|i| &self.entries[i as usize])
     }
 
     /// The position in [`PaymentBook::entries`] of the entry recorded for (channel, txn_id).

@@ -324,9 +324,14 @@ impl Ledger {
         self.campaigns
             .iter()
             .filter(|c| c.pool().is_some())
-            .flat_map(|c| (0..c.order_count() as u32).filter_map(|i| c.order_at(i)))
-            .filter(|o| o.state == OrderState::Claiming)
-            .map(|o| o.id)
+            .flat_map(|c| {
+                (0..c.order_count() as u32)
+                    .filter(|&i| {
+                        c.state_and_amount(i)
+                            .is_some_and(|(state, _)| state == OrderState::Claiming)
+                    })
+                    .map(|i| c.order_id(i))
+            })
             .collect()
     }
 

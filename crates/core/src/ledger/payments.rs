@@ -221,9 +221,8 @@ impl Ledger {
                 break;
             }
             for index in campaign.take_stale_paying(due, now, max - stale.len()) {
-                let order = campaign.order_at(index).expect("a queued order exists");
                 stale.push(StalePaying {
-                    order_id: order.id,
+                    order_id: campaign.order_id(index),
                     channels: campaign.paying_channels(index).to_vec(),
                 });
             }
@@ -238,7 +237,7 @@ impl Ledger {
             .filter(|c| c.pending_refund_count() > 0)
             .flat_map(|c| {
                 c.pending_refunds().map(|e| PendingRefund {
-                    order_id: c.order_at(e.order_index).expect("exists").id,
+                    order_id: c.order_id(e.order_index),
                     payment: e.payment.clone(),
                 })
             })
