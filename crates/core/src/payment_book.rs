@@ -189,13 +189,38 @@ impl PaymentBook {
     }
 
     /// Records a payment (checked by the ledger: the transaction is new, the bounds hold).
+    ///
+    /// # Panics
+    /// If (channel, txn_id) is recorded already.
     pub(crate) fn insert(&mut self, entry: PaymentEntry) {
-        assert!(
-            self.find(&entry.payment.channel, &entry.payment.txn_id)
-                .is_none(),
-            "payment transaction recorded twice"
-        );
         let at = u32::try_from(self.entries.len()).expect("payments bounded by the stock");
+        let hash = self.txn_hash(&entry.payment.channel, &entry.payment.txn_id);
+        let Self {
+            entries,
+            by_txn,
+            hasher,
+            ..
+        } = self;
+        let pair = |i: u32| {
+            let p = &entries[i as usize].payment;
+            (p.channel.as_str(), p.txn_id.as_str())
+        };
+        let new_pair = (
+            entry.payment.channel.as_str(),
+            entry.payment.txn_id.as_str(),
+        );
+        match by_txn.entry(
+            hash,
+            |&i| pair(i) == new_pair,
+            |&i| hasher.hash_one(pair(i)),
+        ) {
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert(at);
+            }
+            hashbrown::hash_table::Entry::Occupied(_) => {
+                panic!("payment transaction recorded twice")
+            }
+        }
         let order = entry.order_index;
         match entry.kind {
             PaymentKind::Settled => {
@@ -212,18 +237,7 @@ impl PaymentBook {
                 self.pending_refunds += 1;
             }
         }
-        let hash = self.txn_hash(&entry.payment.channel, &entry.payment.txn_id);
         self.entries.push(entry);
-        let Self {
-            entries,
-            by_txn,
-            hasher,
-            ..
-        } = self;
-        by_txn.insert_unique(hash, at, |&i| {
-            let p = &entries[i as usize].payment;
-            hasher.hash_one((p.channel.as_str(), p.txn_id.as_str()))
-        });
     }
 
     /// Whether the refund of (channel, txn_id) for the order at `index` may be confirmed.

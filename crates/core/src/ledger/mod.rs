@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use rand::Rng;
 
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, UserHash};
 use crate::claim::{ClaimStart, PayoutId, PayoutResult};
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
-use crate::money::UnixMillis;
+use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order, OrderState};
 use crate::order_key::OrderKey;
 use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
@@ -149,7 +149,8 @@ impl Ledger {
             return rejected(GrabOutcome::CampaignNotFound);
         };
         let campaign = &self.campaigns[slot as usize];
-        if let Some(ticket) = campaign.holding_limit(user.as_str()) {
+        let user_hash = campaign.user_hash(user.as_str());
+        if let Some(ticket) = campaign.holding_limit_hashed(user.as_str(), user_hash) {
             return rejected(GrabOutcome::AlreadyWon(ticket));
         }
         let common = campaign.spec().common();
@@ -163,6 +164,8 @@ impl Ledger {
             return rejected(GrabOutcome::SoldOut);
         };
         let order_id = campaign.next_order_id(now, rng.random());
+        self.apply_win(slot, user_hash, order_id, user, amount_cents, now)
+            .expect("a freshly decided win applies");
         let record = Record::Won {
             campaign_id,
             order_id,
@@ -170,7 +173,6 @@ impl Ledger {
             amount_cents,
             won_at: now,
         };
-        self.apply(&record).expect("a freshly decided win applies");
         Grab {
             outcome: GrabOutcome::Won(OrderTicket {
                 order_id,
@@ -416,24 +418,8 @@ impl Ledger {
                     .by_id
                     .get(campaign_id)
                     .ok_or_else(|| ApplyError(format!("win in unknown campaign {campaign_id}")))?;
-                let campaign = &mut self.campaigns[slot as usize];
-                campaign
-                    .check_win(user_id, *amount_cents)
-                    .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-                // The id must name the campaign's next place: this also refuses an id used twice.
-                let key = self
-                    .order_key
-                    .expect("a campaign exists, so the key is set");
-                let nonce = key
-                    .decode(*order_id)
-                    .map(|place| place.nonce)
-                    .filter(|&nonce| campaign.next_order_id(*won_at, nonce) == *order_id)
-                    .ok_or_else(|| {
-                        ApplyError(format!("order {order_id} does not name its place"))
-                    })?;
-                campaign.apply_win(nonce, user_id, *amount_cents, *won_at);
-                self.order_count += 1;
-                Ok(())
+                let user_hash = self.campaigns[slot as usize].user_hash(user_id.as_str());
+                self.apply_win(slot, user_hash, *order_id, user_id, *amount_cents, *won_at)
             }
             Record::OrderTransitioned {
                 campaign_id,
@@ -485,6 +471,31 @@ impl Ledger {
             | Record::ExtraPaymentRecorded { .. }
             | Record::RefundConfirmed { .. } => self.apply_payment_record(record),
         }
+    }
+
+    /// Applies a [`Record::Won`] in the campaign at `slot`, `user_hash` being the winner's
+    /// [`Campaign::user_hash`] there: what [`Ledger::apply`] runs for a win, live or replayed
+    /// (a grab hands over the slot and hash it already has). Checks fully first.
+    fn apply_win(
+        &mut self,
+        slot: u32,
+        user_hash: UserHash,
+        order_id: OrderId,
+        user_id: &UserId,
+        amount_cents: Cents,
+        won_at: UnixMillis,
+    ) -> Result<(), ApplyError> {
+        let campaign = &mut self.campaigns[slot as usize];
+        campaign
+            .check_win(user_id, user_hash, amount_cents)
+            .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
+        // The id must name the campaign's next place: this also refuses an id used twice.
+        let nonce = campaign
+            .names_next_place(order_id, won_at)
+            .ok_or_else(|| ApplyError(format!("order {order_id} does not name its place")))?;
+        campaign.apply_win(nonce, user_id, user_hash, amount_cents, won_at);
+        self.order_count += 1;
+        Ok(())
     }
 
     /// A campaign by id.

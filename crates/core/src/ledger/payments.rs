@@ -319,8 +319,14 @@ impl Ledger {
             | Record::ExtraPaymentRecorded { payment, .. } => Some(payment),
             _ => None,
         };
-        if let Some(payment) = recorded
-            && let Some(place) = self.txn_place(&payment.channel, &payment.txn_id)
+        let txn_hash = recorded.map(|p| self.txn_index.hash(&p.channel, &p.txn_id));
+        if let (Some(payment), Some(hash)) = (recorded, txn_hash)
+            && let Some(place) = self.txn_index.find_hashed(
+                hash,
+                &payment.channel,
+                &payment.txn_id,
+                txn_pair(&self.campaigns),
+            )
         {
             return Err(fail(if place.slot == slot {
                 "payment transaction recorded twice"
@@ -381,11 +387,11 @@ impl Ledger {
             }
             _ => unreachable!("only payment records come here"),
         }
-        if recorded.is_some() {
+        if let Some(hash) = txn_hash {
             let entry = self.campaigns[slot as usize].payments().len() - 1;
             let entry = u32::try_from(entry).expect("payments bounded by the stock");
             self.txn_index
-                .insert(TxnPlace { slot, entry }, txn_pair(&self.campaigns));
+                .insert(hash, TxnPlace { slot, entry }, txn_pair(&self.campaigns));
         }
         Ok(())
     }

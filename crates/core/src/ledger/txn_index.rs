@@ -34,9 +34,15 @@ pub(super) struct TxnIndex<S = RandomState> {
     hasher: S,
 }
 
+/// A (channel, txn_id)'s hash in one index ([`TxnIndex::hash`]): an apply computes it once
+/// for its check and its insert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct TxnHash(u64);
+
 impl<S: BuildHasher> TxnIndex<S> {
-    fn hash(&self, channel: &str, txn_id: &str) -> u64 {
-        self.hasher.hash_one((channel, txn_id))
+    /// The hash of (channel, txn_id) in this index.
+    pub(super) fn hash(&self, channel: &str, txn_id: &str) -> TxnHash {
+        TxnHash(self.hasher.hash_one((channel, txn_id)))
     }
 
     /// The place of the payment recorded for (channel, txn_id), if any; `pair_at(place)`
@@ -47,25 +53,36 @@ impl<S: BuildHasher> TxnIndex<S> {
         txn_id: &str,
         pair_at: impl Fn(TxnPlace) -> (&'a str, &'a str),
     ) -> Option<TxnPlace> {
+        self.find_hashed(self.hash(channel, txn_id), channel, txn_id, pair_at)
+    }
+
+    /// [`TxnIndex::find`] with the pair's hash from [`TxnIndex::hash`].
+    pub(super) fn find_hashed<'a>(
+        &self,
+        hash: TxnHash,
+        channel: &str,
+        txn_id: &str,
+        pair_at: impl Fn(TxnPlace) -> (&'a str, &'a str),
+    ) -> Option<TxnPlace> {
         self.places
-            .find(self.hash(channel, txn_id), |&place| {
-                pair_at(place) == (channel, txn_id)
-            })
+            .find(hash.0, |&place| pair_at(place) == (channel, txn_id))
             .copied()
     }
 
-    /// Indexes the payment recorded at `place`, whose pair no other place has (the ledger
-    /// checks first).
+    /// Indexes the payment recorded at `place`, whose pair (hashed `hash` by
+    /// [`TxnIndex::hash`]) no other place has: the ledger checks first.
     ///
     /// # Panics
     /// If the pair at `place` is indexed already.
     pub(super) fn insert<'a>(
         &mut self,
+        hash: TxnHash,
         place: TxnPlace,
         pair_at: impl Fn(TxnPlace) -> (&'a str, &'a str),
     ) {
         let (channel, txn_id) = pair_at(place);
-        let hash = self.hash(channel, txn_id);
+        debug_assert_eq!(hash, self.hash(channel, txn_id), "the pair's hash");
+        let hash = hash.0;
         let Self { places, hasher } = self;
         match places.entry(
             hash,
@@ -120,7 +137,8 @@ mod tests {
                     slot: slot as u32,
                     entry: entry as u32,
                 };
-                index.insert(place, pair_at);
+                let (channel, txn_id) = pair_at(place);
+                index.insert(index.hash(channel, txn_id), place, pair_at);
             }
         }
     }
