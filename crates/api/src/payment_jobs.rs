@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stampede_core::{OrderId, Payment, PendingRefund, StalePaying};
+use stampede_core::{OrderId, Payment, PendingRefund, StalePaying, validate_refund_id};
 use tokio::task::JoinSet;
 
 use crate::payment_desk::DeskError;
@@ -205,6 +205,13 @@ async fn refund_one(state: &AppState, refund: &PendingRefund) -> RefundOutcome {
     let channel = refund.payment.channel.as_str();
     let counts = state.payments.metrics();
     match state.payments.refund(&refund.payment).await {
+        Ok(receipt) if validate_refund_id(&receipt.refund_id).is_err() => {
+            // The ledger would not confirm it (nothing to journal): back off as for a decline.
+            counts.refund(channel, RefundCount::InvalidReceipt);
+            tracing::error!(order = %refund.order_id, %channel, txn_id = %refund.payment.txn_id,
+                "channel answered a refund with a bad refund_id; it stays refund_pending");
+            RefundOutcome::Retry { declined: true }
+        }
         Ok(receipt) => {
             match state
                 .engine

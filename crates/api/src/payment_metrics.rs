@@ -28,6 +28,7 @@ pub const CALLBACK_OUTCOMES: &[&str] = &[
     "invalid_transition",
     "txn_conflict",
     "too_many_payments",
+    "invalid_payment",
 ];
 
 /// What a refund attempt came to, as counted in `stampede_refunds_total{outcome}`.
@@ -39,13 +40,17 @@ pub enum RefundCount {
     Declined,
     /// The channel could not be reached (out of rotation, down, timed out).
     Unavailable,
+    /// The channel answered with a refund id the ledger refuses (empty, too long, control
+    /// characters): not confirmed, retried with backoff.
+    InvalidReceipt,
 }
 
 impl RefundCount {
-    const ALL: [RefundCount; 3] = [
+    const ALL: [RefundCount; 4] = [
         RefundCount::Refunded,
         RefundCount::Declined,
         RefundCount::Unavailable,
+        RefundCount::InvalidReceipt,
     ];
 
     /// The `outcome` label.
@@ -54,6 +59,7 @@ impl RefundCount {
             RefundCount::Refunded => "refunded",
             RefundCount::Declined => "declined",
             RefundCount::Unavailable => "unavailable",
+            RefundCount::InvalidReceipt => "invalid_receipt",
         }
     }
 }
@@ -67,7 +73,7 @@ struct ChannelCounters {
     queries_failed: Counter,
     found_by_query: Counter,
     /// Indexed like [`RefundCount::ALL`].
-    refunds: [Counter; 3],
+    refunds: [Counter; 4],
 }
 
 /// The payment counters of every configured channel.
@@ -217,6 +223,7 @@ mod tests {
             }),
             PaymentOutcome::TxnConflict,
             PaymentOutcome::TooManyPayments,
+            PaymentOutcome::InvalidPayment(stampede_core::PaymentError::TxnId),
         ];
         for kind in [
             PaymentKind::Settled,

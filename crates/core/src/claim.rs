@@ -9,11 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{MAX_PROVIDER_ID_BYTES, is_provider_id};
 use crate::order::{InvalidTransition, Order};
 
-/// Longest payout id, in bytes: provider ids are short tokens; 128 bytes bounds the journal
-/// record and the per-campaign payout map.
-pub const MAX_PAYOUT_ID_BYTES: usize = 128;
+/// Longest payout id, in bytes (see [`MAX_PROVIDER_ID_BYTES`]).
+pub const MAX_PAYOUT_ID_BYTES: usize = MAX_PROVIDER_ID_BYTES;
 
 /// The provider's id of one payout.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -28,7 +28,7 @@ impl PayoutId {
     /// Checks and wraps a provider's payout id.
     pub fn parse(id: impl Into<String>) -> Result<Self, PayoutIdError> {
         let id = id.into();
-        if id.is_empty() || id.len() > MAX_PAYOUT_ID_BYTES || id.chars().any(char::is_control) {
+        if !is_provider_id(&id) {
             return Err(PayoutIdError);
         }
         Ok(Self(id))

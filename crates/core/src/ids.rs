@@ -10,6 +10,18 @@ use serde::{Deserialize, Serialize};
 /// (UUIDs, snowflakes, e-mail hashes) while keeping per-user memory small and bounded.
 pub const MAX_USER_ID_BYTES: usize = 64;
 
+/// Longest id a channel or payout provider hands back (transaction, refund or payout id), in
+/// bytes: providers use ids of 32–64 characters; 128 bounds the journal records and the maps
+/// that keep them.
+pub const MAX_PROVIDER_ID_BYTES: usize = 128;
+
+/// Whether `id` is 1..=[`MAX_PROVIDER_ID_BYTES`] bytes without control characters: the one
+/// rule for the ids a channel or payout provider hands back (transaction, refund and payout
+/// ids). Such an id reaches the journal as given, so the ledger checks it before deciding.
+pub fn is_provider_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_PROVIDER_ID_BYTES && !id.chars().any(char::is_control)
+}
+
 /// A user id: 1..=[`MAX_USER_ID_BYTES`] characters of `[A-Za-z0-9_-]`.
 ///
 /// Cheap to clone (shared `Arc<str>`): a winner's id is stored once and referenced by both the

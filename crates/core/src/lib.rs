@@ -23,7 +23,10 @@ mod spec;
 
 pub use campaign::Campaign;
 pub use claim::{ClaimStart, MAX_PAYOUT_ID_BYTES, PayoutId, PayoutIdError, PayoutResult};
-pub use ids::{CampaignId, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError, uuid_v7_bits};
+pub use ids::{
+    CampaignId, MAX_PROVIDER_ID_BYTES, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError,
+    is_provider_id, uuid_v7_bits,
+};
 pub use ledger::{
     ApplyError, CreateError, Grab, Ledger, MAX_CAMPAIGNS, PendingRefund, StalePaying, Transition,
 };
@@ -36,8 +39,8 @@ pub use payment::{
     validate_txn_id,
 };
 pub use payment_book::{
-    MAX_CHANNELS_PER_ORDER, MAX_EXTRA_PAYMENTS_PER_ORDER, PaymentEntry, PaymentKind, RefundStatus,
-    refund_key,
+    MAX_CHANNELS_PER_ORDER, MAX_EXTRA_PAYMENTS_PER_ORDER, MAX_REFUND_ID_BYTES, PaymentEntry,
+    PaymentKind, RefundIdError, RefundStatus, refund_key, validate_refund_id,
 };
 pub use promotion::{
     AppliedPromotions, BASIS_POINTS_PER_WHOLE, MAX_LINES, MAX_PROMOTIONS, MAX_QUANTITY, OrderLine,

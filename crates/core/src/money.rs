@@ -22,6 +22,11 @@ impl Cents {
         self.0.checked_add(other.0).map(Cents)
     }
 
+    /// Saturating addition (report totals: a sum past `u64::MAX` cents stays there).
+    pub fn saturating_add(self, other: Cents) -> Cents {
+        Cents(self.0.saturating_add(other.0))
+    }
+
     /// Checked subtraction.
     pub fn checked_sub(self, other: Cents) -> Option<Cents> {
         self.0.checked_sub(other.0).map(Cents)

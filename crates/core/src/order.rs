@@ -96,7 +96,7 @@ impl OrderState {
         use OrderState::*;
         match self {
             PendingPayment => &[Paying, Paid, Cancelled, Expired],
-            Paying => &[Paid, PendingPayment, Expired, Cancelled],
+            Paying => &[Paid, Expired, Cancelled],
             Paid => &[RefundPending],
             Cancelled | Expired => &[RefundPending],
             RefundPending => &[Refunded],
@@ -112,6 +112,21 @@ impl OrderState {
     /// Checks one transition against the table.
     pub fn can_move_to(self, next: OrderState) -> bool {
         self.allowed_next().contains(&next)
+    }
+
+    /// Whether a [`crate::Record::OrderTransitioned`] may carry the move to `next`: exactly
+    /// the moves the ledger decides with one — cancellation and expiry of an unpaid order, a
+    /// packet's claim start, its definite failure and its expiry. Every other move in the
+    /// table comes with its own record (payments and refunds with the payment records,
+    /// `claimed` with [`crate::Record::ClaimPaid`] and its payout), so replay refuses it here.
+    pub(crate) fn moves_by_transition_record(self, next: OrderState) -> bool {
+        use OrderState::*;
+        matches!(
+            (self, next),
+            (PendingPayment | Paying, Cancelled | Expired)
+                | (Won, Claiming | ClaimExpired)
+                | (Claiming, Won)
+        )
     }
 }
 
@@ -224,6 +239,19 @@ mod tests {
         for s in [Won, Claiming, Claimed, ClaimExpired] {
             assert!(s.is_live(), "{s:?}: a packet never returns to the pool");
         }
+    }
+
+    #[test]
+    fn transition_records_carry_only_table_moves() {
+        for from in OrderState::ALL {
+            for to in OrderState::ALL {
+                if from.moves_by_transition_record(to) {
+                    assert!(from.can_move_to(to), "{from:?} -> {to:?}");
+                }
+            }
+        }
+        assert!(!OrderState::Claiming.moves_by_transition_record(OrderState::Claimed));
+        assert!(!OrderState::PendingPayment.moves_by_transition_record(OrderState::Paying));
     }
 
     #[test]

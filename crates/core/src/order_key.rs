@@ -102,6 +102,12 @@ impl OrderKey {
     }
 }
 
+/// Whether `id` carries the time `won_at` in its UUIDv7 time field (48 bits, as
+/// [`uuid_v7_bits`] writes it).
+pub(crate) fn carries_time(id: OrderId, won_at: UnixMillis) -> bool {
+    (id.0 >> 80) as u64 == won_at.0 & 0xffff_ffff_ffff
+}
+
 fn tweak(unix_ms: u64, nonce: u32) -> u64 {
     mix(((unix_ms & 0xffff_ffff_ffff) << NONCE_BITS) ^ u64::from(nonce))
 }

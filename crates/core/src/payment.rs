@@ -10,15 +10,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{MAX_PROVIDER_ID_BYTES, is_provider_id};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order};
 use crate::payment_book::PaymentKind;
 
 /// Longest channel name, in bytes: names are short identifiers (`sim`, `wechat`).
 pub const MAX_CHANNEL_BYTES: usize = 32;
-/// Longest channel transaction id, in bytes: providers use ids of 32–64 characters; 128 bounds
-/// the journal record and the per-campaign map of seen transactions.
-pub const MAX_TXN_ID_BYTES: usize = 128;
+/// Longest channel transaction id, in bytes (see [`MAX_PROVIDER_ID_BYTES`]).
+pub const MAX_TXN_ID_BYTES: usize = MAX_PROVIDER_ID_BYTES;
 
 /// A payment a channel reports for an order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,10 +55,7 @@ impl Payment {
 /// Checks a channel transaction id: 1..=[`MAX_TXN_ID_BYTES`] bytes without control characters
 /// (a callback's, a query's and a statement line's alike).
 pub fn validate_txn_id(txn_id: &str) -> Result<(), PaymentError> {
-    let valid = !txn_id.is_empty()
-        && txn_id.len() <= MAX_TXN_ID_BYTES
-        && !txn_id.chars().any(char::is_control);
-    if valid {
+    if is_provider_id(txn_id) {
         Ok(())
     } else {
         Err(PaymentError::TxnId)
@@ -113,6 +110,10 @@ pub enum PaymentOutcome {
     /// The order already has [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`] late or duplicate
     /// payments: nothing changes (reconciliation against the statement finds it).
     TooManyPayments,
+    /// The channel name or transaction id breaks the rules ([`Payment::validate`]): nothing
+    /// changes. The HTTP callback checks first; a channel's query answer or in-process
+    /// delivery reaches the ledger unchecked, so the ledger checks again.
+    InvalidPayment(PaymentError),
 }
 
 impl PaymentOutcome {
@@ -126,6 +127,7 @@ impl PaymentOutcome {
             PaymentOutcome::InvalidTransition(_) => "invalid_transition",
             PaymentOutcome::TxnConflict => "txn_conflict",
             PaymentOutcome::TooManyPayments => "too_many_payments",
+            PaymentOutcome::InvalidPayment(_) => "invalid_payment",
         }
     }
 }

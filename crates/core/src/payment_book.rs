@@ -87,6 +87,25 @@ pub struct PaymentEntry {
     pub recorded_at: UnixMillis,
 }
 
+/// Longest refund id a channel's receipt may carry, in bytes (see
+/// [`crate::MAX_PROVIDER_ID_BYTES`]).
+pub const MAX_REFUND_ID_BYTES: usize = crate::ids::MAX_PROVIDER_ID_BYTES;
+
+/// A channel's refund id that breaks the rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("refund_id must be 1..={MAX_REFUND_ID_BYTES} bytes without control characters")]
+pub struct RefundIdError;
+
+/// Checks a channel's refund id: 1..=[`MAX_REFUND_ID_BYTES`] bytes without control
+/// characters ([`crate::is_provider_id`]).
+pub fn validate_refund_id(refund_id: &str) -> Result<(), RefundIdError> {
+    if crate::ids::is_provider_id(refund_id) {
+        Ok(())
+    } else {
+        Err(RefundIdError)
+    }
+}
+
 /// The refund idempotency key of a payment: the channel refunds each key at most once.
 pub fn refund_key(payment: &Payment) -> String {
     format!("refund:{}:{}", payment.channel, payment.txn_id)
@@ -119,13 +138,8 @@ impl PaymentBook {
 
     /// The entry recorded for (channel, txn_id).
     pub(crate) fn find(&self, channel: &str, txn_id: &str) -> Option<&PaymentEntry> {
-        let entries = &self.entries;
-        self.by_txn
-            .find(self.txn_hash(channel, txn_id), |&i| {
-                let p = &entries[i as usize].payment;
-                p.channel == channel && p.txn_id == txn_id
-            })
-            .map(|&i| &entries[i as usize])
+        self.find_index(channel, txn_id)
+            .map(|i| &self.entries[i as usize])
     }
 
     /// The position in [`PaymentBook::entries`] of the entry recorded for (channel, txn_id).
@@ -175,13 +189,38 @@ impl PaymentBook {
     }
 
     /// Records a payment (checked by the ledger: the transaction is new, the bounds hold).
+    ///
+    /// # Panics
+    /// If (channel, txn_id) is recorded already.
     pub(crate) fn insert(&mut self, entry: PaymentEntry) {
-        assert!(
-            self.find(&entry.payment.channel, &entry.payment.txn_id)
-                .is_none(),
-            "payment transaction recorded twice"
-        );
         let at = u32::try_from(self.entries.len()).expect("payments bounded by the stock");
+        let hash = self.txn_hash(&entry.payment.channel, &entry.payment.txn_id);
+        let Self {
+            entries,
+            by_txn,
+            hasher,
+            ..
+        } = self;
+        let pair = |i: u32| {
+            let p = &entries[i as usize].payment;
+            (p.channel.as_str(), p.txn_id.as_str())
+        };
+        let new_pair = (
+            entry.payment.channel.as_str(),
+            entry.payment.txn_id.as_str(),
+        );
+        match by_txn.entry(
+            hash,
+            |&i| pair(i) == new_pair,
+            |&i| hasher.hash_one(pair(i)),
+        ) {
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert(at);
+            }
+            hashbrown::hash_table::Entry::Occupied(_) => {
+                panic!("payment transaction recorded twice")
+            }
+        }
         let order = entry.order_index;
         match entry.kind {
             PaymentKind::Settled => {
@@ -198,18 +237,7 @@ impl PaymentBook {
                 self.pending_refunds += 1;
             }
         }
-        let hash = self.txn_hash(&entry.payment.channel, &entry.payment.txn_id);
         self.entries.push(entry);
-        let Self {
-            entries,
-            by_txn,
-            hasher,
-            ..
-        } = self;
-        by_txn.insert_unique(hash, at, |&i| {
-            let p = &entries[i as usize].payment;
-            hasher.hash_one((p.channel.as_str(), p.txn_id.as_str()))
-        });
     }
 
     /// Whether the refund of (channel, txn_id) for the order at `index` may be confirmed.

@@ -208,14 +208,6 @@ impl CampaignSpec {
         }
     }
 
-    /// How long a new order may stay unpaid, in milliseconds (`None` for red packets).
-    pub fn payment_window_millis(&self) -> Option<u64> {
-        match self {
-            CampaignSpec::Seckill(s) => Some(s.payment_window_secs.saturating_mul(1000)),
-            CampaignSpec::RedPacket(_) => None,
-        }
-    }
-
     /// How long a new order may stay in its creation state before it expires, in
     /// milliseconds: the payment window (seckill) or the claim window (red packet).
     pub fn deadline_window_millis(&self) -> u64 {

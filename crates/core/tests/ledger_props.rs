@@ -215,3 +215,57 @@ fn sold_out_campaign_still_tells_a_winner_it_won() {
         CampaignStatus::SoldOut
     );
 }
+
+#[test]
+fn a_win_record_must_carry_the_id_of_its_place_and_time() {
+    let mut rng = ChaCha8Rng::seed_from_u64(4);
+    let mut live = Ledger::new();
+    let spec = CampaignSpec::Seckill(SeckillSpec {
+        common: common(None, None),
+        stock: 2,
+        per_user_limit: 1,
+        price_cents: Cents(5),
+        payment_window_secs: 900,
+        regrab_after_release: false,
+    });
+    let created = live.create_campaign(spec, UnixMillis(0), &mut rng).unwrap();
+    let alice = UserId::parse("alice").unwrap();
+    let Record::CampaignCreated { id, .. } = created else {
+        unreachable!()
+    };
+    let won = live
+        .grab(id, &alice, UnixMillis(1), &mut rng)
+        .record
+        .unwrap();
+    let Record::Won {
+        campaign_id,
+        order_id,
+        ref user_id,
+        amount_cents,
+        won_at,
+    } = won
+    else {
+        unreachable!()
+    };
+    let mut replayed = Ledger::new();
+    replayed.apply(&created).unwrap();
+    let forged = |order_id: OrderId, won_at: UnixMillis| Record::Won {
+        campaign_id,
+        order_id,
+        user_id: user_id.clone(),
+        amount_cents,
+        won_at,
+    };
+    for bad in [
+        forged(order_id, UnixMillis(won_at.0 + 1)),
+        forged(OrderId(order_id.0 ^ 1), won_at),
+        forged(OrderId(order_id.0 ^ (1 << 40)), won_at),
+    ] {
+        let refused = replayed.apply(&bad).unwrap_err();
+        assert!(refused.0.contains("does not name its place"), "{refused}");
+    }
+    assert_eq!(replayed.order_count(), 0);
+    replayed.apply(&won).unwrap();
+    assert_eq!(replayed.order(order_id), live.order(order_id));
+    replayed.assert_invariants();
+}

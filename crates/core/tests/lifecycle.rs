@@ -357,3 +357,88 @@ proptest! {
         }
     }
 }
+
+/// A transition record `id`'s order at `order` from `from` to `to` at `at`.
+fn moved(id: CampaignId, order: OrderId, from: OrderState, to: OrderState, at: u64) -> Record {
+    Record::OrderTransitioned {
+        campaign_id: id,
+        order_id: order,
+        from,
+        to,
+        at: UnixMillis(at),
+    }
+}
+
+#[test]
+fn replay_refuses_transition_records_no_decision_makes() {
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let (mut ledger, id, _) = ledger_with(packets(2, 10), &mut rng);
+    let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
+    ledger.start_claim(order, None, UnixMillis(1)).1.unwrap();
+    // `claimed` only comes with its payout (ClaimPaid): a bare transition would leave a
+    // claimed order without one.
+    let forged = moved(id, order, OrderState::Claiming, OrderState::Claimed, 2);
+    let refused = ledger.apply(&forged).unwrap_err();
+    assert!(
+        refused.to_string().contains("no decision makes"),
+        "{refused}"
+    );
+    assert_eq!(ledger.order(order).unwrap().state, OrderState::Claiming);
+    assert!(matches!(
+        ledger.start_claim(order, None, UnixMillis(3)).0,
+        ClaimStart::InFlight(_)
+    ));
+    ledger.assert_invariants();
+
+    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
+    ledger
+        .start_payment(order, &user("a"), "sim", UnixMillis(1))
+        .record
+        .unwrap();
+    let forged = moved(id, order, OrderState::Paying, OrderState::PendingPayment, 2);
+    assert!(
+        ledger.apply(&forged).is_err(),
+        "nothing decides paying → pending"
+    );
+    assert_eq!(ledger.order(order).unwrap().state, OrderState::Paying);
+    ledger.assert_invariants();
+}
+
+#[test]
+fn replay_refuses_an_expiry_before_the_deadline() {
+    let mut rng = ChaCha8Rng::seed_from_u64(8);
+    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
+    let early = moved(
+        id,
+        order,
+        OrderState::PendingPayment,
+        OrderState::Expired,
+        WINDOW_MS - 1,
+    );
+    assert!(ledger.apply(&early).is_err(), "expired before its deadline");
+    assert_eq!(
+        ledger.order(order).unwrap().state,
+        OrderState::PendingPayment
+    );
+    let due = moved(
+        id,
+        order,
+        OrderState::PendingPayment,
+        OrderState::Expired,
+        WINDOW_MS,
+    );
+    ledger.apply(&due).unwrap();
+    ledger.assert_invariants();
+
+    let (mut ledger, id, _) = ledger_with(packets(1, 10), &mut rng);
+    let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
+    let early = moved(id, order, OrderState::Won, OrderState::ClaimExpired, 9_999);
+    assert!(
+        ledger.apply(&early).is_err(),
+        "claim expired before its window"
+    );
+    assert_eq!(ledger.order(order).unwrap().state, OrderState::Won);
+    ledger.assert_invariants();
+}

@@ -535,3 +535,80 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_bad_transaction_id_is_refused_not_recorded() {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, _) = win(&mut ledger, id, "alice", 0, &mut rng);
+    // A channel's query or in-process delivery reaches the core without the HTTP checks.
+    for bad in [
+        sim(&"x".repeat(MAX_TXN_ID_BYTES + 1), 100),
+        sim("t\n1", 100),
+        sim("", 100),
+        pay("Sim", "t1", 100),
+    ] {
+        let (outcome, record) = ledger.record_payment(order, bad.clone(), UnixMillis(1));
+        assert_eq!(
+            outcome,
+            PaymentOutcome::InvalidPayment(bad.validate().unwrap_err()),
+            "{bad:?}"
+        );
+        assert_eq!(outcome.code(), "invalid_payment");
+        assert!(record.is_none());
+    }
+    assert_eq!(
+        ledger.order(order).unwrap().state,
+        OrderState::PendingPayment
+    );
+    ledger.assert_invariants();
+}
+
+#[test]
+fn a_bad_refund_id_is_refused_not_confirmed() {
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, _) = win(&mut ledger, id, "alice", 0, &mut rng);
+    ledger.record_payment(order, sim("t1", 100), UnixMillis(1));
+    ledger.record_payment(order, sim("t2", 100), UnixMillis(2));
+    assert_eq!(ledger.pending_refund_count(), 1);
+    // A channel's refund receipt reaches the core unchecked.
+    for bad in [
+        String::new(),
+        "r".repeat(MAX_REFUND_ID_BYTES + 1),
+        "r\u{7}".into(),
+    ] {
+        let record = ledger.confirm_refund(order, &sim("t2", 100), bad, UnixMillis(3));
+        assert!(record.is_none());
+    }
+    assert_eq!(ledger.pending_refund_count(), 1, "still owed");
+    let record = ledger.confirm_refund(order, &sim("t2", 100), "rf-1".into(), UnixMillis(3));
+    assert!(record.is_some());
+    assert_eq!(ledger.pending_refund_count(), 0);
+    ledger.assert_invariants();
+}
+
+#[test]
+fn replay_refuses_a_payment_started_past_the_deadline() {
+    let mut rng = ChaCha8Rng::seed_from_u64(15);
+    let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
+    let (order, _) = win(&mut ledger, id, "alice", 0, &mut rng);
+    let started = |at| Record::PaymentStarted {
+        campaign_id: id,
+        order_id: order,
+        from: OrderState::PendingPayment,
+        channel: "sim".into(),
+        at: UnixMillis(at),
+    };
+    // start_payment refuses at the deadline; so does replay.
+    let live = ledger.start_payment(order, &user("alice"), "sim", UnixMillis(WINDOW_MS));
+    assert!(matches!(live.outcome, OrderOutcome::InvalidTransition(_)));
+    assert!(ledger.apply(&started(WINDOW_MS)).is_err());
+    assert_eq!(
+        ledger.order(order).unwrap().state,
+        OrderState::PendingPayment
+    );
+    ledger.apply(&started(WINDOW_MS - 1)).unwrap();
+    assert_eq!(ledger.order(order).unwrap().state, OrderState::Paying);
+    ledger.assert_invariants();
+}

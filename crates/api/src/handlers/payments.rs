@@ -255,6 +255,10 @@ pub async fn record(
             "txn_conflict",
             "this txn_id was recorded for another order; nothing changed",
         )),
+        PaymentOutcome::InvalidPayment(invalid) => {
+            tracing::warn!(%order_id, %channel, %invalid, "payment with a bad channel or txn_id; not recorded");
+            Err(AppError::BadRequest(invalid.to_string()))
+        }
         PaymentOutcome::TooManyPayments => {
             tracing::error!(%order_id, %channel, "too many extra payments for one order; not recorded");
             Err(AppError::Conflict(

@@ -39,6 +39,11 @@ struct OrderSlot {
 }
 const _: () = assert!(std::mem::size_of::<OrderSlot>() == 40);
 
+/// A user id's hash in one campaign's per-user index ([`Campaign::user_hash`]); meaningless
+/// in another campaign (each has its own hasher).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct UserHash(u64);
+
 /// A user's orders in one campaign; the user is `orders[latest].user_id`.
 #[derive(Clone, Copy, Debug)]
 struct UserOrders {
@@ -168,7 +173,12 @@ impl Campaign {
     /// The user's latest order if they are at `per_user_limit`: counting live orders when the
     /// campaign sets `regrab_after_release`, every order they ever won otherwise.
     pub fn holding_limit(&self, user: &str) -> Option<OrderTicket> {
-        let u = self.user_orders(user)?;
+        self.holding_limit_hashed(user, self.user_hash(user))
+    }
+
+    /// [`Campaign::holding_limit`] with the user's hash from [`Campaign::user_hash`].
+    pub(crate) fn holding_limit_hashed(&self, user: &str, hash: UserHash) -> Option<OrderTicket> {
+        let u = self.user_orders_hashed(user, hash)?;
         let counted = if self.spec.regrab_after_release() {
             u.live
         } else {
@@ -183,9 +193,19 @@ impl Campaign {
         })
     }
 
+    /// The hash of `user` in this campaign's per-user index: a grab computes it once and
+    /// hands it to the limit check and to the insert of its win.
+    pub(crate) fn user_hash(&self, user: &str) -> UserHash {
+        UserHash(self.hasher.hash_one(user))
+    }
+
     fn user_orders(&self, user: &str) -> Option<&UserOrders> {
+        self.user_orders_hashed(user, self.user_hash(user))
+    }
+
+    fn user_orders_hashed(&self, user: &str, hash: UserHash) -> Option<&UserOrders> {
         let orders = &self.orders;
-        self.by_user.find(self.hasher.hash_one(user), |u| {
+        self.by_user.find(hash.0, |u| {
             orders[u.latest as usize].user_id.as_str() == user
         })
     }
@@ -195,6 +215,20 @@ impl Campaign {
         let slot = &self.orders[index as usize];
         self.order_key
             .encode(slot.created_at, self.slot, index, slot.nonce)
+    }
+
+    /// The nonce of `id` if it is the id the next win at `won_at` carries
+    /// ([`Campaign::next_order_id`]): deciphering it finds this campaign's next place and its
+    /// time is `won_at`. That is `next_order_id(won_at, nonce) == id` without enciphering
+    /// again (the cipher is a permutation under the time and the nonce).
+    pub(crate) fn names_next_place(&self, id: OrderId, won_at: UnixMillis) -> Option<u32> {
+        let place = self.order_key.decode(id)?;
+        let next = u32::try_from(self.orders.len()).expect("orders bounded by MAX_STOCK");
+        let names = place.slot == self.slot
+            && place.index == next
+            && crate::order_key::carries_time(id, won_at);
+        debug_assert_eq!(names, self.next_order_id(won_at, place.nonce) == id);
+        names.then_some(place.nonce)
     }
 
     /// The id the next win will carry, given a nonce from the caller's RNG.
@@ -215,12 +249,18 @@ impl Campaign {
         }
     }
 
-    /// Whether a win record is acceptable: stock left, user below the limit, amount possible.
-    pub(crate) fn check_win(&self, user: &UserId, amount: Cents) -> Result<(), &'static str> {
+    /// Whether a win record is acceptable: stock left, user (whose hash is `hash`) below the
+    /// limit, amount possible.
+    pub(crate) fn check_win(
+        &self,
+        user: &UserId,
+        hash: UserHash,
+        amount: Cents,
+    ) -> Result<(), &'static str> {
         if self.remaining == 0 {
             return Err("win recorded on a sold-out campaign");
         }
-        if self.holding_limit(user.as_str()).is_some() {
+        if self.holding_limit_hashed(user.as_str(), hash).is_some() {
             return Err("win recorded for a user at the per-user limit");
         }
         match (&self.spec, &self.pool) {
@@ -242,16 +282,17 @@ impl Campaign {
     /// the new order's index.
     ///
     /// # Panics
-    /// If [`Campaign::check_win`] would reject it: the ledger checks first.
+    /// In debug builds, if [`Campaign::check_win`] would reject it: the ledger checks first,
+    /// once (the check is most of a win's cost).
     pub(crate) fn apply_win(
         &mut self,
         nonce: u32,
         user: &UserId,
+        hash: UserHash,
         amount: Cents,
         won_at: UnixMillis,
     ) -> u32 {
-        self.check_win(user, amount)
-            .expect("win checked before apply");
+        debug_assert_eq!(self.check_win(user, hash, amount), Ok(()), "win checked");
         if let Some(pool) = &mut self.pool {
             pool.take(amount);
         }
@@ -276,7 +317,7 @@ impl Campaign {
         let user_at = |u: &UserOrders| orders[u.latest as usize].user_id.as_str();
         let entry = by_user
             .entry(
-                hasher.hash_one(user.as_str()),
+                hash.0,
                 |u| user_at(u) == user.as_str(),
                 |u| hasher.hash_one(user_at(u)),
             )
@@ -335,13 +376,17 @@ impl Campaign {
         (self.order_id(index) == id).then_some(slot.state)
     }
 
-    /// Whether the order at `index` may move from `from` to `to`: it is in `from`, the table
-    /// allows the move, and (for now) a red packet never gives its packet back.
+    /// Whether the order at `index` may move from `from` to `to` by an
+    /// [`crate::Record::OrderTransitioned`]: it is in `from`, the table allows the move, a
+    /// decision makes it with such a record ([`OrderState::moves_by_transition_record`]), an
+    /// expiry comes at or after the order's deadline, and (for now) a red packet never gives
+    /// its packet back.
     pub(crate) fn check_transition(
         &self,
         index: u32,
         from: OrderState,
         to: OrderState,
+        at: UnixMillis,
     ) -> Result<(), &'static str> {
         let slot = self
             .orders
@@ -352,6 +397,13 @@ impl Campaign {
         }
         if !from.can_move_to(to) {
             return Err("transition the table does not allow");
+        }
+        if !from.moves_by_transition_record(to) {
+            return Err("transition no decision makes with a transition record");
+        }
+        let expiry = matches!(to, OrderState::Expired | OrderState::ClaimExpired);
+        if expiry && self.expires_at(index).is_none_or(|deadline| deadline > at) {
+            return Err("expiry before the order's deadline");
         }
         if from.is_live() != to.is_live() && self.pool.is_some() {
             return Err("red-packet orders do not give their packet back");
@@ -367,10 +419,20 @@ impl Campaign {
     /// left `from` and no state leads back to a live one.
     ///
     /// # Panics
-    /// If [`Campaign::check_transition`] would reject it: the ledger checks first.
-    pub(crate) fn apply_transition(&mut self, index: u32, from: OrderState, to: OrderState) {
-        self.check_transition(index, from, to)
-            .expect("transition checked before apply");
+    /// In debug builds, if [`Campaign::check_transition`] would reject it: the ledger checks
+    /// first, once.
+    pub(crate) fn apply_transition(
+        &mut self,
+        index: u32,
+        from: OrderState,
+        to: OrderState,
+        at: UnixMillis,
+    ) {
+        debug_assert_eq!(
+            self.check_transition(index, from, to, at),
+            Ok(()),
+            "transition checked"
+        );
         let released = from.is_live() && !to.is_live();
         let slot = &mut self.orders[index as usize];
         slot.state = to;
@@ -421,10 +483,10 @@ impl Campaign {
     /// Applies a checked payout: `claiming` → `claimed` under `payout`.
     ///
     /// # Panics
-    /// If [`Campaign::check_claim_paid`] would reject it: the ledger checks first.
+    /// In debug builds, if [`Campaign::check_claim_paid`] would reject it: the ledger checks
+    /// first, once.
     pub(crate) fn apply_claim_paid(&mut self, index: u32, payout: PayoutId) {
-        self.check_claim_paid(index)
-            .expect("payout checked before apply");
+        debug_assert_eq!(self.check_claim_paid(index), Ok(()), "payout checked");
         self.orders[index as usize].state = OrderState::Claimed;
         self.payouts.insert(index, payout);
         self.assert_counts();

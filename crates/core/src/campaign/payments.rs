@@ -65,17 +65,25 @@ impl Campaign {
         self.orders.get(index as usize).ok_or(what)
     }
 
-    /// Whether the order at `index`, now in `from`, may start paying on `channel`: from
-    /// `pending_payment`, or from `paying` on a channel not yet used (bounded).
+    /// Whether the order at `index`, now in `from`, may start paying on `channel` at `at`:
+    /// before its payment deadline, from `pending_payment`, or from `paying` on a channel not
+    /// yet used (bounded).
     pub(crate) fn check_payment_start(
         &self,
         index: u32,
         from: OrderState,
         channel: &str,
+        at: UnixMillis,
     ) -> Result<(), &'static str> {
         let slot = self.slot_in(index, "payment start of an order that does not exist")?;
         if slot.state != from {
             return Err("payment start from a state the order is not in");
+        }
+        if self
+            .expires_at(index)
+            .is_some_and(|deadline| deadline <= at)
+        {
+            return Err("payment start at or after the order's deadline");
         }
         crate::payment::validate_channel(channel).map_err(|_| "payment start on a bad channel")?;
         let channels = self.book.paying_channels(index);
@@ -95,7 +103,8 @@ impl Campaign {
     /// Applies a checked payment start: the order is `paying` on `channel` (too).
     ///
     /// # Panics
-    /// If [`Campaign::check_payment_start`] would reject it: the ledger checks first.
+    /// In debug builds, if [`Campaign::check_payment_start`] would reject it: the ledger checks
+    /// first, once.
     pub(crate) fn apply_payment_start(
         &mut self,
         index: u32,
@@ -103,17 +112,21 @@ impl Campaign {
         channel: &str,
         at: UnixMillis,
     ) {
-        self.check_payment_start(index, from, channel)
-            .expect("payment start checked before apply");
+        debug_assert_eq!(
+            self.check_payment_start(index, from, channel, at),
+            Ok(()),
+            "payment start checked"
+        );
         self.orders[index as usize].state = OrderState::Paying;
         self.book.start_paying(index, channel, at);
         self.assert_counts();
     }
 
     /// Whether `payment` may be recorded as `kind` for the order at `index`, now in `from`:
-    /// the transaction is new, the amount matches, and `from` fits the kind (`pending_payment`
-    /// or `paying` for a settling payment, `paid` for a duplicate, a closed seckill state for a
-    /// late one, within [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`]).
+    /// the amount matches, and `from` fits the kind (`pending_payment` or `paying` for a
+    /// settling payment, `paid` for a duplicate, a closed seckill state for a late one, within
+    /// [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`]). That the transaction is new, in this campaign
+    /// and every other, the ledger checks with its transaction index (one lookup for both).
     pub(crate) fn check_payment(
         &self,
         index: u32,
@@ -127,9 +140,6 @@ impl Campaign {
         }
         if slot.amount_cents != payment.amount_cents {
             return Err("payment amount differs from the order");
-        }
-        if self.book.find(&payment.channel, &payment.txn_id).is_some() {
-            return Err("payment transaction recorded twice");
         }
         if kind != PaymentKind::Settled
             && self.book.extra_count(index) >= crate::MAX_EXTRA_PAYMENTS_PER_ORDER
@@ -147,7 +157,8 @@ impl Campaign {
     /// duplicate one leaves the order `paid`. Late and duplicate payments open a refund.
     ///
     /// # Panics
-    /// If [`Campaign::check_payment`] would reject it: the ledger checks first.
+    /// In debug builds, if [`Campaign::check_payment`] would reject it: the ledger checks
+    /// first, once.
     pub(crate) fn apply_payment(
         &mut self,
         index: u32,
@@ -156,8 +167,11 @@ impl Campaign {
         payment: &Payment,
         at: UnixMillis,
     ) {
-        self.check_payment(index, from, kind, payment)
-            .expect("payment checked before apply");
+        debug_assert_eq!(
+            self.check_payment(index, from, kind, payment),
+            Ok(()),
+            "payment checked"
+        );
         let to = match kind {
             PaymentKind::Settled => OrderState::Paid,
             PaymentKind::Late => OrderState::RefundPending,
@@ -189,7 +203,8 @@ impl Campaign {
     /// confirmed becomes `refunded`.
     ///
     /// # Panics
-    /// If [`Campaign::check_refund`] would reject it: the ledger checks first.
+    /// In debug builds, if [`Campaign::check_refund`] would reject it: the ledger checks
+    /// first, once.
     pub(crate) fn apply_refund(
         &mut self,
         index: u32,
@@ -198,8 +213,11 @@ impl Campaign {
         refund_id: String,
         at: UnixMillis,
     ) {
-        self.check_refund(index, channel, txn_id)
-            .expect("refund checked before apply");
+        debug_assert_eq!(
+            self.check_refund(index, channel, txn_id),
+            Ok(()),
+            "refund checked"
+        );
         self.book.confirm_refund(channel, txn_id, refund_id, at);
         let slot = &mut self.orders[index as usize];
         if slot.state == OrderState::RefundPending && !self.book.has_pending_refund(index) {

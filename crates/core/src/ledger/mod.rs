@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use rand::Rng;
 
-use crate::campaign::Campaign;
+use crate::campaign::{Campaign, UserHash};
 use crate::claim::{ClaimStart, PayoutId, PayoutResult};
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
-use crate::money::UnixMillis;
+use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order, OrderState};
 use crate::order_key::OrderKey;
 use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
@@ -88,8 +88,16 @@ pub struct Ledger {
     /// Set by the first campaign creation (drawn live, read back on replay).
     order_key: Option<OrderKey>,
     order_count: usize,
-    /// (channel, txn_id) → the campaign that recorded it: one order per transaction ledger-wide.
+    /// (channel, txn_id) → where it was recorded: one order per transaction ledger-wide.
     txn_index: TxnIndex,
+}
+
+/// Reads the (channel, txn_id) of the payment at a place of the transaction index.
+fn txn_pair<'a>(campaigns: &'a [Campaign]) -> impl Fn(TxnPlace) -> (&'a str, &'a str) + 'a {
+    |place| {
+        let payment = &campaigns[place.slot as usize].payments()[place.entry as usize].payment;
+        (payment.channel.as_str(), payment.txn_id.as_str())
+    }
 }
 
 impl Ledger {
@@ -141,7 +149,8 @@ impl Ledger {
             return rejected(GrabOutcome::CampaignNotFound);
         };
         let campaign = &self.campaigns[slot as usize];
-        if let Some(ticket) = campaign.holding_limit(user.as_str()) {
+        let user_hash = campaign.user_hash(user.as_str());
+        if let Some(ticket) = campaign.holding_limit_hashed(user.as_str(), user_hash) {
             return rejected(GrabOutcome::AlreadyWon(ticket));
         }
         let common = campaign.spec().common();
@@ -155,6 +164,8 @@ impl Ledger {
             return rejected(GrabOutcome::SoldOut);
         };
         let order_id = campaign.next_order_id(now, rng.random());
+        self.apply_win(slot, user_hash, order_id, user, amount_cents, now)
+            .expect("a freshly decided win applies");
         let record = Record::Won {
             campaign_id,
             order_id,
@@ -162,7 +173,6 @@ impl Ledger {
             amount_cents,
             won_at: now,
         };
-        self.apply(&record).expect("a freshly decided win applies");
         Grab {
             outcome: GrabOutcome::Won(OrderTicket {
                 order_id,
@@ -316,9 +326,14 @@ impl Ledger {
         self.campaigns
             .iter()
             .filter(|c| c.pool().is_some())
-            .flat_map(|c| (0..c.order_count() as u32).filter_map(|i| c.order_at(i)))
-            .filter(|o| o.state == OrderState::Claiming)
-            .map(|o| o.id)
+            .flat_map(|c| {
+                (0..c.order_count() as u32)
+                    .filter(|&i| {
+                        c.state_and_amount(i)
+                            .is_some_and(|(state, _)| state == OrderState::Claiming)
+                    })
+                    .map(|i| c.order_id(i))
+            })
             .collect()
     }
 
@@ -334,7 +349,7 @@ impl Ledger {
         let campaign = self.campaign(order.campaign_id).ok_or(invalid)?;
         let index = self.place_of(order.id).ok_or(invalid)?.1;
         campaign
-            .check_transition(index, from, to)
+            .check_transition(index, from, to, now)
             .map_err(|_| invalid)?;
         let record = Record::OrderTransitioned {
             campaign_id: order.campaign_id,
@@ -403,31 +418,15 @@ impl Ledger {
                     .by_id
                     .get(campaign_id)
                     .ok_or_else(|| ApplyError(format!("win in unknown campaign {campaign_id}")))?;
-                let campaign = &mut self.campaigns[slot as usize];
-                campaign
-                    .check_win(user_id, *amount_cents)
-                    .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-                // The id must name the campaign's next place: this also refuses an id used twice.
-                let key = self
-                    .order_key
-                    .expect("a campaign exists, so the key is set");
-                let nonce = key
-                    .decode(*order_id)
-                    .map(|place| place.nonce)
-                    .filter(|&nonce| campaign.next_order_id(*won_at, nonce) == *order_id)
-                    .ok_or_else(|| {
-                        ApplyError(format!("order {order_id} does not name its place"))
-                    })?;
-                campaign.apply_win(nonce, user_id, *amount_cents, *won_at);
-                self.order_count += 1;
-                Ok(())
+                let user_hash = self.campaigns[slot as usize].user_hash(user_id.as_str());
+                self.apply_win(slot, user_hash, *order_id, user_id, *amount_cents, *won_at)
             }
             Record::OrderTransitioned {
                 campaign_id,
                 order_id,
                 from,
                 to,
-                at: _,
+                at,
             } => {
                 let (slot, index) = self
                     .place_of(*order_id)
@@ -438,15 +437,10 @@ impl Ledger {
                         "order {order_id} is not in campaign {campaign_id}"
                     )));
                 }
-                if payments::moved_by_payment_records(*to) {
-                    return Err(ApplyError(format!(
-                        "order {order_id}: {to:?} is reached through payment records only"
-                    )));
-                }
                 campaign
-                    .check_transition(index, *from, *to)
+                    .check_transition(index, *from, *to, *at)
                     .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-                campaign.apply_transition(index, *from, *to);
+                campaign.apply_transition(index, *from, *to, *at);
                 Ok(())
             }
             Record::ClaimPaid {
@@ -477,6 +471,31 @@ impl Ledger {
             | Record::ExtraPaymentRecorded { .. }
             | Record::RefundConfirmed { .. } => self.apply_payment_record(record),
         }
+    }
+
+    /// Applies a [`Record::Won`] in the campaign at `slot`, `user_hash` being the winner's
+    /// [`Campaign::user_hash`] there: what [`Ledger::apply`] runs for a win, live or replayed
+    /// (a grab hands over the slot and hash it already has). Checks fully first.
+    fn apply_win(
+        &mut self,
+        slot: u32,
+        user_hash: UserHash,
+        order_id: OrderId,
+        user_id: &UserId,
+        amount_cents: Cents,
+        won_at: UnixMillis,
+    ) -> Result<(), ApplyError> {
+        let campaign = &mut self.campaigns[slot as usize];
+        campaign
+            .check_win(user_id, user_hash, amount_cents)
+            .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
+        // The id must name the campaign's next place: this also refuses an id used twice.
+        let nonce = campaign
+            .names_next_place(order_id, won_at)
+            .ok_or_else(|| ApplyError(format!("order {order_id} does not name its place")))?;
+        campaign.apply_win(nonce, user_id, user_hash, amount_cents, won_at);
+        self.order_count += 1;
+        Ok(())
     }
 
     /// A campaign by id.
@@ -519,22 +538,24 @@ impl Ledger {
             orders += c.order_count();
         }
         assert_eq!(orders, self.order_count, "order count out of step");
+        // Every payment is found at its own place: none is missing, and no transaction is
+        // recorded twice (the index would find the other place).
         let mut payments = 0;
         for (slot, c) in self.campaigns.iter().enumerate() {
-            for entry in c.payments() {
-                let (channel, txn) = (&entry.payment.channel, &entry.payment.txn_id);
+            for (entry, recorded) in c.payments().iter().enumerate() {
+                let (channel, txn) = (&recorded.payment.channel, &recorded.payment.txn_id);
                 payments += 1;
-                assert!(
-                    !self.txn_recorded_elsewhere(slot as u32, channel, txn),
-                    "transaction {channel}/{txn} recorded in two campaigns"
-                );
-                assert_ne!(
-                    self.txn_index.place(channel, txn, |_| false),
-                    TxnPlace::Nowhere,
-                    "transaction {channel}/{txn} missing from the index"
+                let place = TxnPlace {
+                    slot: slot as u32,
+                    entry: entry as u32,
+                };
+                assert_eq!(
+                    self.txn_place(channel, txn),
+                    Some(place),
+                    "transaction {channel}/{txn} recorded twice or missing from the index"
                 );
             }
         }
-        assert!(self.txn_index.len() <= payments, "index has stray entries");
+        assert_eq!(self.txn_index.len(), payments, "index has stray entries");
     }
 }

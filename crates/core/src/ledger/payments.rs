@@ -8,10 +8,10 @@ use crate::money::UnixMillis;
 use crate::order::{InvalidTransition, OrderState};
 use crate::outcome::OrderOutcome;
 use crate::payment::{Payment, PaymentOutcome};
-use crate::payment_book::{PaymentEntry, PaymentKind};
+use crate::payment_book::{PaymentEntry, PaymentKind, validate_refund_id};
 use crate::record::Record;
 
-use super::{ApplyError, Ledger, Transition, TxnPlace};
+use super::{ApplyError, Ledger, Transition, TxnPlace, txn_pair};
 
 /// A `paying` order to ask its channels about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,14 +29,6 @@ pub struct PendingRefund {
     pub order_id: OrderId,
     /// The payment to refund.
     pub payment: Payment,
-}
-
-/// Whether `to` is reached only through payment records (never `OrderTransitioned`).
-pub(super) fn moved_by_payment_records(to: OrderState) -> bool {
-    matches!(
-        to,
-        OrderState::Paying | OrderState::Paid | OrderState::RefundPending | OrderState::Refunded
-    )
 }
 
 impl Ledger {
@@ -78,7 +70,7 @@ impl Ledger {
             return rejected(OrderOutcome::Moved(order));
         }
         if campaign
-            .check_payment_start(index, order.state, channel)
+            .check_payment_start(index, order.state, channel, now)
             .is_err()
         {
             return rejected(OrderOutcome::InvalidTransition(invalid));
@@ -110,21 +102,25 @@ impl Ledger {
     ///
     /// The same (channel, txn_id) again answers `AlreadyRecorded` without a record; a
     /// different amount answers `AmountMismatch`; a red packet `InvalidTransition`; past
-    /// [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`] extra payments `TooManyPayments`. None of those
-    /// changes anything.
+    /// [`crate::MAX_EXTRA_PAYMENTS_PER_ORDER`] extra payments `TooManyPayments`; a channel
+    /// name or transaction id that breaks the rules `InvalidPayment` (checked first: a
+    /// channel's query answer reaches here unchecked). None of those changes anything.
     pub fn record_payment(
         &mut self,
         order_id: OrderId,
         payment: Payment,
         now: UnixMillis,
     ) -> (PaymentOutcome, Option<Record>) {
+        if let Err(invalid) = payment.validate() {
+            return (PaymentOutcome::InvalidPayment(invalid), None);
+        }
         let Some(order) = self.order(order_id) else {
             return (PaymentOutcome::NotFound, None);
         };
         let (slot, index) = self.place_of(order_id).expect("the order exists");
-        let campaign = &self.campaigns[slot as usize];
-        if let Some(entry) = campaign.payment(&payment.channel, &payment.txn_id) {
-            if entry.order_index != index {
+        if let Some(place) = self.txn_place(&payment.channel, &payment.txn_id) {
+            let entry = &self.campaigns[place.slot as usize].payments()[place.entry as usize];
+            if place.slot != slot || entry.order_index != index {
                 return (PaymentOutcome::TxnConflict, None);
             }
             if entry.payment.amount_cents != payment.amount_cents {
@@ -134,9 +130,7 @@ impl Ledger {
             let kind = entry.kind;
             return (PaymentOutcome::AlreadyRecorded { order, kind }, None);
         }
-        if self.txn_recorded_elsewhere(slot, &payment.channel, &payment.txn_id) {
-            return (PaymentOutcome::TxnConflict, None);
-        }
+        let campaign = &self.campaigns[slot as usize];
         if payment.amount_cents != order.amount_cents {
             return (
                 PaymentOutcome::AmountMismatch {
@@ -182,7 +176,8 @@ impl Ledger {
 
     /// Decides the channel's confirmation of the refund of (channel, txn_id) paid for
     /// `order_id`; `None` (nothing to journal) if that payment has no pending refund (already
-    /// confirmed, or unknown).
+    /// confirmed, or unknown), or if `refund_id` breaks [`crate::validate_refund_id`] (the
+    /// refund stays pending and is asked for again).
     pub fn confirm_refund(
         &mut self,
         order_id: OrderId,
@@ -190,6 +185,7 @@ impl Ledger {
         refund_id: String,
         now: UnixMillis,
     ) -> Option<Record> {
+        validate_refund_id(&refund_id).ok()?;
         let (slot, index) = self.place_of(order_id)?;
         let campaign = &self.campaigns[slot as usize];
         campaign
@@ -225,9 +221,8 @@ impl Ledger {
                 break;
             }
             for index in campaign.take_stale_paying(due, now, max - stale.len()) {
-                let order = campaign.order_at(index).expect("a queued order exists");
                 stale.push(StalePaying {
-                    order_id: order.id,
+                    order_id: campaign.order_id(index),
                     channels: campaign.paying_channels(index).to_vec(),
                 });
             }
@@ -242,7 +237,7 @@ impl Ledger {
             .filter(|c| c.pending_refund_count() > 0)
             .flat_map(|c| {
                 c.pending_refunds().map(|e| PendingRefund {
-                    order_id: c.order_at(e.order_index).expect("exists").id,
+                    order_id: c.order_id(e.order_index),
                     payment: e.payment.clone(),
                 })
             })
@@ -284,18 +279,10 @@ impl Ledger {
             .collect()
     }
 
-    /// Whether a campaign other than `slot` has recorded (channel, txn_id).
-    pub(super) fn txn_recorded_elsewhere(&self, slot: u32, channel: &str, txn_id: &str) -> bool {
-        let has = |s: u32| {
-            self.campaigns[s as usize]
-                .payment(channel, txn_id)
-                .is_some()
-        };
-        match self.txn_index.place(channel, txn_id, has) {
-            TxnPlace::Nowhere => false,
-            TxnPlace::RecordedIn(s) => s != slot,
-            TxnPlace::Anywhere => (0..self.campaigns.len() as u32).any(|s| s != slot && has(s)),
-        }
+    /// Where (channel, txn_id) was recorded, in any campaign.
+    pub(super) fn txn_place(&self, channel: &str, txn_id: &str) -> Option<TxnPlace> {
+        self.txn_index
+            .find(channel, txn_id, txn_pair(&self.campaigns))
     }
 
     /// Applies one of the payment records (checked fully first).
@@ -332,10 +319,20 @@ impl Ledger {
             | Record::ExtraPaymentRecorded { payment, .. } => Some(payment),
             _ => None,
         };
-        if let Some(payment) = recorded
-            && self.txn_recorded_elsewhere(slot, &payment.channel, &payment.txn_id)
+        let txn_hash = recorded.map(|p| self.txn_index.hash(&p.channel, &p.txn_id));
+        if let (Some(payment), Some(hash)) = (recorded, txn_hash)
+            && let Some(place) = self.txn_index.find_hashed(
+                hash,
+                &payment.channel,
+                &payment.txn_id,
+                txn_pair(&self.campaigns),
+            )
         {
-            return Err(fail("transaction already recorded in another campaign"));
+            return Err(fail(if place.slot == slot {
+                "payment transaction recorded twice"
+            } else {
+                "transaction already recorded in another campaign"
+            }));
         }
         let campaign = &mut self.campaigns[slot as usize];
         if campaign.id() != campaign_id {
@@ -346,7 +343,7 @@ impl Ledger {
                 from, channel, at, ..
             } => {
                 campaign
-                    .check_payment_start(index, *from, channel)
+                    .check_payment_start(index, *from, channel, *at)
                     .map_err(fail)?;
                 campaign.apply_payment_start(index, *from, channel, *at);
             }
@@ -382,9 +379,7 @@ impl Ledger {
                 at,
                 ..
             } => {
-                if refund_id.is_empty() || refund_id.len() > crate::MAX_TXN_ID_BYTES {
-                    return Err(fail("refund id empty or too long"));
-                }
+                validate_refund_id(refund_id).map_err(|e| fail(&e.to_string()))?;
                 campaign
                     .check_refund(index, channel, txn_id)
                     .map_err(fail)?;
@@ -392,9 +387,11 @@ impl Ledger {
             }
             _ => unreachable!("only payment records come here"),
         }
-        if let Some(payment) = recorded {
+        if let Some(hash) = txn_hash {
+            let entry = self.campaigns[slot as usize].payments().len() - 1;
+            let entry = u32::try_from(entry).expect("payments bounded by the stock");
             self.txn_index
-                .insert(&payment.channel, &payment.txn_id, slot);
+                .insert(hash, TxnPlace { slot, entry }, txn_pair(&self.campaigns));
         }
         Ok(())
     }

@@ -22,10 +22,6 @@ struct Marks {
 }
 
 /// Adds `amount` to `sum`, saturating (a report never panics on absurd books).
-fn add(sum: &mut Cents, amount: Cents) {
-    sum.0 = sum.0.saturating_add(amount.0);
-}
-
 fn state_slot(state: OrderState) -> usize {
     OrderState::ALL
         .iter()
@@ -145,18 +141,21 @@ fn check_payment<B: CampaignBooks>(
     findings: &mut Findings,
 ) {
     summary.payments += 1;
-    add(&mut summary.payments_cents, entry.payment.amount_cents);
+    summary.payments_cents = summary
+        .payments_cents
+        .saturating_add(entry.payment.amount_cents);
     match &entry.refund {
         Some(RefundStatus::Pending) => {
             summary.refunds_pending += 1;
-            add(
-                &mut summary.refunds_pending_cents,
-                entry.payment.amount_cents,
-            );
+            summary.refunds_pending_cents = summary
+                .refunds_pending_cents
+                .saturating_add(entry.payment.amount_cents);
         }
         Some(RefundStatus::Refunded { .. }) => {
             summary.refunded += 1;
-            add(&mut summary.refunded_cents, entry.payment.amount_cents);
+            summary.refunded_cents = summary
+                .refunded_cents
+                .saturating_add(entry.payment.amount_cents);
         }
         None => {}
     }
@@ -263,8 +262,8 @@ fn scan_orders<B: CampaignBooks>(
         let (state, amount) = books.order(index);
         let slot = state_slot(state);
         scan.counts[slot] += 1;
-        add(&mut scan.cents[slot], amount);
-        add(&mut scan.drawn_cents, amount);
+        scan.cents[slot] = scan.cents[slot].saturating_add(amount);
+        scan.drawn_cents = scan.drawn_cents.saturating_add(amount);
         if state.is_live() {
             scan.live += 1;
         } else {

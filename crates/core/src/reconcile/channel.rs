@@ -5,8 +5,10 @@
 //! the channel, built once on the first such line. Every payment no line claimed is reported.
 //! O(lines + payments) time; one byte per payment of scratch (plus that index when needed).
 //!
-//! A transaction recorded in two campaigns (the ledger indexes transactions per campaign)
-//! matches one line at most: the other record is reported `opened_but_not_paid`.
+//! The ledger records a transaction for one order in the whole ledger (its transaction index
+//! refuses the same (channel, txn_id) in a second campaign, live and on replay), so a line
+//! matches one payment at most; books that broke that rule anyway would see the second record
+//! reported `opened_but_not_paid`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -18,10 +20,6 @@ use super::books::CampaignBooks;
 use super::discrepancy::{Discrepancy, DiscrepancyCode, Findings};
 use super::report::StatementSummary;
 use super::statement::{MAX_STATEMENT_LINES, Statement, StatementLine};
-
-fn add(sum: &mut Cents, amount: Cents) {
-    sum.0 = sum.0.saturating_add(amount.0);
-}
 
 /// Where an order lives: (position in the campaign list, index in the campaign).
 pub(crate) type Place = (usize, u32);
@@ -97,7 +95,9 @@ impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a,
         for entry in campaigns.iter().flat_map(|c| c.payments()) {
             if entry.payment.channel == channel {
                 summary.books_payments += 1;
-                add(&mut summary.books_cents, entry.payment.amount_cents);
+                summary.books_cents = summary
+                    .books_cents
+                    .saturating_add(entry.payment.amount_cents);
             }
         }
         Self {
@@ -174,7 +174,10 @@ impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a,
 
     fn check_line(&mut self, line: &'a StatementLine) {
         self.summary.lines += 1;
-        add(&mut self.summary.statement_cents, line.amount_cents);
+        self.summary.statement_cents = self
+            .summary
+            .statement_cents
+            .saturating_add(line.amount_cents);
         let channel = self.channel;
         let about_line = |code, detail: String| {
             Discrepancy::new(code, detail)
@@ -229,7 +232,8 @@ impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a,
         }
         if clean {
             self.summary.matched += 1;
-            add(&mut self.summary.matched_cents, line.amount_cents);
+            self.summary.matched_cents =
+                self.summary.matched_cents.saturating_add(line.amount_cents);
         }
     }
 
