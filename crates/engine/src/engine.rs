@@ -71,23 +71,23 @@ pub(crate) struct Shared {
 }
 
 /// Counters the writer keeps (for benchmarks and the start-up log; Prometheus has the
-/// histograms).
+/// histograms). Read from outside through [`Engine::writer_counts`].
 #[derive(Debug, Default)]
-pub struct WriterStats {
+pub(crate) struct WriterStats {
     /// Batches that carried at least one record.
-    pub journal_batches: AtomicU64,
+    pub(crate) journal_batches: AtomicU64,
     /// Records made durable (or written, under `Durability::Os`).
-    pub journal_records: AtomicU64,
+    pub(crate) journal_records: AtomicU64,
     /// fsync calls.
-    pub fsyncs: AtomicU64,
+    pub(crate) fsyncs: AtomicU64,
     /// Commands the writer took off its queue (shutdown included).
-    pub commands: AtomicU64,
+    pub(crate) commands: AtomicU64,
     /// Grabs and creations skipped undecided because their requester had already given up
     /// (answered `degraded` on a reply timeout).
-    pub abandoned_commands: AtomicU64,
+    pub(crate) abandoned_commands: AtomicU64,
 }
 
-/// A snapshot of [`WriterStats`].
+/// A snapshot of the writer's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriterCounts {
     /// Batches that carried at least one record.
