@@ -16,11 +16,10 @@ use parking_lot::Mutex;
 use stampede_core::{
     ClaimStart, InvalidTransition, Order, OrderId, PayoutId, PayoutResult, UserId,
 };
-use tokio::sync::oneshot;
 
 use crate::command::Command;
 use crate::engine::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, parse_user};
 use crate::payout::{Payout, PayoutError};
 
 /// Longest wait for another claim of the same order in this process before answering
@@ -74,9 +73,7 @@ impl Engine {
         by: Option<&str>,
         payout: Arc<dyn Payout>,
     ) -> Result<ClaimOutcome, EngineError> {
-        let by = by.map(UserId::parse).transpose().map_err(|e| {
-            EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
-        })?;
+        let by = by.map(parse_user).transpose()?;
         let Some(entry) = self.enter_claim(order).await? else {
             return Ok(ClaimOutcome::InProgress);
         };
@@ -229,23 +226,17 @@ impl Engine {
         order: OrderId,
         by: Option<UserId>,
     ) -> Result<ClaimStart, EngineError> {
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::StartClaim { order, by, reply })?;
-        self.guard.await_reply(permit, answer).await
+        self.call(|reply| Command::StartClaim { order, by, reply })
+            .await
     }
 
     async fn finish_claim(&self, order: OrderId, result: PayoutResult) -> Result<(), EngineError> {
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::FinishClaim {
+        self.call(|reply| Command::FinishClaim {
             order,
             result,
             reply,
-        })?;
-        self.guard.await_reply(permit, answer).await
+        })
+        .await
     }
 }
 

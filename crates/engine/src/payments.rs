@@ -5,7 +5,6 @@
 //! channels and come back here to journal what they learned.
 
 use stampede_core::{OrderId, Payment, PendingRefund, StalePaying};
-use tokio::sync::oneshot;
 
 use crate::command::Command;
 use crate::engine::Engine;
@@ -21,16 +20,13 @@ impl Engine {
         payment: Payment,
         refund_id: String,
     ) -> Result<bool, EngineError> {
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::ConfirmRefund {
+        self.call(|reply| Command::ConfirmRefund {
             order,
             payment,
             refund_id,
             reply,
-        })?;
-        self.guard.await_reply(permit, answer).await
+        })
+        .await
     }
 
     /// `paying` orders whose payment started (or was last offered here) `older_than_millis`

@@ -27,6 +27,7 @@ use crate::clock::stopwatch;
 use crate::codec;
 use crate::command::{Command, Reply};
 use crate::engine::Shared;
+use crate::error::JOURNAL_FAILED_EARLIER;
 use crate::published::CampaignView;
 
 /// Most commands decided in one batch. Bounded by the journal's `MAX_BATCH_RECORDS` (8,192);
@@ -254,7 +255,7 @@ fn decide(
             continue;
         }
         if poisoned && !matches!(command, Command::Shutdown) {
-            command.refuse("journal failed earlier; restart the server");
+            command.refuse(JOURNAL_FAILED_EARLIER);
             continue;
         }
         match command {
