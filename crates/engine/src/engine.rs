@@ -289,6 +289,14 @@ impl Engine {
     /// open breaker answers [`EngineError::Degraded`] at once, and a reply slower than
     /// `journal_reply_timeout` answers `Degraded` too (outcome unknown, a retry is safe: see
     /// [`crate::guard`]).
+    ///
+    /// The API runs [`Engine::grab_fast_path`] itself before its per-user rules and overload
+    /// admission, and only then calls this, which runs it again: on purpose. Admission may
+    /// sleep (a delay rule) or queue (a concurrency rule), and in a stampede the stock sells
+    /// out within milliseconds, so the re-check turns what would be a writer round trip (a
+    /// queue slot, a breaker permit, a share of a batch) into a lock-free `sold_out` or
+    /// `already_won`; when nothing changed it costs two lock-free map lookups and a clock read.
+    /// It also keeps this entry point complete for callers without a fast path of their own.
     pub async fn grab(&self, campaign: CampaignId, user: &str) -> Result<GrabOutcome, EngineError> {
         if let Some(outcome) = self.grab_fast_path(campaign, user) {
             return Ok(outcome);
