@@ -357,14 +357,22 @@ fn decide(
                     .replies
                     .push(Reply::ConfirmRefund(reply, record.is_some()));
             }
-            Command::Expire { order, reply } => {
-                let mut expired = 0;
-                if let Some(record) = order.and_then(|id| ledger.expire(id, now)) {
-                    // Counted as this command's own record, not against the expiry budget.
-                    effects.push_transition(&record, &ledger);
-                    expired += 1;
+            Command::Expire {
+                order: Some(id),
+                reply,
+            } => {
+                // Just this order: the batch's own expiry pass (below) takes the others.
+                let record = ledger.expire(id, now);
+                if let Some(record) = &record {
+                    // This command's own record, not counted against the expiry budget.
+                    effects.push_transition(record, &ledger);
                 }
-                expired += effects.expire_due(&mut ledger, now);
+                effects
+                    .replies
+                    .push(Reply::Expire(reply, usize::from(record.is_some())));
+            }
+            Command::Expire { order: None, reply } => {
+                let expired = effects.expire_due(&mut ledger, now);
                 effects.replies.push(Reply::Expire(reply, expired));
             }
         }
