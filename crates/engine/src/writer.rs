@@ -20,7 +20,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
-use stampede_core::{CampaignId, GrabOutcome, Ledger, OrderOutcome, Record, UserId};
+use stampede_core::{
+    Campaign, CampaignId, GrabOutcome, Ledger, OrderOutcome, OrderState, Record, UserId,
+};
 use stampede_journal::{Journal, Storage};
 
 use crate::clock::stopwatch;
@@ -46,15 +48,25 @@ const _: () =
 /// writer time per order), and reading it expires it at once.
 pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
 
+/// Why a user's published holding may have changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum HoldingChange {
+    /// A win: it may have put the user at the per-user limit (never takes them off it).
+    Won,
+    /// A release under `regrab_after_release`: it may have taken the user off the limit.
+    Released,
+}
+
 /// What a batch changed, to publish once it is durable.
 #[derive(Default)]
 struct BatchEffects {
     encoded: Vec<u8>,
     bounds: Vec<Range<usize>>,
     replies: Vec<Reply>,
+    /// Campaigns whose published numbers (stock, pool, refundable cents) may have changed.
     touched: Vec<CampaignId>,
-    /// Users whose holding may have changed (a win, a release): republished from the ledger.
-    holders: Vec<(CampaignId, UserId)>,
+    /// Users whose holding may have changed, and how: republished from the ledger.
+    holders: Vec<(CampaignId, UserId, HoldingChange)>,
     created: Vec<CampaignId>,
     /// Orders expired in this batch so far (bounded by [`MAX_EXPIRIES_PER_BATCH`]).
     expired: usize,
@@ -74,57 +86,49 @@ impl BatchEffects {
         self.number = None;
     }
 
-    /// Queues a transition record, the campaign it touches and, if its holding may change,
-    /// the user.
+    /// Queues an order record and, if it changes what the read side shows, the campaign it
+    /// touches and the user whose holding it may change.
     fn push_transition(&mut self, record: &Record, ledger: &Ledger) {
         self.push_record(record);
-        let (Record::OrderTransitioned {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::ClaimPaid {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::PaymentRecorded {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::PaymentStarted {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::ExtraPaymentRecorded {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::RefundConfirmed {
-            campaign_id,
-            order_id,
-            ..
-        }) = record
-        else {
-            unreachable!("only order records reach push_transition")
+        let (campaign_id, order_id, from, to) = match record {
+            Record::OrderTransitioned {
+                campaign_id,
+                order_id,
+                from,
+                to,
+                ..
+            } => (*campaign_id, *order_id, *from, *to),
+            // Each moves an order between two live states (`paying`, `paid`, `claimed`) or
+            // between two closed ones (`refund_pending`, `refunded`), and no money in or out
+            // of a packet pool: nothing [`CampaignView::publish`] shows changes.
+            Record::PaymentStarted { .. }
+            | Record::PaymentRecorded { .. }
+            | Record::ExtraPaymentRecorded { .. }
+            | Record::RefundConfirmed { .. }
+            | Record::ClaimPaid { .. } => return,
+            Record::CampaignCreated { .. } | Record::Won { .. } => {
+                unreachable!("only order records reach push_transition")
+            }
         };
-        self.touched.push(*campaign_id);
+        // Published are stock (back on a release), the pool (moved by wins only) and the
+        // refundable cents (up on `claim_expired`): republishing the campaign after any other
+        // move would cost a map lookup, atomic stores and a gauge update for nothing.
+        let releases = from.is_live() && !to.is_live();
+        if releases || to == OrderState::ClaimExpired {
+            self.touched.push(campaign_id);
+        }
         // Only a release under `regrab_after_release` changes what the read side holds for
         // the user (it may take them off the limit); every other move keeps their holding and
         // latest order, so republishing it would only cost a lookup and an allocation per
         // expiry (measured: ~10 % of the writer's time draining a million expiries).
-        let releases = matches!(record, Record::OrderTransitioned { from, to, .. }
-            if from.is_live() && !to.is_live());
         if releases
             && ledger
-                .campaign(*campaign_id)
+                .campaign(campaign_id)
                 .is_some_and(|c| c.spec().regrab_after_release())
         {
-            let order = ledger.order(*order_id).expect("a moved order exists");
-            self.holders.push((*campaign_id, order.user_id));
+            let order = ledger.order(order_id).expect("a moved order exists");
+            self.holders
+                .push((campaign_id, order.user_id, HoldingChange::Released));
         }
     }
 
@@ -270,7 +274,7 @@ fn decide(
                     effects.push_record(record);
                     effects.touched.push(campaign);
                     if matches!(grab.outcome, GrabOutcome::Won(_)) {
-                        effects.holders.push((campaign, user));
+                        effects.holders.push((campaign, user, HoldingChange::Won));
                     }
                 }
                 effects.replies.push(Reply::Grab(reply, grab.outcome));
@@ -418,13 +422,22 @@ fn publish(effects: &BatchEffects, shared: &Shared) {
             .with_campaign(*id, |view| view.publish(campaign));
     }
     // Each user as the ledger now stands: a win may put them at the limit, a release (under
-    // `regrab_after_release`) may take them off it.
-    for (id, user) in &effects.holders {
-        let campaign = ledger.campaign(*id).expect("touched campaign exists");
-        let ticket = campaign.holding_limit(user.as_str());
-        shared.published.with_campaign(*id, |view| match ticket {
-            Some(ticket) => view.publish_holder(user.clone(), ticket),
-            None => view.remove_holder(user),
-        });
+    // `regrab_after_release`) may take them off it. A win that leaves the user under the
+    // limit (`per_user_limit` > 1) changes nothing published: they were not a holder before.
+    // A batch's wins mostly share a campaign: look it and its view up once per run of them.
+    let mut current: Option<(CampaignId, &Campaign, Option<Arc<CampaignView>>)> = None;
+    for (id, user, change) in &effects.holders {
+        if current.as_ref().is_none_or(|(last, ..)| last != id) {
+            let campaign = ledger.campaign(*id).expect("touched campaign exists");
+            current = Some((*id, campaign, shared.published.campaign(*id)));
+        }
+        let Some((_, campaign, Some(view))) = &current else {
+            continue;
+        };
+        match (campaign.holding_limit(user.as_str()), change) {
+            (Some(ticket), _) => view.publish_holder(user.clone(), ticket),
+            (None, HoldingChange::Released) => view.remove_holder(user),
+            (None, HoldingChange::Won) => {}
+        }
     }
 }
