@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 use crate::clock::{Clock, stopwatch};
 use crate::codec;
 use crate::command::Command;
+use crate::deadlines::Deadlines;
 use crate::durable_read::DurableMark;
 use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, OpenError, parse_user};
 use crate::guard::JournalGuard;
@@ -178,11 +179,15 @@ impl Engine {
         ledger.assert_invariants();
 
         let published = Published::default();
+        let mut deadlines = Deadlines::default();
         for campaign in ledger.campaigns() {
             let view = CampaignView::new(campaign);
             for order in (0..campaign.order_count() as u32).filter_map(|i| campaign.order_at(i)) {
                 if let Some(ticket) = campaign.holding_limit(order.user_id.as_str()) {
                     view.publish_holder(order.user_id.clone(), ticket);
+                }
+                if let Some(deadline) = order.expires_at {
+                    deadlines.add(deadline);
                 }
             }
             published.insert(Arc::new(view));
@@ -211,7 +216,7 @@ impl Engine {
         let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("stampede-writer".into())
-            .spawn(move || writer::run(journal, queue, writer_shared, rng))
+            .spawn(move || writer::run(journal, queue, writer_shared, rng, deadlines))
             .map_err(|source| OpenError::Io {
                 path: "writer thread".into(),
                 source,

@@ -10,6 +10,7 @@ mod claim;
 mod clock;
 mod codec;
 mod command;
+mod deadlines;
 mod durable_read;
 mod engine;
 mod error;

@@ -4,9 +4,10 @@
 //!
 //! The writer is also the expiry timer: it waits for commands at most [`EXPIRY_TICK`], and
 //! every batch (empty ones included) ends with an expiry pass over the ledger's deadline
-//! queues, so expiries are decided, journaled and published like any other change. After a
-//! restart the queues are rebuilt by replay and the first pass expires what fell due while
-//! the engine was down.
+//! queues, so expiries are decided, journaled and published like any other change — skipped
+//! while no deadline the writer knows of has come ([`crate::deadlines`]). After a restart the
+//! queues are rebuilt by replay and the first pass expires what fell due while the engine was
+//! down.
 //!
 //! One thread owns every decision, so there is no lock on the winning path to contend for and
 //! no interleaving to reason about: fairness is the queue's FIFO order. Batching is natural:
@@ -21,13 +22,14 @@ use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
 use stampede_core::{
-    Campaign, CampaignId, GrabOutcome, Ledger, OrderOutcome, OrderState, Record, UserId,
+    Campaign, CampaignId, GrabOutcome, Ledger, OrderOutcome, OrderState, Record, UnixMillis, UserId,
 };
 use stampede_journal::{Journal, Storage};
 
 use crate::clock::stopwatch;
 use crate::codec;
 use crate::command::{Command, Reply};
+use crate::deadlines::Deadlines;
 use crate::engine::Shared;
 use crate::error::JOURNAL_FAILED_EARLIER;
 use crate::published::CampaignView;
@@ -72,6 +74,8 @@ struct BatchEffects {
     expired: usize,
     /// The batch's number for [`crate::Engine::read_durable`], if it changed the ledger.
     number: Option<u64>,
+    /// Every deadline that may be queued in the ledger: not per batch, never cleared.
+    deadlines: Deadlines,
 }
 
 impl BatchEffects {
@@ -130,12 +134,27 @@ impl BatchEffects {
             self.holders
                 .push((campaign_id, order.user_id, HoldingChange::Released));
         }
+        // A declined payout puts a `claiming` packet back under its claim deadline (queued
+        // again by the core, possibly already past).
+        if from == OrderState::Claiming && to == OrderState::Won {
+            let order = ledger.order(order_id).expect("a moved order exists");
+            self.deadlines
+                .add(order.expires_at.expect("a won packet has a claim deadline"));
+        }
     }
 
-    /// Expires overdue orders up to what is left of this batch's expiry budget.
-    fn expire_due(&mut self, ledger: &mut Ledger, now: stampede_core::UnixMillis) -> usize {
+    /// Expires overdue orders up to what is left of this batch's expiry budget. Unless
+    /// `forced`, looks only if a deadline the writer knows of has come.
+    fn expire_due(&mut self, ledger: &mut Ledger, now: UnixMillis, forced: bool) -> usize {
         let budget = MAX_EXPIRIES_PER_BATCH.saturating_sub(self.expired);
+        if budget == 0 || !(forced || self.deadlines.may_be_due(now)) {
+            return 0;
+        }
         let records = ledger.expire_due(now, budget);
+        if records.len() < budget {
+            // Short of the budget: every order due by `now` is expired.
+            self.deadlines.passed(now);
+        }
         for record in &records {
             self.push_transition(record, ledger);
         }
@@ -151,17 +170,22 @@ impl BatchEffects {
 }
 
 /// Runs the writer until a `Shutdown` command or until every sender is gone.
+/// `deadlines` holds every deadline queued in the ledger as replayed.
 pub(crate) fn run<S: Storage>(
     mut journal: Journal<S>,
     commands: Receiver<Command>,
     shared: Arc<Shared>,
     mut rng: ChaCha8Rng,
+    deadlines: Deadlines,
 ) {
     let records_per_fsync = metrics::histogram!("stampede_journal_records_per_fsync");
     let fsync_seconds = metrics::histogram!("stampede_journal_fsync_seconds");
     let batch_commands = metrics::histogram!("stampede_writer_batch_commands");
     let mut batch: Vec<Command> = Vec::with_capacity(MAX_BATCH_COMMANDS);
-    let mut effects = BatchEffects::default();
+    let mut effects = BatchEffects {
+        deadlines,
+        ..BatchEffects::default()
+    };
     // Whether the last expiry pass used its whole budget: more may be due, so the next batch
     // starts at once instead of after a tick (a backlog of a million due orders drains in
     // seconds, not in 245 ticks).
@@ -250,6 +274,8 @@ fn decide(
         .commands
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
     let mut abandoned = 0_u64;
+    // The deadline of the last win's campaign: a batch's wins mostly share one.
+    let mut won_due: Option<(CampaignId, UnixMillis)> = None;
     for command in batch.drain(..) {
         // Nobody waits for this answer: the requester was told `degraded` (outcome unknown,
         // retry safe). Deciding now would make a win that nobody asked for any more, so skip
@@ -275,6 +301,19 @@ fn decide(
                     effects.touched.push(campaign);
                     if matches!(grab.outcome, GrabOutcome::Won(_)) {
                         effects.holders.push((campaign, user, HoldingChange::Won));
+                        let due = match won_due {
+                            Some((last, due)) if last == campaign => due,
+                            _ => {
+                                let window = ledger
+                                    .campaign(campaign)
+                                    .expect("a campaign with a win exists")
+                                    .spec()
+                                    .deadline_window_millis();
+                                UnixMillis(now.0.saturating_add(window))
+                            }
+                        };
+                        won_due = Some((campaign, due));
+                        effects.deadlines.add(due);
                     }
                 }
                 effects.replies.push(Reply::Grab(reply, grab.outcome));
@@ -376,13 +415,14 @@ fn decide(
                     .push(Reply::Expire(reply, usize::from(record.is_some())));
             }
             Command::Expire { order: None, reply } => {
-                let expired = effects.expire_due(&mut ledger, now);
+                // Asked for: looks whatever the known deadlines say.
+                let expired = effects.expire_due(&mut ledger, now, true);
                 effects.replies.push(Reply::Expire(reply, expired));
             }
         }
     }
-    if !poisoned && effects.expired < MAX_EXPIRIES_PER_BATCH {
-        effects.expire_due(&mut ledger, now);
+    if !poisoned {
+        effects.expire_due(&mut ledger, now, false);
     }
     if !effects.bounds.is_empty() {
         // Still under the ledger lock: a reader that saw these decisions sees this number.

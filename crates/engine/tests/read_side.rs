@@ -90,3 +90,40 @@ fn holders_and_stock_follow_wins_and_releases_under_a_limit_of_two() {
         engine.shutdown();
     });
 }
+
+/// An order won before a restart expires on the restarted writer's own timer (nobody asks
+/// for an expiry pass or reads the order), and its item comes back on the read side: the
+/// writer learns the replayed deadlines on open.
+#[test]
+fn stock_comes_back_when_an_order_won_before_a_restart_expires() {
+    runtime().block_on(async {
+        let storage = MemoryStorage::new(3);
+        let clock = ManualClock::new(T0);
+        let engine = open_memory_at(&storage, Durability::Fsync, 3, &clock);
+        let CampaignSpec::Seckill(mut spec) = seckill(1, 1) else {
+            unreachable!()
+        };
+        spec.payment_window_secs = 60;
+        let campaign = engine
+            .create_campaign(CampaignSpec::Seckill(spec))
+            .await
+            .unwrap()
+            .id;
+        won(&engine, campaign, "alice").await;
+        engine.shutdown();
+        drop(engine);
+
+        let engine = open_memory_at(&storage, Durability::Fsync, 4, &clock);
+        let view = engine.campaign(campaign).unwrap();
+        assert_eq!(view.remaining(), 0);
+        clock.advance(Duration::from_secs(61));
+        let mut polls = 0;
+        while view.remaining() == 0 {
+            polls += 1;
+            assert!(polls < 500, "not expired within 5 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(view.remaining(), 1);
+        engine.shutdown();
+    });
+}
