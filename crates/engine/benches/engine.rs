@@ -8,6 +8,8 @@
 //!   writer's cost per win (decide, encode, publish the holder) is measured rather than the
 //!   round trip of one grab. Also prints the writer thread's own CPU time per win (Linux):
 //!   on a shared machine that figure moves far less with other load than the wall clock.
+//! - `engine_grab/256_tasks_limit_2_10k_campaigns`: the same with `MAX_CAMPAIGNS` campaigns in
+//!   the ledger (the grabs go to one of them): what the rest of the ledger costs each batch.
 //! - `fast_path/sold_out_2_threads`: the lock-free sold-out answer from two threads.
 //! - `group_commit/fsync_64_clients`: durable wins on a real file with fsync, 64 concurrent
 //!   clients; prints records per fsync.
@@ -142,11 +144,16 @@ fn engine_grab(c: &mut Criterion) {
     });
     group.finish();
     engine.shutdown();
-    full_batches(c);
+    full_batches(c, "256_tasks_limit_2", 1);
+    full_batches(
+        c,
+        "256_tasks_limit_2_10k_campaigns",
+        stampede_core::MAX_CAMPAIGNS,
+    );
 }
 
-/// `engine_grab/256_tasks_limit_2`: see the module doc.
-fn full_batches(c: &mut Criterion) {
+/// `engine_grab/256_tasks_limit_2` and `…_10k_campaigns`: see the module doc.
+fn full_batches(c: &mut Criterion, name: &str, campaigns: usize) {
     const TASKS: u64 = 256;
     const USERS_PER_TASK: u64 = 8;
     let mut group = c.benchmark_group("engine_grab");
@@ -158,9 +165,14 @@ fn full_batches(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
+    runtime.block_on(async {
+        for _ in 1..campaigns {
+            engine.create_campaign(spec(10)).await.unwrap();
+        }
+    });
     let next = Arc::new(AtomicU64::new(0));
     let (records_before, cpu_before) = (engine.writer_counts().journal_records, writer_cpu());
-    group.bench_function("256_tasks_limit_2", |b| {
+    group.bench_function(name, |b| {
         b.iter(|| {
             runtime.block_on(async {
                 let mut set = tokio::task::JoinSet::new();
@@ -183,7 +195,7 @@ fn full_batches(c: &mut Criterion) {
     let wins = engine.writer_counts().journal_records - records_before;
     if let (Some(before), Some(after)) = (cpu_before, writer_cpu()) {
         println!(
-            "engine_grab/256_tasks_limit_2: writer on CPU {:.0} ns per win ({wins} wins)",
+            "engine_grab/{name}: writer on CPU {:.0} ns per win ({wins} wins)",
             (after - before).as_nanos() as f64 / wins.max(1) as f64
         );
     }
