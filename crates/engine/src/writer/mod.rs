@@ -153,8 +153,10 @@ fn decide(
         .commands
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
     let mut abandoned = 0_u64;
-    // The deadline of the last win's campaign: a batch's wins mostly share one.
-    let mut won_due: Option<(CampaignId, UnixMillis)> = None;
+    // The campaign whose wins' deadline was noted last: every win of this batch in one
+    // campaign is due at the same time (`now` plus its window, so a pass at `now` never
+    // forgets it), and a batch's wins mostly share a campaign.
+    let mut noted_wins_of: Option<CampaignId> = None;
     for command in batch.drain(..) {
         // Nobody waits for this answer: the requester was told `degraded` (outcome unknown,
         // retry safe). Deciding now would make a win that nobody asked for any more, so skip
@@ -180,19 +182,17 @@ fn decide(
                     effects.touched.push(campaign);
                     if matches!(grab.outcome, GrabOutcome::Won(_)) {
                         effects.holders.push((campaign, user, HoldingChange::Won));
-                        let due = match won_due {
-                            Some((last, due)) if last == campaign => due,
-                            _ => {
-                                let window = ledger
-                                    .campaign(campaign)
-                                    .expect("a campaign with a win exists")
-                                    .spec()
-                                    .deadline_window_millis();
-                                UnixMillis(now.0.saturating_add(window))
-                            }
-                        };
-                        won_due = Some((campaign, due));
-                        effects.deadlines.add(due);
+                        if noted_wins_of != Some(campaign) {
+                            let window = ledger
+                                .campaign(campaign)
+                                .expect("a campaign with a win exists")
+                                .spec()
+                                .deadline_window_millis();
+                            effects
+                                .deadlines
+                                .add(UnixMillis(now.0.saturating_add(window)));
+                            noted_wins_of = Some(campaign);
+                        }
                     }
                 }
                 effects.replies.push(Reply::Grab(reply, grab.outcome));
