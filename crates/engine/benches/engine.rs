@@ -3,6 +3,13 @@
 //! - `core_grab/single_thread`: the pure decision (`Ledger::grab`, new user each time).
 //! - `engine_grab/2_threads`: two threads grabbing through the writer (Durability::Os on
 //!   memory, so the queue + batch + apply path is measured, not the disk).
+//! - `engine_grab/256_tasks_limit_2`: 256 tasks on two runtime threads, each user grabbing
+//!   twice under a per-user limit of 2 (Durability::Os on memory): full batches, so the
+//!   writer's cost per win (decide, encode, publish the holder) is measured rather than the
+//!   round trip of one grab. Also prints the writer thread's own CPU time per win (Linux):
+//!   on a shared machine that figure moves far less with other load than the wall clock.
+//! - `engine_grab/256_tasks_limit_2_10k_campaigns`: the same with `MAX_CAMPAIGNS` campaigns in
+//!   the ledger (the grabs go to one of them): what the rest of the ledger costs each batch.
 //! - `fast_path/sold_out_2_threads`: the lock-free sold-out answer from two threads.
 //! - `group_commit/fsync_64_clients`: durable wins on a real file with fsync, 64 concurrent
 //!   clients; prints records per fsync.
@@ -29,6 +36,10 @@ use stampede_journal::MemoryStorage;
 const T0: UnixMillis = UnixMillis(1_794_398_400_000);
 
 fn spec(stock: u64) -> CampaignSpec {
+    spec_limited(stock, 1)
+}
+
+fn spec_limited(stock: u64, per_user_limit: u32) -> CampaignSpec {
     CampaignSpec::Seckill(SeckillSpec {
         common: CommonSpec {
             name: "bench".into(),
@@ -36,7 +47,7 @@ fn spec(stock: u64) -> CampaignSpec {
             ends_at: None,
         },
         stock,
-        per_user_limit: 1,
+        per_user_limit,
         price_cents: Cents(990),
         payment_window_secs: 900,
         regrab_after_release: false,
@@ -66,6 +77,10 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 fn memory_engine(stock: u64) -> (Engine, CampaignId) {
+    memory_engine_with(spec(stock))
+}
+
+fn memory_engine_with(spec: CampaignSpec) -> (Engine, CampaignId) {
     let (engine, _) = Engine::open_storage_guarded(
         MemoryStorage::new(1),
         Durability::Os,
@@ -74,10 +89,7 @@ fn memory_engine(stock: u64) -> (Engine, CampaignId) {
         patient_guard(),
     )
     .unwrap();
-    let id = rt()
-        .block_on(engine.create_campaign(spec(stock)))
-        .unwrap()
-        .id;
+    let id = rt().block_on(engine.create_campaign(spec)).unwrap().id;
     (engine, id)
 }
 
@@ -132,6 +144,76 @@ fn engine_grab(c: &mut Criterion) {
     });
     group.finish();
     engine.shutdown();
+    full_batches(c, "256_tasks_limit_2", 1);
+    full_batches(
+        c,
+        "256_tasks_limit_2_10k_campaigns",
+        stampede_core::MAX_CAMPAIGNS,
+    );
+}
+
+/// `engine_grab/256_tasks_limit_2` and `…_10k_campaigns`: see the module doc.
+fn full_batches(c: &mut Criterion, name: &str, campaigns: usize) {
+    const TASKS: u64 = 256;
+    const USERS_PER_TASK: u64 = 8;
+    let mut group = c.benchmark_group("engine_grab");
+    group.throughput(Throughput::Elements(TASKS * USERS_PER_TASK * 2));
+    group.sample_size(20);
+    let (engine, id) = memory_engine_with(spec_limited(10_000_000, 2));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for _ in 1..campaigns {
+            engine.create_campaign(spec(10)).await.unwrap();
+        }
+    });
+    let next = Arc::new(AtomicU64::new(0));
+    let (records_before, cpu_before) = (engine.writer_counts().journal_records, writer_cpu());
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..TASKS {
+                    let (engine, next) = (engine.clone(), Arc::clone(&next));
+                    set.spawn(async move {
+                        for _ in 0..USERS_PER_TASK {
+                            let user = format!("u{}", next.fetch_add(1, Ordering::Relaxed));
+                            for _ in 0..2 {
+                                black_box(engine.grab(id, &user).await.unwrap());
+                            }
+                        }
+                    });
+                }
+                set.join_all().await;
+            });
+        });
+    });
+    group.finish();
+    let wins = engine.writer_counts().journal_records - records_before;
+    if let (Some(before), Some(after)) = (cpu_before, writer_cpu()) {
+        println!(
+            "engine_grab/{name}: writer on CPU {:.0} ns per win ({wins} wins)",
+            (after - before).as_nanos() as f64 / wins.max(1) as f64
+        );
+    }
+    engine.shutdown();
+}
+
+/// CPU time the (one live) writer thread has used so far: Linux only, from
+/// `/proc/self/task/*/schedstat`.
+fn writer_cpu() -> Option<Duration> {
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == "stampede-writer" {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            let nanos = stat.split_whitespace().next()?.parse().ok()?;
+            return Some(Duration::from_nanos(nanos));
+        }
+    }
+    None
 }
 
 fn fast_path(c: &mut Criterion) {

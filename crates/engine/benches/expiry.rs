@@ -3,6 +3,10 @@
 //!
 //! - `expiry_idle/1m_pending`: `Ledger::expire_due` when nothing is due, with 1,000,000
 //!   orders pending in one campaign: what the writer's idle tick costs.
+//! - `expiry_idle/10k_campaigns`: the same with `MAX_CAMPAIGNS` (10,000) campaigns of one
+//!   pending order each: the pass looks at every campaign's queue. The writer skips the pass
+//!   while no deadline it knows of has come (`crates/engine/src/deadlines.rs`); this is what
+//!   each skipped pass would have cost.
 //! - `expiry_drain/batch_of_1m_pending`: one batch of `MAX_EXPIRIES_PER_BATCH` expiries taken
 //!   from 1,000,000 due orders (throughput in orders); the ledger is rebuilt, untimed, when
 //!   it runs out.
@@ -65,6 +69,44 @@ fn idle(c: &mut Criterion) {
     group.finish();
 }
 
+/// `MAX_CAMPAIGNS` campaigns, one order pending in each, none due before `DUE`.
+fn many_campaigns_ledger() -> Ledger {
+    let mut rng = ChaCha8Rng::seed_from_u64(2);
+    let mut ledger = Ledger::new();
+    for i in 0..stampede_core::MAX_CAMPAIGNS {
+        let spec = CampaignSpec::Seckill(SeckillSpec {
+            common: CommonSpec {
+                name: format!("expiry-{i}"),
+                starts_at: None,
+                ends_at: None,
+            },
+            stock: 10,
+            per_user_limit: 1,
+            price_cents: Cents(990),
+            payment_window_secs: WINDOW_SECS,
+            regrab_after_release: false,
+        });
+        let Record::CampaignCreated { id, .. } =
+            ledger.create_campaign(spec, T0, &mut rng).unwrap()
+        else {
+            unreachable!()
+        };
+        let user = UserId::parse("bench-0123abcd-c0").unwrap();
+        let grab = ledger.grab(id, &user, T0, &mut rng);
+        assert!(matches!(grab.outcome, GrabOutcome::Won(_)));
+    }
+    ledger
+}
+
+fn idle_many_campaigns(c: &mut Criterion) {
+    let mut ledger = many_campaigns_ledger();
+    let mut group = c.benchmark_group("expiry_idle");
+    group.bench_function("10k_campaigns", |b| {
+        b.iter(|| black_box(ledger.expire_due(black_box(T0), MAX_EXPIRIES_PER_BATCH)));
+    });
+    group.finish();
+}
+
 fn drain(c: &mut Criterion) {
     let mut ledger = pending_ledger();
     let mut group = c.benchmark_group("expiry_drain");
@@ -91,5 +133,5 @@ fn drain(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, idle, drain);
+criterion_group!(benches, idle, idle_many_campaigns, drain);
 criterion_main!(benches);

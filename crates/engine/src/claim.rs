@@ -13,14 +13,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use stampede_admission::retry::with_timeout;
 use stampede_core::{
     ClaimStart, InvalidTransition, Order, OrderId, PayoutId, PayoutResult, UserId,
 };
-use tokio::sync::oneshot;
 
 use crate::command::Command;
 use crate::engine::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, parse_user};
 use crate::payout::{Payout, PayoutError};
 
 /// Longest wait for another claim of the same order in this process before answering
@@ -74,9 +74,7 @@ impl Engine {
         by: Option<&str>,
         payout: Arc<dyn Payout>,
     ) -> Result<ClaimOutcome, EngineError> {
-        let by = by.map(UserId::parse).transpose().map_err(|e| {
-            EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
-        })?;
+        let by = by.map(parse_user).transpose()?;
         let Some(entry) = self.enter_claim(order).await? else {
             return Ok(ClaimOutcome::InProgress);
         };
@@ -164,12 +162,12 @@ impl Engine {
     /// Pays a `claiming` order out and journals the result.
     async fn pay(&self, order: &Order, payout: &dyn Payout) -> Result<ClaimOutcome, EngineError> {
         let key = order.id.to_string();
-        let paid = tokio::time::timeout(
+        let paid = with_timeout(
             PAYOUT_TIMEOUT,
             payout.pay(order.id, &order.user_id, order.amount_cents, &key),
         )
         .await
-        .unwrap_or_else(|_| Err(PayoutError::Unknown("payout timed out".into())));
+        .unwrap_or_else(|e| Err(PayoutError::Unknown(format!("payout {e}"))));
         match paid {
             Ok(receipt) => {
                 self.settled(order.id, PayoutResult::Paid(receipt.payout_id))
@@ -177,7 +175,7 @@ impl Engine {
             }
             Err(PayoutError::Declined(why)) => {
                 self.finish_claim(order.id, PayoutResult::NotPaid).await?;
-                let order = self.order(order.id).ok_or_else(vanished)?;
+                let (order, _) = self.claim_state(order.id).await?;
                 Ok(ClaimOutcome::Declined(order, why))
             }
             Err(unknown @ PayoutError::Unknown(_)) => Err(EngineError::Unavailable(format!(
@@ -194,9 +192,9 @@ impl Engine {
         payout: &dyn Payout,
     ) -> Result<Option<ClaimOutcome>, EngineError> {
         let key = order.id.to_string();
-        let found = tokio::time::timeout(PAYOUT_TIMEOUT, payout.query(&key))
+        let found = with_timeout(PAYOUT_TIMEOUT, payout.query(&key))
             .await
-            .unwrap_or_else(|_| Err(PayoutError::Unknown("payout query timed out".into())))
+            .unwrap_or_else(|e| Err(PayoutError::Unknown(format!("payout query {e}"))))
             .map_err(|e| EngineError::Unavailable(format!("cannot settle the claim: {e}")))?;
         match found {
             Some(receipt) => self
@@ -217,11 +215,19 @@ impl Engine {
         result: PayoutResult,
     ) -> Result<ClaimOutcome, EngineError> {
         self.finish_claim(id, result).await?;
-        let order = self.order(id).ok_or_else(vanished)?;
-        let payout_id = self
-            .inspect(|ledger| ledger.payout_id(id))
+        let (order, payout_id) = self.claim_state(id).await?;
+        let payout_id = payout_id
             .ok_or_else(|| EngineError::Unavailable("the payout was not recorded".into()))?;
         Ok(ClaimOutcome::Claimed(order, payout_id))
+    }
+
+    /// The order and its payout id as shown to the claimant once the claim's result is
+    /// journaled: durable state only ([`Engine::read_durable`]; the raw ledger may already
+    /// show a later batch the journal could still lose).
+    async fn claim_state(&self, id: OrderId) -> Result<(Order, Option<PayoutId>), EngineError> {
+        self.read_durable(|ledger| ledger.order(id).map(|order| (order, ledger.payout_id(id))))
+            .await?
+            .ok_or_else(vanished)
     }
 
     async fn start_claim(
@@ -229,23 +235,17 @@ impl Engine {
         order: OrderId,
         by: Option<UserId>,
     ) -> Result<ClaimStart, EngineError> {
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::StartClaim { order, by, reply })?;
-        self.guard.await_reply(permit, answer).await
+        self.call(|reply| Command::StartClaim { order, by, reply })
+            .await
     }
 
     async fn finish_claim(&self, order: OrderId, result: PayoutResult) -> Result<(), EngineError> {
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::FinishClaim {
+        self.call(|reply| Command::FinishClaim {
             order,
             result,
             reply,
-        })?;
-        self.guard.await_reply(permit, answer).await
+        })
+        .await
     }
 }
 

@@ -29,12 +29,12 @@ pub enum DecodeError {
     Postcard(#[from] postcard::Error),
 }
 
-/// Encodes a record, appending to `out`.
+/// Encodes a record, appending to `out` (straight into it: no buffer per record).
 pub fn encode(record: &Record, out: &mut Vec<u8>) {
     out.push(RECORD_FORMAT);
-    // Serialising our own enum into a Vec cannot fail (no I/O, no unsupported types).
-    let bytes = postcard::to_stdvec(record).expect("records always encode");
-    out.extend_from_slice(&bytes);
+    // Serialising our own enum into a Vec cannot fail (writing to a Vec does no I/O, and a
+    // record has no unsupported types).
+    postcard::to_io(record, &mut *out).expect("records always encode");
 }
 
 /// Decodes a record written by [`encode`].
@@ -87,6 +87,32 @@ mod tests {
         assert_eq!(out[0], RECORD_FORMAT);
         assert_eq!(decode(&out).unwrap(), record);
         assert!(decode(&out[..out.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn records_append_to_a_batch_buffer() {
+        let first = Record::ClaimPaid {
+            campaign_id: CampaignId(1),
+            order_id: OrderId(2),
+            payout_id: stampede_core::PayoutId::parse("p-1").unwrap(),
+            at: UnixMillis(3),
+        };
+        let second = Record::Won {
+            campaign_id: CampaignId(4),
+            order_id: OrderId(5),
+            user_id: UserId::parse("user-2").unwrap(),
+            amount_cents: Cents(6),
+            won_at: UnixMillis(7),
+        };
+        let mut batch = Vec::new();
+        encode(&first, &mut batch);
+        let split = batch.len();
+        encode(&second, &mut batch);
+        let mut alone = Vec::new();
+        encode(&second, &mut alone);
+        assert_eq!(&batch[split..], &alone[..], "appending changes no byte");
+        assert_eq!(decode(&batch[..split]).unwrap(), first);
+        assert_eq!(decode(&batch[split..]).unwrap(), second);
     }
 
     #[test]

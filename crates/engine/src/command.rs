@@ -29,8 +29,9 @@ pub(crate) enum Command {
         by: Option<UserId>,
         reply: oneshot::Sender<Result<OrderOutcome, EngineError>>,
     },
-    /// Expire `order` if it is overdue (passive expiry on read), then every overdue order
-    /// (up to the batch bound); answers how many expired.
+    /// `Some`: expire that order if it is overdue (passive expiry on read); `None`: run an
+    /// expiry pass over every overdue order now (up to the batch bound). Answers how many
+    /// expired.
     Expire {
         order: Option<OrderId>,
         reply: oneshot::Sender<Result<usize, EngineError>>,

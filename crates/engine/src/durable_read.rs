@@ -19,7 +19,7 @@ use stampede_core::Ledger;
 use tokio::sync::watch;
 
 use crate::engine::Engine;
-use crate::error::EngineError;
+use crate::error::{EngineError, JOURNAL_FAILED_EARLIER};
 
 /// The numbers of the batches the writer has decided and made durable.
 #[derive(Debug)]
@@ -86,9 +86,7 @@ impl Engine {
         if *shared.durable.durable.borrow() >= number {
             Ok(value)
         } else {
-            Err(EngineError::Unavailable(
-                "journal failed earlier; restart the server".into(),
-            ))
+            Err(EngineError::Unavailable(JOURNAL_FAILED_EARLIER.into()))
         }
     }
 }

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use stampede_core::{
     CampaignId, CampaignSpec, GrabOutcome, Ledger, Order, OrderId, OrderOutcome, PaymentEntry,
-    UnixMillis, UserId,
+    UnixMillis,
 };
 use stampede_journal::{Durability, FileStorage, Journal, Storage};
 use tokio::sync::oneshot;
@@ -20,8 +20,9 @@ use tokio::sync::oneshot;
 use crate::clock::{Clock, stopwatch};
 use crate::codec;
 use crate::command::Command;
+use crate::deadlines::Deadlines;
 use crate::durable_read::DurableMark;
-use crate::error::{EngineError, OpenError};
+use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, OpenError, parse_user};
 use crate::guard::JournalGuard;
 use crate::published::{CampaignView, Published};
 use crate::writer;
@@ -71,23 +72,23 @@ pub(crate) struct Shared {
 }
 
 /// Counters the writer keeps (for benchmarks and the start-up log; Prometheus has the
-/// histograms).
+/// histograms). Read from outside through [`Engine::writer_counts`].
 #[derive(Debug, Default)]
-pub struct WriterStats {
+pub(crate) struct WriterStats {
     /// Batches that carried at least one record.
-    pub journal_batches: AtomicU64,
+    pub(crate) journal_batches: AtomicU64,
     /// Records made durable (or written, under `Durability::Os`).
-    pub journal_records: AtomicU64,
+    pub(crate) journal_records: AtomicU64,
     /// fsync calls.
-    pub fsyncs: AtomicU64,
+    pub(crate) fsyncs: AtomicU64,
     /// Commands the writer took off its queue (shutdown included).
-    pub commands: AtomicU64,
+    pub(crate) commands: AtomicU64,
     /// Grabs and creations skipped undecided because their requester had already given up
     /// (answered `degraded` on a reply timeout).
-    pub abandoned_commands: AtomicU64,
+    pub(crate) abandoned_commands: AtomicU64,
 }
 
-/// A snapshot of [`WriterStats`].
+/// A snapshot of the writer's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriterCounts {
     /// Batches that carried at least one record.
@@ -178,11 +179,15 @@ impl Engine {
         ledger.assert_invariants();
 
         let published = Published::default();
+        let mut deadlines = Deadlines::default();
         for campaign in ledger.campaigns() {
             let view = CampaignView::new(campaign);
             for order in (0..campaign.order_count() as u32).filter_map(|i| campaign.order_at(i)) {
                 if let Some(ticket) = campaign.holding_limit(order.user_id.as_str()) {
                     view.publish_holder(order.user_id.clone(), ticket);
+                }
+                if let Some(deadline) = order.expires_at {
+                    deadlines.add(deadline);
                 }
             }
             published.insert(Arc::new(view));
@@ -211,7 +216,7 @@ impl Engine {
         let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("stampede-writer".into())
-            .spawn(move || writer::run(journal, queue, writer_shared, rng))
+            .spawn(move || writer::run(journal, queue, writer_shared, rng, deadlines))
             .map_err(|source| OpenError::Io {
                 path: "writer thread".into(),
                 source,
@@ -289,23 +294,25 @@ impl Engine {
     /// open breaker answers [`EngineError::Degraded`] at once, and a reply slower than
     /// `journal_reply_timeout` answers `Degraded` too (outcome unknown, a retry is safe: see
     /// [`crate::guard`]).
+    ///
+    /// The API runs [`Engine::grab_fast_path`] itself before its per-user rules and overload
+    /// admission, and only then calls this, which runs it again: on purpose. Admission may
+    /// sleep (a delay rule) or queue (a concurrency rule), and in a stampede the stock sells
+    /// out within milliseconds, so the re-check turns what would be a writer round trip (a
+    /// queue slot, a breaker permit, a share of a batch) into a lock-free `sold_out` or
+    /// `already_won`; when nothing changed it costs two lock-free map lookups and a clock read.
+    /// It also keeps this entry point complete for callers without a fast path of their own.
     pub async fn grab(&self, campaign: CampaignId, user: &str) -> Result<GrabOutcome, EngineError> {
         if let Some(outcome) = self.grab_fast_path(campaign, user) {
             return Ok(outcome);
         }
-        let user = UserId::parse(user).map_err(|e| {
-            EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
-        })?;
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        // A full queue drops the permit: a failure, as the writer is not keeping up.
-        self.submit(Command::Grab {
+        let user = parse_user(user)?;
+        self.call(|reply| Command::Grab {
             campaign,
             user,
             reply,
-        })?;
-        self.guard.await_reply(permit, answer).await
+        })
+        .await
     }
 
     /// Creates a campaign; returns its view once the creation is durable.
@@ -313,11 +320,7 @@ impl Engine {
         &self,
         spec: CampaignSpec,
     ) -> Result<Arc<CampaignView>, EngineError> {
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::Create { spec, reply })?;
-        let id = self.guard.await_reply(permit, answer).await?;
+        let id = self.call(|reply| Command::Create { spec, reply }).await?;
         self.campaign(id)
             .ok_or_else(|| EngineError::Unavailable("created campaign not published".into()))
     }
@@ -329,14 +332,9 @@ impl Engine {
         order: OrderId,
         by: Option<&str>,
     ) -> Result<OrderOutcome, EngineError> {
-        let by = by.map(UserId::parse).transpose().map_err(|e| {
-            EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
-        })?;
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::Cancel { order, by, reply })?;
-        self.guard.await_reply(permit, answer).await
+        let by = by.map(parse_user).transpose()?;
+        self.call(|reply| Command::Cancel { order, by, reply })
+            .await
     }
 
     /// Starts a payment of `order` for its user `by` on `channel`: `pending_payment` →
@@ -348,19 +346,14 @@ impl Engine {
         by: &str,
         channel: &str,
     ) -> Result<OrderOutcome, EngineError> {
-        let by = UserId::parse(by).map_err(|e| {
-            EngineError::Unavailable(format!("invalid user id reached the engine: {e}"))
-        })?;
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::StartPayment {
+        let by = parse_user(by)?;
+        self.call(|reply| Command::StartPayment {
             order,
             by,
             channel: channel.to_owned(),
             reply,
-        })?;
-        self.guard.await_reply(permit, answer).await
+        })
+        .await
     }
 
     /// Records a verified channel payment of `order`; a new payment is answered once durable.
@@ -369,15 +362,12 @@ impl Engine {
         order: OrderId,
         payment: stampede_core::Payment,
     ) -> Result<stampede_core::PaymentOutcome, EngineError> {
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::RecordPayment {
+        self.call(|reply| Command::RecordPayment {
             order,
             payment,
             reply,
-        })?;
-        self.guard.await_reply(permit, answer).await
+        })
+        .await
     }
 
     /// Runs an expiry pass now (the writer also runs one every [`crate::EXPIRY_TICK`]);
@@ -410,25 +400,35 @@ impl Engine {
     }
 
     async fn submit_expire(&self, order: Option<OrderId>) -> Result<usize, EngineError> {
+        self.call(|reply| Command::Expire { order, reply }).await
+    }
+
+    /// Sends the command `make` builds around its reply channel to the writer and waits for
+    /// the answer: every writer-bound request goes through here. Refused at once when the
+    /// journal failed earlier or the breaker is open (no command enters the queue), and when
+    /// the queue is full; past that, see [`JournalGuard::await_reply`].
+    pub(crate) async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Command,
+    ) -> Result<T, EngineError> {
         self.refuse_if_poisoned()?;
         let permit = self.guard.admit()?;
         let (reply, answer) = oneshot::channel();
-        self.submit(Command::Expire { order, reply })?;
+        // A full queue drops the permit: a failure, as the writer is not keeping up.
+        self.submit(make(reply))?;
         self.guard.await_reply(permit, answer).await
     }
 
     /// A poisoned journal stays `Unavailable` (fail-stop until restart), whatever the breaker
     /// says: `degraded` would promise that a retry can succeed.
-    pub(crate) fn refuse_if_poisoned(&self) -> Result<(), EngineError> {
+    fn refuse_if_poisoned(&self) -> Result<(), EngineError> {
         if self.is_poisoned() {
-            return Err(EngineError::Unavailable(
-                "journal failed earlier; restart the server".into(),
-            ));
+            return Err(EngineError::Unavailable(JOURNAL_FAILED_EARLIER.into()));
         }
         Ok(())
     }
 
-    pub(crate) fn submit(&self, command: Command) -> Result<(), EngineError> {
+    fn submit(&self, command: Command) -> Result<(), EngineError> {
         match self.commands.try_send(command) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(EngineError::Overloaded),

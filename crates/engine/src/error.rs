@@ -1,7 +1,18 @@
 //! Operating failures of the engine. Business outcomes are values ([`stampede_core::GrabOutcome`]);
 //! these are for "could not do the work at all".
 
-use stampede_core::{CreateError, SpecError};
+use stampede_core::{CreateError, SpecError, UserId};
+
+/// What every write, and every durable read that would have to wait, answers once the journal
+/// has failed: the engine is fail-stop until restarted.
+pub(crate) const JOURNAL_FAILED_EARLIER: &str = "journal failed earlier; restart the server";
+
+/// Parses a user id the caller (the API's authentication) already validated. An id that does
+/// not parse is a bug upstream, answered `Unavailable` rather than a panic.
+pub(crate) fn parse_user(user: &str) -> Result<UserId, EngineError> {
+    UserId::parse(user)
+        .map_err(|e| EngineError::Unavailable(format!("invalid user id reached the engine: {e}")))
+}
 
 /// Why the engine did not decide a request.
 #[derive(Debug, thiserror::Error)]

@@ -73,7 +73,7 @@ pub struct JournalGuardConfig {
     /// [`MAX_JOURNAL_REPLY_TIMEOUT`]).
     pub journal_reply_timeout: Duration,
     /// The breaker (defaults: window 50 calls, min 20 calls, failure ratio 0.5, slow call
-    /// 100 ms, slow ratio 0.8, open 1 s, 3 half-open probes, 3 successes to close).
+    /// 250 ms, slow ratio 0.8, open 1 s, 3 half-open probes, 3 successes to close).
     pub breaker: BreakerConfig,
 }
 
@@ -228,14 +228,14 @@ impl JournalGuard {
         }
     }
 
-    /// The answer to a timed-out wait: retry after about one more timeout (replaced by the
-    /// open period's remainder when this failure tripped the breaker).
     /// How long a caller waits for the writer.
     pub(crate) fn journal_reply_timeout(&self) -> Duration {
         self.journal_reply_timeout
     }
 
-    /// The answer to a caller that waited `journal_reply_timeout` in vain (counted).
+    /// The answer to a caller that waited `journal_reply_timeout` in vain (counted): retry
+    /// after about one more timeout. [`JournalGuard::await_reply`] replaces that by the open
+    /// period's remainder when this failure tripped the breaker.
     pub(crate) fn timeout_answer(&self) -> EngineError {
         self.timed_out.increment(1);
         EngineError::Degraded {
@@ -272,6 +272,11 @@ mod tests {
         assert_eq!(config.journal_reply_timeout, Duration::from_millis(250));
         assert_eq!(config.breaker.window_calls.get(), 50);
         assert_eq!(config.breaker.min_calls.get(), 20);
+        assert_eq!(config.breaker.failure_ratio, 0.5);
+        assert_eq!(
+            config.breaker.slow_call_threshold,
+            Duration::from_millis(250)
+        );
         assert_eq!(config.breaker.slow_call_ratio, 0.8);
         assert_eq!(config.breaker.open_for, Duration::from_secs(1));
     }

@@ -10,6 +10,7 @@ mod claim;
 mod clock;
 mod codec;
 mod command;
+mod deadlines;
 mod durable_read;
 mod engine;
 mod error;
@@ -26,9 +27,7 @@ pub use channel::{
 };
 pub use claim::{CLAIM_WAIT, ClaimOutcome, MAX_CLAIMS_IN_FLIGHT, PAYOUT_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
-pub use engine::{
-    Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts, WriterStats,
-};
+pub use engine::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts};
 pub use error::{EngineError, OpenError};
 pub use guard::{
     DEFAULT_JOURNAL_REPLY_TIMEOUT, JournalGuard, JournalGuardConfig, JournalGuardConfigError,

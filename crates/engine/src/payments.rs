@@ -5,7 +5,6 @@
 //! channels and come back here to journal what they learned.
 
 use stampede_core::{OrderId, Payment, PendingRefund, StalePaying};
-use tokio::sync::oneshot;
 
 use crate::command::Command;
 use crate::engine::Engine;
@@ -21,16 +20,13 @@ impl Engine {
         payment: Payment,
         refund_id: String,
     ) -> Result<bool, EngineError> {
-        self.refuse_if_poisoned()?;
-        let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
-        self.submit(Command::ConfirmRefund {
+        self.call(|reply| Command::ConfirmRefund {
             order,
             payment,
             refund_id,
             reply,
-        })?;
-        self.guard.await_reply(permit, answer).await
+        })
+        .await
     }
 
     /// `paying` orders whose payment started (or was last offered here) `older_than_millis`
@@ -50,22 +46,13 @@ impl Engine {
     /// The ledger shows a batch's decisions before its append is durable, and a poisoned
     /// engine shows a failed batch's decisions until it restarts. A refund is money leaving
     /// through a channel, so refunding a payment whose record is then lost would let the
-    /// restarted engine settle an order with money already given back. So the list is followed
-    /// by a round trip through the writer (an expiry pass, which the writer runs after every
-    /// batch anyway): its answer comes only after every batch decided before it is durable, and
-    /// is `Unavailable` once the journal failed.
+    /// restarted engine settle an order with money already given back. So the list is read
+    /// through [`Engine::read_durable`]: answered once the batch it saw is durable, `Degraded`
+    /// if that takes longer than `journal_reply_timeout`, `Unavailable` once the journal
+    /// failed.
     pub async fn pending_refunds(&self, max: usize) -> Result<Vec<PendingRefund>, EngineError> {
-        let pending = self.inspect(|ledger| {
-            if ledger.pending_refund_count() == 0 {
-                Vec::new()
-            } else {
-                ledger.pending_refunds(max)
-            }
-        });
-        if !pending.is_empty() {
-            self.expire_due().await?;
-        }
-        Ok(pending)
+        self.read_durable(|ledger| ledger.pending_refunds(max))
+            .await
     }
 
     /// Wakes the refund job (a refund was just opened).

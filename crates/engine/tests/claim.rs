@@ -231,3 +231,79 @@ fn unclaimed_packets_expire_and_become_refundable() {
         engine.shutdown();
     });
 }
+
+/// A provider that declines, but only after the clock has passed the packet's claim deadline
+/// and an expiry pass has run while the packet was `claiming` (so the writer's pass found
+/// nothing due then).
+#[derive(Debug)]
+struct DeclinesPastTheDeadline {
+    engine: Engine,
+    clock: ManualClock,
+}
+
+impl Payout for DeclinesPastTheDeadline {
+    fn pay<'a>(
+        &'a self,
+        _: OrderId,
+        _: &'a UserId,
+        _: Cents,
+        _: &'a str,
+    ) -> PayoutFuture<'a, Result<PayoutReceipt, PayoutError>> {
+        Box::pin(async move {
+            self.clock.advance(Duration::from_secs(2));
+            assert_eq!(self.engine.expire_due().await.unwrap(), 0, "claiming");
+            Err(PayoutError::Declined("account closed".into()))
+        })
+    }
+    fn query<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> PayoutFuture<'a, Result<Option<PayoutReceipt>, PayoutError>> {
+        Box::pin(std::future::ready(Ok(None)))
+    }
+}
+
+/// A declined payout puts the packet back to `won` under its first claim deadline, here
+/// already past: the writer's own timer (no explicit expiry pass) expires it and its amount
+/// becomes refundable.
+#[test]
+fn a_packet_declined_past_its_deadline_expires_on_the_writers_timer() {
+    runtime().block_on(async {
+        let storage = MemoryStorage::new(8);
+        let clock = ManualClock::new(T0);
+        let engine = open_memory_at(&storage, Durability::Fsync, 8, &clock);
+        let CampaignSpec::RedPacket(mut spec) = red_packet(1_000, 10) else {
+            unreachable!()
+        };
+        spec.claim_window_secs = 1;
+        let order = win_packet(&engine, "alice", CampaignSpec::RedPacket(spec)).await;
+        let (amount, campaign) = engine
+            .order(order)
+            .map(|o| (o.amount_cents.0, o.campaign_id))
+            .unwrap();
+        let provider = Arc::new(DeclinesPastTheDeadline {
+            engine: engine.clone(),
+            clock: clock.clone(),
+        });
+        let outcome = engine.claim(order, Some("alice"), provider).await.unwrap();
+        assert!(matches!(outcome, ClaimOutcome::Declined(..)), "{outcome:?}");
+        let mut polls = 0;
+        while engine
+            .read_durable(|ledger| ledger.order(order))
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            != OrderState::ClaimExpired
+        {
+            polls += 1;
+            assert!(polls < 500, "not expired within 5 s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            engine.campaign(campaign).unwrap().refundable_cents(),
+            amount
+        );
+        engine.shutdown();
+    });
+}

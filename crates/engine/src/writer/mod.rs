@@ -4,30 +4,33 @@
 //!
 //! The writer is also the expiry timer: it waits for commands at most [`EXPIRY_TICK`], and
 //! every batch (empty ones included) ends with an expiry pass over the ledger's deadline
-//! queues, so expiries are decided, journaled and published like any other change. After a
-//! restart the queues are rebuilt by replay and the first pass expires what fell due while
-//! the engine was down.
+//! queues, so expiries are decided, journaled and published like any other change — skipped
+//! while no deadline the writer knows of has come ([`crate::deadlines`]). After a restart the
+//! queues are rebuilt by replay and the first pass expires what fell due while the engine was
+//! down.
 //!
 //! One thread owns every decision, so there is no lock on the winning path to contend for and
 //! no interleaving to reason about: fairness is the queue's FIFO order. Batching is natural:
 //! while one fsync runs, the next batch queues up, so the batch grows with the load and the
 //! fsync cost per win falls.
 
-use std::ops::Range;
+mod effects;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
-use stampede_core::{CampaignId, GrabOutcome, Ledger, OrderOutcome, Record, UserId};
+use stampede_core::{CampaignId, GrabOutcome, OrderOutcome, Record, UnixMillis};
 use stampede_journal::{Journal, Storage};
 
+use self::effects::{BatchEffects, HoldingChange, publish};
 use crate::clock::stopwatch;
-use crate::codec;
 use crate::command::{Command, Reply};
+use crate::deadlines::Deadlines;
 use crate::engine::Shared;
-use crate::published::CampaignView;
+use crate::error::JOURNAL_FAILED_EARLIER;
 
 /// Most commands decided in one batch. Bounded by the journal's `MAX_BATCH_RECORDS` (8,192);
 /// 4,096 keeps one batch's apply time well under a millisecond while amortising an fsync over
@@ -45,118 +48,23 @@ const _: () =
 /// writer time per order), and reading it expires it at once.
 pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
 
-/// What a batch changed, to publish once it is durable.
-#[derive(Default)]
-struct BatchEffects {
-    encoded: Vec<u8>,
-    bounds: Vec<Range<usize>>,
-    replies: Vec<Reply>,
-    touched: Vec<CampaignId>,
-    /// Users whose holding may have changed (a win, a release): republished from the ledger.
-    holders: Vec<(CampaignId, UserId)>,
-    created: Vec<CampaignId>,
-    /// Orders expired in this batch so far (bounded by [`MAX_EXPIRIES_PER_BATCH`]).
-    expired: usize,
-    /// The batch's number for [`crate::Engine::read_durable`], if it changed the ledger.
-    number: Option<u64>,
-}
-
-impl BatchEffects {
-    fn clear(&mut self) {
-        self.encoded.clear();
-        self.bounds.clear();
-        self.replies.clear();
-        self.touched.clear();
-        self.holders.clear();
-        self.created.clear();
-        self.expired = 0;
-        self.number = None;
-    }
-
-    /// Queues a transition record, the campaign it touches and, if its holding may change,
-    /// the user.
-    fn push_transition(&mut self, record: &Record, ledger: &Ledger) {
-        self.push_record(record);
-        let (Record::OrderTransitioned {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::ClaimPaid {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::PaymentRecorded {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::PaymentStarted {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::ExtraPaymentRecorded {
-            campaign_id,
-            order_id,
-            ..
-        }
-        | Record::RefundConfirmed {
-            campaign_id,
-            order_id,
-            ..
-        }) = record
-        else {
-            unreachable!("only order records reach push_transition")
-        };
-        self.touched.push(*campaign_id);
-        // Only a release under `regrab_after_release` changes what the read side holds for
-        // the user (it may take them off the limit); every other move keeps their holding and
-        // latest order, so republishing it would only cost a lookup and an allocation per
-        // expiry (measured: ~10 % of the writer's time draining a million expiries).
-        let releases = matches!(record, Record::OrderTransitioned { from, to, .. }
-            if from.is_live() && !to.is_live());
-        if releases
-            && ledger
-                .campaign(*campaign_id)
-                .is_some_and(|c| c.spec().regrab_after_release())
-        {
-            let order = ledger.order(*order_id).expect("a moved order exists");
-            self.holders.push((*campaign_id, order.user_id));
-        }
-    }
-
-    /// Expires overdue orders up to what is left of this batch's expiry budget.
-    fn expire_due(&mut self, ledger: &mut Ledger, now: stampede_core::UnixMillis) -> usize {
-        let budget = MAX_EXPIRIES_PER_BATCH.saturating_sub(self.expired);
-        let records = ledger.expire_due(now, budget);
-        for record in &records {
-            self.push_transition(record, ledger);
-        }
-        self.expired += records.len();
-        records.len()
-    }
-
-    fn push_record(&mut self, record: &Record) {
-        let start = self.encoded.len();
-        codec::encode(record, &mut self.encoded);
-        self.bounds.push(start..self.encoded.len());
-    }
-}
-
 /// Runs the writer until a `Shutdown` command or until every sender is gone.
+/// `deadlines` holds every deadline queued in the ledger as replayed.
 pub(crate) fn run<S: Storage>(
     mut journal: Journal<S>,
     commands: Receiver<Command>,
     shared: Arc<Shared>,
     mut rng: ChaCha8Rng,
+    deadlines: Deadlines,
 ) {
     let records_per_fsync = metrics::histogram!("stampede_journal_records_per_fsync");
     let fsync_seconds = metrics::histogram!("stampede_journal_fsync_seconds");
     let batch_commands = metrics::histogram!("stampede_writer_batch_commands");
     let mut batch: Vec<Command> = Vec::with_capacity(MAX_BATCH_COMMANDS);
-    let mut effects = BatchEffects::default();
+    let mut effects = BatchEffects {
+        deadlines,
+        ..BatchEffects::default()
+    };
     // Whether the last expiry pass used its whole budget: more may be due, so the next batch
     // starts at once instead of after a tick (a backlog of a million due orders drains in
     // seconds, not in 245 ticks).
@@ -245,6 +153,10 @@ fn decide(
         .commands
         .fetch_add(batch.len() as u64, Ordering::Relaxed);
     let mut abandoned = 0_u64;
+    // The campaign whose wins' deadline was noted last: every win of this batch in one
+    // campaign is due at the same time (`now` plus its window, so a pass at `now` never
+    // forgets it), and a batch's wins mostly share a campaign.
+    let mut noted_wins_of: Option<CampaignId> = None;
     for command in batch.drain(..) {
         // Nobody waits for this answer: the requester was told `degraded` (outcome unknown,
         // retry safe). Deciding now would make a win that nobody asked for any more, so skip
@@ -254,7 +166,7 @@ fn decide(
             continue;
         }
         if poisoned && !matches!(command, Command::Shutdown) {
-            command.refuse("journal failed earlier; restart the server");
+            command.refuse(JOURNAL_FAILED_EARLIER);
             continue;
         }
         match command {
@@ -269,7 +181,18 @@ fn decide(
                     effects.push_record(record);
                     effects.touched.push(campaign);
                     if matches!(grab.outcome, GrabOutcome::Won(_)) {
-                        effects.holders.push((campaign, user));
+                        effects.holders.push((campaign, user, HoldingChange::Won));
+                        if noted_wins_of != Some(campaign) {
+                            let window = ledger
+                                .campaign(campaign)
+                                .expect("a campaign with a win exists")
+                                .spec()
+                                .deadline_window_millis();
+                            effects
+                                .deadlines
+                                .add(UnixMillis(now.0.saturating_add(window)));
+                            noted_wins_of = Some(campaign);
+                        }
                     }
                 }
                 effects.replies.push(Reply::Grab(reply, grab.outcome));
@@ -356,20 +279,29 @@ fn decide(
                     .replies
                     .push(Reply::ConfirmRefund(reply, record.is_some()));
             }
-            Command::Expire { order, reply } => {
-                let mut expired = 0;
-                if let Some(record) = order.and_then(|id| ledger.expire(id, now)) {
-                    // Counted as this command's own record, not against the expiry budget.
-                    effects.push_transition(&record, &ledger);
-                    expired += 1;
+            Command::Expire {
+                order: Some(id),
+                reply,
+            } => {
+                // Just this order: the batch's own expiry pass (below) takes the others.
+                let record = ledger.expire(id, now);
+                if let Some(record) = &record {
+                    // This command's own record, not counted against the expiry budget.
+                    effects.push_transition(record, &ledger);
                 }
-                expired += effects.expire_due(&mut ledger, now);
+                effects
+                    .replies
+                    .push(Reply::Expire(reply, usize::from(record.is_some())));
+            }
+            Command::Expire { order: None, reply } => {
+                // Asked for: looks whatever the known deadlines say.
+                let expired = effects.expire_due(&mut ledger, now, true);
                 effects.replies.push(Reply::Expire(reply, expired));
             }
         }
     }
-    if !poisoned && effects.expired < MAX_EXPIRIES_PER_BATCH {
-        effects.expire_due(&mut ledger, now);
+    if !poisoned {
+        effects.expire_due(&mut ledger, now, false);
     }
     if !effects.bounds.is_empty() {
         // Still under the ledger lock: a reader that saw these decisions sees this number.
@@ -382,40 +314,4 @@ fn decide(
             .fetch_add(abandoned, Ordering::Relaxed);
     }
     shutdown
-}
-
-/// Publishes a durable batch's effects to the read side (no-op for a failed batch's effects:
-/// the engine is poisoned and the read side keeps showing the last durable state).
-fn publish(effects: &BatchEffects, shared: &Shared) {
-    if shared.poisoned.load(Ordering::Acquire) || effects.bounds.is_empty() {
-        return;
-    }
-    let ledger = shared.ledger.lock();
-    for id in &effects.created {
-        let campaign = ledger.campaign(*id).expect("created campaign exists");
-        shared
-            .published
-            .insert(Arc::new(CampaignView::new(campaign)));
-    }
-    let mut last = None;
-    for id in &effects.touched {
-        if last == Some(*id) {
-            continue;
-        }
-        last = Some(*id);
-        let campaign = ledger.campaign(*id).expect("touched campaign exists");
-        shared
-            .published
-            .with_campaign(*id, |view| view.publish(campaign));
-    }
-    // Each user as the ledger now stands: a win may put them at the limit, a release (under
-    // `regrab_after_release`) may take them off it.
-    for (id, user) in &effects.holders {
-        let campaign = ledger.campaign(*id).expect("touched campaign exists");
-        let ticket = campaign.holding_limit(user.as_str());
-        shared.published.with_campaign(*id, |view| match ticket {
-            Some(ticket) => view.publish_holder(user.clone(), ticket),
-            None => view.remove_holder(user),
-        });
-    }
 }
