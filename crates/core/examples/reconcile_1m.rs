@@ -43,7 +43,8 @@ fn main() {
         regrab_after_release: false,
     });
     let built = Instant::now();
-    let Record::CampaignCreated { id, .. } = ledger.create_campaign(spec, now, &mut rng).unwrap()
+    let Record::CampaignCreated { id, .. } =
+        ledger.create_campaign(spec, now, &mut rng).record.unwrap()
     else {
         unreachable!("a creation records a creation")
     };
@@ -59,7 +60,8 @@ fn main() {
             amount_cents: ticket.amount_cents,
             paid_at: now,
         };
-        let (outcome, _) = ledger.record_payment(ticket.order_id, payment.clone(), now);
+        let Decision { outcome, record: _ } =
+            ledger.record_payment(ticket.order_id, payment.clone(), now);
         assert!(matches!(outcome, PaymentOutcome::Recorded { .. }));
         lines.push(StatementLine {
             txn_id: payment.txn_id,

@@ -62,6 +62,19 @@ pub enum ClaimStart {
     InvalidTransition(InvalidTransition),
 }
 
+impl ClaimStart {
+    /// The stable code the API and metrics use.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ClaimStart::Started(_) => "started",
+            ClaimStart::InFlight(_) => "claim_in_progress",
+            ClaimStart::Claimed(..) => "claimed",
+            ClaimStart::NotFound => "order_not_found",
+            ClaimStart::InvalidTransition(_) => "invalid_transition",
+        }
+    }
+}
+
 /// A payout's result as far as the ledger cares.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PayoutResult {

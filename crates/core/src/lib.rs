@@ -7,6 +7,8 @@
 
 mod campaign;
 mod claim;
+mod command;
+mod decision;
 mod ids;
 mod ledger;
 mod money;
@@ -23,13 +25,13 @@ mod spec;
 
 pub use campaign::Campaign;
 pub use claim::{ClaimStart, MAX_PAYOUT_ID_BYTES, PayoutId, PayoutIdError, PayoutResult};
+pub use command::{Command, CreateOutcome, Outcome};
+pub use decision::Decision;
 pub use ids::{
     CampaignId, MAX_PROVIDER_ID_BYTES, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError,
     is_provider_id, uuid_v7_bits,
 };
-pub use ledger::{
-    ApplyError, CreateError, Grab, Ledger, MAX_CAMPAIGNS, PendingRefund, StalePaying, Transition,
-};
+pub use ledger::{ApplyError, Ledger, MAX_CAMPAIGNS, PendingRefund, StalePaying};
 pub use money::{Cents, MAX_CENTS, UnixMillis};
 pub use order::{InvalidTransition, Order, OrderState};
 pub use order_key::OrderKey;

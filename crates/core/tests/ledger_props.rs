@@ -48,7 +48,7 @@ proptest! {
     ) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let mut ledger = Ledger::new();
-        let created = ledger.create_campaign(spec.clone(), UnixMillis(0), &mut rng).unwrap();
+        let created = ledger.create_campaign(spec.clone(), UnixMillis(0), &mut rng).record.unwrap();
         let Record::CampaignCreated { id, .. } = created else { unreachable!() };
         let mut journal = vec![created];
         let mut wins_by_user = std::collections::HashMap::<u8, u32>::new();
@@ -140,6 +140,7 @@ fn replay_rejects_records_the_ledger_never_wrote() {
     });
     let created = ledger
         .create_campaign(spec, UnixMillis(0), &mut rng)
+        .record
         .unwrap();
     let Record::CampaignCreated { id, .. } = created else {
         unreachable!()
@@ -188,6 +189,7 @@ fn sold_out_campaign_still_tells_a_winner_it_won() {
     });
     let Record::CampaignCreated { id, .. } = ledger
         .create_campaign(spec, UnixMillis(0), &mut rng)
+        .record
         .unwrap()
     else {
         unreachable!()
@@ -228,7 +230,10 @@ fn a_win_record_must_carry_the_id_of_its_place_and_time() {
         payment_window_secs: 900,
         regrab_after_release: false,
     });
-    let created = live.create_campaign(spec, UnixMillis(0), &mut rng).unwrap();
+    let created = live
+        .create_campaign(spec, UnixMillis(0), &mut rng)
+        .record
+        .unwrap();
     let alice = UserId::parse("alice").unwrap();
     let Record::CampaignCreated { id, .. } = created else {
         unreachable!()

@@ -49,7 +49,7 @@ fn cancel_returns_stock_once_and_second_cancel_is_invalid() {
         assert_eq!(ledger.campaign(id).unwrap().remaining(), 1);
     }
     // Expiry never touches a cancelled order.
-    assert!(ledger.expire(order, UnixMillis(u64::MAX)).is_none());
+    assert!(ledger.expire(order, UnixMillis(u64::MAX)).record.is_none());
     assert!(ledger.expire_due(UnixMillis(u64::MAX), 100).is_empty());
     ledger.assert_invariants();
 
@@ -67,7 +67,12 @@ fn expiry_is_due_at_the_deadline_and_in_order() {
     let (first, _) = win(&mut ledger, id, "a", 0, &mut rng);
     let (second, _) = win(&mut ledger, id, "b", 1_000, &mut rng);
     assert!(ledger.expire_due(UnixMillis(WINDOW_MS - 1), 100).is_empty());
-    assert!(ledger.expire(first, UnixMillis(WINDOW_MS - 1)).is_none());
+    assert!(
+        ledger
+            .expire(first, UnixMillis(WINDOW_MS - 1))
+            .record
+            .is_none()
+    );
     let expired = ledger.expire_due(UnixMillis(WINDOW_MS), 100);
     assert_eq!(expired.len(), 1);
     assert_eq!(ledger.order(first).unwrap().state, OrderState::Expired);
@@ -79,6 +84,7 @@ fn expiry_is_due_at_the_deadline_and_in_order() {
     assert!(
         ledger
             .expire(second, UnixMillis(WINDOW_MS + 1_000))
+            .record
             .is_some()
     );
     assert_eq!(ledger.order(second).unwrap().state, OrderState::Expired);
@@ -164,13 +170,21 @@ fn a_claim_starts_once_and_settles_once() {
     records.push(won);
     let other = user("b");
     assert_eq!(
-        ledger.start_claim(order, Some(&other), UnixMillis(1)).0,
+        ledger
+            .start_claim(order, Some(&other), UnixMillis(1))
+            .outcome,
         ClaimStart::NotFound
     );
-    let (start, record) = ledger.start_claim(order, Some(&user("a")), UnixMillis(1));
+    let Decision {
+        outcome: start,
+        record,
+    } = ledger.start_claim(order, Some(&user("a")), UnixMillis(1));
     assert!(matches!(start, ClaimStart::Started(_)));
     records.push(record.unwrap());
-    let (again, none) = ledger.start_claim(order, None, UnixMillis(2));
+    let Decision {
+        outcome: again,
+        record: none,
+    } = ledger.start_claim(order, None, UnixMillis(2));
     assert!(matches!(again, ClaimStart::InFlight(_)) && none.is_none());
     // A claim in flight never expires, even past its window.
     assert!(ledger.expire_due(UnixMillis(20_000), 10).is_empty());
@@ -178,23 +192,34 @@ fn a_claim_starts_once_and_settles_once() {
     records.push(
         ledger
             .finish_claim(order, &PayoutResult::NotPaid, UnixMillis(3))
+            .record
             .unwrap(),
     );
     assert_eq!(ledger.order(order).unwrap().state, OrderState::Won);
     ledger.assert_invariants();
-    records.push(ledger.start_claim(order, None, UnixMillis(4)).1.unwrap());
+    records.push(
+        ledger
+            .start_claim(order, None, UnixMillis(4))
+            .record
+            .unwrap(),
+    );
     let payout = PayoutId::parse("po-1").unwrap();
     records.push(
         ledger
             .finish_claim(order, &PayoutResult::Paid(payout.clone()), UnixMillis(5))
+            .record
             .unwrap(),
     );
     assert!(
         ledger
             .finish_claim(order, &PayoutResult::NotPaid, UnixMillis(6))
+            .record
             .is_none()
     );
-    let (claimed, none) = ledger.start_claim(order, None, UnixMillis(7));
+    let Decision {
+        outcome: claimed,
+        record: none,
+    } = ledger.start_claim(order, None, UnixMillis(7));
     assert!(none.is_none());
     let ClaimStart::Claimed(o, p) = claimed else {
         panic!("{claimed:?}")
@@ -212,7 +237,10 @@ fn a_seckill_order_is_not_claimable() {
     let mut rng = ChaCha8Rng::seed_from_u64(6);
     let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
     let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
-    let (start, record) = ledger.start_claim(order, None, UnixMillis(1));
+    let Decision {
+        outcome: start,
+        record,
+    } = ledger.start_claim(order, None, UnixMillis(1));
     assert!(matches!(start, ClaimStart::InvalidTransition(_)) && record.is_none());
 }
 
@@ -247,7 +275,7 @@ proptest! {
                     let order = orders[who as usize % orders.len()];
                     let before = ledger.order(order).unwrap().state;
                     if kind == 1 {
-                        let (start, r) = ledger.start_claim(order, None, at);
+                        let Decision { outcome: start, record: r } = ledger.start_claim(order, None, at);
                         prop_assert_eq!(r.is_some(), matches!(start, ClaimStart::Started(_)));
                         records.extend(r);
                     } else {
@@ -258,8 +286,8 @@ proptest! {
                             PayoutResult::NotPaid
                         };
                         let r = ledger.finish_claim(order, &result, at);
-                        prop_assert_eq!(r.is_some(), before == OrderState::Claiming);
-                        records.extend(r);
+                        prop_assert_eq!(r.record.is_some(), before == OrderState::Claiming);
+                        records.extend(r.record);
                     }
                     if before == OrderState::Claimed {
                         prop_assert_eq!(ledger.order(order).unwrap().state, OrderState::Claimed);
@@ -374,7 +402,10 @@ fn replay_refuses_transition_records_no_decision_makes() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let (mut ledger, id, _) = ledger_with(packets(2, 10), &mut rng);
     let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
-    ledger.start_claim(order, None, UnixMillis(1)).1.unwrap();
+    ledger
+        .start_claim(order, None, UnixMillis(1))
+        .record
+        .unwrap();
     // `claimed` only comes with its payout (ClaimPaid): a bare transition would leave a
     // claimed order without one.
     let forged = moved(id, order, OrderState::Claiming, OrderState::Claimed, 2);
@@ -385,7 +416,7 @@ fn replay_refuses_transition_records_no_decision_makes() {
     );
     assert_eq!(ledger.order(order).unwrap().state, OrderState::Claiming);
     assert!(matches!(
-        ledger.start_claim(order, None, UnixMillis(3)).0,
+        ledger.start_claim(order, None, UnixMillis(3)).outcome,
         ClaimStart::InFlight(_)
     ));
     ledger.assert_invariants();

@@ -46,7 +46,10 @@ fn payment_is_recorded_once_and_replays() {
         OrderOutcome::NotFound
     );
 
-    let (outcome, none) = ledger.record_payment(order, sim("t1", 99), UnixMillis(2));
+    let Decision {
+        outcome,
+        record: none,
+    } = ledger.record_payment(order, sim("t1", 99), UnixMillis(2));
     assert_eq!(
         outcome,
         PaymentOutcome::AmountMismatch {
@@ -54,13 +57,16 @@ fn payment_is_recorded_once_and_replays() {
         }
     );
     assert!(none.is_none());
-    let (outcome, record) = ledger.record_payment(order, sim("t1", 100), UnixMillis(2));
+    let Decision { outcome, record } = ledger.record_payment(order, sim("t1", 100), UnixMillis(2));
     assert!(matches!(
         outcome,
         PaymentOutcome::Recorded { ref order, kind: PaymentKind::Settled } if order.state == OrderState::Paid
     ));
     records.push(record.unwrap());
-    let (again, none) = ledger.record_payment(order, sim("t1", 100), UnixMillis(3));
+    let Decision {
+        outcome: again,
+        record: none,
+    } = ledger.record_payment(order, sim("t1", 100), UnixMillis(3));
     assert!(
         matches!(
             again,
@@ -78,7 +84,10 @@ fn payment_is_recorded_once_and_replays() {
     let mut replayed = replay(&records);
     assert_eq!(replayed.order(order).unwrap().state, OrderState::Paid);
     assert_eq!(replayed.payments_of(order), ledger.payments_of(order));
-    let (again, none) = replayed.record_payment(order, sim("t1", 100), UnixMillis(3));
+    let Decision {
+        outcome: again,
+        record: none,
+    } = replayed.record_payment(order, sim("t1", 100), UnixMillis(3));
     assert!(matches!(again, PaymentOutcome::AlreadyRecorded { .. }) && none.is_none());
 }
 
@@ -91,9 +100,12 @@ fn a_duplicate_payment_opens_a_refund_and_the_order_stays_paid() {
     records.extend(
         ledger
             .record_payment(order, sim("t1", 100), UnixMillis(1))
-            .1,
+            .record,
     );
-    let (dup, record) = ledger.record_payment(order, pay("alt", "x9", 100), UnixMillis(2));
+    let Decision {
+        outcome: dup,
+        record,
+    } = ledger.record_payment(order, pay("alt", "x9", 100), UnixMillis(2));
     assert!(matches!(
         dup,
         PaymentOutcome::Recorded { ref order, kind: PaymentKind::Duplicate } if order.state == OrderState::Paid
@@ -108,17 +120,20 @@ fn a_duplicate_payment_opens_a_refund_and_the_order_stays_paid() {
     // The refund confirms once; a second confirmation records nothing.
     let confirmed = ledger
         .confirm_refund(order, &pay("alt", "x9", 100), "rf-1".into(), UnixMillis(3))
+        .record
         .expect("pending refund confirms");
     records.push(confirmed);
     assert!(
         ledger
             .confirm_refund(order, &pay("alt", "x9", 100), "rf-1".into(), UnixMillis(4))
+            .record
             .is_none()
     );
     // The settling payment has no refund to confirm.
     assert!(
         ledger
             .confirm_refund(order, &sim("t1", 100), "rf-2".into(), UnixMillis(4))
+            .record
             .is_none()
     );
     assert_eq!(ledger.order(order).unwrap().state, OrderState::Paid);
@@ -153,7 +168,10 @@ fn a_late_payment_leaves_the_order_closed_and_is_refunded() {
     assert_eq!(ledger.order(order).unwrap().state, OrderState::Expired);
     assert_eq!(ledger.campaign(id).unwrap().remaining(), 1);
 
-    let (late, record) = ledger.record_payment(order, sim("t1", 100), UnixMillis(WINDOW_MS + 1));
+    let Decision {
+        outcome: late,
+        record,
+    } = ledger.record_payment(order, sim("t1", 100), UnixMillis(WINDOW_MS + 1));
     assert!(matches!(
         late,
         PaymentOutcome::Recorded { ref order, kind: PaymentKind::Late } if order.state == OrderState::RefundPending
@@ -177,12 +195,15 @@ fn a_late_payment_leaves_the_order_closed_and_is_refunded() {
                 "rf".into(),
                 UnixMillis(WINDOW_MS + 3),
             )
+            .record
             .unwrap(),
     );
     assert_eq!(ledger.order(order).unwrap().state, OrderState::Refunded);
     // Another late payment reopens a refund on the refunded order.
-    let (again, record) =
-        ledger.record_payment(order, pay("alt", "t2", 100), UnixMillis(WINDOW_MS + 4));
+    let Decision {
+        outcome: again,
+        record,
+    } = ledger.record_payment(order, pay("alt", "t2", 100), UnixMillis(WINDOW_MS + 4));
     assert!(matches!(
         again,
         PaymentOutcome::Recorded {
@@ -207,9 +228,12 @@ fn extra_payments_are_bounded_and_conflicting_txns_refused() {
     let (mut ledger, id, _) = ledger_with(seckill(2, 1, false), &mut rng);
     let (a, _) = win(&mut ledger, id, "alice", 0, &mut rng);
     let (b, _) = win(&mut ledger, id, "bob", 0, &mut rng);
-    ledger.record_payment(a, sim("t0", 100), UnixMillis(1));
+    let _ = ledger.record_payment(a, sim("t0", 100), UnixMillis(1));
     for i in 0..MAX_EXTRA_PAYMENTS_PER_ORDER {
-        let (o, _) = ledger.record_payment(a, sim(&format!("d{i}"), 100), UnixMillis(2));
+        let Decision {
+            outcome: o,
+            record: _,
+        } = ledger.record_payment(a, sim(&format!("d{i}"), 100), UnixMillis(2));
         assert!(matches!(
             o,
             PaymentOutcome::Recorded {
@@ -218,10 +242,16 @@ fn extra_payments_are_bounded_and_conflicting_txns_refused() {
             }
         ));
     }
-    let (o, none) = ledger.record_payment(a, sim("one-too-many", 100), UnixMillis(3));
+    let Decision {
+        outcome: o,
+        record: none,
+    } = ledger.record_payment(a, sim("one-too-many", 100), UnixMillis(3));
     assert_eq!(o, PaymentOutcome::TooManyPayments);
     assert!(none.is_none());
-    let (o, none) = ledger.record_payment(b, sim("t0", 100), UnixMillis(3));
+    let Decision {
+        outcome: o,
+        record: none,
+    } = ledger.record_payment(b, sim("t0", 100), UnixMillis(3));
     assert_eq!(o, PaymentOutcome::TxnConflict, "t0 paid alice's order");
     assert!(none.is_none());
     assert_eq!(ledger.order(b).unwrap().state, OrderState::PendingPayment);
@@ -234,6 +264,7 @@ fn a_transaction_pays_one_order_in_the_whole_ledger_not_one_per_campaign() {
     let (mut ledger, first, mut records) = ledger_with(seckill(1, 1, false), &mut rng);
     let second = ledger
         .create_campaign(seckill(1, 1, false), UnixMillis(0), &mut rng)
+        .record
         .unwrap();
     records.push(second.clone());
     let Record::CampaignCreated { id: second, .. } = second else {
@@ -243,16 +274,25 @@ fn a_transaction_pays_one_order_in_the_whole_ledger_not_one_per_campaign() {
     records.push(r);
     let (b, r) = win(&mut ledger, second, "bob", 0, &mut rng);
     records.push(r);
-    let (_, r) = ledger.record_payment(a, sim("t0", 100), UnixMillis(1));
+    let Decision {
+        outcome: _,
+        record: r,
+    } = ledger.record_payment(a, sim("t0", 100), UnixMillis(1));
     records.push(r.unwrap());
 
     // The channel reports t0 again, now for bob's order in the other campaign: refused.
-    let (o, none) = ledger.record_payment(b, sim("t0", 100), UnixMillis(2));
+    let Decision {
+        outcome: o,
+        record: none,
+    } = ledger.record_payment(b, sim("t0", 100), UnixMillis(2));
     assert_eq!(o, PaymentOutcome::TxnConflict, "t0 paid alice's order");
     assert!(none.is_none());
     assert_eq!(ledger.order(b).unwrap().state, OrderState::PendingPayment);
     // The same txn id on another channel is another transaction.
-    let (o, r) = ledger.record_payment(b, pay("other", "t0", 100), UnixMillis(2));
+    let Decision {
+        outcome: o,
+        record: r,
+    } = ledger.record_payment(b, pay("other", "t0", 100), UnixMillis(2));
     assert!(
         matches!(
             o,
@@ -269,7 +309,10 @@ fn a_transaction_pays_one_order_in_the_whole_ledger_not_one_per_campaign() {
     // Replay rebuilds the index: still refused after a restart.
     let mut replayed = replay(&records);
     replayed.assert_invariants();
-    let (o, _) = replayed.record_payment(b, sim("t0", 100), UnixMillis(3));
+    let Decision {
+        outcome: o,
+        record: _,
+    } = replayed.record_payment(b, sim("t0", 100), UnixMillis(3));
     assert_eq!(o, PaymentOutcome::TxnConflict);
 
     // A journal that records one transaction in two campaigns does not replay.
@@ -331,7 +374,7 @@ fn paying_orders_are_offered_for_query_after_a_while_and_again_later() {
     let ids: Vec<_> = stale.iter().map(|s| s.order_id).collect();
     assert_eq!(ids, vec![b, a]);
     // Once paid, an order is never offered again.
-    ledger.record_payment(a, sim("t", 100), UnixMillis(2_200));
+    let _ = ledger.record_payment(a, sim("t", 100), UnixMillis(2_200));
     let stale = ledger.take_stale_paying(UnixMillis(9_000), 1_000, 10);
     assert_eq!(
         stale.iter().map(|s| s.order_id).collect::<Vec<_>>(),
@@ -364,7 +407,10 @@ fn red_packets_take_no_payment_and_records_cannot_forge_payment_states() {
     let (mut ledger, id, _) = ledger_with(spec, &mut rng);
     let (order, _) = win(&mut ledger, id, "alice", 0, &mut rng);
     let amount = ledger.order(order).unwrap().amount_cents.0;
-    let (o, none) = ledger.record_payment(order, sim("t", amount), UnixMillis(1));
+    let Decision {
+        outcome: o,
+        record: none,
+    } = ledger.record_payment(order, sim("t", amount), UnixMillis(1));
     assert!(matches!(o, PaymentOutcome::InvalidTransition(_)) && none.is_none());
 
     let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
@@ -465,7 +511,7 @@ proptest! {
                         // A channel's retry repeats the whole callback.
                         paid_at: UnixMillis(u64::from(txn)),
                     };
-                    let (outcome, record) = ledger.record_payment(o, p.clone(), UnixMillis(now));
+                    let Decision { outcome, record } = ledger.record_payment(o, p.clone(), UnixMillis(now));
                     match outcome {
                         PaymentOutcome::Recorded { .. } | PaymentOutcome::AlreadyRecorded { .. } => {
                             prop_assert!(right);
@@ -485,13 +531,13 @@ proptest! {
                     records.extend(ledger.expire_due(UnixMillis(now), 100));
                 }
                 Step::ReadExpire(u) => if let Some(o) = orders[u] {
-                    records.extend(ledger.expire(o, UnixMillis(now)));
+                    records.extend(ledger.expire(o, UnixMillis(now)).record);
                 },
                 Step::ConfirmRefund => {
                     if let Some(p) = ledger.pending_refunds(1).pop() {
                         let r = ledger.confirm_refund(p.order_id, &p.payment, format!("rf-{}", p.payment.txn_id), UnixMillis(now));
-                        prop_assert!(r.is_some());
-                        records.extend(r);
+                        prop_assert!(r.record.is_some());
+                        records.extend(r.record);
                     }
                 }
                 Step::Restart => {
@@ -512,7 +558,7 @@ proptest! {
         prop_assert_eq!(campaign.remaining() + won, stock + released);
         // Settle every refund, then the books balance: taken − refunded == paid orders.
         while let Some(p) = ledger.pending_refunds(1).pop() {
-            records.extend(ledger.confirm_refund(p.order_id, &p.payment, "rf".into(), UnixMillis(now)));
+            records.extend(ledger.confirm_refund(p.order_id, &p.payment, "rf".into(), UnixMillis(now)).record);
         }
         let campaign = ledger.campaign(id).unwrap();
         let taken: u64 = campaign.payments().iter().map(|e| e.payment.amount_cents.0).sum();
@@ -548,7 +594,7 @@ fn a_bad_transaction_id_is_refused_not_recorded() {
         sim("", 100),
         pay("Sim", "t1", 100),
     ] {
-        let (outcome, record) = ledger.record_payment(order, bad.clone(), UnixMillis(1));
+        let Decision { outcome, record } = ledger.record_payment(order, bad.clone(), UnixMillis(1));
         assert_eq!(
             outcome,
             PaymentOutcome::InvalidPayment(bad.validate().unwrap_err()),
@@ -569,8 +615,8 @@ fn a_bad_refund_id_is_refused_not_confirmed() {
     let mut rng = ChaCha8Rng::seed_from_u64(14);
     let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
     let (order, _) = win(&mut ledger, id, "alice", 0, &mut rng);
-    ledger.record_payment(order, sim("t1", 100), UnixMillis(1));
-    ledger.record_payment(order, sim("t2", 100), UnixMillis(2));
+    let _ = ledger.record_payment(order, sim("t1", 100), UnixMillis(1));
+    let _ = ledger.record_payment(order, sim("t2", 100), UnixMillis(2));
     assert_eq!(ledger.pending_refund_count(), 1);
     // A channel's refund receipt reaches the core unchecked.
     for bad in [
@@ -578,12 +624,12 @@ fn a_bad_refund_id_is_refused_not_confirmed() {
         "r".repeat(MAX_REFUND_ID_BYTES + 1),
         "r\u{7}".into(),
     ] {
-        let record = ledger.confirm_refund(order, &sim("t2", 100), bad, UnixMillis(3));
-        assert!(record.is_none());
+        let decision = ledger.confirm_refund(order, &sim("t2", 100), bad, UnixMillis(3));
+        assert!(decision.record.is_none());
     }
     assert_eq!(ledger.pending_refund_count(), 1, "still owed");
-    let record = ledger.confirm_refund(order, &sim("t2", 100), "rf-1".into(), UnixMillis(3));
-    assert!(record.is_some());
+    let decision = ledger.confirm_refund(order, &sim("t2", 100), "rf-1".into(), UnixMillis(3));
+    assert!(decision.record.is_some());
     assert_eq!(ledger.pending_refund_count(), 0);
     ledger.assert_invariants();
 }

@@ -23,7 +23,7 @@ fn pay(channel: &str, txn: &str, amount: u64) -> Payment {
 }
 
 fn recorded(ledger: &mut Ledger, order: OrderId, payment: Payment, now: u64) -> Record {
-    let (outcome, record) = ledger.record_payment(order, payment, UnixMillis(now));
+    let Decision { outcome, record } = ledger.record_payment(order, payment, UnixMillis(now));
     assert!(
         matches!(outcome, PaymentOutcome::Recorded { .. }),
         "{outcome:?}"
@@ -80,7 +80,7 @@ fn scenario() -> Scenario {
     records.push(ledger.cancel(carol, None, UnixMillis(5)).record.unwrap());
     records.push(recorded(&mut ledger, carol, pay("sim", "t3", 100), 6));
     let refund = ledger.confirm_refund(carol, &pay("sim", "t3", 100), "r3".into(), UnixMillis(7));
-    records.push(refund.unwrap());
+    records.push(refund.record.unwrap());
     // dave's order expires; he pays late on another channel: refund pending.
     records.extend(ledger.expire_due(UnixMillis(WINDOW_MS), 100));
     assert_eq!(ledger.order(dave).unwrap().state, OrderState::Expired);
@@ -103,6 +103,7 @@ fn scenario() -> Scenario {
     // Red packets: two claimed, one expired unclaimed, one still won.
     let created = ledger
         .create_campaign(packets(4, 1_000, 2), UnixMillis(11_000), &mut rng)
+        .record
         .unwrap();
     let Record::CampaignCreated { id: packets_id, .. } = created else {
         unreachable!()
@@ -117,12 +118,13 @@ fn scenario() -> Scenario {
     let p2 = packet(&mut ledger, &mut records, "p2", 11_000);
     let _p3 = packet(&mut ledger, &mut records, "p3", 11_000);
     for order in [p1, p2] {
-        let (_, record) = ledger.start_claim(order, None, UnixMillis(11_500));
+        let Decision { record, .. } = ledger.start_claim(order, None, UnixMillis(11_500));
         records.push(record.unwrap());
         let payout = PayoutResult::Paid(PayoutId::parse(format!("po-{order}")).unwrap());
         records.push(
             ledger
                 .finish_claim(order, &payout, UnixMillis(11_600))
+                .record
                 .unwrap(),
         );
     }

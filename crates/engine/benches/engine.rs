@@ -104,6 +104,7 @@ fn core_grab(c: &mut Criterion) {
         let mut ledger = Ledger::new();
         let Record::CampaignCreated { id, .. } = ledger
             .create_campaign(spec(10_000_000), T0, &mut rng)
+            .record
             .unwrap()
         else {
             unreachable!()
@@ -112,7 +113,7 @@ fn core_grab(c: &mut Criterion) {
         b.iter(|| {
             let grab = ledger.grab(id, &users[i % users.len()], T0, &mut rng);
             i += 1;
-            black_box(grab);
+            let _ = black_box(grab);
         });
     });
     group.finish();

@@ -48,7 +48,8 @@ fn pending_ledger() -> Ledger {
         payment_window_secs: WINDOW_SECS,
         regrab_after_release: false,
     });
-    let Record::CampaignCreated { id, .. } = ledger.create_campaign(spec, T0, &mut rng).unwrap()
+    let Record::CampaignCreated { id, .. } =
+        ledger.create_campaign(spec, T0, &mut rng).record.unwrap()
     else {
         unreachable!()
     };
@@ -87,7 +88,7 @@ fn many_campaigns_ledger() -> Ledger {
             regrab_after_release: false,
         });
         let Record::CampaignCreated { id, .. } =
-            ledger.create_campaign(spec, T0, &mut rng).unwrap()
+            ledger.create_campaign(spec, T0, &mut rng).record.unwrap()
         else {
             unreachable!()
         };

@@ -160,6 +160,7 @@ fn pending_ledger(campaigns: u64, orders: u64) -> Ledger {
         .map(|_| {
             let record = ledger
                 .create_campaign(spec(per_campaign), T0, &mut rng)
+                .record
                 .expect("a valid campaign");
             let Record::CampaignCreated { id, .. } = record else {
                 unreachable!("a creation record")

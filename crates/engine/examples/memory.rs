@@ -91,7 +91,10 @@ fn core(users: u64, start: u64) {
     let at = report("1. user ids (UserId + its 16 B Vec slot)", start, users);
     let mut rng = ChaCha8Rng::seed_from_u64(1);
     let mut ledger = Ledger::new();
-    let record = ledger.create_campaign(spec(users), T0, &mut rng).unwrap();
+    let record = ledger
+        .create_campaign(spec(users), T0, &mut rng)
+        .record
+        .unwrap();
     let stampede_core::Record::CampaignCreated { id: campaign, .. } = record else {
         unreachable!("a creation record")
     };

@@ -15,11 +15,10 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use stampede_admission::retry::with_timeout;
 use stampede_core::{
-    ClaimStart, InvalidTransition, Order, OrderId, PayoutId, PayoutResult, UserId,
+    ClaimStart, Command, InvalidTransition, Order, OrderId, Outcome, PayoutId, PayoutResult, UserId,
 };
 
-use crate::command::Command;
-use crate::engine::Engine;
+use crate::engine::{Engine, mismatched};
 use crate::error::{EngineError, parse_user};
 use crate::payout::{Payout, PayoutError};
 
@@ -235,17 +234,17 @@ impl Engine {
         order: OrderId,
         by: Option<UserId>,
     ) -> Result<ClaimStart, EngineError> {
-        self.call(|reply| Command::StartClaim { order, by, reply })
-            .await
+        match self.decide(Command::StartClaim { order, by }).await? {
+            Outcome::ClaimStarted(start) => Ok(start),
+            other => Err(mismatched("claim start", &other)),
+        }
     }
 
     async fn finish_claim(&self, order: OrderId, result: PayoutResult) -> Result<(), EngineError> {
-        self.call(|reply| Command::FinishClaim {
-            order,
-            result,
-            reply,
-        })
-        .await
+        match self.decide(Command::FinishClaim { order, result }).await? {
+            Outcome::ClaimFinished(_) => Ok(()),
+            other => Err(mismatched("claim result", &other)),
+        }
     }
 }
 

@@ -1,207 +1,107 @@
-//! What handlers send to the writer, and how the writer answers.
+//! What callers send to the writer, and how the writer answers.
+//!
+//! Every request that changes the ledger is a [`stampede_core::Command`] with a one-shot reply
+//! channel; the writer decides it with [`stampede_core::Ledger::decide`] and answers the one
+//! [`Outcome`] shape once the batch is durable. A requester that gave up (reply timeout, client
+//! gone) drops the receiver: a command not yet decided is then skipped by the writer, unless
+//! it records money that already moved; one already decided stands and is durable (a retry
+//! learns it, e.g. through `already_won`).
 
-use stampede_core::{
-    CampaignId, CampaignSpec, ClaimStart, GrabOutcome, OrderId, OrderOutcome, Payment,
-    PaymentOutcome, PayoutResult, UserId,
-};
+use stampede_core::{Command, Outcome};
 use tokio::sync::oneshot;
 
 use crate::error::EngineError;
 
-/// A request for the writer thread. Each carries a one-shot reply channel. A requester that
-/// gave up (reply timeout, client gone) drops the receiver: a command not yet decided is then
-/// skipped by the writer; one already decided stands and is durable (a retry learns it
-/// through `already_won`).
+/// Where a decided command's answer goes.
+pub(crate) type ReplyTo = oneshot::Sender<Result<Outcome, EngineError>>;
+
+/// A request for the writer.
 #[derive(Debug)]
-pub(crate) enum Command {
-    Grab {
-        campaign: CampaignId,
-        user: UserId,
-        reply: oneshot::Sender<Result<GrabOutcome, EngineError>>,
-    },
-    Create {
-        spec: CampaignSpec,
-        reply: oneshot::Sender<Result<CampaignId, EngineError>>,
-    },
-    /// Cancel an order for its user (`by: None`: the admin).
-    Cancel {
-        order: OrderId,
-        by: Option<UserId>,
-        reply: oneshot::Sender<Result<OrderOutcome, EngineError>>,
-    },
-    /// `Some`: expire that order if it is overdue (passive expiry on read); `None`: run an
-    /// expiry pass over every overdue order now (up to the batch bound). Answers how many
-    /// expired.
-    Expire {
-        order: Option<OrderId>,
-        reply: oneshot::Sender<Result<usize, EngineError>>,
-    },
-    /// Start a red-packet claim for its user (`by: None`: the admin): `won` → `claiming`.
-    StartClaim {
-        order: OrderId,
-        by: Option<UserId>,
-        reply: oneshot::Sender<Result<ClaimStart, EngineError>>,
-    },
-    /// Record a claim's payout result: `claiming` → `claimed` or back to `won`.
-    FinishClaim {
-        order: OrderId,
-        result: PayoutResult,
-        reply: oneshot::Sender<Result<(), EngineError>>,
-    },
-    /// Start a payment for the order's user: `pending_payment` → `paying`.
-    StartPayment {
-        order: OrderId,
-        by: UserId,
-        channel: String,
-        reply: oneshot::Sender<Result<OrderOutcome, EngineError>>,
-    },
-    /// Record a verified channel payment: `paying` / `pending_payment` → `paid`.
-    RecordPayment {
-        order: OrderId,
-        payment: Payment,
-        reply: oneshot::Sender<Result<PaymentOutcome, EngineError>>,
-    },
-    /// Record a channel's confirmation of a refund (late or duplicate payment).
-    ConfirmRefund {
-        order: OrderId,
-        payment: Payment,
-        refund_id: String,
-        reply: oneshot::Sender<Result<bool, EngineError>>,
-    },
-    /// Finish the commands already queued, then stop.
+pub enum Request {
+    /// Decide a command and answer its outcome once durable.
+    Decide(Command, ReplyTo),
+    /// Run an expiry pass over every overdue order now (up to the batch bound), and answer
+    /// how many expired once they are durable.
+    ExpirePass(oneshot::Sender<Result<usize, EngineError>>),
+    /// Finish the requests already queued, then stop.
     Shutdown,
 }
 
-impl Command {
+/// The receiving end of a [`Request::Decide`]'s answer.
+pub type OutcomeReceiver = oneshot::Receiver<Result<Outcome, EngineError>>;
+
+impl Request {
+    /// A request to decide `command`, and where its answer will arrive.
+    pub fn decide(command: Command) -> (Self, OutcomeReceiver) {
+        let (reply, answer) = oneshot::channel();
+        (Request::Decide(command, reply), answer)
+    }
+
+    /// A request for an expiry pass, and where its count will arrive.
+    pub fn expire_pass() -> (Self, oneshot::Receiver<Result<usize, EngineError>>) {
+        let (reply, answer) = oneshot::channel();
+        (Request::ExpirePass(reply), answer)
+    }
+
     /// Answers `Unavailable(why)` instead of deciding (the journal failed: fail-stop).
     /// `Shutdown` has nobody to answer.
     pub(crate) fn refuse(self, why: &str) {
         let unavailable = || EngineError::Unavailable(why.to_owned());
         match self {
-            Command::Grab { reply, .. } => drop(reply.send(Err(unavailable()))),
-            Command::Create { reply, .. } => drop(reply.send(Err(unavailable()))),
-            Command::Cancel { reply, .. } => drop(reply.send(Err(unavailable()))),
-            Command::Expire { reply, .. } => drop(reply.send(Err(unavailable()))),
-            Command::StartClaim { reply, .. } => drop(reply.send(Err(unavailable()))),
-            Command::FinishClaim { reply, .. } => drop(reply.send(Err(unavailable()))),
-            Command::StartPayment { reply, .. } => drop(reply.send(Err(unavailable()))),
-            Command::RecordPayment { reply, .. } => drop(reply.send(Err(unavailable()))),
-            Command::ConfirmRefund { reply, .. } => drop(reply.send(Err(unavailable()))),
-            Command::Shutdown => {}
+            Request::Decide(_, reply) => drop(reply.send(Err(unavailable()))),
+            Request::ExpirePass(reply) => drop(reply.send(Err(unavailable()))),
+            Request::Shutdown => {}
         }
     }
 
-    /// Whether the requester stopped waiting (its reply receiver is closed).
+    /// Whether the requester stopped waiting and the request may be skipped undecided.
     pub(crate) fn is_abandoned(&self) -> bool {
         match self {
-            Command::Grab { reply, .. } => reply.is_closed(),
-            Command::Create { reply, .. } => reply.is_closed(),
-            Command::Cancel { reply, .. } => reply.is_closed(),
-            Command::Expire { reply, .. } => reply.is_closed(),
-            Command::StartClaim { reply, .. } => reply.is_closed(),
-            Command::StartPayment { reply, .. } => reply.is_closed(),
-            // A verified payment or refund is recorded even if nobody waits: the money moved.
-            Command::RecordPayment { .. } | Command::ConfirmRefund { .. } => false,
-            // A payout result is recorded even if nobody waits: the money moved.
-            Command::FinishClaim { .. } => false,
-            Command::Shutdown => false,
+            Request::Decide(command, reply) => reply.is_closed() && !records_moved_money(command),
+            Request::ExpirePass(reply) => reply.is_closed(),
+            Request::Shutdown => false,
         }
     }
 }
 
-/// A decided command waiting for its batch to become durable.
+/// Whether `command` records money that already moved (a verified payment, a refund, a
+/// payout's result): it is decided even if nobody waits for the answer any more.
+fn records_moved_money(command: &Command) -> bool {
+    match command {
+        Command::RecordPayment { .. }
+        | Command::ConfirmRefund { .. }
+        | Command::FinishClaim { .. } => true,
+        Command::CreateCampaign { .. }
+        | Command::Grab { .. }
+        | Command::Cancel { .. }
+        | Command::Expire { .. }
+        | Command::StartClaim { .. }
+        | Command::StartPayment { .. } => false,
+    }
+}
+
+/// A decided request waiting for its batch to become durable.
 #[derive(Debug)]
 pub(crate) enum Reply {
-    Grab(
-        oneshot::Sender<Result<GrabOutcome, EngineError>>,
-        GrabOutcome,
-    ),
-    Create(
-        oneshot::Sender<Result<CampaignId, EngineError>>,
-        Result<CampaignId, EngineError>,
-    ),
-    Cancel(
-        oneshot::Sender<Result<OrderOutcome, EngineError>>,
-        OrderOutcome,
-    ),
-    Expire(oneshot::Sender<Result<usize, EngineError>>, usize),
-    StartClaim(oneshot::Sender<Result<ClaimStart, EngineError>>, ClaimStart),
-    FinishClaim(oneshot::Sender<Result<(), EngineError>>),
-    StartPayment(
-        oneshot::Sender<Result<OrderOutcome, EngineError>>,
-        OrderOutcome,
-    ),
-    RecordPayment(
-        oneshot::Sender<Result<PaymentOutcome, EngineError>>,
-        PaymentOutcome,
-    ),
-    ConfirmRefund(oneshot::Sender<Result<bool, EngineError>>, bool),
+    Decided(ReplyTo, Outcome),
+    Expired(oneshot::Sender<Result<usize, EngineError>>, usize),
 }
 
 impl Reply {
     /// Sends the decided answer (the batch is durable).
     pub(crate) fn send(self) {
         match self {
-            Reply::Grab(tx, outcome) => {
-                let _ = tx.send(Ok(outcome));
-            }
-            Reply::Create(tx, result) => {
-                let _ = tx.send(result);
-            }
-            Reply::Cancel(tx, outcome) => {
-                let _ = tx.send(Ok(outcome));
-            }
-            Reply::Expire(tx, expired) => {
-                let _ = tx.send(Ok(expired));
-            }
-            Reply::StartClaim(tx, start) => {
-                let _ = tx.send(Ok(start));
-            }
-            Reply::FinishClaim(tx) => {
-                let _ = tx.send(Ok(()));
-            }
-            Reply::StartPayment(tx, outcome) => {
-                let _ = tx.send(Ok(outcome));
-            }
-            Reply::RecordPayment(tx, outcome) => {
-                let _ = tx.send(Ok(outcome));
-            }
-            Reply::ConfirmRefund(tx, confirmed) => {
-                let _ = tx.send(Ok(confirmed));
-            }
+            Reply::Decided(reply, outcome) => drop(reply.send(Ok(outcome))),
+            Reply::Expired(reply, expired) => drop(reply.send(Ok(expired))),
         }
     }
 
     /// Sends a failure instead (the batch is not durable: nothing in it may be acknowledged).
     pub(crate) fn fail(self, why: &str) {
+        let unavailable = || EngineError::Unavailable(why.to_owned());
         match self {
-            Reply::Grab(tx, _) => {
-                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
-            }
-            Reply::Create(tx, _) => {
-                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
-            }
-            Reply::Cancel(tx, _) => {
-                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
-            }
-            Reply::Expire(tx, _) => {
-                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
-            }
-            Reply::StartClaim(tx, _) => {
-                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
-            }
-            Reply::FinishClaim(tx) => {
-                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
-            }
-            Reply::StartPayment(tx, _) => {
-                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
-            }
-            Reply::RecordPayment(tx, _) => {
-                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
-            }
-            Reply::ConfirmRefund(tx, _) => {
-                let _ = tx.send(Err(EngineError::Unavailable(why.to_owned())));
-            }
+            Reply::Decided(reply, _) => drop(reply.send(Err(unavailable()))),
+            Reply::Expired(reply, _) => drop(reply.send(Err(unavailable()))),
         }
     }
 }

@@ -11,15 +11,15 @@ use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use stampede_core::{
-    CampaignId, CampaignSpec, GrabOutcome, Ledger, Order, OrderId, OrderOutcome, PaymentEntry,
-    UnixMillis,
+    CampaignId, CampaignSpec, Command, CreateOutcome, GrabOutcome, Ledger, Order, OrderId,
+    OrderOutcome, Outcome, PaymentEntry, UnixMillis,
 };
 use stampede_journal::{Durability, FileStorage, Journal, Storage};
 use tokio::sync::oneshot;
 
 use crate::clock::{Clock, stopwatch};
 use crate::codec;
-use crate::command::Command;
+use crate::command::Request;
 use crate::deadlines::Deadlines;
 use crate::durable_read::DurableMark;
 use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, OpenError, parse_user};
@@ -69,6 +69,9 @@ pub(crate) struct Shared {
     pub(crate) stats: WriterStats,
     /// Batch numbers decided and durable, for [`Engine::read_durable`].
     pub(crate) durable: DurableMark,
+    /// Woken by the writer once a batch that opened a refund is durable, so the refund job
+    /// runs at once (see [`crate::payments`]).
+    pub(crate) refunds_wake: tokio::sync::Notify,
 }
 
 /// Counters the writer keeps (for benchmarks and the start-up log; Prometheus has the
@@ -107,13 +110,11 @@ pub struct WriterCounts {
 #[derive(Clone)]
 pub struct Engine {
     pub(crate) shared: Arc<Shared>,
-    commands: SyncSender<Command>,
+    commands: SyncSender<Request>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
     pub(crate) guard: Arc<JournalGuard>,
     /// Orders whose claim is being handled in this process (see [`crate::claim`]).
     pub(crate) claims: Arc<Mutex<std::collections::HashSet<OrderId>>>,
-    /// Woken when a refund is opened, so the refund job runs at once (see [`crate::payments`]).
-    pub(crate) refunds_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -207,6 +208,7 @@ impl Engine {
             poisoned: AtomicBool::new(false),
             stats: WriterStats::default(),
             durable: DurableMark::default(),
+            refunds_wake: tokio::sync::Notify::new(),
         });
         let rng = match rng_seed {
             Some(seed) => ChaCha8Rng::seed_from_u64(seed),
@@ -216,7 +218,12 @@ impl Engine {
         let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("stampede-writer".into())
-            .spawn(move || writer::run(journal, queue, writer_shared, rng, deadlines))
+            .spawn(move || {
+                writer::run(
+                    writer::Writer::new(journal, writer_shared, rng, deadlines),
+                    queue,
+                )
+            })
             .map_err(|source| OpenError::Io {
                 path: "writer thread".into(),
                 source,
@@ -227,7 +234,6 @@ impl Engine {
             writer: Arc::new(Mutex::new(Some(writer))),
             guard: Arc::new(guard),
             claims: Arc::default(),
-            refunds_wake: Arc::default(),
         };
         Ok((engine, recovered))
     }
@@ -307,12 +313,10 @@ impl Engine {
             return Ok(outcome);
         }
         let user = parse_user(user)?;
-        self.call(|reply| Command::Grab {
-            campaign,
-            user,
-            reply,
-        })
-        .await
+        match self.decide(Command::Grab { campaign, user }).await? {
+            Outcome::Grab(outcome) => Ok(outcome),
+            other => Err(mismatched("grab", &other)),
+        }
     }
 
     /// Creates a campaign; returns its view once the creation is durable.
@@ -320,7 +324,16 @@ impl Engine {
         &self,
         spec: CampaignSpec,
     ) -> Result<Arc<CampaignView>, EngineError> {
-        let id = self.call(|reply| Command::Create { spec, reply }).await?;
+        let id = match self.decide(Command::CreateCampaign { spec }).await? {
+            Outcome::Created(CreateOutcome::Created(id)) => id,
+            Outcome::Created(CreateOutcome::Invalid(invalid)) => {
+                return Err(EngineError::Invalid(invalid));
+            }
+            Outcome::Created(CreateOutcome::TooManyCampaigns) => {
+                return Err(EngineError::TooManyCampaigns);
+            }
+            other => return Err(mismatched("campaign creation", &other)),
+        };
         self.campaign(id)
             .ok_or_else(|| EngineError::Unavailable("created campaign not published".into()))
     }
@@ -333,8 +346,7 @@ impl Engine {
         by: Option<&str>,
     ) -> Result<OrderOutcome, EngineError> {
         let by = by.map(parse_user).transpose()?;
-        self.call(|reply| Command::Cancel { order, by, reply })
-            .await
+        self.decide_order(Command::Cancel { order, by }).await
     }
 
     /// Starts a payment of `order` for its user `by` on `channel`: `pending_payment` →
@@ -347,13 +359,9 @@ impl Engine {
         channel: &str,
     ) -> Result<OrderOutcome, EngineError> {
         let by = parse_user(by)?;
-        self.call(|reply| Command::StartPayment {
-            order,
-            by,
-            channel: channel.to_owned(),
-            reply,
-        })
-        .await
+        let channel = channel.to_owned();
+        self.decide_order(Command::StartPayment { order, by, channel })
+            .await
     }
 
     /// Records a verified channel payment of `order`; a new payment is answered once durable.
@@ -362,18 +370,19 @@ impl Engine {
         order: OrderId,
         payment: stampede_core::Payment,
     ) -> Result<stampede_core::PaymentOutcome, EngineError> {
-        self.call(|reply| Command::RecordPayment {
-            order,
-            payment,
-            reply,
-        })
-        .await
+        match self
+            .decide(Command::RecordPayment { order, payment })
+            .await?
+        {
+            Outcome::Payment(outcome) => Ok(outcome),
+            other => Err(mismatched("payment", &other)),
+        }
     }
 
     /// Runs an expiry pass now (the writer also runs one every [`crate::EXPIRY_TICK`]);
     /// answers how many orders expired, once they are durable.
     pub async fn expire_due(&self) -> Result<usize, EngineError> {
-        self.submit_expire(None).await
+        self.call(Request::expire_pass()).await
     }
 
     /// An order by id with its payments, expired on the spot if it is past its payment
@@ -389,7 +398,7 @@ impl Engine {
                 .is_some_and(|deadline| deadline <= self.now())
         });
         if overdue {
-            self.submit_expire(Some(id)).await?;
+            self.decide(Command::Expire { order: id }).await?;
         }
         self.read_durable(|ledger| {
             ledger
@@ -399,23 +408,31 @@ impl Engine {
         .await
     }
 
-    async fn submit_expire(&self, order: Option<OrderId>) -> Result<usize, EngineError> {
-        self.call(|reply| Command::Expire { order, reply }).await
+    /// Has the writer decide `command` and answers its outcome once durable: every
+    /// writer-bound command goes through here.
+    pub async fn decide(&self, command: Command) -> Result<Outcome, EngineError> {
+        self.call(Request::decide(command)).await
     }
 
-    /// Sends the command `make` builds around its reply channel to the writer and waits for
-    /// the answer: every writer-bound request goes through here. Refused at once when the
-    /// journal failed earlier or the breaker is open (no command enters the queue), and when
-    /// the queue is full; past that, see [`JournalGuard::await_reply`].
-    pub(crate) async fn call<T>(
+    /// [`Engine::decide`] for a command answered by an [`OrderOutcome`].
+    pub(crate) async fn decide_order(&self, command: Command) -> Result<OrderOutcome, EngineError> {
+        match self.decide(command).await? {
+            Outcome::Order(outcome) => Ok(outcome),
+            other => Err(mismatched("order move", &other)),
+        }
+    }
+
+    /// Sends `request` to the writer and waits for the answer on `answer`. Refused at once
+    /// when the journal failed earlier or the breaker is open (nothing enters the queue), and
+    /// when the queue is full; past that, see [`JournalGuard::await_reply`].
+    async fn call<T>(
         &self,
-        make: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Command,
+        (request, answer): (Request, oneshot::Receiver<Result<T, EngineError>>),
     ) -> Result<T, EngineError> {
         self.refuse_if_poisoned()?;
         let permit = self.guard.admit()?;
-        let (reply, answer) = oneshot::channel();
         // A full queue drops the permit: a failure, as the writer is not keeping up.
-        self.submit(make(reply))?;
+        self.submit(request)?;
         self.guard.await_reply(permit, answer).await
     }
 
@@ -428,8 +445,8 @@ impl Engine {
         Ok(())
     }
 
-    fn submit(&self, command: Command) -> Result<(), EngineError> {
-        match self.commands.try_send(command) {
+    fn submit(&self, request: Request) -> Result<(), EngineError> {
+        match self.commands.try_send(request) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(EngineError::Overloaded),
             Err(TrySendError::Disconnected(_)) => {
@@ -477,9 +494,19 @@ impl Engine {
 
     /// Finishes queued commands and stops the writer. Later requests answer `Unavailable`.
     pub fn shutdown(&self) {
-        let _ = self.commands.send(Command::Shutdown);
+        let _ = self.commands.send(Request::Shutdown);
         if let Some(handle) = self.writer.lock().take() {
             let _ = handle.join();
         }
     }
+}
+
+/// The writer answered a command with an outcome of another kind: a bug in the writer, not
+/// a client's doing. Answered `Unavailable` (and logged) rather than a panic in a handler.
+pub(crate) fn mismatched(what: &str, outcome: &Outcome) -> EngineError {
+    tracing::error!(
+        ?outcome,
+        "the writer answered a {what} with the wrong kind of outcome"
+    );
+    EngineError::Unavailable(format!("internal error: unexpected answer to a {what}"))
 }

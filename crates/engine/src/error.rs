@@ -1,7 +1,7 @@
 //! Operating failures of the engine. Business outcomes are values ([`stampede_core::GrabOutcome`]);
 //! these are for "could not do the work at all".
 
-use stampede_core::{CreateError, SpecError, UserId};
+use stampede_core::{SpecError, UserId};
 
 /// What every write, and every durable read that would have to wait, answers once the journal
 /// has failed: the engine is fail-stop until restarted.
@@ -37,15 +37,6 @@ pub enum EngineError {
     /// [`stampede_core::MAX_CAMPAIGNS`] reached.
     #[error("too many campaigns")]
     TooManyCampaigns,
-}
-
-impl From<CreateError> for EngineError {
-    fn from(e: CreateError) -> Self {
-        match e {
-            CreateError::Invalid(spec) => EngineError::Invalid(spec),
-            CreateError::TooManyCampaigns => EngineError::TooManyCampaigns,
-        }
-    }
 }
 
 /// Why the engine could not open.

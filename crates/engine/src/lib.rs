@@ -9,7 +9,7 @@ pub mod channel;
 mod claim;
 mod clock;
 mod codec;
-mod command;
+pub mod command;
 mod deadlines;
 mod durable_read;
 mod engine;
@@ -27,6 +27,7 @@ pub use channel::{
 };
 pub use claim::{CLAIM_WAIT, ClaimOutcome, MAX_CLAIMS_IN_FLIGHT, PAYOUT_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
+pub use command::{OutcomeReceiver, Request};
 pub use engine::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts};
 pub use error::{EngineError, OpenError};
 pub use guard::{
@@ -37,4 +38,4 @@ pub use published::CampaignView;
 pub use read_only::{ReplayInfo, replay_read_only};
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};
 pub use stampede_journal::Durability;
-pub use writer::{EXPIRY_TICK, MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH};
+pub use writer::{EXPIRY_TICK, MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH, Stepped, Writer};

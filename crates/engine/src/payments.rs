@@ -4,10 +4,9 @@
 //! Channel calls are I/O, so they never run in the writer: the API's payment jobs call the
 //! channels and come back here to journal what they learned.
 
-use stampede_core::{OrderId, Payment, PendingRefund, StalePaying};
+use stampede_core::{Command, OrderId, Outcome, Payment, PendingRefund, StalePaying};
 
-use crate::command::Command;
-use crate::engine::Engine;
+use crate::engine::{Engine, mismatched};
 use crate::error::EngineError;
 
 impl Engine {
@@ -20,13 +19,15 @@ impl Engine {
         payment: Payment,
         refund_id: String,
     ) -> Result<bool, EngineError> {
-        self.call(|reply| Command::ConfirmRefund {
+        let command = Command::ConfirmRefund {
             order,
             payment,
             refund_id,
-            reply,
-        })
-        .await
+        };
+        match self.decide(command).await? {
+            Outcome::RefundConfirmed(confirmed) => Ok(confirmed),
+            other => Err(mismatched("refund confirmation", &other)),
+        }
     }
 
     /// `paying` orders whose payment started (or was last offered here) `older_than_millis`
@@ -55,13 +56,9 @@ impl Engine {
             .await
     }
 
-    /// Wakes the refund job (a refund was just opened).
-    pub fn wake_refunds(&self) {
-        self.refunds_wake.notify_one();
-    }
-
-    /// Resolves when [`Engine::wake_refunds`] is called (or was called since the last wait).
+    /// Resolves once a batch that opened a refund is durable (or one was since the last
+    /// wait): the writer wakes the refund job itself.
     pub async fn refunds_woken(&self) {
-        self.refunds_wake.notified().await;
+        self.shared.refunds_wake.notified().await;
     }
 }

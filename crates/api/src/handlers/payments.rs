@@ -221,8 +221,8 @@ pub async fn record(
     match outcome {
         PaymentOutcome::Recorded { order, kind } => {
             if kind != PaymentKind::Settled {
+                // The writer wakes the refund job once this record is durable.
                 tracing::warn!(%order_id, %channel, kind = kind.code(), "payment did not pay its order; refund opened");
-                state.engine.wake_refunds();
             }
             Ok(Recorded {
                 kind,

@@ -10,13 +10,15 @@ use rand::Rng;
 
 use crate::campaign::{Campaign, UserHash};
 use crate::claim::{ClaimStart, PayoutId, PayoutResult};
+use crate::command::CreateOutcome;
+use crate::decision::Decision;
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order, OrderState};
 use crate::order_key::OrderKey;
 use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
 use crate::record::Record;
-use crate::spec::{CampaignSpec, SpecError};
+use crate::spec::CampaignSpec;
 use txn_index::{TxnIndex, TxnPlace};
 
 mod payments;
@@ -33,17 +35,6 @@ pub const MAX_CAMPAIGNS: usize = 10_000;
 /// means the RNG is not random. (Order ids cannot collide: each carries its own place.)
 const MAX_ID_DRAWS: usize = 8;
 
-/// Why a campaign could not be created.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum CreateError {
-    /// A field breaks a rule.
-    #[error(transparent)]
-    Invalid(#[from] SpecError),
-    /// [`MAX_CAMPAIGNS`] reached.
-    #[error("at most {MAX_CAMPAIGNS} campaigns")]
-    TooManyCampaigns,
-}
-
 /// The state an overdue order expires to: `claim_expired` for an unclaimed packet, `expired`
 /// for an unpaid order.
 fn expired_state(state: OrderState) -> OrderState {
@@ -57,26 +48,6 @@ fn expired_state(state: OrderState) -> OrderState {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("journal record cannot be applied: {0}")]
 pub struct ApplyError(pub String);
-
-/// The result of a grab: the outcome to answer, and the record to journal before answering
-/// (only for a new win).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Grab {
-    /// What to tell the user.
-    pub outcome: GrabOutcome,
-    /// The fact to make durable first, if any.
-    pub record: Option<Record>,
-}
-
-/// The result of a request to move an order: the outcome to answer, and the record to journal
-/// before answering (only when the order moved).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Transition {
-    /// What to tell the requester.
-    pub outcome: OrderOutcome,
-    /// The fact to make durable first, if any.
-    pub record: Option<Record>,
-}
 
 /// All campaigns and orders. An order is found from its id alone: the id enciphers its
 /// campaign slot and index under `order_key` (see [`crate::order_key`]), so no id → order map
@@ -106,16 +77,19 @@ impl Ledger {
         Self::default()
     }
 
-    /// Decides a campaign creation and applies it; returns the record to journal.
+    /// Decides a campaign creation and applies it. A spec that breaks a rule, or a ledger
+    /// already holding [`MAX_CAMPAIGNS`], changes nothing.
     pub fn create_campaign(
         &mut self,
         spec: CampaignSpec,
         now: UnixMillis,
         rng: &mut impl Rng,
-    ) -> Result<Record, CreateError> {
-        spec.validate()?;
+    ) -> Decision<CreateOutcome> {
+        if let Err(invalid) = spec.validate() {
+            return Decision::unchanged(CreateOutcome::Invalid(invalid));
+        }
         if self.campaigns.len() >= MAX_CAMPAIGNS {
-            return Err(CreateError::TooManyCampaigns);
+            return Decision::unchanged(CreateOutcome::TooManyCampaigns);
         }
         let id = (0..MAX_ID_DRAWS)
             .map(|_| CampaignId(uuid_v7_bits(now.0, rng.random())))
@@ -130,7 +104,7 @@ impl Ledger {
         };
         self.apply(&record)
             .expect("a freshly decided campaign applies");
-        Ok(record)
+        Decision::recorded(CreateOutcome::Created(id), record)
     }
 
     /// Decides one grab by `user` at `now` and applies it if it wins.
@@ -140,11 +114,8 @@ impl Ledger {
         user: &UserId,
         now: UnixMillis,
         rng: &mut impl Rng,
-    ) -> Grab {
-        let rejected = |outcome| Grab {
-            outcome,
-            record: None,
-        };
+    ) -> Decision<GrabOutcome> {
+        let rejected = Decision::unchanged;
         let Some(&slot) = self.by_id.get(&campaign_id) else {
             return rejected(GrabOutcome::CampaignNotFound);
         };
@@ -173,13 +144,11 @@ impl Ledger {
             amount_cents,
             won_at: now,
         };
-        Grab {
-            outcome: GrabOutcome::Won(OrderTicket {
-                order_id,
-                amount_cents,
-            }),
-            record: Some(record),
-        }
+        let ticket = OrderTicket {
+            order_id,
+            amount_cents,
+        };
+        Decision::recorded(GrabOutcome::Won(ticket), record)
     }
 
     /// Decides a cancellation of `order_id` at `now` by `by` (`None`: the admin) and applies
@@ -191,11 +160,8 @@ impl Ledger {
         order_id: OrderId,
         by: Option<&UserId>,
         now: UnixMillis,
-    ) -> Transition {
-        let rejected = |outcome| Transition {
-            outcome,
-            record: None,
-        };
+    ) -> Decision<OrderOutcome> {
+        let rejected = Decision::unchanged;
         let Some(order) = self.order(order_id) else {
             return rejected(OrderOutcome::NotFound);
         };
@@ -203,27 +169,25 @@ impl Ledger {
             return rejected(OrderOutcome::NotFound);
         }
         match self.move_order(&order, OrderState::Cancelled, now) {
-            Ok((record, after)) => Transition {
-                outcome: OrderOutcome::Moved(after),
-                record: Some(record),
-            },
+            Ok((record, after)) => Decision::recorded(OrderOutcome::Moved(after), record),
             Err(invalid) => rejected(OrderOutcome::InvalidTransition(invalid)),
         }
     }
 
     /// Expires `order_id` if it is `pending_payment` (or an unclaimed `won` packet) and its
-    /// deadline is at or before `now` (passive expiry, on read); returns the record to
-    /// journal, if it expired.
-    pub fn expire(&mut self, order_id: OrderId, now: UnixMillis) -> Option<Record> {
-        let order = self.order(order_id)?;
-        if order.expires_at? > now {
-            return None;
+    /// deadline is at or before `now` (passive expiry, on read); answers whether it expired.
+    pub fn expire(&mut self, order_id: OrderId, now: UnixMillis) -> Decision<bool> {
+        let Some(order) = self.order(order_id) else {
+            return Decision::unchanged(false);
+        };
+        if order.expires_at.is_none_or(|deadline| deadline > now) {
+            return Decision::unchanged(false);
         }
         let to = expired_state(order.state);
         let (record, _) = self
             .move_order(&order, to, now)
             .expect("a pending order may expire");
-        Some(record)
+        Decision::recorded(true, record)
     }
 
     /// Expires every pending order whose deadline is at or before `now`, at most `max` of
@@ -257,41 +221,44 @@ impl Ledger {
         order_id: OrderId,
         by: Option<&UserId>,
         now: UnixMillis,
-    ) -> (ClaimStart, Option<Record>) {
+    ) -> Decision<ClaimStart> {
+        let rejected = Decision::unchanged;
         let Some(order) = self.order(order_id) else {
-            return (ClaimStart::NotFound, None);
+            return rejected(ClaimStart::NotFound);
         };
         if by.is_some_and(|user| *user != order.user_id) {
-            return (ClaimStart::NotFound, None);
+            return rejected(ClaimStart::NotFound);
         }
         match order.state {
-            OrderState::Claiming => return (ClaimStart::InFlight(order), None),
+            OrderState::Claiming => return rejected(ClaimStart::InFlight(order)),
             OrderState::Claimed => {
                 let payout = self
                     .payout_id(order_id)
                     .expect("a claimed order has a payout");
-                return (ClaimStart::Claimed(order, payout), None);
+                return rejected(ClaimStart::Claimed(order, payout));
             }
             _ => {}
         }
         match self.move_order(&order, OrderState::Claiming, now) {
-            Ok((record, after)) => (ClaimStart::Started(after), Some(record)),
-            Err(invalid) => (ClaimStart::InvalidTransition(invalid), None),
+            Ok((record, after)) => Decision::recorded(ClaimStart::Started(after), record),
+            Err(invalid) => rejected(ClaimStart::InvalidTransition(invalid)),
         }
     }
 
     /// Decides the end of a claim: `claiming` → `claimed` under the payout, or back to `won`
-    /// when it was definitely not paid. `None` (nothing to journal) when the order is not
-    /// `claiming` (already resolved).
+    /// when it was definitely not paid. Answers `false` (nothing to journal) when the order is
+    /// not `claiming` (already resolved).
     pub fn finish_claim(
         &mut self,
         order_id: OrderId,
         result: &PayoutResult,
         now: UnixMillis,
-    ) -> Option<Record> {
-        let order = self.order(order_id)?;
+    ) -> Decision<bool> {
+        let Some(order) = self.order(order_id) else {
+            return Decision::unchanged(false);
+        };
         if order.state != OrderState::Claiming {
-            return None;
+            return Decision::unchanged(false);
         }
         let record = match result {
             PayoutResult::Paid(payout_id) => {
@@ -311,7 +278,7 @@ impl Ledger {
                     .0
             }
         };
-        Some(record)
+        Decision::recorded(true, record)
     }
 
     /// The payout of a `claimed` order.

@@ -11,7 +11,8 @@ use crate::payment::{Payment, PaymentOutcome};
 use crate::payment_book::{PaymentEntry, PaymentKind, validate_refund_id};
 use crate::record::Record;
 
-use super::{ApplyError, Ledger, Transition, TxnPlace, txn_pair};
+use super::{ApplyError, Ledger, TxnPlace, txn_pair};
+use crate::decision::Decision;
 
 /// A `paying` order to ask its channels about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,11 +45,8 @@ impl Ledger {
         by: &UserId,
         channel: &str,
         now: UnixMillis,
-    ) -> Transition {
-        let rejected = |outcome| Transition {
-            outcome,
-            record: None,
-        };
+    ) -> Decision<OrderOutcome> {
+        let rejected = Decision::unchanged;
         let Some(order) = self.order(order_id) else {
             return rejected(OrderOutcome::NotFound);
         };
@@ -85,10 +83,7 @@ impl Ledger {
         self.apply(&record)
             .expect("a freshly decided payment start applies");
         let after = self.order(order_id).expect("the order exists");
-        Transition {
-            outcome: OrderOutcome::Moved(after),
-            record: Some(record),
-        }
+        Decision::recorded(OrderOutcome::Moved(after), record)
     }
 
     /// Decides a verified channel payment of `order_id` and applies it, returning the record
@@ -110,46 +105,44 @@ impl Ledger {
         order_id: OrderId,
         payment: Payment,
         now: UnixMillis,
-    ) -> (PaymentOutcome, Option<Record>) {
+    ) -> Decision<PaymentOutcome> {
+        let rejected = Decision::unchanged;
         if let Err(invalid) = payment.validate() {
-            return (PaymentOutcome::InvalidPayment(invalid), None);
+            return rejected(PaymentOutcome::InvalidPayment(invalid));
         }
         let Some(order) = self.order(order_id) else {
-            return (PaymentOutcome::NotFound, None);
+            return rejected(PaymentOutcome::NotFound);
         };
         let (slot, index) = self.place_of(order_id).expect("the order exists");
         if let Some(place) = self.txn_place(&payment.channel, &payment.txn_id) {
             let entry = &self.campaigns[place.slot as usize].payments()[place.entry as usize];
             if place.slot != slot || entry.order_index != index {
-                return (PaymentOutcome::TxnConflict, None);
+                return rejected(PaymentOutcome::TxnConflict);
             }
             if entry.payment.amount_cents != payment.amount_cents {
                 let expected = entry.payment.amount_cents;
-                return (PaymentOutcome::AmountMismatch { expected }, None);
+                return rejected(PaymentOutcome::AmountMismatch { expected });
             }
             let kind = entry.kind;
-            return (PaymentOutcome::AlreadyRecorded { order, kind }, None);
+            return rejected(PaymentOutcome::AlreadyRecorded { order, kind });
         }
         let campaign = &self.campaigns[slot as usize];
         if payment.amount_cents != order.amount_cents {
-            return (
-                PaymentOutcome::AmountMismatch {
-                    expected: order.amount_cents,
-                },
-                None,
-            );
+            return rejected(PaymentOutcome::AmountMismatch {
+                expected: order.amount_cents,
+            });
         }
         let Some(kind) = payment_kind_for(order.state) else {
             let invalid = InvalidTransition {
                 from: order.state,
                 to: OrderState::Paid,
             };
-            return (PaymentOutcome::InvalidTransition(invalid), None);
+            return rejected(PaymentOutcome::InvalidTransition(invalid));
         };
         if kind != PaymentKind::Settled
             && campaign.extra_payment_count(index) >= crate::MAX_EXTRA_PAYMENTS_PER_ORDER
         {
-            return (PaymentOutcome::TooManyPayments, None);
+            return rejected(PaymentOutcome::TooManyPayments);
         }
         let record = match kind {
             PaymentKind::Settled => Record::PaymentRecorded {
@@ -171,26 +164,34 @@ impl Ledger {
         self.apply(&record)
             .expect("a freshly decided payment applies");
         let order = self.order(order_id).expect("the order exists");
-        (PaymentOutcome::Recorded { order, kind }, Some(record))
+        Decision::recorded(PaymentOutcome::Recorded { order, kind }, record)
     }
 
     /// Decides the channel's confirmation of the refund of (channel, txn_id) paid for
-    /// `order_id`; `None` (nothing to journal) if that payment has no pending refund (already
-    /// confirmed, or unknown), or if `refund_id` breaks [`crate::validate_refund_id`] (the
-    /// refund stays pending and is asked for again).
+    /// `order_id`; answers `false` (nothing to journal) if that payment has no pending refund
+    /// (already confirmed, or unknown), or if `refund_id` breaks [`crate::validate_refund_id`]
+    /// (the refund stays pending and is asked for again).
     pub fn confirm_refund(
         &mut self,
         order_id: OrderId,
         payment: &Payment,
         refund_id: String,
         now: UnixMillis,
-    ) -> Option<Record> {
-        validate_refund_id(&refund_id).ok()?;
-        let (slot, index) = self.place_of(order_id)?;
+    ) -> Decision<bool> {
+        let unchanged = Decision::unchanged(false);
+        if validate_refund_id(&refund_id).is_err() {
+            return unchanged;
+        }
+        let Some((slot, index)) = self.place_of(order_id) else {
+            return unchanged;
+        };
         let campaign = &self.campaigns[slot as usize];
-        campaign
+        if campaign
             .check_refund(index, &payment.channel, &payment.txn_id)
-            .ok()?;
+            .is_err()
+        {
+            return unchanged;
+        }
         let record = Record::RefundConfirmed {
             campaign_id: campaign.id(),
             order_id,
@@ -201,7 +202,7 @@ impl Ledger {
         };
         self.apply(&record)
             .expect("a freshly decided refund applies");
-        Some(record)
+        Decision::recorded(true, record)
     }
 
     /// `paying` orders that started paying (or were last queried) `older_than_millis` ago or

@@ -29,7 +29,10 @@ pub fn user(name: &str) -> UserId {
 /// A ledger with one campaign; returns it, the campaign id and the records so far.
 pub fn ledger_with(spec: CampaignSpec, rng: &mut ChaCha8Rng) -> (Ledger, CampaignId, Vec<Record>) {
     let mut ledger = Ledger::new();
-    let record = ledger.create_campaign(spec, UnixMillis(0), rng).unwrap();
+    let record = ledger
+        .create_campaign(spec, UnixMillis(0), rng)
+        .record
+        .unwrap();
     let Record::CampaignCreated { id, .. } = record else {
         unreachable!()
     };

@@ -39,6 +39,11 @@ pub(super) struct BatchEffects {
     pub(super) expired: usize,
     /// The batch's number for [`crate::Engine::read_durable`], if it changed the ledger.
     pub(super) number: Option<u64>,
+    /// Whether a late or duplicate payment opened a refund in this batch.
+    pub(super) refund_opened: bool,
+    /// The (campaign, time) of the last win whose deadline was noted: a batch's wins mostly
+    /// share both, so the deadline is noted once per run of them.
+    pub(super) deadline_noted: Option<(CampaignId, UnixMillis)>,
     /// Every deadline that may be queued in the ledger: not per batch, never cleared.
     pub(super) deadlines: Deadlines,
 }
@@ -53,13 +58,43 @@ impl BatchEffects {
         self.created.clear();
         self.expired = 0;
         self.number = None;
+        self.refund_opened = false;
+        self.deadline_noted = None;
     }
 
-    /// Queues an order record and, if it changes what the read side shows, the campaign it
-    /// touches and the user whose holding it may change.
-    pub(super) fn push_transition(&mut self, record: &Record, ledger: &Ledger) {
+    /// Queues a decided record and notes what it changes on the read side: a new campaign,
+    /// the stock and holders a win or a release moves, a deadline that enters the queues, a
+    /// refund opened (the refund job is woken once the batch is durable).
+    pub(super) fn note(&mut self, record: &Record, ledger: &Ledger) {
         self.push_record(record);
         let (campaign_id, order_id, from, to) = match record {
+            Record::CampaignCreated { id, .. } => {
+                self.created.push(*id);
+                return;
+            }
+            Record::Won {
+                campaign_id,
+                user_id,
+                won_at,
+                ..
+            } => {
+                self.touched.push(*campaign_id);
+                self.holders
+                    .push((*campaign_id, user_id.clone(), HoldingChange::Won));
+                // Every win of one campaign in a batch is due at the same time (`won_at` is
+                // the batch's `now`, plus the campaign's window): note it once per run.
+                if self.deadline_noted != Some((*campaign_id, *won_at)) {
+                    let window = ledger
+                        .campaign(*campaign_id)
+                        .expect("a campaign with a win exists")
+                        .spec()
+                        .deadline_window_millis();
+                    self.deadlines
+                        .add(UnixMillis(won_at.0.saturating_add(window)));
+                    self.deadline_noted = Some((*campaign_id, *won_at));
+                }
+                return;
+            }
             Record::OrderTransitioned {
                 campaign_id,
                 order_id,
@@ -67,17 +102,17 @@ impl BatchEffects {
                 to,
                 ..
             } => (*campaign_id, *order_id, *from, *to),
+            Record::ExtraPaymentRecorded { .. } => {
+                self.refund_opened = true;
+                return;
+            }
             // Each moves an order between two live states (`paying`, `paid`, `claimed`) or
-            // between two closed ones (`refund_pending`, `refunded`), and no money in or out
-            // of a packet pool: nothing [`CampaignView::publish`] shows changes.
+            // between two closed ones (`refunded`), and no money in or out of a packet pool:
+            // nothing [`CampaignView::publish`] shows changes.
             Record::PaymentStarted { .. }
             | Record::PaymentRecorded { .. }
-            | Record::ExtraPaymentRecorded { .. }
             | Record::RefundConfirmed { .. }
             | Record::ClaimPaid { .. } => return,
-            Record::CampaignCreated { .. } | Record::Won { .. } => {
-                unreachable!("only order records reach push_transition")
-            }
         };
         // Published are stock (back on a release), the pool (moved by wins only) and the
         // refundable cents (up on `claim_expired`): republishing the campaign after any other
@@ -126,7 +161,7 @@ impl BatchEffects {
             self.deadlines.passed(now);
         }
         for record in &records {
-            self.push_transition(record, ledger);
+            self.note(record, ledger);
         }
         self.expired += records.len();
         records.len()
@@ -144,6 +179,9 @@ impl BatchEffects {
 pub(super) fn publish(effects: &BatchEffects, shared: &Shared) {
     if shared.poisoned.load(Ordering::Acquire) || effects.bounds.is_empty() {
         return;
+    }
+    if effects.refund_opened {
+        shared.refunds_wake.notify_one();
     }
     let ledger = shared.ledger.lock();
     for id in &effects.created {

@@ -22,12 +22,11 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
-use stampede_core::{CampaignId, GrabOutcome, OrderOutcome, Record, UnixMillis};
 use stampede_journal::{Journal, Storage};
 
-use self::effects::{BatchEffects, HoldingChange, publish};
+use self::effects::{BatchEffects, publish};
 use crate::clock::stopwatch;
-use crate::command::{Command, Reply};
+use crate::command::{Reply, Request};
 use crate::deadlines::Deadlines;
 use crate::engine::Shared;
 use crate::error::JOURNAL_FAILED_EARLIER;
@@ -48,26 +47,199 @@ const _: () =
 /// writer time per order), and reading it expires it at once.
 pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
 
-/// Runs the writer until a `Shutdown` command or until every sender is gone.
-/// `deadlines` holds every deadline queued in the ledger as replayed.
-pub(crate) fn run<S: Storage>(
-    mut journal: Journal<S>,
-    commands: Receiver<Command>,
+/// The writer's histograms, registered once.
+struct WriterMetrics {
+    records_per_fsync: metrics::Histogram,
+    fsync_seconds: metrics::Histogram,
+    batch_commands: metrics::Histogram,
+}
+
+/// The writer: the ledger's only author. [`Writer::step`] is a plain, synchronous function
+/// of one batch: decide every request, append the records (one fsync), publish, answer. The
+/// thread loop ([`run`]) only gathers batches; the deterministic simulation calls `step`
+/// itself, on one thread, with a manual clock and a faulty storage.
+pub struct Writer<S: Storage> {
+    journal: Journal<S>,
     shared: Arc<Shared>,
-    mut rng: ChaCha8Rng,
-    deadlines: Deadlines,
-) {
-    let records_per_fsync = metrics::histogram!("stampede_journal_records_per_fsync");
-    let fsync_seconds = metrics::histogram!("stampede_journal_fsync_seconds");
-    let batch_commands = metrics::histogram!("stampede_writer_batch_commands");
-    let mut batch: Vec<Command> = Vec::with_capacity(MAX_BATCH_COMMANDS);
-    let mut effects = BatchEffects {
-        deadlines,
-        ..BatchEffects::default()
-    };
-    // Whether the last expiry pass used its whole budget: more may be due, so the next batch
-    // starts at once instead of after a tick (a backlog of a million due orders drains in
-    // seconds, not in 245 ticks).
+    rng: ChaCha8Rng,
+    effects: BatchEffects,
+    /// Whether the last expiry pass used its whole budget: more may be due, so the next
+    /// batch should start at once instead of after a tick (a backlog of a million due orders
+    /// drains in seconds, not in 245 ticks).
+    expiry_backlog: bool,
+    metrics: WriterMetrics,
+}
+
+/// What one [`Writer::step`] came to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stepped {
+    /// A `Shutdown` request was in the batch: stop after this step.
+    pub shutdown: bool,
+    /// The expiry pass used its whole budget: step again without waiting.
+    pub expiry_backlog: bool,
+    /// Records made durable by this step (0 for a batch that changed nothing, or failed).
+    pub records: usize,
+}
+
+impl<S: Storage> Writer<S> {
+    /// A writer over a recovered `journal` and the state replayed from it. `deadlines` holds
+    /// every deadline queued in the ledger as replayed.
+    pub(crate) fn new(
+        journal: Journal<S>,
+        shared: Arc<Shared>,
+        rng: ChaCha8Rng,
+        deadlines: Deadlines,
+    ) -> Self {
+        Self {
+            journal,
+            shared,
+            rng,
+            effects: BatchEffects {
+                deadlines,
+                ..BatchEffects::default()
+            },
+            expiry_backlog: false,
+            metrics: WriterMetrics {
+                records_per_fsync: metrics::histogram!("stampede_journal_records_per_fsync"),
+                fsync_seconds: metrics::histogram!("stampede_journal_fsync_seconds"),
+                batch_commands: metrics::histogram!("stampede_writer_batch_commands"),
+            },
+        }
+    }
+
+    /// Decides every request of `batch` (drained) in order at the clock's `now`, ends with an
+    /// expiry pass, makes the batch's records durable with one append, publishes them to the
+    /// read side and only then answers. After a journal failure every answer of the batch is
+    /// an error and the engine is poisoned (fail-stop).
+    pub fn step(&mut self, batch: &mut Vec<Request>) -> Stepped {
+        if !batch.is_empty() {
+            self.metrics.batch_commands.record(batch.len() as f64);
+        }
+        let shutdown = self.decide(batch);
+        let records = self.append();
+        let shared = &self.shared;
+        publish(&self.effects, shared);
+        let poisoned = shared.poisoned.load(Ordering::Acquire);
+        if poisoned {
+            shared.durable.wake_after_failure();
+        } else if let Some(number) = self.effects.number {
+            shared.durable.announce(number);
+        }
+        self.effects.replies.drain(..).for_each(Reply::send);
+        self.expiry_backlog = self.effects.expired >= MAX_EXPIRIES_PER_BATCH && !poisoned;
+        self.effects.clear();
+        Stepped {
+            shutdown,
+            expiry_backlog: self.expiry_backlog,
+            records: if poisoned { 0 } else { records },
+        }
+    }
+
+    /// Appends the batch's records (one write, one fsync). On failure every reply of the
+    /// batch fails and the engine is poisoned. Answers how many records were appended.
+    fn append(&mut self) -> usize {
+        let effects = &mut self.effects;
+        if effects.bounds.is_empty() {
+            return 0;
+        }
+        let slices: Vec<&[u8]> = effects
+            .bounds
+            .iter()
+            .map(|r| &effects.encoded[r.clone()])
+            .collect();
+        let started = stopwatch();
+        match self.journal.append_batch(&slices) {
+            Ok(stats) => {
+                let counters = &self.shared.stats;
+                if stats.synced {
+                    self.metrics
+                        .fsync_seconds
+                        .record(started.elapsed().as_secs_f64());
+                    counters.fsyncs.fetch_add(1, Ordering::Relaxed);
+                }
+                self.metrics.records_per_fsync.record(stats.records as f64);
+                counters.journal_batches.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .journal_records
+                    .fetch_add(stats.records as u64, Ordering::Relaxed);
+                stats.records
+            }
+            Err(error) => {
+                tracing::error!(%error, "journal append failed: the engine stops accepting writes until restarted");
+                self.shared.poisoned.store(true, Ordering::Release);
+                let why = format!("journal failed: {error}");
+                effects.replies.drain(..).for_each(|reply| reply.fail(&why));
+                0
+            }
+        }
+    }
+
+    /// Decides every request of the batch against the ledger, in arrival order, then runs
+    /// the batch's expiry pass. Returns whether a shutdown was requested.
+    fn decide(&mut self, batch: &mut Vec<Request>) -> bool {
+        let shared = &self.shared;
+        let effects = &mut self.effects;
+        let poisoned = shared.poisoned.load(Ordering::Acquire);
+        let now = shared.clock.now();
+        let mut shutdown = false;
+        let mut ledger = shared.ledger.lock();
+        shared
+            .stats
+            .commands
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        let mut abandoned = 0_u64;
+        for request in batch.drain(..) {
+            // Nobody waits for this answer: the requester was told `degraded` (outcome
+            // unknown, retry safe). Deciding now would make a win nobody asked for any more,
+            // so skip it. A request decided before its requester gave up still stands.
+            if request.is_abandoned() {
+                abandoned += 1;
+                continue;
+            }
+            if poisoned && !matches!(request, Request::Shutdown) {
+                request.refuse(JOURNAL_FAILED_EARLIER);
+                continue;
+            }
+            match request {
+                Request::Shutdown => shutdown = true,
+                Request::Decide(command, reply) => {
+                    let decision = ledger.decide(command, now, &mut self.rng);
+                    if let Some(record) = &decision.record {
+                        effects.note(record, &ledger);
+                    }
+                    effects
+                        .replies
+                        .push(Reply::Decided(reply, decision.outcome));
+                }
+                Request::ExpirePass(reply) => {
+                    // Asked for: looks whatever the known deadlines say.
+                    let expired = effects.expire_due(&mut ledger, now, true);
+                    effects.replies.push(Reply::Expired(reply, expired));
+                }
+            }
+        }
+        if !poisoned {
+            effects.expire_due(&mut ledger, now, false);
+        }
+        if !effects.bounds.is_empty() {
+            // Still under the ledger lock: a reader that saw these decisions sees this number.
+            effects.number = Some(shared.durable.decided());
+        }
+        if abandoned > 0 {
+            shared
+                .stats
+                .abandoned_commands
+                .fetch_add(abandoned, Ordering::Relaxed);
+        }
+        shutdown
+    }
+}
+
+/// Runs `writer` on the calling thread until a `Shutdown` request or until every sender is
+/// gone: gathers up to [`MAX_BATCH_COMMANDS`] queued requests (waiting at most
+/// [`EXPIRY_TICK`] for the first, so the expiry pass runs on idle ticks too) and steps.
+pub(crate) fn run<S: Storage>(mut writer: Writer<S>, requests: Receiver<Request>) {
+    let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH_COMMANDS);
     let mut expiry_backlog = false;
     loop {
         let wait = if expiry_backlog {
@@ -75,243 +247,22 @@ pub(crate) fn run<S: Storage>(
         } else {
             EXPIRY_TICK
         };
-        match commands.recv_timeout(wait) {
+        match requests.recv_timeout(wait) {
             Ok(first) => batch.push(first),
-            // No command for a tick: run the expiry pass on an empty batch.
+            // No request for a tick: run the expiry pass on an empty batch.
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
         while !batch.is_empty() && batch.len() < MAX_BATCH_COMMANDS {
-            match commands.try_recv() {
-                Ok(command) => batch.push(command),
+            match requests.try_recv() {
+                Ok(request) => batch.push(request),
                 Err(_) => break,
             }
         }
-        if !batch.is_empty() {
-            batch_commands.record(batch.len() as f64);
-        }
-        let shutdown = decide(&mut batch, &mut effects, &shared, &mut rng);
-
-        if !effects.bounds.is_empty() {
-            let slices: Vec<&[u8]> = effects
-                .bounds
-                .iter()
-                .map(|r| &effects.encoded[r.clone()])
-                .collect();
-            let started = stopwatch();
-            match journal.append_batch(&slices) {
-                Ok(stats) => {
-                    let counters = &shared.stats;
-                    if stats.synced {
-                        fsync_seconds.record(started.elapsed().as_secs_f64());
-                        counters.fsyncs.fetch_add(1, Ordering::Relaxed);
-                    }
-                    records_per_fsync.record(stats.records as f64);
-                    counters.journal_batches.fetch_add(1, Ordering::Relaxed);
-                    counters
-                        .journal_records
-                        .fetch_add(stats.records as u64, Ordering::Relaxed);
-                }
-                Err(error) => {
-                    tracing::error!(%error, "journal append failed: the engine stops accepting writes until restarted");
-                    shared.poisoned.store(true, Ordering::Release);
-                    let why = format!("journal failed: {error}");
-                    effects.replies.drain(..).for_each(|reply| reply.fail(&why));
-                }
-            }
-        }
-        publish(&effects, &shared);
-        if shared.poisoned.load(Ordering::Acquire) {
-            shared.durable.wake_after_failure();
-        } else if let Some(number) = effects.number {
-            shared.durable.announce(number);
-        }
-        effects.replies.drain(..).for_each(Reply::send);
-        expiry_backlog =
-            effects.expired >= MAX_EXPIRIES_PER_BATCH && !shared.poisoned.load(Ordering::Acquire);
-        effects.clear();
-        if shutdown {
+        let stepped = writer.step(&mut batch);
+        if stepped.shutdown {
             return;
         }
+        expiry_backlog = stepped.expiry_backlog;
     }
-}
-
-/// Decides every command of the batch against the ledger, in arrival order. Returns whether a
-/// shutdown was requested.
-fn decide(
-    batch: &mut Vec<Command>,
-    effects: &mut BatchEffects,
-    shared: &Shared,
-    rng: &mut ChaCha8Rng,
-) -> bool {
-    let poisoned = shared.poisoned.load(Ordering::Acquire);
-    let now = shared.clock.now();
-    let mut shutdown = false;
-    let mut ledger = shared.ledger.lock();
-    shared
-        .stats
-        .commands
-        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-    let mut abandoned = 0_u64;
-    // The campaign whose wins' deadline was noted last: every win of this batch in one
-    // campaign is due at the same time (`now` plus its window, so a pass at `now` never
-    // forgets it), and a batch's wins mostly share a campaign.
-    let mut noted_wins_of: Option<CampaignId> = None;
-    for command in batch.drain(..) {
-        // Nobody waits for this answer: the requester was told `degraded` (outcome unknown,
-        // retry safe). Deciding now would make a win that nobody asked for any more, so skip
-        // it. A command decided before its requester gave up still stands (see `guard`).
-        if command.is_abandoned() {
-            abandoned += 1;
-            continue;
-        }
-        if poisoned && !matches!(command, Command::Shutdown) {
-            command.refuse(JOURNAL_FAILED_EARLIER);
-            continue;
-        }
-        match command {
-            Command::Shutdown => shutdown = true,
-            Command::Grab {
-                campaign,
-                user,
-                reply,
-            } => {
-                let grab = ledger.grab(campaign, &user, now, rng);
-                if let Some(record) = &grab.record {
-                    effects.push_record(record);
-                    effects.touched.push(campaign);
-                    if matches!(grab.outcome, GrabOutcome::Won(_)) {
-                        effects.holders.push((campaign, user, HoldingChange::Won));
-                        if noted_wins_of != Some(campaign) {
-                            let window = ledger
-                                .campaign(campaign)
-                                .expect("a campaign with a win exists")
-                                .spec()
-                                .deadline_window_millis();
-                            effects
-                                .deadlines
-                                .add(UnixMillis(now.0.saturating_add(window)));
-                            noted_wins_of = Some(campaign);
-                        }
-                    }
-                }
-                effects.replies.push(Reply::Grab(reply, grab.outcome));
-            }
-            Command::Create { spec, reply } => {
-                let result = ledger.create_campaign(spec, now, rng).map(|record| {
-                    effects.push_record(&record);
-                    let Record::CampaignCreated { id, .. } = record else {
-                        unreachable!("create_campaign returns a creation record")
-                    };
-                    effects.created.push(id);
-                    id
-                });
-                effects
-                    .replies
-                    .push(Reply::Create(reply, result.map_err(Into::into)));
-            }
-            Command::Cancel { order, by, reply } => {
-                let transition = ledger.cancel(order, by.as_ref(), now);
-                if let Some(record) = &transition.record {
-                    effects.push_transition(record, &ledger);
-                }
-                debug_assert!(
-                    transition.record.is_some()
-                        == matches!(transition.outcome, OrderOutcome::Moved(_))
-                );
-                effects
-                    .replies
-                    .push(Reply::Cancel(reply, transition.outcome));
-            }
-            Command::StartClaim { order, by, reply } => {
-                let (start, record) = ledger.start_claim(order, by.as_ref(), now);
-                if let Some(record) = &record {
-                    effects.push_transition(record, &ledger);
-                }
-                effects.replies.push(Reply::StartClaim(reply, start));
-            }
-            Command::FinishClaim {
-                order,
-                result,
-                reply,
-            } => {
-                if let Some(record) = ledger.finish_claim(order, &result, now) {
-                    effects.push_transition(&record, &ledger);
-                }
-                effects.replies.push(Reply::FinishClaim(reply));
-            }
-            Command::StartPayment {
-                order,
-                by,
-                channel,
-                reply,
-            } => {
-                let transition = ledger.start_payment(order, &by, &channel, now);
-                if let Some(record) = &transition.record {
-                    effects.push_transition(record, &ledger);
-                }
-                effects
-                    .replies
-                    .push(Reply::StartPayment(reply, transition.outcome));
-            }
-            Command::RecordPayment {
-                order,
-                payment,
-                reply,
-            } => {
-                let (outcome, record) = ledger.record_payment(order, payment, now);
-                if let Some(record) = &record {
-                    effects.push_transition(record, &ledger);
-                }
-                effects.replies.push(Reply::RecordPayment(reply, outcome));
-            }
-            Command::ConfirmRefund {
-                order,
-                payment,
-                refund_id,
-                reply,
-            } => {
-                let record = ledger.confirm_refund(order, &payment, refund_id, now);
-                if let Some(record) = &record {
-                    effects.push_transition(record, &ledger);
-                }
-                effects
-                    .replies
-                    .push(Reply::ConfirmRefund(reply, record.is_some()));
-            }
-            Command::Expire {
-                order: Some(id),
-                reply,
-            } => {
-                // Just this order: the batch's own expiry pass (below) takes the others.
-                let record = ledger.expire(id, now);
-                if let Some(record) = &record {
-                    // This command's own record, not counted against the expiry budget.
-                    effects.push_transition(record, &ledger);
-                }
-                effects
-                    .replies
-                    .push(Reply::Expire(reply, usize::from(record.is_some())));
-            }
-            Command::Expire { order: None, reply } => {
-                // Asked for: looks whatever the known deadlines say.
-                let expired = effects.expire_due(&mut ledger, now, true);
-                effects.replies.push(Reply::Expire(reply, expired));
-            }
-        }
-    }
-    if !poisoned {
-        effects.expire_due(&mut ledger, now, false);
-    }
-    if !effects.bounds.is_empty() {
-        // Still under the ledger lock: a reader that saw these decisions sees this number.
-        effects.number = Some(shared.durable.decided());
-    }
-    if abandoned > 0 {
-        shared
-            .stats
-            .abandoned_commands
-            .fetch_add(abandoned, Ordering::Relaxed);
-    }
-    shutdown
 }
