@@ -8,24 +8,20 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use stampede_core::{
     CampaignId, CampaignSpec, Command, CreateOutcome, GrabOutcome, Ledger, Order, OrderId,
     OrderOutcome, Outcome, PaymentEntry, UnixMillis,
 };
-use stampede_journal::{Durability, FileStorage, Journal, Storage};
+use stampede_journal::{Durability, FileStorage, Storage};
 use tokio::sync::oneshot;
 
-use crate::clock::{Clock, stopwatch};
-use crate::codec;
+use crate::clock::Clock;
 use crate::command::Request;
-use crate::deadlines::Deadlines;
 use crate::durable_read::DurableMark;
 use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, OpenError, parse_user};
 use crate::guard::JournalGuard;
 use crate::published::{CampaignView, Published};
-use crate::writer;
+use crate::writer::{self, Writer};
 
 /// Most commands waiting for the writer. A full queue answers `overloaded` at once instead of
 /// queueing: 65,536 is about 16 full batches, i.e. a few milliseconds of writer work, so a
@@ -72,6 +68,21 @@ pub(crate) struct Shared {
     /// Woken by the writer once a batch that opened a refund is durable, so the refund job
     /// runs at once (see [`crate::payments`]).
     pub(crate) refunds_wake: tokio::sync::Notify,
+}
+
+impl Shared {
+    /// The state around a replayed `ledger` and the read side rebuilt from it.
+    pub(crate) fn new(ledger: Ledger, published: Published, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            ledger: Mutex::new(ledger),
+            published,
+            clock,
+            poisoned: AtomicBool::new(false),
+            stats: WriterStats::default(),
+            durable: DurableMark::default(),
+            refunds_wake: tokio::sync::Notify::new(),
+        }
+    }
 }
 
 /// Counters the writer keeps (for benchmarks and the start-up log; Prometheus has the
@@ -171,59 +182,12 @@ impl Engine {
         clock: Arc<dyn Clock>,
         guard: JournalGuard,
     ) -> Result<(Self, Recovered), OpenError> {
-        let started = stopwatch();
-        let mut ledger = Ledger::new();
-        let (journal, recovery) = Journal::open(storage, durability, |_, payload| {
-            codec::apply_payload(&mut ledger, payload)
-        })
-        .map_err(codec::recovery_error)?;
-        ledger.assert_invariants();
-
-        let published = Published::default();
-        let mut deadlines = Deadlines::default();
-        for campaign in ledger.campaigns() {
-            let view = CampaignView::new(campaign);
-            for order in (0..campaign.order_count() as u32).filter_map(|i| campaign.order_at(i)) {
-                if let Some(ticket) = campaign.holding_limit(order.user_id.as_str()) {
-                    view.publish_holder(order.user_id.clone(), ticket);
-                }
-                if let Some(deadline) = order.expires_at {
-                    deadlines.add(deadline);
-                }
-            }
-            published.insert(Arc::new(view));
-        }
-        let recovered = Recovered {
-            records: recovery.records,
-            truncated_tail_bytes: recovery.truncated_tail_bytes,
-            campaigns: ledger.campaigns().count(),
-            orders: ledger.order_count(),
-            replay_millis: started.elapsed().as_millis(),
-        };
-
-        let shared = Arc::new(Shared {
-            ledger: Mutex::new(ledger),
-            published,
-            clock,
-            poisoned: AtomicBool::new(false),
-            stats: WriterStats::default(),
-            durable: DurableMark::default(),
-            refunds_wake: tokio::sync::Notify::new(),
-        });
-        let rng = match rng_seed {
-            Some(seed) => ChaCha8Rng::seed_from_u64(seed),
-            None => ChaCha8Rng::from_os_rng(),
-        };
+        let (writer, recovered) = Writer::open(storage, durability, rng_seed, clock)?;
+        let shared = Arc::clone(writer.shared());
         let (commands, queue) = sync_channel(MAX_PENDING_COMMANDS);
-        let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("stampede-writer".into())
-            .spawn(move || {
-                writer::run(
-                    writer::Writer::new(journal, writer_shared, rng, deadlines),
-                    queue,
-                )
-            })
+            .spawn(move || writer::run(writer, queue))
             .map_err(|source| OpenError::Io {
                 path: "writer thread".into(),
                 source,
@@ -274,23 +238,9 @@ impl Engine {
     /// started, the user already holds the limit (`already_won`), ended, or sold out. No lock,
     /// no allocation, no I/O. `None` means the writer must decide.
     pub fn grab_fast_path(&self, campaign: CampaignId, user: &str) -> Option<GrabOutcome> {
-        let now = self.shared.clock.now();
         self.shared
             .published
-            .with_campaign(campaign, |view| {
-                let common = view.spec.common();
-                if common.starts_at.is_some_and(|s| now < s) {
-                    return Some(GrabOutcome::NotStarted);
-                }
-                if let Some(ticket) = view.holder(user) {
-                    return Some(GrabOutcome::AlreadyWon(ticket));
-                }
-                if common.ends_at.is_some_and(|e| now >= e) {
-                    return Some(GrabOutcome::Ended);
-                }
-                (view.remaining() == 0).then_some(GrabOutcome::SoldOut)
-            })
-            .unwrap_or(Some(GrabOutcome::CampaignNotFound))
+            .fast_path(campaign, user, self.shared.clock.now())
     }
 
     /// One grab by `user` (already authenticated and validated by the caller). Answers `Won`

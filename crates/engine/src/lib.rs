@@ -34,7 +34,7 @@ pub use guard::{
     DEFAULT_JOURNAL_REPLY_TIMEOUT, JournalGuard, JournalGuardConfig, JournalGuardConfigError,
 };
 pub use payout::{Payout, PayoutError, PayoutReceipt, SimulatedPayout};
-pub use published::CampaignView;
+pub use published::{CampaignView, Published};
 pub use read_only::{ReplayInfo, replay_read_only};
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};
 pub use stampede_journal::Durability;

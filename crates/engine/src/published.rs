@@ -8,9 +8,11 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use stampede_core::{
-    Campaign, CampaignId, CampaignSpec, CampaignStatus, Cents, OrderId, OrderTicket, UnixMillis,
-    UserId,
+    Campaign, CampaignId, CampaignSpec, CampaignStatus, Cents, GrabOutcome, Ledger, OrderId,
+    OrderTicket, UnixMillis, UserId,
 };
+
+use crate::deadlines::Deadlines;
 
 /// Everything the fast path needs about one campaign.
 #[derive(Debug)]
@@ -165,5 +167,50 @@ impl Published {
 
     pub(crate) fn insert(&self, view: std::sync::Arc<CampaignView>) {
         self.campaigns.pin().insert(view.id, view);
+    }
+
+    /// Answers a grab by `user` at `now` from durable state when that is enough: campaign
+    /// unknown, not started, the user already holds the limit (`already_won`), ended, or
+    /// sold out. No lock, no allocation, no I/O. `None` means the writer must decide.
+    pub fn fast_path(
+        &self,
+        campaign: CampaignId,
+        user: &str,
+        now: UnixMillis,
+    ) -> Option<GrabOutcome> {
+        self.with_campaign(campaign, |view| {
+            let common = view.spec.common();
+            if common.starts_at.is_some_and(|s| now < s) {
+                return Some(GrabOutcome::NotStarted);
+            }
+            if let Some(ticket) = view.holder(user) {
+                return Some(GrabOutcome::AlreadyWon(ticket));
+            }
+            if common.ends_at.is_some_and(|e| now >= e) {
+                return Some(GrabOutcome::Ended);
+            }
+            (view.remaining() == 0).then_some(GrabOutcome::SoldOut)
+        })
+        .unwrap_or(Some(GrabOutcome::CampaignNotFound))
+    }
+
+    /// The read side of every campaign in `ledger` as it stands (after replay), and every
+    /// deadline queued in it.
+    pub(crate) fn rebuild(ledger: &Ledger) -> (Self, Deadlines) {
+        let published = Published::default();
+        let mut deadlines = Deadlines::default();
+        for campaign in ledger.campaigns() {
+            let view = CampaignView::new(campaign);
+            for order in (0..campaign.order_count() as u32).filter_map(|i| campaign.order_at(i)) {
+                if let Some(ticket) = campaign.holding_limit(order.user_id.as_str()) {
+                    view.publish_holder(order.user_id.clone(), ticket);
+                }
+                if let Some(deadline) = order.expires_at {
+                    deadlines.add(deadline);
+                }
+            }
+            published.insert(std::sync::Arc::new(view));
+        }
+        (published, deadlines)
     }
 }

@@ -21,15 +21,19 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use stampede_journal::{Journal, Storage};
+use stampede_core::Ledger;
+use stampede_journal::{Durability, Journal, Storage};
 
 use self::effects::{BatchEffects, publish};
-use crate::clock::stopwatch;
+use crate::clock::{Clock, stopwatch};
+use crate::codec;
 use crate::command::{Reply, Request};
 use crate::deadlines::Deadlines;
-use crate::engine::Shared;
-use crate::error::JOURNAL_FAILED_EARLIER;
+use crate::engine::{Recovered, Shared};
+use crate::error::{JOURNAL_FAILED_EARLIER, OpenError};
+use crate::published::Published;
 
 /// Most commands decided in one batch. Bounded by the journal's `MAX_BATCH_RECORDS` (8,192);
 /// 4,096 keeps one batch's apply time well under a millisecond while amortising an fsync over
@@ -82,9 +86,64 @@ pub struct Stepped {
 }
 
 impl<S: Storage> Writer<S> {
+    /// Opens the journal on `storage`, replays it into a fresh ledger (asserting every
+    /// invariant afterwards), rebuilds the read side from it, and returns the writer ready to
+    /// step. Order ids and packet draws come from `rng_seed` (`None`: drawn from the OS).
+    ///
+    /// # Errors
+    /// [`OpenError`] if storage fails or replay refuses the journal.
+    pub fn open(
+        storage: S,
+        durability: Durability,
+        rng_seed: Option<u64>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Recovered), OpenError> {
+        let started = stopwatch();
+        let mut ledger = Ledger::new();
+        let (journal, recovery) = Journal::open(storage, durability, |_, payload| {
+            codec::apply_payload(&mut ledger, payload)
+        })
+        .map_err(codec::recovery_error)?;
+        ledger.assert_invariants();
+        let (published, deadlines) = Published::rebuild(&ledger);
+        let recovered = Recovered {
+            records: recovery.records,
+            truncated_tail_bytes: recovery.truncated_tail_bytes,
+            campaigns: ledger.campaigns().count(),
+            orders: ledger.order_count(),
+            replay_millis: started.elapsed().as_millis(),
+        };
+        let shared = Arc::new(Shared::new(ledger, published, clock));
+        let rng = match rng_seed {
+            Some(seed) => ChaCha8Rng::seed_from_u64(seed),
+            None => ChaCha8Rng::from_os_rng(),
+        };
+        Ok((Self::new(journal, shared, rng, deadlines), recovered))
+    }
+
+    /// The state this writer shares with the engine's handles (read side, ledger lock).
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Runs `f` over the ledger as decided so far (takes the ledger lock).
+    pub fn inspect<R>(&self, f: impl FnOnce(&Ledger) -> R) -> R {
+        f(&self.shared.ledger.lock())
+    }
+
+    /// The published read side: what handlers answer from without the writer.
+    pub fn published(&self) -> &Published {
+        &self.shared.published
+    }
+
+    /// Whether a journal failure stopped this writer (fail-stop until reopened).
+    pub fn is_poisoned(&self) -> bool {
+        self.shared.poisoned.load(Ordering::Acquire)
+    }
+
     /// A writer over a recovered `journal` and the state replayed from it. `deadlines` holds
     /// every deadline queued in the ledger as replayed.
-    pub(crate) fn new(
+    fn new(
         journal: Journal<S>,
         shared: Arc<Shared>,
         rng: ChaCha8Rng,
