@@ -4,13 +4,23 @@
 //!
 //! An id keeps the UUIDv7 layout ([`uuid_v7_bits`]): 48 bits of unix milliseconds, the version
 //! and variant bits, and 74 bits that look random. Those 74 bits are a 26-bit nonce drawn from
-//! the caller's RNG and a 48-bit block, `slot << 32 | index`, enciphered by an 8-round Feistel
-//! network keyed by the ledger key and tweaked by the time and the nonce. Without the key an id
-//! reveals neither volume nor sequence (S0.4): consecutive orders get unrelated blocks. Lookup
+//! the caller's RNG and a 48-bit block, `slot << 32 | index`, enciphered with FF1 (NIST SP
+//! 800-38G format-preserving encryption, radix 2, 48 numerals) under AES-128 keyed by the
+//! ledger key, with the time and the nonce as FF1's tweak. Without the key an id reveals
+//! neither volume nor sequence (S0.4): consecutive orders get unrelated blocks. Lookup
 //! deciphers the block and compares the stored order's id, so a forged or unknown id answers
 //! not found. The key is journaled (in every `CampaignCreated` record), so replay rebuilds the
-//! same ids. It is an obfuscation keyed by 64 secret bits, not a vetted cipher.
+//! same ids; it is never shown through the API.
+//!
+//! FF1 itself is the `fpe` crate's (Zcash's implementation, checked there against NIST's
+//! vectors); this module only supplies the numeral string: a 48-bit block held in a `u64`, so
+//! no big-integer arithmetic and no allocation per id. [`tests`] checks that adapter against
+//! the crate's own general numeral string on random blocks, keys and tweaks.
 
+use std::sync::Arc;
+
+use aes::Aes128;
+use fpe::ff1::{FF1, NumeralString, Operations};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{OrderId, uuid_v7_bits};
@@ -20,21 +30,19 @@ use crate::money::UnixMillis;
 /// Bits of RNG nonce in an order id (the 74 free bits less the 48-bit block).
 pub(crate) const NONCE_BITS: u32 = 26;
 const NONCE_MASK: u32 = (1 << NONCE_BITS) - 1;
-const HALF_BITS: u32 = 24;
-const HALF_MASK: u64 = (1 << HALF_BITS) - 1;
+/// Bits of the enciphered block: a 16-bit campaign slot and a 32-bit order index.
+const BLOCK_BITS: u32 = 48;
+const BLOCK_MASK: u64 = (1 << BLOCK_BITS) - 1;
 const SLOT_BITS: u32 = 16;
-/// Feistel rounds: 8 is well past the 4 that make a pseudo-random permutation from a
-/// pseudo-random round function (Luby–Rackoff), and costs ~10 ns.
-const ROUNDS: u64 = 8;
 const _: () = assert!(
     MAX_CAMPAIGNS <= 1 << SLOT_BITS,
     "a campaign slot fits 16 bits"
 );
 
-/// The ledger's secret for order ids. Drawn once from the RNG at the first campaign creation
-/// and journaled with every creation; never shown through the API.
+/// The ledger's secret for order ids: an AES-128 key. Drawn once from the RNG at the first
+/// campaign creation and journaled with every creation; never shown through the API.
 #[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderKey(pub u64);
+pub struct OrderKey(pub u128);
 
 impl std::fmt::Debug for OrderKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -50,19 +58,43 @@ pub(crate) struct OrderPlace {
     pub(crate) nonce: u32,
 }
 
-impl OrderKey {
+/// FF1 keyed by an [`OrderKey`]: the AES key schedule is computed once per ledger and shared
+/// by its campaigns.
+pub(crate) struct OrderCipher {
+    key: OrderKey,
+    ff1: FF1<Aes128>,
+}
+
+impl std::fmt::Debug for OrderCipher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OrderCipher(…)")
+    }
+}
+
+impl OrderCipher {
+    /// The cipher for `key`.
+    pub(crate) fn new(key: OrderKey) -> Arc<Self> {
+        let ff1 =
+            FF1::<Aes128>::new(&key.0.to_be_bytes(), 2).expect("radix 2 is within FF1's range");
+        Arc::new(Self { key, ff1 })
+    }
+
+    /// The key this cipher was made from.
+    pub(crate) fn key(&self) -> OrderKey {
+        self.key
+    }
+
     /// The id of order `index` of the campaign in `slot`, won at `won_at`, with `nonce`
     /// (its low [`NONCE_BITS`] bits are used).
-    pub(crate) fn encode(self, won_at: UnixMillis, slot: u32, index: u32, nonce: u32) -> OrderId {
+    pub(crate) fn encode(&self, won_at: UnixMillis, slot: u32, index: u32, nonce: u32) -> OrderId {
         debug_assert!(slot < 1 << SLOT_BITS);
         let nonce = nonce & NONCE_MASK;
-        let tweak = tweak(won_at.0, nonce);
-        let block = (u64::from(slot) << 32) | u64::from(index);
-        let (mut left, mut right) = (block >> HALF_BITS, block & HALF_MASK);
-        for round in 0..ROUNDS {
-            (left, right) = (right, left ^ self.round(round, tweak, right));
-        }
-        let cipher = (left << HALF_BITS) | right;
+        let block = Bits48((u64::from(slot) << 32) | u64::from(index));
+        let cipher = self
+            .ff1
+            .encrypt(&tweak(won_at.0, nonce), &block)
+            .expect("a 48-numeral binary string is within FF1's bounds")
+            .0;
         // rand_a (12 bits) = nonce's high 12; rand_b (62 bits) = nonce's low 14 | the block.
         let random = (u128::from(nonce >> 14) << 64)
             | (u128::from(nonce & 0x3fff) << 48)
@@ -72,7 +104,7 @@ impl OrderKey {
 
     /// Where `id` says its order lives; `None` if it is not a UUIDv7-shaped id. The caller
     /// must still compare the stored order's id: any 128 bits decode to some place.
-    pub(crate) fn decode(self, id: OrderId) -> Option<OrderPlace> {
+    pub(crate) fn decode(&self, id: OrderId) -> Option<OrderPlace> {
         let bits = id.0;
         if (bits >> 76) & 0xf != 7 || (bits >> 62) & 0b11 != 0b10 {
             return None;
@@ -81,24 +113,17 @@ impl OrderKey {
         let rand_a = ((bits >> 64) & 0xfff) as u32;
         let rand_b = bits as u64 & ((1 << 62) - 1);
         let nonce = (rand_a << 14) | (rand_b >> 48) as u32;
-        let tweak = tweak(ms, nonce);
-        let cipher = rand_b & ((1 << 48) - 1);
-        let (mut left, mut right) = (cipher >> HALF_BITS, cipher & HALF_MASK);
-        for round in (0..ROUNDS).rev() {
-            (left, right) = (right ^ self.round(round, tweak, left), left);
-        }
-        let block = (left << HALF_BITS) | right;
+        let cipher = Bits48(rand_b & BLOCK_MASK);
+        let block = self
+            .ff1
+            .decrypt(&tweak(ms, nonce), &cipher)
+            .expect("a 48-numeral binary string is within FF1's bounds")
+            .0;
         Some(OrderPlace {
             slot: (block >> 32) as u32,
             index: block as u32,
             nonce,
         })
-    }
-
-    /// The round function: a keyed 64-bit mix of the half-block, cut to 24 bits.
-    fn round(self, round: u64, tweak: u64, half: u64) -> u64 {
-        let round_key = mix(self.0 ^ round.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        mix(round_key ^ tweak ^ half) & HALF_MASK
     }
 }
 
@@ -108,48 +133,172 @@ pub(crate) fn carries_time(id: OrderId, won_at: UnixMillis) -> bool {
     (id.0 >> 80) as u64 == won_at.0 & 0xffff_ffff_ffff
 }
 
-fn tweak(unix_ms: u64, nonce: u32) -> u64 {
-    mix(((unix_ms & 0xffff_ffff_ffff) << NONCE_BITS) ^ u64::from(nonce))
+/// FF1's tweak: the id's 48-bit time and 26-bit nonce, big-endian in 10 bytes.
+fn tweak(unix_ms: u64, nonce: u32) -> [u8; 10] {
+    let mut tweak = [0; 10];
+    tweak[..6].copy_from_slice(&(unix_ms & 0xffff_ffff_ffff).to_be_bytes()[2..]);
+    tweak[6..].copy_from_slice(&nonce.to_be_bytes());
+    tweak
 }
 
-/// The SplitMix64 finalizer: every input bit flips each output bit with probability ~1/2.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+/// A 48-numeral binary string, most significant numeral first, held in the low bits of a
+/// `u64`: FF1's input and output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Bits48(u64);
+
+impl NumeralString for Bits48 {
+    type Ops = Half;
+
+    fn is_valid(&self, radix: u32) -> bool {
+        radix == 2 && self.0 <= BLOCK_MASK
+    }
+
+    fn numeral_count(&self) -> usize {
+        BLOCK_BITS as usize
+    }
+
+    fn split(&self) -> (Half, Half) {
+        let half = BLOCK_BITS / 2;
+        (
+            Half {
+                value: self.0 >> half,
+                bits: half,
+            },
+            Half {
+                value: self.0 & ((1 << half) - 1),
+                bits: half,
+            },
+        )
+    }
+
+    fn concat(a: Half, b: Half) -> Self {
+        debug_assert_eq!(a.bits + b.bits, BLOCK_BITS);
+        Bits48((a.value << b.bits) | b.value)
+    }
+}
+
+/// One half of a [`Bits48`] during FF1's rounds: `bits` binary numerals as a number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Half {
+    value: u64,
+    bits: u32,
+}
+
+/// `NUM(X)` in `b` big-endian bytes (FF1 asks for at most 8 here: 24 numerals take 3).
+struct BigEndian {
+    bytes: [u8; 8],
+    start: usize,
+}
+
+impl AsRef<[u8]> for BigEndian {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+}
+
+impl Half {
+    /// `(self ± y) mod 2^m`, `y` being the big-endian number in `other`'s bytes: only its
+    /// low `m` bits matter, and wrapping `u64` arithmetic keeps them exact.
+    fn combine(self, other: impl Iterator<Item = u8>, m: usize, add: bool) -> Self {
+        let y = other.fold(0u64, |acc, byte| (acc << 8) | u64::from(byte));
+        let value = if add {
+            self.value.wrapping_add(y)
+        } else {
+            self.value.wrapping_sub(y)
+        };
+        let bits = u32::try_from(m).expect("m is a half's length");
+        Half {
+            value: value & ((1u64 << bits) - 1),
+            bits,
+        }
+    }
+}
+
+impl Operations for Half {
+    type Bytes = BigEndian;
+
+    fn numeral_count(&self) -> usize {
+        self.bits as usize
+    }
+
+    fn to_be_bytes(&self, _radix: u32, b: usize) -> BigEndian {
+        assert!(b <= 8, "a half of 24 numerals takes 3 bytes");
+        BigEndian {
+            bytes: self.value.to_be_bytes(),
+            start: 8 - b,
+        }
+    }
+
+    fn add_mod_exp(self, other: impl Iterator<Item = u8>, _radix: u32, m: usize) -> Self {
+        self.combine(other, m, true)
+    }
+
+    fn sub_mod_exp(self, other: impl Iterator<Item = u8>, _radix: u32, m: usize) -> Self {
+        self.combine(other, m, false)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use fpe::ff1::FlexibleNumeralString;
+    use rand::{Rng, SeedableRng};
+
     use super::*;
 
     #[test]
     fn encode_then_decode_finds_the_place() {
-        let key = OrderKey(0x0123_4567_89ab_cdef);
+        let cipher = OrderCipher::new(OrderKey(0x0123_4567_89ab_cdef_0011_2233_4455_6677));
         for (slot, index, nonce) in [(0, 0, 0), (9_999, u32::MAX, NONCE_MASK), (7, 123, 42)] {
-            let id = key.encode(UnixMillis(1_794_398_400_000), slot, index, nonce);
+            let id = cipher.encode(UnixMillis(1_794_398_400_000), slot, index, nonce);
             assert_eq!((id.0 >> 76) & 0xf, 7, "version nibble");
             assert_eq!((id.0 >> 62) & 0b11, 0b10, "variant bits");
             assert_eq!(id.0 >> 80, 1_794_398_400_000);
-            let place = key.decode(id).unwrap();
+            let place = cipher.decode(id).unwrap();
             assert_eq!(place, OrderPlace { slot, index, nonce });
         }
     }
 
     #[test]
     fn consecutive_orders_get_unrelated_ids() {
-        let key = OrderKey(7);
+        let cipher = OrderCipher::new(OrderKey(7));
         let at = UnixMillis(1_794_398_400_000);
-        let a = key.encode(at, 0, 1, 5).0 & ((1 << 48) - 1);
-        let b = key.encode(at, 0, 2, 5).0 & ((1 << 48) - 1);
+        let a = cipher.encode(at, 0, 1, 5).0 & u128::from(BLOCK_MASK);
+        let b = cipher.encode(at, 0, 2, 5).0 & u128::from(BLOCK_MASK);
         assert!((a ^ b).count_ones() > 8, "{a:x} vs {b:x}");
-        let other_key = OrderKey(8).encode(at, 0, 1, 5);
-        assert_ne!(other_key.0, key.encode(at, 0, 1, 5).0);
-        assert_ne!(key.decode(other_key).unwrap().index, 1);
+        let other = OrderCipher::new(OrderKey(8)).encode(at, 0, 1, 5);
+        assert_ne!(other.0, cipher.encode(at, 0, 1, 5).0);
+        assert_ne!(cipher.decode(other).unwrap().index, 1);
     }
 
     #[test]
     fn non_v7_bits_do_not_decode() {
-        assert_eq!(OrderKey(1).decode(OrderId(7)), None);
+        assert_eq!(OrderCipher::new(OrderKey(1)).decode(OrderId(7)), None);
+    }
+
+    /// The `u64` numeral string gives exactly what the crate's general one (a vector of
+    /// numerals, big-integer arithmetic) gives, both ways.
+    #[test]
+    fn agrees_with_the_crates_general_numeral_string() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+        for _ in 0..300 {
+            let key: u128 = rng.random();
+            let ff1 = FF1::<Aes128>::new(&key.to_be_bytes(), 2).unwrap();
+            let block = rng.random::<u64>() & BLOCK_MASK;
+            let tweak = tweak(rng.random(), rng.random::<u32>() & NONCE_MASK);
+            let ours = ff1.encrypt(&tweak, &Bits48(block)).unwrap().0;
+            let numerals: Vec<u16> = (0..BLOCK_BITS)
+                .rev()
+                .map(|bit| ((block >> bit) & 1) as u16)
+                .collect();
+            let general: Vec<u16> = ff1
+                .encrypt(&tweak, &FlexibleNumeralString::from(numerals))
+                .unwrap()
+                .into();
+            let general = general
+                .iter()
+                .fold(0u64, |acc, &numeral| (acc << 1) | u64::from(numeral));
+            assert_eq!(ours, general, "key {key:x} block {block:x}");
+            assert_eq!(ff1.decrypt(&tweak, &Bits48(ours)).unwrap().0, block);
+        }
     }
 }

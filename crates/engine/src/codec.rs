@@ -13,7 +13,11 @@ use stampede_core::{Ledger, Record};
 use crate::error::OpenError;
 
 /// The record format this build writes (the first byte of every journal payload).
-pub const RECORD_FORMAT: u8 = 1;
+///
+/// Format 2: the order key in `CampaignCreated` is an AES-128 key (128 bits) for the FF1
+/// order-id cipher. Format 1 carried a 64-bit key for a home-made Feistel cipher; its ids
+/// cannot be deciphered by FF1, so a format-1 journal is refused (no deployment wrote one).
+pub const RECORD_FORMAT: u8 = 2;
 
 /// Why a journal payload could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -127,7 +131,11 @@ mod tests {
         encode(&record, &mut out);
         out[0] = RECORD_FORMAT + 1;
         let error = decode(&out).unwrap_err().to_string();
-        assert!(error.contains("record format 2"), "{error}");
+        assert!(error.contains("record format 3"), "{error}");
+        // A journal of the format before (a 64-bit order key) is refused, never misread.
+        out[0] = 1;
+        let error = decode(&out).unwrap_err().to_string();
+        assert!(error.contains("record format 1"), "{error}");
         assert!(matches!(decode(&[]), Err(DecodeError::Empty)));
     }
 }

@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 
@@ -17,7 +18,7 @@ use crate::claim::PayoutId;
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{Order, OrderState};
-use crate::order_key::OrderKey;
+use crate::order_key::OrderCipher;
 use crate::outcome::{CampaignStatus, OrderTicket};
 use crate::payment_book::PaymentBook;
 
@@ -28,7 +29,7 @@ use crate::spec::CampaignSpec;
 pub(crate) use payments::payment_kind_for;
 
 /// An order as stored: the campaign id is implied by where it lives, the order id is derived
-/// from the campaign's place, the index, the time and `nonce` ([`OrderKey::encode`]).
+/// from the campaign's place, the index, the time and `nonce` ([`OrderCipher::encode`]).
 #[derive(Clone, Debug)]
 struct OrderSlot {
     user_id: UserId,
@@ -64,7 +65,8 @@ pub struct Campaign {
     created_at: UnixMillis,
     /// Where the ledger keeps this campaign (part of every order id).
     slot: u32,
-    order_key: OrderKey,
+    /// Enciphers and deciphers this ledger's order ids (shared by its campaigns).
+    cipher: Arc<OrderCipher>,
     remaining: u64,
     live_orders: u64,
     pool: Option<PacketPool>,
@@ -89,16 +91,16 @@ pub struct Campaign {
 
 impl Campaign {
     /// A new campaign with full stock, kept by the ledger in `slot`; its order ids are
-    /// enciphered under `order_key`.
+    /// enciphered by `cipher`.
     ///
     /// # Panics
     /// If the spec is invalid (callers validate first).
-    pub fn new(
+    pub(crate) fn new(
         id: CampaignId,
         spec: CampaignSpec,
         created_at: UnixMillis,
         slot: u32,
-        order_key: OrderKey,
+        cipher: Arc<OrderCipher>,
     ) -> Self {
         spec.validate()
             .expect("campaign spec validated before creation");
@@ -114,7 +116,7 @@ impl Campaign {
             spec,
             created_at,
             slot,
-            order_key,
+            cipher,
             live_orders: 0,
             pool,
             orders: Vec::new(),
@@ -213,7 +215,7 @@ impl Campaign {
     /// The id of the order at `index` (which exists).
     pub(crate) fn order_id(&self, index: u32) -> OrderId {
         let slot = &self.orders[index as usize];
-        self.order_key
+        self.cipher
             .encode(slot.created_at, self.slot, index, slot.nonce)
     }
 
@@ -222,7 +224,7 @@ impl Campaign {
     /// time is `won_at`. That is `next_order_id(won_at, nonce) == id` without enciphering
     /// again (the cipher is a permutation under the time and the nonce).
     pub(crate) fn names_next_place(&self, id: OrderId, won_at: UnixMillis) -> Option<u32> {
-        let place = self.order_key.decode(id)?;
+        let place = self.cipher.decode(id)?;
         let next = u32::try_from(self.orders.len()).expect("orders bounded by MAX_STOCK");
         let names = place.slot == self.slot
             && place.index == next
@@ -234,7 +236,7 @@ impl Campaign {
     /// The id the next win will carry, given a nonce from the caller's RNG.
     pub(crate) fn next_order_id(&self, won_at: UnixMillis, nonce: u32) -> OrderId {
         let index = u32::try_from(self.orders.len()).expect("orders bounded by MAX_STOCK");
-        self.order_key.encode(won_at, self.slot, index, nonce)
+        self.cipher.encode(won_at, self.slot, index, nonce)
     }
 
     /// The amount the next win will carry: the price, or a packet drawn from the pool.

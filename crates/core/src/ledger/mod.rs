@@ -15,7 +15,7 @@ use crate::decision::Decision;
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order, OrderState};
-use crate::order_key::OrderKey;
+use crate::order_key::{OrderCipher, OrderKey};
 use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
 use crate::record::Record;
 use crate::spec::CampaignSpec;
@@ -57,7 +57,7 @@ pub struct Ledger {
     campaigns: Vec<Campaign>,
     by_id: HashMap<CampaignId, u32>,
     /// Set by the first campaign creation (drawn live, read back on replay).
-    order_key: Option<OrderKey>,
+    order_cipher: Option<std::sync::Arc<OrderCipher>>,
     order_count: usize,
     /// (channel, txn_id) → where it was recorded: one order per transaction ledger-wide.
     txn_index: TxnIndex,
@@ -95,7 +95,10 @@ impl Ledger {
             .map(|_| CampaignId(uuid_v7_bits(now.0, rng.random())))
             .find(|id| !self.by_id.contains_key(id))
             .expect("RNG produced colliding campaign ids repeatedly");
-        let order_key = self.order_key.unwrap_or_else(|| OrderKey(rng.random()));
+        let order_key = self
+            .order_cipher
+            .as_ref()
+            .map_or_else(|| OrderKey(rng.random()), |cipher| cipher.key());
         let record = Record::CampaignCreated {
             id,
             spec,
@@ -333,7 +336,7 @@ impl Ledger {
 
     /// The campaign slot and index an order id names, if an order with that id is there.
     pub(crate) fn place_of(&self, id: OrderId) -> Option<(u32, u32)> {
-        let place = self.order_key?.decode(id)?;
+        let place = self.order_cipher.as_ref()?.decode(id)?;
         self.campaigns
             .get(place.slot as usize)?
             .state_of(place.index, id)?;
@@ -357,20 +360,19 @@ impl Ledger {
                 if self.campaigns.len() >= MAX_CAMPAIGNS {
                     return Err(ApplyError("more than MAX_CAMPAIGNS campaigns".into()));
                 }
-                if self.order_key.is_some_and(|key| key != *order_key) {
-                    return Err(ApplyError(format!(
-                        "campaign {id} carries a different order key"
-                    )));
-                }
-                self.order_key = Some(*order_key);
+                let cipher = match &self.order_cipher {
+                    Some(cipher) if cipher.key() != *order_key => {
+                        return Err(ApplyError(format!(
+                            "campaign {id} carries a different order key"
+                        )));
+                    }
+                    Some(cipher) => std::sync::Arc::clone(cipher),
+                    None => OrderCipher::new(*order_key),
+                };
+                self.order_cipher = Some(std::sync::Arc::clone(&cipher));
                 let slot = u32::try_from(self.campaigns.len()).expect("bounded by MAX_CAMPAIGNS");
-                self.campaigns.push(Campaign::new(
-                    *id,
-                    spec.clone(),
-                    *created_at,
-                    slot,
-                    *order_key,
-                ));
+                self.campaigns
+                    .push(Campaign::new(*id, spec.clone(), *created_at, slot, cipher));
                 self.by_id.insert(*id, slot);
                 Ok(())
             }
@@ -480,7 +482,7 @@ impl Ledger {
     /// An order by id.
     /// An unknown or forged id deciphers to some place; the order there has another id.
     pub fn order(&self, id: OrderId) -> Option<Order> {
-        let place = self.order_key?.decode(id)?;
+        let place = self.order_cipher.as_ref()?.decode(id)?;
         self.campaigns
             .get(place.slot as usize)?
             .order_at(place.index)
