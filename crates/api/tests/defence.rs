@@ -713,6 +713,66 @@ async fn bad_blocklist_input_is_refused_naming_the_field() {
     server.shutdown().await;
 }
 
+/// Sends `request` (raw HTTP/1.1, `Connection: close`) from 127.0.0.1; the answer's status.
+async fn raw_status(server: &TestServer, request: String) -> u16 {
+    let mut stream = connect_from(server, "127.0.0.1").await;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request written");
+    let mut answer = Vec::new();
+    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut answer))
+        .await
+        .expect("answered in time")
+        .expect("answer read");
+    let text = String::from_utf8_lossy(&answer);
+    text.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"))
+}
+
+/// Behind a trusted proxy every `X-Forwarded-For` line counts (HAProxy appends a line of its
+/// own): the lines are one list in order, and its right-most untrusted address is the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_x_forwarded_for_line_counts_behind_a_trusted_proxy() {
+    let server = TestServer::start_with(|c| c.trusted_proxies = "127.0.0.1".into()).await;
+    let campaign = roomy_campaign(&server).await;
+    block(
+        &server,
+        json!({ "kind": "ip", "value": "5.6.7.8", "reason": "fraud ring" }),
+    )
+    .await;
+    let grab = |user: &str, lines: &[&str]| {
+        let forwarded: String = lines
+            .iter()
+            .map(|line| format!("x-forwarded-for: {line}\r\n"))
+            .collect();
+        format!(
+            "POST /v1/campaigns/{campaign}/grab HTTP/1.1\r\nhost: test\r\n\
+             authorization: {}\r\n{forwarded}connection: close\r\n\r\n",
+            server.token(user)
+        )
+    };
+    for (user, lines) in [
+        ("two-lines", &["1.2.3.4", "5.6.7.8"][..]),
+        ("one-line", &["1.2.3.4, 5.6.7.8"][..]),
+        ("three-lines", &["1.2.3.4", "5.6.7.8", "127.0.0.1"][..]),
+    ] {
+        assert_eq!(
+            raw_status(&server, grab(user, lines)).await,
+            403,
+            "{lines:?}: the client is 5.6.7.8, blocked"
+        );
+    }
+    // The same two lines the other way round: the client is 1.2.3.4.
+    assert_eq!(
+        raw_status(&server, grab("reversed", &["5.6.7.8", "1.2.3.4"])).await,
+        200
+    );
+    server.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Automatic bans
 
