@@ -137,7 +137,8 @@ settings! {
     log: String = "info".to_owned(), env = "STAMPEDE_LOG";
     /// Comma-separated IPs/CIDRs of trusted proxies whose X-Forwarded-For is believed.
     trusted_proxies: String = String::new(), env = "STAMPEDE_TRUSTED_PROXIES";
-    /// Most open connections from one client address (nginx limit_conn; 0: no per-address limit).
+    /// Most open connections from one client address (nginx limit_conn; 0: no per-address
+    /// limit); one more is answered 503 `too_many_connections` and closed.
     max_connections_per_ip: usize = 1_024, env = "STAMPEDE_MAX_CONNECTIONS_PER_IP";
     /// Automatic ban: a user or address rejected by an `auto_ban` rule more than this many
     /// times within `auto_ban_window_secs` is banned for `auto_ban_secs`.

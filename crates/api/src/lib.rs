@@ -15,6 +15,7 @@ pub mod payment_desk;
 pub mod payment_jobs;
 pub mod payment_metrics;
 pub mod reconciliation;
+pub mod refusal;
 pub mod reload;
 pub mod secrets;
 pub mod server;

@@ -720,12 +720,7 @@ async fn raw_status(server: &TestServer, request: String) -> u16 {
         .write_all(request.as_bytes())
         .await
         .expect("request written");
-    let mut answer = Vec::new();
-    tokio::time::timeout(DEADLINE, stream.read_to_end(&mut answer))
-        .await
-        .expect("answered in time")
-        .expect("answer read");
-    let text = String::from_utf8_lossy(&answer);
+    let text = support::read_to_close(&mut stream, DEADLINE).await;
     text.strip_prefix("HTTP/1.1 ")
         .and_then(|rest| rest.get(..3))
         .and_then(|code| code.parse().ok())
@@ -981,23 +976,35 @@ async fn healthz_on(stream: &mut TcpStream) -> bool {
     }
 }
 
+/// Reads a refused connection to its end: a 503 `too_many_connections` (as nginx `limit_conn`
+/// answers), then the server's close — at once, not left hanging.
+async fn expect_refused_with_503(stream: &mut TcpStream) {
+    let text = support::read_to_close(stream, DEADLINE).await;
+    assert!(text.starts_with("HTTP/1.1 503 "), "{text:?}");
+    assert!(text.contains("\r\nconnection: close\r\n"), "{text:?}");
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let json: Value = serde_json::from_str(body).expect("a JSON error body");
+    support::assert_error_shape(&json);
+    assert_eq!(json["error"]["code"], "too_many_connections", "{json}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_third_connection_from_one_address_is_closed_at_once() {
+async fn a_third_connection_from_one_address_is_answered_503_and_closed() {
     let server = TestServer::start_with(|c| c.max_connections_per_ip = 2).await;
     let mut first = connect_from(&server, "127.0.15.1").await;
     let mut second = connect_from(&server, "127.0.15.1").await;
     assert!(healthz_on(&mut first).await);
     assert!(healthz_on(&mut second).await);
 
+    // Whether or not the client has sent its request yet.
     let mut third = connect_from(&server, "127.0.15.1").await;
-    let mut buf = [0u8; 64];
-    let read = tokio::time::timeout(DEADLINE, third.read(&mut buf))
+    expect_refused_with_503(&mut third).await;
+    let mut fourth = connect_from(&server, "127.0.15.1").await;
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
         .await
-        .expect("closed at once, not left hanging");
-    assert!(
-        matches!(read, Ok(0) | Err(_)),
-        "expected EOF or reset, got {read:?}"
-    );
+        .expect("request written");
+    expect_refused_with_503(&mut fourth).await;
     // Another address is not affected.
     let mut other = connect_from(&server, "127.0.15.2").await;
     assert!(healthz_on(&mut other).await);
@@ -1044,14 +1051,7 @@ async fn trusted_proxies_are_exempt_from_the_per_address_connection_limit() {
     let mut first = connect_from(&server, "127.0.16.2").await;
     assert!(healthz_on(&mut first).await);
     let mut second = connect_from(&server, "127.0.16.2").await;
-    let mut buf = [0u8; 64];
-    let read = tokio::time::timeout(DEADLINE, second.read(&mut buf))
-        .await
-        .expect("closed at once, not left hanging");
-    assert!(
-        matches!(read, Ok(0) | Err(_)),
-        "expected EOF or reset, got {read:?}"
-    );
+    expect_refused_with_503(&mut second).await;
     drop(held);
     server.shutdown().await;
 }

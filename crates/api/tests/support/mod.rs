@@ -379,3 +379,15 @@ fn merge(body: &mut Value, fields: Value) {
         target.extend(extra);
     }
 }
+
+/// Reads `stream` until the server closes it, at most `within`; the bytes as text. Panics on
+/// a reset (the answer would have been lost) or when the server keeps the connection open.
+pub async fn read_to_close(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed in time, not left hanging")
+        .expect("the answer is read, not reset");
+    String::from_utf8_lossy(&answer).into_owned()
+}
