@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod body_read;
 pub mod config;
 pub mod defence;
 pub mod dto;

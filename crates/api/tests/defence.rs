@@ -980,12 +980,7 @@ async fn healthz_on(stream: &mut TcpStream) -> bool {
 /// answers), then the server's close — at once, not left hanging.
 async fn expect_refused_with_503(stream: &mut TcpStream) {
     let text = support::read_to_close(stream, DEADLINE).await;
-    assert!(text.starts_with("HTTP/1.1 503 "), "{text:?}");
-    assert!(text.contains("\r\nconnection: close\r\n"), "{text:?}");
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-    let json: Value = serde_json::from_str(body).expect("a JSON error body");
-    support::assert_error_shape(&json);
-    assert_eq!(json["error"]["code"], "too_many_connections", "{json}");
+    support::assert_closing_error(&text, 503, "too_many_connections");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
