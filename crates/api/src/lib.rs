@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod body_read;
 pub mod config;
 pub mod data_dir_lock;
 pub mod defence;
@@ -16,6 +17,7 @@ pub mod payment_desk;
 pub mod payment_jobs;
 pub mod payment_metrics;
 pub mod reconciliation;
+pub mod refusal;
 pub mod reload;
 pub mod secrets;
 pub mod server;
