@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use stampede_admission::InFlightLimitLayer;
 
+use crate::body_read::ReadBodyLayer;
 use crate::error::AppError;
 use crate::handlers::{admin, campaigns, grab, money_admin, ops, orders, payments};
 use crate::json::MAX_BODY_BYTES;
@@ -49,6 +50,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/admin/switches/{name}", put(admin::set_switch))
         .layer(middleware::from_fn(count_requests));
     let in_flight = state.in_flight.clone();
+    let body_reads = state.body_reads.clone();
     Router::new()
         .route("/v1/campaigns/{id}/grab", post(grab::grab))
         .merge(counted)
@@ -58,6 +60,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(InFlightLimitLayer::new(in_flight, || {
             AppError::Overloaded.into_response()
         }))
+        // Outside the in-flight limit on purpose: a request waits for its body holding no
+        // permit, so clients that send bodies slowly (or never) cannot starve the rest.
+        .layer(ReadBodyLayer::new(body_reads))
         .with_state(state)
 }
 

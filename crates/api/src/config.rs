@@ -19,6 +19,12 @@ pub const MAX_IN_FLIGHT_CEILING: usize = 1_000_000;
 pub const MAX_TRACKED_USERS_CEILING: usize = 50_000_000;
 /// Hard ceiling on `idempotency_max_entries` (each holds a response of ~100 bytes).
 pub const MAX_IDEMPOTENCY_ENTRIES_CEILING: usize = 10_000_000;
+/// Longest `body_read_timeout_secs`: a body is at most 16 KiB, so a longer wait only lets a
+/// stalled client hold its connection longer.
+pub const MAX_BODY_READ_TIMEOUT_SECS: u64 = 300;
+/// Highest `body_read_min_bytes_per_sec`: a megabyte a second would already refuse ordinary
+/// mobile clients.
+pub const MAX_BODY_READ_MIN_BYTES_PER_SEC: u64 = 1_000_000;
 
 /// Whether a win waits for fsync before it is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -125,6 +131,13 @@ settings! {
     max_connections: usize = 16_384, env = "STAMPEDE_MAX_CONNECTIONS";
     /// Seconds a client has to send a request's headers before its connection is closed.
     header_read_timeout_secs: u64 = 10, env = "STAMPEDE_HEADER_READ_TIMEOUT_SECS";
+    /// Seconds a client has, once its headers are in, to send the whole body; past it the
+    /// request is answered 408 `request_timeout` and the connection closed. A body is read
+    /// before the request takes an in-flight permit.
+    body_read_timeout_secs: u64 = 5, env = "STAMPEDE_BODY_READ_TIMEOUT_SECS";
+    /// Least average rate of a request body, in bytes a second, after a 2 s grace (0: none);
+    /// a slower body is answered 408 `request_timeout` before the deadline.
+    body_read_min_bytes_per_sec: u64 = 1_024, env = "STAMPEDE_BODY_READ_MIN_BYTES_PER_SEC";
     /// Seconds an `Idempotency-Key` response is replayed for.
     idempotency_ttl_secs: u64 = 600, env = "STAMPEDE_IDEMPOTENCY_TTL_SECS";
     /// Most stored `Idempotency-Key` responses (least recently used evicted first).
@@ -137,7 +150,8 @@ settings! {
     log: String = "info".to_owned(), env = "STAMPEDE_LOG";
     /// Comma-separated IPs/CIDRs of trusted proxies whose X-Forwarded-For is believed.
     trusted_proxies: String = String::new(), env = "STAMPEDE_TRUSTED_PROXIES";
-    /// Most open connections from one client address (nginx limit_conn; 0: no per-address limit).
+    /// Most open connections from one client address (nginx limit_conn; 0: no per-address
+    /// limit); one more is answered 503 `too_many_connections` and closed.
     max_connections_per_ip: usize = 1_024, env = "STAMPEDE_MAX_CONNECTIONS_PER_IP";
     /// Automatic ban: a user or address rejected by an `auto_ban` rule more than this many
     /// times within `auto_ban_window_secs` is banned for `auto_ban_secs`.
@@ -302,6 +316,18 @@ impl Config {
             self.header_read_timeout_secs,
             1,
             3600,
+        )?;
+        in_range(
+            "body_read_timeout_secs",
+            self.body_read_timeout_secs,
+            1,
+            MAX_BODY_READ_TIMEOUT_SECS,
+        )?;
+        in_range(
+            "body_read_min_bytes_per_sec",
+            self.body_read_min_bytes_per_sec,
+            0,
+            MAX_BODY_READ_MIN_BYTES_PER_SEC,
         )?;
         in_range(
             "idempotency_ttl_secs",

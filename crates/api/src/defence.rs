@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use metrics::Counter;
 use stampede_admission::blocklist::{
     AutoBan, AutoBanConfig, BanKey, Blocklist, Entry, ListKind, Origin, Subject, Verdict,
@@ -183,10 +183,14 @@ impl Defence {
         }
     }
 
-    /// The client address: the peer, or X-Forwarded-For from a trusted proxy.
+    /// The client address: the peer, or X-Forwarded-For from a trusted proxy. Every line of
+    /// the header is passed on (a proxy may append a line of its own), borrowed: no allocation.
     pub fn client_ip(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
         let peer = peer?.ip();
-        let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(HeaderValue::as_bytes);
         Some(client_ip(peer, forwarded, &self.trusted))
     }
 

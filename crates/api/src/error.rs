@@ -53,6 +53,8 @@ pub enum AppError {
     SoldOut,
     /// 413 `payload_too_large`.
     PayloadTooLarge,
+    /// 408 `request_timeout` with `Connection: close`: the request body did not arrive in time.
+    RequestTimeout,
     /// 415 `unsupported_media_type`.
     UnsupportedMediaType,
     /// 503 `overloaded`: shed at once.
@@ -141,6 +143,7 @@ impl AppError {
             AppError::PayoutDeclined(_) => StatusCode::BAD_GATEWAY,
             AppError::SoldOut => StatusCode::GONE,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Degraded { .. } | AppError::ChannelUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -173,6 +176,7 @@ impl AppError {
             AppError::PayoutDeclined(_) => "payout_declined",
             AppError::SoldOut => "sold_out",
             AppError::PayloadTooLarge => "payload_too_large",
+            AppError::RequestTimeout => "request_timeout",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::Overloaded => "overloaded",
             AppError::Degraded { .. } => "degraded",
@@ -213,6 +217,7 @@ impl AppError {
             ),
             AppError::SoldOut => "sold out".into(),
             AppError::PayloadTooLarge => "request body too large".into(),
+            AppError::RequestTimeout => "the request body did not arrive in time".into(),
             AppError::UnsupportedMediaType => "expected Content-Type: application/json".into(),
             AppError::Overloaded => "server busy, try again shortly".into(),
             AppError::ChannelUnavailable { retry_after_secs } => {
@@ -280,6 +285,10 @@ impl IntoResponse for AppError {
             }
             AppError::SwitchedOff(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(5u64));
+            }
+            // The rest of the body may still come: the connection cannot carry another request.
+            AppError::RequestTimeout => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
             _ => {}
         }

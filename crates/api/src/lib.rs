@@ -3,7 +3,9 @@
 
 pub mod app;
 pub mod auth;
+pub mod body_read;
 pub mod config;
+pub mod data_dir_lock;
 pub mod defence;
 pub mod dto;
 pub mod error;
@@ -15,6 +17,7 @@ pub mod payment_desk;
 pub mod payment_jobs;
 pub mod payment_metrics;
 pub mod reconciliation;
+pub mod refusal;
 pub mod reload;
 pub mod secrets;
 pub mod server;
@@ -26,9 +29,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context;
+
 pub use app::app;
 pub use auth::{Auth, mint_token};
 pub use config::{Config, ConfigArgs, ConfigError};
+pub use data_dir_lock::{DataDirLock, DataDirLockError, LOCK_FILE};
 pub use error::AppError;
 pub use state::AppState;
 
@@ -94,6 +100,9 @@ pub fn load_sim_channel_secret(config: &Config) -> anyhow::Result<String> {
 }
 
 /// Opens the engine and builds the state for `config` (metrics recorder installed first).
+///
+/// Takes no lock on the data directory: [`serve`] takes it before calling this, and a caller
+/// that serves the state some other way (tests on a fresh directory) must be its only user.
 pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
     let prometheus = metrics::install();
     std::fs::create_dir_all(&config.data_dir)?;
@@ -131,11 +140,20 @@ pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
 }
 
 /// Runs a server for `config` until `shutdown` resolves. The caller validated `config`.
+///
+/// The data directory's lock is taken first, before the journal or any secret in it is read,
+/// and held until the server has stopped: a second server on the directory is refused before it
+/// touches anything or binds its port.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
     let state = build_state(&config)?;
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     tracing::info!(listen = %listener.local_addr()?, durability = ?config.durability, "stampede listening");
-    serve_on(listener, state, &config, shutdown).await
+    let served = serve_on(listener, state, &config, shutdown).await;
+    drop(data_dir_lock);
+    served
 }
 
 /// Runs the server on an already bound listener (tests bind port 0 first).

@@ -17,6 +17,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+use crate::refusal::{MAX_REFUSALS_IN_PROGRESS, REFUSAL_TIMEOUT, Refusals};
+
 /// How long shutdown waits for open connections to finish their current request.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Pause after a failed accept (e.g. out of file descriptors) so the loop does not spin.
@@ -27,7 +29,8 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(20);
 pub struct ServerLimits {
     /// Most open connections; more are closed at accept.
     pub max_connections: usize,
-    /// Most open connections from one address (nginx `limit_conn`; 0: no per-address limit).
+    /// Most open connections from one address (nginx `limit_conn`; 0: no per-address limit);
+    /// one more is answered 503 `too_many_connections` and closed (see [`crate::refusal`]).
     pub max_connections_per_ip: usize,
     /// Peers exempt from the per-address limit: the trusted proxies, whose connections carry
     /// many clients (the per-client limits then apply by `X-Forwarded-For` in the rules).
@@ -48,6 +51,7 @@ pub async fn run(
         metrics::counter!("stampede_connections_refused_total", "reason" => "max_connections");
     let refused_per_ip = metrics::counter!("stampede_connections_refused_total", "reason" => "max_connections_per_ip");
     let per_ip_counts: PerIpCounts = Arc::default();
+    let refusals = Refusals::new(MAX_REFUSALS_IN_PROGRESS, REFUSAL_TIMEOUT);
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -76,7 +80,9 @@ pub async fn run(
             PerIpPermit::acquire(&per_ip_counts, peer.ip(), per_ip_limit(&limits, peer.ip()))
         else {
             refused_per_ip.increment(1);
-            drop(stream);
+            // 503 on a bounded side task (closed unanswered when it is full); see `refusal`.
+            drop(permit);
+            refusals.refuse(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);

@@ -26,6 +26,8 @@ pub struct AppState {
     pub idempotency: IdempotencyStore,
     /// Requests being handled now.
     pub in_flight: InFlight,
+    /// Request bodies being read (before a request takes an in-flight permit), and their pace.
+    pub body_reads: crate::body_read::BodyReads,
     /// Grab counters and latency histogram.
     pub grab_metrics: GrabMetrics,
     /// Renders `/metrics`.
@@ -80,6 +82,9 @@ impl AppState {
                 Duration::from_secs(config.idempotency_ttl_secs),
             ),
             in_flight: InFlight::new(config.max_in_flight),
+            body_reads: crate::body_read::BodyReads::new(crate::body_read::BodyPace::from_config(
+                config,
+            )),
             grab_metrics: GrabMetrics::register(),
             prometheus,
             payout: Arc::new(SimulatedPayout::new()),

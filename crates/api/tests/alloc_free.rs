@@ -1,7 +1,8 @@
 //! The sold-out fast path allocates nothing: token check, campaign-id parse and the engine's
 //! published-state answer (`sold_out` and `already_won`) are measured with a counting global
 //! allocator. Only HTTP parsing and response building (hyper/axum) allocate on that path.
-//! Nor does a rule's rejection that trips no ban.
+//! Nor does a rule's rejection that trips no ban, nor reading the client address from several
+//! `X-Forwarded-For` lines.
 
 use std::future::Future;
 use std::pin::pin;
@@ -112,4 +113,32 @@ fn a_rule_rejection_that_trips_no_ban_does_not_allocate() {
         }
     });
     assert_eq!(info.count_total, 0, "a rejection allocated: {info:?}");
+}
+
+#[test]
+fn the_client_address_from_several_forwarded_lines_does_not_allocate() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        data_dir: dir.path().to_path_buf(),
+        trusted_proxies: "10.0.0.0/8".into(),
+        ..Config::default()
+    };
+    config.validate().unwrap();
+    let defence = Defence::new(&config, 1_794_398_400_000).unwrap();
+    let mut headers = axum::http::HeaderMap::new();
+    for line in ["198.51.100.1, 1.2.3.4", "5.6.7.8, 10.0.0.3", "10.0.0.2"] {
+        headers.append("x-forwarded-for", line.parse().unwrap());
+    }
+    let peer = Some("10.0.0.1:4000".parse().unwrap());
+    let client: std::net::IpAddr = "5.6.7.8".parse().unwrap();
+    assert_eq!(defence.client_ip(peer, &headers), Some(client));
+    let info = allocation_counter::measure(|| {
+        for _ in 0..10_000 {
+            assert_eq!(defence.client_ip(peer, &headers), Some(client));
+        }
+    });
+    assert_eq!(
+        info.count_total, 0,
+        "reading the address allocated: {info:?}"
+    );
 }

@@ -713,6 +713,61 @@ async fn bad_blocklist_input_is_refused_naming_the_field() {
     server.shutdown().await;
 }
 
+/// Sends `request` (raw HTTP/1.1, `Connection: close`) from 127.0.0.1; the answer's status.
+async fn raw_status(server: &TestServer, request: String) -> u16 {
+    let mut stream = connect_from(server, "127.0.0.1").await;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("request written");
+    let text = support::read_to_close(&mut stream, DEADLINE).await;
+    text.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {text:?}"))
+}
+
+/// Behind a trusted proxy every `X-Forwarded-For` line counts (HAProxy appends a line of its
+/// own): the lines are one list in order, and its right-most untrusted address is the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_x_forwarded_for_line_counts_behind_a_trusted_proxy() {
+    let server = TestServer::start_with(|c| c.trusted_proxies = "127.0.0.1".into()).await;
+    let campaign = roomy_campaign(&server).await;
+    block(
+        &server,
+        json!({ "kind": "ip", "value": "5.6.7.8", "reason": "fraud ring" }),
+    )
+    .await;
+    let grab = |user: &str, lines: &[&str]| {
+        let forwarded: String = lines
+            .iter()
+            .map(|line| format!("x-forwarded-for: {line}\r\n"))
+            .collect();
+        format!(
+            "POST /v1/campaigns/{campaign}/grab HTTP/1.1\r\nhost: test\r\n\
+             authorization: {}\r\n{forwarded}connection: close\r\n\r\n",
+            server.token(user)
+        )
+    };
+    for (user, lines) in [
+        ("two-lines", &["1.2.3.4", "5.6.7.8"][..]),
+        ("one-line", &["1.2.3.4, 5.6.7.8"][..]),
+        ("three-lines", &["1.2.3.4", "5.6.7.8", "127.0.0.1"][..]),
+    ] {
+        assert_eq!(
+            raw_status(&server, grab(user, lines)).await,
+            403,
+            "{lines:?}: the client is 5.6.7.8, blocked"
+        );
+    }
+    // The same two lines the other way round: the client is 1.2.3.4.
+    assert_eq!(
+        raw_status(&server, grab("reversed", &["5.6.7.8", "1.2.3.4"])).await,
+        200
+    );
+    server.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Automatic bans
 
@@ -921,23 +976,30 @@ async fn healthz_on(stream: &mut TcpStream) -> bool {
     }
 }
 
+/// Reads a refused connection to its end: a 503 `too_many_connections` (as nginx `limit_conn`
+/// answers), then the server's close — at once, not left hanging.
+async fn expect_refused_with_503(stream: &mut TcpStream) {
+    let text = support::read_to_close(stream, DEADLINE).await;
+    support::assert_closing_error(&text, 503, "too_many_connections");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_third_connection_from_one_address_is_closed_at_once() {
+async fn a_third_connection_from_one_address_is_answered_503_and_closed() {
     let server = TestServer::start_with(|c| c.max_connections_per_ip = 2).await;
     let mut first = connect_from(&server, "127.0.15.1").await;
     let mut second = connect_from(&server, "127.0.15.1").await;
     assert!(healthz_on(&mut first).await);
     assert!(healthz_on(&mut second).await);
 
+    // Whether or not the client has sent its request yet.
     let mut third = connect_from(&server, "127.0.15.1").await;
-    let mut buf = [0u8; 64];
-    let read = tokio::time::timeout(DEADLINE, third.read(&mut buf))
+    expect_refused_with_503(&mut third).await;
+    let mut fourth = connect_from(&server, "127.0.15.1").await;
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
         .await
-        .expect("closed at once, not left hanging");
-    assert!(
-        matches!(read, Ok(0) | Err(_)),
-        "expected EOF or reset, got {read:?}"
-    );
+        .expect("request written");
+    expect_refused_with_503(&mut fourth).await;
     // Another address is not affected.
     let mut other = connect_from(&server, "127.0.15.2").await;
     assert!(healthz_on(&mut other).await);
@@ -984,14 +1046,7 @@ async fn trusted_proxies_are_exempt_from_the_per_address_connection_limit() {
     let mut first = connect_from(&server, "127.0.16.2").await;
     assert!(healthz_on(&mut first).await);
     let mut second = connect_from(&server, "127.0.16.2").await;
-    let mut buf = [0u8; 64];
-    let read = tokio::time::timeout(DEADLINE, second.read(&mut buf))
-        .await
-        .expect("closed at once, not left hanging");
-    assert!(
-        matches!(read, Ok(0) | Err(_)),
-        "expected EOF or reset, got {read:?}"
-    );
+    expect_refused_with_503(&mut second).await;
     drop(held);
     server.shutdown().await;
 }

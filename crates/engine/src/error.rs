@@ -51,7 +51,8 @@ pub enum OpenError {
         #[source]
         source: std::io::Error,
     },
-    /// Recovery refused the journal (corruption in the middle, or a record the ledger rejects).
+    /// Recovery refused the journal (corruption in the middle, a history forked by two writers,
+    /// or a record the ledger rejects).
     #[error("journal recovery failed: {0}")]
     Recovery(String),
 }

@@ -40,7 +40,7 @@ pub struct ReplayInfo {
 ///
 /// # Errors
 /// [`OpenError::Io`] if the file cannot be opened or read; [`OpenError::Recovery`] if the
-/// journal is corrupt in the middle or holds a record the ledger refuses.
+/// journal is corrupt in the middle, forked by two writers, or holds a record the ledger refuses.
 pub fn replay_read_only(journal_path: &Path) -> Result<(Ledger, ReplayInfo), OpenError> {
     let io_error = |source| OpenError::Io {
         path: journal_path.display().to_string(),

@@ -31,6 +31,28 @@ pub enum OpenError<E> {
         /// First sequence of the later frame's batch; after the bad frame's expected sequence.
         later_batch_start: u64,
     },
+    /// After the last record of the valid history, a checksum-valid frame carries a sequence at
+    /// or before the one expected there (it repeats or goes back): a second history goes on in
+    /// the same file, as when two processes append to one journal. Its records may have been
+    /// acknowledged, so the journal is left untouched for an operator to inspect.
+    #[error(
+        "journal history forks: the valid history ends at offset {offset}, where sequence \
+         {expected_sequence} was expected, yet a valid record with sequence {fork_sequence} (of \
+         a batch starting at sequence {fork_batch_start}) follows at offset {fork_offset}; two \
+         writers appended to this journal; refusing to truncate"
+    )]
+    Fork {
+        /// Byte offset where the valid history ends (the first frame that does not continue it).
+        offset: u64,
+        /// The sequence the valid history expected at `offset`.
+        expected_sequence: u64,
+        /// Byte offset of the frame that repeats or goes back.
+        fork_offset: u64,
+        /// Its sequence: at most `expected_sequence`.
+        fork_sequence: u64,
+        /// First sequence of its batch.
+        fork_batch_start: u64,
+    },
     /// The replay callback rejected a record.
     #[error("replaying journal record {sequence} failed")]
     Apply {

@@ -63,8 +63,9 @@ impl<S: Storage> Journal<S> {
     ///
     /// - [`OpenError::Io`] if storage fails;
     /// - [`OpenError::CorruptMiddle`] if a bad frame is followed by a valid record of a later
-    ///   batch (nothing is truncated; records before the damage were already passed to
-    ///   `on_record`);
+    ///   batch, or [`OpenError::Fork`] if the valid history is followed by a valid record whose
+    ///   sequence repeats or goes back (nothing is truncated; records before the damage or the
+    ///   fork were already passed to `on_record`);
     /// - [`OpenError::Apply`] if `on_record` returns an error.
     pub fn open<E>(
         mut storage: S,

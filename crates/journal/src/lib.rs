@@ -27,20 +27,25 @@
 //! sequence. At the first frame that is not, where sequence `s` was expected, recovery scans the
 //! rest byte by byte for checksum-valid frames:
 //!
-//! - if none has `batch_start > s`, the bad bytes are the torn last batch (possibly written back
-//!   out of order by the page cache, so valid frames of that same batch may follow the bad one),
-//!   stale frames, or garbage: everything from the bad frame on is truncated with a `tracing`
-//!   warning giving the offset and bytes dropped, and appends resume there. That batch was never
-//!   acknowledged, since a batch is acknowledged only once synced;
 //! - if one has `batch_start > s`, a batch was appended after record `s`, which the writer does
 //!   only once the batch holding `s` was synced and acknowledged: the damage is in the middle,
-//!   open fails with [`OpenError::CorruptMiddle`] and truncates nothing.
+//!   open fails with [`OpenError::CorruptMiddle`] and truncates nothing;
+//! - if one carries a sequence `<= s` (it repeats or goes back: the common case is the bad frame
+//!   itself being such a whole frame), a second writer appended to the same file without knowing
+//!   this history: open fails with [`OpenError::Fork`] and truncates nothing;
+//! - otherwise the bad bytes are the torn last batch (possibly written back out of order by the
+//!   page cache, so later valid frames of that same batch may follow the bad one) or garbage:
+//!   everything from the bad frame on is truncated with a `tracing` warning giving the offset and
+//!   bytes dropped, and appends resume there. That batch was never acknowledged, since a batch
+//!   is acknowledged only once synced.
 //!
 //! A frame whose length exceeds [`MAX_RECORD_BYTES`] is corrupt and never allocated. Replay
 //! streams storage in [`limits::READ_CHUNK_BYTES`] reads. No input bytes make recovery panic.
-//! The reasoning, and the two accepted ambiguities (a last batch damaged by the medium after it
-//! was acknowledged is truncated like a torn one; under [`Durability::Os`] out-of-order writeback
-//! across several unsynced batches reports `CorruptMiddle`), are written out in `recovery.rs`.
+//! The reasoning, and the accepted ambiguities (a last batch damaged by the medium after it was
+//! acknowledged is truncated like a torn one; under [`Durability::Os`] out-of-order writeback
+//! across several unsynced batches reports `CorruptMiddle`; stale frames a file system shows
+//! after a crash report `Fork`), are written out in `recovery.rs`. One journal has one writer:
+//! the journal does not lock its file, the server holds a lock on its data directory.
 //!
 //! [`replay_read_only`] runs the same scan for tools that must not modify a journal a server
 //! may be appending to: a torn tail is reported and ignored instead of truncated.

@@ -31,7 +31,8 @@ pub struct ReadOnlyReplay {
 ///
 /// - [`OpenError::Io`] if storage fails (or shrinks while being read);
 /// - [`OpenError::CorruptMiddle`] if a bad frame is followed by a valid record of a later
-///   batch (records before the damage were already passed to `on_record`);
+///   batch, or [`OpenError::Fork`] if the history forks (records before either were already
+///   passed to `on_record`);
 /// - [`OpenError::Apply`] if `on_record` returns an error.
 pub fn replay_read_only<S: Storage, E>(
     storage: &mut S,

@@ -1,11 +1,11 @@
 //! Recovery: replays the valid prefix of the journal, truncates a torn tail, and refuses to
-//! truncate anything that looks like damage in the middle.
+//! truncate anything that looks like damage in the middle or a forked history.
 //!
 //! # Why the rule is safe
 //!
 //! Replay stops at the first bad frame, at byte `offset`, where record `s` (the expected next
 //! sequence) should be. From there to the end, every checksum-valid frame is found (byte by byte,
-//! the bad frame included) and its `batch_start` decides:
+//! the bad frame included) and decides by its `batch_start` and sequence:
 //!
 //! - **Some frame has `batch_start > s`: corrupt middle.** It was written by an `append_batch`
 //!   that began after record `s` had been appended. Under `Durability::Fsync` the writer starts a
@@ -14,26 +14,32 @@
 //!   would drop acknowledged records. This holds whatever that frame's sequence is: a gap before
 //!   it, or a sequence that does not continue from `s`, is just more damage. The frame's
 //!   `batch_start` alone is the evidence, and it is covered by the checksum.
-//! - **Every such frame has `batch_start <= s`: torn last batch.** A frame of the batch holding
-//!   `s` has `batch_start <= s` (`s` itself, or the start of the batch the last good frames
-//!   belong to). With no later batch on storage, that batch is the last one written; it went out
-//!   in one append and one sync, so if the crash came before the sync returned, the page cache
-//!   may have persisted its pages in any order: a lost first page followed by a surviving later
-//!   page is exactly this picture, and it was never acknowledged, so dropping all of it from `s`
-//!   on loses nothing that was promised. Frames with a sequence before `s`, or a `batch_start`
-//!   matching no batch of the live log, are stale bytes, e.g. of a torn batch an earlier recovery
-//!   truncated, reappearing after the file grew again; their `batch_start` was at most the
-//!   acknowledged count back then, which only grows, so they can trigger the first rule only when
-//!   `s` is before an acknowledged record, i.e. when the middle is corrupt anyway.
+//! - **Some frame has a sequence `<= s`: forked history.** One writer puts record `s` exactly at
+//!   `offset`, right after record `s - 1`, and every record it wrote before `s` lies before
+//!   `offset`; so a whole, valid frame at or after `offset` carrying `s` or an earlier sequence
+//!   was written by a second writer that did not know this history: two processes appending to
+//!   one file (each through `O_APPEND`, its whole batches land one after the other, and the
+//!   second repeats sequences the first already used; without `O_APPEND` they also overwrite
+//!   each other, leaving torn frames mid-file). Either history's batches may have been
+//!   acknowledged, so nothing is truncated. The common shape is the bad frame itself being such
+//!   a frame: the valid history is followed at once by a whole frame that goes back.
+//! - **Otherwise: torn last batch.** Every valid frame left has `batch_start <= s < sequence`:
+//!   the later frames of the batch holding `s`. With no later batch on storage, that batch is
+//!   the last one written; it went out in one append and one sync, so if the crash came before
+//!   the sync returned, the page cache may have persisted its pages in any order: a lost first
+//!   page followed by a surviving later page is exactly this picture, and it was never
+//!   acknowledged, so dropping all of it from `s` on loses nothing that was promised.
 //!
-//! Two ambiguities are inherent and accepted. If the *last* batch on storage was synced and
+//! Three ambiguities are inherent and accepted. If the *last* batch on storage was synced and
 //! acknowledged and later damaged by the medium (not a crash), it looks exactly like a torn one
 //! and its records from the damage on are truncated; this already held for the last frame before
 //! `batch_start` existed, and the warning names the defect. Under `Durability::Os` several
 //! unsynced batches can reach storage out of order; a lost page of one followed by a surviving
 //! page of the next reports `CorruptMiddle`, since nothing on storage says those batches were
 //! never synced. That operator accepted losing unsynced batches and can truncate at the reported
-//! offset by hand.
+//! offset by hand. And a file system that, after a crash, shows blocks of a tail an earlier
+//! recovery truncated (stale frames of that old batch) makes them look like a second writer's:
+//! that is reported as a fork rather than guessed away, with the offsets to truncate at by hand.
 
 use crate::error::OpenError;
 use crate::frame::{self, FrameDefect, HEADER_BYTES};
@@ -67,16 +73,22 @@ struct BadFrame {
 /// What lies after the first bad frame (see the module docs for why this decides).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AfterBadFrame {
-    /// No valid frame of a later batch: the tail is a torn last batch (plus garbage or stale
-    /// frames) and may be truncated. `dropped_valid_frames` counts the checksum-valid frames in
+    /// No valid frame of a later batch nor one going back: the tail is a torn last batch (plus
+    /// garbage) and may be truncated. `dropped_valid_frames` counts the checksum-valid frames in
     /// it, for the warning.
     TornTail { dropped_valid_frames: u64 },
     /// A valid frame of a batch that started after the bad frame's expected sequence.
-    LaterBatch {
-        offset: u64,
-        sequence: u64,
-        batch_start: u64,
-    },
+    LaterBatch(FoundFrame),
+    /// A valid frame whose sequence is at or before the bad frame's expected sequence.
+    Fork(FoundFrame),
+}
+
+/// A checksum-valid frame found after the first bad one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FoundFrame {
+    offset: u64,
+    sequence: u64,
+    batch_start: u64,
 }
 
 /// What [`scan`] found: the valid prefix, and the torn tail after it, if any.
@@ -105,7 +117,8 @@ pub(crate) struct TornTail {
 /// Replays every valid record through `on_record`, then truncates (and syncs) a torn tail.
 ///
 /// Records are passed to `on_record` as they are read, before the rest of the journal is
-/// checked; if this returns `CorruptMiddle` afterwards the caller must discard what it rebuilt.
+/// checked; if this returns `CorruptMiddle` or `Fork` afterwards the caller must discard what
+/// it rebuilt.
 pub(crate) fn recover<S: Storage, E>(
     storage: &mut S,
     on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
@@ -145,8 +158,8 @@ pub(crate) fn recover<S: Storage, E>(
 /// looks like a torn tail).
 ///
 /// # Errors
-/// As [`recover`]: `Io`, `CorruptMiddle` (after the records before the damage were passed to
-/// `on_record`), or `Apply`.
+/// As [`recover`]: `Io`, `CorruptMiddle` or `Fork` (after the records before the damage were
+/// passed to `on_record`), or `Apply`.
 pub(crate) fn scan<S: Storage, E>(
     storage: &mut S,
     mut on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
@@ -192,21 +205,30 @@ pub(crate) fn scan<S: Storage, E>(
     match scan_after_bad_frame(storage, &mut window, bad.offset, end, next_sequence)
         .map_err(OpenError::Io)?
     {
-        AfterBadFrame::LaterBatch {
-            offset: later_offset,
-            sequence: later_sequence,
-            batch_start: later_batch_start,
-        } => {
+        AfterBadFrame::LaterBatch(later) => {
             assert!(
-                later_batch_start > next_sequence,
+                later.batch_start > next_sequence,
                 "scan returned a non-later batch"
             );
             Err(OpenError::CorruptMiddle {
                 offset: bad.offset,
                 defect: bad.defect,
-                later_offset,
-                later_sequence,
-                later_batch_start,
+                later_offset: later.offset,
+                later_sequence: later.sequence,
+                later_batch_start: later.batch_start,
+            })
+        }
+        AfterBadFrame::Fork(fork) => {
+            assert!(
+                fork.sequence <= next_sequence && fork.offset >= bad.offset,
+                "scan returned a frame that does not fork"
+            );
+            Err(OpenError::Fork {
+                offset: bad.offset,
+                expected_sequence: next_sequence,
+                fork_offset: fork.offset,
+                fork_sequence: fork.sequence,
+                fork_batch_start: fork.batch_start,
             })
         }
         AfterBadFrame::TornTail {
@@ -224,8 +246,9 @@ pub(crate) fn scan<S: Storage, E>(
 }
 
 /// Scans forward byte by byte from `from` (the bad frame, itself included) for checksum-valid
-/// frames. Returns the first whose batch started after `expected_sequence`, the sequence the bad
-/// frame should have carried; otherwise how many valid frames the tail holds.
+/// frames. Returns the first whose batch started after `expected_sequence` (the sequence the bad
+/// frame should have carried) or whose sequence is at or before it; otherwise how many valid
+/// frames (all later ones of the torn batch) the tail holds.
 ///
 /// The scan steps one byte past each candidate, valid or not, so a valid frame hidden inside
 /// another's payload or overlapping it is still seen.
@@ -253,12 +276,16 @@ fn scan_after_bad_frame<S: Storage>(
         if frame::starts_with_magic(bytes)
             && let Ok(frame) = frame::decode(bytes)
         {
+            let found = FoundFrame {
+                offset: candidate_offset,
+                sequence: frame.sequence,
+                batch_start: frame.batch_start,
+            };
             if frame.batch_start > expected_sequence {
-                return Ok(AfterBadFrame::LaterBatch {
-                    offset: candidate_offset,
-                    sequence: frame.sequence,
-                    batch_start: frame.batch_start,
-                });
+                return Ok(AfterBadFrame::LaterBatch(found));
+            }
+            if frame.sequence <= expected_sequence {
+                return Ok(AfterBadFrame::Fork(found));
             }
             dropped_valid_frames += 1;
         }
@@ -475,23 +502,33 @@ mod tests {
     }
 
     #[test]
-    fn stale_duplicate_frame_at_tail_is_truncated() {
+    fn a_whole_frame_going_back_after_the_history_is_a_fork_and_nothing_is_truncated() {
         let mut bytes = Vec::new();
         frame::encode_into(&mut bytes, 0, 0, b"a");
+        let end_of_history = bytes.len() as u64;
         frame::encode_into(&mut bytes, 1, 1, b"b");
-        let good = bytes.len();
-        frame::encode_into(&mut bytes, 0, 0, b"a");
-        let (result, seen, after) = replay(bytes);
-        let recovery = result.expect("old sequence is not a later record");
+        let repeat = bytes.len() as u64;
+        frame::encode_into(&mut bytes, 1, 1, b"another b");
+        let (result, seen, after) = replay(bytes.clone());
+        match result {
+            Err(OpenError::Fork {
+                offset,
+                expected_sequence,
+                fork_offset,
+                fork_sequence,
+                fork_batch_start,
+            }) => {
+                assert_eq!((offset, fork_offset), (repeat, repeat));
+                assert_eq!(
+                    (expected_sequence, fork_sequence, fork_batch_start),
+                    (2, 1, 1)
+                );
+            }
+            other => panic!("expected Fork, got {other:?}"),
+        }
         assert_eq!(seen.len(), 2);
-        assert_eq!(after.len(), good);
-        assert_eq!(
-            recovery.tail_defect,
-            Some(FrameDefect::UnexpectedSequence {
-                expected: 2,
-                found: 0
-            })
-        );
+        assert_eq!(after, bytes, "storage must not be truncated");
+        assert!(end_of_history < repeat);
     }
 
     /// Two batches: records 0..2, then 2..5.
@@ -627,18 +664,49 @@ mod tests {
     }
 
     #[test]
-    fn stale_frame_of_an_old_torn_batch_does_not_block_truncation() {
-        // An old generation's torn batch started at 1 and was truncated; its frame 3 reappears
-        // after the live log (records 0..3, batches {0}, {1, 2}) and a lost first page of the
-        // next batch. Its batch start (1) is not after the expected sequence (3).
+    fn a_frame_of_the_expected_sequence_after_a_bad_one_is_a_fork() {
+        // Records 0..3 (batches {0}, {1, 2}), a lost page where record 3 belongs, then a valid
+        // frame carrying 3: one writer puts record 3 only right after record 2, so this one was
+        // written by another that also reached 3 (or is a stale frame of an old truncated
+        // batch, which cannot be told apart): refused, not truncated.
         let (mut bytes, _) = batched_journal_bytes(&[&[b"a"], &[b"b", b"c"]]);
-        let good = bytes.len();
+        let bad = bytes.len() as u64;
         bytes.extend_from_slice(&[0; 64]);
-        frame::encode_into(&mut bytes, 3, 1, b"stale");
-        let (result, seen, after) = replay(bytes);
-        assert_eq!(result.expect("stale frame").records, 3);
+        let fork = bytes.len() as u64;
+        frame::encode_into(&mut bytes, 3, 1, b"other history");
+        let (result, seen, after) = replay(bytes.clone());
+        assert!(
+            matches!(
+                result,
+                Err(OpenError::Fork {
+                    offset,
+                    expected_sequence: 3,
+                    fork_offset,
+                    fork_sequence: 3,
+                    fork_batch_start: 1,
+                }) if offset == bad && fork_offset == fork
+            ),
+            "{result:?}"
+        );
         assert_eq!(seen.len(), 3);
-        assert_eq!(after.len(), good);
+        assert_eq!(after, bytes);
+    }
+
+    #[test]
+    fn later_frames_of_the_torn_batch_still_allow_truncation() {
+        // The torn batch began at 1 and holds records 1..4; record 2's page was lost and record
+        // 3 survived: sequence 3 is after the expected 2, batch start 1 is not: a torn tail.
+        let (clean, offsets) = batched_journal_bytes(&[&[b"a"], &[b"b", b"c", b"d"]]);
+        let mut bytes = clean.clone();
+        bytes[offsets[2] as usize..offsets[3] as usize].fill(0);
+        let (result, seen, after) = replay(bytes);
+        let recovery = result.expect("torn last batch");
+        assert_eq!(seen.len(), 2);
+        assert_eq!(after, clean[..offsets[2] as usize]);
+        assert_eq!(
+            recovery.truncated_tail_bytes,
+            clean.len() as u64 - offsets[2]
+        );
     }
 
     #[test]

@@ -23,6 +23,8 @@ const SETTINGS: &[&str] = &[
     "--max-in-flight",
     "--max-connections",
     "--header-read-timeout-secs",
+    "--body-read-timeout-secs",
+    "--body-read-min-bytes-per-sec",
     "--idempotency-ttl-secs",
     "--idempotency-max-entries",
     "--worker-threads",

@@ -379,3 +379,32 @@ fn merge(body: &mut Value, fields: Value) {
         target.extend(extra);
     }
 }
+
+/// Reads `stream` until the server closes it, at most `within`; the bytes as text. Panics on
+/// a reset (the answer would have been lost) or when the server keeps the connection open.
+pub async fn read_to_close(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut answer = Vec::new();
+    tokio::time::timeout(within, stream.read_to_end(&mut answer))
+        .await
+        .expect("answered and closed in time, not left hanging")
+        .expect("the answer is read, not reset");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Asserts a raw HTTP/1.1 answer is `status` with `Connection: close` and a JSON error `code`.
+pub fn assert_closing_error(answer: &str, status: u16, code: &str) {
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status} ")),
+        "{answer:?}"
+    );
+    let head = answer.split("\r\n\r\n").next().unwrap_or_default();
+    assert!(
+        head.to_ascii_lowercase().contains("\r\nconnection: close"),
+        "{answer:?}"
+    );
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or_default();
+    let json: Value = serde_json::from_str(body).expect("a JSON error body");
+    assert_error_shape(&json);
+    assert_eq!(json["error"]["code"], code, "{json}");
+}

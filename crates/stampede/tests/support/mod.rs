@@ -3,7 +3,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 pub const TOKEN_SECRET: &str = "e2e-token-secret-0123456789abcdef";
@@ -29,22 +29,50 @@ pub struct Server {
     pub port: u16,
 }
 
+/// `stampede serve` on `data_dir` listening on `127.0.0.1:port`, with the test secrets; stdout
+/// discarded, stderr inherited (override it to read it).
+pub fn serve_command(data_dir: &Path, port: u16, extra: &[&str]) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .arg("serve")
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(extra)
+        .env("STAMPEDE_TOKEN_SECRET", TOKEN_SECRET)
+        .env("STAMPEDE_ADMIN_KEY", ADMIN_KEY)
+        .env("STAMPEDE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    command
+}
+
+/// Waits for `child` to exit, polling until `limit`, and returns its output (pipe what you
+/// want to read). A child still running at `limit` is killed and the test fails.
+pub async fn exit_within(mut child: Child, limit: Duration) -> Output {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if child.try_wait().expect("poll child").is_some() {
+            return child.wait_with_output().expect("collect child output");
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("collect child output");
+            panic!(
+                "still running after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 impl Server {
     /// Starts `stampede serve` on `data_dir` and waits until /healthz answers.
     pub async fn start(data_dir: &Path, extra: &[&str]) -> Server {
         let port = free_port();
-        let child = Command::new(binary())
-            .arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(data_dir)
-            .args(extra)
-            .env("STAMPEDE_TOKEN_SECRET", TOKEN_SECRET)
-            .env("STAMPEDE_ADMIN_KEY", ADMIN_KEY)
-            .env("STAMPEDE_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+        let child = serve_command(data_dir, port, extra)
             .spawn()
             .expect("spawn stampede serve");
         let server = Server {
