@@ -19,6 +19,8 @@ pub enum Durability {
 /// What one [`Journal::append_batch`] call wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchStats {
+    /// Position (sequence) of the batch's first record.
+    pub first_position: u64,
     /// Records written.
     pub records: usize,
     /// Framed bytes written, headers included.
@@ -109,6 +111,7 @@ impl<S: Storage> Journal<S> {
         let framed_bytes = validate(records)?;
         if records.is_empty() {
             return Ok(BatchStats {
+                first_position: self.next_sequence,
                 records: 0,
                 bytes: 0,
                 synced: false,
@@ -144,6 +147,7 @@ impl<S: Storage> Journal<S> {
             return Err(JournalError::Sync(error));
         }
         Ok(BatchStats {
+            first_position: batch_start,
             records: records.len(),
             bytes: framed_bytes,
             synced,
@@ -175,6 +179,11 @@ impl<S: Storage> Journal<S> {
             State::Healthy => None,
             State::Poisoned(cause) => Some(cause),
         }
+    }
+
+    /// The storage, to read it again ([`crate::Log::read_from`]).
+    pub(crate) fn storage_mut(&mut self) -> &mut S {
+        &mut self.storage
     }
 
     /// Gives the storage back (e.g. to reopen it after a simulated crash).
@@ -236,6 +245,7 @@ mod tests {
         assert_eq!(
             stats,
             BatchStats {
+                first_position: 0,
                 records: 2,
                 bytes: 2 * frame::HEADER_BYTES + 3,
                 synced: true
@@ -269,6 +279,7 @@ mod tests {
         assert_eq!(
             stats,
             BatchStats {
+                first_position: 0,
                 records: 0,
                 bytes: 0,
                 synced: false

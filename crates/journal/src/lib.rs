@@ -61,6 +61,7 @@ mod file_storage;
 pub mod frame;
 mod journal;
 pub mod limits;
+mod log;
 mod memory_storage;
 mod read_only;
 mod recovery;
@@ -72,6 +73,7 @@ pub use file_storage::FileStorage;
 pub use frame::FrameDefect;
 pub use journal::{BatchStats, Durability, Journal};
 pub use limits::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
+pub use log::{Log, OnRecord};
 pub use memory_storage::{
     CrashReport, MAX_CRASH_GARBAGE_BYTES, MAX_SYNC_STALL, MemoryStorage, SIMULATED_PAGE_BYTES,
 };

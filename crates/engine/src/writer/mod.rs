@@ -24,13 +24,12 @@ use std::time::Duration;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use stampede_core::Ledger;
-use stampede_journal::{Durability, Journal, Storage};
+use stampede_journal::{Durability, Journal, Log, Storage};
 
 use self::effects::{BatchEffects, publish};
 use crate::clock::{Clock, stopwatch};
 use crate::codec;
 use crate::command::{Reply, Request};
-use crate::deadlines::Deadlines;
 use crate::engine::{Recovered, Shared};
 use crate::error::{JOURNAL_FAILED_EARLIER, OpenError};
 use crate::published::Published;
@@ -62,8 +61,8 @@ struct WriterMetrics {
 /// of one batch: decide every request, append the records (one fsync), publish, answer. The
 /// thread loop ([`run`]) only gathers batches; the deterministic simulation calls `step`
 /// itself, on one thread, with a manual clock and a faulty storage.
-pub struct Writer<S: Storage> {
-    journal: Journal<S>,
+pub struct Writer<L: Log> {
+    log: L,
     shared: Arc<Shared>,
     rng: ChaCha8Rng,
     effects: BatchEffects,
@@ -85,7 +84,7 @@ pub struct Stepped {
     pub records: usize,
 }
 
-impl<S: Storage> Writer<S> {
+impl<S: Storage> Writer<Journal<S>> {
     /// Opens the journal on `storage`, replays it into a fresh ledger (asserting every
     /// invariant afterwards), rebuilds the read side from it, and returns the writer ready to
     /// step. Order ids and packet draws come from `rng_seed` (`None`: drawn from the OS).
@@ -105,7 +104,6 @@ impl<S: Storage> Writer<S> {
         })
         .map_err(codec::recovery_error)?;
         ledger.assert_invariants();
-        let (published, deadlines) = Published::rebuild(&ledger);
         let recovered = Recovered {
             records: recovery.records,
             truncated_tail_bytes: recovery.truncated_tail_bytes,
@@ -113,12 +111,35 @@ impl<S: Storage> Writer<S> {
             orders: ledger.order_count(),
             replay_millis: started.elapsed().as_millis(),
         };
-        let shared = Arc::new(Shared::new(ledger, published, clock));
+        Ok((Self::new(journal, ledger, clock, rng_seed), recovered))
+    }
+}
+
+impl<L: Log> Writer<L> {
+    /// A writer appending to `log`, which holds exactly the records `ledger` was replayed
+    /// from: the read side is rebuilt from the ledger, and every deadline queued in it is
+    /// noted. Order ids and packet draws come from `rng_seed` (`None`: drawn from the OS).
+    pub fn new(log: L, ledger: Ledger, clock: Arc<dyn Clock>, rng_seed: Option<u64>) -> Self {
+        let (published, deadlines) = Published::rebuild(&ledger);
         let rng = match rng_seed {
             Some(seed) => ChaCha8Rng::seed_from_u64(seed),
             None => ChaCha8Rng::from_os_rng(),
         };
-        Ok((Self::new(journal, shared, rng, deadlines), recovered))
+        Self {
+            log,
+            shared: Arc::new(Shared::new(ledger, published, clock)),
+            rng,
+            effects: BatchEffects {
+                deadlines,
+                ..BatchEffects::default()
+            },
+            expiry_backlog: false,
+            metrics: WriterMetrics {
+                records_per_fsync: metrics::histogram!("stampede_journal_records_per_fsync"),
+                fsync_seconds: metrics::histogram!("stampede_journal_fsync_seconds"),
+                batch_commands: metrics::histogram!("stampede_writer_batch_commands"),
+            },
+        }
     }
 
     /// The state this writer shares with the engine's handles (read side, ledger lock).
@@ -139,31 +160,6 @@ impl<S: Storage> Writer<S> {
     /// Whether a journal failure stopped this writer (fail-stop until reopened).
     pub fn is_poisoned(&self) -> bool {
         self.shared.poisoned.load(Ordering::Acquire)
-    }
-
-    /// A writer over a recovered `journal` and the state replayed from it. `deadlines` holds
-    /// every deadline queued in the ledger as replayed.
-    fn new(
-        journal: Journal<S>,
-        shared: Arc<Shared>,
-        rng: ChaCha8Rng,
-        deadlines: Deadlines,
-    ) -> Self {
-        Self {
-            journal,
-            shared,
-            rng,
-            effects: BatchEffects {
-                deadlines,
-                ..BatchEffects::default()
-            },
-            expiry_backlog: false,
-            metrics: WriterMetrics {
-                records_per_fsync: metrics::histogram!("stampede_journal_records_per_fsync"),
-                fsync_seconds: metrics::histogram!("stampede_journal_fsync_seconds"),
-                batch_commands: metrics::histogram!("stampede_writer_batch_commands"),
-            },
-        }
     }
 
     /// Decides every request of `batch` (drained) in order at the clock's `now`, ends with an
@@ -207,7 +203,7 @@ impl<S: Storage> Writer<S> {
             .map(|r| &effects.encoded[r.clone()])
             .collect();
         let started = stopwatch();
-        match self.journal.append_batch(&slices) {
+        match self.log.append_batch(&slices) {
             Ok(stats) => {
                 let counters = &self.shared.stats;
                 if stats.synced {
@@ -297,7 +293,7 @@ impl<S: Storage> Writer<S> {
 /// Runs `writer` on the calling thread until a `Shutdown` request or until every sender is
 /// gone: gathers up to [`MAX_BATCH_COMMANDS`] queued requests (waiting at most
 /// [`EXPIRY_TICK`] for the first, so the expiry pass runs on idle ticks too) and steps.
-pub(crate) fn run<S: Storage>(mut writer: Writer<S>, requests: Receiver<Request>) {
+pub(crate) fn run<L: Log>(mut writer: Writer<L>, requests: Receiver<Request>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH_COMMANDS);
     let mut expiry_backlog = false;
     loop {
