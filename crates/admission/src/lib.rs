@@ -14,8 +14,7 @@
 //! [`rules`] (configured `(dimension, limiter, action)` triples).
 //!
 //! Protecting the engine: [`breaker`] (closed / open / half-open), [`overload`] (adaptive
-//! shedding on Little's law and a p99 target), [`retry`] (backoff with jitter for idempotent
-//! calls only, and timeouts).
+//! shedding on Little's law and a p99 target).
 
 pub mod blocklist;
 pub mod breaker;
@@ -27,23 +26,19 @@ pub mod leaky_bucket;
 pub mod overload;
 pub mod policy;
 pub mod queued_in_flight;
-pub mod retry;
 pub mod rules;
 pub mod sliding_window;
 pub mod switches;
 pub mod token_bucket;
 pub mod warm_up;
 
-pub use breaker::{
-    BreakerConfig, BreakerLayer, BreakerOpen, BreakerState, CallOutcome, CircuitBreaker,
-};
+pub use breaker::{BreakerConfig, BreakerOpen, BreakerState, CallOutcome, CircuitBreaker};
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use in_flight::{InFlight, InFlightLimit, InFlightLimitLayer, InFlightPermit};
 pub use keyed_rate::{KeyedRateConfig, KeyedRateLimiter, RateDecision, retry_after_secs};
 pub use leaky_bucket::{KeyedLeakyBucket, LeakyBucket, LeakyBucketConfig, LeakyDecision};
-pub use overload::{AdaptiveConfig, AdaptiveLayer, AdaptiveLimiter, Admission, ShedReason};
+pub use overload::{AdaptiveConfig, AdaptiveLimiter, Admission, ShedReason};
 pub use queued_in_flight::{QueueDecision, QueuedInFlight, QueuedInFlightConfig, QueuedPermit};
-pub use retry::{Idempotency, RetryError, RetryPolicy, TimeoutError, retry, with_timeout};
 pub use sliding_window::{KeyedSlidingWindow, SlidingWindow, SlidingWindowConfig};
 pub use token_bucket::{TokenBucket, TokenBucketConfig};
 pub use warm_up::WarmUp;

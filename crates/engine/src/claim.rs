@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use stampede_admission::retry::with_timeout;
+use tokio::time::timeout;
 use stampede_core::{
     ClaimStart, Command, InvalidTransition, Order, OrderId, Outcome, PayoutId, PayoutResult, UserId,
 };
@@ -161,7 +161,7 @@ impl Engine {
     /// Pays a `claiming` order out and journals the result.
     async fn pay(&self, order: &Order, payout: &dyn Payout) -> Result<ClaimOutcome, EngineError> {
         let key = order.id.to_string();
-        let paid = with_timeout(
+        let paid = timeout(
             PAYOUT_TIMEOUT,
             payout.pay(order.id, &order.user_id, order.amount_cents, &key),
         )
@@ -191,7 +191,7 @@ impl Engine {
         payout: &dyn Payout,
     ) -> Result<Option<ClaimOutcome>, EngineError> {
         let key = order.id.to_string();
-        let found = with_timeout(PAYOUT_TIMEOUT, payout.query(&key))
+        let found = timeout(PAYOUT_TIMEOUT, payout.query(&key))
             .await
             .unwrap_or_else(|e| Err(PayoutError::Unknown(format!("payout query {e}"))))
             .map_err(|e| EngineError::Unavailable(format!("cannot settle the claim: {e}")))?;

@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use stampede_admission::retry::with_timeout;
+use tokio::time::timeout;
 use stampede_core::Ledger;
 use tokio::sync::watch;
 
@@ -75,7 +75,7 @@ impl Engine {
         }
         let mut durable = shared.durable.durable.subscribe();
         let poisoned = || shared.poisoned.load(Ordering::Acquire);
-        let waited = with_timeout(
+        let waited = timeout(
             self.guard.journal_reply_timeout(),
             durable.wait_for(|durable| *durable >= number || poisoned()),
         )

@@ -29,7 +29,7 @@ use stampede_admission::breaker::{
     BreakerConfig, BreakerConfigError, BreakerState, CallOutcome, CallPermit, CircuitBreaker,
 };
 use stampede_admission::clock::{Clock, SystemClock};
-use stampede_admission::retry::with_timeout;
+use tokio::time::timeout;
 use tokio::sync::oneshot;
 
 use crate::error::EngineError;
@@ -199,7 +199,7 @@ impl JournalGuard {
         permit: CallPermit,
         answer: oneshot::Receiver<Result<T, EngineError>>,
     ) -> Result<T, EngineError> {
-        let reply = with_timeout(self.journal_reply_timeout, answer).await;
+        let reply = timeout(self.journal_reply_timeout, answer).await;
         let now = self.clock.now();
         let elapsed = now.saturating_sub(permit.started());
         let (outcome, result) = match reply {

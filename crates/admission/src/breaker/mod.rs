@@ -9,10 +9,10 @@
 //! - [`breaker`](mod@breaker): [`CircuitBreaker`], the thread-safe handle (`&self`, cheap
 //!   clone), and the RAII [`CallPermit`] (dropped unrecorded = failure).
 //! - the clock is the crate's injected [`Clock`](crate::clock::Clock) (`SystemClock`, `FakeClock`).
-//! - [`layer`], [`service`], [`future`]: the tower middleware (tower's folder shape).
 //!
 //! Time is always an argument: `try_acquire(now)` and `record(outcome, elapsed)`, so the
-//! breaker reads no clock; only the tower service reads its injected clock.
+//! breaker reads no clock; its callers (the engine's journal guard, the payment router) read
+//! their injected clock.
 //!
 //! ```
 //! use std::time::Duration;
@@ -28,9 +28,6 @@
 #[allow(clippy::module_inception)] // the handle type's file, named for it
 pub mod breaker;
 pub mod config;
-pub mod future;
-pub mod layer;
-pub mod service;
 pub mod state;
 mod window;
 
@@ -38,9 +35,6 @@ pub use breaker::{CallOutcome, CallPermit, CircuitBreaker};
 pub use config::{
     BreakerConfig, BreakerConfigError, MAX_HALF_OPEN_PROBES, MAX_OPEN_FOR, MAX_WINDOW_CALLS,
 };
-pub use future::ResponseFuture;
-pub use layer::BreakerLayer;
-pub use service::BreakerService;
 pub use state::{BreakerOpen, BreakerState, SuccessRatio};
 
 #[cfg(test)]

@@ -6,26 +6,19 @@
 //! - [`config`]: [`AdaptiveConfig`] and its named limits.
 //! - [`window`]: the bucketed windows and the per-bucket [`AdaptiveEstimate`].
 //! - [`histogram`]: a fixed log-linear latency histogram (p99 without allocation).
-//! - [`layer`], [`service`], [`future`]: the tower middleware.
 //!
 //! The clock is injected ([`Clock`](crate::clock::Clock)); tests drive a model
 //! server on a `FakeClock`.
 
 pub mod config;
-pub mod future;
 pub mod histogram;
-pub mod layer;
 pub mod limiter;
-pub mod service;
 pub mod window;
 
 pub use config::{
     AdaptiveConfig, AdaptiveConfigError, MAX_BUCKET_WIDTH, MAX_WINDOW_BUCKETS, MIN_BUCKET_WIDTH,
 };
-pub use future::ResponseFuture;
-pub use layer::AdaptiveLayer;
 pub use limiter::{AdaptiveLimiter, AdaptivePermit, Admission, ShedReason};
-pub use service::AdaptiveService;
 pub use window::AdaptiveEstimate;
 
 #[cfg(test)]
