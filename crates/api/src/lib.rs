@@ -7,6 +7,7 @@ pub mod config;
 pub mod defence;
 pub mod dto;
 pub mod error;
+pub mod exposition;
 pub mod handlers;
 pub mod idempotency;
 pub mod json;
