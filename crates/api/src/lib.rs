@@ -16,6 +16,7 @@ pub mod payment_desk;
 pub mod payment_jobs;
 pub mod payment_metrics;
 pub mod reconciliation;
+pub mod refund_backoff;
 pub mod reload;
 pub mod secrets;
 pub mod server;

@@ -160,6 +160,11 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
         "Refund attempts, by channel and outcome.",
     ),
     (
+        "stampede_refunds_stuck",
+        Kind::Gauge,
+        "Refunds retried at the longest backoff: the channel keeps refusing or failing them.",
+    ),
+    (
         "stampede_channel_callbacks_dropped_total",
         Kind::Counter,
         "Callbacks a simulated channel dropped on purpose or could not deliver, by reason.",
