@@ -81,7 +81,11 @@ macro_rules! settings {
             /// TOML file with any of these settings (flags and environment override it).
             #[arg(long, env = "STAMPEDE_CONFIG")]
             pub config: Option<PathBuf>,
-            $( $(#[doc = $doc])* #[arg(long, env = $env)] pub $name: Option<$ty>, )*
+            $(
+                $(#[doc = $doc])*
+                #[arg(long, env = $env, help = help_with_default(&[$($doc),*], &Config::default().$name))]
+                pub $name: Option<$ty>,
+            )*
         }
 
         impl ConfigArgs {
@@ -90,6 +94,35 @@ macro_rules! settings {
             }
         }
     };
+}
+
+/// A flag's help: its doc comment as clap shows one (lines joined, no final period) and the
+/// built-in default, rendered from the value [`Config::default`] holds. The flags are
+/// `Option`s, so that a flag left out leaves the file's or the environment's value alone;
+/// clap's own `default_value` would override them, hence the text.
+fn help_with_default(doc: &[&str], default: &impl Serialize) -> String {
+    let text = doc
+        .split(|line| line.trim().is_empty())
+        .map(|paragraph| {
+            let lines: Vec<&str> = paragraph.iter().map(|line| line.trim()).collect();
+            lines.join(" ")
+        })
+        .filter(|paragraph| !paragraph.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let text = text.strip_suffix('.').unwrap_or(&text);
+    format!("{text} [default: {}]", shown_default(default))
+}
+
+/// A default as a user types it: `127.0.0.1:8080`, `fsync`, `16384`, `""` for an empty string.
+fn shown_default(default: &impl Serialize) -> String {
+    match serde_json::to_value(default) {
+        Ok(serde_json::Value::String(text)) if text.is_empty() => "\"\"".to_owned(),
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(other) => other.to_string(),
+        // Every setting is a plain value; a type serde cannot show would be a bug here.
+        Err(error) => format!("<{error}>"),
+    }
 }
 
 settings! {

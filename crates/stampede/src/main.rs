@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use stampede_api::{Config, ConfigArgs};
 
+mod channel_books;
 mod reconcile;
 mod statement_csv;
 

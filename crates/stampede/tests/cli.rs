@@ -1,5 +1,5 @@
-//! The command line: `serve --help` lists every setting, bad config exits non-zero before
-//! binding and names the field, `token` prints a token the server accepts.
+//! The command line: `serve --help` lists every setting with its default, bad config exits
+//! non-zero before binding and names the field, `token` prints a token the server accepts.
 
 mod support;
 
@@ -50,12 +50,7 @@ const FILE_ONLY: &[&str] = &["rules", "switches", "channels"];
 
 #[test]
 fn serve_help_lists_every_setting() {
-    let out = Command::new(binary())
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+    let help = serve_help();
     for flag in SETTINGS {
         assert!(help.contains(flag), "serve --help does not list {flag}");
     }
@@ -73,6 +68,46 @@ fn serve_help_lists_every_setting() {
         SETTINGS.len() + FILE_ONLY.len(),
         "config fields and flags differ: {toml:?}"
     );
+}
+
+/// Each setting's help shows its built-in default, the value `Config::default()` holds.
+#[test]
+fn serve_help_shows_each_default() {
+    let help = serve_help();
+    let defaults = serde_json::to_value(stampede_api::Config::default()).unwrap();
+    let mut checked = 0;
+    for (key, value) in defaults.as_object().unwrap() {
+        if FILE_ONLY.contains(&key.as_str()) {
+            continue;
+        }
+        let flag = format!("      --{} <", key.replace('_', "-"));
+        let start = help
+            .find(&flag)
+            .unwrap_or_else(|| panic!("{flag} missing:\n{help}"));
+        // The flag's block runs to the next flag.
+        let block = &help[start + flag.len()..];
+        let block = &block[..block.find("\n      --").unwrap_or(block.len())];
+        let shown = match value {
+            serde_json::Value::String(text) if text.is_empty() => "\"\"".to_owned(),
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        assert!(
+            block.contains(&format!("[default: {shown}]")),
+            "--{key} does not show its default {shown}:{block}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked + 1, SETTINGS.len(), "every flag but --config");
+}
+
+fn serve_help() -> String {
+    let out = Command::new(binary())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn toml_keys() -> Vec<String> {

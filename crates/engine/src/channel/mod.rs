@@ -32,7 +32,10 @@ pub use router::{
     call_with_health,
 };
 pub use sim::config::{MAX_SIM_DELAY_MS, SimChannelConfig, SimChannelConfigError};
-pub use sim::{MAX_PENDING_DELIVERIES, MAX_SIM_TRANSACTIONS, SimChannel, StatementLine};
+pub use sim::{
+    MAX_PENDING_DELIVERIES, MAX_SIM_TRANSACTIONS, SimChannel, StatementLine, books_file_name,
+    channel_of_books_file, read_books_statement,
+};
 
 /// A channel call's future (boxed so the trait stays object-safe; a real channel is async).
 pub type ChannelFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
