@@ -118,3 +118,58 @@ async fn only_the_json_media_type_is_json() {
     }
     server.shutdown().await;
 }
+
+/// Posts a campaign and expects `400 bad_request` whose message names `field`; nothing is
+/// created.
+async fn expect_refused(server: &TestServer, body: serde_json::Value, field: &str) {
+    let before = campaigns(server);
+    let message = expect_error(
+        server.post_campaign(&body).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    assert!(message.starts_with(field), "{body}: {message}");
+    assert_eq!(campaigns(server), before, "{body} created a campaign");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_free_seckill_is_refused_naming_the_price() {
+    let server = start().await;
+    let body = json!({"kind": "seckill", "name": "free", "stock": 5, "price_cents": 0});
+    expect_refused(&server, body, "price_cents").await;
+    // One cent is a price; a giveaway is a red packet.
+    server
+        .create_seckill_with(json!({"stock": 5, "price_cents": 1}))
+        .await;
+    server.create_red_packet(100, 5, 1).await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_that_hide_or_reorder_text_are_refused() {
+    let server = start().await;
+    for name in [
+        "\u{200B}",                // zero-width space only
+        "\u{3164}\u{3164}",        // Hangul fillers only
+        "\u{2800}",                // Braille blank only
+        "\u{3000}\u{00A0}",        // ideographic and no-break spaces only
+        "Sale\u{202E}gnp.exe",     // right-to-left override
+        "\u{2067}Sale\u{2069}",    // right-to-left isolate
+        "Sa\u{200D}le",            // zero-width joiner
+        "\u{FEFF}Sale",            // byte-order mark
+        "Sale\u{2028}second line", // line separator
+    ] {
+        let body = json!({"kind": "seckill", "name": name, "stock": 5, "price_cents": 100});
+        expect_refused(&server, body, "name").await;
+        let body = json!({"kind": "red_packet", "name": name, "total_cents": 100, "count": 5});
+        expect_refused(&server, body, "name").await;
+    }
+    // Any script, emoji and combining marks on a letter are names.
+    for name in ["双十一秒杀", "عرض رمضان", "🎉 party", "Cafe\u{0301}"] {
+        server
+            .create_seckill_with(json!({"stock": 5, "name": name}))
+            .await;
+    }
+    server.shutdown().await;
+}
