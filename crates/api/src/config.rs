@@ -20,6 +20,9 @@ pub const MAX_TRACKED_USERS_CEILING: usize = 50_000_000;
 /// Hard ceiling on `idempotency_max_entries` (each holds a response of ~100 bytes).
 pub const MAX_IDEMPOTENCY_ENTRIES_CEILING: usize = 10_000_000;
 
+/// Hard ceiling on `max_token_ttl_secs`: one year. Past that a token is as good as permanent.
+pub const MAX_TOKEN_TTL_CEILING_SECS: u64 = 365 * 86_400;
+
 /// Whether a win waits for fsync before it is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -125,6 +128,10 @@ settings! {
     max_connections: usize = 16_384, env = "STAMPEDE_MAX_CONNECTIONS";
     /// Seconds a client has to send a request's headers before its connection is closed.
     header_read_timeout_secs: u64 = 10, env = "STAMPEDE_HEADER_READ_TIMEOUT_SECS";
+    /// Longest token life accepted, in seconds: a token expiring further ahead than this is
+    /// refused 401 (a bearer token cannot be revoked, so a leaked one must die on its own).
+    /// `stampede token --ttl` mints no longer.
+    max_token_ttl_secs: u64 = crate::auth::DEFAULT_MAX_TOKEN_TTL_SECS, env = "STAMPEDE_MAX_TOKEN_TTL_SECS";
     /// Seconds an `Idempotency-Key` response is replayed for.
     idempotency_ttl_secs: u64 = 600, env = "STAMPEDE_IDEMPOTENCY_TTL_SECS";
     /// Most stored `Idempotency-Key` responses (least recently used evicted first).
@@ -316,6 +323,12 @@ impl Config {
             MAX_IDEMPOTENCY_ENTRIES_CEILING as u64,
         )?;
         in_range("worker_threads", self.worker_threads as u64, 0, 1024)?;
+        in_range(
+            "max_token_ttl_secs",
+            self.max_token_ttl_secs,
+            1,
+            MAX_TOKEN_TTL_CEILING_SECS,
+        )?;
         if !self.token_secret.is_empty() && self.token_secret.len() < 16 {
             invalid(
                 "token_secret",

@@ -119,7 +119,8 @@ pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
         replay_ms = recovered.replay_millis as u64,
         "journal replayed"
     );
-    let auth = Auth::new(token_secret.as_bytes(), admin_key.as_bytes());
+    let auth = Auth::new(token_secret.as_bytes(), admin_key.as_bytes())
+        .with_max_token_ttl_secs(config.max_token_ttl_secs);
     let sim_channel_secret = load_sim_channel_secret(config)?;
     AppState::new(
         config,

@@ -173,3 +173,50 @@ async fn names_that_hide_or_reorder_text_are_refused() {
     }
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_expiring_too_far_ahead_are_refused() {
+    let server = TestServer::start_with(|config| config.max_token_ttl_secs = 3_600).await;
+    let campaign = server.create_seckill(5).await;
+    let now = support::unix_now();
+    let token = |expires: u64| {
+        support::bearer(&support::user_token(
+            support::TOKEN_SECRET,
+            "alice",
+            expires,
+        ))
+    };
+    // Never-expiring and just-over-the-limit tokens are refused on the grab route and on the
+    // routes that identify a caller; nothing is taken.
+    for expires in [u64::MAX, now + 3_600 + 120] {
+        let message = expect_error(
+            server
+                .grab_with(&campaign, Some(&token(expires)), None)
+                .await,
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+        )
+        .await;
+        assert!(message.contains("too far ahead"), "{message}");
+        let response = server
+            .request(
+                Method::GET,
+                &format!("/v1/orders/{}", support::unknown_id("o_")),
+            )
+            .header("authorization", token(expires))
+            .send()
+            .await
+            .expect("request sent");
+        expect_error(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+    assert_eq!(server.campaign(&campaign).await["remaining"], 5);
+    // Within the limit (less a minute for the clock moving on during the test) it works.
+    let (status, json) = read_json(
+        server
+            .grab_with(&campaign, Some(&token(now + 3_600 - 60)), None)
+            .await,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{json}");
+    server.shutdown().await;
+}

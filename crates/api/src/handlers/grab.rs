@@ -195,6 +195,7 @@ pub fn auth_message(e: crate::auth::AuthError) -> &'static str {
         Malformed => "malformed token",
         BadUserId => "token user id is invalid",
         Expired => "token expired",
+        ExpiryTooFar => "token expiry too far ahead (longer than max_token_ttl_secs)",
         Forged => "token signature invalid",
         NotAdmin => "admin key required",
     }
