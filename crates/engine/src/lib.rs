@@ -27,7 +27,9 @@ pub use channel::{
 };
 pub use claim::{CLAIM_WAIT, ClaimOutcome, MAX_CLAIMS_IN_FLIGHT, PAYOUT_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
-pub use engine::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts};
+pub use engine::{
+    Engine, EngineConfig, GrabReply, LateGrab, MAX_PENDING_COMMANDS, Recovered, WriterCounts,
+};
 pub use error::{EngineError, OpenError};
 pub use guard::{
     DEFAULT_JOURNAL_REPLY_TIMEOUT, JournalGuard, JournalGuardConfig, JournalGuardConfigError,
