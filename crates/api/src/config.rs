@@ -56,7 +56,8 @@ macro_rules! settings {
             /// Payment channels (`[[channels]]` tables; file only), each a simulated channel
             /// (see `SimChannelConfig`: name, weight, latency, failure and callback rates).
             /// Empty: one well-behaved channel named `sim` whose customers pay 50 ms after
-            /// `pay`. Every channel's callbacks are signed with `sim_channel_secret`.
+            /// `pay`. Each channel's callbacks are signed with its own `secret` (see
+            /// `crate::channel_secrets`).
             pub channels: Vec<stampede_engine::SimChannelConfig>,
             /// Initial degrade switches (`[switches]` table: `grab`, `campaign_detail`,
             /// `winners` = true/false; file and admin API only). Unlisted switches are on.
@@ -98,8 +99,9 @@ settings! {
     durability: DurabilityMode = DurabilityMode::Fsync, env = "STAMPEDE_DURABILITY";
     /// HMAC secret for user tokens. Empty: read or generate `<data-dir>/token_secret`.
     token_secret: String = String::new(), env = "STAMPEDE_TOKEN_SECRET";
-    /// HMAC-SHA256 secret of the simulated `sim` payment channel's callbacks. Empty: read or
-    /// generate `<data-dir>/sim_channel_secret`.
+    /// HMAC-SHA256 secret of the callbacks of the payment channel named `sim` (only that
+    /// channel; each other channel has its own `secret`). Empty: read or generate
+    /// `<data-dir>/sim_channel_secret`.
     sim_channel_secret: String = String::new(), env = "STAMPEDE_SIM_CHANNEL_SECRET";
     /// Seconds an order may stay `paying` without a callback before its channels are asked
     /// about it (then again every as many seconds while it stays `paying`).
@@ -270,8 +272,38 @@ impl Config {
                     channel.name
                 )))?;
             }
+            // A shared secret would let one channel's callbacks be replayed on another.
+            if !channel.secret.is_empty()
+                && self.channels[..i]
+                    .iter()
+                    .any(|c| c.secret == channel.secret)
+            {
+                Err(ConfigError::Rules(format!(
+                    "channels[{i}].secret: the same as another channel's; each channel needs its own"
+                )))?;
+            }
         }
-        Ok(())
+        self.validate_sim_channel_secret()
+    }
+
+    /// `sim_channel_secret` is the secret of the channel named `sim` only: set without such a
+    /// channel, or beside that channel's own `secret`, it would not do what it says.
+    fn validate_sim_channel_secret(&self) -> Result<(), ConfigError> {
+        if self.sim_channel_secret.is_empty() {
+            return Ok(());
+        }
+        match self.payment_channels().iter().find(|c| c.name == "sim") {
+            None => invalid(
+                "sim_channel_secret",
+                "is the callback secret of the channel named `sim`, and no channel has that \
+                 name: give each [[channels]] entry its own `secret`",
+            ),
+            Some(sim) if !sim.secret.is_empty() => invalid(
+                "sim_channel_secret",
+                "the `sim` channel has its own `secret`; set one or the other",
+            ),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Checks every setting; the first broken one is named.

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod channel_secrets;
 pub mod config;
 pub mod defence;
 pub mod dto;
@@ -41,7 +42,8 @@ pub const JOURNAL_FILE: &str = "journal.log";
 pub const TOKEN_SECRET_FILE: &str = "token_secret";
 /// Generated admin key.
 pub const ADMIN_KEY_FILE: &str = "admin_key";
-/// Generated callback secret of the `sim` payment channel.
+/// Generated callback secret of the `sim` payment channel (every other channel's is
+/// `channel-<name>.secret`: see [`channel_secrets`]).
 pub const SIM_CHANNEL_SECRET_FILE: &str = "sim_channel_secret";
 /// How often Prometheus histograms are drained into their buckets (bounds their memory).
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -76,23 +78,6 @@ pub fn load_secrets(config: &Config) -> anyhow::Result<(String, String)> {
     Ok((token_secret, admin_key))
 }
 
-/// Reads (or generates) the `sim` payment channel's callback secret as the config says.
-pub fn load_sim_channel_secret(config: &Config) -> anyhow::Result<String> {
-    let random = || {
-        let mut bytes = [0u8; 32];
-        rand::Rng::fill(&mut rand::rng(), &mut bytes);
-        bytes
-    };
-    let (secret, source) = secrets::load_or_generate(
-        &config.sim_channel_secret,
-        &config.data_dir,
-        SIM_CHANNEL_SECRET_FILE,
-        random,
-    )?;
-    tracing::info!(?source, "sim channel secret loaded");
-    Ok(secret)
-}
-
 /// Opens the engine and builds the state for `config` (metrics recorder installed first).
 pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
     let prometheus = metrics::install();
@@ -121,14 +106,8 @@ pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
     );
     let auth = Auth::new(token_secret.as_bytes(), admin_key.as_bytes())
         .with_max_token_ttl_secs(config.max_token_ttl_secs);
-    let sim_channel_secret = load_sim_channel_secret(config)?;
-    AppState::new(
-        config,
-        engine,
-        auth,
-        prometheus,
-        sim_channel_secret.as_bytes(),
-    )
+    let channel_secrets = channel_secrets::load(config)?;
+    AppState::new(config, engine, auth, prometheus, &channel_secrets)
 }
 
 /// Runs a server for `config` until `shutdown` resolves. The caller validated `config`.

@@ -79,7 +79,7 @@ async fn harness(journal_reply_timeout: Duration) -> Harness {
         engine,
         Auth::new(TOKEN_SECRET, b"admin-key-0123456789abcdef"),
         stampede_api::metrics::install(),
-        b"sim-channel-secret-0123456789",
+        &[("sim".to_owned(), "sim-channel-secret-0123456789".to_owned())],
     )
     .expect("state");
     Harness {
