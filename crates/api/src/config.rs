@@ -292,6 +292,12 @@ impl Config {
         if self.sim_channel_secret.is_empty() {
             return Ok(());
         }
+        if self.sim_channel_secret.len() < stampede_engine::channel::MIN_CHANNEL_SECRET_BYTES {
+            invalid(
+                "sim_channel_secret",
+                "must be at least 16 bytes (or empty to generate one)",
+            )?;
+        }
         match self.payment_channels().iter().find(|c| c.name == "sim") {
             None => invalid(
                 "sim_channel_secret",

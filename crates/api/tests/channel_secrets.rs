@@ -150,6 +150,11 @@ fn channel_secret_settings_that_would_not_bind_are_refused() {
         ..base.clone()
     };
     assert!(named(both).contains("sim_channel_secret"));
+    let short = stampede_api::Config {
+        sim_channel_secret: "short".into(),
+        ..base.clone()
+    };
+    assert!(named(short).contains("sim_channel_secret"));
     // The default `sim` channel takes it, as before.
     let sim = stampede_api::Config {
         sim_channel_secret: "sim-channel-secret-0123456789".into(),

@@ -25,6 +25,7 @@ use crate::deadlines::Deadlines;
 use crate::durable_read::DurableMark;
 use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, OpenError, parse_user};
 use crate::guard::JournalGuard;
+use crate::late_grab::{GrabReply, LateGrab};
 use crate::published::{CampaignView, Published};
 use crate::writer;
 
@@ -102,35 +103,6 @@ pub struct WriterCounts {
     pub commands: u64,
     /// Commands skipped undecided because their requester had already given up.
     pub abandoned_commands: u64,
-}
-
-/// What [`Engine::grab_keeping_late_outcome`] came to.
-#[derive(Debug)]
-pub enum GrabReply {
-    /// The answer [`Engine::grab`] would give.
-    Answered(Result<GrabOutcome, EngineError>),
-    /// The writer did not answer within `journal_reply_timeout`.
-    Late {
-        /// The answer to give now (`degraded`: outcome unknown).
-        answer: EngineError,
-        /// The grab's outcome, once the writer decides it.
-        outcome: LateGrab,
-    },
-}
-
-/// A grab the writer has not answered yet. Holding it keeps the grab wanted (the writer
-/// decides it instead of skipping it); dropping it gives the grab up.
-#[derive(Debug)]
-pub struct LateGrab(oneshot::Receiver<Result<GrabOutcome, EngineError>>);
-
-impl LateGrab {
-    /// The outcome once the writer answers: `Won` only once durable, or the failure that
-    /// stopped it (the journal failed, the engine shut down).
-    pub async fn outcome(self) -> Result<GrabOutcome, EngineError> {
-        self.0
-            .await
-            .unwrap_or_else(|_| Err(EngineError::Unavailable("the writer stopped".into())))
-    }
 }
 
 /// The engine. Cheap to clone; all clones drive the same writer.

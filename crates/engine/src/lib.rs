@@ -15,6 +15,7 @@ mod durable_read;
 mod engine;
 mod error;
 pub mod guard;
+mod late_grab;
 mod payments;
 pub mod payout;
 mod published;
@@ -27,13 +28,12 @@ pub use channel::{
 };
 pub use claim::{CLAIM_WAIT, ClaimOutcome, MAX_CLAIMS_IN_FLIGHT, PAYOUT_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
-pub use engine::{
-    Engine, EngineConfig, GrabReply, LateGrab, MAX_PENDING_COMMANDS, Recovered, WriterCounts,
-};
+pub use engine::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts};
 pub use error::{EngineError, OpenError};
 pub use guard::{
     DEFAULT_JOURNAL_REPLY_TIMEOUT, JournalGuard, JournalGuardConfig, JournalGuardConfigError,
 };
+pub use late_grab::{GrabReply, LateGrab};
 pub use payout::{Payout, PayoutError, PayoutReceipt, SimulatedPayout};
 pub use published::CampaignView;
 pub use read_only::{ReplayInfo, replay_read_only};
