@@ -10,6 +10,7 @@ mod claim;
 mod ids;
 mod ledger;
 mod money;
+mod name;
 mod order;
 mod order_key;
 mod outcome;

@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use parking_lot::Mutex;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use stampede_admission::breaker::CallPermit;
 use stampede_core::{
     CampaignId, CampaignSpec, GrabOutcome, Ledger, Order, OrderId, OrderOutcome, PaymentEntry,
     UnixMillis,
@@ -24,6 +25,7 @@ use crate::deadlines::Deadlines;
 use crate::durable_read::DurableMark;
 use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, OpenError, parse_user};
 use crate::guard::JournalGuard;
+use crate::late_grab::{GrabReply, LateGrab};
 use crate::published::{CampaignView, Published};
 use crate::writer;
 
@@ -315,6 +317,35 @@ impl Engine {
         .await
     }
 
+    /// [`Engine::grab`] for a caller that must learn what the grab came to even when the
+    /// writer is too slow to answer within `journal_reply_timeout` (a grab under an
+    /// `Idempotency-Key`, whose retry must get the first decision). On that timeout the answer
+    /// is [`GrabReply::Late`]: `degraded` to give now, and the writer's eventual answer. Its
+    /// command is never skipped as abandoned while the [`LateGrab`] is held.
+    pub async fn grab_keeping_late_outcome(&self, campaign: CampaignId, user: &str) -> GrabReply {
+        if let Some(outcome) = self.grab_fast_path(campaign, user) {
+            return GrabReply::Answered(Ok(outcome));
+        }
+        let submitted = parse_user(user).and_then(|user| {
+            self.send(|reply| Command::Grab {
+                campaign,
+                user,
+                reply,
+            })
+        });
+        let (permit, answer) = match submitted {
+            Ok(submitted) => submitted,
+            Err(e) => return GrabReply::Answered(Err(e)),
+        };
+        match self.guard.await_reply_keeping_late(permit, answer).await {
+            Ok(result) => GrabReply::Answered(result),
+            Err(late) => GrabReply::Late {
+                answer: late.answer,
+                outcome: LateGrab(late.receiver),
+            },
+        }
+    }
+
     /// Creates a campaign; returns its view once the creation is durable.
     pub async fn create_campaign(
         &self,
@@ -411,12 +442,22 @@ impl Engine {
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Command,
     ) -> Result<T, EngineError> {
+        let (permit, answer) = self.send(make)?;
+        self.guard.await_reply(permit, answer).await
+    }
+
+    /// Queues the command `make` builds around its reply channel (refused as [`Engine::call`]
+    /// says); answers the breaker permit to record the call on and the reply's receiver.
+    fn send<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, EngineError>>) -> Command,
+    ) -> Result<(CallPermit, oneshot::Receiver<Result<T, EngineError>>), EngineError> {
         self.refuse_if_poisoned()?;
         let permit = self.guard.admit()?;
         let (reply, answer) = oneshot::channel();
         // A full queue drops the permit: a failure, as the writer is not keeping up.
         self.submit(make(reply))?;
-        self.guard.await_reply(permit, answer).await
+        Ok((permit, answer))
     }
 
     /// A poisoned journal stays `Unavailable` (fail-stop until restart), whatever the breaker

@@ -25,6 +25,7 @@ const SETTINGS: &[&str] = &[
     "--header-read-timeout-secs",
     "--body-read-timeout-secs",
     "--body-read-min-bytes-per-sec",
+    "--max-token-ttl-secs",
     "--idempotency-ttl-secs",
     "--idempotency-max-entries",
     "--worker-threads",
@@ -211,4 +212,34 @@ async fn token_command_signs_with_the_server_secret() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+}
+
+#[test]
+fn token_command_refuses_a_ttl_the_server_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let mint = |ttl: &str, extra: &[&str]| {
+        Command::new(binary())
+            .args(["token", "--user", "alice", "--ttl", ttl])
+            .args(extra)
+            .env("STAMPEDE_TOKEN_SECRET", support::TOKEN_SECRET)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    // 30 days is the default maximum; one second more is refused, naming the setting.
+    assert!(mint("2592000", &[]).status.success());
+    for ttl in ["2592001", "18446744073709551615", "0"] {
+        let out = mint(ttl, &[]);
+        assert!(!out.status.success(), "--ttl {ttl} minted a token");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--ttl") && stderr.contains("max_token_ttl_secs"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "no token printed");
+    }
+    // The maximum follows the setting.
+    assert!(!mint("61", &["--max-token-ttl-secs", "60"]).status.success());
+    assert!(mint("60", &["--max-token-ttl-secs", "60"]).status.success());
 }

@@ -113,7 +113,7 @@ impl Ledger {
         now: UnixMillis,
         rng: &mut impl Rng,
     ) -> Result<Record, CreateError> {
-        spec.validate()?;
+        spec.validate_new()?;
         if self.campaigns.len() >= MAX_CAMPAIGNS {
             return Err(CreateError::TooManyCampaigns);
         }
