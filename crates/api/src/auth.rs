@@ -9,6 +9,12 @@ use subtle::ConstantTimeEq;
 
 use crate::signer::{Signer, decode_mac_hex};
 
+/// Default [`Auth::with_max_token_ttl_secs`]: 30 days. A token is a bearer credential that
+/// cannot be revoked (only the token secret can be changed, which logs everyone out), so its
+/// life is bounded: a leaked token stops working within a month. Minting tokens for a month
+/// at most is the issuer's side of this; the server refuses anything longer it is shown.
+pub const DEFAULT_MAX_TOKEN_TTL_SECS: u64 = 30 * 86_400;
+
 /// Why a credential was refused (all answer 401 `unauthorized`; the message says which).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -24,6 +30,10 @@ pub enum AuthError {
     /// Past its expiry.
     #[error("token expired")]
     Expired,
+    /// Expires further ahead than the server accepts (`max_token_ttl_secs`): not a token
+    /// this server's issuer mints, so a leaked one cannot live for ever.
+    #[error("token expiry too far ahead")]
+    ExpiryTooFar,
     /// The MAC does not match: forged or signed with another secret.
     #[error("token signature invalid")]
     Forged,
@@ -37,6 +47,7 @@ pub enum AuthError {
 pub struct Auth {
     signer: Signer,
     admin_key: Vec<u8>,
+    max_token_ttl_secs: u64,
 }
 
 impl std::fmt::Debug for Auth {
@@ -66,10 +77,20 @@ impl<'a> Caller<'a> {
 
 impl Auth {
     /// Keys for signing tokens and recognising the admin.
+    /// Tokens may expire at most [`DEFAULT_MAX_TOKEN_TTL_SECS`] ahead.
     pub fn new(token_secret: &[u8], admin_key: &[u8]) -> Self {
         Self {
             signer: Signer::new(token_secret),
             admin_key: admin_key.to_vec(),
+            max_token_ttl_secs: DEFAULT_MAX_TOKEN_TTL_SECS,
+        }
+    }
+
+    /// Refuses tokens that expire more than `secs` after the moment they are checked.
+    pub fn with_max_token_ttl_secs(self, secs: u64) -> Self {
+        Self {
+            max_token_ttl_secs: secs,
+            ..self
         }
     }
 
@@ -109,6 +130,9 @@ impl Auth {
         }
         if now_unix >= expires {
             return Err(AuthError::Expired);
+        }
+        if expires - now_unix > self.max_token_ttl_secs {
+            return Err(AuthError::ExpiryTooFar);
         }
         Ok(user)
     }
@@ -171,6 +195,36 @@ mod tests {
         assert_eq!(
             mint_token(b"0123456789abcdef0123456789abcdef", "alice", 2_000),
             token
+        );
+    }
+
+    #[test]
+    fn expiry_too_far_ahead_is_refused() {
+        let auth = auth().with_max_token_ttl_secs(100);
+        let alice = UserId::parse("alice").unwrap();
+        assert_eq!(
+            auth.verify_user(&auth.mint(&alice, 1_100), 1_000),
+            Ok("alice")
+        );
+        assert_eq!(
+            auth.verify_user(&auth.mint(&alice, 1_101), 1_000),
+            Err(AuthError::ExpiryTooFar)
+        );
+        // The same token is fine once it is close enough.
+        assert_eq!(
+            auth.verify_user(&auth.mint(&alice, 1_101), 1_001),
+            Ok("alice")
+        );
+        let forever = auth.mint(&alice, u64::MAX);
+        assert_eq!(
+            auth.verify_user(&forever, 1_000),
+            Err(AuthError::ExpiryTooFar)
+        );
+        assert_eq!(
+            Auth::new(b"0123456789abcdef0123456789abcdef", b"admin-key-0123456789")
+                .verify_user(&forever, 1_000),
+            Err(AuthError::ExpiryTooFar),
+            "bounded by default"
         );
     }
 

@@ -26,6 +26,9 @@ pub const MAX_BODY_READ_TIMEOUT_SECS: u64 = 300;
 /// mobile clients.
 pub const MAX_BODY_READ_MIN_BYTES_PER_SEC: u64 = 1_000_000;
 
+/// Hard ceiling on `max_token_ttl_secs`: one year. Past that a token is as good as permanent.
+pub const MAX_TOKEN_TTL_CEILING_SECS: u64 = 365 * 86_400;
+
 /// Whether a win waits for fsync before it is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -59,7 +62,8 @@ macro_rules! settings {
             /// Payment channels (`[[channels]]` tables; file only), each a simulated channel
             /// (see `SimChannelConfig`: name, weight, latency, failure and callback rates).
             /// Empty: one well-behaved channel named `sim` whose customers pay 50 ms after
-            /// `pay`. Every channel's callbacks are signed with `sim_channel_secret`.
+            /// `pay`. Each channel's callbacks are signed with its own `secret` (see
+            /// `crate::channel_secrets`).
             pub channels: Vec<stampede_engine::SimChannelConfig>,
             /// Initial degrade switches (`[switches]` table: `grab`, `campaign_detail`,
             /// `winners` = true/false; file and admin API only). Unlisted switches are on.
@@ -81,7 +85,11 @@ macro_rules! settings {
             /// TOML file with any of these settings (flags and environment override it).
             #[arg(long, env = "STAMPEDE_CONFIG")]
             pub config: Option<PathBuf>,
-            $( $(#[doc = $doc])* #[arg(long, env = $env)] pub $name: Option<$ty>, )*
+            $(
+                $(#[doc = $doc])*
+                #[arg(long, env = $env, help = help_with_default(&[$($doc),*], &Config::default().$name))]
+                pub $name: Option<$ty>,
+            )*
         }
 
         impl ConfigArgs {
@@ -90,6 +98,35 @@ macro_rules! settings {
             }
         }
     };
+}
+
+/// A flag's help: its doc comment as clap shows one (lines joined, no final period) and the
+/// built-in default, rendered from the value [`Config::default`] holds. The flags are
+/// `Option`s, so that a flag left out leaves the file's or the environment's value alone;
+/// clap's own `default_value` would override them, hence the text.
+fn help_with_default(doc: &[&str], default: &impl Serialize) -> String {
+    let text = doc
+        .split(|line| line.trim().is_empty())
+        .map(|paragraph| {
+            let lines: Vec<&str> = paragraph.iter().map(|line| line.trim()).collect();
+            lines.join(" ")
+        })
+        .filter(|paragraph| !paragraph.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let text = text.strip_suffix('.').unwrap_or(&text);
+    format!("{text} [default: {}]", shown_default(default))
+}
+
+/// A default as a user types it: `127.0.0.1:8080`, `fsync`, `16384`, `""` for an empty string.
+fn shown_default(default: &impl Serialize) -> String {
+    match serde_json::to_value(default) {
+        Ok(serde_json::Value::String(text)) if text.is_empty() => "\"\"".to_owned(),
+        Ok(serde_json::Value::String(text)) => text,
+        Ok(other) => other.to_string(),
+        // Every setting is a plain value; a type serde cannot show would be a bug here.
+        Err(error) => format!("<{error}>"),
+    }
 }
 
 settings! {
@@ -101,8 +138,9 @@ settings! {
     durability: DurabilityMode = DurabilityMode::Fsync, env = "STAMPEDE_DURABILITY";
     /// HMAC secret for user tokens. Empty: read or generate `<data-dir>/token_secret`.
     token_secret: String = String::new(), env = "STAMPEDE_TOKEN_SECRET";
-    /// HMAC-SHA256 secret of the simulated `sim` payment channel's callbacks. Empty: read or
-    /// generate `<data-dir>/sim_channel_secret`.
+    /// HMAC-SHA256 secret of the callbacks of the payment channel named `sim` (only that
+    /// channel; each other channel has its own `secret`). Empty: read or generate
+    /// `<data-dir>/sim_channel_secret`.
     sim_channel_secret: String = String::new(), env = "STAMPEDE_SIM_CHANNEL_SECRET";
     /// Seconds an order may stay `paying` without a callback before its channels are asked
     /// about it (then again every as many seconds while it stays `paying`).
@@ -138,6 +176,10 @@ settings! {
     /// Least average rate of a request body, in bytes a second, after a 2 s grace (0: none);
     /// a slower body is answered 408 `request_timeout` before the deadline.
     body_read_min_bytes_per_sec: u64 = 1_024, env = "STAMPEDE_BODY_READ_MIN_BYTES_PER_SEC";
+    /// Longest token life accepted, in seconds: a token expiring further ahead than this is
+    /// refused 401 (a bearer token cannot be revoked, so a leaked one must die on its own).
+    /// `stampede token --ttl` mints no longer.
+    max_token_ttl_secs: u64 = crate::auth::DEFAULT_MAX_TOKEN_TTL_SECS, env = "STAMPEDE_MAX_TOKEN_TTL_SECS";
     /// Seconds an `Idempotency-Key` response is replayed for.
     idempotency_ttl_secs: u64 = 600, env = "STAMPEDE_IDEMPOTENCY_TTL_SECS";
     /// Most stored `Idempotency-Key` responses (least recently used evicted first).
@@ -277,8 +319,44 @@ impl Config {
                     channel.name
                 )))?;
             }
+            // A shared secret would let one channel's callbacks be replayed on another.
+            if !channel.secret.is_empty()
+                && self.channels[..i]
+                    .iter()
+                    .any(|c| c.secret == channel.secret)
+            {
+                Err(ConfigError::Rules(format!(
+                    "channels[{i}].secret: the same as another channel's; each channel needs its own"
+                )))?;
+            }
         }
-        Ok(())
+        self.validate_sim_channel_secret()
+    }
+
+    /// `sim_channel_secret` is the secret of the channel named `sim` only: set without such a
+    /// channel, or beside that channel's own `secret`, it would not do what it says.
+    fn validate_sim_channel_secret(&self) -> Result<(), ConfigError> {
+        if self.sim_channel_secret.is_empty() {
+            return Ok(());
+        }
+        if self.sim_channel_secret.len() < stampede_engine::channel::MIN_CHANNEL_SECRET_BYTES {
+            invalid(
+                "sim_channel_secret",
+                "must be at least 16 bytes (or empty to generate one)",
+            )?;
+        }
+        match self.payment_channels().iter().find(|c| c.name == "sim") {
+            None => invalid(
+                "sim_channel_secret",
+                "is the callback secret of the channel named `sim`, and no channel has that \
+                 name: give each [[channels]] entry its own `secret`",
+            ),
+            Some(sim) if !sim.secret.is_empty() => invalid(
+                "sim_channel_secret",
+                "the `sim` channel has its own `secret`; set one or the other",
+            ),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Checks every setting; the first broken one is named.
@@ -342,6 +420,12 @@ impl Config {
             MAX_IDEMPOTENCY_ENTRIES_CEILING as u64,
         )?;
         in_range("worker_threads", self.worker_threads as u64, 0, 1024)?;
+        in_range(
+            "max_token_ttl_secs",
+            self.max_token_ttl_secs,
+            1,
+            MAX_TOKEN_TTL_CEILING_SECS,
+        )?;
         if !self.token_secret.is_empty() && self.token_secret.len() < 16 {
             invalid(
                 "token_secret",

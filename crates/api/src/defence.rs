@@ -26,30 +26,44 @@ use stampede_admission::{retry_after_secs, rules};
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::exposition::Tally;
 
 /// File in the data directory holding the blocklist (manual entries and bans).
 pub const BLOCKLIST_FILE: &str = "blocklist.json";
 
+/// The fixed layers' decision counters. Rendered at each scrape with the rules' own counts
+/// into `stampede_admission_decisions_total` ([`crate::exposition`]), so that family comes
+/// from one place and a replaced rule's series leave it.
 struct LayerMetrics {
-    blocked_ip: Counter,
-    blocked_user: Counter,
-    switched_off: Counter,
+    blocked_ip: Tally,
+    blocked_user: Tally,
+    switched_off: Tally,
+    shed_capacity: Tally,
+    shed_latency: Tally,
     auto_bans: Counter,
-    shed_capacity: Counter,
-    shed_latency: Counter,
 }
 
 impl LayerMetrics {
     fn register() -> Self {
-        let decision = |layer: &'static str, outcome: &'static str| metrics::counter!("stampede_admission_decisions_total", "layer" => layer, "rule" => "", "outcome" => outcome);
         Self {
-            blocked_ip: decision("blocklist", "blocked_ip"),
-            blocked_user: decision("blocklist", "blocked_user"),
-            switched_off: decision("switch", "off"),
+            blocked_ip: Tally::default(),
+            blocked_user: Tally::default(),
+            switched_off: Tally::default(),
+            shed_capacity: Tally::default(),
+            shed_latency: Tally::default(),
             auto_bans: metrics::counter!("stampede_auto_bans_total"),
-            shed_capacity: decision("overload", "shed_capacity"),
-            shed_latency: decision("overload", "shed_latency"),
         }
+    }
+
+    /// `(layer, outcome, count)` of each fixed layer's decisions.
+    fn counts(&self) -> [(&'static str, &'static str, u64); 5] {
+        [
+            ("blocklist", "blocked_ip", self.blocked_ip.get()),
+            ("blocklist", "blocked_user", self.blocked_user.get()),
+            ("switch", "off", self.switched_off.get()),
+            ("overload", "shed_capacity", self.shed_capacity.get()),
+            ("overload", "shed_latency", self.shed_latency.get()),
+        ]
     }
 }
 
@@ -364,19 +378,20 @@ impl Defence {
 
     /// Replaces the rules whole (validated and compiled first; on error the old stay).
     pub fn set_rules(&self, specs: Vec<RuleSpec>) -> Result<(), RuleError> {
-        let compiled = RuleSet::compile(specs)?;
+        let mut compiled = RuleSet::compile(specs)?;
+        compiled.carry_counts_from(&self.rules.load());
         self.rules.store(Arc::new(compiled));
         Ok(())
     }
 
-    /// Keys tracked per keyed rule.
-    pub fn rule_key_counts(&self) -> Vec<(String, usize)> {
-        self.rules
-            .load()
-            .key_counts()
-            .into_iter()
-            .map(|(n, c)| (n.to_owned(), c))
-            .collect()
+    /// The rules in force (for rendering their decision counts and tracked keys).
+    pub fn rule_set(&self) -> Arc<RuleSet> {
+        self.rules.load_full()
+    }
+
+    /// `(layer, outcome, count)` of each decision of the layers that are not rules.
+    pub fn layer_decision_counts(&self) -> [(&'static str, &'static str, u64); 5] {
+        self.metrics.counts()
     }
 
     /// Adds a manual entry and persists the list before returning.

@@ -102,7 +102,7 @@ impl CreateCampaign {
                 )));
             }
         };
-        spec.validate().map_err(|e| bad(e.to_string()))?;
+        spec.validate_new().map_err(|e| bad(e.to_string()))?;
         Ok(spec)
     }
 }

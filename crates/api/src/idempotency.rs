@@ -2,19 +2,43 @@
 //!
 //! Scope: (user, campaign, key). Bounded: at most `max_entries` stored responses (quick_cache,
 //! least-recently-used eviction by its CLOCK-Pro policy); each is replayed for `ttl` after it
-//! was stored, then treated as absent. A second request with a key whose first request is still
-//! running gets 409 `idempotency_key_in_use` (the quick_cache placeholder is that marker; it is
-//! removed if the first request is dropped before it finishes).
+//! was stored, then treated as absent.
+//!
+//! The first request of a key is decided on a task of its own
+//! ([`crate::handlers::keyed_grab`]) that holds the key's [`Pending`] placeholder until the
+//! grab is decided and its answer stored, whether or not the client is still connected: a
+//! client that reset its connection and retries gets the first decision, never a second
+//! order. A request whose key's first request is still running waits for it up to
+//! [`KEY_IN_USE_WAIT`] and gets its answer, else 409 `idempotency_key_in_use`. At most
+//! [`MAX_KEYED_GRABS_RUNNING`] first requests run at once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::StatusCode;
-use quick_cache::sync::{Cache, GuardResult, PlaceholderGuard};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use quick_cache::sync::{Cache, PlaceholderGuard};
 use stampede_core::{CampaignId, UnixMillis};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Longest accepted key. Clients send UUIDs (36 chars); 128 leaves room and bounds memory.
 pub const MAX_KEY_BYTES: usize = 128;
+
+/// Longest a request waits for its key's first request to finish before it is answered 409
+/// `idempotency_key_in_use`: 1 s. A first request is answered within the journal reply
+/// timeout (default 250 ms) unless the disk is stalled, so a retry that overlaps it almost
+/// always gets its answer instead of a 409; and a retry is held no longer than a user waits
+/// for a grab. The wait holds an in-flight slot, so it is short on purpose.
+pub const KEY_IN_USE_WAIT: Duration = Duration::from_secs(1);
+
+/// Most keyed first requests being decided at once, their clients connected or not: 16,384,
+/// the default `max_in_flight`. A client gone no longer holds an in-flight slot, but its
+/// keyed grab still runs to its decision (bounded by the reply timeout, or, on a stalled
+/// disk, by the writer's bounded queue); without this cap a client resetting connections
+/// faster than grabs finish could grow those tasks past what in-flight limiting allows. At
+/// the cap a keyed grab is answered 503 `overloaded` (transient: its key is not taken).
+pub const MAX_KEYED_GRABS_RUNNING: usize = 16_384;
 
 /// Scope of one key.
 pub type Scope = (String, CampaignId, String);
@@ -30,10 +54,24 @@ pub struct Stored {
     pub stored_at: UnixMillis,
 }
 
+impl Stored {
+    /// The stored response, replayed.
+    pub fn response(self) -> Response {
+        let mut response = (self.status, self.body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
 /// The bounded store.
 pub struct IdempotencyStore {
     cache: Cache<Scope, Stored>,
     ttl_millis: u64,
+    /// Permits of [`MAX_KEYED_GRABS_RUNNING`].
+    running: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for IdempotencyStore {
@@ -48,13 +86,14 @@ impl std::fmt::Debug for IdempotencyStore {
 pub enum Begin<'a> {
     /// Answer the stored response.
     Replay(Stored),
-    /// The same key is being processed now.
+    /// The same key's first request was still running after [`KEY_IN_USE_WAIT`].
     InUse,
     /// First time: process, then [`Pending::finish`].
     Fresh(Pending<'a>),
 }
 
-/// A keyed request being processed. Dropping it without finishing forgets the key.
+/// A keyed request being processed. Dropping it without finishing forgets the key (a request
+/// waiting on the key then becomes the first).
 pub struct Pending<'a> {
     guard: PlaceholderGuard<
         'a,
@@ -92,22 +131,32 @@ impl IdempotencyStore {
         Self {
             cache: Cache::new(max_entries.max(1)),
             ttl_millis: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+            running: Arc::new(Semaphore::new(MAX_KEYED_GRABS_RUNNING)),
         }
     }
 
-    /// Looks the scope up at `now`.
-    pub fn begin(&self, scope: &Scope, now: UnixMillis) -> Begin<'_> {
+    /// A permit to run one keyed grab, held until its answer is stored; `None` at
+    /// [`MAX_KEYED_GRABS_RUNNING`].
+    pub fn try_start(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.running).try_acquire_owned().ok()
+    }
+
+    /// Looks the scope up at `now`, waiting up to [`KEY_IN_USE_WAIT`] for a first request of
+    /// the same key that is still running.
+    pub async fn begin(&self, scope: &Scope, now: UnixMillis) -> Begin<'_> {
         // Two rounds at most: the second after removing an expired entry.
         for _ in 0..2 {
-            match self.cache.get_value_or_guard(scope, Some(Duration::ZERO)) {
-                GuardResult::Value(stored) => {
+            let looked_up =
+                tokio::time::timeout(KEY_IN_USE_WAIT, self.cache.get_value_or_guard_async(scope));
+            match looked_up.await {
+                Ok(Ok(stored)) => {
                     if now.0.saturating_sub(stored.stored_at.0) < self.ttl_millis {
                         return Begin::Replay(stored);
                     }
                     self.cache.remove(scope);
                 }
-                GuardResult::Guard(guard) => return Begin::Fresh(Pending { guard }),
-                GuardResult::Timeout => return Begin::InUse,
+                Ok(Err(guard)) => return Begin::Fresh(Pending { guard }),
+                Err(_still_running) => return Begin::InUse,
             }
         }
         Begin::InUse
@@ -140,49 +189,81 @@ mod tests {
         }
     }
 
-    #[test]
-    fn replays_within_ttl_then_forgets() {
+    #[tokio::test(start_paused = true)]
+    async fn replays_within_ttl_then_forgets() {
         let store = IdempotencyStore::new(10, Duration::from_secs(1));
-        let Begin::Fresh(pending) = store.begin(&scope("k"), UnixMillis(0)) else {
+        let Begin::Fresh(pending) = store.begin(&scope("k"), UnixMillis(0)).await else {
             panic!()
         };
+        // The first is still running: a second waits `KEY_IN_USE_WAIT` (paused time), then 409.
+        let waited = tokio::time::Instant::now();
         assert!(matches!(
-            store.begin(&scope("k"), UnixMillis(0)),
+            store.begin(&scope("k"), UnixMillis(0)).await,
             Begin::InUse
         ));
+        assert_eq!(waited.elapsed(), KEY_IN_USE_WAIT);
         pending.finish(stored(0));
         assert!(matches!(
-            store.begin(&scope("k"), UnixMillis(999)),
+            store.begin(&scope("k"), UnixMillis(999)).await,
             Begin::Replay(_)
         ));
         assert!(matches!(
-            store.begin(&scope("k"), UnixMillis(1000)),
+            store.begin(&scope("k"), UnixMillis(1000)).await,
             Begin::Fresh(_)
         ));
     }
 
-    #[test]
-    fn dropped_request_frees_the_key() {
+    #[tokio::test(start_paused = true)]
+    async fn a_request_waiting_on_the_key_gets_the_first_answer() {
+        let store = Arc::new(IdempotencyStore::new(10, Duration::from_secs(60)));
+        let Begin::Fresh(pending) = store.begin(&scope("k"), UnixMillis(0)).await else {
+            panic!()
+        };
+        let waiter = tokio::spawn({
+            let store = Arc::clone(&store);
+            async move {
+                matches!(
+                    store.begin(&scope("k"), UnixMillis(1)).await,
+                    Begin::Replay(_)
+                )
+            }
+        });
+        tokio::task::yield_now().await;
+        pending.finish(stored(0));
+        assert!(
+            waiter.await.unwrap(),
+            "the waiting request replays the first answer"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn dropped_request_frees_the_key() {
         let store = IdempotencyStore::new(10, Duration::from_secs(1));
-        let Begin::Fresh(pending) = store.begin(&scope("k"), UnixMillis(0)) else {
+        let Begin::Fresh(pending) = store.begin(&scope("k"), UnixMillis(0)).await else {
             panic!()
         };
         drop(pending);
         assert!(matches!(
-            store.begin(&scope("k"), UnixMillis(0)),
+            store.begin(&scope("k"), UnixMillis(0)).await,
             Begin::Fresh(_)
         ));
     }
 
-    #[test]
-    fn bounded() {
+    #[tokio::test(start_paused = true)]
+    async fn bounded() {
         let store = IdempotencyStore::new(100, Duration::from_secs(60));
         for i in 0..10_000 {
-            if let Begin::Fresh(p) = store.begin(&scope(&i.to_string()), UnixMillis(0)) {
+            if let Begin::Fresh(p) = store.begin(&scope(&i.to_string()), UnixMillis(0)).await {
                 p.finish(stored(0));
             }
         }
         assert!(store.len() <= 200, "store grew to {}", store.len());
+        let permits: Vec<_> = (0..MAX_KEYED_GRABS_RUNNING)
+            .map(|_| store.try_start().expect("below the cap"))
+            .collect();
+        assert!(store.try_start().is_none(), "at the cap");
+        drop(permits);
+        assert!(store.try_start().is_some());
     }
 
     #[test]

@@ -25,8 +25,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         let json_type = request
             .headers()
             .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
+            .is_some_and(|v| is_json_media_type(v.as_bytes()));
         if !json_type {
             return Err(AppError::UnsupportedMediaType);
         }
@@ -59,10 +58,26 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     }
 }
 
-/// Parses JSON, naming the field at fault.
+/// Whether a `Content-Type` value is `application/json`, optionally followed by parameters
+/// (`; charset=utf-8`). Type and subtype compare case-insensitively (RFC 9110 §8.3.1); the
+/// parameters are not interpreted (the body must parse as JSON either way). Anything else —
+/// `application/jsonfoo`, `application/json-seq`, `text/json` — is another media type.
+pub fn is_json_media_type(value: &[u8]) -> bool {
+    const JSON: &[u8] = b"application/json";
+    let Some((essence, rest)) = value.split_at_checked(JSON.len()) else {
+        return false;
+    };
+    // After the subtype: nothing, or optional whitespace then `;` and the parameters.
+    let rest = rest.trim_ascii_start();
+    essence.eq_ignore_ascii_case(JSON) && (rest.is_empty() || rest.starts_with(b";"))
+}
+
+/// Parses JSON, naming the field at fault. The body must be exactly one JSON value: bytes
+/// after it other than whitespace (`{..} xx`, two objects in a row) are refused, so what was
+/// parsed is all the client sent (a signed callback is exactly what was signed).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+    let value = serde_path_to_error::deserialize(&mut *deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." || path.is_empty() {
@@ -70,7 +85,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         } else {
             AppError::BadRequest(format!("{path}: {inner}"))
         }
-    })
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| AppError::BadRequest(format!("body: {e} after the JSON value")))?;
+    Ok(value)
 }
 
 /// A JSON response with a status.
@@ -86,5 +105,63 @@ pub fn respond<T: Serialize>(status: StatusCode, value: &T) -> Response {
         }
         // Our response types always serialise; answer honestly if one ever does not.
         Err(e) => AppError::Unavailable(format!("response encoding failed: {e}")).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Body {
+        #[allow(dead_code)]
+        a: u32,
+    }
+
+    #[test]
+    fn one_json_value_only() {
+        assert!(parse::<Body>(br#"{"a":1}"#).is_ok());
+        assert!(
+            parse::<Body>(b" {\"a\":1} \n\t").is_ok(),
+            "whitespace around is fine"
+        );
+        for trailing in [
+            &br#"{"a":1} xx"#[..],
+            br#"{"a":1}{"a":2}"#,
+            br#"{"a":1} {"a":2}"#,
+            br#"{"a":1},"#,
+            b"{\"a\":1}\0",
+        ] {
+            let Err(AppError::BadRequest(message)) = parse::<Body>(trailing) else {
+                panic!("{:?} was accepted", String::from_utf8_lossy(trailing));
+            };
+            assert!(message.starts_with("body: trailing"), "{message}");
+        }
+    }
+
+    #[test]
+    fn json_media_type_exactly() {
+        for good in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/json;charset=UTF-8",
+            "application/json ; charset=utf-8",
+        ] {
+            assert!(is_json_media_type(good.as_bytes()), "{good:?}");
+        }
+        for bad in [
+            "",
+            "application/jso",
+            "application/jsonfoo",
+            "application/json-seq",
+            "application/json5",
+            "application/json x",
+            "text/json",
+            " application/json",
+            "application/x-www-form-urlencoded",
+        ] {
+            assert!(!is_json_media_type(bad.as_bytes()), "{bad:?}");
+        }
     }
 }

@@ -4,11 +4,13 @@
 pub mod app;
 pub mod auth;
 pub mod body_read;
+pub mod channel_secrets;
 pub mod config;
 pub mod data_dir_lock;
 pub mod defence;
 pub mod dto;
 pub mod error;
+pub mod exposition;
 pub mod handlers;
 pub mod idempotency;
 pub mod json;
@@ -17,6 +19,7 @@ pub mod payment_desk;
 pub mod payment_jobs;
 pub mod payment_metrics;
 pub mod reconciliation;
+pub mod refund_backoff;
 pub mod refusal;
 pub mod reload;
 pub mod secrets;
@@ -47,7 +50,8 @@ pub const JOURNAL_FILE: &str = "journal.log";
 pub const TOKEN_SECRET_FILE: &str = "token_secret";
 /// Generated admin key.
 pub const ADMIN_KEY_FILE: &str = "admin_key";
-/// Generated callback secret of the `sim` payment channel.
+/// Generated callback secret of the `sim` payment channel (every other channel's is
+/// `channel-<name>.secret`: see [`channel_secrets`]).
 pub const SIM_CHANNEL_SECRET_FILE: &str = "sim_channel_secret";
 /// How often Prometheus histograms are drained into their buckets (bounds their memory).
 const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
@@ -82,23 +86,6 @@ pub fn load_secrets(config: &Config) -> anyhow::Result<(String, String)> {
     Ok((token_secret, admin_key))
 }
 
-/// Reads (or generates) the `sim` payment channel's callback secret as the config says.
-pub fn load_sim_channel_secret(config: &Config) -> anyhow::Result<String> {
-    let random = || {
-        let mut bytes = [0u8; 32];
-        rand::Rng::fill(&mut rand::rng(), &mut bytes);
-        bytes
-    };
-    let (secret, source) = secrets::load_or_generate(
-        &config.sim_channel_secret,
-        &config.data_dir,
-        SIM_CHANNEL_SECRET_FILE,
-        random,
-    )?;
-    tracing::info!(?source, "sim channel secret loaded");
-    Ok(secret)
-}
-
 /// Opens the engine and builds the state for `config` (metrics recorder installed first).
 ///
 /// Takes no lock on the data directory: [`serve`] takes it before calling this, and a caller
@@ -128,15 +115,10 @@ pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
         replay_ms = recovered.replay_millis as u64,
         "journal replayed"
     );
-    let auth = Auth::new(token_secret.as_bytes(), admin_key.as_bytes());
-    let sim_channel_secret = load_sim_channel_secret(config)?;
-    AppState::new(
-        config,
-        engine,
-        auth,
-        prometheus,
-        sim_channel_secret.as_bytes(),
-    )
+    let auth = Auth::new(token_secret.as_bytes(), admin_key.as_bytes())
+        .with_max_token_ttl_secs(config.max_token_ttl_secs);
+    let channel_secrets = channel_secrets::load(config)?;
+    AppState::new(config, engine, auth, prometheus, &channel_secrets)
 }
 
 /// Runs a server for `config` until `shutdown` resolves. The caller validated `config`.

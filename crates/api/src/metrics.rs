@@ -19,8 +19,8 @@ const BATCH_BUCKETS: &[f64] = &[
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
-/// Installs the global recorder once (later calls return the same handle). Must run before
-/// any metric handle is created, or that handle records nowhere.
+/// Installs the global recorder once (later calls return the same handle) with every family's
+/// description. Must run before any metric handle is created, or that handle records nowhere.
 pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
@@ -39,13 +39,152 @@ pub fn install() -> PrometheusHandle {
                     )
                 })
                 .expect("bucket lists are non-empty");
-            match builder.install_recorder() {
-                Ok(handle) => handle,
-                // Another recorder is installed (an embedding application): keep ours local.
-                Err(_) => PrometheusBuilder::new().build_recorder().handle(),
-            }
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            metrics::with_local_recorder(&recorder, describe);
+            // Another recorder is installed (an embedding application): ours stays local.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
         })
         .clone()
+}
+
+/// What a registry family is, for its `# TYPE` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Only goes up (until the process restarts).
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Buckets, sum and count.
+    Histogram,
+}
+
+/// Every family the registry holds, with its `# HELP` text. The families whose series come
+/// and go are rendered by [`crate::exposition`] and described there. A family missing here
+/// shows without `# HELP`, which the exposition test in `tests/metrics.rs` refuses.
+pub const FAMILIES: &[(&str, Kind, &str)] = &[
+    (
+        "stampede_http_requests_total",
+        Kind::Counter,
+        "Requests answered on every route but grab, by matched route and HTTP status.",
+    ),
+    (
+        "stampede_grab_outcomes_total",
+        Kind::Counter,
+        "Grabs answered, by outcome code (won, already_won, sold_out, rate_limited, ...).",
+    ),
+    (
+        "stampede_grab_latency_seconds",
+        Kind::Histogram,
+        "Grab latency from handler entry to response.",
+    ),
+    (
+        "stampede_journal_records_per_fsync",
+        Kind::Histogram,
+        "Journal records made durable by one fsync (group commit).",
+    ),
+    (
+        "stampede_journal_fsync_seconds",
+        Kind::Histogram,
+        "Time one journal write and fsync took.",
+    ),
+    (
+        "stampede_writer_batch_commands",
+        Kind::Histogram,
+        "Commands the engine's writer decided in one batch.",
+    ),
+    (
+        "stampede_breaker_state",
+        Kind::Gauge,
+        "Circuit breaker state: 0 closed, 1 open, 2 half-open.",
+    ),
+    (
+        "stampede_engine_degraded_total",
+        Kind::Counter,
+        "Writes refused with 503 degraded, by reason (breaker open, journal reply timeout).",
+    ),
+    (
+        "stampede_connections_refused_total",
+        Kind::Counter,
+        "Connections closed at accept, by the limit they hit.",
+    ),
+    (
+        "stampede_auto_bans_total",
+        Kind::Counter,
+        "Automatic bans placed on a user or address.",
+    ),
+    (
+        "stampede_switch_on",
+        Kind::Gauge,
+        "Degrade switches: 1 on (serving), 0 off.",
+    ),
+    (
+        "stampede_blocklist_entries",
+        Kind::Gauge,
+        "Block and allow list entries in force (manual and automatic).",
+    ),
+    (
+        "stampede_idempotency_entries",
+        Kind::Gauge,
+        "Idempotency-Key decisions kept.",
+    ),
+    (
+        "stampede_in_flight_requests",
+        Kind::Gauge,
+        "Requests being handled now.",
+    ),
+    (
+        "stampede_payment_callbacks_total",
+        Kind::Counter,
+        "Payments recorded or refused (callbacks and queries), by channel and outcome.",
+    ),
+    (
+        "stampede_payment_amount_mismatch_total",
+        Kind::Counter,
+        "Payments whose amount differed from their order's, by channel.",
+    ),
+    (
+        "stampede_payment_queries_failed_total",
+        Kind::Counter,
+        "Payment queries a channel did not answer, by channel.",
+    ),
+    (
+        "stampede_payments_found_by_query_total",
+        Kind::Counter,
+        "Payments a query found before their callback, by channel.",
+    ),
+    (
+        "stampede_refunds_total",
+        Kind::Counter,
+        "Refund attempts, by channel and outcome.",
+    ),
+    (
+        "stampede_refunds_stuck",
+        Kind::Gauge,
+        "Refunds retried at the longest backoff: the channel keeps refusing or failing them.",
+    ),
+    (
+        "stampede_channel_callbacks_dropped_total",
+        Kind::Counter,
+        "Callbacks a simulated channel dropped on purpose or could not deliver, by reason.",
+    ),
+    (
+        "stampede_reconciliation_discrepancies",
+        Kind::Gauge,
+        "Discrepancies the last reconciliation found (0: clean).",
+    ),
+];
+
+/// Gives every family of [`FAMILIES`] its description in the current recorder.
+fn describe() {
+    for &(name, kind, help) in FAMILIES {
+        match kind {
+            Kind::Counter => metrics::describe_counter!(name, help),
+            Kind::Gauge => metrics::describe_gauge!(name, help),
+            Kind::Histogram => metrics::describe_histogram!(name, help),
+        }
+    }
 }
 
 /// Every outcome code a grab can answer; each gets a pre-registered counter. A code missing
@@ -89,9 +228,7 @@ impl GrabMetrics {
         Self {
             outcomes: GRAB_CODES
                 .iter()
-                .map(|code| {
-                    metrics::counter!("stampede_http_requests_total", "route" => "grab", "outcome" => *code)
-                })
+                .map(|code| metrics::counter!("stampede_grab_outcomes_total", "outcome" => *code))
                 .collect(),
             latency: metrics::histogram!("stampede_grab_latency_seconds"),
         }

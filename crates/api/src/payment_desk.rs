@@ -73,7 +73,9 @@ impl PaymentDesk {
             .payment_channels()
             .into_iter()
             .map(|c| {
-                let path = config.data_dir.join(format!("channel-{}.log", c.name));
+                let path = config
+                    .data_dir
+                    .join(stampede_engine::channel::books_file_name(&c.name));
                 SimChannel::open(c, Arc::clone(&clock), &path)
                     .map(Arc::new)
                     .map_err(|e| anyhow::anyhow!("payment channel books {}: {e}", path.display()))

@@ -6,14 +6,16 @@
 //!   `paying`, and for every `paying` order after a restart.
 //! - **Refund**: every late or duplicate payment whose refund is pending is refunded on its
 //!   channel (idempotent by the payment's refund key, so a retry or a restart never refunds
-//!   twice) and the channel's confirmation is journaled. A channel that is down is retried
-//!   with backoff; one that declines is retried slowly and logged as an error.
+//!   twice) and the channel's confirmation is journaled. A refund that fails (the channel is
+//!   down, declines, or answers a receipt the ledger refuses) is retried with backoff, each
+//!   step logged once ([`crate::refund_backoff`]); refunds stuck at the longest wait are
+//!   counted in `stampede_refunds_stuck` and summed up in the log once an hour.
 //!
 //! Bounded: at most [`MAX_QUERIES_PER_TICK`] orders and [`MAX_REFUNDS_PER_TICK`] refunds per
 //! pass, [`CONCURRENT_CALLS`] channel calls at once; the backoff map holds only refunds of
 //! the current scan ([`MAX_REFUND_SCAN`]).
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +24,7 @@ use tokio::task::JoinSet;
 
 use crate::payment_desk::DeskError;
 use crate::payment_metrics::RefundCount;
+use crate::refund_backoff::{BackoffStep, MAX_REFUND_BACKOFF, RefundBackoff, RefundKey};
 use crate::state::AppState;
 
 /// How often the jobs run when nothing wakes them.
@@ -36,8 +39,6 @@ pub const MAX_REFUNDS_PER_TICK: usize = 256;
 pub const MAX_REFUND_SCAN: usize = 4_096;
 /// Most channel calls in flight at once from these jobs.
 pub const CONCURRENT_CALLS: usize = 16;
-/// Longest wait before retrying a refund the channel could not take.
-pub const MAX_REFUND_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Starts the jobs; they stop when the returned handle is aborted.
 pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
@@ -49,10 +50,12 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
             tokio::select! {
                 _ = tick.tick() => {
                     query_stale(&state).await;
-                    refund_pending(&state, &mut backoff).await;
+                    let now = state.payments.monotonic_now();
+                    refund_pending(&state, &mut backoff, now).await;
                 }
                 _ = state.engine.refunds_woken() => {
-                    refund_pending(&state, &mut backoff).await;
+                    let now = state.payments.monotonic_now();
+                    refund_pending(&state, &mut backoff, now).await;
                 }
             }
         }
@@ -115,16 +118,38 @@ async fn record_found(state: &AppState, order: OrderId, payment: Payment) -> boo
     }
 }
 
-/// When each pending refund may be tried again, and how long it waited last.
-#[derive(Debug, Default)]
-pub struct RefundBackoff {
-    next: HashMap<(String, String), (Duration, Duration)>,
+/// What one refund pass did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefundPass {
+    /// Refunds confirmed and journaled.
+    pub confirmed: usize,
+    /// Failed refunds whose wait grew (one warning each).
+    pub stepped_up: usize,
+    /// Failed refunds that reached the longest wait in this pass (one error each).
+    pub newly_stuck: usize,
+    /// Refunds at the longest wait after this pass.
+    pub stuck: usize,
+    /// Whether the hourly summary of stuck refunds was logged.
+    pub reported: bool,
 }
 
-/// Refunds every pending refund whose backoff has passed; answers how many were confirmed.
-pub async fn refund_pending(state: &Arc<AppState>, backoff: &mut RefundBackoff) -> usize {
+impl RefundPass {
+    /// Lines this pass logged at warning or error level.
+    pub fn logged(&self) -> usize {
+        self.stepped_up + self.newly_stuck + usize::from(self.reported)
+    }
+}
+
+/// Refunds every pending refund whose backoff has passed at `now` (a reading of the desk's
+/// monotonic clock).
+pub async fn refund_pending(
+    state: &Arc<AppState>,
+    backoff: &mut RefundBackoff,
+    now: Duration,
+) -> RefundPass {
+    let mut pass = RefundPass::default();
     // Look past refunds waiting out a backoff, so they cannot starve the ones behind them.
-    let scan = (MAX_REFUNDS_PER_TICK + backoff.next.len()).min(MAX_REFUND_SCAN);
+    let scan = (MAX_REFUNDS_PER_TICK + backoff.len()).min(MAX_REFUND_SCAN);
     let pending = match state.engine.pending_refunds(scan).await {
         Ok(pending) => pending,
         Err(error) => {
@@ -133,27 +158,19 @@ pub async fn refund_pending(state: &Arc<AppState>, backoff: &mut RefundBackoff) 
                 ?error,
                 "pending refunds not confirmed durable; next pass retries"
             );
-            return 0;
+            return pass;
         }
     };
-    let now = state.payments.monotonic_now();
     // Forget refunds that are no longer pending (the map stays within one scan).
-    let keys: std::collections::HashSet<(&str, &str)> = pending
+    let keys: HashSet<(&str, &str)> = pending
         .iter()
         .map(|p| (p.payment.channel.as_str(), p.payment.txn_id.as_str()))
         .collect();
-    backoff
-        .next
-        .retain(|key, _| keys.contains(&(key.0.as_str(), key.1.as_str())));
+    backoff.retain(&keys);
     drop(keys);
     let due: Vec<PendingRefund> = pending
         .into_iter()
-        .filter(|p| {
-            backoff
-                .next
-                .get(&(p.payment.channel.clone(), p.payment.txn_id.clone()))
-                .is_none_or(|&(at, _)| at <= now)
-        })
+        .filter(|p| backoff.is_due(&refund_key(p), now))
         .take(MAX_REFUNDS_PER_TICK)
         .collect();
     let mut calls = JoinSet::new();
@@ -171,34 +188,58 @@ pub async fn refund_pending(state: &Arc<AppState>, backoff: &mut RefundBackoff) 
     while let Some(done) = calls.join_next().await {
         results.extend(done.ok());
     }
-    let mut confirmed = 0;
     for (refund, outcome) in results {
-        let key = (
-            refund.payment.channel.clone(),
-            refund.payment.txn_id.clone(),
-        );
-        match outcome {
+        let key = refund_key(&refund);
+        let why = match outcome {
             RefundOutcome::Confirmed => {
-                confirmed += 1;
-                backoff.next.remove(&key);
+                pass.confirmed += 1;
+                backoff.succeeded(&key);
+                continue;
             }
-            RefundOutcome::Retry { declined } => {
-                let last = backoff.next.get(&key).map_or(Duration::ZERO, |&(_, d)| d);
-                let wait = if declined {
-                    MAX_REFUND_BACKOFF
-                } else {
-                    (last * 2).clamp(PAYMENT_JOB_TICK, MAX_REFUND_BACKOFF)
-                };
-                backoff.next.insert(key, (now + wait, wait));
+            RefundOutcome::Failed(why) => why,
+        };
+        let (order, channel, txn_id) = (refund.order_id, &key.0, &key.1);
+        match backoff.failed(key.clone(), now) {
+            BackoffStep::SteppedUp { wait } => {
+                pass.stepped_up += 1;
+                tracing::warn!(%order, %channel, %txn_id, %why, retry_in_secs = wait.as_secs(),
+                    "refund not made; it stays refund_pending and is retried");
             }
+            BackoffStep::Stuck => {
+                pass.newly_stuck += 1;
+                tracing::error!(%order, %channel, %txn_id, %why,
+                    retry_every_secs = MAX_REFUND_BACKOFF.as_secs(),
+                    "refund stuck: retried at the longest wait from now on, summed up hourly \
+                     (see GET /v1/admin/channels and the reconciliation)");
+            }
+            BackoffStep::StillStuck => {}
         }
     }
-    confirmed
+    pass.stuck = backoff.stuck();
+    metrics::gauge!("stampede_refunds_stuck").set(pass.stuck as f64);
+    if let Some(stuck) = backoff.stuck_report(now) {
+        pass.reported = true;
+        tracing::error!(
+            stuck,
+            retry_every_secs = MAX_REFUND_BACKOFF.as_secs(),
+            "refunds stuck at the longest wait, still retried"
+        );
+    }
+    pass
 }
 
+fn refund_key(refund: &PendingRefund) -> RefundKey {
+    (
+        refund.payment.channel.clone(),
+        refund.payment.txn_id.clone(),
+    )
+}
+
+/// What one refund attempt came to.
 enum RefundOutcome {
     Confirmed,
-    Retry { declined: bool },
+    /// Not made (or not journaled); why, for the log.
+    Failed(String),
 }
 
 async fn refund_one(state: &AppState, refund: &PendingRefund) -> RefundOutcome {
@@ -206,11 +247,9 @@ async fn refund_one(state: &AppState, refund: &PendingRefund) -> RefundOutcome {
     let counts = state.payments.metrics();
     match state.payments.refund(&refund.payment).await {
         Ok(receipt) if validate_refund_id(&receipt.refund_id).is_err() => {
-            // The ledger would not confirm it (nothing to journal): back off as for a decline.
+            // The ledger would not confirm it (nothing to journal).
             counts.refund(channel, RefundCount::InvalidReceipt);
-            tracing::error!(order = %refund.order_id, %channel, txn_id = %refund.payment.txn_id,
-                "channel answered a refund with a bad refund_id; it stays refund_pending");
-            RefundOutcome::Retry { declined: true }
+            RefundOutcome::Failed("the channel answered a bad refund_id".into())
         }
         Ok(receipt) => {
             match state
@@ -222,24 +261,20 @@ async fn refund_one(state: &AppState, refund: &PendingRefund) -> RefundOutcome {
                     counts.refund(channel, RefundCount::Refunded);
                     RefundOutcome::Confirmed
                 }
+                // The channel refunded; journaling failed. The retry asks the channel again
+                // under the same key, which answers the same receipt.
                 Err(error) => {
-                    // The channel refunded; journaling failed. The retry asks the channel
-                    // again under the same key, which answers the same receipt.
-                    tracing::warn!(order = %refund.order_id, ?error, "refund confirmation not journaled; retrying");
-                    RefundOutcome::Retry { declined: false }
+                    RefundOutcome::Failed(format!("refund confirmation not journaled: {error}"))
                 }
             }
         }
         Err(DeskError::Channel(stampede_engine::ChannelError::Declined(why))) => {
             counts.refund(channel, RefundCount::Declined);
-            tracing::error!(order = %refund.order_id, %channel, txn_id = %refund.payment.txn_id, %why,
-                "channel declined a refund; it stays refund_pending (see reconciliation)");
-            RefundOutcome::Retry { declined: true }
+            RefundOutcome::Failed(format!("the channel declined: {why}"))
         }
         Err(error) => {
             counts.refund(channel, RefundCount::Unavailable);
-            tracing::debug!(order = %refund.order_id, ?error, "refund not possible now; backing off");
-            RefundOutcome::Retry { declined: false }
+            RefundOutcome::Failed(format!("the channel is unavailable: {error:?}"))
         }
     }
 }

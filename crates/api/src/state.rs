@@ -34,9 +34,9 @@ pub struct AppState {
     pub prometheus: PrometheusHandle,
     /// Pays red packets out (the simulated in-process provider).
     pub payout: Arc<dyn Payout>,
-    /// Verifies the payment channels' callback signatures (HMAC-SHA256 under
-    /// `sim_channel_secret`, keyed once).
-    pub callback_signer: crate::signer::Signer,
+    /// Verifies each payment channel's callback signatures (HMAC-SHA256 under that channel's
+    /// own secret, keyed once).
+    pub callback_signers: crate::channel_secrets::CallbackSigners,
     /// The payment channels and their router.
     pub payments: crate::payment_desk::PaymentDesk,
     /// The last reconciliation (periodic job or admin request).
@@ -60,7 +60,8 @@ pub struct CachedCampaign {
 }
 
 impl AppState {
-    /// Builds the state from a validated config (loads the persisted blocklist).
+    /// Builds the state from a validated config (loads the persisted blocklist);
+    /// `channel_secrets` are the channels' callback secrets ([`crate::channel_secrets::load`]).
     ///
     /// # Panics
     /// If `config` did not pass [`Config::validate`].
@@ -69,7 +70,7 @@ impl AppState {
         engine: Engine,
         auth: Auth,
         prometheus: PrometheusHandle,
-        sim_channel_secret: &[u8],
+        channel_secrets: &[(String, String)],
     ) -> anyhow::Result<Arc<Self>> {
         let defence = Defence::new(config, engine.now().0)?;
         let engine_clock = engine.clock();
@@ -88,7 +89,7 @@ impl AppState {
             grab_metrics: GrabMetrics::register(),
             prometheus,
             payout: Arc::new(SimulatedPayout::new()),
-            callback_signer: crate::signer::Signer::new(sim_channel_secret),
+            callback_signers: crate::channel_secrets::CallbackSigners::new(channel_secrets),
             payments: crate::payment_desk::PaymentDesk::new(config, engine_clock)?,
             reconciliation: Default::default(),
             journal_path: config.data_dir.join(crate::JOURNAL_FILE),

@@ -76,14 +76,14 @@ async fn seckill_accepts_every_optional_field() {
     let starts = rfc3339_from_now(3600);
     let created = server
         .create_campaign(&json!({
-            "kind": "seckill", "name": "later", "stock": 3, "price_cents": 0,
+            "kind": "seckill", "name": "later", "stock": 3, "price_cents": 1,
             "per_user_limit": 100, "payment_window_secs": 60,
             "starts_at": starts, "ends_at": "2999-01-01T00:00:00+08:00",
         }))
         .await;
     assert_eq!(created["per_user_limit"], 100);
     assert_eq!(created["payment_window_secs"], 60);
-    assert_eq!(created["price_cents"], 0);
+    assert_eq!(created["price_cents"], 1);
     assert_eq!(created["status"], "scheduled");
     assert_eq!(created["ends_at"], "2998-12-31T16:00:00Z");
     assert!(is_rfc3339(created["starts_at"].as_str().unwrap()));

@@ -3,7 +3,8 @@
 //! reading the order; a late payment (after cancel) and a duplicate payment are recorded,
 //! answered 200 and refunded exactly once by the refund job, still refunded after a restart; the router
 //! takes a failing channel out of rotation; unknown or unhealthy channels answer 404 / 503;
-//! reconciliations asked for at once run one at a time.
+//! reconciliations asked for at once run one at a time; a refund that can never complete is
+//! logged a bounded number of times.
 
 mod support;
 
@@ -21,7 +22,10 @@ const SIM_SECRET: &str = "sim-channel-secret-0123456789";
 
 fn with_channels(channels: Vec<SimChannelConfig>) -> impl FnOnce(&mut Config) {
     move |config| {
-        config.sim_channel_secret = SIM_SECRET.into();
+        // The secret of the channel named `sim`; the others' callbacks are in-process.
+        if channels.iter().any(|c| c.name == "sim") {
+            config.sim_channel_secret = SIM_SECRET.into();
+        }
         config.channels = channels;
         config.payment_query_after_secs = 1;
         // These tests grab in loops on a shared 2-core machine; a slow fsync is not what
@@ -74,6 +78,16 @@ async fn callback(server: &TestServer, channel: &str, body: &Value) -> (StatusCo
             .expect("request sent"),
     )
     .await
+}
+
+async fn cancel(server: &TestServer, user: &str, order: &str) -> StatusCode {
+    server
+        .request(Method::POST, &format!("/v1/orders/{order}/cancel"))
+        .header("authorization", server.token(user))
+        .send()
+        .await
+        .expect("request sent")
+        .status()
 }
 
 fn state_of(server: &TestServer, order: &str) -> OrderState {
@@ -156,13 +170,7 @@ async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
         pay(&server, "alice", &order, Some("sim")).await.0,
         StatusCode::OK
     );
-    let cancelled = server
-        .request(Method::POST, &format!("/v1/orders/{order}/cancel"))
-        .header("authorization", server.token("alice"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cancelled.status(), StatusCode::OK);
+    assert_eq!(cancel(&server, "alice", &order).await, StatusCode::OK);
     // The customer pays at the channel anyway; its callback arrives after the cancel.
     let id = OrderId::parse(&order).unwrap();
     let payment = server
@@ -439,4 +447,47 @@ async fn concurrent_reconciliations_run_one_at_a_time() {
         "{json}"
     );
     assert!(!state.reconciliation.is_running());
+}
+
+/// A refund the channel declines for good (a payment its books never held, as a callback
+/// re-posted from another channel leaves) is retried with backoff on a driven clock: in
+/// eleven minutes of one-second passes it is logged at its seven steps (1 s doubling to the
+/// longest wait, then once as stuck) and in one summary; the next hour adds one summary line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refund_that_can_never_complete_is_logged_a_bounded_number_of_times() {
+    use stampede_api::payment_jobs::refund_pending;
+    use stampede_api::refund_backoff::RefundBackoff;
+
+    let server = TestServer::start_with(with_channels(vec![sim(|c| c.auto_pay = false)])).await;
+    let campaign = server.create_seckill(1).await;
+    let (order, amount) = server.win(&campaign, "alice").await;
+    assert_eq!(cancel(&server, "alice", &order).await, StatusCode::OK);
+    let id = OrderId::parse(&order).unwrap();
+    let ghost = stampede_core::Payment {
+        channel: "sim".into(),
+        txn_id: "never-taken-1".into(),
+        amount_cents: stampede_core::Cents(amount),
+        paid_at: stampede_core::UnixMillis(1),
+    };
+    let recorded = stampede_api::handlers::payments::record(&server.state, id, ghost)
+        .await
+        .unwrap();
+    assert_eq!(recorded.kind, stampede_core::PaymentKind::Late);
+
+    let mut backoff = RefundBackoff::default();
+    let mut logged_by = Vec::new();
+    let eleven_minutes = (0..=11 * 60).map(|s| (s, 1));
+    let the_next_hour = (11 * 60 + 10..=71 * 60 + 10).step_by(10).map(|s| (s, 2));
+    for (second, period) in eleven_minutes.chain(the_next_hour) {
+        let now = Duration::from_secs(second);
+        let pass = refund_pending(&server.state, &mut backoff, now).await;
+        assert_eq!(pass.confirmed, 0, "the channel never held that payment");
+        logged_by.extend(std::iter::repeat_n(period, pass.logged()));
+    }
+    let in_period = |p| logged_by.iter().filter(|&&q| q == p).count();
+    assert_eq!(in_period(1), 7 + 1, "seven steps and the first summary");
+    assert_eq!(in_period(2), 1, "an hour at the longest wait: one summary");
+    assert_eq!(backoff.stuck(), 1);
+    assert_eq!(state_of(&server, &order), OrderState::RefundPending);
+    server.shutdown().await;
 }

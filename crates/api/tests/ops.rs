@@ -41,7 +41,7 @@ async fn metrics_expose_the_named_series() {
     }
     assert!(
         text.lines()
-            .any(|l| l.starts_with("stampede_http_requests_total") && l.contains("outcome=\"won\"")),
+            .any(|l| l.starts_with("stampede_grab_outcomes_total{outcome=\"won\"}")),
         "no grab outcome counter:\n{text}"
     );
     server.shutdown().await;

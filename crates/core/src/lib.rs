@@ -12,6 +12,7 @@ mod decision;
 mod ids;
 mod ledger;
 mod money;
+mod name;
 mod order;
 mod order_key;
 mod outcome;

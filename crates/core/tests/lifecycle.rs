@@ -10,6 +10,43 @@ use stampede_core::*;
 mod support;
 use support::*;
 
+/// A free seckill and a name with a format character are refused when created, but a journal
+/// an older version wrote with them still replays (the rules are for new campaigns only).
+#[test]
+fn rules_for_new_campaigns_do_not_break_replay_of_old_ones() {
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let (_, _, records) = ledger_with(seckill(2, 1, false), &mut rng);
+    let Record::CampaignCreated {
+        id,
+        created_at,
+        order_key,
+        ..
+    } = records[0].clone()
+    else {
+        unreachable!()
+    };
+    let mut old = seckill(2, 1, false);
+    let CampaignSpec::Seckill(s) = &mut old else {
+        unreachable!()
+    };
+    s.price_cents = Cents(0);
+    s.common.name = "free\u{202E}".into();
+    let refused = Ledger::new().create_campaign(old.clone(), UnixMillis(0), &mut rng);
+    assert!(
+        matches!(&refused.outcome, CreateOutcome::Invalid(e) if e.field == "price_cents")
+            && refused.record.is_none(),
+        "{refused:?}"
+    );
+    let journaled = Record::CampaignCreated {
+        id,
+        spec: old,
+        created_at,
+        order_key,
+    };
+    let ledger = replay(&[journaled]);
+    assert_eq!(ledger.campaign(id).expect("replayed").remaining(), 2);
+}
+
 #[test]
 fn cancel_returns_stock_once_and_second_cancel_is_invalid() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);

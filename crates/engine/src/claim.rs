@@ -13,10 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::time::timeout;
 use stampede_core::{
     ClaimStart, Command, InvalidTransition, Order, OrderId, Outcome, PayoutId, PayoutResult, UserId,
 };
+use tokio::time::timeout;
 
 use crate::engine::{Engine, mismatched};
 use crate::error::{EngineError, parse_user};

@@ -14,9 +14,9 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::time::timeout;
 use stampede_core::Ledger;
 use tokio::sync::watch;
+use tokio::time::timeout;
 
 use crate::engine::Engine;
 use crate::error::{EngineError, JOURNAL_FAILED_EARLIER};

@@ -8,6 +8,7 @@ use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
+use stampede_admission::breaker::CallPermit;
 use stampede_core::{
     CampaignId, CampaignSpec, Command, CreateOutcome, GrabOutcome, Ledger, Order, OrderId,
     OrderOutcome, Outcome, PaymentEntry, UnixMillis,
@@ -20,6 +21,7 @@ use crate::command::Request;
 use crate::durable_read::DurableMark;
 use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, OpenError, parse_user};
 use crate::guard::JournalGuard;
+use crate::late_grab::{GrabReply, LateGrab};
 use crate::published::{CampaignView, Published};
 use crate::writer::{self, Writer};
 
@@ -269,6 +271,33 @@ impl Engine {
         }
     }
 
+    /// [`Engine::grab`] for a caller that must learn what the grab came to even when the
+    /// writer is too slow to answer within `journal_reply_timeout` (a grab under an
+    /// `Idempotency-Key`, whose retry must get the first decision). On that timeout the answer
+    /// is [`GrabReply::Late`]: `degraded` to give now, and the writer's eventual answer. Its
+    /// command is never skipped as abandoned while the [`LateGrab`] is held.
+    pub async fn grab_keeping_late_outcome(&self, campaign: CampaignId, user: &str) -> GrabReply {
+        if let Some(outcome) = self.grab_fast_path(campaign, user) {
+            return GrabReply::Answered(Ok(outcome));
+        }
+        let submitted = parse_user(user)
+            .and_then(|user| self.send(Request::decide(Command::Grab { campaign, user })));
+        let (permit, answer) = match submitted {
+            Ok(submitted) => submitted,
+            Err(e) => return GrabReply::Answered(Err(e)),
+        };
+        match self.guard.await_reply_keeping_late(permit, answer).await {
+            Ok(result) => GrabReply::Answered(result.and_then(|outcome| match outcome {
+                Outcome::Grab(outcome) => Ok(outcome),
+                other => Err(mismatched("grab", &other)),
+            })),
+            Err(late) => GrabReply::Late {
+                answer: late.answer,
+                outcome: LateGrab(late.receiver),
+            },
+        }
+    }
+
     /// Creates a campaign; returns its view once the creation is durable.
     pub async fn create_campaign(
         &self,
@@ -377,13 +406,23 @@ impl Engine {
     /// when the queue is full; past that, see [`JournalGuard::await_reply`].
     async fn call<T>(
         &self,
-        (request, answer): (Request, oneshot::Receiver<Result<T, EngineError>>),
+        request: (Request, oneshot::Receiver<Result<T, EngineError>>),
     ) -> Result<T, EngineError> {
+        let (permit, answer) = self.send(request)?;
+        self.guard.await_reply(permit, answer).await
+    }
+
+    /// Queues `request` (refused as [`Engine::call`] says); answers the breaker permit to
+    /// record the call on and the reply's receiver.
+    fn send<T>(
+        &self,
+        (request, answer): (Request, oneshot::Receiver<Result<T, EngineError>>),
+    ) -> Result<(CallPermit, oneshot::Receiver<Result<T, EngineError>>), EngineError> {
         self.refuse_if_poisoned()?;
         let permit = self.guard.admit()?;
         // A full queue drops the permit: a failure, as the writer is not keeping up.
         self.submit(request)?;
-        self.guard.await_reply(permit, answer).await
+        Ok((permit, answer))
     }
 
     /// A poisoned journal stays `Unavailable` (fail-stop until restart), whatever the breaker

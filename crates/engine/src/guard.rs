@@ -15,7 +15,11 @@
 //! requester already gave up (its reply receiver is closed), so most timed-out grabs are never
 //! decided. One race remains: a grab decided just before its requester timed out stands once
 //! its batch is durable; the requester was told `degraded`, and its retry answers
-//! `already_won`. Never a second win: the per-user limit is decided by the one writer.
+//! `already_won` (with a per-user limit above one, a retry without a key may win a second
+//! item: the first was never answered). Never more wins than the limit: the one writer
+//! decides it. A grab carrying an `Idempotency-Key` keeps its reply receiver past the timeout
+//! ([`crate::Engine::grab_keeping_late_outcome`]), so its command is always decided and the
+//! API stores what it came to for the key's retry.
 //!
 //! Time for the breaker comes from the admission crate's monotonic [`Clock`], kept apart from
 //! the engine's business clock (unix milliseconds for campaign windows and orders). The reply
@@ -29,8 +33,8 @@ use stampede_admission::breaker::{
     BreakerConfig, BreakerConfigError, BreakerState, CallOutcome, CallPermit, CircuitBreaker,
 };
 use stampede_admission::clock::{Clock, SystemClock};
-use tokio::time::timeout;
 use tokio::sync::oneshot;
+use tokio::time::timeout;
 
 use crate::error::EngineError;
 
@@ -199,7 +203,24 @@ impl JournalGuard {
         permit: CallPermit,
         answer: oneshot::Receiver<Result<T, EngineError>>,
     ) -> Result<T, EngineError> {
-        let reply = timeout(self.journal_reply_timeout, answer).await;
+        // On a timeout the receiver is dropped here: the writer skips the command if it has
+        // not decided it yet.
+        self.await_reply_keeping_late(permit, answer)
+            .await
+            .map_err(|late| late.answer)?
+    }
+
+    /// [`JournalGuard::await_reply`], except that a reply timeout hands the caller the reply
+    /// receiver with the `degraded` answer ([`LateReply`]): the command stays wanted, so the
+    /// writer decides it rather than skipping it, and the caller can learn what it came to.
+    /// The breaker records the timeout exactly as [`JournalGuard::await_reply`] does.
+    pub(crate) async fn await_reply_keeping_late<T>(
+        &self,
+        permit: CallPermit,
+        mut answer: oneshot::Receiver<Result<T, EngineError>>,
+    ) -> Result<Result<T, EngineError>, LateReply<T>> {
+        let reply = timeout(self.journal_reply_timeout, &mut answer).await;
+        let timed_out = reply.is_err();
         let now = self.clock.now();
         let elapsed = now.saturating_sub(permit.started());
         let (outcome, result) = match reply {
@@ -218,13 +239,20 @@ impl JournalGuard {
         // `record` answers the state it left under its own lock: no second lock per grab.
         let state = permit.record(outcome, elapsed);
         self.state_gauge.set(gauge_value(state));
-        match (result, state) {
+        let result = match (result, state) {
             (Err(EngineError::Degraded { .. }), BreakerState::Open { until }) => {
                 Err(EngineError::Degraded {
                     retry_after: until.saturating_sub(now),
                 })
             }
             (result, _) => result,
+        };
+        match result {
+            Err(degraded) if timed_out => Err(LateReply {
+                answer: degraded,
+                receiver: answer,
+            }),
+            result => Ok(result),
         }
     }
 
@@ -242,6 +270,13 @@ impl JournalGuard {
             retry_after: self.journal_reply_timeout,
         }
     }
+}
+
+/// A writer reply that did not come within `journal_reply_timeout`: the answer to give now
+/// (`degraded`) and the receiver on which the writer's answer will still arrive.
+pub(crate) struct LateReply<T> {
+    pub(crate) answer: EngineError,
+    pub(crate) receiver: oneshot::Receiver<Result<T, EngineError>>,
 }
 
 fn outcome_of(failed: bool) -> CallOutcome {

@@ -15,6 +15,7 @@ mod durable_read;
 mod engine;
 mod error;
 pub mod guard;
+mod late_grab;
 mod payments;
 pub mod payout;
 mod published;
@@ -33,6 +34,7 @@ pub use error::{EngineError, OpenError};
 pub use guard::{
     DEFAULT_JOURNAL_REPLY_TIMEOUT, JournalGuard, JournalGuardConfig, JournalGuardConfigError,
 };
+pub use late_grab::{GrabReply, LateGrab};
 pub use payout::{Payout, PayoutError, PayoutReceipt, SimulatedPayout};
 pub use published::{CampaignView, Published};
 pub use read_only::{ReplayInfo, replay_read_only};

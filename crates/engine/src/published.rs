@@ -33,15 +33,12 @@ pub struct CampaignView {
     /// campaign's stock (at most `total` users can hold an item). The key shares the core's
     /// string (`UserId` is an `Arc<str>`).
     holders: papaya::HashMap<UserId, HeldTicket>,
-    /// Prometheus gauge for `remaining`, registered once at creation.
-    remaining_gauge: metrics::Gauge,
 }
 
 impl CampaignView {
     /// A view of `campaign` as it stands.
     pub fn new(campaign: &Campaign) -> Self {
-        let id_label = campaign.id().to_string();
-        let view = Self {
+        Self {
             id: campaign.id(),
             spec: campaign.spec().clone(),
             created_at: campaign.created_at(),
@@ -49,10 +46,7 @@ impl CampaignView {
             remaining_cents: AtomicU64::new(campaign.pool().map_or(0, |p| p.remaining_cents.0)),
             refundable_cents: AtomicU64::new(campaign.refundable_cents()),
             holders: papaya::HashMap::new(),
-            remaining_gauge: metrics::gauge!("stampede_campaign_remaining", "campaign" => id_label),
-        };
-        view.remaining_gauge.set(campaign.remaining() as f64);
-        view
+        }
     }
 
     /// Items or packets not yet won (durable state).
@@ -94,7 +88,6 @@ impl CampaignView {
             self.refundable_cents
                 .store(campaign.refundable_cents(), Ordering::Release);
         }
-        self.remaining_gauge.set(campaign.remaining() as f64);
     }
 
     /// Records that `user` now holds the limit with `ticket` as latest order.

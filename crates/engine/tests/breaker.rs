@@ -338,3 +338,34 @@ fn failed_journal_stays_unavailable_not_degraded() {
     });
     engine.shutdown();
 }
+
+/// A full disk (`/dev/full` answers every write with ENOSPC): the failure the writer logs and
+/// answers names the journal's path and the operating system's error, not only "poisoned".
+#[test]
+fn a_full_disk_is_reported_with_the_path_and_the_os_error() {
+    let full = std::path::Path::new("/dev/full");
+    if !full.exists() {
+        eprintln!(
+            "\n!!! SKIPPED a_full_disk_is_reported_with_the_path_and_the_os_error: this system \
+             has no /dev/full\n"
+        );
+        return;
+    }
+    let config = stampede_engine::EngineConfig {
+        journal_path: full.to_path_buf(),
+        durability: Durability::Fsync,
+        rng_seed: Some(1),
+    };
+    let (engine, _) =
+        Engine::open(&config, Arc::new(stampede_engine::SystemClock)).expect("an empty journal");
+    let failed = runtime().block_on(engine.create_campaign(seckill(1, 1)));
+    match failed {
+        Err(EngineError::Unavailable(why)) => {
+            assert!(why.contains("/dev/full"), "{why}");
+            assert!(why.contains("No space left on device"), "{why}");
+        }
+        other => panic!("a full disk must answer unavailable, got {other:?}"),
+    }
+    assert!(engine.is_poisoned());
+    engine.shutdown();
+}

@@ -9,7 +9,7 @@ use crate::limits::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError<E> {
     /// Reading, truncating or syncing the storage failed.
-    #[error("journal storage I/O failed during open")]
+    #[error("journal storage I/O failed during open: {0}")]
     Io(#[source] io::Error),
     /// A bad frame is followed by a valid record of a later batch, so the damage is in a batch
     /// that was acknowledged, not a torn tail: the journal is left untouched for an operator to
@@ -99,15 +99,29 @@ pub enum JournalError {
         bytes: usize,
     },
     /// Writing the batch failed; the journal is now poisoned.
-    #[error("journal append failed; journal poisoned")]
-    Append(#[source] io::Error),
+    #[error("journal append to {location} failed: {source}; journal poisoned")]
+    Append {
+        /// Where the storage is ([`crate::Storage::location`]: a file's path).
+        location: String,
+        /// What the operating system said (e.g. no space left on device).
+        #[source]
+        source: io::Error,
+    },
     /// Syncing the batch failed; the journal is now poisoned.
-    #[error("journal sync failed; journal poisoned")]
-    Sync(#[source] io::Error),
+    #[error("journal sync of {location} failed: {source}; journal poisoned")]
+    Sync {
+        /// Where the storage is ([`crate::Storage::location`]: a file's path).
+        location: String,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
     /// An earlier append or sync failed; the journal accepts no more writes until reopened.
-    #[error("journal poisoned: {cause}; reopen it to recover")]
+    #[error("journal poisoned: {cause} ({failure}); reopen it to recover")]
     Poisoned {
-        /// The failure that poisoned it.
+        /// The operation that poisoned it.
         cause: PoisonCause,
+        /// That failure as it was reported (location and operating system error).
+        failure: String,
     },
 }

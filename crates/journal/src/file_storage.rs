@@ -90,6 +90,10 @@ impl FileStorage {
 }
 
 impl Storage for FileStorage {
+    fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+
     fn len_bytes(&mut self) -> io::Result<u64> {
         Ok(self.file.metadata()?.len())
     }
@@ -173,5 +177,27 @@ mod tests {
         let mut buf = [0; 5];
         assert_eq!(storage.read_at(0, &mut buf).expect("read"), 5);
         assert_eq!(&buf, b"abcXY");
+    }
+
+    /// A full disk, for real: `/dev/full` answers every write with ENOSPC. The journal's
+    /// error names the file and the operating system's words.
+    #[test]
+    fn a_full_disk_names_the_path_and_the_os_error() {
+        let full = Path::new("/dev/full");
+        if !full.exists() {
+            eprintln!(
+                "\n!!! SKIPPED a_full_disk_names_the_path_and_the_os_error: this system has no \
+                 /dev/full\n"
+            );
+            return;
+        }
+        let storage = FileStorage::open(full).expect("open /dev/full");
+        let (mut journal, _) = crate::Journal::open(storage, crate::Durability::Fsync, |_, _| {
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .expect("an empty journal opens");
+        let error = journal.append_batch(&[b"win"]).unwrap_err().to_string();
+        assert!(error.contains("/dev/full"), "{error}");
+        assert!(error.contains("No space left on device"), "{error}");
     }
 }

@@ -35,10 +35,11 @@ pub struct BatchStats {
 /// or `fsync` the kernel may have dropped or kept the dirty pages (PostgreSQL's "fsyncgate"): a
 /// retried `fsync` can return `Ok` without the data being on disk, so the journal cannot know
 /// what is durable. Fail-stop is the only safe answer; reopening re-reads the truth from disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
     Healthy,
-    Poisoned(PoisonCause),
+    /// With the failure as it was reported, repeated to every later caller.
+    Poisoned(PoisonCause, String),
 }
 
 /// An append-only log of opaque byte records with group commit.
@@ -105,8 +106,11 @@ impl<S: Storage> Journal<S> {
     ///   poisoned;
     /// - [`JournalError::Poisoned`]: an earlier call failed in storage.
     pub fn append_batch(&mut self, records: &[&[u8]]) -> Result<BatchStats, JournalError> {
-        if let State::Poisoned(cause) = self.state {
-            return Err(JournalError::Poisoned { cause });
+        if let State::Poisoned(cause, failure) = &self.state {
+            return Err(JournalError::Poisoned {
+                cause: *cause,
+                failure: failure.clone(),
+            });
         }
         let framed_bytes = validate(records)?;
         if records.is_empty() {
@@ -130,9 +134,13 @@ impl<S: Storage> Journal<S> {
             "framed size mismatch"
         );
 
-        if let Err(error) = self.storage.append(&self.encode_buffer) {
-            self.state = State::Poisoned(PoisonCause::Append);
-            return Err(JournalError::Append(error));
+        if let Err(source) = self.storage.append(&self.encode_buffer) {
+            let error = JournalError::Append {
+                location: self.storage.location(),
+                source,
+            };
+            self.state = State::Poisoned(PoisonCause::Append, error.to_string());
+            return Err(error);
         }
         let count = u64::try_from(records.len()).expect("batch length fits in u64");
         self.next_sequence = self
@@ -142,9 +150,13 @@ impl<S: Storage> Journal<S> {
         self.len_bytes += u64::try_from(framed_bytes).expect("batch bytes fit in u64");
 
         let synced = self.durability == Durability::Fsync;
-        if synced && let Err(error) = self.storage.sync() {
-            self.state = State::Poisoned(PoisonCause::Sync);
-            return Err(JournalError::Sync(error));
+        if synced && let Err(source) = self.storage.sync() {
+            let error = JournalError::Sync {
+                location: self.storage.location(),
+                source,
+            };
+            self.state = State::Poisoned(PoisonCause::Sync, error.to_string());
+            return Err(error);
         }
         Ok(BatchStats {
             first_position: batch_start,
@@ -177,7 +189,7 @@ impl<S: Storage> Journal<S> {
     pub fn poisoned(&self) -> Option<PoisonCause> {
         match self.state {
             State::Healthy => None,
-            State::Poisoned(cause) => Some(cause),
+            State::Poisoned(cause, _) => Some(cause),
         }
     }
 
@@ -322,15 +334,37 @@ mod tests {
         storage.fail_next_sync();
         assert!(matches!(
             journal.append_batch(&[b"a"]),
-            Err(JournalError::Sync(_))
+            Err(JournalError::Sync { .. })
         ));
         assert_eq!(journal.poisoned(), Some(PoisonCause::Sync));
         assert!(matches!(
             journal.append_batch(&[b"b"]),
             Err(JournalError::Poisoned {
-                cause: PoisonCause::Sync
+                cause: PoisonCause::Sync,
+                ..
             })
         ));
+    }
+
+    /// A failure names the storage and what it said, at once and to every later caller: the
+    /// log line of a full disk must say which file and why, not only "journal poisoned".
+    #[test]
+    fn a_storage_failure_names_the_storage_and_its_error() {
+        for fail in [
+            MemoryStorage::fail_next_append,
+            MemoryStorage::fail_next_sync,
+        ] {
+            let storage = MemoryStorage::new(0);
+            let (mut journal, _) = open(&storage, Durability::Fsync);
+            fail(&storage);
+            let first = journal.append_batch(&[b"a"]).unwrap_err().to_string();
+            let later = journal.append_batch(&[b"b"]).unwrap_err().to_string();
+            for text in [&first, &later] {
+                assert!(text.contains("memory"), "{text}");
+                assert!(text.contains("injected"), "{text}");
+            }
+            assert!(later.contains("poisoned"), "{later}");
+        }
     }
 
     #[test]
@@ -341,12 +375,13 @@ mod tests {
         storage.fail_next_append();
         assert!(matches!(
             journal.append_batch(&[b"b", b"c"]),
-            Err(JournalError::Append(_))
+            Err(JournalError::Append { .. })
         ));
         assert!(matches!(
             journal.append_batch(&[b"d"]),
             Err(JournalError::Poisoned {
-                cause: PoisonCause::Append
+                cause: PoisonCause::Append,
+                ..
             })
         ));
         drop(journal);

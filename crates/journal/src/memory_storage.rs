@@ -232,6 +232,10 @@ impl MemoryStorage {
 }
 
 impl Storage for MemoryStorage {
+    fn location(&self) -> String {
+        "memory".to_owned()
+    }
+
     fn len_bytes(&mut self) -> io::Result<u64> {
         Ok(to_u64(self.lock().bytes.len()))
     }

@@ -7,6 +7,10 @@ use std::io;
 /// Implementations: [`crate::FileStorage`] (a real file) and [`crate::MemoryStorage`] (in memory,
 /// with seeded fault injection).
 pub trait Storage: Send + 'static {
+    /// Where the bytes are, for error messages: a file's path, or a name for a device that has
+    /// none. Called only when something failed.
+    fn location(&self) -> String;
+
     /// Current length of the stored bytes.
     ///
     /// # Errors

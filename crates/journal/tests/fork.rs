@@ -113,6 +113,10 @@ impl PositionalStorage {
 }
 
 impl Storage for PositionalStorage {
+    fn location(&self) -> String {
+        "positional test file".to_owned()
+    }
+
     fn len_bytes(&mut self) -> io::Result<u64> {
         Ok(self.len)
     }

@@ -110,7 +110,7 @@ fn run_seed(seed: u64) -> Result<(), String> {
                 }
             }
             Err(JournalError::Poisoned { .. }) if poisoned_before => {}
-            Err(JournalError::Append(_) | JournalError::Sync(_)) if !poisoned_before => {
+            Err(JournalError::Append { .. } | JournalError::Sync { .. }) if !poisoned_before => {
                 // Some or all of it may have reached storage; none of it is acknowledged.
                 model.attempted.extend(batch);
             }

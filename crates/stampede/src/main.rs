@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use stampede_api::{Config, ConfigArgs};
 
+mod channel_books;
 mod reconcile;
 mod statement_csv;
 
@@ -33,7 +34,8 @@ enum Command {
         /// The user id (1-64 chars of A-Z a-z 0-9 _ -).
         #[arg(long)]
         user: String,
-        /// Seconds until the token expires.
+        /// Seconds until the token expires (at most the server's max_token_ttl_secs, default
+        /// 30 days: a longer-lived token would be refused).
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
         #[command(flatten)]
@@ -119,6 +121,13 @@ fn token(user: &str, ttl: u64, args: ConfigArgs) -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
+    if ttl == 0 || ttl > config.max_token_ttl_secs {
+        return fail(format!(
+            "--ttl: must be between 1 and max_token_ttl_secs ({}) seconds, got {ttl}; \
+             the server refuses tokens that expire further ahead",
+            config.max_token_ttl_secs
+        ));
+    }
     let (secret, _) = match stampede_api::load_secrets(&config) {
         Ok(secrets) => secrets,
         Err(e) => return fail(format!("{e:#}")),

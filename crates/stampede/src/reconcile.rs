@@ -1,7 +1,9 @@
-//! `stampede reconcile`: reads the given channel statements, replays the journal in a data
-//! directory read-only (a server may be running on it), reconciles the ledger against itself
-//! and the statements ([`stampede_api::reconciliation::reconcile_journal`], the step the
-//! server's reconciliation job takes too), and prints the report.
+//! `stampede reconcile`: reads the given channel statements and the simulated channels' own
+//! books found in the data directory (as the server's reconciliation job reads them: see
+//! [`crate::channel_books`]), replays the journal in the data directory read-only (a server
+//! may be running on it), reconciles the ledger against itself and the statements
+//! ([`stampede_api::reconciliation::reconcile_journal`], the step the server's job takes too),
+//! and prints the report. A `--statement` file may be a CSV statement or a channel's books.
 //!
 //! Exit status: 0 clean; 1 discrepancies found (listed in the report); 2 usage or I/O errors
 //! (bad arguments, unreadable journal or statement, a statement line that does not parse).
@@ -11,9 +13,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use stampede_api::reconciliation::reconcile_journal;
-use stampede_core::{ReconciliationReport, Statement, validate_channel};
+use stampede_core::{ReconciliationReport, Statement, UnixMillis, validate_channel};
 use stampede_engine::{Clock, SystemClock};
 
+use crate::channel_books::{books_in, is_channel_books, read_books};
 use crate::statement_csv::read_statement;
 
 /// Exit status of a clean run.
@@ -30,8 +33,10 @@ pub struct ReconcileArgs {
     #[arg(long, env = "STAMPEDE_DATA_DIR", default_value = "stampede-data")]
     pub data_dir: PathBuf,
     /// A channel's statement, as CHANNEL=PATH: a CSV file with the header
-    /// `txn_id,order_id,amount_cents,time` (time in RFC 3339 or Unix milliseconds). Repeat
-    /// once per channel; channels without a statement are not compared.
+    /// `txn_id,order_id,amount_cents,time` (time in RFC 3339 or Unix milliseconds), or a
+    /// simulated channel's books (`<data-dir>/channel-<name>.log`). Repeat once per channel.
+    /// Without one, a channel whose books are in the data directory is checked against them
+    /// (as the server does); other channels are not compared.
     #[arg(long = "statement", value_name = "CHANNEL=PATH", value_parser = parse_statement_arg)]
     pub statements: Vec<StatementArg>,
     /// Also write the report as JSON to PATH (`-`: standard output, and the text report goes
@@ -77,15 +82,13 @@ pub fn run(args: ReconcileArgs) -> ExitCode {
         ));
     }
     // Statements first, as the server's job draws them: a bad file fails before the replay.
-    let mut statements: Vec<Statement> = Vec::with_capacity(args.statements.len());
-    for arg in &args.statements {
-        match read_statement(&arg.channel, &arg.path) {
-            Ok(statement) => statements.push(statement),
-            Err(e) => return fail(e),
-        }
-    }
+    let now = SystemClock.now();
+    let statements = match draw_statements(&args, now) {
+        Ok(statements) => statements,
+        Err(e) => return fail(e),
+    };
     let journal = args.data_dir.join(stampede_api::JOURNAL_FILE);
-    let (report, info) = match reconcile_journal(&journal, &statements, SystemClock.now()) {
+    let (report, info) = match reconcile_journal(&journal, &statements, now) {
         Ok(reconciled) => reconciled,
         Err(e) => return fail(e),
     };
@@ -113,6 +116,42 @@ pub fn run(args: ReconcileArgs) -> ExitCode {
     } else {
         ExitCode::from(EXIT_DISCREPANCIES)
     }
+}
+
+/// The statements to check against: each `--statement` (a CSV statement or a channel's
+/// books), then the books in the data directory of every other channel.
+fn draw_statements(args: &ReconcileArgs, now: UnixMillis) -> Result<Vec<Statement>, String> {
+    // The server's default grace: payments younger than that may not be journaled yet.
+    let grace_ms = stampede_api::Config::default()
+        .reconcile_grace_secs
+        .saturating_mul(1_000);
+    let cutoff = UnixMillis(now.0.saturating_sub(grace_ms));
+    let mut statements: Vec<Statement> = Vec::with_capacity(args.statements.len());
+    for arg in &args.statements {
+        let books = is_channel_books(&arg.path)
+            .map_err(|e| format!("{}: cannot open: {e}", arg.path.display()))?;
+        statements.push(if books {
+            read_books(&arg.channel, &arg.path, cutoff)?
+        } else {
+            read_statement(&arg.channel, &arg.path).map_err(|e| e.to_string())?
+        });
+    }
+    if !args.data_dir.is_dir() {
+        // The replay names the missing journal.
+        return Ok(statements);
+    }
+    for (channel, path) in books_in(&args.data_dir)? {
+        if args.statements.iter().any(|arg| arg.channel == channel) {
+            continue;
+        }
+        eprintln!(
+            "checking channel {channel} against its books {} (payments up to {} s ago)",
+            path.display(),
+            grace_ms / 1_000
+        );
+        statements.push(read_books(&channel, &path, cutoff)?);
+    }
+    Ok(statements)
 }
 
 /// Prints the text report (to stdout, or stderr when the JSON goes to stdout) and writes the

@@ -1,5 +1,5 @@
-//! The command line: `serve --help` lists every setting, bad config exits non-zero before
-//! binding and names the field, `token` prints a token the server accepts.
+//! The command line: `serve --help` lists every setting with its default, bad config exits
+//! non-zero before binding and names the field, `token` prints a token the server accepts.
 
 mod support;
 
@@ -25,6 +25,7 @@ const SETTINGS: &[&str] = &[
     "--header-read-timeout-secs",
     "--body-read-timeout-secs",
     "--body-read-min-bytes-per-sec",
+    "--max-token-ttl-secs",
     "--idempotency-ttl-secs",
     "--idempotency-max-entries",
     "--worker-threads",
@@ -50,12 +51,7 @@ const FILE_ONLY: &[&str] = &["rules", "switches", "channels"];
 
 #[test]
 fn serve_help_lists_every_setting() {
-    let out = Command::new(binary())
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let help = String::from_utf8(out.stdout).unwrap();
+    let help = serve_help();
     for flag in SETTINGS {
         assert!(help.contains(flag), "serve --help does not list {flag}");
     }
@@ -73,6 +69,46 @@ fn serve_help_lists_every_setting() {
         SETTINGS.len() + FILE_ONLY.len(),
         "config fields and flags differ: {toml:?}"
     );
+}
+
+/// Each setting's help shows its built-in default, the value `Config::default()` holds.
+#[test]
+fn serve_help_shows_each_default() {
+    let help = serve_help();
+    let defaults = serde_json::to_value(stampede_api::Config::default()).unwrap();
+    let mut checked = 0;
+    for (key, value) in defaults.as_object().unwrap() {
+        if FILE_ONLY.contains(&key.as_str()) {
+            continue;
+        }
+        let flag = format!("      --{} <", key.replace('_', "-"));
+        let start = help
+            .find(&flag)
+            .unwrap_or_else(|| panic!("{flag} missing:\n{help}"));
+        // The flag's block runs to the next flag.
+        let block = &help[start + flag.len()..];
+        let block = &block[..block.find("\n      --").unwrap_or(block.len())];
+        let shown = match value {
+            serde_json::Value::String(text) if text.is_empty() => "\"\"".to_owned(),
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        assert!(
+            block.contains(&format!("[default: {shown}]")),
+            "--{key} does not show its default {shown}:{block}"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked + 1, SETTINGS.len(), "every flag but --config");
+}
+
+fn serve_help() -> String {
+    let out = Command::new(binary())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn toml_keys() -> Vec<String> {
@@ -176,4 +212,34 @@ async fn token_command_signs_with_the_server_secret() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+}
+
+#[test]
+fn token_command_refuses_a_ttl_the_server_would_refuse() {
+    let dir = tempfile::tempdir().unwrap();
+    let mint = |ttl: &str, extra: &[&str]| {
+        Command::new(binary())
+            .args(["token", "--user", "alice", "--ttl", ttl])
+            .args(extra)
+            .env("STAMPEDE_TOKEN_SECRET", support::TOKEN_SECRET)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    // 30 days is the default maximum; one second more is refused, naming the setting.
+    assert!(mint("2592000", &[]).status.success());
+    for ttl in ["2592001", "18446744073709551615", "0"] {
+        let out = mint(ttl, &[]);
+        assert!(!out.status.success(), "--ttl {ttl} minted a token");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("--ttl") && stderr.contains("max_token_ttl_secs"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty(), "no token printed");
+    }
+    // The maximum follows the setting.
+    assert!(!mint("61", &["--max-token-ttl-secs", "60"]).status.success());
+    assert!(mint("60", &["--max-token-ttl-secs", "60"]).status.success());
 }

@@ -1,6 +1,7 @@
 //! `stampede reconcile` on a journal written by the engine in-process: clean statements exit
 //! 0, a statement missing a payment and carrying an unknown one exits 1 and names both, bad
-//! input exits 2 naming the line and field, and the journal is never modified.
+//! input exits 2 naming the line and field, the journal is never modified, and the simulated
+//! channels' own books are checked as the server's reconciliation checks them.
 
 mod support;
 
@@ -91,6 +92,20 @@ fn reconcile(data_dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The report names the two discrepancies of a statement that lacks `t2` and holds an
+/// unknown `t9`.
+fn assert_t2_missing_and_t9_unknown(report: &str) {
+    assert!(report.contains("Result: 2 DISCREPANCIES"), "{report}");
+    for needle in [
+        "opened_but_not_paid",
+        "sim/t2",
+        "paid_but_not_opened",
+        "sim/t9",
+    ] {
+        assert!(report.contains(needle), "{needle} missing from:\n{report}");
+    }
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -142,16 +157,7 @@ async fn clean_books_exit_zero_and_discrepancies_exit_one() {
         ],
     );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let report = text(&out.stdout);
-    assert!(report.contains("Result: 2 DISCREPANCIES"), "{report}");
-    for needle in [
-        "opened_but_not_paid",
-        "sim/t2",
-        "paid_but_not_opened",
-        "sim/t9",
-    ] {
-        assert!(report.contains(needle), "{needle} missing from:\n{report}");
-    }
+    assert_t2_missing_and_t9_unknown(&text(&out.stdout));
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
     assert_eq!(json["discrepancy_total"], 2);
@@ -230,4 +236,49 @@ async fn usage_and_input_errors_exit_two() {
         !empty.path().join(stampede_api::JOURNAL_FILE).exists(),
         "nothing is created"
     );
+}
+
+/// The server's reconciliation job checks the journal against each simulated channel's own
+/// books (`<data-dir>/channel-<name>.log`). The CLI checks against them too — found in the
+/// data directory, or named with `--statement` — so where the server reports a discrepancy,
+/// the CLI does as well.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulated_channels_books_are_checked_as_the_server_checks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let paid = write_journal(dir.path()).await;
+    // The channel's books hold t1 and t3 as journaled, not t2, and a t9 the journal never saw.
+    let books = dir.path().join("channel-sim.log");
+    let mut lines = String::new();
+    for (txn, order) in [&paid[0], &paid[2]] {
+        lines.push_str(&format!("p\t{order}\t{txn}\t100\t1700000000001\n"));
+    }
+    lines.push_str(&format!("p\t{}\tt9\t100\t1700000000002\n", paid[0].1));
+    std::fs::write(&books, lines).unwrap();
+
+    // What the server's own job reports on this directory (its `sim` channel opens the books).
+    let config = stampede_api::Config {
+        data_dir: dir.path().to_path_buf(),
+        log: "warn".into(),
+        ..stampede_api::Config::default()
+    };
+    let state = stampede_api::build_state(&config).unwrap();
+    let grace = std::time::Duration::from_secs(config.reconcile_grace_secs);
+    let run = stampede_api::reconciliation::run_once(&state, state.journal_path.clone(), grace)
+        .await
+        .unwrap();
+    state.engine.shutdown();
+    assert_eq!(run.report.discrepancy_total, 2, "{}", run.report);
+
+    let named = format!("sim={}", books.display());
+    for args in [&[][..], &["--statement", named.as_str()][..]] {
+        let out = reconcile(dir.path(), args);
+        let report = text(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{args:?}: {report}{}",
+            text(&out.stderr)
+        );
+        assert_t2_missing_and_t9_unknown(&report);
+    }
 }

@@ -19,10 +19,12 @@
 //! Rules before authentication (`global`, `route`, `ip`, `campaign`) still run before those
 //! after it (`user`, `user_campaign`): floods are refused before any token is checked.
 
+mod counts;
 mod limiter;
 mod runtime;
 mod spec;
 
+pub use counts::RuleDecision;
 pub use runtime::{Admitted, Rejection, RequestKeys, RuleSet, Stage};
 pub use spec::{
     Action, Dimension, LimiterSpec, MAX_RULE_KEYS, MAX_RULE_NAME_BYTES, MAX_RULES, Route,

@@ -7,8 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::Counter;
-
+use super::counts::{RuleCounts, RuleDecision};
 use super::limiter::{Limiter, LimiterConfig};
 use super::spec::{Dimension, LimiterSpec, Route, RuleError, RuleSpec, validate};
 use crate::keyed_rate::RateDecision;
@@ -99,36 +98,13 @@ enum Verdict {
     Permit(QueuedPermit),
 }
 
-struct RuleMetrics {
-    allowed: Counter,
-    delayed: Counter,
-    rejected: Counter,
-    dry_run_rejected: Counter,
-}
-
-impl RuleMetrics {
-    fn register(name: &str) -> Self {
-        let counter = |outcome: &'static str| {
-            metrics::counter!(
-                "stampede_admission_decisions_total",
-                "layer" => "rule", "rule" => name.to_owned(), "outcome" => outcome
-            )
-        };
-        Self {
-            allowed: counter("allowed"),
-            delayed: counter("delayed"),
-            rejected: counter("rejected"),
-            dry_run_rejected: counter("dry_run_rejected"),
-        }
-    }
-}
-
 struct CompiledRule {
     spec: RuleSpec,
     /// `spec.name`, shared with every [`Rejection`] of this rule.
     name: Arc<str>,
     limiter: Limiter,
-    metrics: RuleMetrics,
+    /// Shared with the rule of the same name in the set this one replaced, if any.
+    counts: Arc<RuleCounts>,
 }
 
 /// Indices into `RuleSet::rules`, in evaluation order, per route and stage.
@@ -208,7 +184,7 @@ impl RuleSet {
             .map(|(spec, config)| CompiledRule {
                 name: Arc::from(spec.name.as_str()),
                 limiter: Limiter::new(config),
-                metrics: RuleMetrics::register(&spec.name),
+                counts: Arc::default(),
                 spec,
             })
             .collect();
@@ -297,13 +273,13 @@ impl RuleSet {
                 }
             };
             match verdict {
-                Verdict::Allow => rule.metrics.allowed.increment(1),
+                Verdict::Allow => rule.counts.count(RuleDecision::Allowed),
                 Verdict::Permit(permit) => {
-                    rule.metrics.allowed.increment(1);
+                    rule.counts.count(RuleDecision::Allowed);
                     admitted.permits.push(permit);
                 }
                 Verdict::Delay(wait) => {
-                    rule.metrics.delayed.increment(1);
+                    rule.counts.count(RuleDecision::Delayed);
                     if !spec.dry_run {
                         delay = delay.max(wait);
                     }
@@ -314,10 +290,10 @@ impl RuleSet {
                     status,
                 } => {
                     if spec.dry_run {
-                        rule.metrics.dry_run_rejected.increment(1);
+                        rule.counts.count(RuleDecision::DryRunRejected);
                         continue;
                     }
-                    rule.metrics.rejected.increment(1);
+                    rule.counts.count(RuleDecision::Rejected);
                     return Err(Rejection {
                         rule: Arc::clone(&rule.name),
                         dimension: spec.dimension,
@@ -343,6 +319,26 @@ impl RuleSet {
                 _ => {}
             }
         }
+    }
+
+    /// Takes over the counts of every rule of `previous` whose name this set has too, so a
+    /// rule that survives a replacement keeps counting from where it was (its counters stay
+    /// monotonic); the counts of rules this set dropped go with `previous`.
+    pub fn carry_counts_from(&mut self, previous: &RuleSet) {
+        for rule in &mut self.rules {
+            if let Some(old) = previous.rules.iter().find(|old| old.name == rule.name) {
+                rule.counts = Arc::clone(&old.counts);
+            }
+        }
+    }
+
+    /// Each rule's name with what it decided so far, in configured order.
+    pub fn decision_counts(
+        &self,
+    ) -> impl Iterator<Item = (&str, [(RuleDecision, u64); RuleDecision::ALL.len()])> {
+        self.rules
+            .iter()
+            .map(|rule| (rule.spec.name.as_str(), rule.counts.snapshot()))
     }
 
     /// Keys tracked per keyed rule, for metrics.
@@ -487,6 +483,49 @@ mod tests {
                 .await
                 .unwrap();
         }
+        let counts: Vec<_> = set.decision_counts().collect();
+        assert_eq!(
+            counts,
+            [(
+                "shadow",
+                [
+                    (RuleDecision::Allowed, 1),
+                    (RuleDecision::Delayed, 0),
+                    (RuleDecision::Rejected, 0),
+                    (RuleDecision::DryRunRejected, 4),
+                ]
+            )]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_replacement_keeps_the_counts_of_kept_names_and_drops_the_rest() {
+        let window = || LimiterSpec::SlidingWindow {
+            limit: 100,
+            window_secs: 60,
+        };
+        let old = RuleSet::compile(vec![
+            rule("kept", Dimension::Ip, window()),
+            rule("dropped", Dimension::Ip, window()),
+        ])
+        .unwrap();
+        old.admit(Stage::BeforeAuth, &keys(None, "4.4.4.4"))
+            .await
+            .unwrap();
+        let mut new = RuleSet::compile(vec![
+            rule("added", Dimension::Ip, window()),
+            rule("kept", Dimension::Ip, window()),
+        ])
+        .unwrap();
+        new.carry_counts_from(&old);
+        new.admit(Stage::BeforeAuth, &keys(None, "4.4.4.4"))
+            .await
+            .unwrap();
+        let allowed: Vec<(&str, u64)> = new
+            .decision_counts()
+            .map(|(name, counts)| (name, counts[0].1))
+            .collect();
+        assert_eq!(allowed, [("added", 1), ("kept", 2)]);
     }
 
     #[tokio::test]

@@ -6,7 +6,8 @@
 //!    blocklist → 403 `blocked`, then the rules known before authentication (global, route,
 //!    ip, campaign) → 429/503 — a flood is refused before any HMAC is computed;
 //! 3. the token (HMAC, no allocation) → 401, then the user against the blocklist → 403;
-//! 4. `Idempotency-Key` replay, when the header is present;
+//! 4. `Idempotency-Key`, when the header is present: a replay of the key's first answer, or
+//!    else steps 5 to 8 on a task that outlives the client ([`keyed_grab`]);
 //! 5. the engine's fast path from the published read side: unknown campaign, not started,
 //!    `already_won` for a user holding the limit, ended, sold out — no lock, no I/O, a
 //!    static body for the refusals;
@@ -28,12 +29,13 @@ use axum::response::{IntoResponse, Response};
 use stampede_admission::rules::{RequestKeys, Route, Stage};
 use stampede_admission::switches::Switch;
 use stampede_core::{CampaignId, GrabOutcome, UnixMillis};
-use stampede_engine::stopwatch;
+use stampede_engine::{EngineError, GrabReply, LateGrab, stopwatch};
 
 use crate::dto::GrabJson;
 use crate::error::AppError;
+use crate::handlers::keyed_grab;
 use crate::handlers::path::{CampaignIdPath, Peer};
-use crate::idempotency::{Begin, Stored, validate_key};
+use crate::idempotency::validate_key;
 use crate::json::respond;
 use crate::state::AppState;
 
@@ -59,7 +61,7 @@ pub async fn grab(
 /// ban windows, the idempotency entry's age and its TTL) uses that `now`. A wait in a
 /// concurrency rule's queue is bounded by its maximum wait, so `now` stays close enough.
 async fn decide(
-    state: &AppState,
+    state: &Arc<AppState>,
     campaign: CampaignId,
     headers: &HeaderMap,
     peer: Option<SocketAddr>,
@@ -99,36 +101,56 @@ async fn decide(
         Ok(key) => key,
         Err(message) => return refuse(AppError::BadRequest(message)),
     };
-    let scope = (user.to_owned(), campaign, key.to_owned());
-    match state.idempotency.begin(&scope, now) {
-        Begin::Replay(stored) => {
-            let mut response = (stored.status, stored.body).into_response();
-            json_content_type(&mut response);
-            ("idempotent_replay", response)
-        }
-        Begin::InUse => refuse(AppError::IdempotencyKeyInUse),
-        Begin::Fresh(pending) => {
-            let (code, response) = answer(state, campaign, &keys, now).await;
-            // Store only decided answers; transient refusals (429/503) are not the request's
-            // "first response" — a retry should be decided afresh.
-            let transient = matches!(response.status().as_u16(), 429 | 503);
-            if transient {
-                return (code, response);
-            }
-            let (parts, body) = response.into_parts();
-            let bytes = axum::body::to_bytes(body, crate::json::MAX_BODY_BYTES)
-                .await
-                .unwrap_or_default();
-            pending.finish(Stored {
-                status: parts.status,
-                body: bytes.clone(),
-                stored_at: now,
-            });
-            (
-                code,
-                Response::from_parts(parts, axum::body::Body::from(bytes)),
-            )
-        }
+    keyed_grab::first_decision(state, campaign, key, &keys, now).await
+}
+
+/// What deciding a grab came to, before it is put in a response.
+pub(crate) enum Decided {
+    /// The engine's outcome.
+    Outcome(GrabOutcome),
+    /// Refused before or by the engine (rules, overload, the journal).
+    Refused(AppError),
+    /// The writer did not answer in time (only when asked to keep the late outcome).
+    Late {
+        /// `degraded`, the answer to give now.
+        answer: EngineError,
+        /// What the grab comes to once the writer answers.
+        outcome: LateGrab,
+    },
+}
+
+/// Steps 5 to 8: the fast path, the user rules, overload admission, the writer. With
+/// `keep_late`, a writer reply slower than the journal reply timeout is [`Decided::Late`]
+/// (the grab stays wanted and is decided); without it, that grab is given up (`degraded`).
+pub(crate) async fn decide_grab(
+    state: &AppState,
+    campaign: CampaignId,
+    keys: &RequestKeys<'_>,
+    now: UnixMillis,
+    keep_late: bool,
+) -> Decided {
+    let user = keys.user.unwrap_or_default();
+    if let Some(outcome) = state.engine.grab_fast_path(campaign, user) {
+        return Decided::Outcome(outcome);
+    }
+    let _admitted = match state.defence.admit(Stage::AfterAuth, keys, now.0).await {
+        Ok(admitted) => admitted,
+        Err(e) => return Decided::Refused(e),
+    };
+    let _write_permit = match state.defence.admit_write() {
+        Ok(permit) => permit,
+        Err(e) => return Decided::Refused(e),
+    };
+    if !keep_late {
+        return match state.engine.grab(campaign, user).await {
+            Ok(outcome) => Decided::Outcome(outcome),
+            Err(e) => Decided::Refused(AppError::from(e)),
+        };
+    }
+    match state.engine.grab_keeping_late_outcome(campaign, user).await {
+        GrabReply::Answered(Ok(outcome)) => Decided::Outcome(outcome),
+        GrabReply::Answered(Err(e)) => Decided::Refused(AppError::from(e)),
+        GrabReply::Late { answer, outcome } => Decided::Late { answer, outcome },
     }
 }
 
@@ -138,24 +160,16 @@ async fn answer(
     keys: &RequestKeys<'_>,
     now: UnixMillis,
 ) -> (&'static str, Response) {
-    let user = keys.user.unwrap_or_default();
-    let outcome = match state.engine.grab_fast_path(campaign, user) {
-        Some(outcome) => outcome,
-        None => {
-            let _admitted = match state.defence.admit(Stage::AfterAuth, keys, now.0).await {
-                Ok(admitted) => admitted,
-                Err(e) => return refuse(e),
-            };
-            let _write_permit = match state.defence.admit_write() {
-                Ok(permit) => permit,
-                Err(e) => return refuse(e),
-            };
-            match state.engine.grab(campaign, user).await {
-                Ok(outcome) => outcome,
-                Err(e) => return refuse(AppError::from(e)),
-            }
-        }
-    };
+    match decide_grab(state, campaign, keys, now, false).await {
+        Decided::Outcome(outcome) => outcome_response(outcome),
+        Decided::Refused(e) => refuse(e),
+        // Not asked for; answered as the plain grab would be, the late outcome given up.
+        Decided::Late { answer, .. } => refuse(AppError::from(answer)),
+    }
+}
+
+/// The response to an engine outcome, with its metric code.
+pub(crate) fn outcome_response(outcome: GrabOutcome) -> (&'static str, Response) {
     let code = outcome.code();
     let response = match outcome {
         GrabOutcome::Won(ticket) | GrabOutcome::AlreadyWon(ticket) => respond(
@@ -176,15 +190,8 @@ async fn answer(
     (code, response)
 }
 
-fn refuse(error: AppError) -> (&'static str, Response) {
+pub(crate) fn refuse(error: AppError) -> (&'static str, Response) {
     (error.code(), error.into_response())
-}
-
-fn json_content_type(response: &mut Response) {
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        axum::http::HeaderValue::from_static("application/json"),
-    );
 }
 
 /// The 401 message for each token problem.
@@ -195,6 +202,7 @@ pub fn auth_message(e: crate::auth::AuthError) -> &'static str {
         Malformed => "malformed token",
         BadUserId => "token user id is invalid",
         Expired => "token expired",
+        ExpiryTooFar => "token expiry too far ahead (longer than max_token_ttl_secs)",
         Forged => "token signature invalid",
         NotAdmin => "admin key required",
     }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod campaigns;
 pub mod grab;
+pub mod keyed_grab;
 pub mod money_admin;
 pub mod ops;
 pub mod orders;

@@ -31,9 +31,6 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 /// Prometheus text exposition.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    for (rule, keys) in state.defence.rule_key_counts() {
-        metrics::gauge!("stampede_rule_tracked_keys", "rule" => rule).set(keys as f64);
-    }
     for switch in state.defence.switches.list() {
         metrics::gauge!("stampede_switch_on", "switch" => switch.name)
             .set(f64::from(u8::from(switch.on)));
@@ -41,7 +38,9 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     metrics::gauge!("stampede_blocklist_entries").set(state.defence.blocklist.len() as f64);
     metrics::gauge!("stampede_idempotency_entries").set(state.idempotency.len() as f64);
     metrics::gauge!("stampede_in_flight_requests").set(state.in_flight.current() as f64);
-    let mut response = state.prometheus.render().into_response();
+    let mut text = state.prometheus.render();
+    crate::exposition::render_live(&state, &mut text);
+    let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4"),

@@ -2,8 +2,9 @@
 //! `POST /v1/payments/callbacks/{channel}` (the channel reports one, signed).
 //!
 //! A callback's `X-Signature` is the lowercase hex HMAC-SHA256 of the raw body under the
-//! channel's secret, checked in constant time before the body is parsed. The configured
-//! channels are simulated ones (see [`crate::payment_desk`]); they share `sim_channel_secret`.
+//! channel's own secret ([`crate::channel_secrets`]), checked in constant time before the body
+//! is parsed: a body signed for one channel is 401 on another. The configured channels are
+//! simulated ones (see [`crate::payment_desk`]).
 
 use std::sync::Arc;
 
@@ -157,7 +158,11 @@ pub async fn callback(
     if !state.payments.has_channel(&channel) {
         return Err(CHANNEL_NOT_FOUND);
     }
-    verify_signature(&state.callback_signer, &headers, &body)?;
+    let signer = state
+        .callback_signers
+        .get(&channel)
+        .ok_or(CHANNEL_NOT_FOUND)?;
+    verify_signature(signer, &headers, &body)?;
     let request: CallbackRequest = parse(&body)?;
     let order_id = OrderId::parse(&request.order_id).ok_or_else(|| {
         AppError::BadRequest("order_id: must be \"o_\" followed by 32 hex digits".into())

@@ -85,7 +85,7 @@ impl Ledger {
         now: UnixMillis,
         rng: &mut impl Rng,
     ) -> Decision<CreateOutcome> {
-        if let Err(invalid) = spec.validate() {
+        if let Err(invalid) = spec.validate_new() {
             return Decision::unchanged(CreateOutcome::Invalid(invalid));
         }
         if self.campaigns.len() >= MAX_CAMPAIGNS {

@@ -31,8 +31,13 @@ pub use router::{
     AdmitError, ChannelHealth, ChannelRouter, HEALTH_MIN_CALLS, MAX_CHANNELS, Routed, RouterError,
     call_with_health,
 };
-pub use sim::config::{MAX_SIM_DELAY_MS, SimChannelConfig, SimChannelConfigError};
-pub use sim::{MAX_PENDING_DELIVERIES, MAX_SIM_TRANSACTIONS, SimChannel, StatementLine};
+pub use sim::config::{
+    MAX_SIM_DELAY_MS, MIN_CHANNEL_SECRET_BYTES, SimChannelConfig, SimChannelConfigError,
+};
+pub use sim::{
+    MAX_PENDING_DELIVERIES, MAX_SIM_TRANSACTIONS, SimChannel, StatementLine, books_file_name,
+    channel_of_books_file, read_books_statement,
+};
 
 /// A channel call's future (boxed so the trait stays object-safe; a real channel is async).
 pub type ChannelFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

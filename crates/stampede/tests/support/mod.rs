@@ -110,8 +110,12 @@ impl Drop for Server {
     }
 }
 
+/// A token for `user`, valid for an hour (the server refuses tokens that expire more than
+/// `max_token_ttl_secs` ahead).
 pub fn token(user: &str) -> String {
-    stampede_api::mint_token(TOKEN_SECRET.as_bytes(), user, 4_000_000_000)
+    use stampede_engine::Clock as _;
+    let expires = stampede_engine::SystemClock.now().0 / 1000 + 3_600;
+    stampede_api::mint_token(TOKEN_SECRET.as_bytes(), user, expires)
 }
 
 pub fn admin() -> String {

@@ -46,7 +46,16 @@ pub struct SimChannelConfig {
     pub late_delay_ms: u64,
     /// Payments whose callback is never delivered (only `query` finds them), in ppm.
     pub drop_callback_rate_ppm: u32,
+    /// The HMAC-SHA256 secret of this channel's signed HTTP callbacks, checked by the HTTP
+    /// edge (at least [`MIN_CHANNEL_SECRET_BYTES`]; empty: the server reads or generates one
+    /// per channel in its data directory). Each channel has its own, so a callback signed for
+    /// one channel is refused on another. The simulator itself delivers its callbacks in
+    /// process and signs nothing.
+    pub secret: String,
 }
+
+/// Shortest configured channel `secret`: 16 bytes, as for the token secret.
+pub const MIN_CHANNEL_SECRET_BYTES: usize = 16;
 
 impl Default for SimChannelConfig {
     fn default() -> Self {
@@ -64,6 +73,7 @@ impl Default for SimChannelConfig {
             late_rate_ppm: 0,
             late_delay_ms: 5_000,
             drop_callback_rate_ppm: 0,
+            secret: String::new(),
         }
     }
 }
@@ -91,6 +101,12 @@ impl SimChannelConfig {
         };
         if probe.validate().is_err() {
             return fail("name", "must be 1 to 32 bytes of [a-z0-9_-]");
+        }
+        if !self.secret.is_empty() && self.secret.len() < MIN_CHANNEL_SECRET_BYTES {
+            return fail(
+                "secret",
+                "must be at least 16 bytes (or empty to generate one)",
+            );
         }
         if !(1..=10_000).contains(&self.weight) {
             return fail("weight", "must be between 1 and 10000");

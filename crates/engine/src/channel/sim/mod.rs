@@ -27,8 +27,11 @@ use super::{
 use crate::clock::Clock;
 
 mod book;
+mod books;
 pub(super) mod config;
 mod store;
+
+pub use books::{books_file_name, channel_of_books_file, read_books_statement};
 
 /// Most payments the simulator remembers (made, or promised to a customer who has not paid
 /// yet); past it `pay` answers `Declined("simulator full")`. Four million is one payment per

@@ -47,16 +47,16 @@ impl Store {
                 "sim channel store: torn last line cut");
             file.set_len(complete as u64)?;
         }
-        let mut loaded = Loaded::default();
-        for (number, line) in text[..complete].lines().enumerate() {
-            parse_line(line, channel, &mut loaded).map_err(|why| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}:{}: {why}", path.display(), number + 1),
-                )
-            })?;
-        }
+        let loaded = parse_complete_lines(&text[..complete], path, channel)?;
         Ok((Self { file }, loaded))
+    }
+
+    /// Reads what the file at `path` holds without creating or changing it (its channel may
+    /// be appending to it now): a torn last line is left out, not cut.
+    pub(super) fn read(path: &Path, channel: &str) -> io::Result<Loaded> {
+        let text = std::fs::read_to_string(path)?;
+        let complete = text.rfind('\n').map_or(0, |end| end + 1);
+        parse_complete_lines(&text[..complete], path, channel)
     }
 
     /// Appends a payment.
@@ -80,6 +80,19 @@ impl Store {
             tracing::error!(%error, "sim channel store: append failed");
         }
     }
+}
+
+fn parse_complete_lines(text: &str, path: &Path, channel: &str) -> io::Result<Loaded> {
+    let mut loaded = Loaded::default();
+    for (number, line) in text.lines().enumerate() {
+        parse_line(line, channel, &mut loaded).map_err(|why| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}:{}: {why}", path.display(), number + 1),
+            )
+        })?;
+    }
+    Ok(loaded)
 }
 
 fn parse_line(line: &str, channel: &str, loaded: &mut Loaded) -> Result<(), String> {

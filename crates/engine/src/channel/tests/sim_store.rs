@@ -8,6 +8,13 @@ use tokio::time::sleep;
 use super::*;
 use crate::channel::{ChannelError, PaymentChannel};
 
+/// Appends half a line, as a process that died mid-write leaves.
+fn append_torn_line(path: &std::path::Path) {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(b"p\to_000").unwrap();
+}
+
 #[tokio::test(start_paused = true)]
 async fn an_opened_channel_remembers_payments_and_refunds_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
@@ -47,13 +54,7 @@ async fn an_opened_channel_remembers_payments_and_refunds_across_restarts() {
     drop(channel);
 
     // A torn last line (the process died mid-write) is cut; the rest is kept.
-    use std::io::Write as _;
-    let mut file = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&path)
-        .unwrap();
-    file.write_all(b"p\to_000").unwrap();
-    drop(file);
+    append_torn_line(&path);
     let channel = open();
     assert_eq!(channel.payment_count(), 3);
     let fourth = channel.pay_now(order(4), AMOUNT).expect("room");
@@ -104,5 +105,35 @@ async fn an_order_paid_before_a_restart_is_not_paid_again_after_it() {
         channel.payment_count(),
         2,
         "new orders still get a customer"
+    );
+}
+
+/// Someone else reading the books (`stampede reconcile`) sees the channel's own statement,
+/// leaves a torn last line out rather than cutting it, and creates nothing.
+#[tokio::test(start_paused = true)]
+async fn the_books_read_from_outside_give_the_channels_statement_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(crate::channel::books_file_name("sim"));
+    let missing = crate::channel::read_books_statement(&path, "sim");
+    assert!(missing.is_err());
+    assert!(!path.exists(), "reading creates nothing");
+    let channel = SimChannel::open(
+        SimChannelConfig::default(),
+        Arc::new(ManualClock::new(START)),
+        &path,
+    )
+    .expect("opens");
+    channel.pay_now(order(1), AMOUNT).expect("room");
+    let refunded = channel.pay_now(order(2), AMOUNT).expect("room");
+    channel.refund(&refunded, "key-2").await.expect("refund");
+    append_torn_line(&path);
+    let before = std::fs::read(&path).unwrap();
+    let read = crate::channel::read_books_statement(&path, "sim").expect("readable");
+    assert_eq!(read, channel.statement());
+    assert_eq!(read.len(), 2);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the torn line is left"
     );
 }

@@ -1,0 +1,128 @@
+//! A grab under an `Idempotency-Key`: its first decision is kept whether or not its client is
+//! still connected.
+//!
+//! The key's first request is decided on a task of its own, not in the request's future: a
+//! client that resets its connection drops the request future, and with it anything the
+//! future owns. Were the key's placeholder and the writer's reply receiver owned there, the
+//! key would be forgotten while the writer goes on to decide (or has decided) the grab, and
+//! the client's retry with the same key would make a second order. The task owns both: the
+//! request future only waits for the task's first answer.
+//!
+//! What the task stores for the key:
+//! - a decided answer (won, already won, sold out, not started, ended, no such campaign, a
+//!   4xx refusal): stored and answered;
+//! - a transient refusal (429, 503) made before the writer decided anything: answered, not
+//!   stored, the key freed (a retry is decided afresh);
+//! - a writer slower than the journal reply timeout: `degraded` is answered at once, as for
+//!   any grab, but the task keeps waiting for the writer (which therefore decides the grab
+//!   rather than skipping it) and stores what it came to; a retry meanwhile waits up to
+//!   [`crate::idempotency::KEY_IN_USE_WAIT`], then gets 409 `idempotency_key_in_use` until
+//!   the answer is stored. If the writer fails instead (journal failure, shutdown), nothing
+//!   was acknowledged and the key is freed.
+
+use std::sync::Arc;
+
+use axum::response::Response;
+use stampede_admission::rules::RequestKeys;
+use stampede_core::{CampaignId, UnixMillis};
+use tokio::sync::oneshot;
+
+use crate::error::AppError;
+use crate::handlers::grab::{Decided, decide_grab, outcome_response, refuse};
+use crate::idempotency::{Begin, Pending, Scope, Stored};
+use crate::state::AppState;
+
+/// Answers a keyed grab by `keys.user`: the key's stored answer, or the first decision, made
+/// on a task that runs to its end even if this future is dropped.
+pub(crate) async fn first_decision(
+    state: &Arc<AppState>,
+    campaign: CampaignId,
+    key: &str,
+    keys: &RequestKeys<'_>,
+    now: UnixMillis,
+) -> (&'static str, Response) {
+    let Some(running) = state.idempotency.try_start() else {
+        return refuse(AppError::Overloaded);
+    };
+    let scope: Scope = (
+        keys.user.unwrap_or_default().to_owned(),
+        campaign,
+        key.to_owned(),
+    );
+    let (route, ip, campaign_bits) = (keys.route, keys.ip, keys.campaign);
+    let (first_answer, answered) = oneshot::channel();
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        let _running = running;
+        let keys = RequestKeys {
+            route,
+            ip,
+            user: Some(&scope.0),
+            campaign: campaign_bits,
+        };
+        decide_once(&state, &scope, &keys, now, first_answer).await;
+    });
+    answered.await.unwrap_or_else(|_| {
+        refuse(AppError::Unavailable(
+            "the grab stopped before it was answered".into(),
+        ))
+    })
+}
+
+/// The task's body: replay, 409, or decide and store (see the module's notes).
+async fn decide_once(
+    state: &AppState,
+    scope: &Scope,
+    keys: &RequestKeys<'_>,
+    now: UnixMillis,
+    first_answer: oneshot::Sender<(&'static str, Response)>,
+) {
+    // A send fails only when the client is gone; the decision is stored for its retry anyway.
+    let pending = match state.idempotency.begin(scope, now).await {
+        Begin::Replay(stored) => {
+            let _ = first_answer.send(("idempotent_replay", stored.response()));
+            return;
+        }
+        Begin::InUse => {
+            let _ = first_answer.send(refuse(AppError::IdempotencyKeyInUse));
+            return;
+        }
+        Begin::Fresh(pending) => pending,
+    };
+    let (code, response) = match decide_grab(state, scope.1, keys, now, true).await {
+        Decided::Outcome(outcome) => outcome_response(outcome),
+        Decided::Refused(error) => refuse(error),
+        Decided::Late { answer, outcome } => {
+            let _ = first_answer.send(refuse(AppError::from(answer)));
+            // The writer's answer, however late: a win is answered only once durable.
+            if let Ok(outcome) = outcome.outcome().await {
+                let (_, response) = outcome_response(outcome);
+                store(pending, response, now).await;
+            }
+            return;
+        }
+    };
+    // Transient refusals (429/503) are not the key's first decision: nothing was decided,
+    // and a retry should be decided afresh. Dropping `pending` frees the key.
+    if matches!(response.status().as_u16(), 429 | 503) {
+        let _ = first_answer.send((code, response));
+        return;
+    }
+    let response = store(pending, response, now).await;
+    let _ = first_answer.send((code, response));
+}
+
+/// Stores `response` as the key's answer; returns it rebuilt from the stored bytes.
+async fn store(pending: Pending<'_>, response: Response, now: UnixMillis) -> Response {
+    let (parts, body) = response.into_parts();
+    // Our responses are small in-memory bodies: reading one cannot fail or exceed the limit.
+    let bytes = axum::body::to_bytes(body, crate::json::MAX_BODY_BYTES)
+        .await
+        .unwrap_or_default();
+    pending.finish(Stored {
+        status: parts.status,
+        body: bytes.clone(),
+        stored_at: now,
+    });
+    Response::from_parts(parts, axum::body::Body::from(bytes))
+}
