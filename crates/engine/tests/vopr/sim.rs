@@ -13,7 +13,7 @@ use stampede_core::{Command, UserId};
 use stampede_engine::{
     Durability, EngineError, ManualClock, OutcomeReceiver, Request, Stepped, Writer,
 };
-use stampede_journal::{CrashReport, MemoryStorage, Storage};
+use stampede_journal::{CrashReport, Journal, MemoryStorage, Storage};
 use tokio::sync::oneshot;
 
 use crate::Stats;
@@ -85,7 +85,7 @@ pub struct Sim {
     pub swarm: Swarm,
     pub storage: MemoryStorage,
     pub clock: ManualClock,
-    pub writer: Option<Writer<MemoryStorage>>,
+    pub writer: Option<Writer<Journal<MemoryStorage>>>,
     /// The writer's queue, FIFO, as the engine's bounded channel is.
     pub queue: VecDeque<Queued>,
     pub users: Vec<UserId>,
@@ -142,7 +142,7 @@ impl Sim {
     }
 
     /// The open writer.
-    pub fn writer(&self) -> &Writer<MemoryStorage> {
+    pub fn writer(&self) -> &Writer<Journal<MemoryStorage>> {
         self.writer.as_ref().expect("the writer is open")
     }
 
