@@ -8,7 +8,7 @@
 use std::num::{NonZeroU32, NonZeroU64};
 
 use governor::clock::FakeRelativeClock;
-use stampede_admission::clock::FakeClock;
+use stampede_admission::clock::ManualClock;
 use stampede_admission::keyed_rate::{KeyedRateConfig, KeyedRateLimiter, MAX_TRACKED_KEYS};
 use stampede_admission::leaky_bucket::{
     KeyedLeakyBucket, LeakyBucketConfig, LeakyBucketPolicy, Rate,
@@ -64,7 +64,7 @@ fn main() {
         || rate.evict_idle(),
     );
 
-    let clock = FakeClock::default();
+    let clock = ManualClock::default();
     let config = LeakyBucketConfig::new(Rate::per_second(NonZeroU64::MIN), 0);
     let leaky = KeyedLeakyBucket::new(
         LeakyBucketPolicy::new(config, &clock),

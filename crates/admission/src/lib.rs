@@ -33,7 +33,7 @@ pub mod token_bucket;
 pub mod warm_up;
 
 pub use breaker::{BreakerConfig, BreakerOpen, BreakerState, CallOutcome, CircuitBreaker};
-pub use clock::{Clock, FakeClock, SystemClock};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use in_flight::{InFlight, InFlightLimit, InFlightLimitLayer, InFlightPermit};
 pub use keyed_rate::{KeyedRateConfig, KeyedRateLimiter, RateDecision, retry_after_secs};
 pub use leaky_bucket::{KeyedLeakyBucket, LeakyBucket, LeakyBucketConfig, LeakyDecision};

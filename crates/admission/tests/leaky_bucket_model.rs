@@ -6,7 +6,7 @@ use std::num::NonZeroU64;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use stampede_admission::clock::FakeClock;
+use stampede_admission::clock::ManualClock;
 use stampede_admission::keyed_rate::MAX_TRACKED_KEYS;
 use stampede_admission::leaky_bucket::{
     BurstMode, KeyedLeakyBucket, LeakyBucketConfig, LeakyBucketPolicy, LeakyDecision, Rate,
@@ -82,7 +82,7 @@ proptest! {
         mode in mode(),
         steps in proptest::collection::vec(step(), 1..250),
     ) {
-        let clock = FakeClock::new(Duration::from_secs(3));
+        let clock = ManualClock::at_monotonic(Duration::from_secs(3));
         let config = LeakyBucketConfig {
             mode,
             ..LeakyBucketConfig::new(Rate::per_second(NonZeroU64::new(per_second).unwrap()), burst)

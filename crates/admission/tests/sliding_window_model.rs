@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use stampede_admission::clock::FakeClock;
+use stampede_admission::clock::ManualClock;
 use stampede_admission::keyed_rate::{MAX_TRACKED_KEYS, RateDecision};
 use stampede_admission::sliding_window::{
     KeyedSlidingWindow, SlidingWindowConfig, SlidingWindowPolicy,
@@ -58,7 +58,7 @@ proptest! {
         window_millis in 1..2_000_u64,
         steps in proptest::collection::vec(step(), 1..250),
     ) {
-        let clock = FakeClock::default();
+        let clock = ManualClock::default();
         let config = SlidingWindowConfig {
             limit: NonZeroU32::new(limit).unwrap(),
             window: Duration::from_millis(window_millis),

@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use stampede_admission::clock::{Clock, FakeClock};
+use stampede_admission::clock::{Clock, ManualClock};
 use stampede_admission::keyed_rate::RateDecision;
 use stampede_admission::token_bucket::{TokenBucket, TokenBucketConfig};
 use stampede_admission::warm_up::WarmUp;
@@ -62,7 +62,7 @@ proptest! {
         warm_up in proptest::option::of((0..5_000_u64, 1..6_u32)),
         steps in advances(),
     ) {
-        let clock = FakeClock::new(Duration::from_secs(7));
+        let clock = ManualClock::at_monotonic(Duration::from_secs(7));
         let warm_up = warm_up.map(|(period_millis, factor)| WarmUp {
             period: Duration::from_millis(period_millis),
             cold_factor: NonZeroU32::new(factor).unwrap(),
@@ -96,7 +96,7 @@ proptest! {
         burst in 1..30_u32,
         steps in advances(),
     ) {
-        let clock = FakeClock::default();
+        let clock = ManualClock::default();
         let config = TokenBucketConfig::new(
             NonZeroU32::new(per_second).unwrap(),
             NonZeroU32::new(burst).unwrap(),
@@ -106,7 +106,7 @@ proptest! {
         for advance_micros in steps {
             clock.advance(Duration::from_micros(advance_micros));
             admitted += u64::from(bucket.check().is_allowed());
-            let elapsed = clock.now_nanos();
+            let elapsed = clock.monotonic_nanos();
             // The A-th admission needs (A − burst) · interval ≤ elapsed (interval as rounded).
             let earned = elapsed / (1_000_000_000 / u64::from(per_second));
             prop_assert!(admitted <= u64::from(burst) + earned, "{} admitted", admitted);

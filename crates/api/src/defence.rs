@@ -16,7 +16,7 @@ use stampede_admission::blocklist::{
     AutoBan, AutoBanConfig, BanKey, Blocklist, Entry, ListKind, Origin, Subject, Verdict,
 };
 use stampede_admission::client_ip::{TrustedProxies, client_ip};
-use stampede_admission::clock::QuantaClock;
+use stampede_admission::clock::SharedClock;
 use stampede_admission::overload::{AdaptiveConfig, AdaptiveLimiter, AdaptivePermit, Admission};
 use stampede_admission::rules::{
     Admitted, Dimension, LimiterSpec, RequestKeys, RuleError, RuleSet, RuleSpec, Stage,
@@ -97,7 +97,9 @@ pub struct Defence {
     /// Degrade switches.
     pub switches: Switches,
     trusted: TrustedProxies,
-    adaptive: Option<AdaptiveLimiter<QuantaClock>>,
+    adaptive: Option<AdaptiveLimiter<SharedClock>>,
+    /// The clock every limiter decides on (rules compiled later too).
+    clock: SharedClock,
     blocklist_file: Arc<BlocklistFile>,
     dirty: AtomicBool,
     metrics: LayerMetrics,
@@ -143,10 +145,12 @@ pub fn configured_rules(config: &Config) -> Vec<RuleSpec> {
 }
 
 impl Defence {
-    /// Builds the defences for a validated config and loads the persisted blocklist.
-    pub fn new(config: &Config, now_ms: u64) -> anyhow::Result<Self> {
-        let rules =
-            RuleSet::compile(configured_rules(config)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    /// Builds the defences for a validated config, deciding on `clock`, and loads the
+    /// persisted blocklist.
+    pub fn new(config: &Config, clock: SharedClock) -> anyhow::Result<Self> {
+        let now_ms = clock.now().0;
+        let rules = RuleSet::compile(configured_rules(config), &clock)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         let trusted = TrustedProxies::parse(
             config
                 .trusted_proxies
@@ -159,7 +163,7 @@ impl Defence {
                 adaptive.latency_target_p99 =
                     Some(Duration::from_millis(config.overload_p99_target_ms));
             }
-            AdaptiveLimiter::new(adaptive, QuantaClock::new())
+            AdaptiveLimiter::new(adaptive, Arc::clone(&clock))
         });
         let defence = Self {
             rules: ArcSwap::from_pointee(rules),
@@ -173,6 +177,7 @@ impl Defence {
             switches: Switches::default(),
             trusted,
             adaptive,
+            clock,
             blocklist_file: Arc::new(BlocklistFile {
                 path: config.data_dir.join(BLOCKLIST_FILE),
                 writing: Mutex::new(()),
@@ -351,7 +356,7 @@ impl Defence {
 
     /// Adaptive overload protection for the write path: a permit to hold while the engine
     /// works, or 503 `overloaded`.
-    pub fn admit_write(&self) -> Result<Option<AdaptivePermit<QuantaClock>>, AppError> {
+    pub fn admit_write(&self) -> Result<Option<AdaptivePermit<SharedClock>>, AppError> {
         let Some(adaptive) = &self.adaptive else {
             return Ok(None);
         };
@@ -378,7 +383,7 @@ impl Defence {
 
     /// Replaces the rules whole (validated and compiled first; on error the old stay).
     pub fn set_rules(&self, specs: Vec<RuleSpec>) -> Result<(), RuleError> {
-        let mut compiled = RuleSet::compile(specs)?;
+        let mut compiled = RuleSet::compile(specs, &self.clock)?;
         compiled.carry_counts_from(&self.rules.load());
         self.rules.store(Arc::new(compiled));
         Ok(())
@@ -495,7 +500,13 @@ mod tests {
             ..Config::default()
         };
         config.validate().unwrap();
-        Defence::new(&config, NOW_MS).unwrap()
+        Defence::new(
+            &config,
+            Arc::new(stampede_admission::ManualClock::new(
+                stampede_core::UnixMillis(NOW_MS),
+            )),
+        )
+        .unwrap()
     }
 
     fn saved(dir: &Path) -> Vec<Entry> {

@@ -41,6 +41,7 @@ pub use data_dir_lock::{DataDirLock, DataDirLockError, LOCK_FILE};
 pub use error::AppError;
 pub use state::AppState;
 
+use stampede_admission::clock::SharedClock;
 use stampede_admission::keyed_rate::IDLE_EVICTION_INTERVAL;
 use stampede_engine::{Engine, EngineConfig, JournalGuard, JournalGuardConfig, SystemClock};
 
@@ -91,6 +92,12 @@ pub fn load_secrets(config: &Config) -> anyhow::Result<(String, String)> {
 /// Takes no lock on the data directory: [`serve`] takes it before calling this, and a caller
 /// that serves the state some other way (tests on a fresh directory) must be its only user.
 pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
+    build_state_on(config, Arc::new(SystemClock::new()))
+}
+
+/// [`build_state`] deciding on `clock`: the engine, its journal guard, every limiter, breaker
+/// and payment job read it (tests hand in a [`stampede_engine::ManualClock`]).
+pub fn build_state_on(config: &Config, clock: SharedClock) -> anyhow::Result<Arc<AppState>> {
     let prometheus = metrics::install();
     std::fs::create_dir_all(&config.data_dir)?;
     let (token_secret, admin_key) = load_secrets(config)?;
@@ -104,9 +111,9 @@ pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
             journal_reply_timeout: Duration::from_millis(config.journal_reply_timeout_ms),
             ..JournalGuardConfig::default()
         },
-        Arc::new(stampede_admission::SystemClock::new()),
+        Arc::clone(&clock),
     )?;
-    let (engine, recovered) = Engine::open_guarded(&engine_config, guard, Arc::new(SystemClock))?;
+    let (engine, recovered) = Engine::open_guarded(&engine_config, guard, clock)?;
     tracing::info!(
         records = recovered.records,
         campaigns = recovered.campaigns,

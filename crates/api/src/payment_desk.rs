@@ -9,8 +9,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use stampede_admission::SystemClock as MonotonicSystemClock;
-use stampede_admission::clock::Clock as _;
+use stampede_admission::clock::{Clock as _, SharedClock};
 use stampede_core::{OrderId, Payment};
 use stampede_engine::channel::router::{AdmitError, ChannelHealth, call_with_health};
 use stampede_engine::{
@@ -32,7 +31,7 @@ pub const READ_QUERY_INTERVAL: Duration = Duration::from_secs(2);
 pub struct PaymentDesk {
     router: ChannelRouter,
     sims: Vec<Arc<SimChannel>>,
-    clock: MonotonicSystemClock,
+    clock: SharedClock,
     call_timeout: Duration,
     /// How long an order may stay `paying` before the query job asks its channels.
     pub query_after: Duration,
@@ -66,7 +65,7 @@ pub enum DeskError {
 
 impl PaymentDesk {
     /// The channels `config` names (or the default `sim`), on `clock`.
-    pub fn new(config: &Config, clock: Arc<dyn stampede_engine::Clock>) -> anyhow::Result<Self> {
+    pub fn new(config: &Config, clock: SharedClock) -> anyhow::Result<Self> {
         // Each channel keeps its own books in the data directory, as a real channel keeps
         // them in its own database: they outlive a restart of this server.
         let sims = config
@@ -92,7 +91,7 @@ impl PaymentDesk {
         Ok(Self {
             router,
             sims,
-            clock: MonotonicSystemClock::new(),
+            clock,
             call_timeout: Duration::from_millis(config.payment_call_timeout_ms),
             query_after: Duration::from_secs(config.payment_query_after_secs),
             read_queries: Mutex::new(std::collections::HashMap::new()),
@@ -114,7 +113,7 @@ impl PaymentDesk {
 
     /// Now on the desk's monotonic clock.
     pub fn monotonic_now(&self) -> Duration {
-        self.clock.now()
+        self.clock.monotonic()
     }
 
     /// Each simulated channel's statement up to `cutoff` (lines after it dropped, and the
@@ -146,7 +145,7 @@ impl PaymentDesk {
 
     /// Every channel's health now.
     pub fn health(&self) -> Vec<ChannelHealth> {
-        self.router.snapshot(self.clock.now())
+        self.router.snapshot(self.clock.monotonic())
     }
 
     /// Chooses the channel for a new payment: `name` if given (and in rotation), else a
@@ -155,7 +154,7 @@ impl PaymentDesk {
         &self,
         name: Option<&str>,
     ) -> Result<stampede_engine::channel::router::Routed, DeskError> {
-        let now = self.clock.now();
+        let now = self.clock.monotonic();
         match name {
             Some(name) => self.router.admit(name, now).map_err(admit_error),
             None => self.router.pick(now).ok_or(DeskError::NoChannel {
@@ -186,7 +185,7 @@ impl PaymentDesk {
     pub async fn query(&self, name: &str, order: OrderId) -> Result<Vec<Payment>, DeskError> {
         let routed = self
             .router
-            .admit(name, self.clock.now())
+            .admit(name, self.clock.monotonic())
             .map_err(admit_error)?;
         let channel = routed.channel();
         call_with_health(routed, &self.clock, self.call_timeout, channel.query(order))
@@ -198,7 +197,7 @@ impl PaymentDesk {
     pub async fn refund(&self, payment: &Payment) -> Result<RefundReceipt, DeskError> {
         let routed = self
             .router
-            .admit(&payment.channel, self.clock.now())
+            .admit(&payment.channel, self.clock.monotonic())
             .map_err(admit_error)?;
         let channel = routed.channel();
         let key = stampede_core::refund_key(payment);
@@ -215,7 +214,7 @@ impl PaymentDesk {
     /// Whether a read of `order` may trigger a channel query now (at most once per
     /// [`READ_QUERY_INTERVAL`] per order, at most [`MAX_READ_QUERY_ORDERS`] remembered).
     pub fn read_query_allowed(&self, order: OrderId) -> bool {
-        let now = self.clock.now();
+        let now = self.clock.monotonic();
         let mut seen = self.read_queries.lock();
         if let Some(&last) = seen.get(&order) {
             if now.saturating_sub(last) < READ_QUERY_INTERVAL {

@@ -72,8 +72,9 @@ impl AppState {
         prometheus: PrometheusHandle,
         channel_secrets: &[(String, String)],
     ) -> anyhow::Result<Arc<Self>> {
-        let defence = Defence::new(config, engine.now().0)?;
+        // One clock for everything this server decides on: the engine's.
         let engine_clock = engine.clock();
+        let defence = Defence::new(config, std::sync::Arc::clone(&engine_clock))?;
         Ok(Arc::new(Self {
             engine,
             auth,

@@ -91,7 +91,8 @@ fn a_rule_rejection_that_trips_no_ban_does_not_allocate() {
     };
     config.validate().unwrap();
     let now_ms = 1_794_398_400_000;
-    let defence = Defence::new(&config, now_ms).unwrap();
+    let clock = Arc::new(ManualClock::new(UnixMillis(now_ms)));
+    let defence = Defence::new(&config, clock).unwrap();
     let keys = RequestKeys {
         route: Route::Grab,
         ip: None,
@@ -124,7 +125,8 @@ fn the_client_address_from_several_forwarded_lines_does_not_allocate() {
         ..Config::default()
     };
     config.validate().unwrap();
-    let defence = Defence::new(&config, 1_794_398_400_000).unwrap();
+    let clock = Arc::new(ManualClock::new(UnixMillis(1_794_398_400_000)));
+    let defence = Defence::new(&config, clock).unwrap();
     let mut headers = axum::http::HeaderMap::new();
     for line in ["198.51.100.1, 1.2.3.4", "5.6.7.8, 10.0.0.3", "10.0.0.2"] {
         headers.append("x-forwarded-for", line.parse().unwrap());

@@ -1139,7 +1139,11 @@ async fn the_worked_example_config_loads_validates_and_serves() {
         ]
     );
     assert_eq!(config.switches.get("winners"), Some(&false));
-    RuleSet::compile(config.rules.clone()).expect("the example's rules compile");
+    RuleSet::compile(
+        config.rules.clone(),
+        &stampede_admission::clock::system_shared(),
+    )
+    .expect("the example's rules compile");
 
     let server = TestServer::start_with(|c| {
         c.rules = config.rules.clone();

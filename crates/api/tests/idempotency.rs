@@ -57,7 +57,7 @@ async fn harness(journal_reply_timeout: Duration) -> Harness {
         storage.clone(),
         Durability::Fsync,
         Some(1),
-        Arc::new(SystemClock),
+        Arc::new(SystemClock::new()),
         guard,
     )
     .expect("engine opens");
@@ -93,7 +93,7 @@ async fn harness(journal_reply_timeout: Duration) -> Harness {
 impl Harness {
     /// A grab by alice under `key`.
     fn keyed_grab(&self, key: &str) -> Request<Body> {
-        let expires = SystemClock.now().0 / 1000 + 3_600;
+        let expires = SystemClock::new().now().0 / 1000 + 3_600;
         Request::post(format!("/v1/campaigns/{}/grab", self.campaign))
             .header(
                 "authorization",

@@ -45,21 +45,4 @@ impl fmt::Display for Cents {
     }
 }
 
-/// A point in time as milliseconds since the Unix epoch. The core never reads a clock: every
-/// operation is handed `now` by its caller.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct UnixMillis(pub u64);
-
-impl UnixMillis {
-    /// `self + secs` seconds, saturating.
-    pub fn plus_secs(self, secs: u64) -> UnixMillis {
-        UnixMillis(self.0.saturating_add(secs.saturating_mul(1000)))
-    }
-}
-
-impl fmt::Debug for UnixMillis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}ms", self.0)
-    }
-}
+pub use stampede_clock::UnixMillis;

@@ -182,7 +182,7 @@ impl JournalGuard {
     /// A permit to send one command to the writer, or `Degraded` while the breaker is open
     /// (or half-open with every probe slot taken).
     pub(crate) fn admit(&self) -> Result<CallPermit, EngineError> {
-        let now = self.clock.now();
+        let now = self.clock.monotonic();
         self.breaker.try_acquire(now).map_err(|open| {
             self.refused.increment(1);
             // Open, or half-open with its probe slots taken: one atomic load tells which.
@@ -221,7 +221,7 @@ impl JournalGuard {
     ) -> Result<Result<T, EngineError>, LateReply<T>> {
         let reply = timeout(self.journal_reply_timeout, &mut answer).await;
         let timed_out = reply.is_err();
-        let now = self.clock.now();
+        let now = self.clock.monotonic();
         let elapsed = now.saturating_sub(permit.started());
         let (outcome, result) = match reply {
             Ok(Ok(result)) => {

@@ -356,8 +356,8 @@ fn a_full_disk_is_reported_with_the_path_and_the_os_error() {
         durability: Durability::Fsync,
         rng_seed: Some(1),
     };
-    let (engine, _) =
-        Engine::open(&config, Arc::new(stampede_engine::SystemClock)).expect("an empty journal");
+    let (engine, _) = Engine::open(&config, Arc::new(stampede_engine::SystemClock::new()))
+        .expect("an empty journal");
     let failed = runtime().block_on(engine.create_campaign(seckill(1, 1)));
     match failed {
         Err(EngineError::Unavailable(why)) => {

@@ -132,7 +132,7 @@ fn token(user: &str, ttl: u64, args: ConfigArgs) -> ExitCode {
         Ok(secrets) => secrets,
         Err(e) => return fail(format!("{e:#}")),
     };
-    let expires = stampede_engine::Clock::now(&stampede_engine::SystemClock).0 / 1000 + ttl;
+    let expires = stampede_engine::Clock::now(&stampede_engine::SystemClock::new()).0 / 1000 + ttl;
     println!(
         "{}",
         stampede_api::mint_token(secret.as_bytes(), user, expires)

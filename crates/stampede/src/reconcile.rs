@@ -82,7 +82,7 @@ pub fn run(args: ReconcileArgs) -> ExitCode {
         ));
     }
     // Statements first, as the server's job draws them: a bad file fails before the replay.
-    let now = SystemClock.now();
+    let now = SystemClock::new().now();
     let statements = match draw_statements(&args, now) {
         Ok(statements) => statements,
         Err(e) => return fail(e),

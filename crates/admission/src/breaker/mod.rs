@@ -8,7 +8,7 @@
 //!   slow-call threshold, open period, probes; named limits.
 //! - [`breaker`](mod@breaker): [`CircuitBreaker`], the thread-safe handle (`&self`, cheap
 //!   clone), and the RAII [`CallPermit`] (dropped unrecorded = failure).
-//! - the clock is the crate's injected [`Clock`](crate::clock::Clock) (`SystemClock`, `FakeClock`).
+//! - the clock is the crate's injected [`Clock`](crate::clock::Clock) (`SystemClock`, `ManualClock`).
 //!
 //! Time is always an argument: `try_acquire(now)` and `record(outcome, elapsed)`, so the
 //! breaker reads no clock; its callers (the engine's journal guard, the payment router) read

@@ -52,7 +52,7 @@ impl LeakyBucketPolicy {
             undelayed,
             ramp: config
                 .warm_up
-                .map(|warm_up| Ramp::new(warm_up, clock.now_nanos())),
+                .map(|warm_up| Ramp::new(warm_up, clock.monotonic_nanos())),
         }
     }
 

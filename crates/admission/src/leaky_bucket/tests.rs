@@ -5,15 +5,15 @@ use std::num::NonZeroU64;
 use std::time::Duration;
 
 use super::*;
-use crate::clock::FakeClock;
+use crate::clock::ManualClock;
 use crate::warm_up::WarmUp;
 
 fn per_second(requests: u64) -> Rate {
     Rate::per_second(NonZeroU64::new(requests).unwrap())
 }
 
-fn bucket(config: LeakyBucketConfig) -> (LeakyBucket<FakeClock>, FakeClock) {
-    let clock = FakeClock::new(Duration::from_secs(1_000));
+fn bucket(config: LeakyBucketConfig) -> (LeakyBucket<ManualClock>, ManualClock) {
+    let clock = ManualClock::at_monotonic(Duration::from_secs(1_000));
     let policy = LeakyBucketPolicy::new(config, &clock);
     (LeakyBucket::new(policy, clock.clone()), clock)
 }
@@ -136,7 +136,7 @@ fn decision_codes() {
 
 #[test]
 fn keyed_buckets_are_independent_and_evicted_when_drained() {
-    let clock = FakeClock::default();
+    let clock = ManualClock::default();
     let policy = LeakyBucketPolicy::new(LeakyBucketConfig::new(per_second(1), 0), &clock);
     let keyed = KeyedLeakyBucket::new(policy, 100, clock.clone());
     assert_eq!(keyed.check(1), LeakyDecision::Allow);
@@ -152,7 +152,7 @@ fn keyed_buckets_are_independent_and_evicted_when_drained() {
 
 #[test]
 fn warm_up_ramps_the_leak_rate() {
-    let clock = FakeClock::default();
+    let clock = ManualClock::default();
     let config = LeakyBucketConfig {
         mode: BurstMode::Nodelay,
         warm_up: Some(WarmUp::over(Duration::from_secs(10))),

@@ -107,7 +107,7 @@ impl<C: Clock> AdaptiveLimiter<C> {
             panic!("AdaptiveLimiter::new: {error}");
         }
         let bucket_nanos = to_nanos(config.bucket_width);
-        let estimated_bucket = to_nanos(clock.now()) / bucket_nanos;
+        let estimated_bucket = clock.monotonic_nanos() / bucket_nanos;
         let shared = Shared {
             clock,
             bucket_nanos,
@@ -130,7 +130,7 @@ impl<C: Clock> AdaptiveLimiter<C> {
     /// Admits or sheds one request now.
     pub fn try_admit(&self) -> Admission<C> {
         let shared = &*self.shared;
-        let now = shared.clock.now();
+        let now = shared.clock.monotonic();
         let bucket = to_nanos(now) / shared.bucket_nanos;
         if shared.estimated_bucket.load(Ordering::Acquire) < bucket
             && let Some(mut window) = shared.window.try_lock()
@@ -189,7 +189,7 @@ impl<C: Clock> Shared<C> {
     }
 
     fn finish(&self, started: Duration) {
-        let now = self.clock.now();
+        let now = self.clock.monotonic();
         let bucket = to_nanos(now) / self.bucket_nanos;
         let previous = self.in_flight.fetch_sub(1, Ordering::AcqRel);
         debug_assert!(previous > 0, "AdaptivePermit finished with none in flight");

@@ -8,7 +8,7 @@
 //! - [`histogram`]: a fixed log-linear latency histogram (p99 without allocation).
 //!
 //! The clock is injected ([`Clock`](crate::clock::Clock)); tests drive a model
-//! server on a `FakeClock`.
+//! server on a `ManualClock`.
 
 pub mod config;
 pub mod histogram;

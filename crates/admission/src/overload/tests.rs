@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::clock::FakeClock;
+use crate::clock::ManualClock;
 
 const TICK: Duration = Duration::from_millis(1);
 const WORKERS: f64 = 50.0;
@@ -41,15 +41,15 @@ impl Run {
 }
 
 struct Model {
-    clock: FakeClock,
-    limiter: AdaptiveLimiter<FakeClock>,
+    clock: ManualClock,
+    limiter: AdaptiveLimiter<ManualClock>,
     /// (work left in ticks, permit)
-    requests: Vec<(f64, AdaptivePermit<FakeClock>)>,
+    requests: Vec<(f64, AdaptivePermit<ManualClock>)>,
 }
 
 impl Model {
     fn new(config: AdaptiveConfig) -> Self {
-        let clock = FakeClock::new(Duration::from_secs(1_000));
+        let clock = ManualClock::at_monotonic(Duration::from_secs(1_000));
         let limiter = AdaptiveLimiter::new(config, clock.clone());
         Self {
             clock,
@@ -184,7 +184,7 @@ fn latency_target_sheds_then_recovers() {
 
 #[test]
 fn a_stall_sheds_above_the_floor() {
-    let clock = FakeClock::new(Duration::from_secs(1));
+    let clock = ManualClock::at_monotonic(Duration::from_secs(1));
     let limiter = AdaptiveLimiter::new(config(), clock.clone());
     for _ in 0..100 {
         let Admission::Admit(permit) = limiter.try_admit() else {

@@ -28,7 +28,7 @@ impl<P: Policy, C: Clock> Global<P, C> {
 
     /// Decides one request now and, if admitted, counts it.
     pub fn check(&self) -> P::Decision {
-        let now = self.clock.now_nanos();
+        let now = self.clock.monotonic_nanos();
         // A policy is pure and cannot leave the state half-written, so a poisoned lock (a
         // panic elsewhere while holding it) still guards a consistent state.
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);

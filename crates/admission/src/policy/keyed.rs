@@ -104,7 +104,7 @@ impl<P: Policy, C: Clock> Keyed<P, C> {
 
     /// Decides one request for `key` now and, if admitted, counts it.
     pub fn check(&self, key: u64) -> P::Decision {
-        let now = self.clock.now_nanos();
+        let now = self.clock.monotonic_nanos();
         // Hot path: one relaxed load. Only a full table pays for the lookup and eviction,
         // which must happen before `entry` takes a shard lock (eviction locks every shard).
         if self.len_estimate.load(Ordering::Relaxed) >= self.max_keys
@@ -138,7 +138,7 @@ impl<P: Policy, C: Clock> Keyed<P, C> {
     /// [`IDLE_EVICTION_INTERVAL`](crate::keyed_rate::IDLE_EVICTION_INTERVAL); `check` also
     /// calls it when a new key meets a full table.
     pub fn evict_idle(&self) {
-        let now = self.clock.now_nanos();
+        let now = self.clock.monotonic_nanos();
         self.map.retain(|_, state| !self.policy.is_idle(state, now));
         self.map.shrink_to_fit();
         self.len_estimate.store(self.map.len(), Ordering::Relaxed);

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::*;
-use crate::clock::FakeClock;
+use crate::clock::ManualClock;
 use crate::keyed_rate::{MAX_TRACKED_KEYS, MIN_INLINE_EVICTION_GAP};
 
 const SECOND: u64 = 1_000_000_000;
@@ -47,7 +47,7 @@ impl Policy for TwoPerSecond {
 
 #[test]
 fn global_shares_one_state() {
-    let clock = FakeClock::default();
+    let clock = ManualClock::default();
     let global = Global::new(TwoPerSecond, clock.clone());
     assert_eq!(global.check(), Toy::Yes);
     assert_eq!(global.check(), Toy::Yes);
@@ -58,7 +58,7 @@ fn global_shares_one_state() {
 
 #[test]
 fn keyed_full_table_rejects_new_keys_only_and_evicts_idle() {
-    let clock = FakeClock::default();
+    let clock = ManualClock::default();
     let keyed = Keyed::new(TwoPerSecond, 2, clock.clone());
     assert_eq!(keyed.check(1), Toy::Yes);
     assert_eq!(keyed.check(2), Toy::Yes);
@@ -98,5 +98,5 @@ fn validate_max_keys_bounds() {
 #[test]
 #[should_panic(expected = "invalid max_keys")]
 fn keyed_new_panics_on_zero_keys() {
-    let _ = Keyed::new(TwoPerSecond, 0, FakeClock::default());
+    let _ = Keyed::new(TwoPerSecond, 0, ManualClock::default());
 }

@@ -12,7 +12,7 @@ use std::num::{NonZeroU32, NonZeroU64};
 use std::time::Duration;
 
 use super::spec::{Dimension, LimiterSpec, MAX_RATE_PER_SEC, RuleError, RuleSpec};
-use crate::clock::QuantaClock;
+use crate::clock::{GovernorClock, SharedClock};
 use crate::keyed_rate::{
     KeyedRateConfig, KeyedRateConfigError, KeyedRateLimiter, MAX_TRACKED_KEYS,
 };
@@ -55,12 +55,12 @@ pub(super) enum LimiterConfig {
 
 /// A live limiter.
 pub(super) enum Limiter {
-    Token(TokenBucket<QuantaClock>),
-    KeyedToken(KeyedRateLimiter<governor::clock::DefaultClock>),
-    Leaky(LeakyBucket<QuantaClock>),
-    KeyedLeaky(KeyedLeakyBucket<QuantaClock>),
-    Window(Global<SlidingWindowPolicy, QuantaClock>),
-    KeyedWindow(Keyed<SlidingWindowPolicy, QuantaClock>),
+    Token(TokenBucket<SharedClock>),
+    KeyedToken(KeyedRateLimiter<GovernorClock>),
+    Leaky(LeakyBucket<SharedClock>),
+    KeyedLeaky(KeyedLeakyBucket<SharedClock>),
+    Window(Global<SlidingWindowPolicy, SharedClock>),
+    KeyedWindow(Keyed<SlidingWindowPolicy, SharedClock>),
     Concurrency(QueuedInFlight),
 }
 
@@ -265,15 +265,13 @@ impl LimiterConfig {
 
 impl Limiter {
     /// The live limiter for a configuration [`LimiterConfig::from_spec`] returned (so already
-    /// validated: no constructor below can panic).
-    pub(super) fn new(config: LimiterConfig) -> Self {
-        let clock = QuantaClock::new();
+    /// validated: no constructor below can panic), deciding on `clock`.
+    pub(super) fn new(config: LimiterConfig, clock: SharedClock) -> Self {
         match config {
             LimiterConfig::Token(config) => Self::Token(TokenBucket::new(config, clock)),
-            LimiterConfig::KeyedToken(config) => Self::KeyedToken(KeyedRateLimiter::new(
-                config,
-                governor::clock::DefaultClock::default(),
-            )),
+            LimiterConfig::KeyedToken(config) => {
+                Self::KeyedToken(KeyedRateLimiter::new(config, GovernorClock(clock)))
+            }
             LimiterConfig::Leaky(config) => {
                 Self::Leaky(Global::new(LeakyBucketPolicy::new(config, &clock), clock))
             }

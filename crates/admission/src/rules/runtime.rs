@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::counts::{RuleCounts, RuleDecision};
 use super::limiter::{Limiter, LimiterConfig};
 use super::spec::{Dimension, LimiterSpec, Route, RuleError, RuleSpec, validate};
+use crate::clock::SharedClock;
 use crate::keyed_rate::RateDecision;
 use crate::leaky_bucket::LeakyDecision;
 use crate::queued_in_flight::{QueueDecision, QueuedPermit};
@@ -169,9 +170,10 @@ fn rate_verdict(decision: RateDecision) -> Verdict {
 }
 
 impl RuleSet {
-    /// Validates and compiles `specs`; nothing in a set that passes [`validate`] can panic
-    /// here (each limiter's configuration was checked by its own `validate`).
-    pub fn compile(specs: Vec<RuleSpec>) -> Result<RuleSet, RuleError> {
+    /// Validates and compiles `specs`, every limiter deciding on `clock`; nothing in a set
+    /// that passes [`validate`] can panic here (each limiter's configuration was checked by
+    /// its own `validate`).
+    pub fn compile(specs: Vec<RuleSpec>, clock: &SharedClock) -> Result<RuleSet, RuleError> {
         validate(&specs)?;
         let configs = specs
             .iter()
@@ -183,7 +185,7 @@ impl RuleSet {
             .zip(configs)
             .map(|(spec, config)| CompiledRule {
                 name: Arc::from(spec.name.as_str()),
-                limiter: Limiter::new(config),
+                limiter: Limiter::new(config, Arc::clone(clock)),
                 counts: Arc::default(),
                 spec,
             })
@@ -404,6 +406,10 @@ fn concurrency_verdict(decision: QueueDecision) -> Verdict {
 
 #[cfg(test)]
 mod tests {
+    /// Compiles on the real clock (these tests do not move time).
+    fn compile(specs: Vec<RuleSpec>) -> Result<RuleSet, RuleError> {
+        RuleSet::compile(specs, &crate::clock::system_shared())
+    }
     use super::*;
     use crate::rules::spec::Action;
 
@@ -431,7 +437,7 @@ mod tests {
 
     #[tokio::test]
     async fn keyed_rules_limit_each_key_separately() {
-        let set = RuleSet::compile(vec![rule(
+        let set = compile(vec![rule(
             "per-user",
             Dimension::User,
             LimiterSpec::SlidingWindow {
@@ -477,7 +483,7 @@ mod tests {
             },
         );
         spec.dry_run = true;
-        let set = RuleSet::compile(vec![spec]).unwrap();
+        let set = compile(vec![spec]).unwrap();
         for _ in 0..5 {
             set.admit(Stage::BeforeAuth, &keys(None, "2.2.2.2"))
                 .await
@@ -504,7 +510,7 @@ mod tests {
             limit: 100,
             window_secs: 60,
         };
-        let old = RuleSet::compile(vec![
+        let old = compile(vec![
             rule("kept", Dimension::Ip, window()),
             rule("dropped", Dimension::Ip, window()),
         ])
@@ -512,7 +518,7 @@ mod tests {
         old.admit(Stage::BeforeAuth, &keys(None, "4.4.4.4"))
             .await
             .unwrap();
-        let mut new = RuleSet::compile(vec![
+        let mut new = compile(vec![
             rule("added", Dimension::Ip, window()),
             rule("kept", Dimension::Ip, window()),
         ])
@@ -541,7 +547,7 @@ mod tests {
             },
         );
         spec.action.status = 503;
-        let set = RuleSet::compile(vec![spec]).unwrap();
+        let set = compile(vec![spec]).unwrap();
         set.admit(Stage::BeforeAuth, &keys(None, "3.3.3.3"))
             .await
             .unwrap();
@@ -559,7 +565,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn concurrency_rule_queues_then_times_out() {
-        let set = RuleSet::compile(vec![rule(
+        let set = compile(vec![rule(
             "global-concurrency",
             Dimension::Global,
             LimiterSpec::Concurrency {
@@ -596,7 +602,7 @@ mod tests {
     async fn keyed_rules_run_before_shared_ones_whatever_the_configured_order() {
         // The shared ceiling is listed first; the per-ip rule must still run before it, so a
         // request the per-ip rule rejects does not spend the ceiling.
-        let set = RuleSet::compile(vec![
+        let set = compile(vec![
             rule("ceiling", Dimension::Global, window(3)),
             rule("per-ip", Dimension::Ip, window(1)),
         ])
@@ -631,7 +637,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_refused_by_a_rate_rule_takes_no_concurrency_slot() {
-        let set = RuleSet::compile(vec![
+        let set = compile(vec![
             rule(
                 "slots",
                 Dimension::Global,
@@ -664,7 +670,7 @@ mod tests {
             delay: 0,
             nodelay: false,
         };
-        let set = RuleSet::compile(vec![
+        let set = compile(vec![
             rule("leaky-global", Dimension::Global, leaky()),
             rule("leaky-ip", Dimension::Ip, leaky()),
         ])
@@ -688,7 +694,7 @@ mod tests {
     fn the_plan_is_a_lookup_per_route_and_stage() {
         let mut order_only = rule("order-ip", Dimension::Ip, window(1));
         order_only.routes = vec![Route::Order, Route::Order];
-        let set = RuleSet::compile(vec![
+        let set = compile(vec![
             rule("user", Dimension::User, window(1)),
             order_only,
             rule("global", Dimension::Global, window(1)),
@@ -720,7 +726,7 @@ mod tests {
                 window_secs: 1,
             },
         );
-        let err = RuleSet::compile(vec![good, bad]).unwrap_err();
+        let err = compile(vec![good, bad]).unwrap_err();
         assert_eq!(err.field, "rules[1].limiter.limit");
     }
 }

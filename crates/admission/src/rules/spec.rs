@@ -368,7 +368,9 @@ mod tests {
     fn refused(rules: Vec<RuleSpec>, field: &str) {
         assert_eq!(validate(&rules).unwrap_err().field, field, "{rules:?}");
         assert_eq!(
-            crate::rules::RuleSet::compile(rules).unwrap_err().field,
+            crate::rules::RuleSet::compile(rules, &crate::clock::system_shared())
+                .unwrap_err()
+                .field,
             field
         );
     }
@@ -407,7 +409,7 @@ mod tests {
             one(Dimension::Ip, leaky(MAX_BURST)),
             one(Dimension::Global, concurrency(queue, wait)),
         ] {
-            crate::rules::RuleSet::compile(rules).unwrap();
+            crate::rules::RuleSet::compile(rules, &crate::clock::system_shared()).unwrap();
         }
     }
 

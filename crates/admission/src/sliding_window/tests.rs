@@ -4,11 +4,11 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::*;
-use crate::clock::FakeClock;
+use crate::clock::ManualClock;
 use crate::keyed_rate::RateDecision;
 
-fn window(limit: u32, window: Duration) -> (SlidingWindow<FakeClock>, FakeClock) {
-    let clock = FakeClock::default();
+fn window(limit: u32, window: Duration) -> (SlidingWindow<ManualClock>, ManualClock) {
+    let clock = ManualClock::default();
     let config = SlidingWindowConfig {
         limit: NonZeroU32::new(limit).unwrap(),
         window,
@@ -33,13 +33,13 @@ fn limit_exactly_then_the_previous_window_fades() {
     }
     // Next window, then until 3 · (1 s − e) ≤ 2 s: e = 1/3 s, rounded up to the nanosecond.
     assert_eq!(limiter.check(), limited(1_333_333_334));
-    clock.set(Duration::from_secs(1));
+    clock.set_monotonic(Duration::from_secs(1));
     assert_eq!(
         limiter.check(),
         limited(333_333_334),
         "boundary: still weighted"
     );
-    clock.set(Duration::from_nanos(1_333_333_333));
+    clock.set_monotonic(Duration::from_nanos(1_333_333_333));
     assert_eq!(limiter.check(), limited(1));
     clock.advance(Duration::from_nanos(1));
     assert_eq!(limiter.check(), RateDecision::Allowed);
@@ -48,40 +48,40 @@ fn limit_exactly_then_the_previous_window_fades() {
 #[test]
 fn a_burst_at_the_end_of_a_window_is_not_doubled_at_the_boundary() {
     let (limiter, clock) = window(10, Duration::from_secs(60));
-    clock.set(Duration::from_secs(59));
+    clock.set_monotonic(Duration::from_secs(59));
     assert!((0..10).all(|_| limiter.check().is_allowed()));
-    clock.set(Duration::from_secs(60)); // a fixed window would admit 10 more here
+    clock.set_monotonic(Duration::from_secs(60)); // a fixed window would admit 10 more here
     assert!(!limiter.check().is_allowed());
-    clock.set(Duration::from_secs(66)); // previous weighs 10 · 54/60 = 9: room for one
+    clock.set_monotonic(Duration::from_secs(66)); // previous weighs 10 · 54/60 = 9: room for one
     assert!(limiter.check().is_allowed());
     assert!(!limiter.check().is_allowed());
-    clock.set(Duration::from_secs(180)); // two windows later: nothing remembered
+    clock.set_monotonic(Duration::from_secs(180)); // two windows later: nothing remembered
     assert!((0..10).all(|_| limiter.check().is_allowed()));
 }
 
 #[test]
 fn limit_one_waits_for_the_window_after_next_at_worst() {
     let (limiter, clock) = window(1, Duration::from_secs(1));
-    clock.set(Duration::from_millis(200));
+    clock.set_monotonic(Duration::from_millis(200));
     assert!(limiter.check().is_allowed());
     // Next window starts in 0.8 s; there 1 · (1 s − e) ≤ 0 only at e = 1 s.
     assert_eq!(limiter.check(), limited(1_800_000_000));
-    clock.set(Duration::from_secs(2));
+    clock.set_monotonic(Duration::from_secs(2));
     assert!(limiter.check().is_allowed());
 }
 
 #[test]
 fn keyed_windows_are_independent_and_forgotten_after_two_windows() {
-    let clock = FakeClock::default();
+    let clock = ManualClock::default();
     let config = SlidingWindowConfig::per_minute(NonZeroU32::MIN);
     let keyed = KeyedSlidingWindow::new(SlidingWindowPolicy::new(config), 10, clock.clone());
     assert!(keyed.check(1).is_allowed());
     assert!(keyed.check(2).is_allowed());
     assert!(!keyed.check(1).is_allowed());
-    clock.set(Duration::from_secs(119));
+    clock.set_monotonic(Duration::from_secs(119));
     keyed.evict_idle();
     assert_eq!(keyed.len(), 2, "still weighs in the next window");
-    clock.set(Duration::from_secs(120));
+    clock.set_monotonic(Duration::from_secs(120));
     keyed.evict_idle();
     assert!(keyed.is_empty());
 }

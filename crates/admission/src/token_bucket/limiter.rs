@@ -32,7 +32,7 @@ impl<C: Clock> TokenBucket<C> {
         if let Err(error) = config.validate() {
             panic!("TokenBucket::new: invalid config: {error}");
         }
-        let now = clock.now_nanos();
+        let now = clock.monotonic_nanos();
         Self {
             tat_nanos: AtomicU64::new(0),
             // At most a second; at least 1 ns, since `per_second` is at most about 4e9.
@@ -45,7 +45,7 @@ impl<C: Clock> TokenBucket<C> {
 
     /// Decides one request now and, if allowed, counts it.
     pub fn check(&self) -> RateDecision {
-        let now = self.clock.now_nanos();
+        let now = self.clock.monotonic_nanos();
         let (interval, tolerance) = self.interval_and_tolerance(now);
         let mut tat = self.tat_nanos.load(Ordering::Acquire);
         loop {

@@ -5,7 +5,7 @@
 //! module is its one-state sibling for global and per-route rules, written here rather than
 //! wrapping governor's direct limiter because governor's quota is fixed at construction and a
 //! warm-up needs the rate to change over time. `benches/decision.rs` measures both: on the
-//! same TSC clock ([`QuantaClock`](crate::clock::QuantaClock)) this one decides in 10.5 ns
+//! same TSC clock ([`SystemClock`](crate::clock::SystemClock)) this one decides in 10.5 ns
 //! against governor's direct limiter's 16.6 ns (50 vs 42 ns per decision with 2 threads on
 //! one bucket); on [`SystemClock`](crate::clock::SystemClock) it takes 49 ns, mostly the
 //! `Instant::now` read.

@@ -4,12 +4,12 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use super::*;
-use crate::clock::FakeClock;
+use crate::clock::ManualClock;
 use crate::keyed_rate::RateDecision;
 use crate::warm_up::WarmUp;
 
-fn bucket(per_second: u32, burst: u32) -> (TokenBucket<FakeClock>, FakeClock) {
-    let clock = FakeClock::new(Duration::from_secs(100));
+fn bucket(per_second: u32, burst: u32) -> (TokenBucket<ManualClock>, ManualClock) {
+    let clock = ManualClock::at_monotonic(Duration::from_secs(100));
     let config = TokenBucketConfig::new(
         NonZeroU32::new(per_second).unwrap(),
         NonZeroU32::new(burst).unwrap(),
@@ -50,7 +50,7 @@ fn idle_refills_to_the_burst_and_no_further() {
 
 #[test]
 fn warm_up_starts_at_a_third_and_reaches_the_full_rate() {
-    let clock = FakeClock::new(Duration::from_secs(1));
+    let clock = ManualClock::at_monotonic(Duration::from_secs(1));
     let config = TokenBucketConfig {
         warm_up: Some(WarmUp::over(Duration::from_secs(10))),
         ..TokenBucketConfig::new(NonZeroU32::new(100).unwrap(), NonZeroU32::new(30).unwrap())
@@ -116,5 +116,5 @@ fn new_panics_on_invalid_warm_up() {
         warm_up: Some(WarmUp::over(Duration::from_secs(100_000))),
         ..TokenBucketConfig::new(NonZeroU32::MIN, NonZeroU32::MIN)
     };
-    let _ = TokenBucket::new(config, FakeClock::default());
+    let _ = TokenBucket::new(config, ManualClock::default());
 }

@@ -284,7 +284,7 @@ impl TestServer {
 
 /// Unix seconds now, from the clock the server reads.
 pub fn unix_now() -> u64 {
-    SystemClock.now().0 / 1000
+    SystemClock::new().now().0 / 1000
 }
 
 /// RFC 3339 of now + `offset_secs` (negative: in the past).

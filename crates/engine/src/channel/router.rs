@@ -285,7 +285,7 @@ pub async fn call_with_health<T>(
     timeout: Duration,
     call: impl Future<Output = Result<T, ChannelError>>,
 ) -> Result<T, ChannelError> {
-    let started = clock.now();
+    let started = clock.monotonic();
     let result = match tokio::time::timeout(timeout, call).await {
         Ok(result) => result,
         Err(_) => Err(ChannelError::Unavailable(format!(
@@ -293,6 +293,9 @@ pub async fn call_with_health<T>(
             routed.name()
         ))),
     };
-    routed.report(health_outcome(&result), clock.now().saturating_sub(started));
+    routed.report(
+        health_outcome(&result),
+        clock.monotonic().saturating_sub(started),
+    );
     result
 }

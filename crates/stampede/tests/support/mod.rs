@@ -114,7 +114,7 @@ impl Drop for Server {
 /// `max_token_ttl_secs` ahead).
 pub fn token(user: &str) -> String {
     use stampede_engine::Clock as _;
-    let expires = stampede_engine::SystemClock.now().0 / 1000 + 3_600;
+    let expires = stampede_engine::SystemClock::new().now().0 / 1000 + 3_600;
     stampede_api::mint_token(TOKEN_SECRET.as_bytes(), user, expires)
 }
 

@@ -335,15 +335,6 @@ fn construction_rules() {
     ));
 }
 
-/// tokio's paused clock as the router's monotonic clock.
-struct TokioClock(tokio::time::Instant);
-
-impl MonotonicClock for TokioClock {
-    fn now(&self) -> Duration {
-        self.0.elapsed()
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn call_with_health_times_out_as_unavailable_and_declines_count_as_health() {
     let one_call = BreakerConfig {
@@ -363,9 +354,9 @@ async fn call_with_health_times_out_as_unavailable_and_declines_count_as_health(
         (channel("ok"), 1),
     ];
     let router = ChannelRouter::new(channels, one_call, 0).expect("valid");
-    let clock = TokioClock(tokio::time::Instant::now());
+    let clock = stampede_clock::TokioClock::new(stampede_core::UnixMillis(0));
 
-    let routed = router.admit("ok", clock.now()).expect("closed");
+    let routed = router.admit("ok", clock.monotonic()).expect("closed");
     let channel = routed.channel();
     let declined = call_with_health(
         routed,
@@ -376,11 +367,11 @@ async fn call_with_health_times_out_as_unavailable_and_declines_count_as_health(
     .await;
     assert!(matches!(declined, Err(ChannelError::Declined(_))));
     assert_eq!(
-        health_of(&router, "ok", clock.now()).1,
+        health_of(&router, "ok", clock.monotonic()).1,
         BreakerState::Closed
     );
 
-    let routed = router.admit("slow", clock.now()).expect("closed");
+    let routed = router.admit("slow", clock.monotonic()).expect("closed");
     let channel = routed.channel();
     let timed_out = call_with_health(
         routed,
@@ -394,7 +385,7 @@ async fn call_with_health_times_out_as_unavailable_and_declines_count_as_health(
         "{timed_out:?}"
     );
     assert!(matches!(
-        health_of(&router, "slow", clock.now()).1,
+        health_of(&router, "slow", clock.monotonic()).1,
         BreakerState::Open { .. }
     ));
 }
