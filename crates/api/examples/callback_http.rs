@@ -43,7 +43,7 @@ async fn main() -> anyhow::Result<()> {
         grab_rate_burst: 1_000_000,
         journal_reply_timeout_ms: 10_000,
         reconcile_interval_secs: 0,
-        channels: vec![stampede_engine::SimChannelConfig {
+        channels: vec![stampede_money::SimChannelConfig {
             auto_pay: false,
             ..Default::default()
         }],

@@ -4,7 +4,7 @@
 //! Verification allocates nothing: the id is borrowed from the header, the MAC (lowercase hex,
 //! as minted) is decoded into a stack array and compared in constant time ([`Signer`]).
 
-use stampede_core::UserId;
+use stampede_core::{UserId, UserRef};
 use subtle::ConstantTimeEq;
 
 use crate::signer::{Signer, decode_mac_hex};
@@ -62,12 +62,12 @@ pub enum Caller<'a> {
     /// The admin key.
     Admin,
     /// A user, by id (borrowed from the header).
-    User(&'a str),
+    User(UserRef<'a>),
 }
 
 impl<'a> Caller<'a> {
     /// The user, or `None` for the admin.
-    pub fn user(self) -> Option<&'a str> {
+    pub fn user(self) -> Option<UserRef<'a>> {
         match self {
             Caller::User(user) => Some(user),
             Caller::Admin => None,
@@ -110,7 +110,7 @@ impl Auth {
     }
 
     /// Checks a user token at `now_unix` seconds; returns the user id borrowed from it.
-    pub fn verify_user<'t>(&self, token: &'t str, now_unix: u64) -> Result<&'t str, AuthError> {
+    pub fn verify_user<'t>(&self, token: &'t str, now_unix: u64) -> Result<UserRef<'t>, AuthError> {
         let rest = token.strip_prefix("v1.").ok_or(AuthError::Malformed)?;
         let (signed_len, mac_hex) = match token.rfind('.') {
             Some(i) if i >= 3 => (i, &token[i + 1..]),
@@ -118,7 +118,7 @@ impl Auth {
         };
         let body = &rest[..signed_len - 3];
         let (user, expires) = body.rsplit_once('.').ok_or(AuthError::Malformed)?;
-        UserId::validate(user).map_err(|_| AuthError::BadUserId)?;
+        let user = UserRef::parse(user).map_err(|_| AuthError::BadUserId)?;
         if expires.is_empty() || expires.len() > 20 || !expires.bytes().all(|b| b.is_ascii_digit())
         {
             return Err(AuthError::Malformed);
@@ -189,7 +189,10 @@ mod tests {
     fn minted_tokens_verify() {
         let auth = auth();
         let token = auth.mint(&UserId::parse("alice").unwrap(), 2_000);
-        assert_eq!(auth.verify_user(&token, 1_999), Ok("alice"));
+        assert_eq!(
+            auth.verify_user(&token, 1_999),
+            Ok(UserRef::parse("alice").unwrap())
+        );
         assert_eq!(auth.verify_user(&token, 2_000), Err(AuthError::Expired));
         // The free function agrees with the method.
         assert_eq!(
@@ -204,7 +207,7 @@ mod tests {
         let alice = UserId::parse("alice").unwrap();
         assert_eq!(
             auth.verify_user(&auth.mint(&alice, 1_100), 1_000),
-            Ok("alice")
+            Ok(UserRef::parse("alice").unwrap())
         );
         assert_eq!(
             auth.verify_user(&auth.mint(&alice, 1_101), 1_000),
@@ -213,7 +216,7 @@ mod tests {
         // The same token is fine once it is close enough.
         assert_eq!(
             auth.verify_user(&auth.mint(&alice, 1_101), 1_001),
-            Ok("alice")
+            Ok(UserRef::parse("alice").unwrap())
         );
         let forever = auth.mint(&alice, u64::MAX);
         assert_eq!(

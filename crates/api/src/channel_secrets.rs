@@ -101,8 +101,8 @@ impl CallbackSigners {
 mod tests {
     use super::*;
 
-    fn channel(name: &str, secret: &str) -> stampede_engine::SimChannelConfig {
-        stampede_engine::SimChannelConfig {
+    fn channel(name: &str, secret: &str) -> stampede_money::SimChannelConfig {
+        stampede_money::SimChannelConfig {
             name: name.into(),
             secret: secret.into(),
             ..Default::default()

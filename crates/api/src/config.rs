@@ -64,7 +64,7 @@ macro_rules! settings {
             /// Empty: one well-behaved channel named `sim` whose customers pay 50 ms after
             /// `pay`. Each channel's callbacks are signed with its own `secret` (see
             /// `crate::channel_secrets`).
-            pub channels: Vec<stampede_engine::SimChannelConfig>,
+            pub channels: Vec<stampede_money::SimChannelConfig>,
             /// Initial degrade switches (`[switches]` table: `grab`, `campaign_detail`,
             /// `winners` = true/false; file and admin API only). Unlisted switches are on.
             pub switches: std::collections::BTreeMap<String, bool>,
@@ -296,16 +296,16 @@ impl Config {
     }
 
     /// The payment channels to run: the configured ones, or the default `sim`.
-    pub fn payment_channels(&self) -> Vec<stampede_engine::SimChannelConfig> {
+    pub fn payment_channels(&self) -> Vec<stampede_money::SimChannelConfig> {
         if self.channels.is_empty() {
-            vec![stampede_engine::SimChannelConfig::default()]
+            vec![stampede_money::SimChannelConfig::default()]
         } else {
             self.channels.clone()
         }
     }
 
     fn validate_channels(&self) -> Result<(), ConfigError> {
-        let max = stampede_engine::channel::router::MAX_CHANNELS;
+        let max = stampede_money::channel::router::MAX_CHANNELS;
         if self.channels.len() > max {
             invalid("channels", format!("at most {max} channels"))?;
         }
@@ -339,7 +339,7 @@ impl Config {
         if self.sim_channel_secret.is_empty() {
             return Ok(());
         }
-        if self.sim_channel_secret.len() < stampede_engine::channel::MIN_CHANNEL_SECRET_BYTES {
+        if self.sim_channel_secret.len() < stampede_money::channel::MIN_CHANNEL_SECRET_BYTES {
             invalid(
                 "sim_channel_secret",
                 "must be at least 16 bytes (or empty to generate one)",

@@ -91,8 +91,7 @@ pub enum AppError {
 }
 
 impl From<stampede_engine::EngineError> for AppError {
-    /// Every engine failure: the operating ones (overloaded, degraded, unavailable), and a
-    /// campaign creation's refusals (an invalid spec, the campaign limit) as 400.
+    /// Every engine failure (all operating ones: overloaded, degraded, unavailable).
     fn from(e: stampede_engine::EngineError) -> Self {
         use stampede_engine::EngineError;
         match e {
@@ -100,10 +99,6 @@ impl From<stampede_engine::EngineError> for AppError {
             EngineError::Degraded { retry_after } => AppError::Degraded {
                 retry_after_secs: stampede_admission::retry_after_secs(retry_after),
             },
-            EngineError::Invalid(spec) => AppError::BadRequest(spec.to_string()),
-            EngineError::TooManyCampaigns => AppError::BadRequest(
-                "campaigns: the engine holds the maximum number already".into(),
-            ),
             EngineError::Unavailable(why) => AppError::Unavailable(why),
         }
     }

@@ -19,7 +19,7 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use quick_cache::sync::{Cache, PlaceholderGuard};
-use stampede_core::{CampaignId, UnixMillis};
+use stampede_core::{CampaignId, UnixMillis, UserId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// Longest accepted key. Clients send UUIDs (36 chars); 128 leaves room and bounds memory.
@@ -41,7 +41,7 @@ pub const KEY_IN_USE_WAIT: Duration = Duration::from_secs(1);
 pub const MAX_KEYED_GRABS_RUNNING: usize = 16_384;
 
 /// Scope of one key.
-pub type Scope = (String, CampaignId, String);
+pub type Scope = (UserId, CampaignId, String);
 
 /// A stored first response.
 #[derive(Clone, Debug)]
@@ -178,7 +178,7 @@ mod tests {
     use super::*;
 
     fn scope(key: &str) -> Scope {
-        ("u".into(), CampaignId(1), key.into())
+        (UserId::parse("u").unwrap(), CampaignId(1), key.into())
     }
 
     fn stored(at: u64) -> Stored {

@@ -15,11 +15,6 @@ pub mod handlers;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;
-pub mod payment_desk;
-pub mod payment_jobs;
-pub mod payment_metrics;
-pub mod reconciliation;
-pub mod refund_backoff;
 pub mod refusal;
 pub mod reload;
 pub mod secrets;
@@ -154,19 +149,16 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     // Claims a crash left `claiming` are settled through the provider before serving; one it
     // cannot reach now stays `claiming` and is settled by the packet's next claim.
-    match state.engine.resolve_claims(state.payout.as_ref()).await {
+    match state.claims.resolve_claims().await {
         Ok(0) => {}
         Ok(resolved) => tracing::info!(resolved, "settled red-packet claims left by a restart"),
         Err(error) => tracing::warn!(%error, "some red-packet claims stay claiming for now"),
     }
     let background = spawn_upkeep(Arc::clone(&state), config.clone());
-    let payment_jobs = payment_jobs::spawn(Arc::clone(&state));
-    let reconciliation = reconciliation::spawn(
-        Arc::clone(&state),
-        state.journal_path.clone(),
-        Duration::from_secs(config.reconcile_interval_secs),
-        state.reconcile_grace,
-    );
+    let payment_jobs = stampede_money::jobs::spawn(Arc::clone(&state.payments));
+    let reconciliation = state
+        .reconciler
+        .spawn(Duration::from_secs(config.reconcile_interval_secs));
     let limits = server::ServerLimits {
         max_connections: config.max_connections,
         max_connections_per_ip: config.max_connections_per_ip,

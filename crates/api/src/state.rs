@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use stampede_admission::InFlight;
-use stampede_engine::{Engine, Payout, SimulatedPayout};
+use stampede_engine::Engine;
+use stampede_money::{Claims, DeskConfig, PaymentDesk, Payments, Reconciler, SimulatedPayout};
 
 use crate::auth::Auth;
 use crate::config::Config;
@@ -32,19 +33,15 @@ pub struct AppState {
     pub grab_metrics: GrabMetrics,
     /// Renders `/metrics`.
     pub prometheus: PrometheusHandle,
-    /// Pays red packets out (the simulated in-process provider).
-    pub payout: Arc<dyn Payout>,
+    /// Red-packet claims (paid out by the simulated in-process provider).
+    pub claims: Claims,
     /// Verifies each payment channel's callback signatures (HMAC-SHA256 under that channel's
     /// own secret, keyed once).
     pub callback_signers: crate::channel_secrets::CallbackSigners,
-    /// The payment channels and their router.
-    pub payments: crate::payment_desk::PaymentDesk,
-    /// The last reconciliation (periodic job or admin request).
-    pub reconciliation: crate::reconciliation::LastReconciliation,
-    /// The journal file (read back, read-only, by reconciliation).
-    pub journal_path: std::path::PathBuf,
-    /// How far back the channels' statements are cut off for reconciliation.
-    pub reconcile_grace: Duration,
+    /// The payments service: the channels, their router, recording what they report.
+    pub payments: Arc<Payments>,
+    /// Reconciliation of the journal against the channels (periodic job or admin request).
+    pub reconciler: Arc<Reconciler>,
     /// A recent rendered JSON of each campaign, served while `campaign_detail` is switched off.
     pub campaign_cache: papaya::HashMap<stampede_core::CampaignId, CachedCampaign>,
 }
@@ -74,7 +71,15 @@ impl AppState {
     ) -> anyhow::Result<Arc<Self>> {
         // One clock for everything this server decides on: the engine's.
         let engine_clock = engine.clock();
-        let defence = Defence::new(config, std::sync::Arc::clone(&engine_clock))?;
+        let defence = Defence::new(config, Arc::clone(&engine_clock))?;
+        let desk = PaymentDesk::new(desk_config(config), engine_clock)?;
+        let payments = Payments::new(engine.clone(), desk);
+        let reconciler = Reconciler::new(
+            Arc::clone(&payments),
+            config.data_dir.join(crate::JOURNAL_FILE),
+            Duration::from_secs(config.reconcile_grace_secs),
+        );
+        let engine_for_claims = engine.clone();
         Ok(Arc::new(Self {
             engine,
             auth,
@@ -89,15 +94,12 @@ impl AppState {
             )),
             grab_metrics: GrabMetrics::register(),
             prometheus,
-            payout: Arc::new(SimulatedPayout::new()),
+            claims: Claims::new(engine_for_claims, Arc::new(SimulatedPayout::new())),
             callback_signers: crate::channel_secrets::CallbackSigners::new(channel_secrets),
-            payments: crate::payment_desk::PaymentDesk::new(config, engine_clock)?,
-            reconciliation: Default::default(),
-            journal_path: config.data_dir.join(crate::JOURNAL_FILE),
-            reconcile_grace: Duration::from_secs(config.reconcile_grace_secs),
+            payments,
+            reconciler,
             campaign_cache: papaya::HashMap::new(),
         }))
-        .inspect(|state: &Arc<Self>| state.payments.connect(state))
     }
 
     /// Now, in Unix seconds (token expiry).
@@ -108,5 +110,16 @@ impl AppState {
     /// Now, in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.engine.now().0
+    }
+}
+
+/// The payment desk's part of the config.
+pub fn desk_config(config: &Config) -> DeskConfig {
+    DeskConfig {
+        channels: config.payment_channels(),
+        books_dir: config.data_dir.clone(),
+        call_timeout: Duration::from_millis(config.payment_call_timeout_ms),
+        query_after: Duration::from_secs(config.payment_query_after_secs),
+        rng_seed: config.rng_seed,
     }
 }

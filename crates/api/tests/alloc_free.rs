@@ -44,9 +44,15 @@ fn sold_out_fast_path_does_not_allocate() {
         payment_window_secs: 900,
         regrab_after_release: false,
     });
-    let campaign = rt.block_on(engine.create_campaign(spec)).unwrap().id;
+    let campaign = rt
+        .block_on(engine.create_campaign(spec))
+        .unwrap()
+        .created()
+        .unwrap()
+        .id;
     assert!(matches!(
-        rt.block_on(engine.grab(campaign, "winner")).unwrap(),
+        rt.block_on(engine.grab(campaign, &stampede_core::UserId::parse("winner").unwrap()))
+            .unwrap(),
         GrabOutcome::Won(_)
     ));
 
@@ -60,7 +66,10 @@ fn sold_out_fast_path_does_not_allocate() {
         for _ in 0..10_000 {
             let user = auth.verify_user(&token, 1_000).unwrap();
             let id = CampaignId::parse(&path_id).unwrap();
-            assert_eq!(engine.grab_fast_path(id, user), Some(GrabOutcome::SoldOut));
+            assert_eq!(
+                engine.grab_fast_path(id, user.as_str()),
+                Some(GrabOutcome::SoldOut)
+            );
             assert!(matches!(
                 engine.grab_fast_path(id, "winner"),
                 Some(GrabOutcome::AlreadyWon(_))

@@ -12,8 +12,8 @@ use support::{TestServer, expect_error, read_json};
 
 const ALIPAY_SECRET: &str = "alipay-callback-secret-0123456789";
 
-fn channel(name: &str, secret: &str) -> stampede_engine::SimChannelConfig {
-    stampede_engine::SimChannelConfig {
+fn channel(name: &str, secret: &str) -> stampede_money::SimChannelConfig {
+    stampede_money::SimChannelConfig {
         name: name.into(),
         secret: secret.into(),
         auto_pay: false,

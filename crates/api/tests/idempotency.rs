@@ -73,7 +73,13 @@ async fn harness(journal_reply_timeout: Duration) -> Harness {
         payment_window_secs: 900,
         regrab_after_release: false,
     });
-    let campaign = engine.create_campaign(spec).await.expect("created").id;
+    let campaign = engine
+        .create_campaign(spec)
+        .await
+        .expect("created")
+        .created()
+        .expect("accepted")
+        .id;
     let state = AppState::new(
         &config,
         engine,

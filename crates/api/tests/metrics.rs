@@ -24,7 +24,7 @@ const DEADLINE: Duration = Duration::from_secs(10);
 /// payment and its refund all happen.
 async fn paying_server() -> TestServer {
     TestServer::start_with(|config| {
-        config.channels = vec![stampede_engine::SimChannelConfig {
+        config.channels = vec![stampede_money::SimChannelConfig {
             pay_delay_ms: 10,
             duplicate_payment_rate_ppm: 1_000_000,
             ..Default::default()
@@ -106,7 +106,10 @@ async fn realistic_run(server: &TestServer) {
                 s.engine
                     .order(id)
                     .is_some_and(|o| o.state == OrderState::Paid)
-                    && s.payments.sim("sim").is_some_and(|c| c.refund_count() == 1)
+                    && s.payments
+                        .desk()
+                        .sim("sim")
+                        .is_some_and(|c| c.refund_count() == 1)
             },
         )
         .await;

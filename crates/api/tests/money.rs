@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use stampede_api::Config;
 use stampede_api::handlers::payments::sign;
 use stampede_core::{OrderId, OrderState};
-use stampede_engine::SimChannelConfig;
+use stampede_money::SimChannelConfig;
 use support::{TestServer, read_json};
 
 const SIM_SECRET: &str = "sim-channel-secret-0123456789";
@@ -96,7 +96,13 @@ fn state_of(server: &TestServer, order: &str) -> OrderState {
 }
 
 fn refund_count(server: &TestServer, channel: &str) -> usize {
-    server.state.payments.sim(channel).unwrap().refund_count()
+    server
+        .state
+        .payments
+        .desk()
+        .sim(channel)
+        .unwrap()
+        .refund_count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +141,7 @@ async fn a_lost_callback_is_found_by_reading_the_order_and_by_the_query_job() {
     let (unread, _) = server.win(&campaign, "bob").await;
     assert_eq!(pay(&server, "alice", &read, None).await.0, StatusCode::OK);
     assert_eq!(pay(&server, "bob", &unread, None).await.0, StatusCode::OK);
-    let sim = server.state.payments.sim("sim").unwrap().clone();
+    let sim = server.state.payments.desk().sim("sim").unwrap().clone();
     let paid_at_channel = |order: &str| !sim.payments_of(OrderId::parse(order).unwrap()).is_empty();
     for _ in 0..200 {
         if paid_at_channel(&read) && paid_at_channel(&unread) {
@@ -163,7 +169,11 @@ async fn a_lost_callback_is_found_by_reading_the_order_and_by_the_query_job() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
-    let server = TestServer::start_with(with_channels(vec![sim(|c| c.auto_pay = false)])).await;
+    let server = TestServer::start_with(|config| {
+        with_channels(vec![sim(|c| c.auto_pay = false)])(config);
+        config.reconcile_grace_secs = 0;
+    })
+    .await;
     let campaign = server.create_seckill(1).await;
     let (order, amount) = server.win(&campaign, "alice").await;
     assert_eq!(
@@ -176,6 +186,7 @@ async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
     let payment = server
         .state
         .payments
+        .desk()
         .sim("sim")
         .unwrap()
         .pay_now(id, stampede_core::Cents(amount))
@@ -221,26 +232,30 @@ async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
     );
     assert_eq!(refund_count(&server, "sim"), 1);
     assert_eq!(
-        server.state.payments.sim("sim").unwrap().payments_of(id),
+        server
+            .state
+            .payments
+            .desk()
+            .sim("sim")
+            .unwrap()
+            .payments_of(id),
         vec![payment]
     );
-    let run = stampede_api::reconciliation::run_once(
-        &server.state,
-        server.state.journal_path.clone(),
-        Duration::ZERO,
-    )
-    .await
-    .unwrap();
+    let run = server.state.reconciler.run_once().await.unwrap();
     assert!(run.clean, "{}", run.report);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_pending_at_a_restart_is_made_once_after_it() {
-    let server = TestServer::start_with(with_channels(vec![sim(|c| c.auto_pay = false)])).await;
+    let server = TestServer::start_with(|config| {
+        with_channels(vec![sim(|c| c.auto_pay = false)])(config);
+        config.reconcile_grace_secs = 0;
+    })
+    .await;
     let campaign = server.create_seckill(1).await;
     let (order, amount) = server.win(&campaign, "alice").await;
     let id = OrderId::parse(&order).unwrap();
-    let sim = server.state.payments.sim("sim").unwrap().clone();
+    let sim = server.state.payments.desk().sim("sim").unwrap().clone();
     let first = sim.pay_now(id, stampede_core::Cents(amount)).unwrap();
     let second = sim.pay_now(id, stampede_core::Cents(amount)).unwrap();
     // The refund job cannot reach the channel before the restart.
@@ -328,7 +343,7 @@ async fn the_router_skips_a_failing_channel_and_names_unknown_ones() {
     }
     let good = on.get("good").copied().unwrap_or(0);
     assert!(good >= 100, "the healthy channel took the traffic: {on:?}");
-    let health = server.state.payments.health();
+    let health = server.state.payments.desk().health();
     let broken = health.iter().find(|h| h.name == "broken").unwrap();
     assert!(
         broken.effective_weight <= 1 || broken.state != stampede_engine::BreakerState::Closed,
@@ -361,7 +376,7 @@ async fn reconciliation_finds_money_the_books_never_saw() {
     let campaign = server.create_seckill(3).await;
     let (paid, amount) = server.win(&campaign, "alice").await;
     let (lost, _) = server.win(&campaign, "bob").await;
-    let sim = server.state.payments.sim("sim").unwrap().clone();
+    let sim = server.state.payments.desk().sim("sim").unwrap().clone();
     // Alice pays and the callback arrives; bob pays but his callback is lost and nobody asks.
     for order in [&paid, &lost] {
         sim.pay_now(OrderId::parse(order).unwrap(), stampede_core::Cents(amount))
@@ -396,10 +411,7 @@ async fn reconciliation_finds_money_the_books_never_saw() {
         order_id: OrderId::parse(&lost).unwrap(),
         channels: vec!["sim".into()],
     };
-    assert_eq!(
-        stampede_api::payment_jobs::query_order(&server.state, &stale).await,
-        1
-    );
+    assert_eq!(server.state.payments.query_order(&stale).await, 1);
     let (status, json) = read_json(run(&server).await.unwrap()).await;
     assert_eq!(
         (status, &json["clean"]),
@@ -422,9 +434,7 @@ async fn concurrent_reconciliations_run_one_at_a_time() {
     let campaign = server.create_seckill(2).await;
     server.win(&campaign, "alice").await;
     let state = &server.state;
-    let run = || {
-        stampede_api::reconciliation::run_once(state, state.journal_path.clone(), Duration::ZERO)
-    };
+    let run = || state.reconciler.run_once();
     let post = async {
         let response = server
             .request(Method::POST, "/v1/admin/reconciliation")
@@ -446,7 +456,7 @@ async fn concurrent_reconciliations_run_one_at_a_time() {
         (StatusCode::OK, &json!(true)),
         "{json}"
     );
-    assert!(!state.reconciliation.is_running());
+    assert!(!state.reconciler.last().is_running());
 }
 
 /// A refund the channel declines for good (a payment its books never held, as a callback
@@ -455,10 +465,14 @@ async fn concurrent_reconciliations_run_one_at_a_time() {
 /// longest wait, then once as stuck) and in one summary; the next hour adds one summary line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_that_can_never_complete_is_logged_a_bounded_number_of_times() {
-    use stampede_api::payment_jobs::refund_pending;
-    use stampede_api::refund_backoff::RefundBackoff;
+    use stampede_money::jobs::refund_pending;
+    use stampede_money::refund_backoff::RefundBackoff;
 
-    let server = TestServer::start_with(with_channels(vec![sim(|c| c.auto_pay = false)])).await;
+    let server = TestServer::start_with(|config| {
+        with_channels(vec![sim(|c| c.auto_pay = false)])(config);
+        config.reconcile_grace_secs = 0;
+    })
+    .await;
     let campaign = server.create_seckill(1).await;
     let (order, amount) = server.win(&campaign, "alice").await;
     assert_eq!(cancel(&server, "alice", &order).await, StatusCode::OK);
@@ -469,10 +483,17 @@ async fn a_refund_that_can_never_complete_is_logged_a_bounded_number_of_times() 
         amount_cents: stampede_core::Cents(amount),
         paid_at: stampede_core::UnixMillis(1),
     };
-    let recorded = stampede_api::handlers::payments::record(&server.state, id, ghost)
-        .await
-        .unwrap();
-    assert_eq!(recorded.kind, stampede_core::PaymentKind::Late);
+    let recorded = server.state.payments.record(id, ghost).await.unwrap();
+    assert!(
+        matches!(
+            recorded,
+            stampede_core::PaymentOutcome::Recorded {
+                kind: stampede_core::PaymentKind::Late,
+                ..
+            }
+        ),
+        "{recorded:?}"
+    );
 
     let mut backoff = RefundBackoff::default();
     let mut logged_by = Vec::new();
@@ -480,7 +501,7 @@ async fn a_refund_that_can_never_complete_is_logged_a_bounded_number_of_times() 
     let the_next_hour = (11 * 60 + 10..=71 * 60 + 10).step_by(10).map(|s| (s, 2));
     for (second, period) in eleven_minutes.chain(the_next_hour) {
         let now = Duration::from_secs(second);
-        let pass = refund_pending(&server.state, &mut backoff, now).await;
+        let pass = refund_pending(&server.state.payments, &mut backoff, now).await;
         assert_eq!(pass.confirmed, 0, "the channel never held that payment");
         logged_by.extend(std::iter::repeat_n(period, pass.logged()));
     }

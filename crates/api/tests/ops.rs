@@ -104,7 +104,7 @@ async fn requests_beyond_max_in_flight_are_shed_with_503() {
     let server = TestServer::start_with(|c| {
         c.max_in_flight = 1;
         c.payment_call_timeout_ms = 60_000;
-        c.channels = vec![stampede_engine::SimChannelConfig {
+        c.channels = vec![stampede_money::SimChannelConfig {
             auto_pay: false,
             latency_ms: 60_000,
             ..Default::default()

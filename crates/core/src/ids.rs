@@ -74,6 +74,49 @@ impl UserId {
     }
 }
 
+/// A user id validated where it was read (a token) and still borrowed from there: what
+/// authentication hands out, so the sold-out fast path needs no allocation. [`UserRef::to_owned`]
+/// makes the owned [`UserId`] the engine journals, without checking again.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserRef<'a>(&'a str);
+
+impl<'a> UserRef<'a> {
+    /// Checks `s` by [`UserId::validate`]'s rule.
+    pub fn parse(s: &'a str) -> Result<Self, UserIdError> {
+        UserId::validate(s)?;
+        Ok(Self(s))
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+
+    /// The owned id (one allocation, no second check).
+    pub fn to_owned(self) -> UserId {
+        UserId(Arc::from(self.0))
+    }
+}
+
+impl fmt::Debug for UserRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserRef({})", self.0)
+    }
+}
+
+impl fmt::Display for UserRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl UserId {
+    /// The id borrowed, as authentication hands it out.
+    pub fn as_ref(&self) -> UserRef<'_> {
+        UserRef(&self.0)
+    }
+}
+
 impl std::borrow::Borrow<str> for UserId {
     fn borrow(&self) -> &str {
         &self.0

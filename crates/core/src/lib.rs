@@ -29,7 +29,7 @@ pub use claim::{ClaimStart, MAX_PAYOUT_ID_BYTES, PayoutId, PayoutIdError, Payout
 pub use command::{Command, CreateOutcome, Outcome};
 pub use decision::Decision;
 pub use ids::{
-    CampaignId, MAX_PROVIDER_ID_BYTES, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError,
+    CampaignId, MAX_PROVIDER_ID_BYTES, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError, UserRef,
     is_provider_id, uuid_v7_bits,
 };
 pub use ledger::{ApplyError, Ledger, MAX_CAMPAIGNS, PendingRefund, StalePaying};

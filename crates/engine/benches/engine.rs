@@ -89,7 +89,12 @@ fn memory_engine_with(spec: CampaignSpec) -> (Engine, CampaignId) {
         patient_guard(),
     )
     .unwrap();
-    let id = rt().block_on(engine.create_campaign(spec)).unwrap().id;
+    let id = rt()
+        .block_on(engine.create_campaign(spec))
+        .unwrap()
+        .created()
+        .unwrap()
+        .id;
     (engine, id)
 }
 
@@ -135,7 +140,12 @@ fn engine_grab(c: &mut Criterion) {
                         let rt = rt();
                         for _ in 0..iters {
                             let user = format!("u{}", next.fetch_add(1, Ordering::Relaxed));
-                            black_box(rt.block_on(engine.grab(id, &user)).unwrap());
+                            black_box(
+                                rt.block_on(
+                                    engine.grab(id, &stampede_core::UserId::parse(&user).unwrap()),
+                                )
+                                .unwrap(),
+                            );
                         }
                     });
                 }
@@ -168,7 +178,12 @@ fn full_batches(c: &mut Criterion, name: &str, campaigns: usize) {
         .unwrap();
     runtime.block_on(async {
         for _ in 1..campaigns {
-            engine.create_campaign(spec(10)).await.unwrap();
+            engine
+                .create_campaign(spec(10))
+                .await
+                .unwrap()
+                .created()
+                .unwrap();
         }
     });
     let next = Arc::new(AtomicU64::new(0));
@@ -183,7 +198,12 @@ fn full_batches(c: &mut Criterion, name: &str, campaigns: usize) {
                         for _ in 0..USERS_PER_TASK {
                             let user = format!("u{}", next.fetch_add(1, Ordering::Relaxed));
                             for _ in 0..2 {
-                                black_box(engine.grab(id, &user).await.unwrap());
+                                black_box(
+                                    engine
+                                        .grab(id, &stampede_core::UserId::parse(&user).unwrap())
+                                        .await
+                                        .unwrap(),
+                                );
                             }
                         }
                     });
@@ -219,7 +239,8 @@ fn writer_cpu() -> Option<Duration> {
 
 fn fast_path(c: &mut Criterion) {
     let (engine, id) = memory_engine(1);
-    rt().block_on(engine.grab(id, "winner")).unwrap();
+    rt().block_on(engine.grab(id, &stampede_core::UserId::parse("winner").unwrap()))
+        .unwrap();
     let mut group = c.benchmark_group("fast_path");
     group.throughput(Throughput::Elements(2));
     group.bench_function("sold_out_2_threads", |b| {
@@ -261,6 +282,8 @@ fn group_commit(c: &mut Criterion) {
     let id = runtime
         .block_on(engine.create_campaign(spec(10_000_000)))
         .unwrap()
+        .created()
+        .unwrap()
         .id;
     let next = Arc::new(AtomicU64::new(0));
     let before = engine.writer_counts();
@@ -278,7 +301,10 @@ fn group_commit(c: &mut Criterion) {
                     set.spawn(async move {
                         for _ in 0..100 {
                             let user = format!("u{}", next.fetch_add(1, Ordering::Relaxed));
-                            engine.grab(id, &user).await.unwrap();
+                            engine
+                                .grab(id, &stampede_core::UserId::parse(&user).unwrap())
+                                .await
+                                .unwrap();
                         }
                     });
                 }
@@ -316,6 +342,8 @@ fn replay(c: &mut Criterion) {
         let id = runtime
             .block_on(engine.create_campaign(spec(WINS)))
             .unwrap()
+            .created()
+            .unwrap()
             .id;
         runtime.block_on(async {
             let mut set = tokio::task::JoinSet::new();
@@ -323,7 +351,13 @@ fn replay(c: &mut Criterion) {
                 let engine = engine.clone();
                 set.spawn(async move {
                     for n in 0..WINS / 256 + 1 {
-                        let _ = engine.grab(id, &format!("t{t}n{n}")).await.unwrap();
+                        let _ = engine
+                            .grab(
+                                id,
+                                &stampede_core::UserId::parse(&format!("t{t}n{n}")).unwrap(),
+                            )
+                            .await
+                            .unwrap();
                     }
                 });
             }

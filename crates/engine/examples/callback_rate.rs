@@ -94,6 +94,8 @@ fn main() {
     let campaign = runtime
         .block_on(engine.create_campaign(spec()))
         .expect("the campaign is created")
+        .created()
+        .expect("a valid campaign")
         .id;
 
     println!(
@@ -295,7 +297,7 @@ struct Measurement {
 #[derive(Clone)]
 struct Won {
     order: OrderId,
-    user: String,
+    user: stampede_core::UserId,
     amount: Cents,
 }
 
@@ -446,7 +448,8 @@ async fn grab_phase(
         usize::MAX,
         Some(grab_for),
         move |i| {
-            let (engine, user) = (e.clone(), format!("{prefix}-{i}"));
+            let engine = e.clone();
+            let user = stampede_core::UserId::parse(&format!("{prefix}-{i}")).expect("a user id");
             async move {
                 match engine.grab(campaign, &user).await.expect("a grab answer") {
                     GrabOutcome::Won(ticket) => Won {

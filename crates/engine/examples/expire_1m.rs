@@ -307,6 +307,8 @@ fn build(orders: u64, journal: &Path) {
     let campaign = rt
         .block_on(engine.create_campaign(spec(orders)))
         .expect("the campaign is created")
+        .created()
+        .expect("a valid campaign")
         .id;
     let started = stopwatch();
     rt.block_on(async {
@@ -315,7 +317,11 @@ fn build(orders: u64, journal: &Path) {
             let mut tasks = tokio::task::JoinSet::new();
             for i in next..(next + GRABS_IN_FLIGHT).min(orders) {
                 let engine = engine.clone();
-                tasks.spawn(async move { engine.grab(campaign, &name(i)).await });
+                tasks.spawn(async move {
+                    engine
+                        .grab(campaign, &stampede_core::UserId::parse(&name(i)).unwrap())
+                        .await
+                });
             }
             next += GRABS_IN_FLIGHT;
             while let Some(outcome) = tasks.join_next().await {

@@ -134,7 +134,12 @@ fn engine(users: u64, start: u64) {
         .enable_all()
         .build()
         .unwrap();
-    let campaign = rt.block_on(engine.create_campaign(spec(users))).unwrap().id;
+    let campaign = rt
+        .block_on(engine.create_campaign(spec(users)))
+        .unwrap()
+        .created()
+        .unwrap()
+        .id;
     let at = report("1. engine open, campaign created", start, users);
     rt.block_on(async {
         let mut next = 0;
@@ -142,7 +147,12 @@ fn engine(users: u64, start: u64) {
             let mut tasks = tokio::task::JoinSet::new();
             for i in next..(next + 4096).min(users) {
                 let engine = engine.clone();
-                tasks.spawn(async move { engine.grab(campaign, &name(i)).await.unwrap() });
+                tasks.spawn(async move {
+                    engine
+                        .grab(campaign, &stampede_core::UserId::parse(&name(i)).unwrap())
+                        .await
+                        .unwrap()
+                });
             }
             next += 4096;
             while let Some(outcome) = tasks.join_next().await {

@@ -10,8 +10,8 @@ use std::thread::JoinHandle;
 use parking_lot::Mutex;
 use stampede_admission::breaker::CallPermit;
 use stampede_core::{
-    CampaignId, CampaignSpec, Command, CreateOutcome, GrabOutcome, Ledger, Order, OrderId,
-    OrderOutcome, Outcome, PaymentEntry, UnixMillis,
+    CampaignId, CampaignSpec, ClaimStart, Command, CreateOutcome, GrabOutcome, Ledger, Order,
+    OrderId, OrderOutcome, Outcome, PaymentEntry, PayoutResult, UnixMillis, UserId,
 };
 use stampede_journal::{Durability, FileStorage, Storage};
 use tokio::sync::oneshot;
@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use crate::clock::Clock;
 use crate::command::Request;
 use crate::durable_read::DurableMark;
-use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, OpenError, parse_user};
+use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, OpenError};
 use crate::guard::JournalGuard;
 use crate::late_grab::{GrabReply, LateGrab};
 use crate::published::{CampaignView, Published};
@@ -41,6 +41,27 @@ pub struct EngineConfig {
     pub durability: Durability,
     /// Seed for order ids and red-packet draws; `None` draws one from the OS.
     pub rng_seed: Option<u64>,
+}
+
+/// What a campaign creation came to.
+#[derive(Clone, Debug)]
+pub enum Creation {
+    /// Created and durable: its published view.
+    Created(Arc<CampaignView>),
+    /// A field breaks a rule; nothing changed.
+    Invalid(stampede_core::SpecError),
+    /// [`stampede_core::MAX_CAMPAIGNS`] reached; nothing changed.
+    TooManyCampaigns,
+}
+
+impl Creation {
+    /// The created campaign's view; `None` if the creation was refused.
+    pub fn created(self) -> Option<Arc<CampaignView>> {
+        match self {
+            Creation::Created(view) => Some(view),
+            Creation::Invalid(_) | Creation::TooManyCampaigns => None,
+        }
+    }
 }
 
 /// What the engine found on open.
@@ -126,8 +147,6 @@ pub struct Engine {
     commands: SyncSender<Request>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
     pub(crate) guard: Arc<JournalGuard>,
-    /// Orders whose claim is being handled in this process (see [`crate::claim`]).
-    pub(crate) claims: Arc<Mutex<std::collections::HashSet<OrderId>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -199,7 +218,6 @@ impl Engine {
             commands,
             writer: Arc::new(Mutex::new(Some(writer))),
             guard: Arc::new(guard),
-            claims: Arc::default(),
         };
         Ok((engine, recovered))
     }
@@ -260,11 +278,15 @@ impl Engine {
     /// queue slot, a breaker permit, a share of a batch) into a lock-free `sold_out` or
     /// `already_won`; when nothing changed it costs two lock-free map lookups and a clock read.
     /// It also keeps this entry point complete for callers without a fast path of their own.
-    pub async fn grab(&self, campaign: CampaignId, user: &str) -> Result<GrabOutcome, EngineError> {
-        if let Some(outcome) = self.grab_fast_path(campaign, user) {
+    pub async fn grab(
+        &self,
+        campaign: CampaignId,
+        user: &UserId,
+    ) -> Result<GrabOutcome, EngineError> {
+        if let Some(outcome) = self.grab_fast_path(campaign, user.as_str()) {
             return Ok(outcome);
         }
-        let user = parse_user(user)?;
+        let user = user.clone();
         match self.decide(Command::Grab { campaign, user }).await? {
             Outcome::Grab(outcome) => Ok(outcome),
             other => Err(mismatched("grab", &other)),
@@ -276,12 +298,16 @@ impl Engine {
     /// `Idempotency-Key`, whose retry must get the first decision). On that timeout the answer
     /// is [`GrabReply::Late`]: `degraded` to give now, and the writer's eventual answer. Its
     /// command is never skipped as abandoned while the [`LateGrab`] is held.
-    pub async fn grab_keeping_late_outcome(&self, campaign: CampaignId, user: &str) -> GrabReply {
-        if let Some(outcome) = self.grab_fast_path(campaign, user) {
+    pub async fn grab_keeping_late_outcome(
+        &self,
+        campaign: CampaignId,
+        user: &UserId,
+    ) -> GrabReply {
+        if let Some(outcome) = self.grab_fast_path(campaign, user.as_str()) {
             return GrabReply::Answered(Ok(outcome));
         }
-        let submitted = parse_user(user)
-            .and_then(|user| self.send(Request::decide(Command::Grab { campaign, user })));
+        let user = user.clone();
+        let submitted = self.send(Request::decide(Command::Grab { campaign, user }));
         let (permit, answer) = match submitted {
             Ok(submitted) => submitted,
             Err(e) => return GrabReply::Answered(Err(e)),
@@ -298,22 +324,20 @@ impl Engine {
         }
     }
 
-    /// Creates a campaign; returns its view once the creation is durable.
-    pub async fn create_campaign(
-        &self,
-        spec: CampaignSpec,
-    ) -> Result<Arc<CampaignView>, EngineError> {
+    /// Creates a campaign: its view once the creation is durable, or why it was refused.
+    pub async fn create_campaign(&self, spec: CampaignSpec) -> Result<Creation, EngineError> {
         let id = match self.decide(Command::CreateCampaign { spec }).await? {
             Outcome::Created(CreateOutcome::Created(id)) => id,
             Outcome::Created(CreateOutcome::Invalid(invalid)) => {
-                return Err(EngineError::Invalid(invalid));
+                return Ok(Creation::Invalid(invalid));
             }
             Outcome::Created(CreateOutcome::TooManyCampaigns) => {
-                return Err(EngineError::TooManyCampaigns);
+                return Ok(Creation::TooManyCampaigns);
             }
             other => return Err(mismatched("campaign creation", &other)),
         };
         self.campaign(id)
+            .map(Creation::Created)
             .ok_or_else(|| EngineError::Unavailable("created campaign not published".into()))
     }
 
@@ -322,9 +346,9 @@ impl Engine {
     pub async fn cancel(
         &self,
         order: OrderId,
-        by: Option<&str>,
+        by: Option<&UserId>,
     ) -> Result<OrderOutcome, EngineError> {
-        let by = by.map(parse_user).transpose()?;
+        let by = by.cloned();
         self.decide_order(Command::Cancel { order, by }).await
     }
 
@@ -334,13 +358,39 @@ impl Engine {
     pub async fn start_payment(
         &self,
         order: OrderId,
-        by: &str,
+        by: &UserId,
         channel: &str,
     ) -> Result<OrderOutcome, EngineError> {
-        let by = parse_user(by)?;
+        let by = by.clone();
         let channel = channel.to_owned();
         self.decide_order(Command::StartPayment { order, by, channel })
             .await
+    }
+
+    /// Starts a red-packet claim for `by` (`None`: the admin): `won` → `claiming`, answered
+    /// once durable (the payout may be called only then).
+    pub async fn start_claim(
+        &self,
+        order: OrderId,
+        by: Option<UserId>,
+    ) -> Result<ClaimStart, EngineError> {
+        match self.decide(Command::StartClaim { order, by }).await? {
+            Outcome::ClaimStarted(start) => Ok(start),
+            other => Err(mismatched("claim start", &other)),
+        }
+    }
+
+    /// Records a claim's payout result (`claiming` → `claimed`, or back to `won`), once
+    /// durable; `false`: the order was not `claiming` any more.
+    pub async fn finish_claim(
+        &self,
+        order: OrderId,
+        result: PayoutResult,
+    ) -> Result<bool, EngineError> {
+        match self.decide(Command::FinishClaim { order, result }).await? {
+            Outcome::ClaimFinished(recorded) => Ok(recorded),
+            other => Err(mismatched("claim result", &other)),
+        }
     }
 
     /// Records a verified channel payment of `order`; a new payment is answered once durable.

@@ -1,18 +1,9 @@
 //! Operating failures of the engine. Business outcomes are values ([`stampede_core::GrabOutcome`]);
 //! these are for "could not do the work at all".
 
-use stampede_core::{SpecError, UserId};
-
 /// What every write, and every durable read that would have to wait, answers once the journal
 /// has failed: the engine is fail-stop until restarted.
 pub(crate) const JOURNAL_FAILED_EARLIER: &str = "journal failed earlier; restart the server";
-
-/// Parses a user id the caller (the API's authentication) already validated. An id that does
-/// not parse is a bug upstream, answered `Unavailable` rather than a panic.
-pub(crate) fn parse_user(user: &str) -> Result<UserId, EngineError> {
-    UserId::parse(user)
-        .map_err(|e| EngineError::Unavailable(format!("invalid user id reached the engine: {e}")))
-}
 
 /// Why the engine did not decide a request.
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +22,6 @@ pub enum EngineError {
         /// How long until a retry may be admitted.
         retry_after: std::time::Duration,
     },
-    /// A campaign spec broke a rule.
-    #[error(transparent)]
-    Invalid(#[from] SpecError),
-    /// [`stampede_core::MAX_CAMPAIGNS`] reached.
-    #[error("too many campaigns")]
-    TooManyCampaigns,
 }
 
 /// Why the engine could not open.

@@ -4,9 +4,10 @@
 //! queue of commands in batches, decides them in arrival order, makes each batch durable with
 //! one fsync (group commit), publishes the result to a lock-free read side, and replies.
 //! Handlers answer the sold-out path from that read side without touching the writer.
+//!
+//! The engine knows nothing of payment channels or payout providers (the money crate does):
+//! it decides and journals what they report, and hands out what is due to them.
 
-pub mod channel;
-mod claim;
 mod clock;
 mod codec;
 pub mod command;
@@ -17,25 +18,18 @@ mod error;
 pub mod guard;
 mod late_grab;
 mod payments;
-pub mod payout;
 mod published;
 mod read_only;
 mod writer;
 
-pub use channel::{
-    CallbackSink, ChannelError, ChannelFuture, ChannelRouter, PayInstructions, PaymentChannel,
-    RefundReceipt, SimChannel, SimChannelConfig,
-};
-pub use claim::{CLAIM_WAIT, ClaimOutcome, MAX_CLAIMS_IN_FLIGHT, PAYOUT_TIMEOUT};
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
 pub use command::{OutcomeReceiver, Request};
-pub use engine::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts};
+pub use engine::{Creation, Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts};
 pub use error::{EngineError, OpenError};
 pub use guard::{
     DEFAULT_JOURNAL_REPLY_TIMEOUT, JournalGuard, JournalGuardConfig, JournalGuardConfigError,
 };
 pub use late_grab::{GrabReply, LateGrab};
-pub use payout::{Payout, PayoutError, PayoutReceipt, SimulatedPayout};
 pub use published::{CampaignView, Published};
 pub use read_only::{ReplayInfo, replay_read_only};
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};

@@ -127,10 +127,19 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let view = engine.create_campaign(spec()).await.unwrap();
+            let view = engine
+                .create_campaign(spec())
+                .await
+                .unwrap()
+                .created()
+                .unwrap();
             let mut orders = Vec::new();
             for user in ["alice", "bob"] {
-                match engine.grab(view.id, user).await.unwrap() {
+                match engine
+                    .grab(view.id, &stampede_core::UserId::parse(user).unwrap())
+                    .await
+                    .unwrap()
+                {
                     GrabOutcome::Won(ticket) => orders.push(ticket.order_id),
                     other => panic!("{other:?}"),
                 }

@@ -7,7 +7,7 @@
 //! The breaker runs on the real monotonic clock with short timeouts (the whole file takes
 //! about a second); timing assertions are generous and only catch "piled up for seconds".
 
-mod support;
+use stampede_testkit as support;
 
 use std::future::Future;
 use std::num::NonZeroU32;
@@ -79,7 +79,10 @@ async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
 async fn grab_until_decided(engine: &Engine, campaign: CampaignId, user: &str) -> GrabOutcome {
     let started = stopwatch();
     loop {
-        match engine.grab(campaign, user).await {
+        match engine
+            .grab(campaign, &stampede_core::UserId::parse(user).unwrap())
+            .await
+        {
             Ok(outcome) => return outcome,
             Err(EngineError::Degraded { retry_after }) => {
                 assert!(started.elapsed() < RETRY_DEADLINE, "{user}: still degraded");
@@ -101,7 +104,9 @@ async fn grab_all(
         let engine = engine.clone();
         set.spawn(async move {
             let started = stopwatch();
-            let answer = engine.grab(campaign, &user).await;
+            let answer = engine
+                .grab(campaign, &stampede_core::UserId::parse(&user).unwrap())
+                .await;
             (user, answer, started.elapsed())
         });
     }
@@ -114,11 +119,20 @@ fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
     let engine = open(&storage);
     let rt = runtime();
     rt.block_on(async {
-        let campaign = engine.create_campaign(seckill(1_000, 1)).await.unwrap().id;
+        let campaign = engine
+            .create_campaign(seckill(1_000, 1))
+            .await
+            .unwrap()
+            .created()
+            .unwrap()
+            .id;
         let mut acknowledged = Vec::new();
         for i in 0..5 {
             let user = format!("early{i}");
-            match engine.grab(campaign, &user).await {
+            match engine
+                .grab(campaign, &stampede_core::UserId::parse(&user).unwrap())
+                .await
+            {
                 Ok(GrabOutcome::Won(ticket)) => acknowledged.push((user, ticket.order_id)),
                 other => panic!("{user}: expected a win, got {other:?}"),
             }
@@ -133,7 +147,12 @@ fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
             let engine = engine.clone();
             tokio::spawn(async move {
                 let started = stopwatch();
-                (engine.grab(campaign, "stalled0").await, started.elapsed())
+                (
+                    engine
+                        .grab(campaign, &stampede_core::UserId::parse("stalled0").unwrap())
+                        .await,
+                    started.elapsed(),
+                )
             })
         };
         wait_until("the writer takes the first stalled grab", || {
@@ -169,7 +188,7 @@ fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
         // command enters the writer queue (counted below, once the writer drains it).
         for i in 0..100 {
             let user = format!("refused{i}");
-            match poll_once(engine.grab(campaign, &user)) {
+            match poll_once(engine.grab(campaign, &stampede_core::UserId::parse(&user).unwrap())) {
                 Some(Err(EngineError::Degraded { retry_after })) => {
                     assert!(retry_after <= OPEN_FOR, "retry_after {retry_after:?}");
                 }
@@ -178,7 +197,7 @@ fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
         }
         // The fast path needs no disk: a winner is still told `already_won`.
         assert!(matches!(
-            poll_once(engine.grab(campaign, "early0")),
+            poll_once(engine.grab(campaign, &stampede_core::UserId::parse("early0").unwrap())),
             Some(Ok(GrabOutcome::AlreadyWon(_)))
         ));
 
@@ -264,7 +283,13 @@ fn half_open_probe_on_a_still_stalled_disk_reopens() {
     let engine = open(&storage);
     let rt = runtime();
     rt.block_on(async {
-        let campaign = engine.create_campaign(seckill(100, 1)).await.unwrap().id;
+        let campaign = engine
+            .create_campaign(seckill(100, 1))
+            .await
+            .unwrap()
+            .created()
+            .unwrap()
+            .id;
         storage.stall_syncs();
         let answers = grab_all(&engine, campaign, (0..10).map(|i| format!("a{i}"))).await;
         assert!(
@@ -314,9 +339,17 @@ fn failed_journal_stays_unavailable_not_degraded() {
     let engine = open(&storage);
     let rt = runtime();
     rt.block_on(async {
-        let campaign = engine.create_campaign(seckill(100, 1)).await.unwrap().id;
+        let campaign = engine
+            .create_campaign(seckill(100, 1))
+            .await
+            .unwrap()
+            .created()
+            .unwrap()
+            .id;
         storage.fail_next_sync();
-        let failed = engine.grab(campaign, "u0").await;
+        let failed = engine
+            .grab(campaign, &stampede_core::UserId::parse("u0").unwrap())
+            .await;
         assert!(
             matches!(failed, Err(EngineError::Unavailable(_))),
             "{failed:?}"
@@ -325,7 +358,12 @@ fn failed_journal_stays_unavailable_not_degraded() {
         // Fail-stop: every later writer-bound request is `unavailable` (a retry will not
         // help), never `degraded`, however many there are.
         for i in 1..50 {
-            let answer = engine.grab(campaign, &format!("u{i}")).await;
+            let answer = engine
+                .grab(
+                    campaign,
+                    &stampede_core::UserId::parse(&format!("u{i}")).unwrap(),
+                )
+                .await;
             assert!(
                 matches!(answer, Err(EngineError::Unavailable(_))),
                 "{answer:?}"

@@ -7,7 +7,7 @@
 //! the race this closes: an order read answered `claim_expired` while the campaign's
 //! `refundable_cents` still said 0.
 
-mod support;
+use stampede_testkit as support;
 
 use std::time::Duration;
 
@@ -43,8 +43,14 @@ fn an_expired_packet_is_shown_only_once_durable_and_published() {
             .create_campaign(red_packet(1_000, 10))
             .await
             .unwrap()
+            .created()
+            .unwrap()
             .id;
-        let GrabOutcome::Won(ticket) = engine.grab(campaign, "alice").await.unwrap() else {
+        let GrabOutcome::Won(ticket) = engine
+            .grab(campaign, &stampede_core::UserId::parse("alice").unwrap())
+            .await
+            .unwrap()
+        else {
             panic!("alice wins a packet");
         };
         let view = engine.campaign(campaign).expect("published");
@@ -91,12 +97,22 @@ fn a_read_of_a_batch_whose_fsync_fails_answers_unavailable() {
     let storage = MemoryStorage::new(2);
     let engine = open_memory(&storage, Durability::Fsync, 8);
     runtime().block_on(async {
-        let campaign = engine.create_campaign(seckill(10, 1)).await.unwrap().id;
+        let campaign = engine
+            .create_campaign(seckill(10, 1))
+            .await
+            .unwrap()
+            .created()
+            .unwrap()
+            .id;
         storage.stall_syncs();
         storage.fail_next_sync();
         let grab = {
             let engine = engine.clone();
-            tokio::spawn(async move { engine.grab(campaign, "bob").await })
+            tokio::spawn(async move {
+                engine
+                    .grab(campaign, &stampede_core::UserId::parse("bob").unwrap())
+                    .await
+            })
         };
         wait_until("the writer decides bob's win", || {
             engine.inspect(|ledger| ledger.order_count()) == 1
@@ -136,8 +152,18 @@ fn reads_of_durable_state_answer_at_once() {
     let storage = MemoryStorage::new(3);
     let engine = open_memory(&storage, Durability::Fsync, 9);
     runtime().block_on(async {
-        let campaign = engine.create_campaign(seckill(10, 1)).await.unwrap().id;
-        let GrabOutcome::Won(ticket) = engine.grab(campaign, "carol").await.unwrap() else {
+        let campaign = engine
+            .create_campaign(seckill(10, 1))
+            .await
+            .unwrap()
+            .created()
+            .unwrap()
+            .id;
+        let GrabOutcome::Won(ticket) = engine
+            .grab(campaign, &stampede_core::UserId::parse("carol").unwrap())
+            .await
+            .unwrap()
+        else {
             panic!("carol wins");
         };
         // Nothing in flight: the read needs no wait, even with the disk stalled.

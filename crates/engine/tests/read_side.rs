@@ -3,7 +3,7 @@
 //! the users at the per-user limit — a win under the limit adds nobody, a win at it adds the
 //! user with their latest order, a release under `regrab_after_release` takes them off again.
 
-mod support;
+use stampede_testkit as support;
 
 use std::time::Duration;
 
@@ -13,14 +13,21 @@ use stampede_journal::MemoryStorage;
 use support::{T0, open_memory_at, runtime, seckill};
 
 async fn won(engine: &Engine, campaign: stampede_core::CampaignId, user: &str) -> OrderTicket {
-    match engine.grab(campaign, user).await.unwrap() {
+    match engine
+        .grab(campaign, &stampede_core::UserId::parse(user).unwrap())
+        .await
+        .unwrap()
+    {
         GrabOutcome::Won(ticket) => ticket,
         other => panic!("{user} did not win: {other:?}"),
     }
 }
 
 async fn cancel(engine: &Engine, order: OrderId, by: &str) {
-    let outcome = engine.cancel(order, Some(by)).await.unwrap();
+    let outcome = engine
+        .cancel(order, Some(&stampede_core::UserId::parse(by).unwrap()))
+        .await
+        .unwrap();
     assert!(matches!(outcome, OrderOutcome::Moved(_)), "{outcome:?}");
 }
 
@@ -38,6 +45,8 @@ fn holders_and_stock_follow_wins_and_releases_under_a_limit_of_two() {
         let view = engine
             .create_campaign(CampaignSpec::Seckill(spec))
             .await
+            .unwrap()
+            .created()
             .unwrap();
         let campaign = view.id;
 
@@ -56,7 +65,11 @@ fn holders_and_stock_follow_wins_and_releases_under_a_limit_of_two() {
 
         // A payment start moves nothing published.
         let outcome = engine
-            .start_payment(second.order_id, "alice", "sim")
+            .start_payment(
+                second.order_id,
+                &stampede_core::UserId::parse("alice").unwrap(),
+                "sim",
+            )
             .await
             .unwrap();
         assert!(matches!(outcome, OrderOutcome::Moved(_)), "{outcome:?}");
@@ -107,6 +120,8 @@ fn stock_comes_back_when_an_order_won_before_a_restart_expires() {
         let campaign = engine
             .create_campaign(CampaignSpec::Seckill(spec))
             .await
+            .unwrap()
+            .created()
             .unwrap()
             .id;
         won(&engine, campaign, "alice").await;

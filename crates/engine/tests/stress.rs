@@ -1,7 +1,7 @@
 //! Many threads grabbing at once: never oversell, per-user limits exact, every acknowledged
 //! win in the ledger.
 
-mod support;
+use stampede_testkit as support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Barrier};
@@ -19,7 +19,12 @@ const CLICKS: usize = 3;
 fn stampede(spec: stampede_core::CampaignSpec, stock: u64, limit: u32) {
     let storage = MemoryStorage::new(7);
     let engine = open_memory(&storage, Durability::Os, 11);
-    let campaign = runtime().block_on(engine.create_campaign(spec)).unwrap().id;
+    let campaign = runtime()
+        .block_on(engine.create_campaign(spec))
+        .unwrap()
+        .created()
+        .unwrap()
+        .id;
     let barrier = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -33,7 +38,9 @@ fn stampede(spec: stampede_core::CampaignSpec, stock: u64, limit: u32) {
                     for u in 0..USERS_PER_THREAD {
                         // Users overlap across threads: user ids repeat between neighbours.
                         let user = format!("u{}", (t * USERS_PER_THREAD + u + click * 37) % 2000);
-                        match rt.block_on(engine.grab(campaign, &user)) {
+                        match rt.block_on(
+                            engine.grab(campaign, &stampede_core::UserId::parse(&user).unwrap()),
+                        ) {
                             Ok(GrabOutcome::Won(ticket)) => won.push((user, ticket.order_id)),
                             Ok(GrabOutcome::AlreadyWon(_) | GrabOutcome::SoldOut) => {}
                             Ok(other) => panic!("unexpected outcome {other:?}"),

@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use stampede_core::{Statement, UnixMillis, validate_channel};
-use stampede_engine::channel::{channel_of_books_file, read_books_statement};
+use stampede_money::channel::{channel_of_books_file, read_books_statement};
 
 /// Whether the file at `path` is a simulated channel's books rather than a CSV statement: its
 /// first line is a payment (`p<TAB>…`) or a refund (`r<TAB>…`), or it is empty (a channel

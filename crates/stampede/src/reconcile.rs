@@ -2,7 +2,7 @@
 //! books found in the data directory (as the server's reconciliation job reads them: see
 //! [`crate::channel_books`]), replays the journal in the data directory read-only (a server
 //! may be running on it), reconciles the ledger against itself and the statements
-//! ([`stampede_api::reconciliation::reconcile_journal`], the step the server's job takes too),
+//! ([`stampede_money::reconciliation::reconcile_journal`], the step the server's job takes too),
 //! and prints the report. A `--statement` file may be a CSV statement or a channel's books.
 //!
 //! Exit status: 0 clean; 1 discrepancies found (listed in the report); 2 usage or I/O errors
@@ -12,9 +12,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use stampede_api::reconciliation::reconcile_journal;
 use stampede_core::{ReconciliationReport, Statement, UnixMillis, validate_channel};
 use stampede_engine::{Clock, SystemClock};
+use stampede_money::reconciliation::reconcile_journal;
 
 use crate::channel_books::{books_in, is_channel_books, read_books};
 use crate::statement_csv::read_statement;

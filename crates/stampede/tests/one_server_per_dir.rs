@@ -159,9 +159,15 @@ async fn write_forked_journal(data_dir: &Path) {
     let clock = Arc::new(ManualClock::new(UnixMillis(1_700_000_000_000)));
     let (first, _) = Engine::open(&config, clock.clone()).unwrap();
     let (second, _) = Engine::open(&config, clock).unwrap();
-    let sale = first.create_campaign(spec("first")).await.unwrap();
+    let sale = first
+        .create_campaign(spec("first"))
+        .await
+        .unwrap()
+        .created()
+        .unwrap();
     second.create_campaign(spec("second")).await.unwrap();
-    first.grab(sale.id, "alice").await.unwrap();
+    let alice = stampede_core::UserId::parse("alice").unwrap();
+    first.grab(sale.id, &alice).await.unwrap();
     first.shutdown();
     second.shutdown();
 }

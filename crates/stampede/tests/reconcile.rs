@@ -40,15 +40,30 @@ async fn write_journal(data_dir: &Path) -> Paid {
         payment_window_secs: 600,
         regrab_after_release: false,
     });
-    let view = engine.create_campaign(spec).await.unwrap();
+    let view = engine
+        .create_campaign(spec)
+        .await
+        .unwrap()
+        .created()
+        .unwrap();
     let mut orders = Vec::new();
     for user in ["alice", "bob", "carol"] {
-        match engine.grab(view.id, user).await.unwrap() {
+        match engine
+            .grab(view.id, &stampede_core::UserId::parse(user).unwrap())
+            .await
+            .unwrap()
+        {
             GrabOutcome::Won(ticket) => orders.push(ticket.order_id),
             other => panic!("{other:?}"),
         }
     }
-    engine.cancel(orders[2], Some("carol")).await.unwrap();
+    engine
+        .cancel(
+            orders[2],
+            Some(&stampede_core::UserId::parse("carol").unwrap()),
+        )
+        .await
+        .unwrap();
     let mut paid = Vec::new();
     for (txn, order) in [("t1", orders[0]), ("t2", orders[1]), ("t3", orders[2])] {
         let payment = Payment {
@@ -262,10 +277,7 @@ async fn the_simulated_channels_books_are_checked_as_the_server_checks_them() {
         ..stampede_api::Config::default()
     };
     let state = stampede_api::build_state(&config).unwrap();
-    let grace = std::time::Duration::from_secs(config.reconcile_grace_secs);
-    let run = stampede_api::reconciliation::run_once(&state, state.journal_path.clone(), grace)
-        .await
-        .unwrap();
+    let run = state.reconciler.run_once().await.unwrap();
     state.engine.shutdown();
     assert_eq!(run.report.discrepancy_total, 2, "{}", run.report);
 

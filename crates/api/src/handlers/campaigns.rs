@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use stampede_admission::rules::Route;
 use stampede_admission::switches::Switch;
 use stampede_core::UnixMillis;
+use stampede_engine::Creation;
 
 use crate::dto::{CampaignJson, CreateCampaign, WinnerJson, WinnersJson, WinnersQuery};
 use crate::error::AppError;
@@ -44,7 +45,15 @@ pub async fn create(
     require_admin(&state, &headers)?;
     let JsonBody(request) = body?;
     let spec = request.into_spec()?;
-    let view = state.engine.create_campaign(spec).await?;
+    let view = match state.engine.create_campaign(spec).await? {
+        Creation::Created(view) => view,
+        Creation::Invalid(invalid) => return Err(AppError::BadRequest(invalid.to_string())),
+        Creation::TooManyCampaigns => {
+            return Err(AppError::BadRequest(
+                "campaigns: the engine holds the maximum number already".into(),
+            ));
+        }
+    };
     tracing::info!(campaign = %view.id, kind = view.spec.kind(), total = view.spec.total(), "campaign created");
     Ok(respond(
         StatusCode::CREATED,

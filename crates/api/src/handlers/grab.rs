@@ -28,7 +28,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stampede_admission::rules::{RequestKeys, Route, Stage};
 use stampede_admission::switches::Switch;
-use stampede_core::{CampaignId, GrabOutcome, UnixMillis};
+use stampede_core::{CampaignId, GrabOutcome, UnixMillis, UserRef};
 use stampede_engine::{EngineError, GrabReply, LateGrab, stopwatch};
 
 use crate::dto::GrabJson;
@@ -87,21 +87,21 @@ async fn decide(
         Ok(user) => user,
         Err(e) => return refuse(AppError::Unauthorized(auth_message(e))),
     };
-    if let Err(e) = defence.check_user(user, now_ms) {
+    if let Err(e) = defence.check_user(user.as_str(), now_ms) {
         return refuse(e);
     }
     let keys = RequestKeys {
-        user: Some(user),
+        user: Some(user.as_str()),
         ..keys
     };
     let Some(key) = headers.get("idempotency-key") else {
-        return answer(state, campaign, &keys, now).await;
+        return answer(state, campaign, user, &keys, now).await;
     };
     let key = match validate_key(key.as_bytes()) {
         Ok(key) => key,
         Err(message) => return refuse(AppError::BadRequest(message)),
     };
-    keyed_grab::first_decision(state, campaign, key, &keys, now).await
+    keyed_grab::first_decision(state, campaign, user, key, &keys, now).await
 }
 
 /// What deciding a grab came to, before it is put in a response.
@@ -125,12 +125,12 @@ pub(crate) enum Decided {
 pub(crate) async fn decide_grab(
     state: &AppState,
     campaign: CampaignId,
+    user: UserRef<'_>,
     keys: &RequestKeys<'_>,
     now: UnixMillis,
     keep_late: bool,
 ) -> Decided {
-    let user = keys.user.unwrap_or_default();
-    if let Some(outcome) = state.engine.grab_fast_path(campaign, user) {
+    if let Some(outcome) = state.engine.grab_fast_path(campaign, user.as_str()) {
         return Decided::Outcome(outcome);
     }
     let _admitted = match state.defence.admit(Stage::AfterAuth, keys, now.0).await {
@@ -141,13 +141,19 @@ pub(crate) async fn decide_grab(
         Ok(permit) => permit,
         Err(e) => return Decided::Refused(e),
     };
+    // The one allocation of the write path's user id: the engine journals an owned one.
+    let user = user.to_owned();
     if !keep_late {
-        return match state.engine.grab(campaign, user).await {
+        return match state.engine.grab(campaign, &user).await {
             Ok(outcome) => Decided::Outcome(outcome),
             Err(e) => Decided::Refused(AppError::from(e)),
         };
     }
-    match state.engine.grab_keeping_late_outcome(campaign, user).await {
+    match state
+        .engine
+        .grab_keeping_late_outcome(campaign, &user)
+        .await
+    {
         GrabReply::Answered(Ok(outcome)) => Decided::Outcome(outcome),
         GrabReply::Answered(Err(e)) => Decided::Refused(AppError::from(e)),
         GrabReply::Late { answer, outcome } => Decided::Late { answer, outcome },
@@ -157,10 +163,11 @@ pub(crate) async fn decide_grab(
 async fn answer(
     state: &AppState,
     campaign: CampaignId,
+    user: UserRef<'_>,
     keys: &RequestKeys<'_>,
     now: UnixMillis,
 ) -> (&'static str, Response) {
-    match decide_grab(state, campaign, keys, now, false).await {
+    match decide_grab(state, campaign, user, keys, now, false).await {
         Decided::Outcome(outcome) => outcome_response(outcome),
         Decided::Refused(e) => refuse(e),
         // Not asked for; answered as the plain grab would be, the late outcome given up.

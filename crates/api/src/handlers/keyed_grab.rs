@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use stampede_admission::rules::RequestKeys;
-use stampede_core::{CampaignId, UnixMillis};
+use stampede_core::{CampaignId, UnixMillis, UserRef};
 use tokio::sync::oneshot;
 
 use crate::error::AppError;
@@ -37,6 +37,7 @@ use crate::state::AppState;
 pub(crate) async fn first_decision(
     state: &Arc<AppState>,
     campaign: CampaignId,
+    user: UserRef<'_>,
     key: &str,
     keys: &RequestKeys<'_>,
     now: UnixMillis,
@@ -44,11 +45,7 @@ pub(crate) async fn first_decision(
     let Some(running) = state.idempotency.try_start() else {
         return refuse(AppError::Overloaded);
     };
-    let scope: Scope = (
-        keys.user.unwrap_or_default().to_owned(),
-        campaign,
-        key.to_owned(),
-    );
+    let scope: Scope = (user.to_owned(), campaign, key.to_owned());
     let (route, ip, campaign_bits) = (keys.route, keys.ip, keys.campaign);
     let (first_answer, answered) = oneshot::channel();
     let state = Arc::clone(state);
@@ -57,7 +54,7 @@ pub(crate) async fn first_decision(
         let keys = RequestKeys {
             route,
             ip,
-            user: Some(&scope.0),
+            user: Some(scope.0.as_str()),
             campaign: campaign_bits,
         };
         decide_once(&state, &scope, &keys, now, first_answer).await;
@@ -89,19 +86,20 @@ async fn decide_once(
         }
         Begin::Fresh(pending) => pending,
     };
-    let (code, response) = match decide_grab(state, scope.1, keys, now, true).await {
-        Decided::Outcome(outcome) => outcome_response(outcome),
-        Decided::Refused(error) => refuse(error),
-        Decided::Late { answer, outcome } => {
-            let _ = first_answer.send(refuse(AppError::from(answer)));
-            // The writer's answer, however late: a win is answered only once durable.
-            if let Ok(outcome) = outcome.outcome().await {
-                let (_, response) = outcome_response(outcome);
-                store(pending, response, now).await;
+    let (code, response) =
+        match decide_grab(state, scope.1, scope.0.as_ref(), keys, now, true).await {
+            Decided::Outcome(outcome) => outcome_response(outcome),
+            Decided::Refused(error) => refuse(error),
+            Decided::Late { answer, outcome } => {
+                let _ = first_answer.send(refuse(AppError::from(answer)));
+                // The writer's answer, however late: a win is answered only once durable.
+                if let Ok(outcome) = outcome.outcome().await {
+                    let (_, response) = outcome_response(outcome);
+                    store(pending, response, now).await;
+                }
+                return;
             }
-            return;
-        }
-    };
+        };
     // Transient refusals (429/503) are not the key's first decision: nothing was decided,
     // and a retry should be decided afresh. Dropping `pending` frees the key.
     if matches!(response.status().as_u16(), 429 | 503) {

@@ -32,6 +32,7 @@ pub async fn channels(
     require_admin(&state, &headers)?;
     let channels: Vec<ChannelJson> = state
         .payments
+        .desk()
         .health()
         .into_iter()
         .map(|h| ChannelJson {
@@ -39,9 +40,9 @@ pub async fn channels(
             weight: h.weight,
             effective_weight: h.effective_weight,
             state: match h.state {
-                stampede_engine::BreakerState::Closed => "closed",
-                stampede_engine::BreakerState::Open { .. } => "open",
-                stampede_engine::BreakerState::HalfOpen { .. } => "half_open",
+                stampede_admission::breaker::BreakerState::Closed => "closed",
+                stampede_admission::breaker::BreakerState::Open { .. } => "open",
+                stampede_admission::breaker::BreakerState::HalfOpen { .. } => "half_open",
             },
         })
         .collect();
@@ -59,7 +60,7 @@ pub async fn last_reconciliation(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
-    let run = state.reconciliation.get().ok_or(AppError::NotFound(
+    let run = state.reconciler.last().get().ok_or(AppError::NotFound(
         "not_found",
         "no reconciliation has run yet (POST /v1/admin/reconciliation runs one)",
     ))?;
@@ -67,15 +68,17 @@ pub async fn last_reconciliation(
 }
 
 /// Runs a reconciliation now and answers it like the GET. One runs at a time: a request that
-/// comes while one is running waits for it, then runs its own (see [`crate::reconciliation`]).
+/// comes while one is running waits for it, then runs its own (see
+/// [`stampede_money::reconciliation`]).
 pub async fn run_reconciliation(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
-    let run =
-        crate::reconciliation::run_once(&state, state.journal_path.clone(), state.reconcile_grace)
-            .await
-            .map_err(|e| AppError::Unavailable(format!("reconciliation did not run: {e:#}")))?;
+    let run = state
+        .reconciler
+        .run_once()
+        .await
+        .map_err(|e| AppError::Unavailable(format!("reconciliation did not run: {e:#}")))?;
     Ok(respond(StatusCode::OK, &*run))
 }

@@ -7,8 +7,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use stampede_admission::rules::{Admitted, RequestKeys, Route, Stage};
-use stampede_core::OrderOutcome;
-use stampede_engine::ClaimOutcome;
+use stampede_core::{OrderOutcome, UserRef};
+use stampede_money::ClaimOutcome;
 
 use crate::auth::Caller;
 use crate::dto::OrderJson;
@@ -23,7 +23,7 @@ const NOT_FOUND: AppError = AppError::NotFound("order_not_found", "no such order
 /// Shows an order with its payments. Another user's order answers 404, not 403: ids are not
 /// confirmed to strangers. A `pending_payment` order past its deadline is expired on the spot
 /// (through the writer, durably) and shown `expired`. A `paying` order's channels are asked
-/// about it first (at most once per [`crate::payment_desk::READ_QUERY_INTERVAL`] per order),
+/// about it first (at most once per [`stampede_money::desk::READ_QUERY_INTERVAL`] per order),
 /// so a payment whose callback was lost shows `paid`.
 pub async fn show(
     State(state): State<Arc<AppState>>,
@@ -35,18 +35,11 @@ pub async fn show(
     let order = state.engine.order(id).ok_or(NOT_FOUND)?;
     if caller
         .user()
-        .is_some_and(|user| user != order.user_id.as_str())
+        .is_some_and(|user| user != order.user_id.as_ref())
     {
         return Err(NOT_FOUND);
     }
-    if order.state == stampede_core::OrderState::Paying && state.payments.read_query_allowed(id) {
-        let channels = state.engine.inspect(|l| l.paying_channels(id));
-        let stale = stampede_core::StalePaying {
-            order_id: id,
-            channels,
-        };
-        crate::payment_jobs::query_order(&state, &stale).await;
-    }
+    state.payments.refresh_if_paying(&order).await;
     let (order, payments) = state.engine.order_now(id).await?.ok_or(NOT_FOUND)?;
     Ok(respond(
         StatusCode::OK,
@@ -64,8 +57,8 @@ pub async fn cancel(
     Peer(peer): Peer,
 ) -> Result<Response, AppError> {
     let (caller, _permits) = admit(&state, &headers, peer).await?;
-    let by = caller.user();
-    match state.engine.cancel(id, by).await? {
+    let by = caller.user().map(UserRef::to_owned);
+    match state.engine.cancel(id, by.as_ref()).await? {
         OrderOutcome::Moved(order) => Ok(respond(StatusCode::OK, &OrderJson::from(&order))),
         OrderOutcome::NotFound => Err(NOT_FOUND),
         OrderOutcome::InvalidTransition(invalid) => Err(AppError::InvalidTransition(invalid)),
@@ -74,7 +67,7 @@ pub async fn cancel(
 
 /// Claims a red packet for its winner (or the admin) and pays it out: 200 with the `claimed`
 /// order and its `payout_id`. Idempotent: a repeated claim answers the same payout; a
-/// concurrent one waits for the first (up to [`stampede_engine::CLAIM_WAIT`], then 409
+/// concurrent one waits for the first (up to [`stampede_money::CLAIM_WAIT`], then 409
 /// `claim_in_progress`). Another user's order 404; not a red packet, or its claim expired,
 /// 409 `invalid_transition`; a declined payout 502 `payout_declined` (the packet stays `won`).
 pub async fn claim(
@@ -84,12 +77,8 @@ pub async fn claim(
     Peer(peer): Peer,
 ) -> Result<Response, AppError> {
     let (caller, _permits) = admit(&state, &headers, peer).await?;
-    let by = caller.user();
-    match state
-        .engine
-        .claim(id, by, Arc::clone(&state.payout))
-        .await?
-    {
+    let by = caller.user().map(UserRef::to_owned);
+    match state.claims.claim(id, by).await? {
         ClaimOutcome::Claimed(order, payout_id) => Ok(respond(
             StatusCode::OK,
             &OrderJson::from(&order).with_payout(&payout_id),
@@ -119,10 +108,10 @@ pub(crate) async fn admit<'a>(
         .caller(authorization, now_ms / 1000)
         .map_err(|e| AppError::Unauthorized(auth_message(e)))?;
     if let Some(user) = caller.user() {
-        state.defence.check_user(user, now_ms)?;
+        state.defence.check_user(user.as_str(), now_ms)?;
     }
     let keys = RequestKeys {
-        user: caller.user(),
+        user: caller.user().map(UserRef::as_str),
         ..keys
     };
     let after = state.defence.admit(Stage::AfterAuth, &keys, now_ms).await?;

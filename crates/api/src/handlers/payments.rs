@@ -12,14 +12,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use stampede_core::{Cents, Order, OrderId, OrderOutcome, Payment, PaymentKind, PaymentOutcome};
+use stampede_core::{Cents, OrderId, Payment, PaymentOutcome};
+use stampede_money::PayOutcome;
 
 use crate::dto::OrderJson;
 use crate::error::AppError;
 use crate::handlers::orders::admit;
 use crate::handlers::path::{OrderIdPath, PathParams, Peer};
 use crate::json::{JsonBody, RawBody, parse, respond};
-use crate::payment_desk::DeskError;
 use crate::signer::Signer;
 use crate::state::AppState;
 use crate::timefmt::parse_rfc3339;
@@ -79,56 +79,32 @@ pub async fn pay(
     if let Some(name) = &request.channel {
         validate_channel(name).map_err(|e| AppError::BadRequest(format!("channel: {e}")))?;
     }
-    // An unknown channel answers `channel_not_found` from the router.
-    let routed = state
+    let user = user.to_owned();
+    match state
         .payments
-        .route(request.channel.as_deref())
-        .map_err(desk_error)?;
-    let channel = routed.name().to_owned();
-    let order = match state.engine.start_payment(id, user, &channel).await {
-        Ok(OrderOutcome::Moved(order)) => order,
-        other => {
-            // The channel was not called: its health learns nothing.
-            routed.release();
-            return match other? {
-                OrderOutcome::NotFound => Err(NOT_FOUND),
-                OrderOutcome::InvalidTransition(invalid) => {
-                    Err(AppError::InvalidTransition(invalid))
-                }
-                OrderOutcome::Moved(_) => unreachable!("matched above"),
-            };
-        }
-    };
-    let instructions = state
-        .payments
-        .pay(routed, id, order.amount_cents)
-        .await
-        .map_err(desk_error)?;
-    Ok(respond(
-        StatusCode::OK,
-        &PayJson {
-            payment: PaymentJson {
-                channel: instructions.channel,
-                pay_url: instructions.pay_url,
-                amount_cents: instructions.amount_cents.0,
+        .pay(id, &user, request.channel.as_deref())
+        .await?
+    {
+        PayOutcome::Started {
+            order,
+            instructions,
+        } => Ok(respond(
+            StatusCode::OK,
+            &PayJson {
+                payment: PaymentJson {
+                    channel: instructions.channel,
+                    pay_url: instructions.pay_url,
+                    amount_cents: instructions.amount_cents.0,
+                },
+                order: OrderJson::from(&order),
             },
-            order: OrderJson::from(&order),
-        },
-    ))
-}
-
-fn desk_error(e: DeskError) -> AppError {
-    match e {
-        DeskError::UnknownChannel => CHANNEL_NOT_FOUND,
-        DeskError::NoChannel { retry_after } => AppError::ChannelUnavailable {
+        )),
+        PayOutcome::NotFound => Err(NOT_FOUND),
+        PayOutcome::InvalidTransition(invalid) => Err(AppError::InvalidTransition(invalid)),
+        PayOutcome::UnknownChannel => Err(CHANNEL_NOT_FOUND),
+        PayOutcome::ChannelUnavailable { retry_after } => Err(AppError::ChannelUnavailable {
             retry_after_secs: retry_after.as_secs().max(1),
-        },
-        DeskError::Channel(error) => {
-            tracing::warn!(%error, "payment channel call failed");
-            AppError::ChannelUnavailable {
-                retry_after_secs: 1,
-            }
-        }
+        }),
     }
 }
 
@@ -155,7 +131,7 @@ pub async fn callback(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, AppError> {
-    if !state.payments.has_channel(&channel) {
+    if !state.payments.desk().has_channel(&channel) {
         return Err(CHANNEL_NOT_FOUND);
     }
     let signer = state
@@ -168,6 +144,7 @@ pub async fn callback(
         AppError::BadRequest("order_id: must be \"o_\" followed by 32 hex digits".into())
     })?;
     let paid_at = parse_rfc3339("paid_at", &request.paid_at).map_err(AppError::BadRequest)?;
+    let got_cents = request.amount_cents;
     let payment = Payment {
         channel,
         txn_id: request.txn_id,
@@ -177,7 +154,11 @@ pub async fn callback(
     payment
         .validate()
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let Recorded { kind, order, .. } = record(&state, order_id, payment).await?;
+    let (kind, order) = match state.payments.record(order_id, payment).await? {
+        PaymentOutcome::Recorded { order, kind }
+        | PaymentOutcome::AlreadyRecorded { order, kind } => (kind, order),
+        refused => return Err(refusal(refused, got_cents)),
+    };
     let payments = state
         .engine
         .read_durable(|l| l.payments_of(order_id))
@@ -200,76 +181,26 @@ struct CallbackJson {
     order: OrderJson,
 }
 
-/// What recording a payment came to.
-#[derive(Debug)]
-pub struct Recorded {
-    /// Settled, late or duplicate.
-    pub kind: PaymentKind,
-    /// The order after.
-    pub order: Order,
-    /// Recorded now (`false`: a retry of a recorded transaction).
-    pub new: bool,
-}
-
-/// Records a verified payment of `order_id` (from an HTTP callback or a channel's in-process
-/// delivery or query), counting and logging what it came to. A late or duplicate payment is
-/// recorded and its refund opened; the refund job pays it back.
-pub async fn record(
-    state: &AppState,
-    order_id: OrderId,
-    payment: Payment,
-) -> Result<Recorded, AppError> {
-    let channel = payment.channel.clone();
-    let got_cents = payment.amount_cents.0;
-    let outcome = state.engine.record_payment(order_id, payment).await?;
-    state.payments.metrics().callback(&channel, outcome.code());
+/// The response to a payment the ledger did not record.
+fn refusal(outcome: PaymentOutcome, got_cents: u64) -> AppError {
     match outcome {
-        PaymentOutcome::Recorded { order, kind } => {
-            if kind != PaymentKind::Settled {
-                // The writer wakes the refund job once this record is durable.
-                tracing::warn!(%order_id, %channel, kind = kind.code(), "payment did not pay its order; refund opened");
-            }
-            Ok(Recorded {
-                kind,
-                order,
-                new: true,
-            })
-        }
-        PaymentOutcome::AlreadyRecorded { order, kind } => Ok(Recorded {
-            kind,
-            order,
-            new: false,
-        }),
-        PaymentOutcome::NotFound => Err(NOT_FOUND),
-        PaymentOutcome::AmountMismatch { expected } => {
-            state.payments.metrics().amount_mismatch(&channel);
-            tracing::warn!(
-                %order_id,
-                %channel,
-                expected_cents = expected.0,
-                got_cents,
-                "payment amount differs from the order; rejected"
-            );
-            Err(AppError::AmountMismatch {
-                expected_cents: expected.0,
-                got_cents,
-            })
-        }
-        PaymentOutcome::InvalidTransition(invalid) => Err(AppError::InvalidTransition(invalid)),
-        PaymentOutcome::TxnConflict => Err(AppError::Conflict(
+        PaymentOutcome::NotFound => NOT_FOUND,
+        PaymentOutcome::AmountMismatch { expected } => AppError::AmountMismatch {
+            expected_cents: expected.0,
+            got_cents,
+        },
+        PaymentOutcome::InvalidTransition(invalid) => AppError::InvalidTransition(invalid),
+        PaymentOutcome::TxnConflict => AppError::Conflict(
             "txn_conflict",
             "this txn_id was recorded for another order; nothing changed",
-        )),
-        PaymentOutcome::InvalidPayment(invalid) => {
-            tracing::warn!(%order_id, %channel, %invalid, "payment with a bad channel or txn_id; not recorded");
-            Err(AppError::BadRequest(invalid.to_string()))
-        }
-        PaymentOutcome::TooManyPayments => {
-            tracing::error!(%order_id, %channel, "too many extra payments for one order; not recorded");
-            Err(AppError::Conflict(
-                "too_many_payments",
-                "this order already has the most late or duplicate payments recorded",
-            ))
+        ),
+        PaymentOutcome::InvalidPayment(invalid) => AppError::BadRequest(invalid.to_string()),
+        PaymentOutcome::TooManyPayments => AppError::Conflict(
+            "too_many_payments",
+            "this order already has the most late or duplicate payments recorded",
+        ),
+        PaymentOutcome::Recorded { .. } | PaymentOutcome::AlreadyRecorded { .. } => {
+            unreachable!("recorded payments are answered 200")
         }
     }
 }

@@ -54,7 +54,7 @@ impl TestServer {
             admin_key: ADMIN_KEY.into(),
             log: "warn".into(),
             // Tests post callbacks themselves; the simulated customer pays only when asked.
-            channels: vec![stampede_engine::SimChannelConfig {
+            channels: vec![stampede_money::SimChannelConfig {
                 auto_pay: false,
                 ..Default::default()
             }],

@@ -56,8 +56,7 @@
 //! stampede-engine --test vopr` replays exactly that seed (the same failure at the same step),
 //! and `VOPR_LOG=1` prints every step's trace line.
 
-#[path = "../support/mod.rs"]
-mod support;
+use stampede_testkit as support;
 
 mod answers;
 mod check;

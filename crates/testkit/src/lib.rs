@@ -1,9 +1,9 @@
-//! Shared helpers for the engine's integration tests.
-#![allow(dead_code, missing_docs)]
+//! Helpers the engine's and the money crate's integration tests share (a dev-dependency only):
+//! campaign specs, engines on in-memory storage with a manual clock, a patient journal guard.
 
 use std::sync::Arc;
 
-use stampede_admission::clock::SystemClock;
+use stampede_clock::SystemClock;
 use stampede_core::{CampaignSpec, Cents, CommonSpec, RedPacketSpec, SeckillSpec, UnixMillis};
 use stampede_engine::{Durability, Engine, JournalGuard, JournalGuardConfig, ManualClock};
 use stampede_journal::MemoryStorage;
@@ -11,6 +11,7 @@ use stampede_journal::MemoryStorage;
 /// 2026-11-11T12:00:00Z: a fixed "now" so runs are reproducible.
 pub const T0: UnixMillis = UnixMillis(1_794_398_400_000);
 
+/// A seckill campaign of `stock` items at 9.90, `per_user_limit` each, a 900 s payment window.
 pub fn seckill(stock: u64, per_user_limit: u32) -> CampaignSpec {
     CampaignSpec::Seckill(SeckillSpec {
         common: CommonSpec {
@@ -26,6 +27,7 @@ pub fn seckill(stock: u64, per_user_limit: u32) -> CampaignSpec {
     })
 }
 
+/// A red-packet campaign of `count` packets sharing `total_cents` (at least 1 cent each).
 pub fn red_packet(total_cents: u64, count: u64) -> CampaignSpec {
     CampaignSpec::RedPacket(RedPacketSpec {
         common: CommonSpec {
@@ -94,6 +96,7 @@ pub fn patient_guard() -> JournalGuard {
     JournalGuard::new(config, Arc::new(SystemClock::new())).expect("valid guard config")
 }
 
+/// A current-thread tokio runtime with timers and I/O.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

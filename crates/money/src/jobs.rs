@@ -19,13 +19,13 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use stampede_core::{OrderId, Payment, PendingRefund, StalePaying, validate_refund_id};
+use stampede_core::{PendingRefund, validate_refund_id};
 use tokio::task::JoinSet;
 
-use crate::payment_desk::DeskError;
-use crate::payment_metrics::RefundCount;
+use crate::desk::DeskError;
+use crate::metrics::RefundCount;
+use crate::payments::Payments;
 use crate::refund_backoff::{BackoffStep, MAX_REFUND_BACKOFF, RefundBackoff, RefundKey};
-use crate::state::AppState;
 
 /// How often the jobs run when nothing wakes them.
 pub const PAYMENT_JOB_TICK: Duration = Duration::from_secs(1);
@@ -40,8 +40,9 @@ pub const MAX_REFUND_SCAN: usize = 4_096;
 /// Most channel calls in flight at once from these jobs.
 pub const CONCURRENT_CALLS: usize = 16;
 
-/// Starts the jobs; they stop when the returned handle is aborted.
-pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+/// Starts the jobs (the refund backoff on the desk's monotonic clock); they stop when the
+/// returned handle is aborted.
+pub fn spawn(payments: Arc<Payments>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PAYMENT_JOB_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -49,13 +50,11 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    query_stale(&state).await;
-                    let now = state.payments.monotonic_now();
-                    refund_pending(&state, &mut backoff, now).await;
+                    query_stale(&payments).await;
+                    refund_pending(&payments, &mut backoff, payments.desk().monotonic_now()).await;
                 }
-                _ = state.engine.refunds_woken() => {
-                    let now = state.payments.monotonic_now();
-                    refund_pending(&state, &mut backoff, now).await;
+                _ = payments.engine().refunds_woken() => {
+                    refund_pending(&payments, &mut backoff, payments.desk().monotonic_now()).await;
                 }
             }
         }
@@ -64,58 +63,24 @@ pub fn spawn(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
 
 /// Asks the channels of every overdue `paying` order and records what they hold. Answers how
 /// many payments were recorded.
-pub async fn query_stale(state: &Arc<AppState>) -> usize {
-    let after = state.payments.query_after.as_millis() as u64;
-    let stale = state.engine.take_stale_paying(after, MAX_QUERIES_PER_TICK);
+pub async fn query_stale(payments: &Arc<Payments>) -> usize {
+    let after = payments.desk().query_after.as_millis() as u64;
+    let stale = payments
+        .engine()
+        .take_stale_paying(after, MAX_QUERIES_PER_TICK);
     let mut calls = JoinSet::new();
     let mut recorded = 0;
     for order in stale {
         while calls.len() >= CONCURRENT_CALLS {
             recorded += calls.join_next().await.and_then(Result::ok).unwrap_or(0);
         }
-        let state = Arc::clone(state);
-        calls.spawn(async move { query_order(&state, &order).await });
+        let payments = Arc::clone(payments);
+        calls.spawn(async move { payments.query_order(&order).await });
     }
     while let Some(done) = calls.join_next().await {
         recorded += done.unwrap_or(0);
     }
     recorded
-}
-
-/// Asks each channel of `order` for its payments and records them (a retry of a known
-/// transaction changes nothing). Answers how many were new.
-pub async fn query_order(state: &AppState, order: &StalePaying) -> usize {
-    let mut recorded = 0;
-    for channel in &order.channels {
-        match state.payments.query(channel, order.order_id).await {
-            Ok(payments) => {
-                for payment in payments {
-                    recorded += usize::from(record_found(state, order.order_id, payment).await);
-                }
-            }
-            Err(error) => {
-                state.payments.metrics().query_failed(channel);
-                tracing::debug!(order = %order.order_id, %channel, ?error, "payment query failed; next pass retries");
-            }
-        }
-    }
-    recorded
-}
-
-/// Records a payment a query found (like a callback); `true` if it was new.
-async fn record_found(state: &AppState, order: OrderId, payment: Payment) -> bool {
-    let channel = payment.channel.clone();
-    match crate::handlers::payments::record(state, order, payment).await {
-        Ok(recorded) if recorded.new => {
-            state.payments.metrics().found_by_query(&channel);
-            true
-        }
-        Ok(_) => false,
-        Err(error) => {
-            tracing::warn!(%order, ?error, "payment found by query not recorded; next pass retries");
-            false
-        }
-    }
 }
 
 /// What one refund pass did.
@@ -140,17 +105,16 @@ impl RefundPass {
     }
 }
 
-/// Refunds every pending refund whose backoff has passed at `now` (a reading of the desk's
-/// monotonic clock).
+/// Refunds every pending refund whose backoff has passed at `now` (a monotonic reading).
 pub async fn refund_pending(
-    state: &Arc<AppState>,
+    payments: &Arc<Payments>,
     backoff: &mut RefundBackoff,
     now: Duration,
 ) -> RefundPass {
     let mut pass = RefundPass::default();
     // Look past refunds waiting out a backoff, so they cannot starve the ones behind them.
     let scan = (MAX_REFUNDS_PER_TICK + backoff.len()).min(MAX_REFUND_SCAN);
-    let pending = match state.engine.pending_refunds(scan).await {
+    let pending = match payments.engine().pending_refunds(scan).await {
         Ok(pending) => pending,
         Err(error) => {
             // Not known to be durable (the journal failed or is slow): refund nothing now.
@@ -179,9 +143,9 @@ pub async fn refund_pending(
         while calls.len() >= CONCURRENT_CALLS {
             results.extend(calls.join_next().await.and_then(Result::ok));
         }
-        let state = Arc::clone(state);
+        let payments = Arc::clone(payments);
         calls.spawn(async move {
-            let outcome = refund_one(&state, &refund).await;
+            let outcome = refund_one(&payments, &refund).await;
             (refund, outcome)
         });
     }
@@ -242,18 +206,18 @@ enum RefundOutcome {
     Failed(String),
 }
 
-async fn refund_one(state: &AppState, refund: &PendingRefund) -> RefundOutcome {
+async fn refund_one(payments: &Payments, refund: &PendingRefund) -> RefundOutcome {
     let channel = refund.payment.channel.as_str();
-    let counts = state.payments.metrics();
-    match state.payments.refund(&refund.payment).await {
+    let counts = payments.metrics();
+    match payments.desk().refund(&refund.payment).await {
         Ok(receipt) if validate_refund_id(&receipt.refund_id).is_err() => {
             // The ledger would not confirm it (nothing to journal).
             counts.refund(channel, RefundCount::InvalidReceipt);
             RefundOutcome::Failed("the channel answered a bad refund_id".into())
         }
         Ok(receipt) => {
-            match state
-                .engine
+            match payments
+                .engine()
                 .confirm_refund(refund.order_id, refund.payment.clone(), receipt.refund_id)
                 .await
             {
@@ -268,7 +232,7 @@ async fn refund_one(state: &AppState, refund: &PendingRefund) -> RefundOutcome {
                 }
             }
         }
-        Err(DeskError::Channel(stampede_engine::ChannelError::Declined(why))) => {
+        Err(DeskError::Channel(crate::channel::ChannelError::Declined(why))) => {
             counts.refund(channel, RefundCount::Declined);
             RefundOutcome::Failed(format!("the channel declined: {why}"))
         }

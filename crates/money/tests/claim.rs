@@ -1,26 +1,38 @@
 //! Red-packet claims through the engine: exactly one payout per packet across repeated and
 //! concurrent claims, crashes and restarts; unclaimed packets expire and become refundable.
 
-mod support;
+use stampede_testkit as support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use stampede_core::{CampaignSpec, Cents, GrabOutcome, OrderId, OrderState, UserId};
-use stampede_engine::payout::PayoutFuture;
-use stampede_engine::{
-    ClaimOutcome, Durability, Engine, ManualClock, Payout, PayoutError, PayoutReceipt,
-    SimulatedPayout,
-};
+use stampede_engine::{Durability, Engine, ManualClock};
 use stampede_journal::MemoryStorage;
+use stampede_money::payout::PayoutFuture;
+use stampede_money::{ClaimOutcome, Claims, Payout, PayoutError, PayoutReceipt, SimulatedPayout};
 use support::{T0, open_memory_at, red_packet, runtime};
 
 async fn win_packet(engine: &Engine, user: &str, spec: CampaignSpec) -> OrderId {
-    let view = engine.create_campaign(spec).await.unwrap();
-    match engine.grab(view.id, user).await.unwrap() {
+    let view = engine
+        .create_campaign(spec)
+        .await
+        .unwrap()
+        .created()
+        .unwrap();
+    match engine
+        .grab(view.id, &stampede_core::UserId::parse(user).unwrap())
+        .await
+        .unwrap()
+    {
         GrabOutcome::Won(ticket) => ticket.order_id,
         other => panic!("{other:?}"),
     }
+}
+
+/// The requester `name` (a valid user id).
+fn user(name: &str) -> Option<UserId> {
+    Some(UserId::parse(name).unwrap())
 }
 
 fn claimed(outcome: ClaimOutcome) -> String {
@@ -47,27 +59,23 @@ fn repeated_and_concurrent_claims_pay_once() {
         let provider = Arc::new(SimulatedPayout::new());
         let order = win_packet(&engine, "alice", red_packet(1_000, 10)).await;
 
+        let claims = Claims::new(engine.clone(), provider.clone());
         assert_eq!(
-            engine
-                .claim(order, Some("bob"), provider.clone())
-                .await
-                .unwrap(),
+            claims.claim(order, user("bob")).await.unwrap(),
             ClaimOutcome::NotFound
         );
         let mut tasks = Vec::new();
         for _ in 0..8 {
-            let (engine, provider) = (engine.clone(), provider.clone());
+            let claims = claims.clone();
             tasks.push(tokio::spawn(async move {
-                engine.claim(order, Some("alice"), provider).await.unwrap()
+                claims.claim(order, user("alice")).await.unwrap()
             }));
         }
         let mut ids = Vec::new();
         for task in tasks {
             ids.push(claimed(task.await.unwrap()));
         }
-        ids.push(claimed(
-            engine.claim(order, None, provider.clone()).await.unwrap(),
-        ));
+        ids.push(claimed(claims.claim(order, None).await.unwrap()));
         ids.dedup();
         assert_eq!(
             ids.len(),
@@ -89,15 +97,15 @@ fn a_declined_payout_leaves_the_packet_claimable() {
         let provider = Arc::new(SimulatedPayout::new());
         let order = win_packet(&engine, "alice", red_packet(1_000, 10)).await;
         provider.decline_next();
-        let outcome = engine
-            .claim(order, Some("alice"), provider.clone())
+        let outcome = Claims::new(engine.clone(), provider.clone())
+            .claim(order, user("alice"))
             .await
             .unwrap();
         assert!(matches!(outcome, ClaimOutcome::Declined(ref o, _) if o.state == OrderState::Won));
         assert_eq!(provider.payout_count(), 0);
         claimed(
-            engine
-                .claim(order, Some("alice"), provider.clone())
+            Claims::new(engine.clone(), provider.clone())
+                .claim(order, user("alice"))
                 .await
                 .unwrap(),
         );
@@ -136,10 +144,19 @@ fn a_restart_settles_claiming_orders_through_query_without_paying_twice() {
         let clock = ManualClock::new(T0);
         let provider = Arc::new(SimulatedPayout::new());
         let engine = open_memory_at(&storage, Durability::Fsync, 3, &clock);
-        let view = engine.create_campaign(red_packet(1_000, 10)).await.unwrap();
+        let view = engine
+            .create_campaign(red_packet(1_000, 10))
+            .await
+            .unwrap()
+            .created()
+            .unwrap();
         let mut won = Vec::new();
         for user in ["alice", "bob"] {
-            match engine.grab(view.id, user).await.unwrap() {
+            match engine
+                .grab(view.id, &stampede_core::UserId::parse(user).unwrap())
+                .await
+                .unwrap()
+            {
                 GrabOutcome::Won(t) => won.push(t.order_id),
                 other => panic!("{other:?}"),
             }
@@ -147,10 +164,15 @@ fn a_restart_settles_claiming_orders_through_query_without_paying_twice() {
         let (paid, unpaid) = (won[0], won[1]);
         // Alice's payout happens but its answer is lost; Bob's never reaches the provider.
         provider.fail_after_paying_next();
-        assert!(engine.claim(paid, None, provider.clone()).await.is_err());
         assert!(
-            engine
-                .claim(unpaid, None, Arc::new(Unreachable))
+            Claims::new(engine.clone(), provider.clone())
+                .claim(paid, None)
+                .await
+                .is_err()
+        );
+        assert!(
+            Claims::new(engine.clone(), Arc::new(Unreachable))
+                .claim(unpaid, None)
                 .await
                 .is_err()
         );
@@ -163,13 +185,29 @@ fn a_restart_settles_claiming_orders_through_query_without_paying_twice() {
         // "Crash": reopen on the same storage; replay leaves both claiming.
         let engine = open_memory_at(&storage, Durability::Fsync, 4, &clock);
         assert_eq!(engine.order(paid).unwrap().state, OrderState::Claiming);
-        assert_eq!(engine.resolve_claims(provider.as_ref()).await.unwrap(), 2);
+        assert_eq!(
+            Claims::new(engine.clone(), provider.clone())
+                .resolve_claims()
+                .await
+                .unwrap(),
+            2
+        );
         assert_eq!(engine.order(paid).unwrap().state, OrderState::Claimed);
         assert_eq!(engine.order(unpaid).unwrap().state, OrderState::Won);
         assert_eq!(provider.payout_count(), 1, "the restart paid nothing");
-        claimed(engine.claim(paid, None, provider.clone()).await.unwrap());
+        claimed(
+            Claims::new(engine.clone(), provider.clone())
+                .claim(paid, None)
+                .await
+                .unwrap(),
+        );
         assert_eq!(provider.payout_count(), 1);
-        claimed(engine.claim(unpaid, None, provider.clone()).await.unwrap());
+        claimed(
+            Claims::new(engine.clone(), provider.clone())
+                .claim(unpaid, None)
+                .await
+                .unwrap(),
+        );
         assert_eq!(provider.payout_count(), 2);
         engine.shutdown();
         drop(engine);
@@ -177,7 +215,13 @@ fn a_restart_settles_claiming_orders_through_query_without_paying_twice() {
         // And the settlement itself is durable.
         let engine = open_memory_at(&storage, Durability::Fsync, 5, &clock);
         assert_eq!(engine.order(paid).unwrap().state, OrderState::Claimed);
-        assert_eq!(engine.resolve_claims(provider.as_ref()).await.unwrap(), 0);
+        assert_eq!(
+            Claims::new(engine.clone(), provider.clone())
+                .resolve_claims()
+                .await
+                .unwrap(),
+            0
+        );
         engine.inspect(|ledger| ledger.assert_invariants());
         engine.shutdown();
     });
@@ -216,8 +260,8 @@ fn unclaimed_packets_expire_and_become_refundable() {
             engine.campaign(campaign).unwrap().refundable_cents(),
             amount
         );
-        let outcome = engine
-            .claim(order, None, Arc::new(SimulatedPayout::new()))
+        let outcome = Claims::new(engine.clone(), Arc::new(SimulatedPayout::new()))
+            .claim(order, None)
             .await
             .unwrap();
         assert!(matches!(outcome, ClaimOutcome::InvalidTransition(_)));
@@ -285,7 +329,10 @@ fn a_packet_declined_past_its_deadline_expires_on_the_writers_timer() {
             engine: engine.clone(),
             clock: clock.clone(),
         });
-        let outcome = engine.claim(order, Some("alice"), provider).await.unwrap();
+        let outcome = Claims::new(engine.clone(), provider)
+            .claim(order, user("alice"))
+            .await
+            .unwrap();
         assert!(matches!(outcome, ClaimOutcome::Declined(..)), "{outcome:?}");
         let mut polls = 0;
         while engine

@@ -29,7 +29,7 @@ use stampede_core::{ReconciliationReport, Statement, UnixMillis};
 use stampede_engine::{OpenError, ReplayInfo};
 use tokio::sync::OwnedMutexGuard;
 
-use crate::state::AppState;
+use crate::payments::Payments;
 
 /// The last reconciliation this process made, and the permit that keeps runs one at a time.
 #[derive(Debug, Default)]
@@ -128,92 +128,109 @@ pub fn reconcile_journal(
     Ok((stampede_core::reconcile(&ledger, statements, now), info))
 }
 
-/// Runs one reconciliation (durable books against the channels' statements up to
-/// `now − grace`) once no other is in progress, stores it as the last one and returns it.
-pub async fn run_once(
-    state: &Arc<AppState>,
+/// The reconciliation of one server: its journal read back read-only, against the statements
+/// of its payment channels, and the last result.
+#[derive(Debug)]
+pub struct Reconciler {
+    payments: Arc<Payments>,
     journal: PathBuf,
     grace: Duration,
-) -> anyhow::Result<Arc<ReconciliationRun>> {
-    let permit = state.reconciliation.begin().await;
-    run_with(state, journal, grace, permit).await
+    last: LastReconciliation,
 }
 
-/// [`run_once`] unless a run is in progress now (`None`: nothing was run).
-pub async fn run_if_idle(
-    state: &Arc<AppState>,
-    journal: PathBuf,
-    grace: Duration,
-) -> Option<anyhow::Result<Arc<ReconciliationRun>>> {
-    let permit = state.reconciliation.try_begin()?;
-    Some(run_with(state, journal, grace, permit).await)
-}
-
-async fn run_with(
-    state: &Arc<AppState>,
-    journal: PathBuf,
-    grace: Duration,
-    permit: RunPermit,
-) -> anyhow::Result<Arc<ReconciliationRun>> {
-    let now = state.engine.now();
-    let cutoff = UnixMillis(now.0.saturating_sub(grace.as_millis() as u64));
-    // Statements first: whatever the books hold up to the cut-off reached them earlier.
-    let statements = state.payments.statements(cutoff);
-    let state = Arc::clone(state);
-    // Everything after the statements runs in the blocking thread, permit held: dropping the
-    // caller's future (a client gone) neither frees the permit early nor loses the result.
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let started = stampede_engine::stopwatch();
-        let (report, info) = reconcile_journal(&journal, &statements, now)?;
-        let run = ReconciliationRun {
-            took_ms: started.elapsed().as_millis() as u64,
-            records: info.records,
-            clean: report.is_clean(),
-            report,
-        };
-        metrics::gauge!("stampede_reconciliation_discrepancies")
-            .set(run.report.discrepancy_total as f64);
-        if run.clean {
-            tracing::info!(
-                took_ms = run.took_ms,
-                records = run.records,
-                "reconciliation clean"
-            );
-        } else {
-            tracing::error!(
-                took_ms = run.took_ms,
-                discrepancies = run.report.discrepancy_total,
-                "reconciliation found discrepancies (GET /v1/admin/reconciliation)"
-            );
-        }
-        anyhow::Ok(state.reconciliation.set(run))
-    })
-    .await?
-}
-
-/// Starts the periodic job (`interval` zero: none); it stops when the handle is aborted.
-pub fn spawn(
-    state: Arc<AppState>,
-    journal: PathBuf,
-    interval: Duration,
-    grace: Duration,
-) -> Option<tokio::task::JoinHandle<()>> {
-    if interval.is_zero() {
-        return None;
+impl Reconciler {
+    /// Reconciles `journal` against `payments`' channels, leaving out payments younger than
+    /// `grace` (they may still be on their way to the books).
+    pub fn new(payments: Arc<Payments>, journal: PathBuf, grace: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            payments,
+            journal,
+            grace,
+            last: LastReconciliation::default(),
+        })
     }
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match run_if_idle(&state, journal.clone(), grace).await {
-                None => tracing::debug!("a reconciliation is still running; this tick skipped"),
-                Some(Err(error)) => tracing::warn!(%error, "reconciliation did not run"),
-                Some(Ok(_)) => {}
+
+    /// The last run and whether one is in progress.
+    pub fn last(&self) -> &LastReconciliation {
+        &self.last
+    }
+
+    /// Runs one reconciliation (durable books against the channels' statements up to
+    /// `now − grace`) once no other is in progress, stores it as the last one and returns it.
+    pub async fn run_once(self: &Arc<Self>) -> anyhow::Result<Arc<ReconciliationRun>> {
+        let permit = self.last.begin().await;
+        self.run_with(permit).await
+    }
+
+    /// [`Reconciler::run_once`] unless a run is in progress now (`None`: nothing was run).
+    pub async fn run_if_idle(self: &Arc<Self>) -> Option<anyhow::Result<Arc<ReconciliationRun>>> {
+        let permit = self.last.try_begin()?;
+        Some(self.run_with(permit).await)
+    }
+
+    async fn run_with(
+        self: &Arc<Self>,
+        permit: RunPermit,
+    ) -> anyhow::Result<Arc<ReconciliationRun>> {
+        let now = self.payments.engine().now();
+        let cutoff = UnixMillis(now.0.saturating_sub(self.grace.as_millis() as u64));
+        // Statements first: whatever the books hold up to the cut-off reached them earlier.
+        let statements = self.payments.desk().statements(cutoff);
+        let this = Arc::clone(self);
+        // Everything after the statements runs in the blocking thread, permit held: dropping
+        // the caller's future (a client gone) neither frees the permit early nor loses the
+        // result.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let started = stampede_clock::stopwatch();
+            let (report, info) = reconcile_journal(&this.journal, &statements, now)?;
+            let run = ReconciliationRun {
+                took_ms: started.elapsed().as_millis() as u64,
+                records: info.records,
+                clean: report.is_clean(),
+                report,
+            };
+            metrics::gauge!("stampede_reconciliation_discrepancies")
+                .set(run.report.discrepancy_total as f64);
+            if run.clean {
+                tracing::info!(
+                    took_ms = run.took_ms,
+                    records = run.records,
+                    "reconciliation clean"
+                );
+            } else {
+                tracing::error!(
+                    took_ms = run.took_ms,
+                    discrepancies = run.report.discrepancy_total,
+                    "reconciliation found discrepancies (GET /v1/admin/reconciliation)"
+                );
             }
+            anyhow::Ok(this.last.set(run))
+        })
+        .await?
+    }
+
+    /// Starts the periodic job (`interval` zero: none); it stops when the handle is aborted.
+    pub fn spawn(self: &Arc<Self>, interval: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        if interval.is_zero() {
+            return None;
         }
-    }))
+        let this = Arc::clone(self);
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(interval);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match this.run_if_idle().await {
+                    None => {
+                        tracing::debug!("a reconciliation is still running; this tick skipped")
+                    }
+                    Some(Err(error)) => tracing::warn!(%error, "reconciliation did not run"),
+                    Some(Ok(_)) => {}
+                }
+            }
+        }))
+    }
 }
 
 #[cfg(test)]

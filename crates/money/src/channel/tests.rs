@@ -7,7 +7,7 @@ use parking_lot::Mutex;
 use stampede_core::{Cents, OrderId, Payment, UnixMillis};
 
 use super::{CallbackSink, ChannelFuture, SimChannel, SimChannelConfig};
-use crate::clock::ManualClock;
+use stampede_clock::ManualClock;
 
 mod router;
 mod sim;

@@ -1,25 +1,25 @@
-//! The payment desk: the configured channels behind a health-aware router, and the calls the
-//! handlers and the payment jobs make through it (pay, query, refund), each bounded by
-//! `payment_call_timeout_ms` and reported to the channel's health.
+//! The payment desk: the configured channels behind a health-aware router, and the calls
+//! made through it (pay, query, refund), each bounded by the call timeout and reported to the
+//! channel's health.
 //!
 //! Channel calls are I/O and never run in the writer: what a channel answers is journaled
-//! through the engine afterwards (see [`crate::handlers::payments::record`]).
+//! through the engine afterwards (see [`crate::payments`]).
 
-use std::sync::{Arc, Weak};
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use stampede_admission::clock::{Clock as _, SharedClock};
+use stampede_clock::SharedClock;
 use stampede_core::{OrderId, Payment};
-use stampede_engine::channel::router::{AdmitError, ChannelHealth, call_with_health};
-use stampede_engine::{
-    BreakerConfig, CallbackSink, ChannelError, ChannelFuture, ChannelRouter, PayInstructions,
-    PaymentChannel, RefundReceipt, SimChannel,
-};
 
-use crate::config::Config;
-use crate::payment_metrics::PaymentMetrics;
-use crate::state::AppState;
+use crate::channel::router::{AdmitError, ChannelHealth, Routed, call_with_health};
+use crate::channel::{
+    ChannelError, ChannelRouter, PayInstructions, PaymentChannel, RefundReceipt, SimChannel,
+    SimChannelConfig, books_file_name,
+};
+use crate::metrics::PaymentMetrics;
+use stampede_admission::breaker::BreakerConfig;
 
 /// Most orders whose read-triggered channel query is remembered (to throttle it); when full,
 /// reads stop triggering queries until old entries age out (the periodic job still runs).
@@ -27,7 +27,22 @@ pub const MAX_READ_QUERY_ORDERS: usize = 100_000;
 /// Least time between two read-triggered queries of one order.
 pub const READ_QUERY_INTERVAL: Duration = Duration::from_secs(2);
 
-/// The channels, their router and the clocks the calls are timed on.
+/// What the desk is built from (the server's config, validated).
+#[derive(Clone, Debug)]
+pub struct DeskConfig {
+    /// The simulated channels, in configured order (at least one).
+    pub channels: Vec<SimChannelConfig>,
+    /// Where each channel keeps its own books (`<dir>/channel-<name>.log`).
+    pub books_dir: PathBuf,
+    /// Longest `pay` / `query` / `refund` call; longer counts as a failure for its health.
+    pub call_timeout: Duration,
+    /// How long an order may stay `paying` before the query job asks its channels.
+    pub query_after: Duration,
+    /// Seed for the router's weighted picks (`0`: from the OS).
+    pub rng_seed: u64,
+}
+
+/// The channels, their router and the clock the calls are timed on.
 pub struct PaymentDesk {
     router: ChannelRouter,
     sims: Vec<Arc<SimChannel>>,
@@ -64,24 +79,22 @@ pub enum DeskError {
 }
 
 impl PaymentDesk {
-    /// The channels `config` names (or the default `sim`), on `clock`.
-    pub fn new(config: &Config, clock: SharedClock) -> anyhow::Result<Self> {
+    /// The channels `config` names, on `clock`.
+    pub fn new(config: DeskConfig, clock: SharedClock) -> anyhow::Result<Self> {
         // Each channel keeps its own books in the data directory, as a real channel keeps
         // them in its own database: they outlive a restart of this server.
         let sims = config
-            .payment_channels()
-            .into_iter()
+            .channels
+            .iter()
             .map(|c| {
-                let path = config
-                    .data_dir
-                    .join(stampede_engine::channel::books_file_name(&c.name));
-                SimChannel::open(c, Arc::clone(&clock), &path)
+                let path = config.books_dir.join(books_file_name(&c.name));
+                SimChannel::open(c.clone(), Arc::clone(&clock), &path)
                     .map(Arc::new)
                     .map_err(|e| anyhow::anyhow!("payment channel books {}: {e}", path.display()))
             })
             .collect::<anyhow::Result<Vec<Arc<SimChannel>>>>()?;
         let weighted = config
-            .payment_channels()
+            .channels
             .iter()
             .zip(&sims)
             .map(|(c, sim)| (Arc::clone(sim) as Arc<dyn PaymentChannel>, c.weight))
@@ -92,8 +105,8 @@ impl PaymentDesk {
             router,
             sims,
             clock,
-            call_timeout: Duration::from_millis(config.payment_call_timeout_ms),
-            query_after: Duration::from_secs(config.payment_query_after_secs),
+            call_timeout: config.call_timeout,
+            query_after: config.query_after,
             read_queries: Mutex::new(std::collections::HashMap::new()),
             metrics,
         })
@@ -104,11 +117,9 @@ impl PaymentDesk {
         &self.metrics
     }
 
-    /// Points every simulated channel's callbacks at `state` (once, after it is built).
-    pub fn connect(&self, state: &Arc<AppState>) {
-        for sim in &self.sims {
-            sim.set_sink(Arc::new(StateSink(Arc::downgrade(state))));
-        }
+    /// The simulated channels (their in-process deliveries are wired by [`crate::Payments`]).
+    pub fn sims(&self) -> &[Arc<SimChannel>] {
+        &self.sims
     }
 
     /// Now on the desk's monotonic clock.
@@ -150,10 +161,7 @@ impl PaymentDesk {
 
     /// Chooses the channel for a new payment: `name` if given (and in rotation), else a
     /// weighted pick among healthy channels. The caller reports the returned permit.
-    pub fn route(
-        &self,
-        name: Option<&str>,
-    ) -> Result<stampede_engine::channel::router::Routed, DeskError> {
+    pub fn route(&self, name: Option<&str>) -> Result<Routed, DeskError> {
         let now = self.clock.monotonic();
         match name {
             Some(name) => self.router.admit(name, now).map_err(admit_error),
@@ -166,7 +174,7 @@ impl PaymentDesk {
     /// Asks the routed channel to start a payment.
     pub async fn pay(
         &self,
-        routed: stampede_engine::channel::router::Routed,
+        routed: Routed,
         order: OrderId,
         amount: stampede_core::Cents,
     ) -> Result<PayInstructions, DeskError> {
@@ -235,23 +243,5 @@ fn admit_error(e: AdmitError) -> DeskError {
     match e {
         AdmitError::UnknownChannel(_) => DeskError::UnknownChannel,
         AdmitError::OutOfRotation { retry_after, .. } => DeskError::NoChannel { retry_after },
-    }
-}
-
-/// Delivers a simulated channel's callbacks into the same recording path as the HTTP
-/// callback endpoint.
-struct StateSink(Weak<AppState>);
-
-impl CallbackSink for StateSink {
-    fn deliver(&self, order: OrderId, payment: Payment) -> ChannelFuture<'static, ()> {
-        let state = self.0.clone();
-        Box::pin(async move {
-            let Some(state) = state.upgrade() else {
-                return;
-            };
-            if let Err(error) = crate::handlers::payments::record(&state, order, payment).await {
-                tracing::debug!(%order, ?error, "in-process channel callback not recorded");
-            }
-        })
     }
 }

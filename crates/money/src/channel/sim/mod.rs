@@ -24,7 +24,7 @@ use self::config::{PPM, SimChannelConfig};
 use super::{
     CallbackSink, ChannelError, ChannelFuture, PayInstructions, PaymentChannel, RefundReceipt,
 };
-use crate::clock::Clock;
+use stampede_clock::Clock;
 
 mod book;
 mod books;

@@ -5,7 +5,7 @@
 //! once). On fault-injecting memory: the refund job is never offered a refund from a batch the
 //! journal lost, so the channel never gives back money that ends up paying an order.
 
-mod support;
+use stampede_testkit as support;
 
 use std::io::Write;
 use std::path::Path;
@@ -16,11 +16,9 @@ use stampede_core::{
     CampaignId, GrabOutcome, OrderId, OrderOutcome, OrderState, Payment, PaymentKind,
     PaymentOutcome, RefundStatus, refund_key,
 };
-use stampede_engine::{
-    Durability, Engine, EngineConfig, EngineError, ManualClock, PaymentChannel, Recovered,
-    SimChannel, SimChannelConfig,
-};
+use stampede_engine::{Durability, Engine, EngineConfig, EngineError, ManualClock, Recovered};
 use stampede_journal::MemoryStorage;
+use stampede_money::{PaymentChannel, SimChannel, SimChannelConfig};
 use support::{T0, open_memory_at, patient_guard, runtime, seckill};
 
 /// The channel the customers pay on; it lives across the engine's crashes (its books are
@@ -57,7 +55,11 @@ fn crash(engine: Engine, journal: &Path) {
 }
 
 async fn win(engine: &Engine, campaign: CampaignId, user: &str) -> (OrderId, stampede_core::Cents) {
-    match engine.grab(campaign, user).await.unwrap() {
+    match engine
+        .grab(campaign, &stampede_core::UserId::parse(user).unwrap())
+        .await
+        .unwrap()
+    {
         GrabOutcome::Won(ticket) => (ticket.order_id, ticket.amount_cents),
         other => panic!("{user} did not win: {other:?}"),
     }
@@ -91,9 +93,9 @@ fn a_recorded_payment_survives_a_crash_and_its_retry_changes_nothing() {
         let clock = ManualClock::new(T0);
         let channel = sim_channel(&clock);
         let (engine, _) = open_file(&journal, &clock);
-        let campaign = engine.create_campaign(seckill(2, 1)).await.unwrap().id;
+        let campaign = engine.create_campaign(seckill(2, 1)).await.unwrap().created().unwrap().id;
         let (order, amount) = win(&engine, campaign, "alice").await;
-        let started = engine.start_payment(order, "alice", "sim").await.unwrap();
+        let started = engine.start_payment(order, &stampede_core::UserId::parse("alice").unwrap(), "sim").await.unwrap();
         assert!(matches!(started, OrderOutcome::Moved(ref o) if o.state == OrderState::Paying));
         let payment = channel.pay_now(order, amount).unwrap();
         let recorded = engine.record_payment(order, payment.clone()).await.unwrap();
@@ -151,10 +153,26 @@ fn a_refund_made_but_not_confirmed_before_a_crash_is_asked_again_under_the_same_
         let clock = ManualClock::new(T0);
         let channel = sim_channel(&clock);
         let (engine, _) = open_file(&journal, &clock);
-        let campaign = engine.create_campaign(seckill(2, 1)).await.unwrap().id;
+        let campaign = engine
+            .create_campaign(seckill(2, 1))
+            .await
+            .unwrap()
+            .created()
+            .unwrap()
+            .id;
         let (order, amount) = win(&engine, campaign, "alice").await;
-        engine.start_payment(order, "alice", "sim").await.unwrap();
-        let cancelled = engine.cancel(order, Some("alice")).await.unwrap();
+        engine
+            .start_payment(
+                order,
+                &stampede_core::UserId::parse("alice").unwrap(),
+                "sim",
+            )
+            .await
+            .unwrap();
+        let cancelled = engine
+            .cancel(order, Some(&stampede_core::UserId::parse("alice").unwrap()))
+            .await
+            .unwrap();
         assert!(
             matches!(cancelled, OrderOutcome::Moved(ref o) if o.state == OrderState::Cancelled)
         );
@@ -243,7 +261,13 @@ fn no_refund_is_made_from_a_batch_the_journal_lost() {
         let clock = ManualClock::new(T0);
         let channel = sim_channel(&clock);
         let engine = open_memory_at(&storage, Durability::Fsync, 7, &clock);
-        let campaign = engine.create_campaign(seckill(2, 1)).await.unwrap().id;
+        let campaign = engine
+            .create_campaign(seckill(2, 1))
+            .await
+            .unwrap()
+            .created()
+            .unwrap()
+            .id;
         let (order, amount) = win(&engine, campaign, "alice").await;
         let first = channel.pay_now(order, amount).unwrap();
         let second = channel.pay_now(order, amount).unwrap();
@@ -253,7 +277,11 @@ fn no_refund_is_made_from_a_batch_the_journal_lost() {
         let written = storage.bytes().len();
         let held = tokio::spawn({
             let engine = engine.clone();
-            async move { engine.grab(campaign, "bob").await }
+            async move {
+                engine
+                    .grab(campaign, &stampede_core::UserId::parse("bob").unwrap())
+                    .await
+            }
         });
         wait_until("the writer waits in fsync", || {
             storage.bytes().len() > written

@@ -1,6 +1,6 @@
 //! Per-channel payment counters, registered once when the payment desk is built, so counting a
 //! callback, a query or a refund is a lookup among at most
-//! [`MAX_CHANNELS`](stampede_engine::channel::router::MAX_CHANNELS) names and an atomic add:
+//! [`MAX_CHANNELS`](stampede_money::channel::router::MAX_CHANNELS) names and an atomic add:
 //! no registry lookup, no label `String`.
 //!
 //! The metric names and labels are those the README documents:
@@ -14,8 +14,8 @@
 //! the config, still owed a refund) is counted through the registry as before: rare, and its
 //! name was validated when it was journaled.
 
+use crate::channel::router::MAX_CHANNELS;
 use metrics::Counter;
-use stampede_engine::channel::router::MAX_CHANNELS;
 
 /// Every code [`stampede_core::PaymentOutcome::code`] answers; each gets a counter per channel.
 pub const CALLBACK_OUTCOMES: &[&str] = &[

@@ -6,20 +6,20 @@
 //! it by asking the provider about that key ([`Payout::query`]), never by paying blind.
 //!
 //! Concurrent claims of one order in this process: the first takes the order's entry in
-//! `Engine::claims`; the others wait (polling, at most [`CLAIM_WAIT`]) and then answer the
-//! first one's result (`claimed`, same payout id), or `InProgress` if it is still running.
+//! [`Claims`]; the others wait (polling, at most [`CLAIM_WAIT`]) and then answer the first
+//! one's result (`claimed`, same payout id), or `InProgress` if it is still running.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use stampede_core::{
-    ClaimStart, Command, InvalidTransition, Order, OrderId, Outcome, PayoutId, PayoutResult, UserId,
+    ClaimStart, InvalidTransition, Order, OrderId, PayoutId, PayoutResult, UserId,
 };
+use stampede_engine::{Engine, EngineError};
 use tokio::time::timeout;
 
-use crate::engine::{Engine, mismatched};
-use crate::error::{EngineError, parse_user};
 use crate::payout::{Payout, PayoutError};
 
 /// Longest wait for another claim of the same order in this process before answering
@@ -49,9 +49,26 @@ pub enum ClaimOutcome {
     InvalidTransition(InvalidTransition),
 }
 
+/// Red-packet claims in this process: the engine to journal through, the payout provider,
+/// and the orders whose claim is being handled here.
+#[derive(Clone)]
+pub struct Claims {
+    engine: Engine,
+    payout: Arc<dyn Payout>,
+    in_flight: Arc<Mutex<HashSet<OrderId>>>,
+}
+
+impl std::fmt::Debug for Claims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Claims")
+            .field("in_flight", &self.in_flight.lock().len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// This process's hold on one order's claim; released on drop.
 struct ClaimEntry {
-    claims: Arc<Mutex<std::collections::HashSet<OrderId>>>,
+    claims: Arc<Mutex<HashSet<OrderId>>>,
     order: OrderId,
 }
 
@@ -61,26 +78,38 @@ impl Drop for ClaimEntry {
     }
 }
 
-impl Engine {
-    /// Claims a red packet for `by` (`None`: the admin) and pays it out through `payout`.
-    /// Idempotent: a repeated or concurrent claim answers the first one's payout.
+impl Claims {
+    /// Claims paid out through `payout`, journaled through `engine`.
+    pub fn new(engine: Engine, payout: Arc<dyn Payout>) -> Self {
+        Self {
+            engine,
+            payout,
+            in_flight: Arc::default(),
+        }
+    }
+
+    /// The payout provider.
+    pub fn payout(&self) -> &Arc<dyn Payout> {
+        &self.payout
+    }
+
+    /// Claims a red packet for `by` (`None`: the admin) and pays it out. Idempotent: a
+    /// repeated or concurrent claim answers the first one's payout.
     ///
     /// The payout runs on its own task, so a client that goes away mid-claim does not leave
     /// the order `claiming`.
     pub async fn claim(
         &self,
         order: OrderId,
-        by: Option<&str>,
-        payout: Arc<dyn Payout>,
+        by: Option<UserId>,
     ) -> Result<ClaimOutcome, EngineError> {
-        let by = by.map(parse_user).transpose()?;
         let Some(entry) = self.enter_claim(order).await? else {
             return Ok(ClaimOutcome::InProgress);
         };
-        let engine = self.clone();
+        let claims = self.clone();
         tokio::spawn(async move {
             let _entry = entry;
-            engine.claim_held(order, by, payout.as_ref()).await
+            claims.claim_held(order, by).await
         })
         .await
         .map_err(|e| EngineError::Unavailable(format!("claim task failed: {e}")))?
@@ -89,18 +118,18 @@ impl Engine {
     /// Resolves every order left `claiming` (run at start-up, before serving): paid under its
     /// key → `claimed`; definitely not paid → `won`. Answers how many were resolved; an
     /// unknown answer leaves the order `claiming` for a later claim to resolve.
-    pub async fn resolve_claims(&self, payout: &dyn Payout) -> Result<usize, EngineError> {
-        let claiming = self.inspect(|ledger| ledger.claiming_orders());
+    pub async fn resolve_claims(&self) -> Result<usize, EngineError> {
+        let claiming = self.engine.inspect(|ledger| ledger.claiming_orders());
         let mut resolved = 0;
         for id in claiming {
             let Some(_entry) = self.enter_claim(id).await? else {
                 continue;
             };
-            let Some(order) = self.order(id) else {
+            let Some(order) = self.engine.order(id) else {
                 continue;
             };
             if order.state == stampede_core::OrderState::Claiming {
-                self.resolve(&order, payout).await?;
+                self.resolve(&order).await?;
                 resolved += 1;
             }
         }
@@ -113,14 +142,14 @@ impl Engine {
         let polls = CLAIM_WAIT.as_millis() / CLAIM_POLL.as_millis();
         for _ in 0..polls {
             {
-                let mut claims = self.claims.lock();
+                let mut claims = self.in_flight.lock();
                 if !claims.contains(&order) {
                     if claims.len() >= MAX_CLAIMS_IN_FLIGHT {
                         return Err(EngineError::Overloaded);
                     }
                     claims.insert(order);
                     return Ok(Some(ClaimEntry {
-                        claims: Arc::clone(&self.claims),
+                        claims: Arc::clone(&self.in_flight),
                         order,
                     }));
                 }
@@ -135,19 +164,18 @@ impl Engine {
         &self,
         id: OrderId,
         by: Option<UserId>,
-        payout: &dyn Payout,
     ) -> Result<ClaimOutcome, EngineError> {
         // Twice at most: a `claiming` order resolved back to `won` is then claimed afresh.
         for _ in 0..2 {
-            match self.start_claim(id, by.clone()).await? {
+            match self.engine.start_claim(id, by.clone()).await? {
                 ClaimStart::NotFound => return Ok(ClaimOutcome::NotFound),
                 ClaimStart::InvalidTransition(t) => return Ok(ClaimOutcome::InvalidTransition(t)),
                 ClaimStart::Claimed(order, payout_id) => {
                     return Ok(ClaimOutcome::Claimed(order, payout_id));
                 }
-                ClaimStart::Started(order) => return self.pay(&order, payout).await,
+                ClaimStart::Started(order) => return self.pay(&order).await,
                 ClaimStart::InFlight(order) => {
-                    if let Some(outcome) = self.resolve(&order, payout).await? {
+                    if let Some(outcome) = self.resolve(&order).await? {
                         return Ok(outcome);
                     }
                 }
@@ -159,11 +187,12 @@ impl Engine {
     }
 
     /// Pays a `claiming` order out and journals the result.
-    async fn pay(&self, order: &Order, payout: &dyn Payout) -> Result<ClaimOutcome, EngineError> {
+    async fn pay(&self, order: &Order) -> Result<ClaimOutcome, EngineError> {
         let key = order.id.to_string();
         let paid = timeout(
             PAYOUT_TIMEOUT,
-            payout.pay(order.id, &order.user_id, order.amount_cents, &key),
+            self.payout
+                .pay(order.id, &order.user_id, order.amount_cents, &key),
         )
         .await
         .unwrap_or_else(|e| Err(PayoutError::Unknown(format!("payout {e}"))));
@@ -173,7 +202,9 @@ impl Engine {
                     .await
             }
             Err(PayoutError::Declined(why)) => {
-                self.finish_claim(order.id, PayoutResult::NotPaid).await?;
+                self.engine
+                    .finish_claim(order.id, PayoutResult::NotPaid)
+                    .await?;
                 let (order, _) = self.claim_state(order.id).await?;
                 Ok(ClaimOutcome::Declined(order, why))
             }
@@ -185,13 +216,9 @@ impl Engine {
 
     /// Settles a `claiming` order nobody is paying by asking the provider about its key:
     /// `Some(claimed)` if it was paid, `None` (order back to `won`) if it definitely was not.
-    async fn resolve(
-        &self,
-        order: &Order,
-        payout: &dyn Payout,
-    ) -> Result<Option<ClaimOutcome>, EngineError> {
+    async fn resolve(&self, order: &Order) -> Result<Option<ClaimOutcome>, EngineError> {
         let key = order.id.to_string();
-        let found = timeout(PAYOUT_TIMEOUT, payout.query(&key))
+        let found = timeout(PAYOUT_TIMEOUT, self.payout.query(&key))
             .await
             .unwrap_or_else(|e| Err(PayoutError::Unknown(format!("payout query {e}"))))
             .map_err(|e| EngineError::Unavailable(format!("cannot settle the claim: {e}")))?;
@@ -201,7 +228,9 @@ impl Engine {
                 .await
                 .map(Some),
             None => {
-                self.finish_claim(order.id, PayoutResult::NotPaid).await?;
+                self.engine
+                    .finish_claim(order.id, PayoutResult::NotPaid)
+                    .await?;
                 Ok(None)
             }
         }
@@ -213,7 +242,7 @@ impl Engine {
         id: OrderId,
         result: PayoutResult,
     ) -> Result<ClaimOutcome, EngineError> {
-        self.finish_claim(id, result).await?;
+        self.engine.finish_claim(id, result).await?;
         let (order, payout_id) = self.claim_state(id).await?;
         let payout_id = payout_id
             .ok_or_else(|| EngineError::Unavailable("the payout was not recorded".into()))?;
@@ -224,27 +253,10 @@ impl Engine {
     /// journaled: durable state only ([`Engine::read_durable`]; the raw ledger may already
     /// show a later batch the journal could still lose).
     async fn claim_state(&self, id: OrderId) -> Result<(Order, Option<PayoutId>), EngineError> {
-        self.read_durable(|ledger| ledger.order(id).map(|order| (order, ledger.payout_id(id))))
+        self.engine
+            .read_durable(|ledger| ledger.order(id).map(|order| (order, ledger.payout_id(id))))
             .await?
             .ok_or_else(vanished)
-    }
-
-    async fn start_claim(
-        &self,
-        order: OrderId,
-        by: Option<UserId>,
-    ) -> Result<ClaimStart, EngineError> {
-        match self.decide(Command::StartClaim { order, by }).await? {
-            Outcome::ClaimStarted(start) => Ok(start),
-            other => Err(mismatched("claim start", &other)),
-        }
-    }
-
-    async fn finish_claim(&self, order: OrderId, result: PayoutResult) -> Result<(), EngineError> {
-        match self.decide(Command::FinishClaim { order, result }).await? {
-            Outcome::ClaimFinished(_) => Ok(()),
-            other => Err(mismatched("claim result", &other)),
-        }
     }
 }
 
