@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use stampede_api::Config;
 use stampede_api::handlers::payments::sign;
+use stampede_server::Config;
 use tokio::sync::Semaphore;
 
 const SECRET: &str = "example-sim-secret-0123456789";
@@ -50,13 +50,13 @@ async fn main() -> anyhow::Result<()> {
         ..Config::default()
     };
     config.validate()?;
-    let state = stampede_api::build_state(&config)?;
+    let state = stampede_server::build_state(&config)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let served = Arc::clone(&state);
     let served_config = config.clone();
     tokio::spawn(async move {
-        stampede_api::serve_on(listener, served, &served_config, std::future::pending()).await
+        stampede_server::serve_on(listener, served, &served_config, std::future::pending()).await
     });
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(connections)

@@ -81,8 +81,9 @@ pub enum AppError {
     },
     /// 429 (or 503, per the rule's action) `rate_limited` from a configured rule.
     RuleLimited {
-        /// 429 or 503.
-        status: u16,
+        /// Answered 503 (the rule's action asks for it, as nginx's `limit_req_status 503`)
+        /// rather than 429.
+        unavailable: bool,
         /// Seconds to wait.
         retry_after_secs: u64,
     },
@@ -148,9 +149,12 @@ impl AppError {
             | AppError::SwitchedOff(_)
             | AppError::QueueTimeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Blocked { .. } => StatusCode::FORBIDDEN,
-            AppError::RuleLimited { status, .. } => {
-                StatusCode::from_u16(*status).unwrap_or(StatusCode::TOO_MANY_REQUESTS)
-            }
+            AppError::RuleLimited {
+                unavailable: true, ..
+            } => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::RuleLimited {
+                unavailable: false, ..
+            } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 

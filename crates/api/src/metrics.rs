@@ -267,7 +267,7 @@ mod tests {
                 until_ms: None,
             },
             AppError::RuleLimited {
-                status: 429,
+                unavailable: false,
                 retry_after_secs: 1,
             },
             AppError::QueueTimeout {

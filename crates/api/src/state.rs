@@ -6,10 +6,11 @@ use std::time::Duration;
 use metrics_exporter_prometheus::PrometheusHandle;
 use stampede_admission::InFlight;
 use stampede_engine::Engine;
-use stampede_money::{Claims, DeskConfig, PaymentDesk, Payments, Reconciler, SimulatedPayout};
+use stampede_money::{Claims, Payments, Reconciler};
 
 use crate::auth::Auth;
-use crate::config::Config;
+use crate::body_read::{BodyPace, BodyReads};
+use crate::callback_signers::CallbackSigners;
 use crate::defence::Defence;
 use crate::idempotency::IdempotencyStore;
 use crate::metrics::GrabMetrics;
@@ -37,7 +38,7 @@ pub struct AppState {
     pub claims: Claims,
     /// Verifies each payment channel's callback signatures (HMAC-SHA256 under that channel's
     /// own secret, keyed once).
-    pub callback_signers: crate::channel_secrets::CallbackSigners,
+    pub callback_signers: CallbackSigners,
     /// The payments service: the channels, their router, recording what they report.
     pub payments: Arc<Payments>,
     /// Reconciliation of the journal against the channels (periodic job or admin request).
@@ -56,50 +57,67 @@ pub struct CachedCampaign {
     pub body: axum::body::Bytes,
 }
 
+/// The HTTP layer's own settings (the server's config, validated).
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Most stored `Idempotency-Key` responses.
+    pub idempotency_max_entries: usize,
+    /// How long a stored response is replayed.
+    pub idempotency_ttl: Duration,
+    /// Most requests handled at once; more are answered 503 `overloaded`.
+    pub max_in_flight: usize,
+    /// How long a request body may take to arrive.
+    pub body_pace: BodyPace,
+}
+
+/// The services the HTTP layer fronts.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// The engine.
+    pub engine: Engine,
+    /// The payments service.
+    pub payments: Arc<Payments>,
+    /// Red-packet claims.
+    pub claims: Claims,
+    /// Reconciliation against the channels.
+    pub reconciler: Arc<Reconciler>,
+}
+
 impl AppState {
-    /// Builds the state from a validated config (loads the persisted blocklist);
-    /// `channel_secrets` are the channels' callback secrets ([`crate::channel_secrets::load`]).
-    ///
-    /// # Panics
-    /// If `config` did not pass [`Config::validate`].
+    /// The state handlers share: `services` behind `defence`, tokens checked by `auth`,
+    /// callbacks by `callback_signers`.
     pub fn new(
-        config: &Config,
-        engine: Engine,
+        settings: HttpSettings,
+        services: Services,
         auth: Auth,
+        defence: Defence,
+        callback_signers: CallbackSigners,
         prometheus: PrometheusHandle,
-        channel_secrets: &[(String, String)],
-    ) -> anyhow::Result<Arc<Self>> {
-        // One clock for everything this server decides on: the engine's.
-        let engine_clock = engine.clock();
-        let defence = Defence::new(config, Arc::clone(&engine_clock))?;
-        let desk = PaymentDesk::new(desk_config(config), engine_clock)?;
-        let payments = Payments::new(engine.clone(), desk);
-        let reconciler = Reconciler::new(
-            Arc::clone(&payments),
-            config.data_dir.join(crate::JOURNAL_FILE),
-            Duration::from_secs(config.reconcile_grace_secs),
-        );
-        let engine_for_claims = engine.clone();
-        Ok(Arc::new(Self {
+    ) -> Arc<Self> {
+        let Services {
+            engine,
+            payments,
+            claims,
+            reconciler,
+        } = services;
+        Arc::new(Self {
             engine,
             auth,
             defence,
             idempotency: IdempotencyStore::new(
-                config.idempotency_max_entries,
-                Duration::from_secs(config.idempotency_ttl_secs),
+                settings.idempotency_max_entries,
+                settings.idempotency_ttl,
             ),
-            in_flight: InFlight::new(config.max_in_flight),
-            body_reads: crate::body_read::BodyReads::new(crate::body_read::BodyPace::from_config(
-                config,
-            )),
+            in_flight: InFlight::new(settings.max_in_flight),
+            body_reads: BodyReads::new(settings.body_pace),
             grab_metrics: GrabMetrics::register(),
             prometheus,
-            claims: Claims::new(engine_for_claims, Arc::new(SimulatedPayout::new())),
-            callback_signers: crate::channel_secrets::CallbackSigners::new(channel_secrets),
+            claims,
+            callback_signers,
             payments,
             reconciler,
             campaign_cache: papaya::HashMap::new(),
-        }))
+        })
     }
 
     /// Now, in Unix seconds (token expiry).
@@ -110,16 +128,5 @@ impl AppState {
     /// Now, in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
         self.engine.now().0
-    }
-}
-
-/// The payment desk's part of the config.
-pub fn desk_config(config: &Config) -> DeskConfig {
-    DeskConfig {
-        channels: config.payment_channels(),
-        books_dir: config.data_dir.clone(),
-        call_timeout: Duration::from_millis(config.payment_call_timeout_ms),
-        query_after: Duration::from_secs(config.payment_query_after_secs),
-        rng_seed: config.rng_seed,
     }
 }

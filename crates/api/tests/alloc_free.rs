@@ -11,12 +11,13 @@ use std::task::{Context, Poll, Waker};
 
 use stampede_admission::rules::{RequestKeys, Route, Stage};
 use stampede_api::defence::Defence;
-use stampede_api::{AppError, Auth, Config};
+use stampede_api::{AppError, Auth};
 use stampede_core::{
     CampaignId, CampaignSpec, Cents, CommonSpec, GrabOutcome, SeckillSpec, UnixMillis, UserId,
 };
 use stampede_engine::{Durability, Engine, ManualClock};
 use stampede_journal::MemoryStorage;
+use stampede_server::Config;
 
 #[test]
 fn sold_out_fast_path_does_not_allocate() {
@@ -101,7 +102,7 @@ fn a_rule_rejection_that_trips_no_ban_does_not_allocate() {
     config.validate().unwrap();
     let now_ms = 1_794_398_400_000;
     let clock = Arc::new(ManualClock::new(UnixMillis(now_ms)));
-    let defence = Defence::new(&config, clock).unwrap();
+    let defence = Defence::new(config.defence().unwrap(), clock).unwrap();
     let keys = RequestKeys {
         route: Route::Grab,
         ip: None,
@@ -111,7 +112,10 @@ fn a_rule_rejection_that_trips_no_ban_does_not_allocate() {
     let rejected = || {
         matches!(
             ready(defence.admit(Stage::AfterAuth, &keys, now_ms)),
-            Err(AppError::RuleLimited { status: 429, .. })
+            Err(AppError::RuleLimited {
+                unavailable: false,
+                ..
+            })
         )
     };
     assert!(ready(defence.admit(Stage::AfterAuth, &keys, now_ms)).is_ok());
@@ -135,7 +139,7 @@ fn the_client_address_from_several_forwarded_lines_does_not_allocate() {
     };
     config.validate().unwrap();
     let clock = Arc::new(ManualClock::new(UnixMillis(1_794_398_400_000)));
-    let defence = Defence::new(&config, clock).unwrap();
+    let defence = Defence::new(config.defence().unwrap(), clock).unwrap();
     let mut headers = axum::http::HeaderMap::new();
     for line in ["198.51.100.1, 1.2.3.4", "5.6.7.8, 10.0.0.3", "10.0.0.2"] {
         headers.append("x-forwarded-for", line.parse().unwrap());

@@ -122,41 +122,41 @@ async fn a_callback_signed_for_one_channel_is_refused_on_another() {
 
 #[test]
 fn channel_secret_settings_that_would_not_bind_are_refused() {
-    let base = stampede_api::Config::default();
-    let named = |config: stampede_api::Config| config.validate().unwrap_err().to_string();
+    let base = stampede_server::Config::default();
+    let named = |config: stampede_server::Config| config.validate().unwrap_err().to_string();
     // Two channels sharing one secret.
-    let shared = stampede_api::Config {
+    let shared = stampede_server::Config {
         channels: vec![channel("a", ALIPAY_SECRET), channel("b", ALIPAY_SECRET)],
         ..base.clone()
     };
     assert!(named(shared).contains("channels[1].secret"));
     // A short secret.
-    let short = stampede_api::Config {
+    let short = stampede_server::Config {
         channels: vec![channel("a", "short")],
         ..base.clone()
     };
     assert!(named(short).contains("channels[0].secret"));
     // `sim_channel_secret` with no channel named `sim`: it would verify nothing.
-    let orphan = stampede_api::Config {
+    let orphan = stampede_server::Config {
         sim_channel_secret: "sim-channel-secret-0123456789".into(),
         channels: vec![channel("alipay", "")],
         ..base.clone()
     };
     assert!(named(orphan).contains("sim_channel_secret"));
     // ... or beside the `sim` channel's own secret.
-    let both = stampede_api::Config {
+    let both = stampede_server::Config {
         sim_channel_secret: "sim-channel-secret-0123456789".into(),
         channels: vec![channel("sim", ALIPAY_SECRET)],
         ..base.clone()
     };
     assert!(named(both).contains("sim_channel_secret"));
-    let short = stampede_api::Config {
+    let short = stampede_server::Config {
         sim_channel_secret: "short".into(),
         ..base.clone()
     };
     assert!(named(short).contains("sim_channel_secret"));
     // The default `sim` channel takes it, as before.
-    let sim = stampede_api::Config {
+    let sim = stampede_server::Config {
         sim_channel_secret: "sim-channel-secret-0123456789".into(),
         ..base
     };

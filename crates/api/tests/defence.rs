@@ -15,7 +15,7 @@ use std::time::Duration;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use stampede_admission::rules::{RequestKeys, Route, RuleSet, Stage};
-use stampede_api::Config;
+use stampede_server::Config;
 use support::{TestServer, expect_error, read_json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};

@@ -13,10 +13,11 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::Value;
-use stampede_api::{AppState, Auth, Config, app, mint_token};
+use stampede_api::{AppState, Auth, app, mint_token};
 use stampede_core::{CampaignId, CampaignSpec, Cents, CommonSpec, SeckillSpec};
 use stampede_engine::{Clock, Durability, Engine, JournalGuard, JournalGuardConfig, SystemClock};
 use stampede_journal::MemoryStorage;
+use stampede_server::Config;
 use tempfile::TempDir;
 use tower::ServiceExt;
 
@@ -80,12 +81,12 @@ async fn harness(journal_reply_timeout: Duration) -> Harness {
         .created()
         .expect("accepted")
         .id;
-    let state = AppState::new(
+    let state = stampede_server::assemble(
         &config,
         engine,
         Auth::new(TOKEN_SECRET, b"admin-key-0123456789abcdef"),
-        stampede_api::metrics::install(),
         &[("sim".to_owned(), "sim-channel-secret-0123456789".to_owned())],
+        stampede_api::metrics::install(),
     )
     .expect("state");
     Harness {

@@ -257,7 +257,7 @@ async fn an_ended_campaign_leaves_the_scrape() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_most_the_newest_campaigns_are_exported() {
     let server = TestServer::start_with(|config| {
-        config.durability = stampede_api::config::DurabilityMode::Os;
+        config.durability = stampede_server::config::DurabilityMode::Os;
     })
     .await;
     let mut ids = Vec::new();

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use stampede_api::Config;
 use stampede_api::handlers::payments::sign;
 use stampede_core::{OrderId, OrderState};
 use stampede_money::SimChannelConfig;
+use stampede_server::Config;
 use support::{TestServer, read_json};
 
 const SIM_SECRET: &str = "sim-channel-secret-0123456789";

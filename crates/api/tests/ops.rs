@@ -4,7 +4,7 @@ mod support;
 
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use stampede_api::{Config, ConfigArgs};
+use stampede_server::{Config, ConfigArgs};
 use support::{TestServer, expect_error, read_json};
 use tokio::io::AsyncWriteExt;
 
@@ -137,7 +137,7 @@ async fn requests_beyond_max_in_flight_are_shed_with_503() {
     server.shutdown().await;
 }
 
-fn load_from_file(text: &str) -> Result<Config, stampede_api::ConfigError> {
+fn load_from_file(text: &str) -> Result<Config, stampede_server::ConfigError> {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("stampede.toml");
     std::fs::write(&file, text).unwrap();

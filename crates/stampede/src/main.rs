@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use stampede_api::{Config, ConfigArgs};
+use stampede_server::{Config, ConfigArgs};
 
 mod channel_books;
 mod reconcile;
@@ -107,7 +107,7 @@ fn serve(args: ConfigArgs) -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(e),
     };
-    match runtime.block_on(stampede_api::serve(config, shutdown_signal())) {
+    match runtime.block_on(stampede_server::serve(config, shutdown_signal())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(format!("{e:#}")),
     }
@@ -128,7 +128,7 @@ fn token(user: &str, ttl: u64, args: ConfigArgs) -> ExitCode {
             config.max_token_ttl_secs
         ));
     }
-    let (secret, _) = match stampede_api::load_secrets(&config) {
+    let (secret, _) = match stampede_server::load_secrets(&config) {
         Ok(secrets) => secrets,
         Err(e) => return fail(format!("{e:#}")),
     };

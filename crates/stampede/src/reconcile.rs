@@ -87,7 +87,7 @@ pub fn run(args: ReconcileArgs) -> ExitCode {
         Ok(statements) => statements,
         Err(e) => return fail(e),
     };
-    let journal = args.data_dir.join(stampede_api::JOURNAL_FILE);
+    let journal = args.data_dir.join(stampede_server::JOURNAL_FILE);
     let (report, info) = match reconcile_journal(&journal, &statements, now) {
         Ok(reconciled) => reconciled,
         Err(e) => return fail(e),
@@ -122,7 +122,7 @@ pub fn run(args: ReconcileArgs) -> ExitCode {
 /// books), then the books in the data directory of every other channel.
 fn draw_statements(args: &ReconcileArgs, now: UnixMillis) -> Result<Vec<Statement>, String> {
     // The server's default grace: payments younger than that may not be journaled yet.
-    let grace_ms = stampede_api::Config::default()
+    let grace_ms = stampede_server::Config::default()
         .reconcile_grace_secs
         .saturating_mul(1_000);
     let cutoff = UnixMillis(now.0.saturating_sub(grace_ms));

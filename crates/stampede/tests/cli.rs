@@ -75,7 +75,7 @@ fn serve_help_lists_every_setting() {
 #[test]
 fn serve_help_shows_each_default() {
     let help = serve_help();
-    let defaults = serde_json::to_value(stampede_api::Config::default()).unwrap();
+    let defaults = serde_json::to_value(stampede_server::Config::default()).unwrap();
     let mut checked = 0;
     for (key, value) in defaults.as_object().unwrap() {
         if FILE_ONLY.contains(&key.as_str()) {
@@ -112,7 +112,7 @@ fn serve_help() -> String {
 }
 
 fn toml_keys() -> Vec<String> {
-    let config = stampede_api::Config::default();
+    let config = stampede_server::Config::default();
     let value = serde_json::to_value(&config).unwrap();
     value.as_object().unwrap().keys().cloned().collect()
 }

@@ -74,7 +74,7 @@ async fn campaign_status(client: &reqwest::Client, server: &Server, campaign: &s
 }
 
 fn lock_holder(data_dir: &Path) -> String {
-    std::fs::read_to_string(data_dir.join(stampede_api::LOCK_FILE))
+    std::fs::read_to_string(data_dir.join(stampede_server::LOCK_FILE))
         .unwrap()
         .trim()
         .to_owned()
@@ -152,7 +152,7 @@ fn spec(name: &str) -> CampaignSpec {
 /// each acknowledging records under sequences the other also used.
 async fn write_forked_journal(data_dir: &Path) {
     let config = EngineConfig {
-        journal_path: data_dir.join(stampede_api::JOURNAL_FILE),
+        journal_path: data_dir.join(stampede_server::JOURNAL_FILE),
         durability: Durability::Fsync,
         rng_seed: Some(3),
     };
@@ -176,7 +176,7 @@ async fn write_forked_journal(data_dir: &Path) {
 async fn a_forked_journal_stops_serve_and_fails_reconcile() {
     let dir = tempfile::tempdir().unwrap();
     write_forked_journal(dir.path()).await;
-    let journal = dir.path().join(stampede_api::JOURNAL_FILE);
+    let journal = dir.path().join(stampede_server::JOURNAL_FILE);
     let written = std::fs::read(&journal).unwrap();
 
     let out = reconcile(dir.path());

@@ -22,7 +22,7 @@ type Paid = Vec<(String, OrderId)>;
 /// Writes a journal into `data_dir`: three winners, two paid, one cancelled and paid late.
 async fn write_journal(data_dir: &Path) -> Paid {
     let config = EngineConfig {
-        journal_path: data_dir.join(stampede_api::JOURNAL_FILE),
+        journal_path: data_dir.join(stampede_server::JOURNAL_FILE),
         durability: Durability::Fsync,
         rng_seed: Some(11),
     };
@@ -129,7 +129,7 @@ fn text(bytes: &[u8]) -> String {
 async fn clean_books_exit_zero_and_discrepancies_exit_one() {
     let dir = tempfile::tempdir().unwrap();
     let paid = write_journal(dir.path()).await;
-    let journal = std::fs::read(dir.path().join(stampede_api::JOURNAL_FILE)).unwrap();
+    let journal = std::fs::read(dir.path().join(stampede_server::JOURNAL_FILE)).unwrap();
 
     let clean = dir.path().join("sim-clean.csv");
     std::fs::write(&clean, statement_csv(&paid)).unwrap();
@@ -187,7 +187,7 @@ async fn clean_books_exit_zero_and_discrepancies_exit_one() {
     assert!(text(&out.stderr).contains("DISCREPANCIES"));
 
     assert_eq!(
-        std::fs::read(dir.path().join(stampede_api::JOURNAL_FILE)).unwrap(),
+        std::fs::read(dir.path().join(stampede_server::JOURNAL_FILE)).unwrap(),
         journal,
         "the journal is only read"
     );
@@ -197,7 +197,7 @@ async fn clean_books_exit_zero_and_discrepancies_exit_one() {
 async fn a_torn_tail_is_reported_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     write_journal(dir.path()).await;
-    let path = dir.path().join(stampede_api::JOURNAL_FILE);
+    let path = dir.path().join(stampede_server::JOURNAL_FILE);
     let mut torn = std::fs::read(&path).unwrap();
     let junk = b"StJ2 and then the power went out";
     torn.extend_from_slice(junk);
@@ -248,7 +248,7 @@ async fn usage_and_input_errors_exit_two() {
         text(&out.stderr)
     );
     assert!(
-        !empty.path().join(stampede_api::JOURNAL_FILE).exists(),
+        !empty.path().join(stampede_server::JOURNAL_FILE).exists(),
         "nothing is created"
     );
 }
@@ -271,12 +271,12 @@ async fn the_simulated_channels_books_are_checked_as_the_server_checks_them() {
     std::fs::write(&books, lines).unwrap();
 
     // What the server's own job reports on this directory (its `sim` channel opens the books).
-    let config = stampede_api::Config {
+    let config = stampede_server::Config {
         data_dir: dir.path().to_path_buf(),
         log: "warn".into(),
-        ..stampede_api::Config::default()
+        ..stampede_server::Config::default()
     };
-    let state = stampede_api::build_state(&config).unwrap();
+    let state = stampede_server::build_state(&config).unwrap();
     let run = state.reconciler.run_once().await.unwrap();
     state.engine.shutdown();
     assert_eq!(run.report.discrepancy_total, 2, "{}", run.report);

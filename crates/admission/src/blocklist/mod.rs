@@ -7,6 +7,7 @@
 
 mod auto_ban;
 mod entry;
+mod file;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub use auto_ban::{
     AutoBan, AutoBanConfig, BanKey, MAX_AUTO_BAN_TRACKED_KEYS, MIN_INLINE_SWEEP_GAP,
 };
 pub use entry::{Entry, ListKind, MAX_REASON_BYTES, Origin, Subject};
+pub use file::{BlocklistFile, BlocklistFileError, write_atomically};
 
 /// Most entries across both lists. Auto-bans of a large botnet are the biggest source; at
 /// ~200 bytes an entry, 1,000,000 entries is ~200 MB — the ceiling we accept.

@@ -25,7 +25,7 @@ mod runtime;
 mod spec;
 
 pub use counts::RuleDecision;
-pub use runtime::{Admitted, Rejection, RequestKeys, RuleSet, Stage};
+pub use runtime::{Admitted, LimitAnswer, Rejection, RejectionKind, RequestKeys, RuleSet, Stage};
 pub use spec::{
     Action, Dimension, LimiterSpec, MAX_RULE_KEYS, MAX_RULE_NAME_BYTES, MAX_RULES, Route,
     RuleError, RuleSpec, validate,

@@ -64,14 +64,56 @@ pub struct Rejection {
     pub rule: Arc<str>,
     /// Its dimension.
     pub dimension: Dimension,
-    /// 429 or 503.
-    pub status: u16,
-    /// The stable code: `rate_limited`, `overloaded` (queue full) or `queue_timeout`.
-    pub code: &'static str,
+    /// What kind of refusal it is.
+    pub kind: RejectionKind,
     /// When to come back.
     pub retry_after: Duration,
     /// Whether the rule's rejections count toward automatic bans.
     pub auto_ban: bool,
+}
+
+/// Why a rule refused a request. The API answers each its own way; nothing here is HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RejectionKind {
+    /// Over a rate limit, to be answered as the rule's action says.
+    RateLimited(LimitAnswer),
+    /// A concurrency rule's queue is full.
+    QueueFull,
+    /// A concurrency rule's queue wait ran out.
+    QueueTimeout,
+}
+
+impl RejectionKind {
+    /// The stable code: `rate_limited`, `overloaded` (queue full) or `queue_timeout`.
+    pub fn code(self) -> &'static str {
+        match self {
+            RejectionKind::RateLimited(_) => "rate_limited",
+            RejectionKind::QueueFull => "overloaded",
+            RejectionKind::QueueTimeout => "queue_timeout",
+        }
+    }
+}
+
+/// How a rate-limited request is answered (a rule's `action.status`, named after nginx's
+/// `limit_req_status`): as too many requests from this client (429, the default), or as the
+/// service being unavailable (503, what nginx answers by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitAnswer {
+    /// "Too many requests": the client should slow down.
+    TooManyRequests,
+    /// "Service unavailable": the service is full.
+    Unavailable,
+}
+
+impl LimitAnswer {
+    /// The answer a rule's validated `action.status` (429 or 503) names.
+    pub fn of_status(status: u16) -> Self {
+        if status == 503 {
+            LimitAnswer::Unavailable
+        } else {
+            LimitAnswer::TooManyRequests
+        }
+    }
 }
 
 /// A request admitted by every rule; holds concurrency permits until dropped.
@@ -91,10 +133,10 @@ impl Admitted {
 enum Verdict {
     Allow,
     Delay(Duration),
+    /// Refused; `kind: None` is a rate limit answered as the rule's action says.
     Reject {
-        code: &'static str,
+        kind: Option<RejectionKind>,
         retry_after: Duration,
-        status: Option<u16>,
     },
     Permit(QueuedPermit),
 }
@@ -162,9 +204,8 @@ fn rate_verdict(decision: RateDecision) -> Verdict {
     match decision {
         RateDecision::Allowed => Verdict::Allow,
         RateDecision::Limited { retry_after } => Verdict::Reject {
-            code: "rate_limited",
+            kind: None,
             retry_after,
-            status: None,
         },
     }
 }
@@ -286,11 +327,7 @@ impl RuleSet {
                         delay = delay.max(wait);
                     }
                 }
-                Verdict::Reject {
-                    code,
-                    retry_after,
-                    status,
-                } => {
+                Verdict::Reject { kind, retry_after } => {
                     if spec.dry_run {
                         rule.counts.count(RuleDecision::DryRunRejected);
                         continue;
@@ -299,8 +336,9 @@ impl RuleSet {
                     return Err(Rejection {
                         rule: Arc::clone(&rule.name),
                         dimension: spec.dimension,
-                        status: status.unwrap_or(spec.action.status),
-                        code,
+                        kind: kind.unwrap_or(RejectionKind::RateLimited(LimitAnswer::of_status(
+                            spec.action.status,
+                        ))),
                         retry_after,
                         auto_ban: spec.auto_ban,
                     });
@@ -381,9 +419,8 @@ fn leaky_verdict(decision: LeakyDecision) -> Verdict {
         LeakyDecision::Allow => Verdict::Allow,
         LeakyDecision::Delay(wait) => Verdict::Delay(wait),
         LeakyDecision::Reject { retry_after } => Verdict::Reject {
-            code: "rate_limited",
+            kind: None,
             retry_after,
-            status: None,
         },
     }
 }
@@ -392,14 +429,12 @@ fn concurrency_verdict(decision: QueueDecision) -> Verdict {
     match decision {
         QueueDecision::Admitted(permit) => Verdict::Permit(permit),
         QueueDecision::QueueFull => Verdict::Reject {
-            code: "overloaded",
+            kind: Some(RejectionKind::QueueFull),
             retry_after: Duration::from_secs(1),
-            status: Some(503),
         },
         QueueDecision::QueueTimeout => Verdict::Reject {
-            code: "queue_timeout",
+            kind: Some(RejectionKind::QueueTimeout),
             retry_after: Duration::from_secs(1),
-            status: Some(503),
         },
     }
 }
@@ -458,8 +493,11 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(
-            (&*refused.rule, refused.status, refused.code),
-            ("per-user", 429, "rate_limited")
+            (&*refused.rule, refused.kind),
+            (
+                "per-user",
+                RejectionKind::RateLimited(LimitAnswer::TooManyRequests)
+            )
         );
         assert!(refused.retry_after > Duration::ZERO);
         set.admit(Stage::AfterAuth, &keys(Some("b"), "1.1.1.1"))
@@ -555,7 +593,10 @@ mod tests {
             .admit(Stage::BeforeAuth, &keys(None, "3.3.3.3"))
             .await
             .unwrap_err();
-        assert_eq!(refused.status, 503);
+        assert_eq!(
+            refused.kind,
+            RejectionKind::RateLimited(LimitAnswer::Unavailable)
+        );
         let other_route = RequestKeys {
             route: Route::Order,
             ..keys(None, "3.3.3.3")
@@ -584,7 +625,8 @@ mod tests {
             .admit(Stage::BeforeAuth, &keys(None, "4.4.4.4"))
             .await
             .unwrap_err();
-        assert_eq!((refused.status, refused.code), (503, "queue_timeout"));
+        assert_eq!(refused.kind, RejectionKind::QueueTimeout);
+        assert_eq!(refused.kind.code(), "queue_timeout");
         drop(first);
         set.admit(Stage::BeforeAuth, &keys(None, "4.4.4.4"))
             .await
@@ -659,7 +701,10 @@ mod tests {
             .admit(Stage::BeforeAuth, &keys(None, "6.6.6.6"))
             .await
             .unwrap_err();
-        assert_eq!((&*refused.rule, refused.code), ("per-ip", "rate_limited"));
+        assert_eq!(
+            (&*refused.rule, refused.kind.code()),
+            ("per-ip", "rate_limited")
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -27,8 +27,6 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge};
 
-use crate::config::Config;
-
 pub use service::{ReadBody, ReadBodyLayer, ResponseFuture};
 
 /// How long a body may take before the minimum rate applies: the first bytes behind the
@@ -46,14 +44,6 @@ pub struct BodyPace {
 }
 
 impl BodyPace {
-    /// The pace a config asks for.
-    pub fn from_config(config: &Config) -> Self {
-        Self {
-            timeout: Duration::from_secs(config.body_read_timeout_secs),
-            min_bytes_per_sec: config.body_read_min_bytes_per_sec,
-        }
-    }
-
     /// How long after the headers the body may go on with `received` bytes and no more: the
     /// rate wants `received ≥ min_bytes_per_sec × (elapsed − grace)`, so each byte received
     /// buys `1 / min_bytes_per_sec` seconds beyond the grace; never past `timeout`.

@@ -1,5 +1,5 @@
 //! Shared helpers for the HTTP integration tests: a real server on a random local port, driven
-//! through `stampede_api::serve_on`, plus request and assertion helpers.
+//! through `stampede_server::serve_on`, plus request and assertion helpers.
 //!
 //! Each test binary uses a subset of these helpers, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
-use stampede_api::{AppState, Config};
+use stampede_api::AppState;
 use stampede_engine::{Clock, SystemClock};
+use stampede_server::Config;
 use tempfile::TempDir;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -66,7 +67,7 @@ impl TestServer {
     }
 
     async fn launch(dir: TempDir, config: Config) -> TestServer {
-        let state = stampede_api::build_state(&config).expect("engine opens");
+        let state = stampede_server::build_state(&config).expect("engine opens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a local port");
@@ -75,7 +76,7 @@ impl TestServer {
         let served_state = Arc::clone(&state);
         let served_config = config.clone();
         let task = tokio::spawn(async move {
-            stampede_api::serve_on(listener, served_state, &served_config, async {
+            stampede_server::serve_on(listener, served_state, &served_config, async {
                 let _ = stop.await;
             })
             .await

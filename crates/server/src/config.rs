@@ -179,7 +179,7 @@ settings! {
     /// Longest token life accepted, in seconds: a token expiring further ahead than this is
     /// refused 401 (a bearer token cannot be revoked, so a leaked one must die on its own).
     /// `stampede token --ttl` mints no longer.
-    max_token_ttl_secs: u64 = crate::auth::DEFAULT_MAX_TOKEN_TTL_SECS, env = "STAMPEDE_MAX_TOKEN_TTL_SECS";
+    max_token_ttl_secs: u64 = stampede_api::auth::DEFAULT_MAX_TOKEN_TTL_SECS, env = "STAMPEDE_MAX_TOKEN_TTL_SECS";
     /// Seconds an `Idempotency-Key` response is replayed for.
     idempotency_ttl_secs: u64 = 600, env = "STAMPEDE_IDEMPOTENCY_TTL_SECS";
     /// Most stored `Idempotency-Key` responses (least recently used evicted first).

@@ -1,4 +1,4 @@
-//! Each payment channel's callback secret, and the signers that check its callbacks.
+//! Each payment channel's callback secret (the API's `CallbackSigners` check callbacks with them).
 //!
 //! A callback body names no channel, so the secret is what binds it to one: were the secret
 //! shared, a genuine callback signed for one channel could be re-posted to another's URL and be
@@ -12,7 +12,6 @@
 
 use crate::config::Config;
 use crate::secrets::{SecretSource, load_or_generate};
-use crate::signer::Signer;
 
 /// The file holding the generated secret of a channel that has none configured.
 pub fn secret_file(channel: &str) -> String {
@@ -71,32 +70,6 @@ pub fn load(config: &Config) -> anyhow::Result<Vec<(String, String)>> {
         .collect()
 }
 
-/// One signer per channel, keyed once. At most `MAX_CHANNELS` (8) entries: a linear scan.
-#[derive(Debug, Default)]
-pub struct CallbackSigners {
-    by_channel: Vec<(String, Signer)>,
-}
-
-impl CallbackSigners {
-    /// Signers for `(channel, secret)` pairs.
-    pub fn new(secrets: &[(String, String)]) -> Self {
-        Self {
-            by_channel: secrets
-                .iter()
-                .map(|(channel, secret)| (channel.clone(), Signer::new(secret.as_bytes())))
-                .collect(),
-        }
-    }
-
-    /// The signer of `channel`, if it is configured.
-    pub fn get(&self, channel: &str) -> Option<&Signer> {
-        self.by_channel
-            .iter()
-            .find(|(name, _)| name == channel)
-            .map(|(_, signer)| signer)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,17 +125,5 @@ mod tests {
         let again = load(&config).unwrap();
         assert_eq!(again[2].1, "the-old-sim-secret-0123");
         assert_eq!(again[0].1, first[0].1);
-    }
-
-    #[test]
-    fn a_signer_per_channel() {
-        let signers = CallbackSigners::new(&[
-            ("a".into(), "secret-a-0123456789".into()),
-            ("b".into(), "secret-b-0123456789".into()),
-        ]);
-        let mac = signers.get("a").unwrap().sign_hex(b"body");
-        assert!(signers.get("a").unwrap().verify_hex(&mac, b"body"));
-        assert!(!signers.get("b").unwrap().verify_hex(&mac, b"body"));
-        assert!(signers.get("c").is_none());
     }
 }

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use crate::config::Config;
-use crate::defence::configured_rules;
-use crate::state::AppState;
+use stampede_api::AppState;
 
 /// Polls the config file's modification time.
 #[derive(Debug)]
@@ -56,7 +55,7 @@ impl ConfigWatcher {
             tracing::error!(error = %e, "config file changed but is invalid; keeping the rules in force");
             return;
         }
-        match state.defence.set_rules(configured_rules(&next)) {
+        match state.defence.set_rules(next.configured_rules()) {
             Ok(()) => {
                 tracing::info!(rules = next.rules.len(), file = %path.display(), "rules reloaded")
             }
@@ -64,6 +63,6 @@ impl ConfigWatcher {
         }
         state
             .defence
-            .apply_switches(&next, "config-file", state.now_ms());
+            .apply_switches(&next.switches, "config-file", state.now_ms());
     }
 }

@@ -1,0 +1,214 @@
+//! Stampede's wiring: the one config (read from a file, the environment and flags), the data
+//! directory's layout and lock, the secrets, building every component on one injected clock
+//! ([`build`]), the background tasks, and the accept loop ([`serve`]). The HTTP layer
+//! (`stampede-api`) and the services (engine, money) know nothing of the config file.
+
+pub mod accept;
+pub mod channel_secrets;
+pub mod config;
+pub mod data_dir_lock;
+pub mod refusal;
+pub mod reload;
+pub mod secrets;
+mod sections;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+pub use config::{Config, ConfigArgs, ConfigError};
+pub use data_dir_lock::{DataDirLock, DataDirLockError, LOCK_FILE};
+pub use stampede_api::AppState;
+
+use stampede_admission::keyed_rate::IDLE_EVICTION_INTERVAL;
+use stampede_api::defence::Defence;
+use stampede_api::{Auth, CallbackSigners, Services, app};
+use stampede_clock::{SharedClock, SystemClock};
+use stampede_engine::{Engine, JournalGuard, JournalGuardConfig};
+
+use stampede_money::{Claims, PaymentDesk, Payments, Reconciler, SimulatedPayout};
+
+pub use sections::JOURNAL_FILE;
+
+/// Generated token secret (in the data directory).
+pub const TOKEN_SECRET_FILE: &str = "token_secret";
+/// Generated admin key.
+pub const ADMIN_KEY_FILE: &str = "admin_key";
+/// Generated callback secret of the `sim` payment channel (every other channel's is
+/// `channel-<name>.secret`: see [`channel_secrets`]).
+pub const SIM_CHANNEL_SECRET_FILE: &str = "sim_channel_secret";
+/// How often Prometheus histograms are drained into their buckets (bounds their memory).
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Reads (or generates) both secrets as the config says.
+pub fn load_secrets(config: &Config) -> anyhow::Result<(String, String)> {
+    use secrets::{SecretSource, load_or_generate};
+    let random = || {
+        let mut bytes = [0u8; 32];
+        rand::Rng::fill(&mut rand::rng(), &mut bytes);
+        bytes
+    };
+    let (token_secret, token_source) = load_or_generate(
+        &config.token_secret,
+        &config.data_dir,
+        TOKEN_SECRET_FILE,
+        random,
+    )?;
+    let (admin_key, admin_source) =
+        load_or_generate(&config.admin_key, &config.data_dir, ADMIN_KEY_FILE, random)?;
+    for (name, source, file) in [
+        ("token secret", token_source, TOKEN_SECRET_FILE),
+        ("admin key", admin_source, ADMIN_KEY_FILE),
+    ] {
+        let path = config.data_dir.join(file);
+        match source {
+            SecretSource::Configured => tracing::info!("{name}: from config/environment"),
+            SecretSource::Stored => tracing::info!("{name}: read from {}", path.display()),
+            SecretSource::Generated => tracing::info!("{name}: generated into {}", path.display()),
+        }
+    }
+    Ok((token_secret, admin_key))
+}
+
+/// Opens the engine and builds the state for `config` on the machine's clock (metrics
+/// recorder installed first).
+///
+/// Takes no lock on the data directory: [`serve`] takes it before calling this, and a caller
+/// that serves the state some other way (tests on a fresh directory) must be its only user.
+pub fn build_state(config: &Config) -> anyhow::Result<Arc<AppState>> {
+    build(config, Arc::new(SystemClock::new()))
+}
+
+/// Builds every component for `config` on `clock`: the engine and its journal guard, the
+/// defences (every limiter and breaker), the payments service and its jobs' clock, the HTTP
+/// state. Tests hand in a [`stampede_clock::ManualClock`] and move time themselves.
+pub fn build(config: &Config, clock: SharedClock) -> anyhow::Result<Arc<AppState>> {
+    let prometheus = stampede_api::metrics::install();
+    std::fs::create_dir_all(&config.data_dir)?;
+    let (token_secret, admin_key) = load_secrets(config)?;
+    let engine_config = config.engine();
+    let guard = JournalGuard::new(
+        JournalGuardConfig {
+            journal_reply_timeout: Duration::from_millis(config.journal_reply_timeout_ms),
+            ..JournalGuardConfig::default()
+        },
+        Arc::clone(&clock),
+    )?;
+    let (engine, recovered) = Engine::open_guarded(&engine_config, guard, Arc::clone(&clock))?;
+    tracing::info!(
+        records = recovered.records,
+        campaigns = recovered.campaigns,
+        orders = recovered.orders,
+        truncated_tail_bytes = recovered.truncated_tail_bytes,
+        replay_ms = recovered.replay_millis as u64,
+        "journal replayed"
+    );
+    let auth = Auth::new(token_secret.as_bytes(), admin_key.as_bytes())
+        .with_max_token_ttl_secs(config.max_token_ttl_secs);
+    let channel_secrets = channel_secrets::load(config)?;
+    assemble(config, engine, auth, &channel_secrets, prometheus)
+}
+
+/// The state around an engine already open (tests open one on in-memory storage): the
+/// defences, the payments service, claims and reconciliation, the HTTP layer — every one
+/// deciding on the engine's clock.
+pub fn assemble(
+    config: &Config,
+    engine: Engine,
+    auth: Auth,
+    channel_secrets: &[(String, String)],
+    prometheus: metrics_exporter_prometheus::PrometheusHandle,
+) -> anyhow::Result<Arc<AppState>> {
+    let clock = engine.clock();
+    let defence = Defence::new(config.defence()?, Arc::clone(&clock))?;
+    let desk = PaymentDesk::new(config.desk(), clock)?;
+    let payments = Payments::new(engine.clone(), desk);
+    let reconciler = Reconciler::new(
+        Arc::clone(&payments),
+        config.data_dir.join(JOURNAL_FILE),
+        Duration::from_secs(config.reconcile_grace_secs),
+    );
+    let services = Services {
+        claims: Claims::new(engine.clone(), Arc::new(SimulatedPayout::new())),
+        engine,
+        payments,
+        reconciler,
+    };
+    Ok(AppState::new(
+        config.http(),
+        services,
+        auth,
+        defence,
+        CallbackSigners::new(channel_secrets),
+        prometheus,
+    ))
+}
+
+/// Runs a server for `config` until `shutdown` resolves. The caller validated `config`.
+///
+/// The data directory's lock is taken first, before the journal or any secret in it is read,
+/// and held until the server has stopped: a second server on the directory is refused before it
+/// touches anything or binds its port.
+pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
+    let state = build_state(&config)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, durability = ?config.durability, "stampede listening");
+    let served = serve_on(listener, state, &config, shutdown).await;
+    drop(data_dir_lock);
+    served
+}
+
+/// Runs the server on an already bound listener (tests bind port 0 first).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    config: &Config,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    // Claims a crash left `claiming` are settled through the provider before serving; one it
+    // cannot reach now stays `claiming` and is settled by the packet's next claim.
+    match state.claims.resolve_claims().await {
+        Ok(0) => {}
+        Ok(resolved) => tracing::info!(resolved, "settled red-packet claims left by a restart"),
+        Err(error) => tracing::warn!(%error, "some red-packet claims stay claiming for now"),
+    }
+    let background = spawn_upkeep(Arc::clone(&state), config.clone());
+    let payment_jobs = stampede_money::jobs::spawn(Arc::clone(&state.payments));
+    let reconciliation = state
+        .reconciler
+        .spawn(Duration::from_secs(config.reconcile_interval_secs));
+    let limits = config.limits()?;
+    let result = accept::run(listener, app(Arc::clone(&state)), limits, shutdown).await;
+    background.abort();
+    payment_jobs.abort();
+    if let Some(job) = reconciliation {
+        job.abort();
+    }
+    state.engine.shutdown();
+    tracing::info!("stampede stopped");
+    Ok(result?)
+}
+
+/// Every second: defence upkeep (idle limiter keys, expired bans, blocklist persistence) and
+/// the config file's rules and switches if the file changed; every 5 s: metric histograms.
+fn spawn_upkeep(state: Arc<AppState>, config: Config) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut second = tokio::time::interval(IDLE_EVICTION_INTERVAL);
+        let mut upkeep = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+        let mut watcher = reload::ConfigWatcher::new(config);
+        loop {
+            tokio::select! {
+                _ = second.tick() => {
+                    state.defence.upkeep(state.now_ms()).await;
+                    watcher.poll(&state);
+                }
+                _ = upkeep.tick() => state.prometheus.run_upkeep(),
+            }
+        }
+    })
+}
