@@ -8,14 +8,14 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// Winners page size asked for; the contract caps `limit` at 1000.
-pub const WINNERS_PAGE_LIMIT: u32 = 1_000;
+pub(crate) const WINNERS_PAGE_LIMIT: u32 = 1_000;
 /// Upper bound on winners pages read (10 million winners at 1000 a page): a server returning a
 /// cursor forever cannot hang the audit.
-pub const MAX_WINNER_PAGES: u64 = 10_000;
+pub(crate) const MAX_WINNER_PAGES: u64 = 10_000;
 
 /// Failures talking to the admin API.
 #[derive(Debug, thiserror::Error)]
-pub enum AdminError {
+pub(crate) enum AdminError {
     /// No response.
     #[error(transparent)]
     Transport(#[from] TransportError),
@@ -120,14 +120,14 @@ struct WinnersPage {
 }
 
 /// An admin API client over one raw connection.
-pub struct AdminClient {
+pub(crate) struct AdminClient {
     connection: Connection,
     admin_key: String,
 }
 
 impl AdminClient {
     /// A client for `server` authenticating with `admin_key`.
-    pub fn new(server: SocketAddr, admin_key: String) -> Self {
+    pub(crate) fn new(server: SocketAddr, admin_key: String) -> Self {
         Self {
             connection: Connection::new(server),
             admin_key,
@@ -147,7 +147,7 @@ impl AdminClient {
     }
 
     /// `GET /healthz` answered 200.
-    pub async fn healthy(&mut self) -> bool {
+    pub(crate) async fn healthy(&mut self) -> bool {
         matches!(
             self.connection.send(None, Method::GET, "/healthz", None, None).await,
             Ok(response) if response.status.as_u16() == 200
@@ -155,7 +155,7 @@ impl AdminClient {
     }
 
     /// `POST /v1/campaigns` with `body`; returns the new campaign.
-    pub async fn create_campaign(
+    pub(crate) async fn create_campaign(
         &mut self,
         body: &serde_json::Value,
     ) -> Result<CampaignView, AdminError> {
@@ -167,7 +167,7 @@ impl AdminClient {
     }
 
     /// `GET /v1/campaigns/{id}`.
-    pub async fn campaign(&mut self, id: &str) -> Result<CampaignView, AdminError> {
+    pub(crate) async fn campaign(&mut self, id: &str) -> Result<CampaignView, AdminError> {
         let response = self
             .call(Method::GET, &format!("/v1/campaigns/{id}"), None)
             .await?;
@@ -175,7 +175,7 @@ impl AdminClient {
     }
 
     /// `GET /v1/orders/{id}` as the admin.
-    pub async fn order(&mut self, id: &str) -> Result<OrderView, AdminError> {
+    pub(crate) async fn order(&mut self, id: &str) -> Result<OrderView, AdminError> {
         let response = self
             .call(
                 Method::GET,
@@ -187,7 +187,7 @@ impl AdminClient {
     }
 
     /// Every winner, paging until `next` is null.
-    pub async fn all_winners(&mut self, id: &str) -> Result<Vec<Winner>, AdminError> {
+    pub(crate) async fn all_winners(&mut self, id: &str) -> Result<Vec<Winner>, AdminError> {
         let mut winners = Vec::new();
         let mut cursor: Option<String> = None;
         for _page in 0..MAX_WINNER_PAGES {

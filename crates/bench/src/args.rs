@@ -4,20 +4,20 @@ use clap::{Args, Parser, ValueEnum};
 use std::path::PathBuf;
 
 /// Longest run allowed, seconds: a bench is a bounded experiment, not a soak test.
-pub const MAX_DURATION_SECS: u64 = 600;
+pub(crate) const MAX_DURATION_SECS: u64 = 600;
 /// Most connections: each is a socket and a task; beyond this the client, not the server, is
 /// what gets measured (and default fd limits are 1024–65536).
-pub const MAX_CONNECTIONS: u32 = 10_000;
+pub(crate) const MAX_CONNECTIONS: u32 = 10_000;
 /// Most users: per-user state is ~100 bytes, so this bounds client memory to ~1 GB.
-pub const MAX_USERS: u64 = 10_000_000;
+pub(crate) const MAX_USERS: u64 = 10_000_000;
 /// Most botnet source addresses: 127.1.y.z with y, z in 1..=254.
-pub const MAX_BOTNET_IPS: u32 = 254 * 254;
+pub(crate) const MAX_BOTNET_IPS: u32 = 254 * 254;
 /// Highest open-loop rate accepted, requests per second (far above one machine's ceiling).
-pub const MAX_RATE_PER_SEC: u64 = 10_000_000;
+pub(crate) const MAX_RATE_PER_SEC: u64 = 10_000_000;
 /// Longest wait for paid orders to settle, seconds: the simulated channel pays in ~50 ms and a
 /// lost callback is found by the server's query job within `payment_query_after_secs` (10 s
 /// by default), so two minutes is generous without letting a stuck server hang the bench.
-pub const MAX_PAY_SETTLE_SECS: u64 = 120;
+pub(crate) const MAX_PAY_SETTLE_SECS: u64 = 120;
 
 /// Which kind of campaign to create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,7 +4,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
 /// A source of monotonic and wall-clock time.
-pub trait Clock: Send + Sync {
+pub(crate) trait Clock: Send + Sync {
     /// Monotonic now, for latency and scheduling (tokio's, so paused-time tests work).
     fn now(&self) -> Instant;
     /// Seconds since the Unix epoch, for token expiry.
@@ -13,7 +13,7 @@ pub trait Clock: Send + Sync {
 
 /// The real clock.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Instant {

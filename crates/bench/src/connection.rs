@@ -16,12 +16,12 @@ use std::time::Duration;
 use tokio::net::{TcpSocket, TcpStream};
 
 /// Largest response body read; the contract's bodies are small JSON, winners pages ≤ 1000 rows.
-pub const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+pub(crate) const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 /// Idle sockets kept per worker, one per source address; beyond this the least useful (an
 /// arbitrary one) is closed. 64 keeps fd use at ≤ 64 × connections for bot workers.
-pub const MAX_SOURCES_PER_CONNECTION: usize = 64;
+pub(crate) const MAX_SOURCES_PER_CONNECTION: usize = 64;
 /// Give up on one request after this long; a grab slower than this is reported as a timeout.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a request produced no response.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +44,7 @@ pub enum TransportError {
 
 /// A response with its body read.
 #[derive(Debug)]
-pub struct Response {
+pub(crate) struct Response {
     /// Status code.
     pub status: StatusCode,
     /// `Retry-After` header, if any.
@@ -55,7 +55,7 @@ pub struct Response {
 
 /// A keep-alive connection to `server` per source address, (re)opened lazily; one request at
 /// a time.
-pub struct Connection {
+pub(crate) struct Connection {
     server: SocketAddr,
     host: HeaderValue,
     senders: HashMap<Option<IpAddr>, SendRequest<Full<Bytes>>>,
@@ -64,7 +64,7 @@ pub struct Connection {
 
 impl Connection {
     /// A connection to `server`; nothing is opened until the first request.
-    pub fn new(server: SocketAddr) -> Self {
+    pub(crate) fn new(server: SocketAddr) -> Self {
         let host = HeaderValue::from_str(&server.to_string()).expect("socket address is ASCII");
         Self {
             server,
@@ -75,13 +75,13 @@ impl Connection {
     }
 
     /// How many TCP connections this has opened so far.
-    pub fn connects(&self) -> u64 {
+    pub(crate) fn connects(&self) -> u64 {
         self.connects
     }
 
     /// Sends one request from `source` (None: the OS picks), reconnecting first when that
     /// source's previous connection closed.
-    pub async fn send(
+    pub(crate) async fn send(
         &mut self,
         source: Option<IpAddr>,
         method: Method,

@@ -26,11 +26,11 @@ use tokio::time::{Instant, sleep_until};
 
 /// Pause after a failed connect before the worker tries again, so a dead server costs a
 /// bounded number of connect attempts (≤ 100/s per connection) instead of a hot loop.
-pub const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(10);
+pub(crate) const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(10);
 
 /// What to drive.
 #[derive(Debug, Clone)]
-pub struct LoadPlan {
+pub(crate) struct LoadPlan {
     /// Server address.
     pub server: SocketAddr,
     /// Path every request is POSTed to (`/v1/campaigns/{id}/grab`, or `--raw-path`).
@@ -62,7 +62,7 @@ pub struct LoadPlan {
 
 /// What the load produced.
 #[derive(Debug)]
-pub struct LoadResult {
+pub(crate) struct LoadResult {
     /// Merged measurements.
     pub recorder: Recorder,
     /// What each user saw, for the audit.
@@ -72,7 +72,7 @@ pub struct LoadResult {
 }
 
 /// User id of user `index`: the run prefix, a population letter, the index.
-pub fn user_id(prefix: &str, population: Population, index: u64) -> String {
+pub(crate) fn user_id(prefix: &str, population: Population, index: u64) -> String {
     let letter = match population {
         Population::Clicker => 'c',
         Population::Visitor => 'v',
@@ -108,7 +108,11 @@ impl Shared {
 
 /// Runs the load to completion: until every user stopped, the duration passed, or the request
 /// budget is spent (responses in flight at that point are awaited, up to the request timeout).
-pub async fn drive(plan: LoadPlan, clock: Arc<dyn Clock>, live: Arc<LiveCounters>) -> LoadResult {
+pub(crate) async fn drive(
+    plan: LoadPlan,
+    clock: Arc<dyn Clock>,
+    live: Arc<LiveCounters>,
+) -> LoadResult {
     let shards = shard_users_from(&plan.mix, plan.connections, plan.sources);
     let start = clock.now();
     let shared = Arc::new(Shared {

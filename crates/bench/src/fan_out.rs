@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 ///
 /// # Panics
 /// If `workers` is zero, or a worker panicked (a bench bug, surfaced rather than hidden).
-pub async fn fan_out<T, R, S, F, Fut>(
+pub(crate) async fn fan_out<T, R, S, F, Fut>(
     items: Vec<T>,
     workers: usize,
     new_state: impl Fn() -> S,

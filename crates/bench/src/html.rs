@@ -74,7 +74,7 @@ fn line_chart(title: &str, y_label: &str, series: &[Series]) -> String {
 }
 
 /// Renders the full page.
-pub fn render(report: &Report, audit: &Audit) -> String {
+pub(crate) fn render(report: &Report, audit: &Audit) -> String {
     let latency = [("p50", 0usize), ("p99", 1)]
         .into_iter()
         .map(|(name, which)| Series {

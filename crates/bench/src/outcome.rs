@@ -125,7 +125,7 @@ impl Outcome {
 
 /// A classified grab response.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrabResult {
+pub(crate) struct GrabResult {
     /// The classification.
     pub outcome: Outcome,
     /// `order_id` for won / already_won.
@@ -138,7 +138,7 @@ pub struct GrabResult {
 
 impl GrabResult {
     /// A result with no response data (transport failures).
-    pub fn bare(outcome: Outcome) -> Self {
+    pub(crate) fn bare(outcome: Outcome) -> Self {
         Self {
             outcome,
             order_id: None,
@@ -166,14 +166,14 @@ struct ErrorDetail {
 }
 
 /// The contract's error code in an error body (`{"error":{"code":...}}`), if it is one.
-pub fn error_code(body: &[u8]) -> Option<String> {
+pub(crate) fn error_code(body: &[u8]) -> Option<String> {
     serde_json::from_slice::<ErrorBody>(body)
         .map(|parsed| parsed.error.code)
         .ok()
 }
 
 /// Classifies a grab response from its status, `Retry-After` header value and body.
-pub fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> GrabResult {
+pub(crate) fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> GrabResult {
     let retry_after = retry_after
         .and_then(|value| value.trim().parse::<u64>().ok())
         .map(Duration::from_secs);

@@ -36,18 +36,18 @@ use std::time::Duration;
 /// Connections paying (and reading back) at once: enough to keep a server's pay path busy
 /// (each pay is a journal write plus a channel call), few enough that the phase measures the
 /// server rather than a connection storm, and far under the server's per-address limit.
-pub const PAY_CONNECTIONS: usize = 32;
+pub(crate) const PAY_CONNECTIONS: usize = 32;
 /// Winners-list polling interval while waiting for orders to settle: the simulated channel
 /// pays ~50 ms after `pay`, so 100 ms resolves the settle time to about a tenth of a second
 /// while a poll (one page per 1,000 orders) stays a small load.
-pub const SETTLE_POLL_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const SETTLE_POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// Orders in a refund state read back: beyond this many the rest count as unverified refunds
 /// (the default simulated channel produces none, so thousands already mean a broken server).
-pub const MAX_REFUND_ORDER_READS: usize = 10_000;
+pub(crate) const MAX_REFUND_ORDER_READS: usize = 10_000;
 
 /// Where and as whom to pay.
 #[derive(Debug, Clone)]
-pub struct PayPlan {
+pub(crate) struct PayPlan {
     /// Server address.
     pub server: SocketAddr,
     /// Admin key (winners list, order reads).
@@ -64,7 +64,7 @@ pub struct PayPlan {
 
 /// One order to pay, as the grab phase acknowledged it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PayOrder {
+pub(crate) struct PayOrder {
     /// The winner.
     pub user_id: String,
     /// The order.
@@ -73,7 +73,7 @@ pub struct PayOrder {
 
 /// What the phase gathered: the report section and the audit's input.
 #[derive(Debug, Clone)]
-pub struct PaymentPhase {
+pub(crate) struct PaymentPhase {
     /// For the report.
     pub report: PaymentReport,
     /// For the `payments_settled` and `paid_amounts` checks.
@@ -81,11 +81,11 @@ pub struct PaymentPhase {
 }
 
 /// The code recorded for a pay answered 200.
-pub const OK_CODE: &str = "ok";
+pub(crate) const OK_CODE: &str = "ok";
 
 /// The code of a pay answer: [`OK_CODE`] for 200, else the contract's error code, else
 /// `http_<status>`.
-pub fn pay_code(status: u16, body: &[u8]) -> String {
+pub(crate) fn pay_code(status: u16, body: &[u8]) -> String {
     if status == 200 {
         return OK_CODE.to_owned();
     }
@@ -119,7 +119,7 @@ impl PayRecord {
 }
 
 /// The progress line printed before paying.
-pub fn announce(plan: &PayPlan) -> String {
+pub(crate) fn announce(plan: &PayPlan) -> String {
     format!(
         "paying the run's won orders over {PAY_CONNECTIONS} connections, then waiting up to {} s for them to settle",
         plan.settle_limit.as_secs()
@@ -127,7 +127,7 @@ pub fn announce(plan: &PayPlan) -> String {
 }
 
 /// Every order `users` were told they won, with its winner.
-pub fn acknowledged_orders(users: &[UserObservation]) -> Vec<PayOrder> {
+pub(crate) fn acknowledged_orders(users: &[UserObservation]) -> Vec<PayOrder> {
     users
         .iter()
         .flat_map(|user| {
@@ -144,7 +144,7 @@ pub fn acknowledged_orders(users: &[UserObservation]) -> Vec<PayOrder> {
 ///
 /// # Errors
 /// The winners list cannot be read (an order read that fails is a recorded result instead).
-pub async fn run(
+pub(crate) async fn run(
     plan: &PayPlan,
     users: &[UserObservation],
     clock: Arc<dyn Clock>,

@@ -6,21 +6,21 @@ use serde::Serialize;
 use std::time::Duration;
 
 /// At most this many clicks per human clicker: "clicks again a few times" before giving up.
-pub const CLICKER_MAX_CLICKS: u32 = 4;
+pub(crate) const CLICKER_MAX_CLICKS: u32 = 4;
 /// A visitor clicks once and leaves (the casual shopper).
-pub const VISITOR_MAX_CLICKS: u32 = 1;
+pub(crate) const VISITOR_MAX_CLICKS: u32 = 1;
 /// A bot retries up to this many times: persistent, but not an infinite loop like a script.
-pub const BOT_MAX_ATTEMPTS: u32 = 20;
+pub(crate) const BOT_MAX_ATTEMPTS: u32 = 20;
 /// Human reaction jitter between clicks, milliseconds (100–800 ms per the scenario).
-pub const HUMAN_JITTER_MS: (u64, u64) = (100, 800);
+pub(crate) const HUMAN_JITTER_MS: (u64, u64) = (100, 800);
 /// Bot retry delay, milliseconds: fast-ish, well under a human but not a hot loop.
-pub const BOT_RETRY_MS: (u64, u64) = (20, 200);
+pub(crate) const BOT_RETRY_MS: (u64, u64) = (20, 200);
 /// Humans first click within this window after the sale opens (people are not synchronised).
-pub const HUMAN_FIRST_CLICK_SPREAD_MS: u64 = 1_000;
+pub(crate) const HUMAN_FIRST_CLICK_SPREAD_MS: u64 = 1_000;
 /// Bots fire within this window after the opening (they are close to synchronised).
-pub const BOT_FIRST_SHOT_SPREAD_MS: u64 = 100;
+pub(crate) const BOT_FIRST_SHOT_SPREAD_MS: u64 = 100;
 /// Retry-After assumed when a 429 arrives without the header (the server default is 1 s).
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// A kind of user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -121,7 +121,7 @@ impl Mix {
 
 /// What a user does after a response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Try again after this delay.
     RetryAfter(Duration),
     /// Leave.
@@ -129,7 +129,7 @@ pub enum Next {
 }
 
 /// Delay before a user's first attempt, after the run starts.
-pub fn first_delay(population: Population, rng: &mut impl Rng) -> Duration {
+pub(crate) fn first_delay(population: Population, rng: &mut impl Rng) -> Duration {
     match population {
         Population::Script => Duration::ZERO,
         Population::Bot => Duration::from_millis(rng.random_range(0..=BOT_FIRST_SHOT_SPREAD_MS)),
@@ -141,7 +141,7 @@ pub fn first_delay(population: Population, rng: &mut impl Rng) -> Duration {
 
 /// The behaviour table: after `attempts` attempts (including this one) ended with `outcome`
 /// (and maybe a Retry-After), does the user try again, and when?
-pub fn next_action(
+pub(crate) fn next_action(
     population: Population,
     attempts: u32,
     outcome: Outcome,

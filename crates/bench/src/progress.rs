@@ -8,18 +8,18 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 /// How often progress is printed.
-pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
+pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Counters the workers bump as responses arrive (relaxed: they only feed the progress line;
 /// the report uses the workers' own exact tallies).
 #[derive(Debug, Default)]
-pub struct LiveCounters {
+pub(crate) struct LiveCounters {
     outcomes: [AtomicU64; Outcome::COUNT],
 }
 
 impl LiveCounters {
     /// Counts one response.
-    pub fn count(&self, outcome: Outcome) {
+    pub(crate) fn count(&self, outcome: Outcome) {
         self.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -29,7 +29,7 @@ impl LiveCounters {
 }
 
 /// Formats one progress line from two snapshots `interval` apart.
-pub fn progress_line(
+pub(crate) fn progress_line(
     elapsed: Duration,
     now: &[u64; Outcome::COUNT],
     previous: &[u64; Outcome::COUNT],
@@ -61,7 +61,7 @@ pub fn progress_line(
 }
 
 /// Prints a progress line every [`PROGRESS_INTERVAL`] until the handle is aborted.
-pub fn spawn_printer(counters: Arc<LiveCounters>, clock: Arc<dyn Clock>) -> JoinHandle<()> {
+pub(crate) fn spawn_printer(counters: Arc<LiveCounters>, clock: Arc<dyn Clock>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let start = clock.now();
         let mut previous = counters.snapshot();

@@ -7,17 +7,17 @@ use hdrhistogram::Histogram;
 use std::time::Duration;
 
 /// Largest latency tracked, microseconds: above the request timeout, so nothing saturates.
-pub const MAX_TRACKED_LATENCY_US: u64 = 60_000_000;
+pub(crate) const MAX_TRACKED_LATENCY_US: u64 = 60_000_000;
 /// Significant figures of the run histograms (0.1% value resolution).
-pub const SIGNIFICANT_FIGURES: u8 = 3;
+pub(crate) const SIGNIFICANT_FIGURES: u8 = 3;
 /// Significant figures of the per-second histograms: 1% is plenty for a plot and keeps
 /// `MAX_TIMELINE_SECS` of them small.
-pub const TIMELINE_SIGNIFICANT_FIGURES: u8 = 2;
+pub(crate) const TIMELINE_SIGNIFICANT_FIGURES: u8 = 2;
 /// Timeline length cap, seconds: the longest run plus the request timeout tail.
-pub const MAX_TIMELINE_SECS: usize = 700;
+pub(crate) const MAX_TIMELINE_SECS: usize = 700;
 
 /// A fresh latency histogram in microseconds.
-pub fn new_histogram(significant_figures: u8) -> Histogram<u64> {
+pub(crate) fn new_histogram(significant_figures: u8) -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_TRACKED_LATENCY_US, significant_figures)
         .expect("static histogram bounds are valid")
 }
@@ -68,7 +68,7 @@ impl Tally {
 
 /// Everything one worker measured.
 #[derive(Debug, Clone)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     /// One tally per [`Population::index`].
     pub by_population: Vec<Tally>,
     /// One tally per second since the run started (by completion time).
@@ -87,7 +87,7 @@ impl Default for Recorder {
 
 impl Recorder {
     /// Empty.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             by_population: Population::ALL
                 .iter()
@@ -101,7 +101,7 @@ impl Recorder {
 
     #[cfg(test)]
     /// Records a request of `population` that completed `since_start` after the run began.
-    pub fn record(
+    pub(crate) fn record(
         &mut self,
         population: Population,
         outcome: Outcome,
@@ -121,7 +121,7 @@ impl Recorder {
 
     #[cfg(test)]
     /// Adds `other` into `self`.
-    pub fn merge(&mut self, other: &Recorder) {
+    pub(crate) fn merge(&mut self, other: &Recorder) {
         for (mine, theirs) in self.by_population.iter_mut().zip(&other.by_population) {
             mine.merge(theirs);
         }
@@ -138,7 +138,7 @@ impl Recorder {
     }
 
     /// All populations together.
-    pub fn overall(&self) -> Tally {
+    pub(crate) fn overall(&self) -> Tally {
         let mut total = Tally::new(SIGNIFICANT_FIGURES);
         for tally in &self.by_population {
             total.merge(tally);

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 /// `start + (k * connections + c) / rate_per_sec` seconds: the connections interleave, so the
 /// union of all slots is exactly one arrival every `1 / rate_per_sec`.
 #[derive(Debug, Clone)]
-pub struct OpenLoopSchedule {
+pub(crate) struct OpenLoopSchedule {
     start: Instant,
     rate_per_sec: u64,
     connections: u64,
@@ -24,7 +24,12 @@ impl OpenLoopSchedule {
     ///
     /// # Panics
     /// If `rate_per_sec` or `connections` is zero, or `connection >= connections`.
-    pub fn new(start: Instant, rate_per_sec: u64, connections: u64, connection: u64) -> Self {
+    pub(crate) fn new(
+        start: Instant,
+        rate_per_sec: u64,
+        connections: u64,
+        connection: u64,
+    ) -> Self {
         assert!(rate_per_sec > 0, "open loop needs a positive rate");
         assert!(
             connection < connections,
@@ -40,7 +45,7 @@ impl OpenLoopSchedule {
     }
 
     /// Intended send time of slot `slot` (pure).
-    pub fn intended_time(&self, slot: u64) -> Instant {
+    pub(crate) fn intended_time(&self, slot: u64) -> Instant {
         let arrival = u128::from(slot) * u128::from(self.connections) + u128::from(self.connection);
         let nanos = arrival * 1_000_000_000 / u128::from(self.rate_per_sec);
         self.start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
@@ -48,7 +53,7 @@ impl OpenLoopSchedule {
 
     /// Takes the next slot whose intended time is not before `not_before`; returns its time
     /// and how many earlier slots were skipped because no user was ready for them.
-    pub fn take_slot(&mut self, not_before: Instant) -> (Instant, u64) {
+    pub(crate) fn take_slot(&mut self, not_before: Instant) -> (Instant, u64) {
         let mut skipped = 0;
         loop {
             let intended = self.intended_time(self.next_slot);
@@ -63,7 +68,7 @@ impl OpenLoopSchedule {
 
 /// Latency as reported: from the intended send time (open loop) or the actual send time
 /// (closed loop, where the two are equal) to the response.
-pub fn latency_since(intended: Instant, completed: Instant) -> Duration {
+pub(crate) fn latency_since(intended: Instant, completed: Instant) -> Duration {
     completed.saturating_duration_since(intended)
 }
 

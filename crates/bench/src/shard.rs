@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 /// One user as placed on a worker.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UserSeed {
+pub(crate) struct UserSeed {
     /// Index in the mix (`0..mix.total()`).
     pub index: u64,
     /// Its population.
@@ -24,7 +24,7 @@ pub struct UserSeed {
 ///
 /// # Panics
 /// If `ordinal >= 254 * 254`.
-pub fn botnet_ip(ordinal: u32) -> Ipv4Addr {
+pub(crate) fn botnet_ip(ordinal: u32) -> Ipv4Addr {
     loopback_ip(1, ordinal)
 }
 
@@ -32,7 +32,7 @@ pub fn botnet_ip(ordinal: u32) -> Ipv4Addr {
 ///
 /// # Panics
 /// If `ordinal >= 254 * 254`.
-pub fn human_ip(ordinal: u32) -> Ipv4Addr {
+pub(crate) fn human_ip(ordinal: u32) -> Ipv4Addr {
     loopback_ip(2, ordinal)
 }
 
@@ -40,7 +40,7 @@ pub fn human_ip(ordinal: u32) -> Ipv4Addr {
 ///
 /// # Panics
 /// If `ordinal >= 254 * 254`.
-pub fn script_ip(ordinal: u32) -> Ipv4Addr {
+pub(crate) fn script_ip(ordinal: u32) -> Ipv4Addr {
     loopback_ip(3, ordinal)
 }
 
@@ -57,7 +57,7 @@ fn loopback_ip(second: u8, ordinal: u32) -> Ipv4Addr {
 /// How many distinct source addresses each kind of user leaves from (0: the OS default,
 /// 127.0.0.1, for humans and scripts; bots always have their own).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Sources {
+pub(crate) struct Sources {
     /// Botnet addresses (127.1.y.z).
     pub botnet_ips: u32,
     /// Clicker and visitor addresses (127.2.y.z).
@@ -68,7 +68,7 @@ pub struct Sources {
 
 /// How many of `connections` serve bots: proportional to the bot share, at least one when there
 /// are bots, and leaving at least one for everybody else when there is anybody else.
-pub fn bot_connections(mix: &Mix, connections: u32) -> u32 {
+pub(crate) fn bot_connections(mix: &Mix, connections: u32) -> u32 {
     let total = mix.total();
     if mix.bots == 0 || total == 0 {
         return 0;
@@ -102,7 +102,7 @@ fn bot_ip_ordinal(slot: usize, nth: usize, bot_workers: usize, botnet_ips: u32) 
 /// # Panics
 /// If `connections` is zero, or there are bots and `botnet_ips` is zero.
 #[cfg(test)]
-pub fn shard_users(mix: &Mix, connections: u32, botnet_ips: u32) -> Vec<Vec<UserSeed>> {
+pub(crate) fn shard_users(mix: &Mix, connections: u32, botnet_ips: u32) -> Vec<Vec<UserSeed>> {
     shard_users_from(
         mix,
         connections,
@@ -119,7 +119,11 @@ pub fn shard_users(mix: &Mix, connections: u32, botnet_ips: u32) -> Vec<Vec<User
 ///
 /// # Panics
 /// If `connections` is zero, or there are bots and `botnet_ips` is zero.
-pub fn shard_users_from(mix: &Mix, connections: u32, sources: Sources) -> Vec<Vec<UserSeed>> {
+pub(crate) fn shard_users_from(
+    mix: &Mix,
+    connections: u32,
+    sources: Sources,
+) -> Vec<Vec<UserSeed>> {
     let botnet_ips = sources.botnet_ips;
     assert!(connections > 0, "at least one connection");
     assert!(

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// Shards of the live recorder: several per core on the machines we run on (2–16 cores), so two
 /// workers rarely wait on one lock; memory is 16 × ~0.5 MiB.
-pub const RECORDER_SHARDS: usize = 16;
+pub(crate) const RECORDER_SHARDS: usize = 16;
 
 struct Shard {
     by_population: Vec<Tally>,
@@ -40,7 +40,7 @@ impl Shard {
 }
 
 /// Thread-safe recorder shared by all workers of a run.
-pub struct SharedRecorder {
+pub(crate) struct SharedRecorder {
     shards: Vec<Mutex<Shard>>,
     timeline: Mutex<Vec<Tally>>,
     skipped_slots: AtomicU64,
@@ -63,7 +63,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl SharedRecorder {
     /// Empty.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             shards: (0..RECORDER_SHARDS)
                 .map(|_| Mutex::new(Shard::new()))
@@ -75,7 +75,7 @@ impl SharedRecorder {
     }
 
     /// Records one response from `worker`, completed `since_start` after the run began.
-    pub fn record(
+    pub(crate) fn record(
         &self,
         worker: usize,
         population: Population,
@@ -110,17 +110,17 @@ impl SharedRecorder {
     }
 
     /// Adds open-loop slots that found no ready user.
-    pub fn add_skipped_slots(&self, count: u64) {
+    pub(crate) fn add_skipped_slots(&self, count: u64) {
         self.skipped_slots.fetch_add(count, Ordering::Relaxed);
     }
 
     /// Adds TCP connections opened.
-    pub fn add_connects(&self, count: u64) {
+    pub(crate) fn add_connects(&self, count: u64) {
         self.connects.fetch_add(count, Ordering::Relaxed);
     }
 
     /// Folds every shard into one [`Recorder`] (call after the workers finished).
-    pub fn finish(&self) -> Recorder {
+    pub(crate) fn finish(&self) -> Recorder {
         let mut recorder = Recorder::new();
         for shard in &self.shards {
             let shard = lock(shard);

@@ -13,15 +13,15 @@ use tokio::process::{Child, Command};
 
 /// How long the server gets to answer /healthz: journal recovery on an empty dir is fast, and
 /// a debug build on a loaded two-core machine can still take a few seconds to start.
-pub const HEALTH_WAIT: Duration = Duration::from_secs(30);
+pub(crate) const HEALTH_WAIT: Duration = Duration::from_secs(30);
 /// Poll interval while waiting for /healthz.
-pub const HEALTH_POLL: Duration = Duration::from_millis(50);
+pub(crate) const HEALTH_POLL: Duration = Duration::from_millis(50);
 /// Bytes of the server log shown when it fails to start.
-pub const LOG_TAIL_BYTES: usize = 4_096;
+pub(crate) const LOG_TAIL_BYTES: usize = 4_096;
 
 /// A running child server. Field order matters: the child is killed before the data dir is
 /// removed.
-pub struct SpawnedServer {
+pub(crate) struct SpawnedServer {
     child: Child,
     /// Where it listens.
     pub address: SocketAddr,
@@ -36,7 +36,7 @@ pub struct SpawnedServer {
 impl SpawnedServer {
     /// Starts `binary serve --listen 127.0.0.1:PORT --data-dir TMP [extra…]` and waits for it to
     /// be healthy.
-    pub async fn start(
+    pub(crate) async fn start(
         binary: PathBuf,
         extra_args: &[String],
         token_secret: String,
@@ -105,14 +105,14 @@ impl SpawnedServer {
     }
 
     /// The end of the server's combined stdout/stderr.
-    pub fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let log = std::fs::read(&self.log_path).unwrap_or_default();
         let start = log.len().saturating_sub(LOG_TAIL_BYTES);
         String::from_utf8_lossy(&log[start..]).into_owned()
     }
 
     /// Kills the server and waits for it to exit.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub(crate) async fn stop(mut self) -> anyhow::Result<()> {
         self.child.kill().await.context("killing the server")
     }
 }

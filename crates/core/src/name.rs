@@ -19,7 +19,7 @@ use unicode_properties::{GeneralCategory, GeneralCategoryGroup, UnicodeGeneralCa
 /// (`Lo`) Unicode lists as Default_Ignorable_Code_Point (DerivedCoreProperties.txt; no number,
 /// punctuation or symbol is); the Braille blank is a symbol (`So`) drawn as an empty cell.
 /// Names made of them look empty in every list, which is the trick being refused.
-pub const BLANK_GRAPHIC: [char; 5] = [
+pub(crate) const BLANK_GRAPHIC: [char; 5] = [
     '\u{115F}', // HANGUL CHOSEONG FILLER
     '\u{1160}', // HANGUL JUNGSEONG FILLER
     '\u{3164}', // HANGUL FILLER
@@ -28,7 +28,7 @@ pub const BLANK_GRAPHIC: [char; 5] = [
 ];
 
 /// Why a name is refused (the `name` field's message).
-pub fn check_shown_name(name: &str) -> Result<(), &'static str> {
+pub(crate) fn check_shown_name(name: &str) -> Result<(), &'static str> {
     if let Some(bad) = name.chars().find(|&c| changes_layout(c)) {
         return Err(if bad.general_category() == GeneralCategory::Format {
             "must not contain invisible format characters (Unicode Cf: bidirectional \

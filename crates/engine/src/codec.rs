@@ -17,11 +17,11 @@ use crate::error::OpenError;
 /// Format 2: the order key in `CampaignCreated` is an AES-128 key (128 bits) for the FF1
 /// order-id cipher. Format 1 carried a 64-bit key for a home-made Feistel cipher; its ids
 /// cannot be deciphered by FF1, so a format-1 journal is refused (no deployment wrote one).
-pub const RECORD_FORMAT: u8 = 2;
+pub(crate) const RECORD_FORMAT: u8 = 2;
 
 /// Why a journal payload could not be decoded.
 #[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     /// Empty payload.
     #[error("empty record")]
     Empty,
@@ -34,7 +34,7 @@ pub enum DecodeError {
 }
 
 /// Encodes a record, appending to `out` (straight into it: no buffer per record).
-pub fn encode(record: &Record, out: &mut Vec<u8>) {
+pub(crate) fn encode(record: &Record, out: &mut Vec<u8>) {
     out.push(RECORD_FORMAT);
     // Serialising our own enum into a Vec cannot fail (writing to a Vec does no I/O, and a
     // record has no unsupported types).
@@ -42,7 +42,7 @@ pub fn encode(record: &Record, out: &mut Vec<u8>) {
 }
 
 /// Decodes a record written by [`encode`].
-pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     match bytes.split_first() {
         None => Err(DecodeError::Empty),
         Some((&RECORD_FORMAT, rest)) => Ok(postcard::from_bytes(rest)?),

@@ -12,7 +12,7 @@ use stampede_money::channel::{channel_of_books_file, read_books_statement};
 /// Whether the file at `path` is a simulated channel's books rather than a CSV statement: its
 /// first line is a payment (`p<TAB>…`) or a refund (`r<TAB>…`), or it is empty (a channel
 /// that took nothing yet). A CSV statement starts with its header.
-pub fn is_channel_books(path: &Path) -> io::Result<bool> {
+pub(crate) fn is_channel_books(path: &Path) -> io::Result<bool> {
     let mut start = [0u8; 2];
     let mut file = std::fs::File::open(path)?;
     let mut read = 0;
@@ -26,7 +26,11 @@ pub fn is_channel_books(path: &Path) -> io::Result<bool> {
 }
 
 /// The statement of `channel` from its books at `path`, covering payments up to `cutoff`.
-pub fn read_books(channel: &str, path: &Path, cutoff: UnixMillis) -> Result<Statement, String> {
+pub(crate) fn read_books(
+    channel: &str,
+    path: &Path,
+    cutoff: UnixMillis,
+) -> Result<Statement, String> {
     let mut lines = read_books_statement(path, channel)
         .map_err(|e| format!("{}: channel books: {e}", path.display()))?;
     lines.retain(|line| line.at <= cutoff);
@@ -39,7 +43,7 @@ pub fn read_books(channel: &str, path: &Path, cutoff: UnixMillis) -> Result<Stat
 
 /// Every simulated channel's books in `data_dir`, as `(channel, path)` sorted by channel.
 /// Files named like books but for an invalid channel name are skipped with a warning.
-pub fn books_in(data_dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+pub(crate) fn books_in(data_dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
     let entries = std::fs::read_dir(data_dir)
         .map_err(|e| format!("{}: cannot list: {e}", data_dir.display()))?;
     let mut books = Vec::new();

@@ -28,7 +28,7 @@ const EXIT_ERROR: u8 = 2;
 
 /// Arguments of `stampede reconcile`.
 #[derive(clap::Args, Debug)]
-pub struct ReconcileArgs {
+pub(crate) struct ReconcileArgs {
     /// The server's data directory; its journal (journal.log) is read, never modified.
     #[arg(long, env = "STAMPEDE_DATA_DIR", default_value = "stampede-data")]
     pub data_dir: PathBuf,
@@ -47,7 +47,7 @@ pub struct ReconcileArgs {
 
 /// One `--statement CHANNEL=PATH`.
 #[derive(Clone, Debug)]
-pub struct StatementArg {
+pub(crate) struct StatementArg {
     channel: String,
     path: PathBuf,
 }
@@ -72,7 +72,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 }
 
 /// Runs the command; see the module docs for the exit status.
-pub fn run(args: ReconcileArgs) -> ExitCode {
+pub(crate) fn run(args: ReconcileArgs) -> ExitCode {
     let mut channels: Vec<&str> = args.statements.iter().map(|s| s.channel.as_str()).collect();
     channels.sort_unstable();
     if let Some(twice) = channels.windows(2).find(|w| w[0] == w[1]) {

@@ -13,19 +13,19 @@ use stampede_core::{
     validate_txn_id,
 };
 
-pub use stampede_core::reconcile::MAX_STATEMENT_LINES;
+pub(crate) use stampede_core::reconcile::MAX_STATEMENT_LINES;
 
 /// Largest statement file read, in bytes: [`MAX_STATEMENT_LINES`] lines of about 200 bytes
 /// (a 128-byte transaction id, an order id, an amount, an RFC 3339 time). Past it the file is
 /// refused rather than read into memory.
-pub const MAX_STATEMENT_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
+pub(crate) const MAX_STATEMENT_FILE_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// The columns a statement must have.
 const COLUMNS: [&str; 4] = ["txn_id", "order_id", "amount_cents", "time"];
 
 /// Why a statement file cannot be used.
 #[derive(Debug)]
-pub struct StatementError {
+pub(crate) struct StatementError {
     /// The file.
     pub source_name: String,
     /// The line at fault (1-based, the header is line 1), when it is one line.
@@ -46,7 +46,7 @@ impl fmt::Display for StatementError {
 impl std::error::Error for StatementError {}
 
 /// Reads the statement of `channel` from the file at `path`.
-pub fn read_statement(channel: &str, path: &Path) -> Result<Statement, StatementError> {
+pub(crate) fn read_statement(channel: &str, path: &Path) -> Result<Statement, StatementError> {
     let source_name = path.display().to_string();
     let fail = |problem: String| StatementError {
         source_name: source_name.clone(),
@@ -58,7 +58,7 @@ pub fn read_statement(channel: &str, path: &Path) -> Result<Statement, Statement
 }
 
 /// Parses a statement of `channel` from `input` (named `source_name` in errors).
-pub fn parse_statement(
+pub(crate) fn parse_statement(
     channel: &str,
     source_name: &str,
     input: impl Read,

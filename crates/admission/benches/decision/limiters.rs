@@ -81,7 +81,7 @@ fn ready<F: Future>(future: F) -> F::Output {
 }
 
 /// Registers the limiter benchmarks.
-pub fn limiters(c: &mut Criterion) {
+pub(crate) fn limiters(c: &mut Criterion) {
     let mut group = c.benchmark_group("limiters");
     group
         .warm_up_time(Duration::from_secs(1))

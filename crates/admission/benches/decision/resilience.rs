@@ -37,7 +37,7 @@ fn admit_finish(limiter: &AdaptiveLimiter<SystemClock>) {
     }
 }
 
-pub fn resilience(c: &mut Criterion) {
+pub(crate) fn resilience(c: &mut Criterion) {
     let mut group = c.benchmark_group("resilience");
     group
         .warm_up_time(Duration::from_secs(1))

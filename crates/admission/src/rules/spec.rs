@@ -13,7 +13,7 @@ pub const MAX_RULES: usize = 64;
 pub const MAX_RULE_NAME_BYTES: usize = 64;
 /// Highest rate a rule may set (per second): above this a rule is not a limit. The same
 /// number as the leaky bucket's own bound (asserted where limiters are built).
-pub const MAX_RATE_PER_SEC: u32 = 10_000_000;
+pub(super) const MAX_RATE_PER_SEC: u32 = 10_000_000;
 /// Most keys one keyed rule tracks (each ~40–100 bytes): the keyed limiters' own bound.
 pub const MAX_RULE_KEYS: usize = crate::keyed_rate::MAX_TRACKED_KEYS;
 

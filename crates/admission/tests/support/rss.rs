@@ -8,7 +8,7 @@ const PAGE_BYTES: u64 = 4096;
 ///
 /// # Panics
 /// If `/proc/self/statm` cannot be read or parsed (not Linux).
-pub fn resident_bytes() -> u64 {
+pub(crate) fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").expect("read /proc/self/statm");
     let resident_pages: u64 = statm
         .split_whitespace()

@@ -19,14 +19,14 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Token secret every test server signs user tokens with.
-pub const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
+pub(crate) const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
 /// Admin key every test server accepts.
-pub const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
+pub(crate) const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
 /// How long helpers wait for a condition the server reaches asynchronously.
 const SETTLE_LIMIT: Duration = Duration::from_secs(5);
 
 /// A running server on `127.0.0.1:<random port>` with its own data directory.
-pub struct TestServer {
+pub(crate) struct TestServer {
     /// `http://127.0.0.1:<port>`.
     pub base: String,
     /// A client for this server (keep-alive connections are closed at shutdown).
@@ -42,12 +42,12 @@ pub struct TestServer {
 
 impl TestServer {
     /// Starts a server with the test defaults.
-    pub async fn start() -> TestServer {
+    pub(crate) async fn start() -> TestServer {
         Self::start_with(|_| {}).await
     }
 
     /// Starts a server with the test defaults adjusted by `tweak`.
-    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    pub(crate) async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary data directory");
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
@@ -93,7 +93,7 @@ impl TestServer {
     }
 
     /// Stops the server (graceful shutdown, engine stopped) and returns its data directory.
-    pub async fn shutdown(self) -> (TempDir, Config) {
+    pub(crate) async fn shutdown(self) -> (TempDir, Config) {
         let TestServer {
             client,
             state,
@@ -113,33 +113,33 @@ impl TestServer {
     }
 
     /// Stops the server and starts a new one on the same data directory and config.
-    pub async fn restart(self) -> TestServer {
+    pub(crate) async fn restart(self) -> TestServer {
         let (dir, config) = self.shutdown().await;
         Self::launch(dir, config).await
     }
 
     /// `base` + `path`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// `Authorization` value of the admin.
-    pub fn admin(&self) -> String {
+    pub(crate) fn admin(&self) -> String {
         format!("Bearer {ADMIN_KEY}")
     }
 
     /// `Authorization` value of `user`, valid for an hour.
-    pub fn token(&self, user: &str) -> String {
+    pub(crate) fn token(&self, user: &str) -> String {
         bearer(&user_token(TOKEN_SECRET, user, unix_now() + 3600))
     }
 
     /// A request builder for `method path`.
-    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client.request(method, self.url(path))
     }
 
     /// `GET path` with no credentials.
-    pub async fn get(&self, path: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path)
             .send()
             .await
@@ -147,7 +147,7 @@ impl TestServer {
     }
 
     /// `GET path` as the admin.
-    pub async fn get_as_admin(&self, path: &str) -> Response {
+    pub(crate) async fn get_as_admin(&self, path: &str) -> Response {
         self.request(Method::GET, path)
             .header("authorization", self.admin())
             .send()
@@ -156,7 +156,7 @@ impl TestServer {
     }
 
     /// `GET path` as `user`.
-    pub async fn get_as(&self, user: &str, path: &str) -> Response {
+    pub(crate) async fn get_as(&self, user: &str, path: &str) -> Response {
         self.request(Method::GET, path)
             .header("authorization", self.token(user))
             .send()
@@ -165,7 +165,7 @@ impl TestServer {
     }
 
     /// `POST /v1/campaigns` as the admin with `body`; returns the raw response.
-    pub async fn post_campaign(&self, body: &Value) -> Response {
+    pub(crate) async fn post_campaign(&self, body: &Value) -> Response {
         self.request(Method::POST, "/v1/campaigns")
             .header("authorization", self.admin())
             .json(body)
@@ -175,7 +175,7 @@ impl TestServer {
     }
 
     /// Creates a campaign that must succeed; returns its JSON.
-    pub async fn create_campaign(&self, body: &Value) -> Value {
+    pub(crate) async fn create_campaign(&self, body: &Value) -> Value {
         let response = self.post_campaign(body).await;
         let (status, json) = read_json(response).await;
         assert_eq!(status, StatusCode::CREATED, "create {body}: {json}");
@@ -183,19 +183,24 @@ impl TestServer {
     }
 
     /// Creates an active seckill campaign of `stock` items (price 1999, limit 1); returns its id.
-    pub async fn create_seckill(&self, stock: u64) -> String {
+    pub(crate) async fn create_seckill(&self, stock: u64) -> String {
         self.create_seckill_with(json!({ "stock": stock })).await
     }
 
     /// Creates a seckill campaign; `fields` are merged over the defaults (name, price 1999).
-    pub async fn create_seckill_with(&self, fields: Value) -> String {
+    pub(crate) async fn create_seckill_with(&self, fields: Value) -> String {
         let mut body = json!({ "kind": "seckill", "name": "test sale", "price_cents": 1999 });
         merge(&mut body, fields);
         id_of(&self.create_campaign(&body).await)
     }
 
     /// Creates an active red-packet campaign; returns its id.
-    pub async fn create_red_packet(&self, total_cents: u64, count: u64, min_cents: u64) -> String {
+    pub(crate) async fn create_red_packet(
+        &self,
+        total_cents: u64,
+        count: u64,
+        min_cents: u64,
+    ) -> String {
         let body = json!({
             "kind": "red_packet",
             "name": "test packets",
@@ -207,13 +212,13 @@ impl TestServer {
     }
 
     /// `POST /v1/campaigns/{campaign}/grab` as `user`.
-    pub async fn grab(&self, campaign: &str, user: &str) -> Response {
+    pub(crate) async fn grab(&self, campaign: &str, user: &str) -> Response {
         self.grab_with(campaign, Some(&self.token(user)), None)
             .await
     }
 
     /// A grab with an explicit `Authorization` value and optional `Idempotency-Key`.
-    pub async fn grab_with(
+    pub(crate) async fn grab_with(
         &self,
         campaign: &str,
         authorization: Option<&str>,
@@ -230,7 +235,7 @@ impl TestServer {
     }
 
     /// A grab that must be won; returns `(order_id, amount_cents)`.
-    pub async fn win(&self, campaign: &str, user: &str) -> (String, u64) {
+    pub(crate) async fn win(&self, campaign: &str, user: &str) -> (String, u64) {
         let (status, json) = read_json(self.grab(campaign, user).await).await;
         assert_eq!(status, StatusCode::OK, "grab by {user}: {json}");
         assert_eq!(json["outcome"], "won", "grab by {user}: {json}");
@@ -240,14 +245,18 @@ impl TestServer {
     }
 
     /// `GET /v1/campaigns/{campaign}` that must succeed.
-    pub async fn campaign(&self, campaign: &str) -> Value {
+    pub(crate) async fn campaign(&self, campaign: &str) -> Value {
         let (status, json) = read_json(self.get(&format!("/v1/campaigns/{campaign}")).await).await;
         assert_eq!(status, StatusCode::OK, "{json}");
         json
     }
 
     /// Every winner of `campaign`, paging with `limit`; returns the pages' sizes and entries.
-    pub async fn all_winners(&self, campaign: &str, limit: usize) -> (Vec<usize>, Vec<Value>) {
+    pub(crate) async fn all_winners(
+        &self,
+        campaign: &str,
+        limit: usize,
+    ) -> (Vec<usize>, Vec<Value>) {
         let mut sizes = Vec::new();
         let mut winners = Vec::new();
         let mut after: Option<String> = None;
@@ -271,7 +280,7 @@ impl TestServer {
     }
 
     /// Waits (bounded) until `condition` holds on the server state.
-    pub async fn wait_until(&self, what: &str, condition: impl Fn(&AppState) -> bool) {
+    pub(crate) async fn wait_until(&self, what: &str, condition: impl Fn(&AppState) -> bool) {
         let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
         while !condition(&self.state) {
             assert!(
@@ -284,12 +293,12 @@ impl TestServer {
 }
 
 /// Unix seconds now, from the clock the server reads.
-pub fn unix_now() -> u64 {
+pub(crate) fn unix_now() -> u64 {
     SystemClock::new().now().0 / 1000
 }
 
 /// RFC 3339 of now + `offset_secs` (negative: in the past).
-pub fn rfc3339_from_now(offset_secs: i64) -> String {
+pub(crate) fn rfc3339_from_now(offset_secs: i64) -> String {
     let now = i64::try_from(unix_now()).expect("seconds fit in i64");
     OffsetDateTime::from_unix_timestamp(now + offset_secs)
         .expect("in range")
@@ -298,17 +307,17 @@ pub fn rfc3339_from_now(offset_secs: i64) -> String {
 }
 
 /// A user token signed with `secret`.
-pub fn user_token(secret: &str, user: &str, expires_unix: u64) -> String {
+pub(crate) fn user_token(secret: &str, user: &str, expires_unix: u64) -> String {
     stampede_api::mint_token(secret.as_bytes(), user, expires_unix)
 }
 
 /// `Bearer <credential>`.
-pub fn bearer(credential: &str) -> String {
+pub(crate) fn bearer(credential: &str) -> String {
     format!("Bearer {credential}")
 }
 
 /// Status and JSON body of a response (panics if the body is not JSON).
-pub async fn read_json(response: Response) -> (StatusCode, Value) {
+pub(crate) async fn read_json(response: Response) -> (StatusCode, Value) {
     let status = response.status();
     let bytes = response.bytes().await.expect("body read");
     let json = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
@@ -322,7 +331,7 @@ pub async fn read_json(response: Response) -> (StatusCode, Value) {
 
 /// Asserts an error answer: `status`, `{"error":{"code","message"}}` with exactly these keys,
 /// `code`, and a JSON content type. Returns the message.
-pub async fn expect_error(response: Response, status: StatusCode, code: &str) -> String {
+pub(crate) async fn expect_error(response: Response, status: StatusCode, code: &str) -> String {
     let content_type = response
         .headers()
         .get("content-type")
@@ -341,7 +350,7 @@ pub async fn expect_error(response: Response, status: StatusCode, code: &str) ->
 }
 
 /// Asserts `json` is `{"error":{"code":<string>,"message":<string>}}` and nothing else.
-pub fn assert_error_shape(json: &Value) {
+pub(crate) fn assert_error_shape(json: &Value) {
     let outer = json.as_object().expect("error body is an object");
     assert_eq!(outer.len(), 1, "only `error` at top level: {json}");
     let inner = json["error"].as_object().expect("`error` is an object");
@@ -351,7 +360,7 @@ pub fn assert_error_shape(json: &Value) {
 }
 
 /// Whether `s` is `prefix` followed by 32 lowercase hex digits.
-pub fn is_id(s: &str, prefix: &str) -> bool {
+pub(crate) fn is_id(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix).is_some_and(|hex| {
         hex.len() == 32
             && hex
@@ -361,17 +370,17 @@ pub fn is_id(s: &str, prefix: &str) -> bool {
 }
 
 /// Whether `s` parses as RFC 3339.
-pub fn is_rfc3339(s: &str) -> bool {
+pub(crate) fn is_rfc3339(s: &str) -> bool {
     OffsetDateTime::parse(s, &Rfc3339).is_ok()
 }
 
 /// The `id` of a campaign JSON.
-pub fn id_of(campaign: &Value) -> String {
+pub(crate) fn id_of(campaign: &Value) -> String {
     campaign["id"].as_str().expect("campaign id").to_owned()
 }
 
 /// A well-formed id that names nothing.
-pub fn unknown_id(prefix: &str) -> String {
+pub(crate) fn unknown_id(prefix: &str) -> String {
     format!("{prefix}{}", "0123456789abcdef".repeat(2))
 }
 
@@ -383,7 +392,7 @@ fn merge(body: &mut Value, fields: Value) {
 
 /// Reads `stream` until the server closes it, at most `within`; the bytes as text. Panics on
 /// a reset (the answer would have been lost) or when the server keeps the connection open.
-pub async fn read_to_close(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
+pub(crate) async fn read_to_close(stream: &mut tokio::net::TcpStream, within: Duration) -> String {
     use tokio::io::AsyncReadExt;
     let mut answer = Vec::new();
     tokio::time::timeout(within, stream.read_to_end(&mut answer))
@@ -394,7 +403,7 @@ pub async fn read_to_close(stream: &mut tokio::net::TcpStream, within: Duration)
 }
 
 /// Asserts a raw HTTP/1.1 answer is `status` with `Connection: close` and a JSON error `code`.
-pub fn assert_closing_error(answer: &str, status: u16, code: &str) {
+pub(crate) fn assert_closing_error(answer: &str, status: u16, code: &str) {
     assert!(
         answer.starts_with(&format!("HTTP/1.1 {status} ")),
         "{answer:?}"

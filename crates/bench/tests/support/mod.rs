@@ -26,13 +26,13 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// Secret the fake verifies user tokens with.
-pub const TOKEN_SECRET: &str = "fake-token-secret";
+pub(crate) const TOKEN_SECRET: &str = "fake-token-secret";
 /// Admin key the fake accepts.
-pub const ADMIN_KEY: &str = "fake-admin-key";
+pub(crate) const ADMIN_KEY: &str = "fake-admin-key";
 
 /// How the fake misbehaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
+pub(crate) enum Fault {
     /// Honest.
     None,
     /// Lets this many extra users win after stock reaches zero.
@@ -47,7 +47,7 @@ pub enum Fault {
 
 /// Fake server behaviour.
 #[derive(Debug, Clone, Copy)]
-pub struct FakeConfig {
+pub(crate) struct FakeConfig {
     /// Fault to inject.
     pub fault: Fault,
     /// Minimum interval between one user's grabs (None: no rate limit).
@@ -97,7 +97,7 @@ struct State {
 }
 
 /// A running fake; dropping it stops the accept loop.
-pub struct FakeServer {
+pub(crate) struct FakeServer {
     /// Where it listens.
     pub address: SocketAddr,
     _stop: oneshot::Sender<()>,
@@ -105,13 +105,13 @@ pub struct FakeServer {
 
 impl FakeServer {
     /// `http://address`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://{}", self.address)
     }
 }
 
 /// Starts a fake on an ephemeral loopback port.
-pub async fn start(config: FakeConfig) -> FakeServer {
+pub(crate) async fn start(config: FakeConfig) -> FakeServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
     let state = Arc::new(Mutex::new(State {

@@ -4,10 +4,10 @@
 use rand_chacha::ChaCha8Rng;
 use stampede_core::*;
 
-pub const WINDOW_SECS: u64 = 10;
-pub const WINDOW_MS: u64 = WINDOW_SECS * 1000;
+pub(crate) const WINDOW_SECS: u64 = 10;
+pub(crate) const WINDOW_MS: u64 = WINDOW_SECS * 1000;
 
-pub fn seckill(stock: u64, limit: u32, regrab: bool) -> CampaignSpec {
+pub(crate) fn seckill(stock: u64, limit: u32, regrab: bool) -> CampaignSpec {
     CampaignSpec::Seckill(SeckillSpec {
         common: CommonSpec {
             name: "life".into(),
@@ -22,12 +22,15 @@ pub fn seckill(stock: u64, limit: u32, regrab: bool) -> CampaignSpec {
     })
 }
 
-pub fn user(name: &str) -> UserId {
+pub(crate) fn user(name: &str) -> UserId {
     UserId::parse(name).unwrap()
 }
 
 /// A ledger with one campaign; returns it, the campaign id and the records so far.
-pub fn ledger_with(spec: CampaignSpec, rng: &mut ChaCha8Rng) -> (Ledger, CampaignId, Vec<Record>) {
+pub(crate) fn ledger_with(
+    spec: CampaignSpec,
+    rng: &mut ChaCha8Rng,
+) -> (Ledger, CampaignId, Vec<Record>) {
     let mut ledger = Ledger::new();
     let record = ledger
         .create_campaign(spec, UnixMillis(0), rng)
@@ -39,7 +42,7 @@ pub fn ledger_with(spec: CampaignSpec, rng: &mut ChaCha8Rng) -> (Ledger, Campaig
     (ledger, id, vec![record])
 }
 
-pub fn win(
+pub(crate) fn win(
     ledger: &mut Ledger,
     id: CampaignId,
     who: &str,
@@ -53,7 +56,7 @@ pub fn win(
     (ticket.order_id, grab.record.unwrap())
 }
 
-pub fn replay(records: &[Record]) -> Ledger {
+pub(crate) fn replay(records: &[Record]) -> Ledger {
     let mut ledger = Ledger::new();
     for r in records {
         ledger.apply(r).unwrap();

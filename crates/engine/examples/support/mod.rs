@@ -7,7 +7,7 @@ use std::time::Duration;
 const MILLIS_PER_CLOCK_TICK: u64 = 10;
 
 /// `VmRSS` and `VmHWM` from `/proc/self/status`, in bytes.
-pub fn memory() -> (u64, u64) {
+pub(crate) fn memory() -> (u64, u64) {
     let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc/self/status");
     let field = |name: &str| -> u64 {
         status
@@ -23,12 +23,12 @@ pub fn memory() -> (u64, u64) {
 }
 
 /// Bytes as MiB, for a table.
-pub fn mib(bytes: u64) -> String {
+pub(crate) fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / 1_048_576.0)
 }
 
 /// CPU time (user + system) of the engine's writer thread so far.
-pub fn writer_cpu() -> Duration {
+pub(crate) fn writer_cpu() -> Duration {
     // A new thread names itself when it first runs, which may be a moment after `open`.
     for _ in 0..100 {
         if let Some(cpu) = find_writer_cpu() {
@@ -40,7 +40,7 @@ pub fn writer_cpu() -> Duration {
 }
 
 /// CPU time (user + system) of this whole process so far, every thread.
-pub fn process_cpu() -> Duration {
+pub(crate) fn process_cpu() -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc/self/stat");
     cpu_of(&stat)
 }

@@ -17,7 +17,7 @@ use crate::sim::{Sim, Waiting};
 
 /// How a batch was answered.
 #[derive(Debug, Default)]
-pub struct Answered {
+pub(crate) struct Answered {
     /// Answers `Ok`.
     pub ok: usize,
     /// Answers `Won`.
@@ -27,7 +27,12 @@ pub struct Answered {
 impl Sim {
     /// Reads every answer of a stepped batch (`failed`: its journal append failed, or the
     /// writer was stopped already), checks it and notes it; appends it to the trace `line`.
-    pub fn settle(&mut self, waiting: Vec<Waiting>, failed: bool, line: &mut String) -> Answered {
+    pub(crate) fn settle(
+        &mut self,
+        waiting: Vec<Waiting>,
+        failed: bool,
+        line: &mut String,
+    ) -> Answered {
         let mut answered = Answered::default();
         for waiting in waiting {
             match waiting {

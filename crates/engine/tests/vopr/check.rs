@@ -11,7 +11,7 @@ use crate::world::{Channel, Provider};
 /// the world: the ledger holds only payments the channel took, for the order they were made
 /// for; a payment the channel refunded never settles an order; a packet the provider paid out
 /// is `claiming` or `claimed` under that payout, and a `claimed` packet was paid out.
-pub fn ledger(ledger: &Ledger, channel: &Channel, provider: &Provider, now: UnixMillis) {
+pub(crate) fn ledger(ledger: &Ledger, channel: &Channel, provider: &Provider, now: UnixMillis) {
     ledger.assert_invariants();
     let report = reconcile(ledger, &[], now);
     assert_eq!(
@@ -60,7 +60,7 @@ pub fn ledger(ledger: &Ledger, channel: &Channel, provider: &Provider, now: Unix
 }
 
 /// After a durable step: the writer's expiry pass left no order past its deadline.
-pub fn nothing_overdue(ledger: &Ledger, now: UnixMillis) {
+pub(crate) fn nothing_overdue(ledger: &Ledger, now: UnixMillis) {
     for campaign in ledger.campaigns() {
         for order in orders(campaign) {
             assert!(
@@ -90,7 +90,7 @@ struct Totals {
 /// balances in the ledger and at the channel (`taken − refunded == paid orders`), every late
 /// or duplicate payment was refunded exactly once and no settling one was, and the ledger
 /// reconciles against the channel's statement.
-pub fn settled(ledger: &Ledger, channel: &Channel, provider: &Provider, now: UnixMillis) {
+pub(crate) fn settled(ledger: &Ledger, channel: &Channel, provider: &Provider, now: UnixMillis) {
     let mut totals = Totals::default();
     for campaign in ledger.campaigns() {
         let mut paid = 0;

@@ -17,7 +17,7 @@ const MAX_FINISH_ROUNDS: usize = 8;
 
 impl Sim {
     /// Drains the run and checks the settled books.
-    pub fn finish(&mut self) {
+    pub(crate) fn finish(&mut self) {
         self.faults = false;
         // A restart clears any storage fault still armed (and a stopped writer).
         self.crash(Crash::Restart);

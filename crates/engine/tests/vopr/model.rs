@@ -13,7 +13,7 @@ use stampede_core::{
 
 /// An acknowledged win.
 #[derive(Clone, Debug)]
-pub struct Won {
+pub(crate) struct Won {
     pub campaign: CampaignId,
     pub user: UserId,
     pub amount: Cents,
@@ -22,7 +22,7 @@ pub struct Won {
 
 /// Everything acknowledged to a requester (answered `Ok` with a change).
 #[derive(Debug, Default)]
-pub struct Acked {
+pub(crate) struct Acked {
     /// Campaigns whose creation was acknowledged, with their spec.
     pub campaigns: Vec<(CampaignId, CampaignSpec)>,
     /// Acknowledged wins; `win_ids` lists them in the order won (for drawing one).
@@ -40,12 +40,12 @@ pub struct Acked {
 
 impl Acked {
     /// Notes that `order` was acknowledged in `state`.
-    pub fn state(&mut self, order: OrderId, state: OrderState) {
+    pub(crate) fn state(&mut self, order: OrderId, state: OrderState) {
         self.states.insert(order, state);
     }
 
     /// Every acknowledged fact is in `ledger`, exactly, or moved on along the state machine.
-    pub fn check(&self, ledger: &Ledger) {
+    pub(crate) fn check(&self, ledger: &Ledger) {
         for (id, spec) in &self.campaigns {
             let campaign =
                 (ledger.campaign(*id)).unwrap_or_else(|| panic!("acknowledged campaign {id} lost"));
@@ -91,7 +91,7 @@ impl Acked {
 
 /// Whether an order in state `from` may be in state `to` later (the transition table's
 /// closure, `from` included).
-pub fn reachable(from: OrderState, to: OrderState) -> bool {
+pub(crate) fn reachable(from: OrderState, to: OrderState) -> bool {
     let mut seen = BTreeSet::from([from.code()]);
     let mut frontier = vec![from];
     while let Some(state) = frontier.pop() {
@@ -109,7 +109,7 @@ pub fn reachable(from: OrderState, to: OrderState) -> bool {
 
 /// One campaign as of a durable step.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CampaignImage {
+pub(crate) struct CampaignImage {
     pub spec: CampaignSpec,
     pub remaining: u64,
     pub pool_cents: Option<Cents>,
@@ -118,7 +118,7 @@ pub struct CampaignImage {
 
 /// One payment as of a durable step.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PaymentImage {
+pub(crate) struct PaymentImage {
     pub order: OrderId,
     pub amount: Cents,
     pub kind: PaymentKind,
@@ -128,7 +128,7 @@ pub struct PaymentImage {
 /// The ledger as of the last durable step (or the last reopen): what every later crash must
 /// keep. Compared whole after a crash that kept none of the unsynced bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Image {
+pub(crate) struct Image {
     /// Records in the journal.
     pub records: u64,
     pub campaigns: BTreeMap<CampaignId, CampaignImage>,
@@ -140,7 +140,7 @@ pub struct Image {
 
 impl Image {
     /// The image of `ledger`, whose journal holds `records` records.
-    pub fn of(ledger: &Ledger, records: u64) -> Self {
+    pub(crate) fn of(ledger: &Ledger, records: u64) -> Self {
         let mut image = Image {
             records,
             ..Image::default()
@@ -179,7 +179,7 @@ impl Image {
     /// Everything in the image is in `ledger`: every campaign with its spec, every order with
     /// its user, amount and time and a state reachable from its state here, every payment with
     /// what it came to, every confirmed refund and every payout.
-    pub fn check_kept(&self, ledger: &Ledger) {
+    pub(crate) fn check_kept(&self, ledger: &Ledger) {
         for (id, campaign) in &self.campaigns {
             let now =
                 (ledger.campaign(*id)).unwrap_or_else(|| panic!("durable campaign {id} lost"));
@@ -231,12 +231,12 @@ impl Image {
     }
 
     /// Orders in `state`, as of this image.
-    pub fn in_state(&self, state: OrderState) -> impl Iterator<Item = &Order> {
+    pub(crate) fn in_state(&self, state: OrderState) -> impl Iterator<Item = &Order> {
         self.orders.values().filter(move |o| o.state == state)
     }
 }
 
 /// Every order of a campaign, in win order.
-pub fn orders(campaign: &stampede_core::Campaign) -> impl Iterator<Item = Order> + '_ {
+pub(crate) fn orders(campaign: &stampede_core::Campaign) -> impl Iterator<Item = Order> + '_ {
     (0..campaign.order_count() as u32).filter_map(|i| campaign.order_at(i))
 }

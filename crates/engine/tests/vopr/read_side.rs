@@ -21,7 +21,7 @@ struct CampaignRead {
 
 /// The read side every handler must see, as of the last durable step.
 #[derive(Clone, Debug, Default)]
-pub struct ReadSide {
+pub(crate) struct ReadSide {
     campaigns: BTreeMap<CampaignId, CampaignRead>,
 }
 
@@ -30,7 +30,7 @@ const UNKNOWN_CAMPAIGN: CampaignId = CampaignId(7);
 
 impl ReadSide {
     /// The read side `ledger` (durable) implies, for `users`.
-    pub fn of(ledger: &Ledger, users: &[UserId]) -> Self {
+    pub(crate) fn of(ledger: &Ledger, users: &[UserId]) -> Self {
         let campaigns = ledger
             .campaigns()
             .map(|c| {
@@ -55,7 +55,7 @@ impl ReadSide {
     /// `published` shows exactly this: the same campaigns, remaining counts and money, the
     /// same holders, and the fast path answers `already_won` for holders, `sold_out` exactly
     /// when nothing remains, and leaves everything else to the writer.
-    pub fn check(&self, published: &Published, users: &[UserId], now: UnixMillis) {
+    pub(crate) fn check(&self, published: &Published, users: &[UserId], now: UnixMillis) {
         let shown: BTreeSet<CampaignId> = published.ids().into_iter().collect();
         let durable: BTreeSet<CampaignId> = self.campaigns.keys().copied().collect();
         assert_eq!(

@@ -25,13 +25,13 @@ use crate::swarm::Swarm;
 use crate::world::{Channel, Provider};
 
 /// A request in the writer's queue, and how its requester waits for the answer.
-pub struct Queued {
+pub(crate) struct Queued {
     pub request: Request,
     pub waiting: Waiting,
 }
 
 /// How a requester waits.
-pub enum Waiting {
+pub(crate) enum Waiting {
     Decide(Command, OutcomeReceiver),
     ExpirePass(oneshot::Receiver<Result<usize, EngineError>>),
     Shutdown,
@@ -42,7 +42,7 @@ pub enum Waiting {
 
 impl Queued {
     /// A request to decide `command`.
-    pub fn decide(command: Command) -> Self {
+    pub(crate) fn decide(command: Command) -> Self {
         let (request, answer) = Request::decide(command.clone());
         Self {
             request,
@@ -51,7 +51,7 @@ impl Queued {
     }
 
     /// A request for an expiry pass.
-    pub fn expire_pass() -> Self {
+    pub(crate) fn expire_pass() -> Self {
         let (request, answer) = Request::expire_pass();
         Self {
             request,
@@ -60,7 +60,7 @@ impl Queued {
     }
 
     /// A shutdown request.
-    pub fn shutdown() -> Self {
+    pub(crate) fn shutdown() -> Self {
         Self {
             request: Request::Shutdown,
             waiting: Waiting::Shutdown,
@@ -70,7 +70,7 @@ impl Queued {
 
 /// How the process goes down before a reopen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Crash {
+pub(crate) enum Crash {
     /// A clean restart: every byte written stays (the OS flushed its cache).
     Restart,
     /// Power loss: a random prefix of the unsynced bytes stays, then maybe garbage.
@@ -80,7 +80,7 @@ pub enum Crash {
 }
 
 /// One seed's run.
-pub struct Sim {
+pub(crate) struct Sim {
     pub rng: ChaCha8Rng,
     pub swarm: Swarm,
     pub storage: MemoryStorage,
@@ -110,7 +110,7 @@ pub struct Sim {
 
 impl Sim {
     /// A fresh run of `seed`: empty storage, the clock at [`T0`], an open writer.
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let swarm = Swarm::draw(&mut rng);
         let users = (0..swarm.users)
@@ -142,13 +142,13 @@ impl Sim {
     }
 
     /// The open writer.
-    pub fn writer(&self) -> &Writer<Journal<MemoryStorage>> {
+    pub(crate) fn writer(&self) -> &Writer<Journal<MemoryStorage>> {
         self.writer.as_ref().expect("the writer is open")
     }
 
     /// One step of the run: maybe a crash, new arrivals, maybe a storage fault armed, the
     /// clock moved, one batch stepped and checked.
-    pub fn step_once(&mut self) {
+    pub(crate) fn step_once(&mut self) {
         let poisoned = self.writer().is_poisoned();
         if self.faults
             && (self.rng.random_bool(self.swarm.crash) || poisoned && self.rng.random_bool(0.3))
@@ -185,7 +185,7 @@ impl Sim {
 
     /// Takes `size` requests off the queue (each abandoned with probability `abandon`), steps
     /// the writer over them and checks everything.
-    pub fn run_batch(&mut self, size: usize, abandon: f64) -> Stepped {
+    pub(crate) fn run_batch(&mut self, size: usize, abandon: f64) -> Stepped {
         self.step += 1;
         crate::at_step(self.step);
         let mut requests = Vec::with_capacity(size);
@@ -257,7 +257,7 @@ impl Sim {
     /// Every invariant, after a step or a reopen. `durable`: the last step was made durable
     /// (its expiry pass ran); `behind`: the writer's ledger may hold decisions past the durable
     /// image (a failed step), so the image is checked to be kept in it.
-    pub fn check(&self, durable: bool, behind: bool) {
+    pub(crate) fn check(&self, durable: bool, behind: bool) {
         let now = self.clock_now();
         let writer = self.writer();
         writer.inspect(|ledger| {
@@ -275,7 +275,7 @@ impl Sim {
 
     /// The process goes down (`crash`) and comes back: requests still queued die with it, the
     /// storage keeps what `crash` may keep, and the writer reopens from it.
-    pub fn crash(&mut self, crash: Crash) {
+    pub(crate) fn crash(&mut self, crash: Crash) {
         drop(self.writer.take());
         for queued in self.queue.drain(..) {
             drop(queued.request);
@@ -341,7 +341,7 @@ impl Sim {
     }
 
     /// The clock's reading.
-    pub fn clock_now(&self) -> stampede_core::UnixMillis {
+    pub(crate) fn clock_now(&self) -> stampede_core::UnixMillis {
         stampede_engine::Clock::now(&self.clock)
     }
 

@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 
 /// A kind of request the clients, the channel, the payout provider or the jobs send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// A campaign creation (sometimes an invalid spec).
     Create,
     /// A grab by a user.
@@ -67,7 +67,7 @@ const MAX_ARRIVALS: usize = 12;
 
 /// The parameters one seed runs under.
 #[derive(Debug)]
-pub struct Swarm {
+pub(crate) struct Swarm {
     /// Steps before the final drain.
     pub steps: usize,
     /// Users `u0` .. `u{users-1}`.
@@ -95,7 +95,7 @@ pub struct Swarm {
 
 impl Swarm {
     /// Draws the parameters of a seed.
-    pub fn draw(rng: &mut ChaCha8Rng) -> Self {
+    pub(crate) fn draw(rng: &mut ChaCha8Rng) -> Self {
         let faulty = rng.random_bool(0.8);
         let fault = |rng: &mut ChaCha8Rng| {
             if faulty {
@@ -140,7 +140,7 @@ impl Swarm {
     }
 
     /// Draws the kind of the next request.
-    pub fn kind(&self, rng: &mut ChaCha8Rng) -> Kind {
+    pub(crate) fn kind(&self, rng: &mut ChaCha8Rng) -> Kind {
         let total: u32 = self.weights.iter().map(|(_, w)| w).sum();
         let mut roll = rng.random_range(0..total);
         for &(kind, weight) in &self.weights {

@@ -20,11 +20,11 @@ const MAX_CAMPAIGNS: usize = 6;
 /// Most orders one query or refund pass takes (the real jobs take batches too).
 const MAX_PER_PASS: usize = 8;
 /// Longest payment or claim window the workload draws, in seconds.
-pub const LONGEST_WINDOW_SECS: u64 = 300;
+pub(crate) const LONGEST_WINDOW_SECS: u64 = 300;
 
 impl Sim {
     /// Draws this step's arrivals and queues them in a random order.
-    pub fn arrivals(&mut self) {
+    pub(crate) fn arrivals(&mut self) {
         let mut wave = self.pay_started_claims();
         for _ in 0..self.rng.random_range(0..=self.swarm.max_arrivals) {
             let kind = self.swarm.kind(&mut self.rng);
@@ -220,7 +220,7 @@ impl Sim {
     /// the writer is not stopped: a stopped writer's ledger may hold a failed batch), refunds
     /// each at the channel under its refund key, and confirms each receipt with probability
     /// `confirm` (otherwise the job died before confirming; the next pass asks again).
-    pub fn refund_pass(&mut self, max: usize, confirm: f64, wave: &mut Vec<Queued>) {
+    pub(crate) fn refund_pass(&mut self, max: usize, confirm: f64, wave: &mut Vec<Queued>) {
         if self.writer().is_poisoned() {
             return;
         }
@@ -263,7 +263,7 @@ impl Sim {
 
     /// Settles durable `claiming` packets that nobody is paying (no result on its way) by the
     /// provider's query, never by paying again: paid → `claimed`, none → `won`.
-    pub fn resolve_claims(&mut self, wave: &mut Vec<Queued>) {
+    pub(crate) fn resolve_claims(&mut self, wave: &mut Vec<Queued>) {
         let finishing: Vec<OrderId> = (self.queue.iter().chain(wave.iter()))
             .filter_map(|q| match &q.waiting {
                 Waiting::Decide(Command::FinishClaim { order, .. }, _) => Some(*order),

@@ -9,15 +9,15 @@ use stampede_core::{
 };
 
 /// The channel's name, as payments record it.
-pub const CHANNEL: &str = "sim";
+pub(crate) const CHANNEL: &str = "sim";
 /// Most payments a customer makes at the channel for one order: one settles it, the rest are
 /// duplicates or late, well under the ledger's `MAX_EXTRA_PAYMENTS_PER_ORDER` (8) so each is
 /// recorded.
-pub const MAX_PAYMENTS_PER_ORDER: usize = 4;
+pub(crate) const MAX_PAYMENTS_PER_ORDER: usize = 4;
 
 /// A payment the channel took.
 #[derive(Clone, Debug)]
-pub struct Taken {
+pub(crate) struct Taken {
     /// The order the customer paid.
     pub order: OrderId,
     /// The payment as the channel reports it.
@@ -28,7 +28,7 @@ pub struct Taken {
 
 /// The payment channel's books: what it took, and what it refunded under which key.
 #[derive(Debug, Default)]
-pub struct Channel {
+pub(crate) struct Channel {
     taken: Vec<Taken>,
     /// txn id → index in `taken`.
     by_txn: BTreeMap<String, usize>,
@@ -38,7 +38,7 @@ pub struct Channel {
 
 impl Channel {
     /// The customer pays `order` now.
-    pub fn pay(&mut self, order: OrderId, amount: Cents, now: UnixMillis) -> Payment {
+    pub(crate) fn pay(&mut self, order: OrderId, amount: Cents, now: UnixMillis) -> Payment {
         let payment = Payment {
             channel: CHANNEL.into(),
             txn_id: format!("t-{}", self.taken.len()),
@@ -55,23 +55,23 @@ impl Channel {
     }
 
     /// Every payment taken, in the order made.
-    pub fn taken(&self) -> &[Taken] {
+    pub(crate) fn taken(&self) -> &[Taken] {
         &self.taken
     }
 
     /// The payment with this txn id, if the channel took it.
-    pub fn find(&self, txn: &str) -> Option<&Taken> {
+    pub(crate) fn find(&self, txn: &str) -> Option<&Taken> {
         self.by_txn.get(txn).map(|&i| &self.taken[i])
     }
 
     /// Whether the channel took exactly `payment` for `order`.
-    pub fn is_genuine(&self, order: OrderId, payment: &Payment) -> bool {
+    pub(crate) fn is_genuine(&self, order: OrderId, payment: &Payment) -> bool {
         self.find(&payment.txn_id)
             .is_some_and(|taken| taken.order == order && taken.payment == *payment)
     }
 
     /// Payments taken for `order` (what a query answers).
-    pub fn payments_of(&self, order: OrderId) -> Vec<Payment> {
+    pub(crate) fn payments_of(&self, order: OrderId) -> Vec<Payment> {
         (self.taken.iter())
             .filter(|t| t.order == order)
             .map(|t| t.payment.clone())
@@ -79,7 +79,7 @@ impl Channel {
     }
 
     /// Notes that a delivery of the callback of `txn` was acknowledged.
-    pub fn acknowledge(&mut self, txn: &str) {
+    pub(crate) fn acknowledge(&mut self, txn: &str) {
         if let Some(&i) = self.by_txn.get(txn) {
             self.taken[i].acknowledged = true;
         }
@@ -91,7 +91,7 @@ impl Channel {
     /// # Panics
     /// If the channel never took that payment for that order (the engine asked to give back
     /// money it never received), or if the payment was already refunded under another key.
-    pub fn refund(&mut self, order: OrderId, payment: &Payment) -> String {
+    pub(crate) fn refund(&mut self, order: OrderId, payment: &Payment) -> String {
         assert!(
             self.is_genuine(order, payment),
             "refund of a payment the channel never took for {order}: {payment:?}"
@@ -112,19 +112,19 @@ impl Channel {
     }
 
     /// The refund id of `txn`'s refund, if the channel refunded it.
-    pub fn refunded(&self, txn: &str) -> Option<&str> {
+    pub(crate) fn refunded(&self, txn: &str) -> Option<&str> {
         (self.refunds.values())
             .find(|(refunded, _)| refunded == txn)
             .map(|(_, receipt)| receipt.as_str())
     }
 
     /// Number of refunds made.
-    pub fn refund_count(&self) -> usize {
+    pub(crate) fn refund_count(&self) -> usize {
         self.refunds.len()
     }
 
     /// The channel's statement of everything it took.
-    pub fn statement(&self) -> Statement {
+    pub(crate) fn statement(&self) -> Statement {
         Statement {
             channel: CHANNEL.into(),
             lines: (self.taken.iter())
@@ -142,13 +142,13 @@ impl Channel {
 
 /// The payout provider's books: one payout per packet, its idempotency key the order id.
 #[derive(Debug, Default)]
-pub struct Provider {
+pub(crate) struct Provider {
     paid: BTreeMap<OrderId, (PayoutId, Cents)>,
 }
 
 impl Provider {
     /// Pays `order` out (or answers the payout already made under its key).
-    pub fn pay(&mut self, order: OrderId, amount: Cents) -> PayoutId {
+    pub(crate) fn pay(&mut self, order: OrderId, amount: Cents) -> PayoutId {
         let count = self.paid.len();
         let (payout, paid) = self.paid.entry(order).or_insert_with(|| {
             let id = PayoutId::parse(format!("po-{count}")).expect("a valid payout id");
@@ -159,12 +159,12 @@ impl Provider {
     }
 
     /// The payout made for `order`, if any (what a query answers).
-    pub fn query(&self, order: OrderId) -> Option<PayoutId> {
+    pub(crate) fn query(&self, order: OrderId) -> Option<PayoutId> {
         self.paid.get(&order).map(|(payout, _)| payout.clone())
     }
 
     /// Every payout made.
-    pub fn paid(&self) -> &BTreeMap<OrderId, (PayoutId, Cents)> {
+    pub(crate) fn paid(&self) -> &BTreeMap<OrderId, (PayoutId, Cents)> {
         &self.paid
     }
 }

@@ -6,10 +6,10 @@ use std::convert::Infallible;
 use stampede_journal::{Durability, Journal, OpenError, Recovery, Storage, frame};
 
 /// What opening a journal yielded: the journal, its recovery report, and every replayed payload.
-pub type Opened<S> = (Journal<S>, Recovery, Vec<Vec<u8>>);
+pub(crate) type Opened<S> = (Journal<S>, Recovery, Vec<Vec<u8>>);
 
 /// Opens `storage`, collecting every replayed payload and checking sequences are contiguous.
-pub fn open_collect<S: Storage>(
+pub(crate) fn open_collect<S: Storage>(
     storage: S,
     durability: Durability,
 ) -> Result<Opened<S>, OpenError<Infallible>> {
@@ -30,7 +30,7 @@ pub fn open_collect<S: Storage>(
 
 /// The bytes a journal holding `payloads` (sequences from 0), appended one record per batch,
 /// consists of.
-pub fn encode_journal(payloads: &[Vec<u8>]) -> Vec<u8> {
+pub(crate) fn encode_journal(payloads: &[Vec<u8>]) -> Vec<u8> {
     encode_journal_in_batches(payloads, 1)
 }
 
@@ -40,7 +40,7 @@ pub fn encode_journal(payloads: &[Vec<u8>]) -> Vec<u8> {
 /// # Panics
 ///
 /// Panics if `batch_records` is 0.
-pub fn encode_journal_in_batches(payloads: &[Vec<u8>], batch_records: usize) -> Vec<u8> {
+pub(crate) fn encode_journal_in_batches(payloads: &[Vec<u8>], batch_records: usize) -> Vec<u8> {
     assert!(batch_records > 0, "batches hold at least one record");
     let mut bytes = Vec::new();
     for (sequence, payload) in payloads.iter().enumerate() {
@@ -52,7 +52,7 @@ pub fn encode_journal_in_batches(payloads: &[Vec<u8>], batch_records: usize) -> 
 }
 
 /// Byte offset at which record `index` starts in a journal holding `payloads`.
-pub fn record_offset(payloads: &[Vec<u8>], index: usize) -> u64 {
+pub(crate) fn record_offset(payloads: &[Vec<u8>], index: usize) -> u64 {
     payloads[..index]
         .iter()
         .map(|payload| frame::encoded_bytes(payload.len()) as u64)
@@ -60,13 +60,13 @@ pub fn record_offset(payloads: &[Vec<u8>], index: usize) -> u64 {
 }
 
 /// `count` distinct payloads of varied length.
-pub fn sample_payloads(count: usize) -> Vec<Vec<u8>> {
+pub(crate) fn sample_payloads(count: usize) -> Vec<Vec<u8>> {
     (0..count)
         .map(|index| format!("record-{index}-{}", "x".repeat(index % 17)).into_bytes())
         .collect()
 }
 
 /// Borrows each payload as a slice, the shape `append_batch` takes.
-pub fn as_slices(payloads: &[Vec<u8>]) -> Vec<&[u8]> {
+pub(crate) fn as_slices(payloads: &[Vec<u8>]) -> Vec<&[u8]> {
     payloads.iter().map(Vec::as_slice).collect()
 }

@@ -6,16 +6,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-pub const TOKEN_SECRET: &str = "e2e-token-secret-0123456789abcdef";
-pub const ADMIN_KEY: &str = "e2e-admin-key-0123456789abcdef";
+pub(crate) const TOKEN_SECRET: &str = "e2e-token-secret-0123456789abcdef";
+pub(crate) const ADMIN_KEY: &str = "e2e-admin-key-0123456789abcdef";
 /// How long a started server may take to answer /healthz (a debug build replaying a journal).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_stampede"))
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -23,7 +23,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub struct Server {
+pub(crate) struct Server {
     pub child: Child,
     pub base: String,
     pub port: u16,
@@ -31,7 +31,7 @@ pub struct Server {
 
 /// `stampede serve` on `data_dir` listening on `127.0.0.1:port`, with the test secrets; stdout
 /// discarded, stderr inherited (override it to read it).
-pub fn serve_command(data_dir: &Path, port: u16, extra: &[&str]) -> Command {
+pub(crate) fn serve_command(data_dir: &Path, port: u16, extra: &[&str]) -> Command {
     let mut command = Command::new(binary());
     command
         .arg("serve")
@@ -50,7 +50,7 @@ pub fn serve_command(data_dir: &Path, port: u16, extra: &[&str]) -> Command {
 
 /// Waits for `child` to exit, polling until `limit`, and returns its output (pipe what you
 /// want to read). A child still running at `limit` is killed and the test fails.
-pub async fn exit_within(mut child: Child, limit: Duration) -> Output {
+pub(crate) async fn exit_within(mut child: Child, limit: Duration) -> Output {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         if child.try_wait().expect("poll child").is_some() {
@@ -70,7 +70,7 @@ pub async fn exit_within(mut child: Child, limit: Duration) -> Output {
 
 impl Server {
     /// Starts `stampede serve` on `data_dir` and waits until /healthz answers.
-    pub async fn start(data_dir: &Path, extra: &[&str]) -> Server {
+    pub(crate) async fn start(data_dir: &Path, extra: &[&str]) -> Server {
         let port = free_port();
         let child = serve_command(data_dir, port, extra)
             .spawn()
@@ -97,7 +97,7 @@ impl Server {
     }
 
     /// SIGKILL: no shutdown hook runs, unsynced data is at the kernel's mercy.
-    pub fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -112,18 +112,18 @@ impl Drop for Server {
 
 /// A token for `user`, valid for an hour (the server refuses tokens that expire more than
 /// `max_token_ttl_secs` ahead).
-pub fn token(user: &str) -> String {
+pub(crate) fn token(user: &str) -> String {
     use stampede_engine::Clock as _;
     let expires = stampede_engine::SystemClock::new().now().0 / 1000 + 3_600;
     stampede_api::mint_token(TOKEN_SECRET.as_bytes(), user, expires)
 }
 
-pub fn admin() -> String {
+pub(crate) fn admin() -> String {
     format!("Bearer {ADMIN_KEY}")
 }
 
 /// Every winner of a campaign, paging to the end: (user_id, order_id).
-pub async fn winners(
+pub(crate) async fn winners(
     client: &reqwest::Client,
     base: &str,
     campaign: &str,
