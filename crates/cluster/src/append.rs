@@ -7,7 +7,7 @@
 //!   subject: another writer appended. That message is checked first: if it is this very
 //!   message (an earlier try was stored but its acknowledgement was lost), the outcome is
 //!   `Stored` with its sequence.
-//! - `Err(Unsettled)`: no decision within [`MAX_PUBLISH_TRIES`]: the message may or may not be
+//! - `Err(Unsettled)`: no decision within [`MAX_PUBLISH_WAIT`]: the message may or may not be
 //!   stored. The caller must treat the batch as failed (answer no client a win) and rebuild
 //!   from the log.
 //!
@@ -25,7 +25,7 @@ use bytes::Bytes;
 
 use crate::codec::{EXPECTED_LAST_SUBJECT_SEQUENCE, MessageMeta};
 use crate::error::NatsError;
-use crate::limits::{MAX_PUBLISH_TRIES, PUBLISH_RETRY_PAUSE};
+use crate::limits::{MAX_PUBLISH_TRIES, MAX_PUBLISH_WAIT, MAX_RETRY_PAUSE, PUBLISH_RETRY_PAUSE};
 
 /// JetStream's "wrong last sequence" without the sequence: the subject has a message in
 /// process, so the check could not be made.
@@ -68,9 +68,14 @@ pub(crate) async fn publish_fenced(
     payload: Bytes,
 ) -> Result<Published, Unsettled> {
     let mut last = String::new();
-    for attempt in 1..=MAX_PUBLISH_TRIES {
+    let deadline = tokio::time::Instant::now() + MAX_PUBLISH_WAIT;
+    let mut pause = PUBLISH_RETRY_PAUSE;
+    let mut attempt = 0;
+    while attempt < MAX_PUBLISH_TRIES && (attempt == 0 || tokio::time::Instant::now() < deadline) {
+        attempt += 1;
         if attempt > 1 {
-            tokio::time::sleep(PUBLISH_RETRY_PAUSE).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_RETRY_PAUSE);
         }
         let mut headers = meta.headers();
         headers.insert(
@@ -129,7 +134,7 @@ pub(crate) async fn publish_fenced(
     }
     Err(Unsettled {
         subject: subject.to_string(),
-        tries: MAX_PUBLISH_TRIES,
+        tries: attempt,
         last,
     })
 }

@@ -27,20 +27,28 @@ pub const MIN_SERVER_MAX_PAYLOAD: usize = 128 * 1024;
 /// 256 is a round bound over that (checked below), asserted per batch.
 pub const MAX_PARTS_PER_BATCH: usize = 256;
 
-/// Tries of one publish when the answer is not a decision (a timeout, a lost connection,
-/// the stream leader moving, the subject's previous message still "in process"): the first
-/// and up to 19 more, [`PUBLISH_RETRY_PAUSE`] apart plus the client's
-/// [`PUBLISH_ACK_TIMEOUT`] each. A JetStream stream elects a new leader within a few seconds
-/// of losing one; past the last try the append fails (outcome unknown) and the writer must
-/// step down and rebuild from the log.
-pub const MAX_PUBLISH_TRIES: u32 = 20;
+/// Longest one publish keeps trying while the answer is not a decision (a timeout, a lost
+/// connection, no stream leader for a moment, the subject's previous message still "in
+/// process"). Killing the stream leader of a three-server cluster on this machine left the
+/// stream without a leader for a few seconds (the client reconnects, the replicas elect);
+/// 10 s covers that with room. Past it the append fails (outcome unknown) and the writer must
+/// step down and rebuild from the log. Retrying past the lease is safe: if another node took
+/// over meanwhile, its epoch message fences the retry.
+pub const MAX_PUBLISH_WAIT: Duration = Duration::from_secs(10);
 
-/// Pause between two tries of a publish.
-pub const PUBLISH_RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// Most tries of one publish within [`MAX_PUBLISH_WAIT`] (a bound on the loop even if every
+/// try failed at once).
+pub const MAX_PUBLISH_TRIES: u32 = 100;
+
+/// Pause after the first failed try; it doubles per try up to [`MAX_RETRY_PAUSE`].
+pub const PUBLISH_RETRY_PAUSE: Duration = Duration::from_millis(50);
+
+/// Longest pause between two tries.
+pub const MAX_RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// How long one publish waits for JetStream's acknowledgement: a quorum fsync takes
-/// milliseconds; a stream without a leader answers nothing, and 2 s lets the retry loop
-/// (about 20 × 2.1 s at worst) outlast a leader election.
+/// milliseconds; a stream without a leader answers nothing, and the next try goes out after
+/// 2 s.
 pub const PUBLISH_ACK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Most messages one pull request fetches when reading a shard's log. With
@@ -57,7 +65,8 @@ pub const READ_BATCH_BYTES: usize = 4 * 1024 * 1024;
 pub const READ_WAIT: Duration = Duration::from_millis(500);
 
 /// Consecutive failed reads (pull errors, consumer recreation failures) after which a reader
-/// gives up and reports the error; each failure waits [`PUBLISH_RETRY_PAUSE`] first.
+/// gives up and reports the error; each failure waits [`MAX_RETRY_PAUSE`] first, so a reader
+/// rides out 25 s of trouble (a server dying under its consumer costs one or two).
 pub const MAX_READ_FAILURES: u32 = 50;
 
 /// Most probes of the binary search from a record position to the message holding it: 64

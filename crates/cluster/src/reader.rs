@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 
 use crate::error::NatsError;
 use crate::limits::{
-    MAX_READ_FAILURES, PUBLISH_RETRY_PAUSE, READ_BATCH_BYTES, READ_BATCH_MESSAGES, READ_WAIT,
+    MAX_READ_FAILURES, MAX_RETRY_PAUSE, READ_BATCH_BYTES, READ_BATCH_MESSAGES, READ_WAIT,
 };
 
 /// How long the server keeps a reader's consumer after its last fetch: a reader that died
@@ -76,7 +76,7 @@ impl SubjectReader {
                         return Err(error);
                     }
                     tracing::debug!(subject = %self.subject, %error, "log read failed; retrying");
-                    tokio::time::sleep(PUBLISH_RETRY_PAUSE).await;
+                    tokio::time::sleep(MAX_RETRY_PAUSE).await;
                 }
             }
         }
