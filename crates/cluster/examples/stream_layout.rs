@@ -38,7 +38,7 @@ async fn main() {
             };
             let tag = format!("w{writers}{}", if one_stream { "o" } else { "p" });
             if one_stream {
-                create(&js, &format!("{tag}"), &format!("{tag}.*")).await;
+                create(&js, &tag, &format!("{tag}.*")).await;
             } else {
                 for shard in 0..writers {
                     create(&js, &format!("{tag}_{shard}"), &format!("{tag}.{shard}")).await;

@@ -10,6 +10,9 @@ use tokio::runtime::Handle;
 
 use support::{NatsCluster, connect, eventually, node};
 
+/// Records as applied: position and payload.
+type Records = Vec<(u64, Vec<u8>)>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_follower_applies_every_record_in_order_and_tracks_its_progress() {
     let Some(cluster) = NatsCluster::start("a_follower_applies_every_record").await else {
@@ -44,7 +47,7 @@ async fn a_follower_applies_every_record_in_order_and_tracks_its_progress() {
     .unwrap();
     other.append(&[b"other shard"]).await.unwrap();
 
-    let applied: Arc<Mutex<Vec<(u64, Vec<u8>)>>> = Arc::default();
+    let applied: Arc<Mutex<Records>> = Arc::default();
     let epochs: Arc<Mutex<Vec<u64>>> = Arc::default();
     let (records, seen_epochs) = (Arc::clone(&applied), Arc::clone(&epochs));
     let follower = Follower::start(
