@@ -11,6 +11,21 @@
 //! - [`Follower`]: tails a shard's log and hands every message to a callback.
 //! - [`SnapshotStore`]: a shard's state with the tip it covers, in the object store; trims
 //!   the log below the oldest kept.
+//!
+//! # How a node uses it
+//!
+//! 1. Start: for each shard, [`SnapshotStore::latest`] (or an empty state and
+//!    `Tip::default()`), then [`Follower::start`] from that tip, applying each message's
+//!    records through the same `apply` as replay.
+//! 2. [`LeaseEvent::Acquired`]`(shard, epoch)`: [`Follower::stop`] answers the tip the
+//!    state holds; [`NatsLog::begin`] with it and the epoch publishes the epoch message,
+//!    which fences every earlier writer (`Fenced` there means the state is behind: follow
+//!    on and try again while the lease holds); then the writer runs on the `NatsLog`.
+//! 3. [`LeaseEvent::Lost`], or an append that is fenced ([`fenced_in`]) or unsettled: stop
+//!    the writer, drop the shard's state (it may hold decisions the log does not) and
+//!    rebuild it as in 1.
+//! 4. The leader stores a snapshot now and then ([`SnapshotStore::put`] with
+//!    [`NatsLog::tip`] at a batch boundary), then [`SnapshotStore::prune`].
 
 mod append;
 mod codec;
