@@ -1,0 +1,54 @@
+//! Connecting the cluster layer to a test cluster, and small polling helpers.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream::stream;
+use stampede_cluster::{ClusterName, Connection, Credentials, Names, NatsConfig, NodeId};
+
+use super::NatsCluster;
+
+/// Replicas of every test stream and bucket: all three servers.
+pub const REPLICAS: usize = 3;
+/// Longest a test waits for a condition before failing (a loaded 2-core machine runs
+/// several three-server clusters at once).
+pub const PATIENCE: Duration = Duration::from_secs(60);
+/// Pause between two looks at a condition.
+const POLL_EVERY: Duration = Duration::from_millis(20);
+
+/// A connection to the cluster as node `node`, and its log stream.
+pub async fn connect(cluster: &NatsCluster, node: &str) -> (Connection, stream::Stream) {
+    let config = NatsConfig {
+        urls: cluster.urls(),
+        credentials: Credentials::None,
+        client_name: node.to_string(),
+    };
+    let names = Names::new(ClusterName::default());
+    let connection = Connection::connect(&config, names).await.expect("connect");
+    let stream = connection.log_stream(REPLICAS).await.expect("log stream");
+    (connection, stream)
+}
+
+/// A node id.
+pub fn node(id: &str) -> NodeId {
+    NodeId::parse(id).expect("valid node id")
+}
+
+/// Polls `check` until it answers `Some`, failing the test after [`PATIENCE`] with `what`.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {PATIENCE:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
