@@ -28,17 +28,17 @@ use stampede_journal::{MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
 use crate::error::LogDefect;
 
 /// Header naming a message's kind.
-pub const KIND: &str = "Stampede-Kind";
+pub(crate) const KIND: &str = "Stampede-Kind";
 /// Header giving a message's first record position.
-pub const POSITION: &str = "Stampede-Position";
+pub(crate) const POSITION: &str = "Stampede-Position";
 /// Header giving a message's record count.
-pub const RECORDS: &str = "Stampede-Records";
+pub(crate) const RECORDS: &str = "Stampede-Records";
 /// Header giving the writer's epoch.
-pub const EPOCH: &str = "Stampede-Epoch";
+pub(crate) const EPOCH: &str = "Stampede-Epoch";
 /// Header giving the writer's node id.
-pub const WRITER: &str = "Stampede-Writer";
+pub(crate) const WRITER: &str = "Stampede-Writer";
 /// The JetStream header that fences a publish.
-pub const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
+pub(crate) const EXPECTED_LAST_SUBJECT_SEQUENCE: &str = "Nats-Expected-Last-Subject-Sequence";
 
 /// What a log message carries.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +128,7 @@ impl MessageMeta {
 }
 
 /// Framed bytes `records` take in a message.
-pub fn framed_bytes(records: &[&[u8]]) -> usize {
+pub(crate) fn framed_bytes(records: &[&[u8]]) -> usize {
     records
         .iter()
         .map(|record| frame::encoded_bytes(record.len()))
@@ -140,7 +140,7 @@ pub fn framed_bytes(records: &[&[u8]]) -> usize {
 /// # Panics
 /// If one record's frame exceeds `capacity` (the caller sizes `capacity` above the largest
 /// record) or a record exceeds `MAX_RECORD_BYTES`.
-pub fn split(records: &[&[u8]], capacity: usize) -> Vec<Range<usize>> {
+pub(crate) fn split(records: &[&[u8]], capacity: usize) -> Vec<Range<usize>> {
     assert!(
         capacity >= HEADER_BYTES + MAX_RECORD_BYTES,
         "a message must hold the largest record"
@@ -164,7 +164,7 @@ pub fn split(records: &[&[u8]], capacity: usize) -> Vec<Range<usize>> {
 }
 
 /// Frames `records` at positions `first_position..` into `out`.
-pub fn encode_records(out: &mut Vec<u8>, first_position: u64, records: &[&[u8]]) {
+pub(crate) fn encode_records(out: &mut Vec<u8>, first_position: u64, records: &[&[u8]]) {
     for (offset, record) in (0_u64..).zip(records) {
         frame::encode_into(out, first_position + offset, first_position, record);
     }
@@ -176,7 +176,7 @@ pub fn encode_records(out: &mut Vec<u8>, first_position: u64, records: &[&[u8]])
 /// # Errors
 /// [`LogDefect`] if a frame is damaged, out of place, or the count is wrong; the error of
 /// `on_record`, which stops the walk.
-pub fn decode_records<'p, E: From<LogDefect>>(
+pub(crate) fn decode_records<'p, E: From<LogDefect>>(
     meta: &MessageMeta,
     payload: &'p [u8],
     mut on_record: impl FnMut(u64, &'p [u8]) -> Result<(), E>,

@@ -9,15 +9,15 @@ use stampede_cluster::{ClusterName, Connection, Credentials, Names, NatsConfig, 
 use super::NatsCluster;
 
 /// Replicas of every test stream and bucket: all three servers.
-pub const REPLICAS: usize = 3;
+pub(crate) const REPLICAS: usize = 3;
 /// Longest a test waits for a condition before failing (a loaded 2-core machine runs
 /// several three-server clusters at once).
-pub const PATIENCE: Duration = Duration::from_secs(60);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 /// Pause between two looks at a condition.
 const POLL_EVERY: Duration = Duration::from_millis(20);
 
 /// A connection to the cluster as node `node`, and its log stream.
-pub async fn connect(cluster: &NatsCluster, node: &str) -> (Connection, stream::Stream) {
+pub(crate) async fn connect(cluster: &NatsCluster, node: &str) -> (Connection, stream::Stream) {
     let config = NatsConfig {
         urls: cluster.urls(),
         credentials: Credentials::None,
@@ -30,12 +30,12 @@ pub async fn connect(cluster: &NatsCluster, node: &str) -> (Connection, stream::
 }
 
 /// A node id.
-pub fn node(id: &str) -> NodeId {
+pub(crate) fn node(id: &str) -> NodeId {
     NodeId::parse(id).expect("valid node id")
 }
 
 /// Polls `check` until it answers `Some`, failing the test after [`PATIENCE`] with `what`.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,

@@ -20,7 +20,7 @@ use tempfile::TempDir;
 use super::server_binary;
 
 /// Servers in the test cluster: the smallest that keeps a quorum with one down.
-pub const SERVERS: usize = 3;
+pub(crate) const SERVERS: usize = 3;
 /// Longest wait for the cluster to elect a JetStream meta leader: a cold start on a loaded
 /// 2-core machine takes a few seconds; past this the test fails naming the server logs.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -37,7 +37,7 @@ struct Server {
 }
 
 /// A running three-server JetStream cluster; killed on drop.
-pub struct NatsCluster {
+pub(crate) struct NatsCluster {
     binary: PathBuf,
     servers: Vec<Server>,
     dir: TempDir,
@@ -50,7 +50,7 @@ impl NatsCluster {
     ///
     /// # Panics
     /// If the servers start but JetStream is not ready within [`READY_TIMEOUT`].
-    pub async fn start(test: &str) -> Option<Self> {
+    pub(crate) async fn start(test: &str) -> Option<Self> {
         let binary = match server_binary::find() {
             Ok(binary) => binary,
             // CI installs the server (.ci/run): there a missing one is a broken install,
@@ -114,19 +114,19 @@ impl NatsCluster {
     }
 
     /// `nats://` URLs of every server.
-    pub fn urls(&self) -> Vec<String> {
+    pub(crate) fn urls(&self) -> Vec<String> {
         (0..self.servers.len())
             .map(|index| self.url(index))
             .collect()
     }
 
     /// The URL of one server.
-    pub fn url(&self, index: usize) -> String {
+    pub(crate) fn url(&self, index: usize) -> String {
         format!("nats://127.0.0.1:{}", self.servers[index].client_port)
     }
 
     /// SIGKILLs server `index` (no goodbye to its peers) and reaps it.
-    pub fn kill(&mut self, index: usize) {
+    pub(crate) fn kill(&mut self, index: usize) {
         if let Some(mut child) = self.servers[index].process.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -134,7 +134,7 @@ impl NatsCluster {
     }
 
     /// Starts server `index` again on its port and store directory.
-    pub fn restart(&mut self, index: usize) {
+    pub(crate) fn restart(&mut self, index: usize) {
         assert!(
             self.servers[index].process.is_none(),
             "server still running"
@@ -143,7 +143,7 @@ impl NatsCluster {
     }
 
     /// The last lines of every server's log, for failure messages.
-    pub fn log_tails(&self) -> String {
+    pub(crate) fn log_tails(&self) -> String {
         let mut out = String::new();
         for server in &self.servers {
             let text = fs::read_to_string(&server.log).unwrap_or_default();

@@ -13,7 +13,7 @@ use std::process::Command;
 const MIN_VERSION: (u32, u32) = (2, 10);
 
 /// The path of a usable `nats-server`, or why there is none.
-pub fn find() -> Result<PathBuf, String> {
+pub(super) fn find() -> Result<PathBuf, String> {
     let mut tried = Vec::new();
     for candidate in candidates() {
         match version_of(&candidate) {
