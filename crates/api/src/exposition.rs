@@ -27,6 +27,13 @@ use crate::state::AppState;
 /// answers `GET /v1/campaigns/{id}`.
 pub const MAX_CAMPAIGN_SERIES: usize = 256;
 
+/// The families rendered here (the registry's are listed in [`crate::metrics::FAMILIES`]).
+pub const LIVE_FAMILIES: &[&str] = &[
+    "stampede_campaign_remaining",
+    "stampede_admission_decisions_total",
+    "stampede_rule_tracked_keys",
+];
+
 /// A counter cell rendered by this module (the registry's `Counter` without the registry).
 #[derive(Debug, Default)]
 pub struct Tally(AtomicU64);

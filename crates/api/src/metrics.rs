@@ -165,6 +165,11 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
         "Refunds retried at the longest backoff: the channel keeps refusing or failing them.",
     ),
     (
+        "stampede_refunds_pending",
+        Kind::Gauge,
+        "Late or duplicate payments whose refund the channel has not confirmed yet.",
+    ),
+    (
         "stampede_channel_callbacks_dropped_total",
         Kind::Counter,
         "Callbacks a simulated channel dropped on purpose or could not deliver, by reason.",

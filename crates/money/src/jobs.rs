@@ -181,6 +181,8 @@ pub async fn refund_pending(
     }
     pass.stuck = backoff.stuck();
     metrics::gauge!("stampede_refunds_stuck").set(pass.stuck as f64);
+    let owed = payments.engine().inspect(|l| l.pending_refund_count());
+    metrics::gauge!("stampede_refunds_pending").set(owed as f64);
     if let Some(stuck) = backoff.stuck_report(now) {
         pass.reported = true;
         tracing::error!(
