@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
@@ -48,7 +48,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/v1/admin/switches", get(admin::list_switches))
         .route("/v1/admin/switches/{name}", put(admin::set_switch))
-        .layer(middleware::from_fn(count_requests));
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            count_requests,
+        ));
     let in_flight = state.in_flight.clone();
     let body_reads = state.body_reads.clone();
     Router::new()
@@ -66,15 +69,24 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Counts requests by route and status for the non-grab routes.
-async fn count_requests(request: Request, next: Next) -> Response {
+/// Counts requests by route and status for the non-grab routes, and logs the sampled ones.
+async fn count_requests(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = stampede_clock::stopwatch();
+    let method = request.method().clone();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!("stampede_http_requests_total", "route" => route, "status" => status)
+    let status = response.status().as_u16();
+    state
+        .access_log
+        .record(method.as_str(), &route, status, started.elapsed());
+    metrics::counter!("stampede_http_requests_total", "route" => route, "status" => status.to_string())
         .increment(1);
     response
 }

@@ -2,6 +2,7 @@
 //! wire types and the one [`AppError`]. Nothing here reads a config file or decides business
 //! rules: the server crate wires the services, the handlers turn their outcomes into answers.
 
+pub mod access_log;
 pub mod app;
 pub mod auth;
 pub mod body_read;

@@ -165,6 +165,11 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
         "Refunds retried at the longest backoff: the channel keeps refusing or failing them.",
     ),
     (
+        "stampede_log_lines_dropped_total",
+        Kind::Counter,
+        "Log lines dropped because the log writer's queue was full (a request never waits for the log).",
+    ),
+    (
         "stampede_refunds_pending",
         Kind::Gauge,
         "Late or duplicate payments whose refund the channel has not confirmed yet.",

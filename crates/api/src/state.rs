@@ -32,6 +32,8 @@ pub struct AppState {
     pub body_reads: crate::body_read::BodyReads,
     /// Grab counters and latency histogram.
     pub grab_metrics: GrabMetrics,
+    /// The sampled access log.
+    pub access_log: crate::access_log::AccessLog,
     /// Renders `/metrics`.
     pub prometheus: PrometheusHandle,
     /// Red-packet claims (paid out by the simulated in-process provider).
@@ -68,6 +70,8 @@ pub struct HttpSettings {
     pub max_in_flight: usize,
     /// How long a request body may take to arrive.
     pub body_pace: BodyPace,
+    /// Log one request in this many (0: no access log).
+    pub access_log_every: u64,
 }
 
 /// The services the HTTP layer fronts.
@@ -111,6 +115,7 @@ impl AppState {
             in_flight: InFlight::new(settings.max_in_flight),
             body_reads: BodyReads::new(settings.body_pace),
             grab_metrics: GrabMetrics::register(),
+            access_log: crate::access_log::AccessLog::new(settings.access_log_every),
             prometheus,
             claims,
             callback_signers,

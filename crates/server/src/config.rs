@@ -190,6 +190,11 @@ settings! {
     rng_seed: u64 = 0, env = "STAMPEDE_RNG_SEED";
     /// Log filter (tracing-subscriber EnvFilter syntax).
     log: String = "info".to_owned(), env = "STAMPEDE_LOG";
+    /// Log lines as `text` or `json` (one object a line); either way written by a background
+    /// thread from a bounded queue, so logging never makes a request wait.
+    log_format: crate::logging::LogFormat = crate::logging::LogFormat::Text, env = "STAMPEDE_LOG_FORMAT";
+    /// Write an access-log line (target `access`) for one request in this many (0: none).
+    access_log_every: u64 = 0, env = "STAMPEDE_ACCESS_LOG_EVERY";
     /// Comma-separated IPs/CIDRs of trusted proxies whose X-Forwarded-For is believed.
     trusted_proxies: String = String::new(), env = "STAMPEDE_TRUSTED_PROXIES";
     /// Most open connections from one client address (nginx limit_conn; 0: no per-address

@@ -7,6 +7,7 @@ pub mod accept;
 pub mod channel_secrets;
 pub mod config;
 pub mod data_dir_lock;
+pub mod logging;
 pub mod refusal;
 pub mod reload;
 pub mod secrets;
@@ -207,7 +208,11 @@ fn spawn_upkeep(state: Arc<AppState>, config: Config) -> tokio::task::JoinHandle
                     state.defence.upkeep(state.now_ms()).await;
                     watcher.poll(&state);
                 }
-                _ = upkeep.tick() => state.prometheus.run_upkeep(),
+                _ = upkeep.tick() => {
+                    state.prometheus.run_upkeep();
+                    metrics::counter!("stampede_log_lines_dropped_total")
+                        .absolute(logging::dropped_lines());
+                }
             }
         }
     })

@@ -83,6 +83,7 @@ impl Config {
                 timeout: Duration::from_secs(self.body_read_timeout_secs),
                 min_bytes_per_sec: self.body_read_min_bytes_per_sec,
             },
+            access_log_every: self.access_log_every,
         }
     }
 

@@ -72,15 +72,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .try_init();
+/// Text logs to stderr through the non-blocking writer; keep the guard until exit.
+fn init_logging(filter: &str) -> stampede_server::logging::Logging {
+    stampede_server::logging::init(filter, stampede_server::logging::LogFormat::Text)
 }
 
 fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
@@ -102,7 +96,7 @@ fn serve(args: ConfigArgs) -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(e),
     };
-    init_logging(&config.log);
+    let _logging = stampede_server::logging::init(&config.log, config.log_format);
     let runtime = match runtime(config.worker_threads) {
         Ok(runtime) => runtime,
         Err(e) => return fail(e),
@@ -141,7 +135,7 @@ fn token(user: &str, ttl: u64, args: ConfigArgs) -> ExitCode {
 }
 
 fn bench(args: stampede_bench::BenchArgs) -> ExitCode {
-    init_logging("warn");
+    let _logging = init_logging("warn");
     let runtime = match runtime(0) {
         Ok(runtime) => runtime,
         Err(e) => return fail(e),
@@ -154,7 +148,7 @@ fn bench(args: stampede_bench::BenchArgs) -> ExitCode {
 }
 
 fn baseline(listen: std::net::SocketAddr, worker_threads: usize) -> ExitCode {
-    init_logging("info");
+    let _logging = init_logging("info");
     let runtime = match runtime(worker_threads) {
         Ok(runtime) => runtime,
         Err(e) => return fail(e),

@@ -31,6 +31,8 @@ const SETTINGS: &[&str] = &[
     "--worker-threads",
     "--rng-seed",
     "--log",
+    "--log-format",
+    "--access-log-every",
     "--trusted-proxies",
     "--max-connections-per-ip",
     "--auto-ban-threshold",

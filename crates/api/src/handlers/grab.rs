@@ -50,10 +50,14 @@ pub async fn grab(
     let started = stopwatch();
     let (code, response) = decide(&state, campaign, request.headers(), peer).await;
     state.grab_metrics.count(code);
-    state
-        .grab_metrics
-        .latency
-        .record(started.elapsed().as_secs_f64());
+    let took = started.elapsed();
+    state.grab_metrics.latency.record(took.as_secs_f64());
+    state.access_log.record(
+        "POST",
+        "/v1/campaigns/{id}/grab",
+        response.status().as_u16(),
+        took,
+    );
     response
 }
 
