@@ -25,7 +25,18 @@ pub(crate) async fn connect(cluster: &NatsCluster, node: &str) -> (Connection, s
     };
     let names = Names::new(ClusterName::default());
     let connection = Connection::connect(&config, names).await.expect("connect");
-    let stream = connection.log_stream(REPLICAS).await.expect("log stream");
+    // Creating a replicated stream needs the JetStream meta leader, which a loaded machine's
+    // cluster may still be electing (or re-electing): retried until it answers.
+    let stream = eventually("the log stream", || async {
+        match connection.log_stream(REPLICAS).await {
+            Ok(stream) => Some(stream),
+            Err(error) => {
+                eprintln!("log stream not ready yet: {error}");
+                None
+            }
+        }
+    })
+    .await;
     (connection, stream)
 }
 
