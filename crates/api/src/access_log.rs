@@ -24,7 +24,11 @@ impl AccessLog {
 
     /// Whether the next request is one to log.
     fn sampled(&self) -> bool {
-        self.every != 0 && self.seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(self.every)
+        self.every != 0
+            && self
+                .seen
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(self.every)
     }
 
     /// Logs a request's route, status and time taken, if it is sampled.
