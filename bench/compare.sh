@@ -8,6 +8,7 @@
 #
 #   bench/compare.sh                 # all scenarios
 #   bench/compare.sh soldout write   # some: soldout | stampede | write | memory | wrk | rules
+#   BEFORE_BIN=/path/to/old/stampede bench/compare.sh versions   # this build against an older one
 #
 # Load generator: `stampede bench`, the same closed loop for both sides. Against the baseline
 # (and for the saturating Stampede runs) it runs in RAW MODE (`--raw-path PATH`): every user
@@ -82,7 +83,7 @@ start_baseline() {
 start_stampede() {
     RUN=$((RUN + 1))
     local data=$WORK_DIR/data-$RUN
-    local cmd=(taskset -c "$SERVER_CPU" "$BIN" serve --listen "127.0.0.1:$PORT" --worker-threads "$WORKERS"
+    local cmd=(taskset -c "$SERVER_CPU" "${SERVER_BIN:-$BIN}" serve --listen "127.0.0.1:$PORT" --worker-threads "$WORKERS"
         --data-dir "$data" --log warn "$@")
     log "  \$ STAMPEDE_TOKEN_SECRET=… STAMPEDE_ADMIN_KEY=… ${cmd[*]}"
     STAMPEDE_TOKEN_SECRET=$TOKEN_SECRET STAMPEDE_ADMIN_KEY=$ADMIN_KEY \
@@ -110,6 +111,12 @@ create_campaign() {
         jq -r .id
 }
 
+# presell ID OUT_JSON: 3,000 users (all scripts) buy the campaign's 3,000 items before a
+# sold-out measurement; dies if any stock is left.
+presell() {
+    bench "$2" --campaign "$1" --users 3000 --scripts 3000 --botnet-users 0 --duration 60
+    [[ $(remaining "$1") == 0 ]] || die "pre-sell left stock in $1"
+}
 remaining() { curl -sf "$URL/v1/campaigns/$1" | jq -r .remaining; }
 rps() { jq -r '.report.overall.throughput_rps | floor' "$1"; }
 p99() { jq -r '.report.overall.latency.p99_us' "$1"; }
@@ -144,9 +151,7 @@ scenario_soldout() {
         start_stampede
         local id
         id=$(create_campaign 3000)
-        bench "$WORK_DIR/soldout-presell$pair.json" --campaign "$id" --users 3000 --scripts 3000 \
-            --botnet-users 0 --duration 60
-        [[ $(remaining "$id") == 0 ]] || die "pre-sell left stock in $id"
+        presell "$id" "$WORK_DIR/soldout-presell$pair.json"
         bench "$WORK_DIR/soldout-b$pair.json" --raw-path "/v1/campaigns/$id/grab" --users 100000 \
             --duration "$DURATION"
         stop_server
@@ -261,6 +266,16 @@ memory_case() {
             u, w, s, b / 1024, a / 1024, (a - b) * 1024 / u, (a <= 256 * 1024 ? "PASS" : "FAIL") }'
 }
 
+# wrk_run PATH → "rps p99_us non_2xx": wrk (C, one thread, $CONNECTIONS connections) on the
+# client core posting bench/wrk-grab.lua's request (empty body, one user's Bearer token).
+wrk_run() {
+    local token
+    token=$("$BIN" token --user wrk-user --ttl 3600 --token-secret "$TOKEN_SECRET" --data-dir "$WORK_DIR/token")
+    local cmd=(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/bench/wrk-grab.lua" "$URL$1")
+    log "  \$ WRK_TOKEN=… ${cmd[*]}"
+    WRK_TOKEN=$token "${cmd[@]}" | awk '/^wrk-summary/ { print $3, $7, $11 }'
+}
+
 # 5. wrk cross-check of scenario 1 (skipped when wrk is not installed): the same servers, pinning
 # and sold-out campaign, driven by wrk (C, one thread, $CONNECTIONS connections) with
 # bench/wrk-grab.lua (POST, empty body, one user's Bearer token: the sold-out path keeps no
@@ -268,13 +283,7 @@ memory_case() {
 scenario_wrk() {
     command -v wrk >/dev/null || { echo "wrk: not installed (apt-get install -y wrk), skipped"; return 0; }
     log "== 5. wrk cross-check of the sold-out path"
-    local rps_ratios=() p99_ratios=() token
-    token=$("$BIN" token --user wrk-user --ttl 3600 --token-secret "$TOKEN_SECRET" --data-dir "$WORK_DIR/token")
-    wrk_run() { # PATH → "rps p99_us non_2xx"
-        local cmd=(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/bench/wrk-grab.lua" "$URL$1")
-        log "  \$ WRK_TOKEN=… ${cmd[*]}"
-        WRK_TOKEN=$token "${cmd[@]}" | awk '/^wrk-summary/ { print $3, $7, $11 }'
-    }
+    local rps_ratios=() p99_ratios=()
     for pair in $(seq "$PAIRS"); do
         start_baseline
         local a b id
@@ -282,8 +291,7 @@ scenario_wrk() {
         stop_server
         start_stampede
         id=$(create_campaign 3000)
-        bench "$WORK_DIR/wrk-presell$pair.json" --campaign "$id" --users 3000 --scripts 3000 \
-            --botnet-users 0 --duration 60
+        presell "$id" "$WORK_DIR/wrk-presell$pair.json"
         b=$(wrk_run "/v1/campaigns/$id/grab")
         stop_server
         read -r a_rps a_p99 _ <<<"$a"
@@ -335,11 +343,62 @@ scenario_rules() {
     done
 }
 
+# 7. Before and after (needs BEFORE_BIN, an older build of `stampede`): the same two paths
+# against the older server and this one, interleaved before, after, before, after ... ($PAIRS
+# pairs), with the same generators (this build's): the sold-out path driven by wrk (the C
+# generator outruns both servers: see scenario 5, where it drives the baseline faster), and the
+# write path (every request a new user, every answer a fsynced win) driven by `stampede bench`
+# in raw mode (the write path is bounded by fsync, far below what the generator reaches
+# against the baseline). The ratio is after/before.
+versions_soldout() { # OUT_FILE ← "rps p99_us non_2xx" of a wrk run against a sold-out campaign
+    local out=$1
+    start_stampede
+    local id
+    id=$(create_campaign 3000)
+    presell "$id" "$WORK_DIR/versions-presell-$RUN.json"
+    wrk_run "/v1/campaigns/$id/grab" >"$out"
+    stop_server
+}
+versions_write() { # OUT_JSON: a raw run on a 1,000,000-item campaign, every answer a win
+    local out=$1 id
+    start_stampede
+    id=$(create_campaign 1000000)
+    bench "$out" --raw-path "/v1/campaigns/$id/grab" --users 1000000 --duration "$DURATION"
+    stop_server
+    [[ $(outcome "$out" won) == $(jq -r .report.overall.requests "$out") ]] ||
+        die "not every answer was won: $(jq -c .report.overall.outcomes "$out")"
+}
+scenario_versions() {
+    [[ -n ${BEFORE_BIN:-} && -x ${BEFORE_BIN:-} ]] || die "versions: set BEFORE_BIN to an older stampede binary"
+    command -v wrk >/dev/null || die "versions: wrk is not installed (apt-get install -y wrk)"
+    log "== 7. before ($BEFORE_BIN) and after ($BIN): sold-out path (wrk) and write path"
+    local soldout_ratios=() write_ratios=() pair
+    for pair in $(seq "$PAIRS"); do
+        local before after bw=$WORK_DIR/versions-write-before$pair.json aw=$WORK_DIR/versions-write-after$pair.json
+        SERVER_BIN=$BEFORE_BIN versions_soldout "$WORK_DIR/versions-soldout-before$pair.txt"
+        versions_soldout "$WORK_DIR/versions-soldout-after$pair.txt"
+        before=$(cat "$WORK_DIR/versions-soldout-before$pair.txt")
+        after=$(cat "$WORK_DIR/versions-soldout-after$pair.txt")
+        SERVER_BIN=$BEFORE_BIN versions_write "$bw"
+        versions_write "$aw"
+        read -r b_rps b_p99 b_non2xx <<<"$before"
+        read -r a_rps a_p99 a_non2xx <<<"$after"
+        echo "pair $pair (non-2xx answers, all expected 410 sold_out: before $b_non2xx, after $a_non2xx)"
+        printf '  %-34s before %12s  after %12s  ratio %s\n' "sold-out wrk req/s" "$b_rps" "$a_rps" "$(ratio "$a_rps" "$b_rps")"
+        printf '  %-34s before %12s  after %12s  ratio %s\n' "sold-out wrk p99 µs" "$b_p99" "$a_p99" "$(ratio "$a_p99" "$b_p99")"
+        printf '  %-34s before %12s  after %12s  ratio %s\n' "write path req/s (all wins)" "$(rps "$bw")" "$(rps "$aw")" "$(ratio "$(rps "$aw")" "$(rps "$bw")")"
+        printf '  %-34s before %12s  after %12s  ratio %s\n' "write path p99 µs" "$(p99 "$bw")" "$(p99 "$aw")" "$(ratio "$(p99 "$aw")" "$(p99 "$bw")")"
+        soldout_ratios+=("$(ratio "$a_rps" "$b_rps")")
+        write_ratios+=("$(ratio "$(rps "$aw")" "$(rps "$bw")")")
+    done
+    echo "versions: median after/before throughput ratio: sold-out $(median "${soldout_ratios[@]}"), write $(median "${write_ratios[@]}")"
+}
+
 main() {
     local scenarios=("$@")
     ((${#scenarios[@]})) || scenarios=(soldout stampede write memory wrk rules)
     for s in "${scenarios[@]}"; do
-        declare -F "scenario_$s" >/dev/null || die "unknown scenario $s (soldout | stampede | write | memory | wrk | rules)"
+        declare -F "scenario_$s" >/dev/null || die "unknown scenario $s (soldout | stampede | write | memory | wrk | rules | versions)"
     done
     if [[ ${NO_BUILD:-0} != 1 ]]; then
         local features=()
