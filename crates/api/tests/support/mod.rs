@@ -173,6 +173,11 @@ impl TestServer {
         Self::launch(dir, config, clock, manual).await
     }
 
+    /// RFC 3339 of the server's now + `offset_secs` (whole seconds, so up to a second earlier).
+    pub(crate) fn rfc3339_from_now(&self, offset_secs: i64) -> String {
+        rfc3339_from(self.state.now_unix_secs(), offset_secs)
+    }
+
     /// `base` + `path`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
@@ -369,7 +374,12 @@ pub(crate) fn unix_now() -> u64 {
 
 /// RFC 3339 of now + `offset_secs` (negative: in the past).
 pub(crate) fn rfc3339_from_now(offset_secs: i64) -> String {
-    let now = i64::try_from(unix_now()).expect("seconds fit in i64");
+    rfc3339_from(unix_now(), offset_secs)
+}
+
+/// RFC 3339 of `unix_secs` + `offset_secs`.
+fn rfc3339_from(unix_secs: u64, offset_secs: i64) -> String {
+    let now = i64::try_from(unix_secs).expect("seconds fit in i64");
     OffsetDateTime::from_unix_timestamp(now + offset_secs)
         .expect("in range")
         .format(&Rfc3339)
