@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 use support::{
-    TOKEN_SECRET, TestServer, bearer, expect_error, read_json, rfc3339_from_now, unix_now,
-    unknown_id, user_token,
+    TOKEN_SECRET, TestServer, bearer, expect_error, expect_rate_limited, read_json,
+    retry_after_secs, rfc3339_from_now, unix_now, unknown_id, user_token,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,28 +166,23 @@ async fn per_user_limit_allows_that_many_wins() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_answers_429_with_retry_after() {
     // Defaults: 1 grab per second per user, burst 1. A limit of 3 keeps alice off the
-    // `already_won` fast path, so her second grab reaches the limiter.
-    let server = TestServer::start().await;
+    // `already_won` fast path, so her second grab reaches the limiter. The server's clock
+    // stands still unless moved, so the second grab is always inside the window.
+    let server = TestServer::start_manual(|_| {}).await;
     let campaign = server
         .create_seckill_with(json!({ "stock": 10, "per_user_limit": 3 }))
         .await;
     server.win(&campaign, "alice").await;
     let response = server.grab(&campaign, "alice").await;
-    let retry_after: u64 = response
-        .headers()
-        .get("retry-after")
-        .expect("Retry-After header")
-        .to_str()
-        .unwrap()
-        .parse()
-        .expect("Retry-After is whole seconds");
-    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
-    expect_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    retry_after_secs(&response);
+    expect_rate_limited(response).await;
 
     // Another user is not limited by alice's budget.
     server.win(&campaign, "bob").await;
-    // After the wait, alice may grab again.
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // Just short of a second she is still refused; after the second, she may grab again.
+    server.advance(Duration::from_millis(900));
+    expect_rate_limited(server.grab(&campaign, "alice").await).await;
+    server.advance(Duration::from_millis(100));
     server.win(&campaign, "alice").await;
     assert_eq!(server.campaign(&campaign).await["remaining"], 7);
     server.shutdown().await;
@@ -323,7 +318,8 @@ async fn invalid_idempotency_keys_answer_400() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idempotency_skips_transient_refusals_and_expires_after_ttl() {
     // Rate 1/s, burst 1, keys kept 1 s; a limit of 3 keeps alice off the `already_won` path.
-    let server = TestServer::start_with(|c| c.idempotency_ttl_secs = 1).await;
+    // Both windows read the server's clock, which moves only when the test moves it.
+    let server = TestServer::start_manual(|c| c.idempotency_ttl_secs = 1).await;
     let campaign = server
         .create_seckill_with(json!({ "stock": 10, "per_user_limit": 3 }))
         .await;
@@ -342,7 +338,11 @@ async fn idempotency_skips_transient_refusals_and_expires_after_ttl() {
     let limited = send("k2").await;
     assert_eq!(limited.0, StatusCode::TOO_MANY_REQUESTS);
 
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // Just inside the ttl, `k1` still replays; `k2` is still refused (and still not stored).
+    server.advance(Duration::from_millis(900));
+    assert_eq!(send("k1").await, first, "replayed within the ttl");
+    assert_eq!(send("k2").await.0, StatusCode::TOO_MANY_REQUESTS);
+    server.advance(Duration::from_millis(200));
     // The 429 was not stored: `k2` is decided afresh and wins.
     let (status, second) = send("k2").await;
     assert_eq!(status, StatusCode::OK);

@@ -1,5 +1,6 @@
 //! The order lifecycle over HTTP: `POST /v1/orders/{id}/cancel` (200, 404, 409) and expiry
-//! after `payment_window_secs`, by the writer's timer and on read, giving the item back.
+//! after `payment_window_secs`, by the writer's timer and on read, giving the item back. The
+//! expiry test moves the server's clock past the window instead of waiting it out.
 
 mod support;
 
@@ -7,11 +8,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{TestServer, expect_error, is_rfc3339, read_json};
-
-/// Longest wait for an expiry to show (the window is 1 s, the timer ticks every 100 ms).
-const EXPIRY_DEADLINE: Duration = Duration::from_secs(5);
-const POLL: Duration = Duration::from_millis(50);
+use support::{TestServer, eventually, expect_error, is_rfc3339, read_json};
 
 async fn cancel_as(server: &TestServer, authorization: &str, order: &str) -> reqwest::Response {
     server
@@ -20,24 +17,6 @@ async fn cancel_as(server: &TestServer, authorization: &str, order: &str) -> req
         .send()
         .await
         .expect("request sent")
-}
-
-/// Polls `probe` until it returns `Some`, for at most [`EXPIRY_DEADLINE`].
-async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + EXPIRY_DEADLINE;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,25 +94,29 @@ async fn the_admin_may_cancel_and_regrab_setting_lets_the_user_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unpaid_orders_expire_and_the_item_can_be_won_again() {
-    let server = TestServer::start().await;
+    // The server's clock moves only when the test moves it: nothing expires before that.
+    let server = TestServer::start_manual(|_| {}).await;
     let campaign = server
         .create_seckill_with(json!({ "stock": 2, "payment_window_secs": 1 }))
         .await;
     let (read_order, _) = server.win(&campaign, "alice").await;
     let (timer_order, _) = server.win(&campaign, "bob").await;
     assert_eq!(server.campaign(&campaign).await["status"], "sold_out");
-
-    // Passive: reading alice's order after its deadline shows it expired.
     let path = format!("/v1/orders/{read_order}");
-    eventually("passive expiry", || async {
+    let state_of_alices = || async {
         let (status, json) = read_json(server.get_as("alice", &path).await).await;
         assert_eq!(status, StatusCode::OK, "{json}");
-        (json["state"] == "expired").then_some(())
-    })
-    .await;
-    // The timer: bob's item comes back without anyone reading his order.
+        json["state"].clone()
+    };
+    assert_eq!(state_of_alices().await, "pending_payment");
+
+    // Passive: reading alice's order after its deadline shows it expired, at once.
+    server.advance(Duration::from_millis(1_001));
+    assert_eq!(state_of_alices().await, "expired");
+    // The timer (the writer's, ticking on its own): bob's item comes back without anyone
+    // reading his order.
     eventually("timer expiry", || async {
-        (server.campaign(&campaign).await["remaining"] == 2).then_some(())
+        server.campaign(&campaign).await["remaining"] == 2
     })
     .await;
     let (_, json) = read_json(

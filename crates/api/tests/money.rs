@@ -143,16 +143,10 @@ async fn a_lost_callback_is_found_by_reading_the_order_and_by_the_query_job() {
     assert_eq!(pay(&server, "bob", &unread, None).await.0, StatusCode::OK);
     let sim = server.state.payments.desk().sim("sim").unwrap().clone();
     let paid_at_channel = |order: &str| !sim.payments_of(OrderId::parse(order).unwrap()).is_empty();
-    for _ in 0..200 {
-        if paid_at_channel(&read) && paid_at_channel(&unread) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        paid_at_channel(&read) && paid_at_channel(&unread),
-        "the customers paid"
-    );
+    support::eventually("the customers to pay", || async {
+        paid_at_channel(&read) && paid_at_channel(&unread)
+    })
+    .await;
     // Reading the order asks the channel (the callback never comes).
     let (status, json) =
         read_json(server.get_as("alice", &format!("/v1/orders/{read}")).await).await;

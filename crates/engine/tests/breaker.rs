@@ -1,11 +1,13 @@
-//! The journal's circuit breaker (issue 4 §4): a stalled disk makes grabs answer `degraded`
+//! The journal's circuit breaker: a stalled disk makes grabs answer `degraded`
 //! within the reply timeout instead of piling up; once open, the breaker refuses without
 //! touching the writer queue; when the disk recovers, probes close it and grabs win again.
 //! Acknowledged wins survive, a `degraded` grab retried is `won` or `already_won` (never a
 //! second win), and a failed journal stays fail-stop `unavailable`.
 //!
-//! The breaker runs on the real monotonic clock with short timeouts (the whole file takes
-//! about a second); timing assertions are generous and only catch "piled up for seconds".
+//! The breaker decides on a `ManualClock` the test moves, so `open_for` has passed exactly
+//! when the test says so. The reply timeout runs on tokio's clock, real here because the
+//! writer is a real thread that no paused clock would wait for; it is short, and the timing
+//! assertions on it are generous and only catch "piled up for seconds".
 
 use stampede_testkit as support;
 
@@ -16,7 +18,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use stampede_admission::clock::SystemClock;
+use stampede_admission::clock::ManualClock;
 use stampede_core::{CampaignId, GrabOutcome};
 use stampede_engine::{
     BreakerConfig, BreakerState, Durability, Engine, EngineError, JournalGuard, JournalGuardConfig,
@@ -34,7 +36,8 @@ const ANSWER_BOUND: Duration = Duration::from_secs(1);
 /// How long a retry loop keeps trying before the test fails.
 const RETRY_DEADLINE: Duration = Duration::from_secs(5);
 
-fn guard() -> JournalGuard {
+/// A guard whose breaker decides on `clock`.
+fn guard(clock: &ManualClock) -> JournalGuard {
     let config = JournalGuardConfig {
         journal_reply_timeout: REPLY_TIMEOUT,
         breaker: BreakerConfig {
@@ -44,11 +47,14 @@ fn guard() -> JournalGuard {
             ..JournalGuardConfig::default().breaker
         },
     };
-    JournalGuard::new(config, Arc::new(SystemClock::new())).unwrap()
+    JournalGuard::new(config, Arc::new(clock.clone())).unwrap()
 }
 
-fn open(storage: &MemoryStorage) -> Engine {
-    open_memory_guarded(storage, Durability::Fsync, 3, guard())
+/// An engine on `storage` and the clock its journal breaker decides on.
+fn open(storage: &MemoryStorage) -> (Engine, ManualClock) {
+    let clock = ManualClock::at_monotonic(Duration::from_secs(1));
+    let engine = open_memory_guarded(storage, Durability::Fsync, 3, guard(&clock));
+    (engine, clock)
 }
 
 /// Polls `future` once: `Some` if it finished without waiting for anything.
@@ -75,8 +81,14 @@ async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     }
 }
 
-/// Grabs until the answer is not `degraded`, sleeping `retry_after` between tries.
-async fn grab_until_decided(engine: &Engine, campaign: CampaignId, user: &str) -> GrabOutcome {
+/// Grabs until the answer is not `degraded`, moving the breaker's clock by `retry_after`
+/// between tries (at least a millisecond, so a zero `retry_after` cannot spin in place).
+async fn grab_until_decided(
+    engine: &Engine,
+    clock: &ManualClock,
+    campaign: CampaignId,
+    user: &str,
+) -> GrabOutcome {
     let started = stopwatch();
     loop {
         match engine
@@ -86,7 +98,8 @@ async fn grab_until_decided(engine: &Engine, campaign: CampaignId, user: &str) -
             Ok(outcome) => return outcome,
             Err(EngineError::Degraded { retry_after }) => {
                 assert!(started.elapsed() < RETRY_DEADLINE, "{user}: still degraded");
-                tokio::time::sleep(retry_after.min(OPEN_FOR)).await;
+                clock.advance(retry_after.clamp(Duration::from_millis(1), OPEN_FOR));
+                tokio::task::yield_now().await;
             }
             Err(e) => panic!("{user}: unexpected engine error {e}"),
         }
@@ -116,7 +129,7 @@ async fn grab_all(
 #[test]
 fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
     let storage = MemoryStorage::new(1);
-    let engine = open(&storage);
+    let (engine, clock) = open(&storage);
     let rt = runtime();
     rt.block_on(async {
         let campaign = engine
@@ -225,7 +238,7 @@ fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
         let mut recovered = Vec::new();
         for i in 0..5 {
             let user = format!("late{i}");
-            match grab_until_decided(&engine, campaign, &user).await {
+            match grab_until_decided(&engine, &clock, campaign, &user).await {
                 GrabOutcome::Won(ticket) => recovered.push((user, ticket.order_id)),
                 other => panic!("{user}: expected a win, got {other:?}"),
             }
@@ -236,7 +249,7 @@ fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
         // (4) A `degraded` grab retried answers `won` or `already_won`, never a second win:
         // `stalled0` was decided before its timeout (`already_won`), the rest never were.
         for (user, _, _) in &answers {
-            let outcome = grab_until_decided(&engine, campaign, user).await;
+            let outcome = grab_until_decided(&engine, &clock, campaign, user).await;
             match (user.as_str(), outcome) {
                 ("stalled0", GrabOutcome::AlreadyWon(_)) => {}
                 ("stalled0", other) => panic!("stalled0: expected already_won, got {other:?}"),
@@ -244,7 +257,7 @@ fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
                 (user, other) => panic!("{user}: expected a win, got {other:?}"),
             }
             assert!(matches!(
-                grab_until_decided(&engine, campaign, user).await,
+                grab_until_decided(&engine, &clock, campaign, user).await,
                 GrabOutcome::AlreadyWon(_)
             ));
         }
@@ -280,7 +293,7 @@ fn stalled_disk_degrades_fast_refuses_without_queueing_and_recovers() {
 #[test]
 fn half_open_probe_on_a_still_stalled_disk_reopens() {
     let storage = MemoryStorage::new(2);
-    let engine = open(&storage);
+    let (engine, clock) = open(&storage);
     let rt = runtime();
     rt.block_on(async {
         let campaign = engine
@@ -301,7 +314,7 @@ fn half_open_probe_on_a_still_stalled_disk_reopens() {
             engine.journal_breaker_state(),
             BreakerState::Open { .. }
         ));
-        tokio::time::sleep(OPEN_FOR).await;
+        clock.advance(OPEN_FOR);
 
         // Half-open: at most 3 probes are let through; they time out, and the breaker reopens.
         let probes = grab_all(&engine, campaign, (0..6).map(|i| format!("b{i}"))).await;
@@ -325,7 +338,7 @@ fn half_open_probe_on_a_still_stalled_disk_reopens() {
 
         storage.resume_syncs();
         assert!(matches!(
-            grab_until_decided(&engine, campaign, "c0").await,
+            grab_until_decided(&engine, &clock, campaign, "c0").await,
             GrabOutcome::Won(_)
         ));
         engine.inspect(|ledger| ledger.assert_invariants());
@@ -336,7 +349,7 @@ fn half_open_probe_on_a_still_stalled_disk_reopens() {
 #[test]
 fn failed_journal_stays_unavailable_not_degraded() {
     let storage = MemoryStorage::new(3);
-    let engine = open(&storage);
+    let (engine, _breaker_clock) = open(&storage);
     let rt = runtime();
     rt.block_on(async {
         let campaign = engine

@@ -17,8 +17,15 @@ use stampede_journal::MemoryStorage;
 use support::{T0, open_memory, open_memory_at, red_packet, runtime, seckill};
 
 /// How long the test lets a read that should be waiting run before checking it still waits.
-/// Longer only makes the check stronger: a read that answered early is a failure whatever
-/// this is.
+///
+/// This one check runs on real time, on purpose: what it guards against is the writer
+/// announcing a batch durable before its fsync returns, an event on the writer's own OS
+/// thread, which no manual or paused clock can stand in for (paused tokio time would not wait
+/// for that thread at all). A wrong announcement would come microseconds after the batch is
+/// applied, which the test has already seen; the wait gives it a hundred milliseconds to show
+/// up. It is bounded: the check costs 100 ms, far below the read's own limit (the patient
+/// guard's 10 s reply timeout, after which the read would answer `degraded`). Longer only
+/// makes the check stronger: a read that answered early is a failure whatever this is.
 const STILL_WAITING_AFTER: Duration = Duration::from_millis(100);
 
 /// Polls (on tokio's clock) until `condition` holds; fails after 5 s.

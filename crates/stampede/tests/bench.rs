@@ -8,45 +8,39 @@ mod support;
 
 use std::process::Command;
 
-use support::binary;
+use support::{bench_succeeds, binary};
 
 fn run_bench(extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let html = dir.path().join("report.html");
-    let out = Command::new(binary())
-        .args([
-            "bench", "--spawn", "--quiet", "--users", "3000", "--stock", "300",
-        ])
-        .args([
-            "--scripts",
-            "5",
-            "--botnet-users",
-            "300",
-            "--botnet-ips",
-            "20",
-        ])
-        .args([
-            "--connections",
-            "32",
-            "--duration",
-            "10",
-            "--max-requests",
-            "20000",
-        ])
-        .args(["--server-arg=--grab-rate-per-second", "--server-arg=5"])
-        .arg("--json")
-        .arg(&json)
-        .arg("--html")
-        .arg(&html)
-        .args(extra)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = bench_succeeds(
+        Command::new(binary())
+            .args([
+                "bench", "--spawn", "--quiet", "--users", "3000", "--stock", "300",
+            ])
+            .args([
+                "--scripts",
+                "5",
+                "--botnet-users",
+                "300",
+                "--botnet-ips",
+                "20",
+            ])
+            .args([
+                "--connections",
+                "32",
+                "--duration",
+                "10",
+                "--max-requests",
+                "20000",
+            ])
+            .args(["--server-arg=--grab-rate-per-second", "--server-arg=5"])
+            .arg("--json")
+            .arg(&json)
+            .arg("--html")
+            .arg(&html)
+            .args(extra),
     );
     assert!(stdout.contains("audit: PASSED"), "{stdout}");
     let page = std::fs::read_to_string(&html).unwrap();

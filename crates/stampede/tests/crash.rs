@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use support::{Server, admin, token, winners};
+use support::{Server, admin, send_json, token, wait_for, winners};
 use tokio::sync::Mutex;
 
 const STOCK: u64 = 100_000;
@@ -16,6 +16,9 @@ const CLIENTS: usize = 48;
 /// Kill after this many acknowledged wins (well before stock runs out, so the burst is live).
 const KILL_AFTER_WINS: usize = 1_500;
 const ROUNDS: usize = 2;
+/// How long the clients may take to reach `KILL_AFTER_WINS` (a debug build on a loaded
+/// machine takes seconds) before the test fails instead of hanging.
+const WINS_DEADLINE: Duration = Duration::from_secs(120);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_wins_survive_sigkill() {
@@ -28,16 +31,13 @@ async fn acknowledged_wins_survive_sigkill() {
     ];
     let client = reqwest::Client::new();
     let server = Server::start(dir.path(), &rate).await;
-    let created: serde_json::Value = client
-        .post(format!("{}/v1/campaigns", server.base))
-        .header("authorization", admin())
-        .json(&serde_json::json!({"kind":"seckill","name":"crash","stock":STOCK,"price_cents":100}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = send_json(
+        client
+            .post(format!("{}/v1/campaigns", server.base))
+            .header("authorization", admin())
+            .json(&serde_json::json!({"kind":"seckill","name":"crash","stock":STOCK,"price_cents":100})),
+    )
+    .await;
     let campaign = created["id"].as_str().unwrap().to_owned();
 
     let acked: Arc<Mutex<HashMap<String, String>>> = Arc::default();
@@ -73,9 +73,10 @@ async fn acknowledged_wins_survive_sigkill() {
                 }
             }));
         }
-        while wins.load(Ordering::Relaxed) < KILL_AFTER_WINS {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_for("wins to kill the server after", WINS_DEADLINE, || {
+            wins.load(Ordering::Relaxed) >= KILL_AFTER_WINS
+        })
+        .await;
         live.kill(); // mid-burst: 48 clients still sending
         for task in tasks {
             task.await.unwrap();
@@ -111,14 +112,7 @@ async fn check(
             "acknowledged win of {user} lost"
         );
     }
-    let shown: serde_json::Value = client
-        .get(format!("{base}/v1/campaigns/{campaign}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown = send_json(client.get(format!("{base}/v1/campaigns/{campaign}"))).await;
     let remaining = shown["remaining"].as_u64().unwrap();
     assert_eq!(
         remaining + listed.len() as u64,

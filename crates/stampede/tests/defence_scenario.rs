@@ -1,4 +1,4 @@
-//! Issue 4 §6, the scenario: a real `stampede serve` running the README's worked example rules
+//! The defences against a realistic attack: a real `stampede serve` running the README's worked example rules
 //! (examples/defend-a-campaign.toml, minus its `winners = false` switch, which would hide the
 //! winners list the audit reads, and minus its p99 shedding target, which a debug build on a
 //! loaded machine would trip at random), driven by `stampede bench` with 10,000 botnet users
@@ -18,7 +18,7 @@ mod support;
 
 use std::process::Command;
 
-use support::{ADMIN_KEY, Server, TOKEN_SECRET, admin, binary};
+use support::{ADMIN_KEY, Server, TOKEN_SECRET, admin, bench_succeeds, binary, send_json};
 
 const BOTNET_IPS: u64 = 40;
 
@@ -55,49 +55,43 @@ async fn bots_are_banned_clickers_win_their_share_and_nothing_oversells() {
     let server = Server::start(&data, &[&format!("--config={}", config.display())]).await;
 
     let json = dir.path().join("report.json");
-    let out = Command::new(binary())
-        .args(["bench", "--target", &server.base, "--quiet", "--seed", "4"])
-        .args([
-            "--users",
-            "14020",
-            "--stock",
-            "1000",
-            "--clickers-pct",
-            "100",
-        ])
-        .args([
-            "--botnet-users",
-            "10000",
-            "--botnet-ips",
-            &BOTNET_IPS.to_string(),
-        ])
-        .args([
-            "--scripts",
-            "20",
-            "--script-ips",
-            "20",
-            "--clicker-ips",
-            "4000",
-        ])
-        .args([
-            "--connections",
-            "64",
-            "--duration",
-            "5",
-            "--max-requests",
-            "200000",
-        ])
-        .arg("--json")
-        .arg(&json)
-        .env("STAMPEDE_TOKEN_SECRET", TOKEN_SECRET)
-        .env("STAMPEDE_ADMIN_KEY", ADMIN_KEY)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "bench failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = bench_succeeds(
+        Command::new(binary())
+            .args(["bench", "--target", &server.base, "--quiet", "--seed", "4"])
+            .args([
+                "--users",
+                "14020",
+                "--stock",
+                "1000",
+                "--clickers-pct",
+                "100",
+            ])
+            .args([
+                "--botnet-users",
+                "10000",
+                "--botnet-ips",
+                &BOTNET_IPS.to_string(),
+            ])
+            .args([
+                "--scripts",
+                "20",
+                "--script-ips",
+                "20",
+                "--clicker-ips",
+                "4000",
+            ])
+            .args([
+                "--connections",
+                "64",
+                "--duration",
+                "5",
+                "--max-requests",
+                "200000",
+            ])
+            .arg("--json")
+            .arg(&json)
+            .env("STAMPEDE_TOKEN_SECRET", TOKEN_SECRET)
+            .env("STAMPEDE_ADMIN_KEY", ADMIN_KEY),
     );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -151,15 +145,12 @@ async fn bots_are_banned_clickers_win_their_share_and_nothing_oversells() {
         blocked > bots["requests"].as_u64().unwrap() / 2,
         "most bot requests should meet a ban: {bots:#}"
     );
-    let list: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v1/admin/blocklist", server.base))
-        .header("authorization", admin())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list = send_json(
+        reqwest::Client::new()
+            .get(format!("{}/v1/admin/blocklist", server.base))
+            .header("authorization", admin()),
+    )
+    .await;
     let banned_bot_ips = list["entries"]
         .as_array()
         .unwrap()

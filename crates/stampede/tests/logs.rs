@@ -23,20 +23,8 @@ async fn json_logs_are_one_object_a_line_and_the_access_log_names_each_request()
     .spawn()
     .expect("spawn stampede serve");
     let base = format!("http://127.0.0.1:{port}");
+    support::wait_until_healthy(&base).await;
     let client = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
-            && r.status().is_success()
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let missing = client
         .get(format!(
             "{base}/v1/campaigns/c_00000000000000000000000000000000"

@@ -1,6 +1,12 @@
 //! Shared helpers for the HTTP integration tests: a real server on a random local port, driven
 //! through `stampede_server::serve_on`, plus request and assertion helpers.
 //!
+//! A server decides on the machine's clock unless started with [`TestServer::start_manual`]:
+//! then every limiter, ban, token and idempotency window reads a [`ManualClock`] that only the
+//! test moves ([`TestServer::advance`]), so "after the window" is a step, not a sleep. Its
+//! background tasks (upkeep, config watcher) still tick on tokio's real clock: a test waits for
+//! them with [`eventually`] or [`TestServer::wait_until`], which poll against a deadline.
+//!
 //! Each test binary uses a subset of these helpers, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
@@ -10,6 +16,7 @@ use std::time::Duration;
 use reqwest::{Client, Method, Response, StatusCode};
 use serde_json::{Value, json};
 use stampede_api::AppState;
+use stampede_clock::{ManualClock, SharedClock};
 use stampede_engine::{Clock, SystemClock};
 use stampede_server::Config;
 use tempfile::TempDir;
@@ -22,8 +29,11 @@ use tokio::task::JoinHandle;
 pub(crate) const TOKEN_SECRET: &str = "test-token-secret-0123456789abcdef";
 /// Admin key every test server accepts.
 pub(crate) const ADMIN_KEY: &str = "admin-key-0123456789abcdef";
-/// How long helpers wait for a condition the server reaches asynchronously.
-const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+/// How long helpers wait for a condition the server reaches asynchronously: generous for a
+/// loaded machine; polls end as soon as the condition holds.
+pub(crate) const SETTLE_LIMIT: Duration = Duration::from_secs(5);
+/// Pause between two looks at a condition being waited for.
+const POLL_EVERY: Duration = Duration::from_millis(10);
 
 /// A running server on `127.0.0.1:<random port>` with its own data directory.
 pub(crate) struct TestServer {
@@ -35,6 +45,10 @@ pub(crate) struct TestServer {
     pub config: Config,
     /// The server's state, for waiting on internal counters (e.g. requests in flight).
     pub state: Arc<AppState>,
+    /// The clock the server decides on (kept across a restart).
+    clock: SharedClock,
+    /// The same clock, when the test moves it ([`TestServer::start_manual`]).
+    manual: Option<ManualClock>,
     dir: TempDir,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -48,6 +62,18 @@ impl TestServer {
 
     /// Starts a server with the test defaults adjusted by `tweak`.
     pub(crate) async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_on(tweak, None).await
+    }
+
+    /// Starts a server with the test defaults adjusted by `tweak`, deciding on a
+    /// [`ManualClock`] that shows the machine's time now and then moves only through
+    /// [`TestServer::advance`].
+    pub(crate) async fn start_manual(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let clock = ManualClock::new(SystemClock::new().now());
+        Self::start_on(tweak, Some(clock)).await
+    }
+
+    async fn start_on(tweak: impl FnOnce(&mut Config), manual: Option<ManualClock>) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary data directory");
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),
@@ -63,11 +89,20 @@ impl TestServer {
         };
         tweak(&mut config);
         config.validate().expect("test config is valid");
-        Self::launch(dir, config).await
+        let clock: SharedClock = match &manual {
+            Some(manual) => Arc::new(manual.clone()),
+            None => Arc::new(SystemClock::new()),
+        };
+        Self::launch(dir, config, clock, manual).await
     }
 
-    async fn launch(dir: TempDir, config: Config) -> TestServer {
-        let state = stampede_server::build_state(&config).expect("engine opens");
+    async fn launch(
+        dir: TempDir,
+        config: Config,
+        clock: SharedClock,
+        manual: Option<ManualClock>,
+    ) -> TestServer {
+        let state = stampede_server::build(&config, Arc::clone(&clock)).expect("engine opens");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind a local port");
@@ -86,14 +121,32 @@ impl TestServer {
             client: Client::new(),
             config,
             state,
+            clock,
+            manual,
             dir,
             shutdown,
             task,
         }
     }
 
+    /// Moves the server's clock forward by `by`: every window, ban and expiry it decides on.
+    ///
+    /// # Panics
+    /// If the server was not started with [`TestServer::start_manual`].
+    pub(crate) fn advance(&self, by: Duration) {
+        self.manual
+            .as_ref()
+            .expect("TestServer::advance needs a server started with start_manual")
+            .advance(by);
+    }
+
     /// Stops the server (graceful shutdown, engine stopped) and returns its data directory.
     pub(crate) async fn shutdown(self) -> (TempDir, Config) {
+        let (dir, config, _, _) = self.stop().await;
+        (dir, config)
+    }
+
+    async fn stop(self) -> (TempDir, Config, SharedClock, Option<ManualClock>) {
         let TestServer {
             client,
             state,
@@ -101,6 +154,8 @@ impl TestServer {
             shutdown,
             task,
             config,
+            clock,
+            manual,
             ..
         } = self;
         drop(client);
@@ -109,13 +164,18 @@ impl TestServer {
         task.await
             .expect("server task did not panic")
             .expect("server stopped cleanly");
-        (dir, config)
+        (dir, config, clock, manual)
     }
 
-    /// Stops the server and starts a new one on the same data directory and config.
+    /// Stops the server and starts a new one on the same data directory, config and clock.
     pub(crate) async fn restart(self) -> TestServer {
-        let (dir, config) = self.shutdown().await;
-        Self::launch(dir, config).await
+        let (dir, config, clock, manual) = self.stop().await;
+        Self::launch(dir, config, clock, manual).await
+    }
+
+    /// RFC 3339 of the server's now + `offset_secs` (whole seconds, so up to a second earlier).
+    pub(crate) fn rfc3339_from_now(&self, offset_secs: i64) -> String {
+        rfc3339_from(self.state.now_unix_secs(), offset_secs)
     }
 
     /// `base` + `path`.
@@ -128,9 +188,13 @@ impl TestServer {
         format!("Bearer {ADMIN_KEY}")
     }
 
-    /// `Authorization` value of `user`, valid for an hour.
+    /// `Authorization` value of `user`, valid for an hour on the server's clock.
     pub(crate) fn token(&self, user: &str) -> String {
-        bearer(&user_token(TOKEN_SECRET, user, unix_now() + 3600))
+        bearer(&user_token(
+            TOKEN_SECRET,
+            user,
+            self.state.now_unix_secs() + 3600,
+        ))
     }
 
     /// A request builder for `method path`.
@@ -281,14 +345,25 @@ impl TestServer {
 
     /// Waits (bounded) until `condition` holds on the server state.
     pub(crate) async fn wait_until(&self, what: &str, condition: impl Fn(&AppState) -> bool) {
-        let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
-        while !condition(&self.state) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        eventually(what, || async { condition(&self.state) }).await;
+    }
+}
+
+/// Polls `probe` until it answers true; fails the test after [`SETTLE_LIMIT`]. For effects the
+/// server reaches by itself (a reload, an upkeep pass, a freed connection), never in place of
+/// moving a [`ManualClock`].
+pub(crate) async fn eventually<F, Fut>(what: &str, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+    while !probe().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(POLL_EVERY).await;
     }
 }
 
@@ -299,7 +374,12 @@ pub(crate) fn unix_now() -> u64 {
 
 /// RFC 3339 of now + `offset_secs` (negative: in the past).
 pub(crate) fn rfc3339_from_now(offset_secs: i64) -> String {
-    let now = i64::try_from(unix_now()).expect("seconds fit in i64");
+    rfc3339_from(unix_now(), offset_secs)
+}
+
+/// RFC 3339 of `unix_secs` + `offset_secs`.
+fn rfc3339_from(unix_secs: u64, offset_secs: i64) -> String {
+    let now = i64::try_from(unix_secs).expect("seconds fit in i64");
     OffsetDateTime::from_unix_timestamp(now + offset_secs)
         .expect("in range")
         .format(&Rfc3339)
@@ -347,6 +427,26 @@ pub(crate) async fn expect_error(response: Response, status: StatusCode, code: &
     assert_error_shape(&json);
     assert_eq!(json["error"]["code"], code, "{json}");
     json["error"]["message"].as_str().unwrap_or("").to_owned()
+}
+
+/// Asserts `response` is 429 `rate_limited`.
+pub(crate) async fn expect_rate_limited(response: Response) {
+    expect_error(response, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+/// The whole-seconds `Retry-After` of `response`, asserted to be 1 or 2 (what a limit of one
+/// a second answers).
+pub(crate) fn retry_after_secs(response: &Response) -> u64 {
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After header")
+        .to_str()
+        .unwrap()
+        .parse()
+        .expect("Retry-After is whole seconds");
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    retry_after
 }
 
 /// Asserts `json` is `{"error":{"code":<string>,"message":<string>}}` and nothing else.

@@ -1,15 +1,23 @@
 //! Runs the real `stampede` binary for end-to-end tests.
 #![allow(dead_code, missing_docs)]
 
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use stampede_engine::stopwatch;
+
 pub(crate) const TOKEN_SECRET: &str = "e2e-token-secret-0123456789abcdef";
 pub(crate) const ADMIN_KEY: &str = "e2e-admin-key-0123456789abcdef";
 /// How long a started server may take to answer /healthz (a debug build replaying a journal).
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a whole `stampede bench` run may take (a debug build: start-up, its seconds of
+/// load, the audit) before the test fails instead of hanging.
+const BENCH_TIMEOUT: Duration = Duration::from_secs(180);
+/// Pause between two looks at a condition or a child process being waited for.
+const POLL_EVERY: Duration = Duration::from_millis(20);
 
 pub(crate) fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_stampede"))
@@ -64,8 +72,115 @@ pub(crate) async fn exit_within(mut child: Child, limit: Duration) -> Output {
                 String::from_utf8_lossy(&output.stderr)
             );
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(POLL_EVERY).await;
     }
+}
+
+/// Runs `command` to its end as `Command::output` does (stdin closed, stdout and stderr
+/// captured), at most `limit`: a child still running then is killed and the test fails. The pipes are drained while it runs, so a child
+/// that writes a lot cannot block on a full pipe.
+pub(crate) fn output_within(command: &mut Command, limit: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the child");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = stopwatch();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll child") {
+            break status;
+        }
+        if started.elapsed() >= limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "still running after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&stderr.join().unwrap_or_default())
+            );
+        }
+        std::thread::sleep(POLL_EVERY);
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout drained"),
+        stderr: stderr.join().expect("stderr drained"),
+    }
+}
+
+/// Runs a `stampede bench` command that must succeed, at most [`BENCH_TIMEOUT`]; its stdout.
+pub(crate) fn bench_succeeds(command: &mut Command) -> String {
+    let out = output_within(command, BENCH_TIMEOUT);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "bench failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Polls `condition` until it holds; fails the test after `limit`.
+pub(crate) async fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// Waits until the server at `base` answers `/healthz` with a success, at most
+/// [`START_TIMEOUT`].
+pub(crate) async fn wait_until_healthy(base: &str) {
+    let client = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server did not start"
+        );
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// Sends `request` and reads its body as JSON.
+pub(crate) async fn send_json(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request
+        .send()
+        .await
+        .expect("request sent")
+        .json()
+        .await
+        .expect("a JSON body")
 }
 
 impl Server {
@@ -80,20 +195,8 @@ impl Server {
             base: format!("http://127.0.0.1:{port}"),
             port,
         };
-        let client = reqwest::Client::new();
-        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        loop {
-            if let Ok(r) = client.get(format!("{}/healthz", server.base)).send().await
-                && r.status().is_success()
-            {
-                return server;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "server did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until_healthy(&server.base).await;
+        server
     }
 
     /// SIGKILL: no shutdown hook runs, unsynced data is at the kernel's mercy.
@@ -135,15 +238,7 @@ pub(crate) async fn winners(
         if let Some(cursor) = &after {
             url.push_str(&format!("&after={cursor}"));
         }
-        let page: serde_json::Value = client
-            .get(url)
-            .header("authorization", admin())
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = send_json(client.get(url).header("authorization", admin())).await;
         for w in page["winners"].as_array().unwrap() {
             all.push((
                 w["user_id"].as_str().unwrap().to_owned(),
