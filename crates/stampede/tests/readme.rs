@@ -17,8 +17,6 @@ const README: &str = include_str!("../../../README.md");
 const SESSION_HEADING: &str = "### A session with curl";
 /// How long the session's script may run (it only talks to a local server).
 const SCRIPT_LIMIT: Duration = Duration::from_secs(60);
-/// How long a debug build may take to answer /healthz.
-const SERVER_START: Duration = Duration::from_secs(30);
 /// How long the simulated customer may take to pay (it pays 50 ms after `pay`).
 const PAID_WITHIN: Duration = Duration::from_secs(10);
 
@@ -94,20 +92,7 @@ async fn the_curl_session_runs_as_written_and_leaves_no_file() {
         base: format!("http://127.0.0.1:{port}"),
         port,
     };
-    let client = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + SERVER_START;
-    while !client
-        .get(format!("{}/healthz", server.base))
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "serve did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::wait_until_healthy(&server.base).await;
     let before = entries(dir.path());
     assert_eq!(
         before,
@@ -172,17 +157,15 @@ async fn the_curl_session_runs_as_written_and_leaves_no_file() {
         let expires = stampede_engine::SystemClock::new().now().0 / 1000 + 3_600;
         stampede_api::mint_token(token.trim().as_bytes(), "alice", expires)
     };
+    let client = reqwest::Client::new();
     let deadline = tokio::time::Instant::now() + PAID_WITHIN;
     loop {
-        let body: serde_json::Value = client
-            .get(format!("{}/v1/orders/{order}", server.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = support::send_json(
+            client
+                .get(format!("{}/v1/orders/{order}", server.base))
+                .bearer_auth(&token),
+        )
+        .await;
         if body["state"] == "paid" {
             break;
         }
