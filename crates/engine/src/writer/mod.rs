@@ -116,6 +116,38 @@ impl<S: Storage> Writer<Journal<S>> {
 }
 
 impl<L: Log> Writer<L> {
+    /// Replays the records `log` holds from position `from` on into `ledger` — a fresh
+    /// ledger for `from == 0`, or one restored from a snapshot covering the positions before
+    /// `from` — asserts every invariant, and returns the writer appending to `log`. Any
+    /// [`Log`] (a file journal, a replicated log) is opened the same way; nothing of the
+    /// writer, the ledger or replay depends on which.
+    ///
+    /// # Errors
+    /// [`OpenError::Recovery`] if the log cannot be read or a record does not apply.
+    pub fn replay(
+        mut log: L,
+        mut ledger: Ledger,
+        from: u64,
+        clock: Arc<dyn Clock>,
+        rng_seed: Option<u64>,
+    ) -> Result<(Self, Recovered), OpenError> {
+        let started = stopwatch();
+        let end = log
+            .read_from(from, &mut |_, payload| {
+                codec::apply_payload(&mut ledger, payload)
+            })
+            .map_err(codec::recovery_error)?;
+        ledger.assert_invariants();
+        let recovered = Recovered {
+            records: end.saturating_sub(from),
+            truncated_tail_bytes: 0,
+            campaigns: ledger.campaigns().count(),
+            orders: ledger.order_count(),
+            replay_millis: started.elapsed().as_millis(),
+        };
+        Ok((Self::new(log, ledger, clock, rng_seed), recovered))
+    }
+
     /// A writer appending to `log`, which holds exactly the records `ledger` was replayed
     /// from: the read side is rebuilt from the ledger, and every deadline queued in it is
     /// noted. Order ids and packet draws come from `rng_seed` (`None`: drawn from the OS).
