@@ -2,8 +2,8 @@
 # bench/cpu-per-request.sh — the server's CPU time per request on the sold-out grab path and on
 # the baseline (`stampede baseline`, minimal hyper), from `perf stat -e task-clock` on the
 # server's process while wrk drives it: where the server's time goes, per request, beside
-# the baseline's in the same run (the ratio). It moves less with other load than throughput
-# does, but it is not immune: a process busy on both cores inflated both figures by 30-60 %
+# the baseline's in the same run (the ratio). Other load inflates it as it does throughput:
+# a process busy on both cores inflated both figures by 30-60 %
 # here (baseline 7.7 µs on a lightly loaded machine, 10.7-14.7 µs beside a test run), so
 # compare builds only in the same run, alternating, and leave throughput verdicts to
 # bench/compare.sh.
