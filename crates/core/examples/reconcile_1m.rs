@@ -17,7 +17,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use stampede_core::*;
 
-/// Orders when no count is given: the 1,000,000-winner target.
+/// Orders when no count is given: 1,000,000 winners, the largest sale reconciliation must
+/// handle in one pass.
 const DEFAULT_ORDERS: u64 = 1_000_000;
 /// Timed runs of each measurement; the best is reported (the machine is shared).
 const RUNS: usize = 3;

@@ -1,4 +1,4 @@
-//! Issue 5: the payment-callback handling rate through [`Engine::record_payment`], against the
+//! The payment-callback handling rate through [`Engine::record_payment`], against the
 //! grab write path measured in the same run.
 //!
 //! Run: `cargo run --release -p stampede-engine --example callback_rate [-- SECONDS ROUNDS

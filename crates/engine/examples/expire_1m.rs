@@ -1,4 +1,4 @@
-//! Issue 5: 1,000,000 pending orders expiring — what the expiry timer costs per order, and the
+//! 1,000,000 pending orders expiring (a large sale whose payment window closes at once) — what the expiry timer costs per order, and the
 //! memory a pending order holds.
 //!
 //! Run: `cargo run --release -p stampede-engine --example expire_1m [-- ORDERS]` (default and
@@ -48,7 +48,8 @@ use support::{memory, mib, writer_cpu};
 const T0: UnixMillis = UnixMillis(1_794_398_400_000);
 /// The payment window of the campaign: every order falls due at `T0 + WINDOW_SECS`.
 const WINDOW_SECS: u64 = 60;
-/// Most orders: the issue's figure, and a bound on the run's memory and time.
+/// Most orders: a large sale's winners all left unpaid, and a bound on the run's memory and
+/// time.
 const MAX_ORDERS: u64 = 1_000_000;
 /// Grabs in flight at once while building the journal.
 const GRABS_IN_FLIGHT: u64 = 4_096;
