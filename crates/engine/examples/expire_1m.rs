@@ -1,5 +1,5 @@
-//! 1,000,000 pending orders expiring (a large sale whose payment window closes at once) — what the expiry timer costs per order, and the
-//! memory a pending order holds.
+//! 1,000,000 pending orders expiring (a large sale whose payment window closes at once): what
+//! the expiry timer costs per order, and the memory a pending order holds.
 //!
 //! Run: `cargo run --release -p stampede-engine --example expire_1m [-- ORDERS]` (default and
 //! most 1,000,000).
