@@ -49,6 +49,7 @@ fn main() {
     else {
         unreachable!("a creation records a creation")
     };
+    let sim = ChannelName::parse("sim").expect("a valid name");
     let mut lines = Vec::with_capacity(orders as usize);
     for i in 0..orders {
         let user = UserId::parse(&format!("user-{i}")).unwrap();
@@ -56,7 +57,7 @@ fn main() {
             panic!("grab {i} did not win")
         };
         let payment = Payment {
-            channel: "sim".into(),
+            channel: sim.clone(),
             txn_id: format!("txn-{i:010}"),
             amount_cents: ticket.amount_cents,
             paid_at: now,
@@ -73,7 +74,7 @@ fn main() {
     }
     let statement = Statement {
         covers_until: None,
-        channel: "sim".into(),
+        channel: sim,
         lines,
     };
     println!(

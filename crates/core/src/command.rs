@@ -8,6 +8,7 @@
 
 use rand::Rng;
 
+use crate::channel_name::ChannelName;
 use crate::claim::{ClaimStart, PayoutResult};
 use crate::decision::Decision;
 use crate::ids::{CampaignId, OrderId, UserId};
@@ -65,7 +66,7 @@ pub enum Command {
         /// The requester (only the order's user may pay it).
         by: UserId,
         /// The channel the payment is started on.
-        channel: String,
+        channel: ChannelName,
     },
     /// Record a verified channel payment (callback, query or in-process delivery).
     RecordPayment {

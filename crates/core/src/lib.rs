@@ -6,6 +6,7 @@
 //! journal makes its [`Record`]s durable; replay applies the same records.
 
 mod campaign;
+mod channel_name;
 mod claim;
 mod command;
 mod decision;
@@ -25,6 +26,7 @@ mod red_packet;
 mod spec;
 
 pub use campaign::Campaign;
+pub use channel_name::{ChannelName, ChannelNameError, MAX_CHANNEL_BYTES};
 pub use claim::{ClaimStart, MAX_PAYOUT_ID_BYTES, PayoutId, PayoutIdError, PayoutResult};
 pub use command::{Command, CreateOutcome, Outcome};
 pub use decision::Decision;
@@ -37,10 +39,7 @@ pub use money::{Cents, MAX_CENTS, UnixMillis};
 pub use order::{InvalidTransition, Order, OrderState};
 pub use order_key::OrderKey;
 pub use outcome::{CampaignStatus, GrabOutcome, OrderOutcome, OrderTicket};
-pub use payment::{
-    MAX_CHANNEL_BYTES, MAX_TXN_ID_BYTES, Payment, PaymentError, PaymentOutcome, validate_channel,
-    validate_txn_id,
-};
+pub use payment::{MAX_TXN_ID_BYTES, Payment, PaymentError, PaymentOutcome, validate_txn_id};
 pub use payment_book::{
     MAX_CHANNELS_PER_ORDER, MAX_EXTRA_PAYMENTS_PER_ORDER, MAX_REFUND_ID_BYTES, PaymentEntry,
     PaymentKind, RefundIdError, RefundStatus, refund_key, validate_refund_id,

@@ -10,13 +10,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel_name::ChannelName;
 use crate::ids::{MAX_PROVIDER_ID_BYTES, is_provider_id};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order};
 use crate::payment_book::PaymentKind;
 
-/// Longest channel name, in bytes: names are short identifiers (`sim`, `wechat`).
-pub const MAX_CHANNEL_BYTES: usize = 32;
 /// Longest channel transaction id, in bytes (see [`MAX_PROVIDER_ID_BYTES`]).
 pub const MAX_TXN_ID_BYTES: usize = MAX_PROVIDER_ID_BYTES;
 
@@ -24,7 +23,7 @@ pub const MAX_TXN_ID_BYTES: usize = MAX_PROVIDER_ID_BYTES;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Payment {
     /// The channel that took the money.
-    pub channel: String,
+    pub channel: ChannelName,
     /// The channel's transaction id (unique per channel).
     pub txn_id: String,
     /// What was paid.
@@ -33,21 +32,18 @@ pub struct Payment {
     pub paid_at: UnixMillis,
 }
 
-/// A payment field that breaks the rules.
+/// A payment field that breaks the rules (the channel's name was checked where it was read:
+/// it is a [`ChannelName`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentError {
-    /// Empty, too long or not `[a-z0-9_-]`.
-    #[error("channel must be 1..={MAX_CHANNEL_BYTES} bytes of [a-z0-9_-]")]
-    Channel,
     /// Empty, too long or with control characters.
     #[error("txn_id must be 1..={MAX_TXN_ID_BYTES} bytes without control characters")]
     TxnId,
 }
 
 impl Payment {
-    /// Checks the channel name and transaction id.
+    /// Checks the transaction id.
     pub fn validate(&self) -> Result<(), PaymentError> {
-        validate_channel(&self.channel)?;
         validate_txn_id(&self.txn_id)
     }
 }
@@ -59,20 +55,6 @@ pub fn validate_txn_id(txn_id: &str) -> Result<(), PaymentError> {
         Ok(())
     } else {
         Err(PaymentError::TxnId)
-    }
-}
-
-/// Checks a channel name: 1..=[`MAX_CHANNEL_BYTES`] bytes of `[a-z0-9_-]`.
-pub fn validate_channel(channel: &str) -> Result<(), PaymentError> {
-    let valid = !channel.is_empty()
-        && channel.len() <= MAX_CHANNEL_BYTES
-        && channel
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(PaymentError::Channel)
     }
 }
 
@@ -139,7 +121,7 @@ mod tests {
     #[test]
     fn field_bounds() {
         let mut p = Payment {
-            channel: "sim".into(),
+            channel: ChannelName::parse("sim").unwrap(),
             txn_id: "t-1".into(),
             amount_cents: Cents(1),
             paid_at: UnixMillis(0),
@@ -159,8 +141,5 @@ mod tests {
         assert_eq!(p.validate(), Ok(()));
         assert_eq!(validate_txn_id("é"), Ok(()), "non-ASCII is allowed");
         assert_eq!(validate_txn_id("a\nb"), Err(PaymentError::TxnId));
-        p.txn_id = "t".into();
-        p.channel = "Sim".into();
-        assert_eq!(p.validate(), Err(PaymentError::Channel));
     }
 }

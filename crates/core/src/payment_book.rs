@@ -16,6 +16,7 @@ use std::hash::{BuildHasher, RandomState};
 use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
+use crate::channel_name::ChannelName;
 use crate::money::UnixMillis;
 use crate::payment::Payment;
 
@@ -125,30 +126,30 @@ pub(crate) struct PaymentBook {
     /// Entries whose refund is still pending.
     pending_refunds: usize,
     /// `paying` order index → the channels its payment was started on.
-    paying: HashMap<u32, Vec<String>>,
+    paying: HashMap<u32, Vec<ChannelName>>,
     /// (when to query next, order index) for `paying` orders, oldest first. Entries of orders
     /// that left `paying` are dropped when they reach the front.
     query_queue: VecDeque<(UnixMillis, u32)>,
 }
 
 impl PaymentBook {
-    fn txn_hash(&self, channel: &str, txn_id: &str) -> u64 {
+    fn txn_hash(&self, channel: &ChannelName, txn_id: &str) -> u64 {
         self.hasher.hash_one((channel, txn_id))
     }
 
     /// The entry recorded for (channel, txn_id).
-    pub(crate) fn find(&self, channel: &str, txn_id: &str) -> Option<&PaymentEntry> {
+    pub(crate) fn find(&self, channel: &ChannelName, txn_id: &str) -> Option<&PaymentEntry> {
         self.find_index(channel, txn_id)
             .map(|i| &self.entries[i as usize])
     }
 
     /// The position in [`PaymentBook::entries`] of the entry recorded for (channel, txn_id).
-    pub(crate) fn find_index(&self, channel: &str, txn_id: &str) -> Option<u32> {
+    pub(crate) fn find_index(&self, channel: &ChannelName, txn_id: &str) -> Option<u32> {
         let entries = &self.entries;
         self.by_txn
             .find(self.txn_hash(channel, txn_id), |&i| {
                 let p = &entries[i as usize].payment;
-                p.channel == channel && p.txn_id == txn_id
+                p.channel == *channel && p.txn_id == txn_id
             })
             .copied()
     }
@@ -244,7 +245,7 @@ impl PaymentBook {
     pub(crate) fn check_refund(
         &self,
         index: u32,
-        channel: &str,
+        channel: &ChannelName,
         txn_id: &str,
     ) -> Result<(), &'static str> {
         let entry = self
@@ -262,7 +263,7 @@ impl PaymentBook {
     /// Confirms a checked refund.
     pub(crate) fn confirm_refund(
         &mut self,
-        channel: &str,
+        channel: &ChannelName,
         txn_id: &str,
         refund_id: String,
         at: UnixMillis,
@@ -284,21 +285,21 @@ impl PaymentBook {
     }
 
     /// The channels the `paying` order at `index` was started on.
-    pub(crate) fn paying_channels(&self, index: u32) -> &[String] {
+    pub(crate) fn paying_channels(&self, index: u32) -> &[ChannelName] {
         self.paying.get(&index).map_or(&[], Vec::as_slice)
     }
 
     /// Notes that the order at `index` started paying on `channel` at `at` (once per channel).
-    pub(crate) fn start_paying(&mut self, index: u32, channel: &str, at: UnixMillis) {
+    pub(crate) fn start_paying(&mut self, index: u32, channel: &ChannelName, at: UnixMillis) {
         let channels = self.paying.entry(index).or_default();
-        if channels.iter().any(|c| c == channel) {
+        if channels.contains(channel) {
             return;
         }
         assert!(channels.len() < MAX_CHANNELS_PER_ORDER);
         if channels.is_empty() {
             self.query_queue.push_back((at, index));
         }
-        channels.push(channel.to_owned());
+        channels.push(channel.clone());
     }
 
     /// The order at `index` left `paying` without a settling payment (expired, cancelled).

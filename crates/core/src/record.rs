@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel_name::ChannelName;
 use crate::claim::PayoutId;
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
@@ -90,7 +91,7 @@ pub enum Record {
         /// The state it was in.
         from: OrderState,
         /// The channel.
-        channel: String,
+        channel: ChannelName,
         /// When.
         at: UnixMillis,
     },
@@ -118,7 +119,7 @@ pub enum Record {
         /// The order.
         order_id: OrderId,
         /// The refunded payment's channel.
-        channel: String,
+        channel: ChannelName,
         /// The refunded payment's transaction id.
         txn_id: String,
         /// The channel's refund id.

@@ -10,8 +10,8 @@ use std::thread::JoinHandle;
 use parking_lot::Mutex;
 use stampede_admission::breaker::CallPermit;
 use stampede_core::{
-    CampaignId, CampaignSpec, ClaimStart, Command, CreateOutcome, GrabOutcome, Ledger, Order,
-    OrderId, OrderOutcome, Outcome, PaymentEntry, PayoutResult, UnixMillis, UserId,
+    CampaignId, CampaignSpec, ChannelName, ClaimStart, Command, CreateOutcome, GrabOutcome, Ledger,
+    Order, OrderId, OrderOutcome, Outcome, PaymentEntry, PayoutResult, UnixMillis, UserId,
 };
 use stampede_journal::{Durability, FileStorage, Storage};
 use tokio::sync::oneshot;
@@ -359,10 +359,10 @@ impl Engine {
         &self,
         order: OrderId,
         by: &UserId,
-        channel: &str,
+        channel: &ChannelName,
     ) -> Result<OrderOutcome, EngineError> {
         let by = by.clone();
-        let channel = channel.to_owned();
+        let channel = channel.clone();
         self.decide_order(Command::StartPayment { order, by, channel })
             .await
     }

@@ -17,7 +17,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use stampede_core::{Cents, OrderId, Payment, UnixMillis};
+use stampede_core::{Cents, ChannelName, OrderId, Payment, UnixMillis};
 
 use self::book::Book;
 use self::config::{PPM, SimChannelConfig};
@@ -57,6 +57,8 @@ pub struct SimChannel {
 
 struct Inner {
     config: SimChannelConfig,
+    /// `config.name`, checked.
+    name: ChannelName,
     clock: Arc<dyn Clock>,
     rng: Mutex<ChaCha8Rng>,
     book: Mutex<Book>,
@@ -126,11 +128,13 @@ impl SimChannel {
         if let Err(error) = config.validate() {
             panic!("SimChannel::new: {error}");
         }
+        let name = ChannelName::parse(&config.name).expect("validate checked the name");
         assert!(max_transactions <= MAX_SIM_TRANSACTIONS && max_pending <= MAX_PENDING_DELIVERIES);
         let book = Book::new(max_transactions);
         let inner = Inner {
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
             config,
+            name,
             clock,
             book: Mutex::new(book),
             sessions: Mutex::default(),
@@ -161,7 +165,7 @@ impl SimChannel {
         path: &std::path::Path,
     ) -> std::io::Result<Self> {
         let mut channel = Self::new(config, clock);
-        let (store, loaded) = store::Store::open(path, &channel.inner.config.name)?;
+        let (store, loaded) = store::Store::open(path, &channel.inner.name)?;
         let inner = Arc::get_mut(&mut channel.inner).expect("a new channel is not shared yet");
         let book = inner.book.get_mut();
         if loaded.payments.len() > MAX_SIM_TRANSACTIONS {
@@ -254,8 +258,8 @@ impl SimChannel {
 }
 
 impl PaymentChannel for SimChannel {
-    fn name(&self) -> &str {
-        &self.inner.config.name
+    fn name(&self) -> &ChannelName {
+        &self.inner.name
     }
 
     fn pay<'a>(
@@ -318,7 +322,7 @@ impl PaymentChannel for SimChannel {
     ) -> ChannelFuture<'a, Result<RefundReceipt, ChannelError>> {
         Box::pin(async move {
             self.inner.call().await?;
-            let name = &self.inner.config.name;
+            let name = &self.inner.name;
             let mut book = self.inner.book.lock();
             let before = book.refund_count();
             let receipt = book.refund(name, payment, idempotency_key)?;
@@ -338,18 +342,15 @@ impl Inner {
     /// What a client needs to pay `order` on this channel.
     fn instructions(&self, order: OrderId, amount: Cents) -> PayInstructions {
         PayInstructions {
-            channel: self.config.name.clone(),
-            pay_url: format!(
-                "sim://{}/pay/{order}?amount_cents={}",
-                self.config.name, amount.0
-            ),
+            channel: self.name.clone(),
+            pay_url: format!("sim://{}/pay/{order}?amount_cents={}", self.name, amount.0),
             amount_cents: amount,
         }
     }
 
     /// Makes one payment out of a reservation and keeps it in the store, if any.
     fn record(&self, book: &mut Book, order: OrderId, amount: Cents, at: UnixMillis) -> Payment {
-        let payment = book.record(&self.config.name, order, amount, at);
+        let payment = book.record(&self.name, order, amount, at);
         if let Some(store) = &self.store {
             store.lock().payment(order, &payment);
         }
@@ -420,7 +421,7 @@ impl Inner {
     fn drop_callbacks(&self, count: u64, reason: &'static str) {
         self.dropped.fetch_add(count, Ordering::SeqCst);
         metrics::counter!("stampede_channel_callbacks_dropped_total",
-            "channel" => self.config.name.clone(), "reason" => reason)
+            "channel" => self.name.to_string(), "reason" => reason)
         .increment(count);
     }
 }
