@@ -31,16 +31,28 @@ pub enum GrabOutcome {
 }
 
 impl GrabOutcome {
+    /// Every code [`GrabOutcome::code`] answers, one per variant: what metrics pre-register.
+    /// `code` reads its answer from here, so a new variant's code cannot be missing.
+    pub const CODES: [&'static str; 6] = [
+        "won",
+        "already_won",
+        "sold_out",
+        "not_started",
+        "ended",
+        "campaign_not_found",
+    ];
+
     /// The stable code the API and metrics use.
     pub fn code(&self) -> &'static str {
-        match self {
-            GrabOutcome::Won(_) => "won",
-            GrabOutcome::AlreadyWon(_) => "already_won",
-            GrabOutcome::SoldOut => "sold_out",
-            GrabOutcome::NotStarted => "not_started",
-            GrabOutcome::Ended => "ended",
-            GrabOutcome::CampaignNotFound => "campaign_not_found",
-        }
+        let at = match self {
+            GrabOutcome::Won(_) => 0,
+            GrabOutcome::AlreadyWon(_) => 1,
+            GrabOutcome::SoldOut => 2,
+            GrabOutcome::NotStarted => 3,
+            GrabOutcome::Ended => 4,
+            GrabOutcome::CampaignNotFound => 5,
+        };
+        Self::CODES[at]
     }
 }
 
@@ -107,5 +119,32 @@ impl CampaignStatus {
         } else {
             CampaignStatus::Active
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_grab_outcome_has_its_own_stable_code() {
+        let ticket = OrderTicket {
+            order_id: OrderId(1),
+            amount_cents: Cents(1),
+        };
+        let outcomes = [
+            GrabOutcome::Won(ticket),
+            GrabOutcome::AlreadyWon(ticket),
+            GrabOutcome::SoldOut,
+            GrabOutcome::NotStarted,
+            GrabOutcome::Ended,
+            GrabOutcome::CampaignNotFound,
+        ];
+        let codes: Vec<&str> = outcomes.iter().map(GrabOutcome::code).collect();
+        assert_eq!(
+            codes,
+            GrabOutcome::CODES,
+            "each variant answers its own code"
+        );
     }
 }
