@@ -7,140 +7,16 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use self::plan::{Plan, plan, route_index};
+use self::verdict::{Verdict, concurrency_verdict, leaky_verdict, rate_verdict};
 use super::counts::{RuleCounts, RuleDecision};
 use super::limiter::{Limiter, LimiterConfig};
-use super::spec::{Dimension, LimiterSpec, Route, RuleError, RuleSpec, validate};
+use super::request::{Admitted, LimitAnswer, Rejection, RejectionKind, RequestKeys, Stage};
+use super::spec::{Dimension, Route, RuleError, RuleSpec, validate};
 use crate::clock::SharedClock;
-use crate::keyed_rate::RateDecision;
-use crate::leaky_bucket::LeakyDecision;
-use crate::queued_in_flight::{QueueDecision, QueuedPermit};
 
-/// When a rule runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stage {
-    /// Before the token is checked: global, route, ip and campaign rules.
-    BeforeAuth,
-    /// After: user and user × campaign rules.
-    AfterAuth,
-}
-
-impl Stage {
-    /// Every stage, in the order a request meets them.
-    const ALL: [Stage; 2] = [Stage::BeforeAuth, Stage::AfterAuth];
-
-    fn index(self) -> usize {
-        match self {
-            Stage::BeforeAuth => 0,
-            Stage::AfterAuth => 1,
-        }
-    }
-}
-
-fn route_index(route: Route) -> usize {
-    match route {
-        Route::Grab => 0,
-        Route::CampaignDetail => 1,
-        Route::Order => 2,
-    }
-}
-
-/// What a request is keyed by.
-#[derive(Clone, Copy, Debug)]
-pub struct RequestKeys<'a> {
-    /// Its route.
-    pub route: Route,
-    /// Client address.
-    pub ip: Option<IpAddr>,
-    /// Authenticated user (after auth).
-    pub user: Option<&'a str>,
-    /// Campaign id bits, when the route has one.
-    pub campaign: Option<u128>,
-}
-
-/// Why a request was refused by a rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Rejection {
-    /// The rule's name (shared with the compiled rule: a rejection allocates nothing).
-    pub rule: Arc<str>,
-    /// Its dimension.
-    pub dimension: Dimension,
-    /// What kind of refusal it is.
-    pub kind: RejectionKind,
-    /// When to come back.
-    pub retry_after: Duration,
-    /// Whether the rule's rejections count toward automatic bans.
-    pub auto_ban: bool,
-}
-
-/// Why a rule refused a request. The API answers each its own way; nothing here is HTTP.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RejectionKind {
-    /// Over a rate limit, to be answered as the rule's action says.
-    RateLimited(LimitAnswer),
-    /// A concurrency rule's queue is full.
-    QueueFull,
-    /// A concurrency rule's queue wait ran out.
-    QueueTimeout,
-}
-
-impl RejectionKind {
-    /// The stable code: `rate_limited`, `overloaded` (queue full) or `queue_timeout`.
-    pub fn code(self) -> &'static str {
-        match self {
-            RejectionKind::RateLimited(_) => "rate_limited",
-            RejectionKind::QueueFull => "overloaded",
-            RejectionKind::QueueTimeout => "queue_timeout",
-        }
-    }
-}
-
-/// How a rate-limited request is answered (a rule's `action.status`, named after nginx's
-/// `limit_req_status`): as too many requests from this client (429, the default), or as the
-/// service being unavailable (503, what nginx answers by default).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LimitAnswer {
-    /// "Too many requests": the client should slow down.
-    TooManyRequests,
-    /// "Service unavailable": the service is full.
-    Unavailable,
-}
-
-impl LimitAnswer {
-    /// The answer a rule's validated `action.status` (429 or 503) names.
-    pub fn of_status(status: u16) -> Self {
-        if status == 503 {
-            LimitAnswer::Unavailable
-        } else {
-            LimitAnswer::TooManyRequests
-        }
-    }
-}
-
-/// A request admitted by every rule; holds concurrency permits until dropped.
-#[derive(Debug, Default)]
-pub struct Admitted {
-    permits: Vec<QueuedPermit>,
-}
-
-impl Admitted {
-    /// Concurrency permits held.
-    pub fn permits(&self) -> usize {
-        self.permits.len()
-    }
-}
-
-/// One outcome of one rule before dry-run and action are applied.
-enum Verdict {
-    Allow,
-    Delay(Duration),
-    /// Refused; `kind: None` is a rate limit answered as the rule's action says.
-    Reject {
-        kind: Option<RejectionKind>,
-        retry_after: Duration,
-    },
-    Permit(QueuedPermit),
-}
-
+mod plan;
+mod verdict;
 struct CompiledRule {
     spec: RuleSpec,
     /// `spec.name`, shared with every [`Rejection`] of this rule.
@@ -149,9 +25,6 @@ struct CompiledRule {
     /// Shared with the rule of the same name in the set this one replaced, if any.
     counts: Arc<RuleCounts>,
 }
-
-/// Indices into `RuleSet::rules`, in evaluation order, per route and stage.
-type Plan = [[Box<[usize]>; Stage::ALL.len()]; Route::ALL.len()];
 
 /// A compiled rule set.
 pub struct RuleSet {
@@ -167,46 +40,6 @@ impl std::fmt::Debug for RuleSet {
         f.debug_struct("RuleSet")
             .field("rules", &self.rules.len())
             .finish()
-    }
-}
-
-/// The evaluation class of a rule (module docs): lower runs first.
-fn evaluation_class(spec: &RuleSpec) -> u8 {
-    if matches!(spec.limiter, LimiterSpec::Concurrency { .. }) {
-        return 3;
-    }
-    match spec.dimension {
-        Dimension::User | Dimension::UserCampaign | Dimension::Ip => 0,
-        Dimension::Campaign => 1,
-        Dimension::Route | Dimension::Global => 2,
-    }
-}
-
-fn plan(rules: &[CompiledRule]) -> Plan {
-    std::array::from_fn(|r| {
-        let route = Route::ALL[r];
-        std::array::from_fn(|s| {
-            let stage = Stage::ALL[s];
-            let mut indices: Vec<usize> = (0..rules.len())
-                .filter(|&i| {
-                    let spec = &rules[i].spec;
-                    spec.routes.contains(&route) && stage_of(spec.dimension) == stage
-                })
-                .collect();
-            // Stable: rules of one class keep their configured order.
-            indices.sort_by_key(|&i| evaluation_class(&rules[i].spec));
-            indices.into_boxed_slice()
-        })
-    })
-}
-
-fn rate_verdict(decision: RateDecision) -> Verdict {
-    match decision {
-        RateDecision::Allowed => Verdict::Allow,
-        RateDecision::Limited { retry_after } => Verdict::Reject {
-            kind: None,
-            retry_after,
-        },
     }
 }
 
@@ -403,39 +236,6 @@ async fn sleep_once(delay: &mut Duration) {
     let wait = std::mem::take(delay);
     if !wait.is_zero() {
         tokio::time::sleep(wait).await;
-    }
-}
-
-fn stage_of(dimension: Dimension) -> Stage {
-    if dimension.before_auth() {
-        Stage::BeforeAuth
-    } else {
-        Stage::AfterAuth
-    }
-}
-
-fn leaky_verdict(decision: LeakyDecision) -> Verdict {
-    match decision {
-        LeakyDecision::Allow => Verdict::Allow,
-        LeakyDecision::Delay(wait) => Verdict::Delay(wait),
-        LeakyDecision::Reject { retry_after } => Verdict::Reject {
-            kind: None,
-            retry_after,
-        },
-    }
-}
-
-fn concurrency_verdict(decision: QueueDecision) -> Verdict {
-    match decision {
-        QueueDecision::Admitted(permit) => Verdict::Permit(permit),
-        QueueDecision::QueueFull => Verdict::Reject {
-            kind: Some(RejectionKind::QueueFull),
-            retry_after: Duration::from_secs(1),
-        },
-        QueueDecision::QueueTimeout => Verdict::Reject {
-            kind: Some(RejectionKind::QueueTimeout),
-            retry_after: Duration::from_secs(1),
-        },
     }
 }
 

@@ -1,12 +1,13 @@
 //! Unit tests of the compiled rule set: keyed and shared rules, dry runs, replacement,
 //! concurrency queues, delays and the per-route plan.
 
+use super::*;
+use crate::rules::spec::{Action, LimiterSpec};
+
 /// Compiles on the real clock (these tests do not move time).
 fn compile(specs: Vec<RuleSpec>) -> Result<RuleSet, RuleError> {
     RuleSet::compile(specs, &crate::clock::system_shared())
 }
-use super::*;
-use crate::rules::spec::Action;
 
 fn rule(name: &str, dimension: Dimension, limiter: LimiterSpec) -> RuleSpec {
     RuleSpec {
