@@ -20,7 +20,7 @@
 //! The codec is pure: it never touches storage, and decoding any byte slice returns a value rather
 //! than panicking.
 
-use crate::limits::{MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
+use crate::limits::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, READ_CHUNK_BYTES};
 
 /// Marks the start of every frame: the bytes `b"StJ2"` read as a little-endian `u32`.
 ///
@@ -30,6 +30,10 @@ pub const MAGIC: u32 = u32::from_le_bytes(*b"StJ2");
 /// Size of the fixed frame header in bytes: magic (4) + length (4) + sequence (8) +
 /// `batch_start` (8) + crc32c (4).
 pub const HEADER_BYTES: usize = 28;
+
+// One maximal frame fits in one read of recovery, and in one batch's bytes.
+const _: () = assert!(READ_CHUNK_BYTES > HEADER_BYTES + MAX_RECORD_BYTES);
+const _: () = assert!(MAX_BATCH_BYTES >= HEADER_BYTES + MAX_RECORD_BYTES);
 
 /// Byte range of the header fields the checksum covers: length, sequence, `batch_start`.
 const CHECKED_HEADER: std::ops::Range<usize> = 4..24;
