@@ -1,8 +1,9 @@
 //! Business outcomes of a grab: values with stable codes, not errors (STYLE §3).
 
-use crate::ids::OrderId;
+use crate::ids::{CampaignId, OrderId};
 use crate::money::Cents;
 use crate::order::{InvalidTransition, Order};
+use crate::spec::SpecError;
 
 /// The order a grab won (or had already won).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,6 +54,28 @@ impl GrabOutcome {
             GrabOutcome::CampaignNotFound => 5,
         };
         Self::CODES[at]
+    }
+}
+
+/// What a campaign creation came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// Created, under this id.
+    Created(CampaignId),
+    /// A field breaks a rule; nothing changed.
+    Invalid(SpecError),
+    /// [`crate::MAX_CAMPAIGNS`] reached; nothing changed.
+    TooManyCampaigns,
+}
+
+impl CreateOutcome {
+    /// The stable code the API and metrics use.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CreateOutcome::Created(_) => "created",
+            CreateOutcome::Invalid(_) => "invalid_campaign",
+            CreateOutcome::TooManyCampaigns => "too_many_campaigns",
+        }
     }
 }
 

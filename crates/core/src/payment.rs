@@ -14,7 +14,6 @@ use crate::channel_name::ChannelName;
 use crate::ids::{MAX_PROVIDER_ID_BYTES, is_provider_id};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order};
-use crate::payment_book::PaymentKind;
 
 /// Longest channel transaction id, in bytes (see [`MAX_PROVIDER_ID_BYTES`]).
 pub const MAX_TXN_ID_BYTES: usize = MAX_PROVIDER_ID_BYTES;
@@ -55,6 +54,29 @@ pub fn validate_txn_id(txn_id: &str) -> Result<(), PaymentError> {
         Ok(())
     } else {
         Err(PaymentError::TxnId)
+    }
+}
+
+/// What a recorded payment came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PaymentKind {
+    /// It paid the order (`pending_payment` / `paying` → `paid`).
+    Settled,
+    /// It reached an order already closed (cancelled, expired): the order stays closed and the
+    /// money is refunded.
+    Late,
+    /// It reached an order already paid by another transaction: refunded.
+    Duplicate,
+}
+
+impl PaymentKind {
+    /// The stable name used in the API and reports.
+    pub fn code(self) -> &'static str {
+        match self {
+            PaymentKind::Settled => "paid",
+            PaymentKind::Late => "late_payment",
+            PaymentKind::Duplicate => "duplicate_payment",
+        }
     }
 }
 

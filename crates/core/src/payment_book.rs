@@ -18,36 +18,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel_name::ChannelName;
 use crate::money::UnixMillis;
-use crate::payment::Payment;
+use crate::payment::{Payment, PaymentKind};
 
 /// Most late or duplicate payments recorded for one order; past it a further one is refused
 /// (`too_many_payments`), logged, and left to reconciliation against the channel's statement.
 pub const MAX_EXTRA_PAYMENTS_PER_ORDER: usize = 8;
 /// Most channels one order may be `paying` on at once (a user who switches channel).
 pub const MAX_CHANNELS_PER_ORDER: usize = 8;
-
-/// What a recorded payment came to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PaymentKind {
-    /// It paid the order (`pending_payment` / `paying` → `paid`).
-    Settled,
-    /// It reached an order already closed (cancelled, expired): the order stays closed and the
-    /// money is refunded.
-    Late,
-    /// It reached an order already paid by another transaction: refunded.
-    Duplicate,
-}
-
-impl PaymentKind {
-    /// The stable name used in the API and reports.
-    pub fn code(self) -> &'static str {
-        match self {
-            PaymentKind::Settled => "paid",
-            PaymentKind::Late => "late_payment",
-            PaymentKind::Duplicate => "duplicate_payment",
-        }
-    }
-}
 
 /// Where the refund of a late or duplicate payment is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

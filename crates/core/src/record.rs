@@ -10,7 +10,7 @@ use crate::money::{Cents, UnixMillis};
 use crate::order::OrderState;
 use crate::order_key::OrderKey;
 use crate::payment::Payment;
-use crate::payment_book::PaymentKind;
+use crate::payment::PaymentKind;
 use crate::spec::CampaignSpec;
 
 /// A fact in the journal.

@@ -6,7 +6,8 @@ use crate::channel_name::ChannelName;
 use crate::money::{Cents, UnixMillis};
 use crate::order::OrderState;
 use crate::payment::Payment;
-use crate::payment_book::{PaymentEntry, PaymentKind, RefundStatus};
+use crate::payment::PaymentKind;
+use crate::payment_book::{PaymentEntry, RefundStatus};
 
 impl Campaign {
     /// The payment recorded for (channel, txn_id).

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use super::{ApplyError, Ledger, MAX_CAMPAIGNS};
+use super::{ApplyError, Ledger};
 use crate::campaign::{Campaign, UserHash};
 use crate::claim::PayoutId;
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
 use crate::order_key::{OrderCipher, OrderKey};
 use crate::record::Record;
-use crate::spec::CampaignSpec;
+use crate::spec::{CampaignSpec, MAX_CAMPAIGNS};
 
 impl Ledger {
     /// Applies a record (live or replayed). Checks it fully first, so an error changes nothing.

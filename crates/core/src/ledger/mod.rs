@@ -9,15 +9,14 @@ use std::collections::HashMap;
 use rand::Rng;
 
 use crate::campaign::Campaign;
-use crate::command::CreateOutcome;
 use crate::decision::Decision;
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
 use crate::money::UnixMillis;
 use crate::order::{InvalidTransition, Order, OrderState};
 use crate::order_key::{OrderCipher, OrderKey};
-use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
+use crate::outcome::{CreateOutcome, GrabOutcome, OrderOutcome, OrderTicket};
 use crate::record::Record;
-use crate::spec::CampaignSpec;
+use crate::spec::{CampaignSpec, MAX_CAMPAIGNS};
 use txn_index::{TxnIndex, TxnPlace};
 
 mod apply;
@@ -26,10 +25,6 @@ mod payments;
 mod txn_index;
 
 pub use payments::{PendingRefund, StalePaying};
-
-/// Most campaigns one engine holds. Each campaign carries a metrics series and a published
-/// read-side entry; 10,000 is far above any shop's concurrent flash sales and keeps both bounded.
-pub const MAX_CAMPAIGNS: usize = 10_000;
 
 /// Most attempts at drawing an unused campaign id before declaring the RNG broken: a collision
 /// among 74 random bits within one millisecond is practically impossible, twice in a row

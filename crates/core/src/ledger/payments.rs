@@ -8,8 +8,8 @@ use crate::ids::{OrderId, UserId};
 use crate::money::UnixMillis;
 use crate::order::{InvalidTransition, OrderState};
 use crate::outcome::OrderOutcome;
-use crate::payment::{Payment, PaymentOutcome};
-use crate::payment_book::{PaymentEntry, PaymentKind, validate_refund_id};
+use crate::payment::{Payment, PaymentKind, PaymentOutcome};
+use crate::payment_book::{PaymentEntry, validate_refund_id};
 use crate::record::Record;
 
 use super::{ApplyError, Ledger, TxnPlace, txn_pair};

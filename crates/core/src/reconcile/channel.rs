@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use crate::channel_name::ChannelName;
 use crate::ids::OrderId;
 use crate::money::Cents;
-use crate::payment_book::PaymentKind;
+use crate::payment::PaymentKind;
 
 use super::books::CampaignBooks;
 use super::discrepancy::{Discrepancy, DiscrepancyCode, Findings};
