@@ -6,9 +6,9 @@ use stampede_core::{
     OrderId, OrderOutcome, Outcome, PaymentEntry, PayoutResult, UserId,
 };
 
-use super::{Creation, Engine, mismatched};
+use super::{Creation, Engine};
 use crate::command::Request;
-use crate::error::EngineError;
+use crate::error::{EngineError, mismatched};
 use crate::late_grab::{GrabReply, LateGrab};
 
 impl Engine {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::SyncSender;
 use std::thread::JoinHandle;
 
@@ -13,16 +13,16 @@ use stampede_journal::Durability;
 
 use crate::clock::Clock;
 use crate::command::Request;
-use crate::durable_read::DurableMark;
 use crate::error::EngineError;
 use crate::guard::JournalGuard;
-use crate::published::{CampaignView, Published};
+use crate::published::CampaignView;
 
 mod commands;
 mod open;
 mod queue;
 
-pub(crate) use queue::mismatched;
+pub use crate::shared::Recovered;
+pub(crate) use crate::shared::Shared;
 
 /// Most commands waiting for the writer. A full queue answers `overloaded` at once instead of
 /// queueing: 65,536 is about 16 full batches, i.e. a few milliseconds of writer work, so a
@@ -61,67 +61,6 @@ impl Creation {
             Creation::Invalid(_) | Creation::TooManyCampaigns => None,
         }
     }
-}
-
-/// What the engine found on open.
-#[derive(Clone, Debug)]
-pub struct Recovered {
-    /// Records replayed.
-    pub records: u64,
-    /// Bytes cut from a torn tail.
-    pub truncated_tail_bytes: u64,
-    /// Campaigns rebuilt.
-    pub campaigns: usize,
-    /// Orders rebuilt.
-    pub orders: usize,
-    /// Replay time in milliseconds.
-    pub replay_millis: u128,
-}
-
-/// State shared by handlers and the writer.
-pub(crate) struct Shared {
-    pub(crate) ledger: Mutex<Ledger>,
-    pub(crate) published: Published,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) poisoned: AtomicBool,
-    pub(crate) stats: WriterStats,
-    /// Batch numbers decided and durable, for [`Engine::read_durable`].
-    pub(crate) durable: DurableMark,
-    /// Woken by the writer once a batch that opened a refund is durable, so the refund job
-    /// runs at once (see [`crate::payments`]).
-    pub(crate) refunds_wake: tokio::sync::Notify,
-}
-
-impl Shared {
-    /// The state around a replayed `ledger` and the read side rebuilt from it.
-    pub(crate) fn new(ledger: Ledger, published: Published, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            ledger: Mutex::new(ledger),
-            published,
-            clock,
-            poisoned: AtomicBool::new(false),
-            stats: WriterStats::default(),
-            durable: DurableMark::default(),
-            refunds_wake: tokio::sync::Notify::new(),
-        }
-    }
-}
-
-/// Counters the writer keeps (for benchmarks and the start-up log; Prometheus has the
-/// histograms). Read from outside through [`Engine::writer_counts`].
-#[derive(Debug, Default)]
-pub(crate) struct WriterStats {
-    /// Batches that carried at least one record.
-    pub(crate) journal_batches: AtomicU64,
-    /// Records made durable (or written, under `Durability::Os`).
-    pub(crate) journal_records: AtomicU64,
-    /// fsync calls.
-    pub(crate) fsyncs: AtomicU64,
-    /// Commands the writer took off its queue (shutdown included).
-    pub(crate) commands: AtomicU64,
-    /// Grabs and creations skipped undecided because their requester had already given up
-    /// (answered `degraded` on a reply timeout).
-    pub(crate) abandoned_commands: AtomicU64,
 }
 
 /// A snapshot of the writer's counters.
@@ -194,6 +133,15 @@ impl Engine {
         self.shared
             .published
             .fast_path(campaign, user, self.shared.clock.now())
+    }
+
+    /// Runs `f` over the ledger and answers its result once everything `f` could see is
+    /// durable and published. Waits at most `journal_reply_timeout` (then `Degraded`, like a
+    /// write that timed out); `Unavailable` once the journal has failed.
+    pub async fn read_durable<R>(&self, f: impl FnOnce(&Ledger) -> R) -> Result<R, EngineError> {
+        let shared = &self.shared;
+        let (ledger, mark, poisoned) = (&shared.ledger, &shared.durable, &shared.poisoned);
+        crate::durable_read::read_durable(ledger, mark, poisoned, &self.guard, f).await
     }
 
     /// A campaign's published view.

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use super::Engine;
 use crate::command::Request;
-use crate::error::{EngineError, JOURNAL_FAILED_EARLIER};
+use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, mismatched};
 
 impl Engine {
     /// Has the writer decide `command` and answers its outcome once durable: every
@@ -69,14 +69,4 @@ impl Engine {
             }
         }
     }
-}
-
-/// The writer answered a command with an outcome of another kind: a bug in the writer, not
-/// a client's doing. Answered `Unavailable` (and logged) rather than a panic in a handler.
-pub(crate) fn mismatched(what: &str, outcome: &Outcome) -> EngineError {
-    tracing::error!(
-        ?outcome,
-        "the writer answered a {what} with the wrong kind of outcome"
-    );
-    EngineError::Unavailable(format!("internal error: unexpected answer to a {what}"))
 }

@@ -19,7 +19,7 @@ pub const MAX_SIM_DELAY_MS: u64 = 3_600_000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimChannelConfig {
-    /// The channel's name, as in [`Payment::channel`] (`[a-z0-9_-]`, 1 to 32 bytes).
+    /// The channel's name, checked as a [`ChannelName`] (`[a-z0-9_-]`, 1 to 32 bytes).
     pub name: String,
     /// The router's weight for this channel (1 to 10,000): its share of new payments while
     /// healthy.
