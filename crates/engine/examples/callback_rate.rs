@@ -28,6 +28,9 @@
 //! process's CPU time per operation (from `/proc`, 10 ms ticks), which the disk's noise moves
 //! far less. The HTTP edge (signature, JSON, the order read after recording) is not in these
 //! figures.
+//!
+//! Over 400 lines on purpose: a measurement is read best whole, its phases in the order they
+//! run; the helpers are the example's own.
 
 #[allow(dead_code)] // the memory readers are for expire_1m
 mod support;

@@ -24,6 +24,9 @@
 //!
 //! The writer's CPU is read from `/proc/self/task/*/stat` (10 ms ticks: `CLK_TCK` = 100). Uses
 //! the system allocator (the server binary uses mimalloc).
+//!
+//! Over 400 lines on purpose: each stage runs in a process of its own and the stages share
+//! their setup; read whole, the example is the measurement's protocol.
 
 #[allow(dead_code)] // process_cpu is for callback_rate
 mod support;

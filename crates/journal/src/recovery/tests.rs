@@ -1,4 +1,7 @@
 //! Unit tests of recovery: torn tails, CRC damage, sequence gaps and what is kept or cut.
+//!
+//! Over 400 lines on purpose: every case builds a journal with the same helpers and damages it
+//! one way; the cases read best side by side, the torn-tail rules next to their exceptions.
 
 use super::*;
 use crate::memory_storage::MemoryStorage;
