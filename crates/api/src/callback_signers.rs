@@ -2,17 +2,19 @@
 //! names no channel, so its channel's own secret is what binds it; the server loads the
 //! secrets).
 
+use stampede_core::ChannelName;
+
 use crate::signer::Signer;
 
 /// One signer per channel, keyed once. At most `MAX_CHANNELS` (8) entries: a linear scan.
 #[derive(Debug, Default)]
 pub struct CallbackSigners {
-    by_channel: Vec<(String, Signer)>,
+    by_channel: Vec<(ChannelName, Signer)>,
 }
 
 impl CallbackSigners {
     /// Signers for `(channel, secret)` pairs.
-    pub fn new(secrets: &[(String, String)]) -> Self {
+    pub fn new(secrets: &[(ChannelName, String)]) -> Self {
         Self {
             by_channel: secrets
                 .iter()
@@ -22,7 +24,7 @@ impl CallbackSigners {
     }
 
     /// The signer of `channel`, if it is configured.
-    pub fn get(&self, channel: &str) -> Option<&Signer> {
+    pub fn get(&self, channel: &ChannelName) -> Option<&Signer> {
         self.by_channel
             .iter()
             .find(|(name, _)| name == channel)
@@ -36,13 +38,14 @@ mod tests {
 
     #[test]
     fn a_signer_per_channel() {
+        let name = |s| ChannelName::parse(s).unwrap();
         let signers = CallbackSigners::new(&[
-            ("a".into(), "secret-a-0123456789".into()),
-            ("b".into(), "secret-b-0123456789".into()),
+            (name("a"), "secret-a-0123456789".into()),
+            (name("b"), "secret-b-0123456789".into()),
         ]);
-        let mac = signers.get("a").unwrap().sign_hex(b"body");
-        assert!(signers.get("a").unwrap().verify_hex(&mac, b"body"));
-        assert!(!signers.get("b").unwrap().verify_hex(&mac, b"body"));
-        assert!(signers.get("c").is_none());
+        let mac = signers.get(&name("a")).unwrap().sign_hex(b"body");
+        assert!(signers.get(&name("a")).unwrap().verify_hex(&mac, b"body"));
+        assert!(!signers.get(&name("b")).unwrap().verify_hex(&mac, b"body"));
+        assert!(signers.get(&name("c")).is_none());
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use stampede_core::{
-    CampaignSpec, Cents, CommonSpec, DEFAULT_CLAIM_WINDOW_SECS, DEFAULT_MIN_CENTS,
+    CampaignSpec, Cents, ChannelName, CommonSpec, DEFAULT_CLAIM_WINDOW_SECS, DEFAULT_MIN_CENTS,
     DEFAULT_PAYMENT_WINDOW_SECS, DEFAULT_PER_USER_LIMIT, Order, RedPacketSpec, SeckillSpec,
     UnixMillis,
 };
@@ -221,7 +221,7 @@ pub struct OrderJson {
 /// One recorded payment of an order, with its refund if it did not pay the order.
 #[derive(Debug, Serialize)]
 pub struct PaymentEntryJson {
-    channel: String,
+    channel: ChannelName,
     txn_id: String,
     amount_cents: u64,
     paid_at: String,

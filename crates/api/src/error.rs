@@ -122,6 +122,89 @@ const OVERLOADED_BODY: &str =
     r#"{"error":{"code":"overloaded","message":"server busy, try again shortly"}}"#;
 
 impl AppError {
+    /// One value of every variant, so what is true of each variant (its code, whether the grab
+    /// answers it) can be listed without a hand-kept list of strings. A test checks that no
+    /// variant is missing.
+    pub const EVERY: &'static [AppError] = &[
+        AppError::BadRequest(String::new()),
+        AppError::Unauthorized(""),
+        AppError::NotFound("not_found", ""),
+        AppError::MethodNotAllowed,
+        AppError::NotStarted,
+        AppError::Ended,
+        AppError::IdempotencyKeyInUse,
+        AppError::InvalidTransition(stampede_core::InvalidTransition {
+            from: stampede_core::OrderState::Paid,
+            to: stampede_core::OrderState::Paid,
+        }),
+        AppError::ClaimInProgress,
+        AppError::PayoutDeclined(String::new()),
+        AppError::AmountMismatch {
+            expected_cents: 0,
+            got_cents: 0,
+        },
+        AppError::Conflict("conflict", ""),
+        AppError::ChannelUnavailable {
+            retry_after_secs: 1,
+        },
+        AppError::SoldOut,
+        AppError::PayloadTooLarge,
+        AppError::RequestTimeout,
+        AppError::UnsupportedMediaType,
+        AppError::Overloaded,
+        AppError::Degraded {
+            retry_after_secs: 1,
+        },
+        AppError::Blocked {
+            reason: String::new(),
+            until_ms: None,
+        },
+        AppError::SwitchedOff(""),
+        AppError::QueueTimeout {
+            retry_after_secs: 1,
+        },
+        AppError::RuleLimited {
+            unavailable: false,
+            retry_after_secs: 1,
+        },
+        AppError::Unavailable(String::new()),
+    ];
+
+    /// Whether `POST /v1/campaigns/{id}/grab` can answer this error (through its switch,
+    /// defences, token check, idempotency, fast path or the writer): the grab's metric counts
+    /// it by [`AppError::code`]. Every variant is named, so a new one must be decided here.
+    /// `NotFound` is answered only as `campaign_not_found`, counted by the grab outcome's code.
+    pub fn answered_by_grab(&self) -> bool {
+        match self {
+            AppError::SwitchedOff(_)
+            | AppError::Blocked { .. }
+            | AppError::RuleLimited { .. }
+            | AppError::QueueTimeout { .. }
+            | AppError::Unauthorized(_)
+            | AppError::BadRequest(_)
+            | AppError::IdempotencyKeyInUse
+            | AppError::SoldOut
+            | AppError::NotStarted
+            | AppError::Ended
+            | AppError::Overloaded
+            | AppError::Degraded { .. }
+            | AppError::Unavailable(_) => true,
+            AppError::NotFound(..)
+            | AppError::MethodNotAllowed
+            | AppError::InvalidTransition(_)
+            | AppError::ClaimInProgress
+            | AppError::PayoutDeclined(_)
+            | AppError::AmountMismatch { .. }
+            | AppError::Conflict(..)
+            | AppError::ChannelUnavailable { .. }
+            | AppError::PayloadTooLarge
+            | AppError::RequestTimeout
+            | AppError::UnsupportedMediaType => false,
+        }
+    }
+}
+
+impl AppError {
     /// HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -296,23 +379,4 @@ impl IntoResponse for AppError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn degraded_is_503_with_retry_after() {
-        let response = AppError::Degraded {
-            retry_after_secs: 2,
-        }
-        .into_response();
-        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
-        assert_eq!(
-            AppError::Degraded {
-                retry_after_secs: 2
-            }
-            .code(),
-            "degraded"
-        );
-    }
-}
+mod tests;

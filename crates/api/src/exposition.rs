@@ -14,7 +14,6 @@
 //! - `stampede_rule_tracked_keys{rule}`: keys each keyed rule in force holds.
 
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use stampede_core::{CampaignStatus, UnixMillis};
 
@@ -33,22 +32,6 @@ pub const LIVE_FAMILIES: &[&str] = &[
     "stampede_admission_decisions_total",
     "stampede_rule_tracked_keys",
 ];
-
-/// A counter cell rendered by this module (the registry's `Counter` without the registry).
-#[derive(Debug, Default)]
-pub struct Tally(AtomicU64);
-
-impl Tally {
-    /// Adds `n` (relaxed: the count orders nothing).
-    pub fn increment(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// The count so far.
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
 
 /// Appends every live family to `out` (Prometheus text format 0.0.4).
 pub fn render_live(state: &AppState, out: &mut String) {

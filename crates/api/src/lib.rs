@@ -17,6 +17,7 @@ pub mod json;
 pub mod metrics;
 pub mod signer;
 pub mod state;
+pub mod tally;
 pub mod timefmt;
 
 pub use app::app;

@@ -6,6 +6,9 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use stampede_core::GrabOutcome;
+
+use crate::error::AppError;
 
 /// Latency buckets in seconds: 50 µs to 5 s, dense around the milliseconds a grab should take.
 const LATENCY_BUCKETS_SECS: &[f64] = &[
@@ -197,30 +200,34 @@ fn describe() {
     }
 }
 
-/// Every outcome code a grab can answer; each gets a pre-registered counter. A code missing
-/// here would go uncounted: [`GrabMetrics::count`] asserts (in debug builds) that it is not.
-pub const GRAB_CODES: &[&str] = &[
-    "won",
-    "already_won",
-    "sold_out",
-    "not_started",
-    "ended",
-    "campaign_not_found",
-    "rate_limited",
-    "queue_timeout",
-    "blocked",
-    "overloaded",
-    "degraded",
-    "unauthorized",
-    "bad_request",
-    "unavailable",
-    "idempotency_key_in_use",
-    "idempotent_replay",
-];
+/// The code of a grab answered from the idempotency store (its key's first answer, replayed).
+pub const IDEMPOTENT_REPLAY: &str = "idempotent_replay";
+
+/// Every code a grab can answer, each once: the engine's outcomes ([`GrabOutcome::CODES`]),
+/// the errors the grab path answers ([`AppError::answered_by_grab`]) and
+/// [`IDEMPOTENT_REPLAY`]. Each gets a pre-registered counter; being read off the enums, a new
+/// outcome or refusal is counted without anyone adding its code here.
+pub fn grab_codes() -> Vec<&'static str> {
+    let refusals = (AppError::EVERY.iter())
+        .filter(|error| error.answered_by_grab())
+        .map(AppError::code);
+    let mut codes: Vec<&'static str> = Vec::new();
+    for code in (GrabOutcome::CODES.into_iter())
+        .chain(refusals)
+        .chain([IDEMPOTENT_REPLAY])
+    {
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    codes
+}
 
 /// Pre-registered grab metrics.
 #[derive(Clone)]
 pub struct GrabMetrics {
+    /// [`grab_codes`], and their counters in the same order.
+    codes: Vec<&'static str>,
     outcomes: Vec<Counter>,
     /// Grab latency from handler entry to response.
     pub latency: Histogram,
@@ -235,11 +242,12 @@ impl std::fmt::Debug for GrabMetrics {
 impl GrabMetrics {
     /// Registers every handle.
     pub fn register() -> Self {
+        let codes = grab_codes();
         Self {
-            outcomes: GRAB_CODES
-                .iter()
+            outcomes: (codes.iter())
                 .map(|code| metrics::counter!("stampede_grab_outcomes_total", "outcome" => *code))
                 .collect(),
+            codes,
             latency: metrics::histogram!("stampede_grab_latency_seconds"),
         }
     }
@@ -247,12 +255,13 @@ impl GrabMetrics {
     /// Counts one answer by its code.
     ///
     /// # Panics
-    /// In debug builds, if `code` is not in [`GRAB_CODES`] (release builds skip it uncounted).
+    /// In debug builds, if `code` is not in [`grab_codes`] (release builds skip it uncounted):
+    /// the grab answered an error [`AppError::answered_by_grab`] says it does not.
     pub fn count(&self, code: &str) {
-        let position = GRAB_CODES.iter().position(|c| *c == code);
+        let position = self.codes.iter().position(|c| *c == code);
         debug_assert!(
             position.is_some(),
-            "grab answered {code:?}, which is not in GRAB_CODES: add it there"
+            "grab answered {code:?}, which is not in grab_codes: mark its error answered_by_grab"
         );
         if let Some(i) = position {
             self.outcomes[i].increment(1);
@@ -263,61 +272,43 @@ impl GrabMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::AppError;
-    use stampede_core::GrabOutcome;
 
-    /// Every refusal the grab handler (through the defence, auth, idempotency and the engine)
-    /// can answer, and every engine outcome.
+    /// Every refusal the grab handler can answer, every engine outcome and a replay have a
+    /// counter, each code once.
     #[test]
     fn every_code_a_grab_can_answer_is_counted() {
-        let refusals = [
-            AppError::SwitchedOff("grab"),
-            AppError::Blocked {
-                reason: String::new(),
-                until_ms: None,
-            },
-            AppError::RuleLimited {
-                unavailable: false,
-                retry_after_secs: 1,
-            },
-            AppError::QueueTimeout {
-                retry_after_secs: 1,
-            },
-            AppError::Overloaded,
-            AppError::Degraded {
-                retry_after_secs: 1,
-            },
-            AppError::Unavailable(String::new()),
-            AppError::Unauthorized("x"),
-            AppError::BadRequest(String::new()),
-            AppError::IdempotencyKeyInUse,
-            AppError::SoldOut,
-            AppError::NotStarted,
-            AppError::Ended,
-        ];
-        let outcomes = [
-            GrabOutcome::SoldOut,
-            GrabOutcome::NotStarted,
-            GrabOutcome::Ended,
-            GrabOutcome::CampaignNotFound,
-        ];
-        let codes = refusals
-            .iter()
-            .map(AppError::code)
-            .chain(outcomes.iter().map(GrabOutcome::code))
-            .chain(["won", "already_won", "idempotent_replay"]);
-        for code in codes {
-            assert!(GRAB_CODES.contains(&code), "{code} missing from GRAB_CODES");
+        let codes = grab_codes();
+        let refusals = (AppError::EVERY.iter())
+            .filter(|error| error.answered_by_grab())
+            .map(AppError::code);
+        for code in (GrabOutcome::CODES.into_iter())
+            .chain(refusals)
+            .chain([IDEMPOTENT_REPLAY])
+        {
+            assert!(codes.contains(&code), "{code} missing from grab_codes");
         }
+        for code in [
+            "rate_limited",
+            "blocked",
+            "degraded",
+            "won",
+            "campaign_not_found",
+        ] {
+            assert!(codes.contains(&code), "{code} missing from grab_codes");
+        }
+        let mut unique = codes.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), codes.len(), "each code once: {codes:?}");
         let metrics = GrabMetrics::register();
-        for code in GRAB_CODES {
+        for code in codes {
             metrics.count(code);
         }
     }
 
     #[test]
     #[cfg(debug_assertions)]
-    #[should_panic(expected = "not in GRAB_CODES")]
+    #[should_panic(expected = "not in grab_codes")]
     fn an_unknown_code_is_a_bug() {
         GrabMetrics::register().count("no_such_code");
     }

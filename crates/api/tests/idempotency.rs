@@ -85,7 +85,10 @@ async fn harness(journal_reply_timeout: Duration) -> Harness {
         &config,
         engine,
         Auth::new(TOKEN_SECRET, b"admin-key-0123456789abcdef"),
-        &[("sim".to_owned(), "sim-channel-secret-0123456789".to_owned())],
+        &[(
+            stampede_core::ChannelName::parse("sim").unwrap(),
+            "sim-channel-secret-0123456789".to_owned(),
+        )],
         stampede_api::metrics::install(),
     )
     .expect("state");

@@ -105,7 +105,7 @@ async fn realistic_run(server: &TestServer) {
                     .is_some_and(|o| o.state == OrderState::Paid)
                     && s.payments
                         .desk()
-                        .sim("sim")
+                        .sim(&stampede_core::ChannelName::parse("sim").unwrap())
                         .is_some_and(|c| c.refund_count() == 1)
             },
         )

@@ -100,7 +100,7 @@ fn refund_count(server: &TestServer, channel: &str) -> usize {
         .state
         .payments
         .desk()
-        .sim(channel)
+        .sim(&stampede_core::ChannelName::parse(channel).unwrap())
         .unwrap()
         .refund_count()
 }
@@ -141,7 +141,13 @@ async fn a_lost_callback_is_found_by_reading_the_order_and_by_the_query_job() {
     let (unread, _) = server.win(&campaign, "bob").await;
     assert_eq!(pay(&server, "alice", &read, None).await.0, StatusCode::OK);
     assert_eq!(pay(&server, "bob", &unread, None).await.0, StatusCode::OK);
-    let sim = server.state.payments.desk().sim("sim").unwrap().clone();
+    let sim = server
+        .state
+        .payments
+        .desk()
+        .sim(&stampede_core::ChannelName::parse("sim").unwrap())
+        .unwrap()
+        .clone();
     let paid_at_channel = |order: &str| !sim.payments_of(OrderId::parse(order).unwrap()).is_empty();
     support::eventually("the customers to pay", || async {
         paid_at_channel(&read) && paid_at_channel(&unread)
@@ -181,7 +187,7 @@ async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
         .state
         .payments
         .desk()
-        .sim("sim")
+        .sim(&stampede_core::ChannelName::parse("sim").unwrap())
         .unwrap()
         .pay_now(id, stampede_core::Cents(amount))
         .unwrap();
@@ -230,7 +236,7 @@ async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
             .state
             .payments
             .desk()
-            .sim("sim")
+            .sim(&stampede_core::ChannelName::parse("sim").unwrap())
             .unwrap()
             .payments_of(id),
         vec![payment]
@@ -249,7 +255,13 @@ async fn a_refund_pending_at_a_restart_is_made_once_after_it() {
     let campaign = server.create_seckill(1).await;
     let (order, amount) = server.win(&campaign, "alice").await;
     let id = OrderId::parse(&order).unwrap();
-    let sim = server.state.payments.desk().sim("sim").unwrap().clone();
+    let sim = server
+        .state
+        .payments
+        .desk()
+        .sim(&stampede_core::ChannelName::parse("sim").unwrap())
+        .unwrap()
+        .clone();
     let first = sim.pay_now(id, stampede_core::Cents(amount)).unwrap();
     let second = sim.pay_now(id, stampede_core::Cents(amount)).unwrap();
     // The refund job cannot reach the channel before the restart.
@@ -370,7 +382,13 @@ async fn reconciliation_finds_money_the_books_never_saw() {
     let campaign = server.create_seckill(3).await;
     let (paid, amount) = server.win(&campaign, "alice").await;
     let (lost, _) = server.win(&campaign, "bob").await;
-    let sim = server.state.payments.desk().sim("sim").unwrap().clone();
+    let sim = server
+        .state
+        .payments
+        .desk()
+        .sim(&stampede_core::ChannelName::parse("sim").unwrap())
+        .unwrap()
+        .clone();
     // Alice pays and the callback arrives; bob pays but his callback is lost and nobody asks.
     for order in [&paid, &lost] {
         sim.pay_now(OrderId::parse(order).unwrap(), stampede_core::Cents(amount))
@@ -403,7 +421,7 @@ async fn reconciliation_finds_money_the_books_never_saw() {
     // The query path finds bob's payment; the books now agree with the channel.
     let stale = stampede_core::StalePaying {
         order_id: OrderId::parse(&lost).unwrap(),
-        channels: vec!["sim".into()],
+        channels: vec![stampede_core::ChannelName::parse("sim").unwrap()],
     };
     assert_eq!(server.state.payments.query_order(&stale).await, 1);
     let (status, json) = read_json(run(&server).await.unwrap()).await;
@@ -472,7 +490,7 @@ async fn a_refund_that_can_never_complete_is_logged_a_bounded_number_of_times() 
     assert_eq!(cancel(&server, "alice", &order).await, StatusCode::OK);
     let id = OrderId::parse(&order).unwrap();
     let ghost = stampede_core::Payment {
-        channel: "sim".into(),
+        channel: stampede_core::ChannelName::parse("sim").unwrap(),
         txn_id: "never-taken-1".into(),
         amount_cents: stampede_core::Cents(amount),
         paid_at: stampede_core::UnixMillis(1),

@@ -26,11 +26,13 @@ mod admin;
 mod args;
 pub mod audit;
 pub mod baseline;
+mod campaign;
 mod clock;
 mod connection;
 mod driver;
 mod fan_out;
 mod html;
+mod latency;
 mod outcome;
 mod payment_report;
 mod payments;
@@ -47,15 +49,17 @@ mod token;
 pub use admin::{CampaignView, OrderView, PaymentView, Winner};
 pub use args::{ArgsError, BenchArgs, CampaignKind};
 pub use audit::{Audit, AuditSummary, CheckResult};
+pub use latency::LatencySummary;
 pub use outcome::Outcome;
 pub use payment_report::PaymentReport;
 pub use population::{Mix, Population};
-pub use report::{GroupReport, LatencySummary, Report, RunInfo, SecondReport};
+pub use report::{GroupReport, Report, RunInfo, SecondReport};
 pub use token::mint_token;
 
 use admin::AdminClient;
 use anyhow::{Context, bail};
-use audit::{AuditInput, RedPacketTerms};
+use audit::AuditInput;
+use campaign::{campaign_body, red_packet_terms};
 use clock::{Clock, SystemClock};
 use driver::LoadPlan;
 use payments::PayPlan;
@@ -353,46 +357,6 @@ fn write_outputs(args: &BenchArgs, outcome: &BenchOutcome) -> anyhow::Result<()>
     Ok(())
 }
 
-fn campaign_body(args: &BenchArgs) -> serde_json::Value {
-    let name = format!("stampede bench {}", args.stock);
-    match args.kind {
-        CampaignKind::Seckill => serde_json::json!({
-            "kind": "seckill",
-            "name": name,
-            "stock": args.stock,
-            "per_user_limit": args.per_user_limit,
-            "price_cents": args.price_cents,
-        }),
-        CampaignKind::RedPacket => serde_json::json!({
-            "kind": "red_packet",
-            "name": name,
-            "total_cents": args.total_cents,
-            "count": args.stock,
-            "min_cents": args.min_cents,
-        }),
-    }
-}
-
-/// Red-packet terms from the campaign, falling back to the flags when we created it and the
-/// server does not echo them. None for seckill, or for an existing campaign without them.
-fn red_packet_terms(args: &BenchArgs, campaign: &CampaignView) -> Option<RedPacketTerms> {
-    if campaign.kind != "red_packet" {
-        return None;
-    }
-    let created_here = args.campaign.is_none();
-    let total_cents = campaign
-        .total_cents
-        .or(created_here.then_some(args.total_cents))?;
-    let min_cents = campaign
-        .min_cents
-        .or(created_here.then_some(args.min_cents))
-        .unwrap_or(1);
-    Some(RedPacketTerms {
-        total_cents,
-        min_cents,
-    })
-}
-
 /// `http://host:port[/]` to a socket address.
 async fn resolve_target(target: &str) -> anyhow::Result<SocketAddr> {
     let Some(rest) = target.strip_prefix("http://") else {
@@ -410,51 +374,4 @@ async fn resolve_target(target: &str) -> anyhow::Result<SocketAddr> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn target_parsing() {
-        let address = resolve_target("http://127.0.0.1:8080/").await.unwrap();
-        assert_eq!(address, "127.0.0.1:8080".parse().unwrap());
-        assert!(resolve_target("https://127.0.0.1:1").await.is_err());
-        assert!(resolve_target("http://127.0.0.1:1/v1").await.is_err());
-    }
-
-    #[test]
-    fn run_info_reports_the_plan_and_only_the_sources_a_population_used() {
-        let mut args = BenchArgs::for_target("http://127.0.0.1:1");
-        (args.botnet_ips, args.clicker_ips, args.script_ips) = (8, 4, 3);
-        (args.rate, args.seed, args.duration_secs) = (Some(500), Some(7), 9);
-        let server = "127.0.0.1:1".parse().unwrap();
-        let no_bots = Mix::new(100, 50, 10, 0).expect("valid mix");
-        let secret: Arc<[u8]> = Arc::from(&b"secret"[..]);
-        let plan = load_plan(&args, server, "/p".into(), no_bots, secret, &SystemClock);
-        assert!(plan.user_prefix.starts_with("bench-") && !plan.raw);
-        let info = run_info(&plan, "c1".into());
-        assert_eq!(
-            (info.mode.as_str(), info.seed, info.rate_per_sec),
-            ("open", 7, Some(500))
-        );
-        assert_eq!(
-            (info.campaign_id.as_str(), info.duration_limit_secs),
-            ("c1", 9)
-        );
-        assert_eq!(
-            (info.botnet_ips, info.clicker_ips, info.script_ips),
-            (0, 4, 3),
-            "no bots, so no botnet addresses"
-        );
-    }
-
-    #[test]
-    fn red_packet_body_has_no_seckill_fields() {
-        let mut args = BenchArgs::for_target("http://127.0.0.1:1");
-        args.kind = CampaignKind::RedPacket;
-        let body = campaign_body(&args);
-        assert_eq!(body["kind"], "red_packet");
-        assert_eq!(body["count"], 3_000);
-        assert!(body.get("per_user_limit").is_none());
-        assert!(body.get("stock").is_none());
-    }
-}
+mod tests;

@@ -1,6 +1,6 @@
 //! The "payments" section of the report (`--pay`): how paying went and where the orders ended.
 
-use crate::report::LatencySummary;
+use crate::latency::LatencySummary;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

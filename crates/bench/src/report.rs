@@ -1,60 +1,14 @@
 //! The run report: throughput, latency percentiles and outcome counts, overall and per
 //! population, plus the per-second timeline; rendered as a text table (JSON via serde).
 
+use crate::latency::LatencySummary;
 use crate::outcome::Outcome;
 use crate::payment_report::PaymentReport;
 use crate::population::{Mix, Population};
 use crate::recorder::{Recorder, Tally};
-use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-/// Latency summary in microseconds.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct LatencySummary {
-    /// Median.
-    pub p50_us: u64,
-    /// 90th percentile.
-    pub p90_us: u64,
-    /// 99th percentile.
-    pub p99_us: u64,
-    /// 99.9th percentile.
-    pub p999_us: u64,
-    /// Largest.
-    pub max_us: u64,
-    /// Mean.
-    pub mean_us: f64,
-}
-
-impl LatencySummary {
-    /// Summary of `tally` (all zero when empty).
-    pub fn of(tally: &Tally) -> Self {
-        Self::of_histogram(&tally.latency_us)
-    }
-
-    /// Summary of a histogram of microseconds (all zero when empty).
-    pub fn of_histogram(histogram: &Histogram<u64>) -> Self {
-        if histogram.is_empty() {
-            return Self {
-                p50_us: 0,
-                p90_us: 0,
-                p99_us: 0,
-                p999_us: 0,
-                max_us: 0,
-                mean_us: 0.0,
-            };
-        }
-        Self {
-            p50_us: histogram.value_at_quantile(0.50),
-            p90_us: histogram.value_at_quantile(0.90),
-            p99_us: histogram.value_at_quantile(0.99),
-            p999_us: histogram.value_at_quantile(0.999),
-            max_us: histogram.max(),
-            mean_us: histogram.mean(),
-        }
-    }
-}
 
 /// One group's numbers.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -350,67 +304,4 @@ fn population_size(mix: &Mix, population: Population) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    fn run_info() -> RunInfo {
-        RunInfo {
-            target: "127.0.0.1:1".into(),
-            campaign_id: "c1".into(),
-            mode: "closed".into(),
-            connections: 1,
-            rate_per_sec: None,
-            duration_limit_secs: 1,
-            max_requests: 10,
-            seed: 7,
-            mix: Mix::new(10, 100, 0, 0).unwrap(),
-            botnet_ips: 0,
-            clicker_ips: 0,
-            script_ips: 0,
-        }
-    }
-
-    #[test]
-    fn percentiles_come_from_the_histogram() {
-        let mut recorder = Recorder::new();
-        // 1..=1000 ms, one each: p50 ≈ 500 ms, p99 ≈ 990 ms, max ≈ 1000 ms (0.1% precision).
-        for millis in 1..=1_000u64 {
-            recorder.record(
-                Population::Clicker,
-                Outcome::SoldOut,
-                Duration::from_millis(millis),
-                Duration::ZERO,
-            );
-        }
-        let report = Report::new(run_info(), &recorder, 2.0);
-        let latency = &report.overall.latency;
-        let near = |value: u64, expected: u64| value.abs_diff(expected) <= expected / 500;
-        assert!(near(latency.p50_us, 500_000), "{latency:?}");
-        assert!(near(latency.p90_us, 900_000), "{latency:?}");
-        assert!(near(latency.p99_us, 990_000), "{latency:?}");
-        assert!(near(latency.p999_us, 999_000), "{latency:?}");
-        assert!(near(latency.max_us, 1_000_000), "{latency:?}");
-        assert_eq!(report.overall.throughput_rps, 500.0);
-        assert_eq!(report.overall.outcomes.get("sold_out"), Some(&1_000));
-        assert_eq!(
-            report.populations.len(),
-            1,
-            "only clickers exist in this mix"
-        );
-        let table = report.to_table();
-        assert!(table.contains("sold_out"));
-        assert!(table.contains("clicker"));
-        assert_eq!(report.win_shares.len(), 1);
-        assert_eq!(report.win_shares[0].user_share, 1.0);
-        assert_eq!(report.win_shares[0].wins, 0);
-    }
-
-    #[test]
-    fn empty_report_is_all_zero() {
-        let report = Report::new(run_info(), &Recorder::new(), 0.0);
-        assert_eq!(report.overall.requests, 0);
-        assert_eq!(report.overall.latency.max_us, 0);
-        assert_eq!(report.overall.throughput_rps, 0.0);
-    }
-}
+mod tests;

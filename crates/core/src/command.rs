@@ -8,14 +8,15 @@
 
 use rand::Rng;
 
+use crate::channel_name::ChannelName;
 use crate::claim::{ClaimStart, PayoutResult};
 use crate::decision::Decision;
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::ledger::Ledger;
 use crate::money::UnixMillis;
-use crate::outcome::{GrabOutcome, OrderOutcome};
+use crate::outcome::{CreateOutcome, GrabOutcome, OrderOutcome};
 use crate::payment::{Payment, PaymentOutcome};
-use crate::spec::{CampaignSpec, SpecError};
+use crate::spec::CampaignSpec;
 
 /// A request for the ledger to decide.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +66,7 @@ pub enum Command {
         /// The requester (only the order's user may pay it).
         by: UserId,
         /// The channel the payment is started on.
-        channel: String,
+        channel: ChannelName,
     },
     /// Record a verified channel payment (callback, query or in-process delivery).
     RecordPayment {
@@ -83,28 +84,6 @@ pub enum Command {
         /// The channel's refund id.
         refund_id: String,
     },
-}
-
-/// What a campaign creation came to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum CreateOutcome {
-    /// Created, under this id.
-    Created(CampaignId),
-    /// A field breaks a rule; nothing changed.
-    Invalid(SpecError),
-    /// [`crate::MAX_CAMPAIGNS`] reached; nothing changed.
-    TooManyCampaigns,
-}
-
-impl CreateOutcome {
-    /// The stable code the API and metrics use.
-    pub fn code(&self) -> &'static str {
-        match self {
-            CreateOutcome::Created(_) => "created",
-            CreateOutcome::Invalid(_) => "invalid_campaign",
-            CreateOutcome::TooManyCampaigns => "too_many_campaigns",
-        }
-    }
 }
 
 /// The answer to a [`Command`]: one variant per kind of command.

@@ -6,6 +6,7 @@
 //! journal makes its [`Record`]s durable; replay applies the same records.
 
 mod campaign;
+mod channel_name;
 mod claim;
 mod command;
 mod decision;
@@ -25,25 +26,25 @@ mod red_packet;
 mod spec;
 
 pub use campaign::Campaign;
+pub use channel_name::{ChannelName, ChannelNameError, MAX_CHANNEL_BYTES};
 pub use claim::{ClaimStart, MAX_PAYOUT_ID_BYTES, PayoutId, PayoutIdError, PayoutResult};
-pub use command::{Command, CreateOutcome, Outcome};
+pub use command::{Command, Outcome};
 pub use decision::Decision;
 pub use ids::{
     CampaignId, MAX_PROVIDER_ID_BYTES, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError, UserRef,
     is_provider_id, uuid_v7_bits,
 };
-pub use ledger::{ApplyError, Ledger, MAX_CAMPAIGNS, PendingRefund, StalePaying};
+pub use ledger::{ApplyError, Ledger, PendingRefund, StalePaying};
 pub use money::{Cents, MAX_CENTS, UnixMillis};
 pub use order::{InvalidTransition, Order, OrderState};
 pub use order_key::OrderKey;
-pub use outcome::{CampaignStatus, GrabOutcome, OrderOutcome, OrderTicket};
+pub use outcome::{CampaignStatus, CreateOutcome, GrabOutcome, OrderOutcome, OrderTicket};
 pub use payment::{
-    MAX_CHANNEL_BYTES, MAX_TXN_ID_BYTES, Payment, PaymentError, PaymentOutcome, validate_channel,
-    validate_txn_id,
+    MAX_TXN_ID_BYTES, Payment, PaymentError, PaymentKind, PaymentOutcome, validate_txn_id,
 };
 pub use payment_book::{
     MAX_CHANNELS_PER_ORDER, MAX_EXTRA_PAYMENTS_PER_ORDER, MAX_REFUND_ID_BYTES, PaymentEntry,
-    PaymentKind, RefundIdError, RefundStatus, refund_key, validate_refund_id,
+    RefundIdError, RefundStatus, refund_key, validate_refund_id,
 };
 pub use promotion::{
     AppliedPromotions, BASIS_POINTS_PER_WHOLE, MAX_LINES, MAX_PROMOTIONS, MAX_QUANTITY, OrderLine,
@@ -55,7 +56,7 @@ pub use record::Record;
 pub use red_packet::PacketPool;
 pub use spec::{
     CampaignSpec, CommonSpec, DEFAULT_CLAIM_WINDOW_SECS, DEFAULT_MIN_CENTS,
-    DEFAULT_PAYMENT_WINDOW_SECS, DEFAULT_PER_USER_LIMIT, MAX_CLAIM_WINDOW_SECS, MAX_NAME_BYTES,
-    MAX_PACKETS, MAX_PAYMENT_WINDOW_SECS, MAX_PER_USER_LIMIT, MAX_STOCK, RedPacketSpec,
-    SeckillSpec, SpecError,
+    DEFAULT_PAYMENT_WINDOW_SECS, DEFAULT_PER_USER_LIMIT, MAX_CAMPAIGNS, MAX_CLAIM_WINDOW_SECS,
+    MAX_NAME_BYTES, MAX_PACKETS, MAX_PAYMENT_WINDOW_SECS, MAX_PER_USER_LIMIT, MAX_STOCK,
+    RedPacketSpec, SeckillSpec, SpecError,
 };

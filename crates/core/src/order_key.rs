@@ -24,8 +24,8 @@ use fpe::ff1::{FF1, NumeralString, Operations};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{OrderId, uuid_v7_bits};
-use crate::ledger::MAX_CAMPAIGNS;
 use crate::money::UnixMillis;
+use crate::spec::MAX_CAMPAIGNS;
 
 /// Bits of RNG nonce in an order id (the 74 free bits less the 48-bit block).
 pub(crate) const NONCE_BITS: u32 = 26;

@@ -1,8 +1,9 @@
 //! Business outcomes of a grab: values with stable codes, not errors (STYLE §3).
 
-use crate::ids::OrderId;
+use crate::ids::{CampaignId, OrderId};
 use crate::money::Cents;
 use crate::order::{InvalidTransition, Order};
+use crate::spec::SpecError;
 
 /// The order a grab won (or had already won).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,15 +32,49 @@ pub enum GrabOutcome {
 }
 
 impl GrabOutcome {
+    /// Every code [`GrabOutcome::code`] answers, one per variant: what metrics pre-register.
+    /// `code` reads its answer from here, so a new variant's code cannot be missing.
+    pub const CODES: [&'static str; 6] = [
+        "won",
+        "already_won",
+        "sold_out",
+        "not_started",
+        "ended",
+        "campaign_not_found",
+    ];
+
+    /// The stable code the API and metrics use.
+    pub fn code(&self) -> &'static str {
+        let at = match self {
+            GrabOutcome::Won(_) => 0,
+            GrabOutcome::AlreadyWon(_) => 1,
+            GrabOutcome::SoldOut => 2,
+            GrabOutcome::NotStarted => 3,
+            GrabOutcome::Ended => 4,
+            GrabOutcome::CampaignNotFound => 5,
+        };
+        Self::CODES[at]
+    }
+}
+
+/// What a campaign creation came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// Created, under this id.
+    Created(CampaignId),
+    /// A field breaks a rule; nothing changed.
+    Invalid(SpecError),
+    /// [`crate::MAX_CAMPAIGNS`] reached; nothing changed.
+    TooManyCampaigns,
+}
+
+impl CreateOutcome {
     /// The stable code the API and metrics use.
     pub fn code(&self) -> &'static str {
         match self {
-            GrabOutcome::Won(_) => "won",
-            GrabOutcome::AlreadyWon(_) => "already_won",
-            GrabOutcome::SoldOut => "sold_out",
-            GrabOutcome::NotStarted => "not_started",
-            GrabOutcome::Ended => "ended",
-            GrabOutcome::CampaignNotFound => "campaign_not_found",
+            CreateOutcome::Created(_) => "created",
+            CreateOutcome::Invalid(_) => "invalid_campaign",
+            CreateOutcome::TooManyCampaigns => "too_many_campaigns",
         }
     }
 }
@@ -107,5 +142,32 @@ impl CampaignStatus {
         } else {
             CampaignStatus::Active
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_grab_outcome_has_its_own_stable_code() {
+        let ticket = OrderTicket {
+            order_id: OrderId(1),
+            amount_cents: Cents(1),
+        };
+        let outcomes = [
+            GrabOutcome::Won(ticket),
+            GrabOutcome::AlreadyWon(ticket),
+            GrabOutcome::SoldOut,
+            GrabOutcome::NotStarted,
+            GrabOutcome::Ended,
+            GrabOutcome::CampaignNotFound,
+        ];
+        let codes: Vec<&str> = outcomes.iter().map(GrabOutcome::code).collect();
+        assert_eq!(
+            codes,
+            GrabOutcome::CODES,
+            "each variant answers its own code"
+        );
     }
 }

@@ -10,13 +10,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel_name::ChannelName;
 use crate::ids::{MAX_PROVIDER_ID_BYTES, is_provider_id};
 use crate::money::{Cents, UnixMillis};
 use crate::order::{InvalidTransition, Order};
-use crate::payment_book::PaymentKind;
 
-/// Longest channel name, in bytes: names are short identifiers (`sim`, `wechat`).
-pub const MAX_CHANNEL_BYTES: usize = 32;
 /// Longest channel transaction id, in bytes (see [`MAX_PROVIDER_ID_BYTES`]).
 pub const MAX_TXN_ID_BYTES: usize = MAX_PROVIDER_ID_BYTES;
 
@@ -24,7 +22,7 @@ pub const MAX_TXN_ID_BYTES: usize = MAX_PROVIDER_ID_BYTES;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Payment {
     /// The channel that took the money.
-    pub channel: String,
+    pub channel: ChannelName,
     /// The channel's transaction id (unique per channel).
     pub txn_id: String,
     /// What was paid.
@@ -33,21 +31,18 @@ pub struct Payment {
     pub paid_at: UnixMillis,
 }
 
-/// A payment field that breaks the rules.
+/// A payment field that breaks the rules (the channel's name was checked where it was read:
+/// it is a [`ChannelName`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentError {
-    /// Empty, too long or not `[a-z0-9_-]`.
-    #[error("channel must be 1..={MAX_CHANNEL_BYTES} bytes of [a-z0-9_-]")]
-    Channel,
     /// Empty, too long or with control characters.
     #[error("txn_id must be 1..={MAX_TXN_ID_BYTES} bytes without control characters")]
     TxnId,
 }
 
 impl Payment {
-    /// Checks the channel name and transaction id.
+    /// Checks the transaction id.
     pub fn validate(&self) -> Result<(), PaymentError> {
-        validate_channel(&self.channel)?;
         validate_txn_id(&self.txn_id)
     }
 }
@@ -62,17 +57,26 @@ pub fn validate_txn_id(txn_id: &str) -> Result<(), PaymentError> {
     }
 }
 
-/// Checks a channel name: 1..=[`MAX_CHANNEL_BYTES`] bytes of `[a-z0-9_-]`.
-pub fn validate_channel(channel: &str) -> Result<(), PaymentError> {
-    let valid = !channel.is_empty()
-        && channel.len() <= MAX_CHANNEL_BYTES
-        && channel
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(PaymentError::Channel)
+/// What a recorded payment came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PaymentKind {
+    /// It paid the order (`pending_payment` / `paying` → `paid`).
+    Settled,
+    /// It reached an order already closed (cancelled, expired): the order stays closed and the
+    /// money is refunded.
+    Late,
+    /// It reached an order already paid by another transaction: refunded.
+    Duplicate,
+}
+
+impl PaymentKind {
+    /// The stable name used in the API and reports.
+    pub fn code(self) -> &'static str {
+        match self {
+            PaymentKind::Settled => "paid",
+            PaymentKind::Late => "late_payment",
+            PaymentKind::Duplicate => "duplicate_payment",
+        }
     }
 }
 
@@ -139,7 +143,7 @@ mod tests {
     #[test]
     fn field_bounds() {
         let mut p = Payment {
-            channel: "sim".into(),
+            channel: ChannelName::parse("sim").unwrap(),
             txn_id: "t-1".into(),
             amount_cents: Cents(1),
             paid_at: UnixMillis(0),
@@ -159,8 +163,5 @@ mod tests {
         assert_eq!(p.validate(), Ok(()));
         assert_eq!(validate_txn_id("é"), Ok(()), "non-ASCII is allowed");
         assert_eq!(validate_txn_id("a\nb"), Err(PaymentError::TxnId));
-        p.txn_id = "t".into();
-        p.channel = "Sim".into();
-        assert_eq!(p.validate(), Err(PaymentError::Channel));
     }
 }

@@ -16,37 +16,15 @@ use std::hash::{BuildHasher, RandomState};
 use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 
+use crate::channel_name::ChannelName;
 use crate::money::UnixMillis;
-use crate::payment::Payment;
+use crate::payment::{Payment, PaymentKind};
 
 /// Most late or duplicate payments recorded for one order; past it a further one is refused
 /// (`too_many_payments`), logged, and left to reconciliation against the channel's statement.
 pub const MAX_EXTRA_PAYMENTS_PER_ORDER: usize = 8;
 /// Most channels one order may be `paying` on at once (a user who switches channel).
 pub const MAX_CHANNELS_PER_ORDER: usize = 8;
-
-/// What a recorded payment came to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum PaymentKind {
-    /// It paid the order (`pending_payment` / `paying` → `paid`).
-    Settled,
-    /// It reached an order already closed (cancelled, expired): the order stays closed and the
-    /// money is refunded.
-    Late,
-    /// It reached an order already paid by another transaction: refunded.
-    Duplicate,
-}
-
-impl PaymentKind {
-    /// The stable name used in the API and reports.
-    pub fn code(self) -> &'static str {
-        match self {
-            PaymentKind::Settled => "paid",
-            PaymentKind::Late => "late_payment",
-            PaymentKind::Duplicate => "duplicate_payment",
-        }
-    }
-}
 
 /// Where the refund of a late or duplicate payment is.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,30 +103,30 @@ pub(crate) struct PaymentBook {
     /// Entries whose refund is still pending.
     pending_refunds: usize,
     /// `paying` order index → the channels its payment was started on.
-    paying: HashMap<u32, Vec<String>>,
+    paying: HashMap<u32, Vec<ChannelName>>,
     /// (when to query next, order index) for `paying` orders, oldest first. Entries of orders
     /// that left `paying` are dropped when they reach the front.
     query_queue: VecDeque<(UnixMillis, u32)>,
 }
 
 impl PaymentBook {
-    fn txn_hash(&self, channel: &str, txn_id: &str) -> u64 {
+    fn txn_hash(&self, channel: &ChannelName, txn_id: &str) -> u64 {
         self.hasher.hash_one((channel, txn_id))
     }
 
     /// The entry recorded for (channel, txn_id).
-    pub(crate) fn find(&self, channel: &str, txn_id: &str) -> Option<&PaymentEntry> {
+    pub(crate) fn find(&self, channel: &ChannelName, txn_id: &str) -> Option<&PaymentEntry> {
         self.find_index(channel, txn_id)
             .map(|i| &self.entries[i as usize])
     }
 
     /// The position in [`PaymentBook::entries`] of the entry recorded for (channel, txn_id).
-    pub(crate) fn find_index(&self, channel: &str, txn_id: &str) -> Option<u32> {
+    pub(crate) fn find_index(&self, channel: &ChannelName, txn_id: &str) -> Option<u32> {
         let entries = &self.entries;
         self.by_txn
             .find(self.txn_hash(channel, txn_id), |&i| {
                 let p = &entries[i as usize].payment;
-                p.channel == channel && p.txn_id == txn_id
+                p.channel == *channel && p.txn_id == txn_id
             })
             .copied()
     }
@@ -244,7 +222,7 @@ impl PaymentBook {
     pub(crate) fn check_refund(
         &self,
         index: u32,
-        channel: &str,
+        channel: &ChannelName,
         txn_id: &str,
     ) -> Result<(), &'static str> {
         let entry = self
@@ -262,7 +240,7 @@ impl PaymentBook {
     /// Confirms a checked refund.
     pub(crate) fn confirm_refund(
         &mut self,
-        channel: &str,
+        channel: &ChannelName,
         txn_id: &str,
         refund_id: String,
         at: UnixMillis,
@@ -284,21 +262,21 @@ impl PaymentBook {
     }
 
     /// The channels the `paying` order at `index` was started on.
-    pub(crate) fn paying_channels(&self, index: u32) -> &[String] {
+    pub(crate) fn paying_channels(&self, index: u32) -> &[ChannelName] {
         self.paying.get(&index).map_or(&[], Vec::as_slice)
     }
 
     /// Notes that the order at `index` started paying on `channel` at `at` (once per channel).
-    pub(crate) fn start_paying(&mut self, index: u32, channel: &str, at: UnixMillis) {
+    pub(crate) fn start_paying(&mut self, index: u32, channel: &ChannelName, at: UnixMillis) {
         let channels = self.paying.entry(index).or_default();
-        if channels.iter().any(|c| c == channel) {
+        if channels.contains(channel) {
             return;
         }
         assert!(channels.len() < MAX_CHANNELS_PER_ORDER);
         if channels.is_empty() {
             self.query_queue.push_back((at, index));
         }
-        channels.push(channel.to_owned());
+        channels.push(channel.clone());
     }
 
     /// The order at `index` left `paying` without a settling payment (expired, cancelled).

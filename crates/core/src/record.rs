@@ -3,13 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::channel_name::ChannelName;
 use crate::claim::PayoutId;
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
 use crate::order::OrderState;
 use crate::order_key::OrderKey;
 use crate::payment::Payment;
-use crate::payment_book::PaymentKind;
+use crate::payment::PaymentKind;
 use crate::spec::CampaignSpec;
 
 /// A fact in the journal.
@@ -90,7 +91,7 @@ pub enum Record {
         /// The state it was in.
         from: OrderState,
         /// The channel.
-        channel: String,
+        channel: ChannelName,
         /// When.
         at: UnixMillis,
     },
@@ -118,7 +119,7 @@ pub enum Record {
         /// The order.
         order_id: OrderId,
         /// The refunded payment's channel.
-        channel: String,
+        channel: ChannelName,
         /// The refunded payment's transaction id.
         txn_id: String,
         /// The channel's refund id.

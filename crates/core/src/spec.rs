@@ -7,7 +7,12 @@ use crate::money::{Cents, MAX_CENTS, UnixMillis};
 /// Longest campaign name, in bytes. Names are shown in lists; 200 bytes is generous for that
 /// and keeps a campaign record far below the journal's record size limit.
 pub const MAX_NAME_BYTES: usize = 200;
-/// Most items a seckill campaign may hold (the bound: 10,000,000). Every item can
+/// Most campaigns one engine holds. Each campaign carries a metrics series and a published
+/// read-side entry; 10,000 is far above any shop's concurrent flash sales and keeps both bounded.
+pub const MAX_CAMPAIGNS: usize = 10_000;
+
+/// Most items a seckill campaign may hold (10,000,000, beyond the largest flash sale we
+/// plan for). Every item can
 /// become an order in memory, so this bounds a campaign's memory.
 pub const MAX_STOCK: u64 = 10_000_000;
 /// Most packets a red-packet campaign may hold (1,000,000).

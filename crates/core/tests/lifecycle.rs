@@ -461,7 +461,7 @@ fn replay_refuses_transition_records_no_decision_makes() {
     let (mut ledger, id, _) = ledger_with(seckill(1, 1, false), &mut rng);
     let (order, _) = win(&mut ledger, id, "a", 0, &mut rng);
     ledger
-        .start_payment(order, &user("a"), "sim", UnixMillis(1))
+        .start_payment(order, &user("a"), &channel("sim"), UnixMillis(1))
         .record
         .unwrap();
     let forged = moved(id, order, OrderState::Paying, OrderState::PendingPayment, 2);

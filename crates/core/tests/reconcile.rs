@@ -15,7 +15,7 @@ use support::*;
 
 fn pay(channel: &str, txn: &str, amount: u64) -> Payment {
     Payment {
-        channel: channel.into(),
+        channel: support::channel(channel),
         txn_id: txn.into(),
         amount_cents: Cents(amount),
         paid_at: UnixMillis(1),
@@ -50,7 +50,7 @@ struct Scenario {
     ledger: Ledger,
     records: Vec<Record>,
     /// (channel, txn, order, amount) of every payment recorded.
-    paid: Vec<(String, String, OrderId, u64)>,
+    paid: Vec<(ChannelName, String, OrderId, u64)>,
     seckill: CampaignId,
 }
 
@@ -70,7 +70,7 @@ fn scenario() -> Scenario {
     let _erin = won(&mut ledger, &mut records, "erin", 5_000);
 
     // alice pays through `paying`.
-    let started = ledger.start_payment(alice, &user("alice"), "sim", UnixMillis(1));
+    let started = ledger.start_payment(alice, &user("alice"), &channel("sim"), UnixMillis(1));
     records.push(started.record.unwrap());
     records.push(recorded(&mut ledger, alice, pay("sim", "t1", 100), 2));
     // bob pays twice: the duplicate's refund stays pending.
@@ -97,7 +97,7 @@ fn scenario() -> Scenario {
         ("sim", "t3", carol),
         ("wechat", "w4", dave),
     ] {
-        paid.push((channel.to_owned(), txn.to_owned(), order, 100));
+        paid.push((support::channel(channel), txn.to_owned(), order, 100));
     }
 
     // Red packets: two claimed, one expired unclaimed, one still won.
@@ -139,7 +139,7 @@ fn scenario() -> Scenario {
     }
 }
 
-fn statements(paid: &[(String, String, OrderId, u64)]) -> Vec<Statement> {
+fn statements(paid: &[(ChannelName, String, OrderId, u64)]) -> Vec<Statement> {
     let mut by_channel: Vec<Statement> = Vec::new();
     for (channel, txn, order, amount) in paid {
         let line = StatementLine {
@@ -299,7 +299,7 @@ fn a_million_mismatches_stay_bounded() {
     }
     let empty = Statement {
         covers_until: None,
-        channel: "sim".into(),
+        channel: channel("sim"),
         lines: Vec::new(),
     };
     let report = reconcile(&ledger, &[empty], UnixMillis(1));

@@ -1,4 +1,5 @@
-//! Engine benchmarks (issue 2 §8). Run: `cargo bench -p stampede-engine --bench engine`.
+//! Engine benchmarks: what one grab costs in the core and through the writer.
+//! Run: `cargo bench -p stampede-engine --bench engine`.
 //!
 //! - `core_grab/single_thread`: the pure decision (`Ledger::grab`, new user each time).
 //! - `engine_grab/2_threads`: two threads grabbing through the writer (Durability::Os on

@@ -1,4 +1,5 @@
-//! The expiry timer at the core level (issue 5: "1,000,000 pending orders expiring").
+//! The expiry timer at the core level, sized for a sale that leaves 1,000,000 orders pending
+//! when its payment window closes.
 //! Run: `cargo bench -p stampede-engine --bench expiry`.
 //!
 //! - `expiry_idle/1m_pending`: `Ledger::expire_due` when nothing is due, with 1,000,000

@@ -23,12 +23,19 @@
 //! here it may wait for that one's deadline too (reading the order expires it at once).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use stampede_core::UnixMillis;
 
+/// Longest wait for a command before an expiry pass runs anyway: an unpaid order outlives its
+/// deadline by at most about this much, plus the time to drain a backlog larger than one
+/// pass ([`crate::MAX_EXPIRIES_PER_BATCH`]; passes then follow each other without waiting, ~2 µs of
+/// writer time per order), and reading it expires it at once.
+pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
+
 /// Width of a bucket at first: one expiry tick (the writer's timer has that resolution
 /// anyway).
-pub(crate) const BUCKET_MILLIS: u64 = crate::writer::EXPIRY_TICK.as_millis() as u64;
+pub(crate) const BUCKET_MILLIS: u64 = EXPIRY_TICK.as_millis() as u64;
 /// Most buckets kept: 4,096 buckets of 100 ms cover about 7 minutes of wins at full
 /// resolution in ~200 KiB; a longer spread of deadlines doubles the width instead of growing.
 pub(crate) const MAX_DEADLINE_BUCKETS: usize = 4_096;

@@ -12,14 +12,15 @@
 //! milliseconds. After a journal failure nothing is announced again, so every such read that
 //! would have to wait answers `Unavailable`, like the writes (fail-stop).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use parking_lot::Mutex;
 use stampede_core::Ledger;
 use tokio::sync::watch;
 use tokio::time::timeout;
 
-use crate::engine::Engine;
 use crate::error::{EngineError, JOURNAL_FAILED_EARLIER};
+use crate::guard::JournalGuard;
 
 /// The numbers of the batches the writer has decided and made durable.
 #[derive(Debug)]
@@ -60,33 +61,37 @@ impl DurableMark {
     }
 }
 
-impl Engine {
-    /// Runs `f` over the ledger and answers its result once everything `f` could see is
-    /// durable and published. Waits at most `journal_reply_timeout` (then `Degraded`, like a
-    /// write that timed out); `Unavailable` once the journal has failed.
-    pub async fn read_durable<R>(&self, f: impl FnOnce(&Ledger) -> R) -> Result<R, EngineError> {
-        let shared = &self.shared;
-        let (value, number) = {
-            let ledger = shared.ledger.lock();
-            (f(&ledger), shared.durable.decided.load(Ordering::Acquire))
-        };
-        if *shared.durable.durable.borrow() >= number {
-            return Ok(value);
-        }
-        let mut durable = shared.durable.durable.subscribe();
-        let poisoned = || shared.poisoned.load(Ordering::Acquire);
-        let waited = timeout(
-            self.guard.journal_reply_timeout(),
-            durable.wait_for(|durable| *durable >= number || poisoned()),
-        )
-        .await;
-        if waited.is_err() {
-            return Err(self.guard.timeout_answer());
-        }
-        if *shared.durable.durable.borrow() >= number {
-            Ok(value)
-        } else {
-            Err(EngineError::Unavailable(JOURNAL_FAILED_EARLIER.into()))
-        }
+/// Runs `f` over `ledger` and answers its result once everything `f` could see is durable
+/// and published, as `mark` tells (what [`crate::Engine::read_durable`] does). Waits at most
+/// the guard's `journal_reply_timeout` (then its timeout answer, `Degraded`, like a write that
+/// timed out); `Unavailable` once the journal has failed (`poisoned`).
+pub(crate) async fn read_durable<R>(
+    ledger: &Mutex<Ledger>,
+    mark: &DurableMark,
+    poisoned: &AtomicBool,
+    guard: &JournalGuard,
+    f: impl FnOnce(&Ledger) -> R,
+) -> Result<R, EngineError> {
+    let (value, number) = {
+        let ledger = ledger.lock();
+        (f(&ledger), mark.decided.load(Ordering::Acquire))
+    };
+    if *mark.durable.borrow() >= number {
+        return Ok(value);
+    }
+    let mut durable = mark.durable.subscribe();
+    let poisoned = || poisoned.load(Ordering::Acquire);
+    let waited = timeout(
+        guard.journal_reply_timeout(),
+        durable.wait_for(|durable| *durable >= number || poisoned()),
+    )
+    .await;
+    if waited.is_err() {
+        return Err(guard.timeout_answer());
+    }
+    if *mark.durable.borrow() >= number {
+        Ok(value)
+    } else {
+        Err(EngineError::Unavailable(JOURNAL_FAILED_EARLIER.into()))
     }
 }

@@ -1,6 +1,8 @@
 //! Operating failures of the engine. Business outcomes are values ([`stampede_core::GrabOutcome`]);
 //! these are for "could not do the work at all".
 
+use stampede_core::Outcome;
+
 /// What every write, and every durable read that would have to wait, answers once the journal
 /// has failed: the engine is fail-stop until restarted.
 pub(crate) const JOURNAL_FAILED_EARLIER: &str = "journal failed earlier; restart the server";
@@ -40,4 +42,14 @@ pub enum OpenError {
     /// or a record the ledger rejects).
     #[error("journal recovery failed: {0}")]
     Recovery(String),
+}
+
+/// The writer answered a command with an outcome of another kind: a bug in the writer, not
+/// a client's doing. Answered `Unavailable` (and logged) rather than a panic in a handler.
+pub(crate) fn mismatched(what: &str, outcome: &Outcome) -> EngineError {
+    tracing::error!(
+        ?outcome,
+        "the writer answered a {what} with the wrong kind of outcome"
+    );
+    EngineError::Unavailable(format!("internal error: unexpected answer to a {what}"))
 }

@@ -1,4 +1,4 @@
-//! The journal's circuit breaker (issue 4 §4): a stalled or failing disk makes requests that
+//! The journal's circuit breaker: a stalled or failing disk makes requests that
 //! need the writer answer [`EngineError::Degraded`] within `journal_reply_timeout` instead of
 //! piling up behind an fsync that does not return, and the breaker closes again once probes
 //! find the disk answering.

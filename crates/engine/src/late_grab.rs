@@ -5,8 +5,7 @@
 use stampede_core::{GrabOutcome, Outcome};
 use tokio::sync::oneshot;
 
-use crate::engine::mismatched;
-use crate::error::EngineError;
+use crate::error::{EngineError, mismatched};
 
 /// What [`crate::Engine::grab_keeping_late_outcome`] came to.
 #[derive(Debug)]

@@ -20,10 +20,12 @@ mod late_grab;
 mod payments;
 mod published;
 mod read_only;
+mod shared;
 mod writer;
 
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
 pub use command::{OutcomeReceiver, Request};
+pub use deadlines::EXPIRY_TICK;
 pub use engine::{Creation, Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts};
 pub use error::{EngineError, OpenError};
 pub use guard::{
@@ -34,4 +36,4 @@ pub use published::{CampaignView, Published};
 pub use read_only::{ReplayInfo, replay_read_only};
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};
 pub use stampede_journal::Durability;
-pub use writer::{EXPIRY_TICK, MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH, Stepped, Writer};
+pub use writer::{MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH, Stepped, Writer};

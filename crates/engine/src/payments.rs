@@ -6,8 +6,8 @@
 
 use stampede_core::{Command, OrderId, Outcome, Payment, PendingRefund, StalePaying};
 
-use crate::engine::{Engine, mismatched};
-use crate::error::EngineError;
+use crate::engine::Engine;
+use crate::error::{EngineError, mismatched};
 
 impl Engine {
     /// Records the channel's confirmation of the refund of `payment` (a late or duplicate

@@ -145,7 +145,7 @@ mod tests {
                 }
             }
             let payment = Payment {
-                channel: "sim".into(),
+                channel: stampede_core::ChannelName::parse("sim").unwrap(),
                 txn_id: "t1".into(),
                 amount_cents: Cents(100),
                 paid_at: UnixMillis(1_001),

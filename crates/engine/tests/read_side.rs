@@ -68,7 +68,7 @@ fn holders_and_stock_follow_wins_and_releases_under_a_limit_of_two() {
             .start_payment(
                 second.order_id,
                 &stampede_core::UserId::parse("alice").unwrap(),
-                "sim",
+                &stampede_core::ChannelName::parse("sim").unwrap(),
             )
             .await
             .unwrap();

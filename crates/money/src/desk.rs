@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use stampede_clock::SharedClock;
-use stampede_core::{OrderId, Payment};
+use stampede_core::{ChannelName, OrderId, Payment};
 
 use crate::channel::router::{AdmitError, ChannelHealth, Routed, call_with_health};
 use crate::channel::{
@@ -87,7 +87,9 @@ impl PaymentDesk {
             .channels
             .iter()
             .map(|c| {
-                let path = config.books_dir.join(books_file_name(&c.name));
+                let name = ChannelName::parse(&c.name)
+                    .map_err(|e| anyhow::anyhow!("payment channel {:?}: {e}", c.name))?;
+                let path = config.books_dir.join(books_file_name(&name));
                 SimChannel::open(c.clone(), Arc::clone(&clock), &path)
                     .map(Arc::new)
                     .map_err(|e| anyhow::anyhow!("payment channel books {}: {e}", path.display()))
@@ -145,12 +147,12 @@ impl PaymentDesk {
     }
 
     /// Whether a channel of this name is configured.
-    pub fn has_channel(&self, name: &str) -> bool {
+    pub fn has_channel(&self, name: &ChannelName) -> bool {
         self.router.get(name).is_some()
     }
 
     /// The simulated channel named `name` (tests, statements).
-    pub fn sim(&self, name: &str) -> Option<&Arc<SimChannel>> {
+    pub fn sim(&self, name: &ChannelName) -> Option<&Arc<SimChannel>> {
         self.sims.iter().find(|s| s.name() == name)
     }
 
@@ -161,7 +163,7 @@ impl PaymentDesk {
 
     /// Chooses the channel for a new payment: `name` if given (and in rotation), else a
     /// weighted pick among healthy channels. The caller reports the returned permit.
-    pub fn route(&self, name: Option<&str>) -> Result<Routed, DeskError> {
+    pub fn route(&self, name: Option<&ChannelName>) -> Result<Routed, DeskError> {
         let now = self.clock.monotonic();
         match name {
             Some(name) => self.router.admit(name, now).map_err(admit_error),
@@ -190,7 +192,11 @@ impl PaymentDesk {
     }
 
     /// Every payment channel `name` holds for `order`.
-    pub async fn query(&self, name: &str, order: OrderId) -> Result<Vec<Payment>, DeskError> {
+    pub async fn query(
+        &self,
+        name: &ChannelName,
+        order: OrderId,
+    ) -> Result<Vec<Payment>, DeskError> {
         let routed = self
             .router
             .admit(name, self.clock.monotonic())

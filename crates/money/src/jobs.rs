@@ -209,7 +209,7 @@ enum RefundOutcome {
 }
 
 async fn refund_one(payments: &Payments, refund: &PendingRefund) -> RefundOutcome {
-    let channel = refund.payment.channel.as_str();
+    let channel = &refund.payment.channel;
     let counts = payments.metrics();
     match payments.desk().refund(&refund.payment).await {
         Ok(receipt) if validate_refund_id(&receipt.refund_id).is_err() => {

@@ -16,6 +16,7 @@
 
 use crate::channel::router::MAX_CHANNELS;
 use metrics::Counter;
+use stampede_core::ChannelName;
 
 /// Every code [`stampede_core::PaymentOutcome::code`] answers; each gets a counter per channel.
 pub const CALLBACK_OUTCOMES: &[&str] = &[
@@ -66,7 +67,7 @@ impl RefundCount {
 
 /// One channel's counters.
 struct ChannelCounters {
-    name: String,
+    name: ChannelName,
     /// Indexed like [`CALLBACK_OUTCOMES`].
     callbacks: Vec<Counter>,
     amount_mismatch: Counter,
@@ -95,11 +96,11 @@ impl PaymentMetrics {
     ///
     /// # Panics
     /// If `names` holds more than [`MAX_CHANNELS`] names (the router refuses that many).
-    pub fn register<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+    pub fn register<'a>(names: impl IntoIterator<Item = &'a ChannelName>) -> Self {
         let channels: Vec<ChannelCounters> = names
             .into_iter()
             .map(|name| ChannelCounters {
-                name: name.to_owned(),
+                name: name.clone(),
                 callbacks: CALLBACK_OUTCOMES
                     .iter()
                     .map(|&outcome| callback_counter(name, outcome))
@@ -118,12 +119,12 @@ impl PaymentMetrics {
         Self { channels }
     }
 
-    fn channel(&self, name: &str) -> Option<&ChannelCounters> {
-        self.channels.iter().find(|c| c.name == name)
+    fn channel(&self, name: &ChannelName) -> Option<&ChannelCounters> {
+        self.channels.iter().find(|c| c.name == *name)
     }
 
     /// Counts a recorded (or refused) payment of `channel` by its outcome code.
-    pub fn callback(&self, channel: &str, outcome: &'static str) {
+    pub fn callback(&self, channel: &ChannelName, outcome: &'static str) {
         let registered = self.channel(channel).and_then(|c| {
             let at = CALLBACK_OUTCOMES.iter().position(|&o| o == outcome)?;
             Some(&c.callbacks[at])
@@ -139,7 +140,7 @@ impl PaymentMetrics {
     }
 
     /// Counts a payment whose amount differed from its order's.
-    pub fn amount_mismatch(&self, channel: &str) {
+    pub fn amount_mismatch(&self, channel: &ChannelName) {
         match self.channel(channel) {
             Some(c) => c.amount_mismatch.increment(1),
             None => amount_mismatch_counter(channel).increment(1),
@@ -147,7 +148,7 @@ impl PaymentMetrics {
     }
 
     /// Counts a failed query of `channel`.
-    pub fn query_failed(&self, channel: &str) {
+    pub fn query_failed(&self, channel: &ChannelName) {
         match self.channel(channel) {
             Some(c) => c.queries_failed.increment(1),
             None => queries_failed_counter(channel).increment(1),
@@ -155,7 +156,7 @@ impl PaymentMetrics {
     }
 
     /// Counts a payment a query of `channel` found and recorded.
-    pub fn found_by_query(&self, channel: &str) {
+    pub fn found_by_query(&self, channel: &ChannelName) {
         match self.channel(channel) {
             Some(c) => c.found_by_query.increment(1),
             None => found_by_query_counter(channel).increment(1),
@@ -163,7 +164,7 @@ impl PaymentMetrics {
     }
 
     /// Counts a refund attempt on `channel`.
-    pub fn refund(&self, channel: &str, outcome: RefundCount) {
+    pub fn refund(&self, channel: &ChannelName, outcome: RefundCount) {
         match self.channel(channel) {
             Some(c) => c.refunds[outcome as usize].increment(1),
             None => refund_counter(channel, outcome).increment(1),
@@ -171,24 +172,24 @@ impl PaymentMetrics {
     }
 }
 
-fn callback_counter(channel: &str, outcome: &'static str) -> Counter {
-    metrics::counter!("stampede_payment_callbacks_total", "channel" => channel.to_owned(), "outcome" => outcome)
+fn callback_counter(channel: &ChannelName, outcome: &'static str) -> Counter {
+    metrics::counter!("stampede_payment_callbacks_total", "channel" => channel.to_string(), "outcome" => outcome)
 }
 
-fn amount_mismatch_counter(channel: &str) -> Counter {
-    metrics::counter!("stampede_payment_amount_mismatch_total", "channel" => channel.to_owned())
+fn amount_mismatch_counter(channel: &ChannelName) -> Counter {
+    metrics::counter!("stampede_payment_amount_mismatch_total", "channel" => channel.to_string())
 }
 
-fn queries_failed_counter(channel: &str) -> Counter {
-    metrics::counter!("stampede_payment_queries_failed_total", "channel" => channel.to_owned())
+fn queries_failed_counter(channel: &ChannelName) -> Counter {
+    metrics::counter!("stampede_payment_queries_failed_total", "channel" => channel.to_string())
 }
 
-fn found_by_query_counter(channel: &str) -> Counter {
-    metrics::counter!("stampede_payments_found_by_query_total", "channel" => channel.to_owned())
+fn found_by_query_counter(channel: &ChannelName) -> Counter {
+    metrics::counter!("stampede_payments_found_by_query_total", "channel" => channel.to_string())
 }
 
-fn refund_counter(channel: &str, outcome: RefundCount) -> Counter {
-    metrics::counter!("stampede_refunds_total", "channel" => channel.to_owned(), "outcome" => outcome.code())
+fn refund_counter(channel: &ChannelName, outcome: RefundCount) -> Counter {
+    metrics::counter!("stampede_refunds_total", "channel" => channel.to_string(), "outcome" => outcome.code())
 }
 
 #[cfg(test)]
@@ -199,6 +200,10 @@ mod tests {
         CampaignId, Cents, InvalidTransition, Order, OrderId, OrderState, PaymentKind,
         PaymentOutcome, UnixMillis, UserId,
     };
+
+    fn name(s: &str) -> ChannelName {
+        ChannelName::parse(s).unwrap()
+    }
 
     fn order() -> Order {
         Order {
@@ -249,16 +254,16 @@ mod tests {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
-            let counters = PaymentMetrics::register(["sim", "alt"]);
-            counters.callback("sim", "paid");
-            counters.callback("sim", "paid");
-            counters.callback("alt", "txn_conflict");
-            counters.amount_mismatch("sim");
-            counters.query_failed("alt");
-            counters.found_by_query("sim");
-            counters.refund("sim", RefundCount::Declined);
+            let counters = PaymentMetrics::register(&[name("sim"), name("alt")]);
+            counters.callback(&name("sim"), "paid");
+            counters.callback(&name("sim"), "paid");
+            counters.callback(&name("alt"), "txn_conflict");
+            counters.amount_mismatch(&name("sim"));
+            counters.query_failed(&name("alt"));
+            counters.found_by_query(&name("sim"));
+            counters.refund(&name("sim"), RefundCount::Declined);
             // A channel no longer configured still counts, under its own name.
-            counters.refund("gone", RefundCount::Refunded);
+            counters.refund(&name("gone"), RefundCount::Refunded);
         });
         let text = handle.render();
         for line in [

@@ -12,7 +12,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use stampede_core::{
-    InvalidTransition, Order, OrderId, OrderOutcome, OrderState, Payment, PaymentKind,
+    ChannelName, InvalidTransition, Order, OrderId, OrderOutcome, OrderState, Payment, PaymentKind,
     PaymentOutcome, StalePaying, UserId,
 };
 use stampede_engine::{Engine, EngineError};
@@ -97,13 +97,13 @@ impl Payments {
         &self,
         order: OrderId,
         by: &UserId,
-        channel: Option<&str>,
+        channel: Option<&ChannelName>,
     ) -> Result<PayOutcome, EngineError> {
         let routed = match self.desk.route(channel) {
             Ok(routed) => routed,
             Err(e) => return Ok(desk_refusal(e)),
         };
-        let name = routed.name().to_owned();
+        let name = routed.name().clone();
         let order = match self.engine.start_payment(order, by, &name).await {
             Ok(OrderOutcome::Moved(order)) => order,
             other => {

@@ -12,6 +12,8 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use stampede_core::ChannelName;
+
 /// First wait after a failure: the jobs' own tick, so a blip costs one pass.
 pub const FIRST_REFUND_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest wait between two tries of one refund: a channel that comes back (or a declined
@@ -22,7 +24,7 @@ pub const MAX_REFUND_BACKOFF: Duration = Duration::from_secs(60);
 pub const STUCK_REFUND_REPORT_INTERVAL: Duration = Duration::from_secs(3_600);
 
 /// A refund, by its payment: `(channel, txn_id)`.
-pub type RefundKey = (String, String);
+pub type RefundKey = (ChannelName, String);
 
 /// What one failure did to a refund's schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +130,7 @@ mod tests {
     use super::*;
 
     fn key(txn: &str) -> RefundKey {
-        ("sim".into(), txn.into())
+        (ChannelName::parse("sim").unwrap(), txn.into())
     }
 
     #[test]

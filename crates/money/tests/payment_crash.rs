@@ -95,7 +95,7 @@ fn a_recorded_payment_survives_a_crash_and_its_retry_changes_nothing() {
         let (engine, _) = open_file(&journal, &clock);
         let campaign = engine.create_campaign(seckill(2, 1)).await.unwrap().created().unwrap().id;
         let (order, amount) = win(&engine, campaign, "alice").await;
-        let started = engine.start_payment(order, &stampede_core::UserId::parse("alice").unwrap(), "sim").await.unwrap();
+        let started = engine.start_payment(order, &stampede_core::UserId::parse("alice").unwrap(), &stampede_core::ChannelName::parse("sim").unwrap()).await.unwrap();
         assert!(matches!(started, OrderOutcome::Moved(ref o) if o.state == OrderState::Paying));
         let payment = channel.pay_now(order, amount).unwrap();
         let recorded = engine.record_payment(order, payment.clone()).await.unwrap();
@@ -165,7 +165,7 @@ fn a_refund_made_but_not_confirmed_before_a_crash_is_asked_again_under_the_same_
             .start_payment(
                 order,
                 &stampede_core::UserId::parse("alice").unwrap(),
-                "sim",
+                &stampede_core::ChannelName::parse("sim").unwrap(),
             )
             .await
             .unwrap();

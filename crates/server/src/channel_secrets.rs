@@ -10,6 +10,8 @@
 //! 3. else `<data-dir>/channel-<name>.secret`, generated on first start (256 random bits,
 //!    mode 0600) like the other secrets ([`crate::secrets`]).
 
+use stampede_core::ChannelName;
+
 use crate::config::Config;
 use crate::secrets::{SecretSource, load_or_generate};
 
@@ -27,7 +29,7 @@ pub const SIM_CHANNEL: &str = "sim";
 
 /// Reads (or generates) every configured channel's callback secret: `(channel, secret)` in
 /// the configured order.
-pub fn load(config: &Config) -> anyhow::Result<Vec<(String, String)>> {
+pub fn load(config: &Config) -> anyhow::Result<Vec<(ChannelName, String)>> {
     let random = || {
         let mut bytes = [0u8; 32];
         rand::Rng::fill(&mut rand::rng(), &mut bytes);
@@ -65,7 +67,9 @@ pub fn load(config: &Config) -> anyhow::Result<Vec<(String, String)>> {
                     tracing::info!(channel = %channel.name, "callback secret: generated into {}", path.display())
                 }
             }
-            Ok((channel.name, secret))
+            let name = ChannelName::parse(&channel.name)
+                .map_err(|e| anyhow::anyhow!("channel {:?}: {e}", channel.name))?;
+            Ok((name, secret))
         })
         .collect()
 }

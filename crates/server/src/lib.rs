@@ -119,7 +119,7 @@ pub fn assemble(
     config: &Config,
     engine: Engine,
     auth: Auth,
-    channel_secrets: &[(String, String)],
+    channel_secrets: &[(stampede_core::ChannelName, String)],
     prometheus: metrics_exporter_prometheus::PrometheusHandle,
 ) -> anyhow::Result<Arc<AppState>> {
     let clock = engine.clock();

@@ -6,7 +6,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use stampede_core::{Statement, UnixMillis, validate_channel};
+use stampede_core::{ChannelName, Statement, UnixMillis};
 use stampede_money::channel::{channel_of_books_file, read_books_statement};
 
 /// Whether the file at `path` is a simulated channel's books rather than a CSV statement: its
@@ -27,7 +27,7 @@ pub(crate) fn is_channel_books(path: &Path) -> io::Result<bool> {
 
 /// The statement of `channel` from its books at `path`, covering payments up to `cutoff`.
 pub(crate) fn read_books(
-    channel: &str,
+    channel: &ChannelName,
     path: &Path,
     cutoff: UnixMillis,
 ) -> Result<Statement, String> {
@@ -35,7 +35,7 @@ pub(crate) fn read_books(
         .map_err(|e| format!("{}: channel books: {e}", path.display()))?;
     lines.retain(|line| line.at <= cutoff);
     Ok(Statement {
-        channel: channel.to_owned(),
+        channel: channel.clone(),
         lines,
         covers_until: Some(cutoff),
     })
@@ -43,7 +43,7 @@ pub(crate) fn read_books(
 
 /// Every simulated channel's books in `data_dir`, as `(channel, path)` sorted by channel.
 /// Files named like books but for an invalid channel name are skipped with a warning.
-pub(crate) fn books_in(data_dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+pub(crate) fn books_in(data_dir: &Path) -> Result<Vec<(ChannelName, PathBuf)>, String> {
     let entries = std::fs::read_dir(data_dir)
         .map_err(|e| format!("{}: cannot list: {e}", data_dir.display()))?;
     let mut books = Vec::new();
@@ -53,14 +53,17 @@ pub(crate) fn books_in(data_dir: &Path) -> Result<Vec<(String, PathBuf)>, String
         let Some(channel) = name.to_str().and_then(channel_of_books_file) else {
             continue;
         };
-        if let Err(e) = validate_channel(channel) {
-            eprintln!(
-                "warning: {} is not a channel's books ({e}); skipped",
-                entry.path().display()
-            );
-            continue;
-        }
-        books.push((channel.to_owned(), entry.path()));
+        let channel = match ChannelName::parse(channel) {
+            Ok(channel) => channel,
+            Err(e) => {
+                eprintln!(
+                    "warning: {} is not a channel's books ({e}); skipped",
+                    entry.path().display()
+                );
+                continue;
+            }
+        };
+        books.push((channel, entry.path()));
     }
     books.sort();
     Ok(books)
@@ -91,7 +94,7 @@ mod tests {
         let found: Vec<String> = books_in(dir.path())
             .unwrap()
             .into_iter()
-            .map(|(channel, _)| channel)
+            .map(|(channel, _)| channel.to_string())
             .collect();
         assert_eq!(found, ["alt", "new", "sim"]);
     }

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use stampede_core::{ReconciliationReport, Statement, UnixMillis, validate_channel};
+use stampede_core::{ChannelName, ReconciliationReport, Statement, UnixMillis};
 use stampede_engine::{Clock, SystemClock};
 use stampede_money::reconciliation::reconcile_journal;
 
@@ -48,7 +48,7 @@ pub(crate) struct ReconcileArgs {
 /// One `--statement CHANNEL=PATH`.
 #[derive(Clone, Debug)]
 pub(crate) struct StatementArg {
-    channel: String,
+    channel: ChannelName,
     path: PathBuf,
 }
 
@@ -56,12 +56,12 @@ fn parse_statement_arg(value: &str) -> Result<StatementArg, String> {
     let (channel, path) = value
         .split_once('=')
         .ok_or_else(|| format!("{value:?} is not CHANNEL=PATH"))?;
-    validate_channel(channel).map_err(|e| format!("{channel:?}: {e}"))?;
+    let channel = ChannelName::parse(channel).map_err(|e| format!("{channel:?}: {e}"))?;
     if path.is_empty() {
         return Err(format!("{value:?}: the path is empty"));
     }
     Ok(StatementArg {
-        channel: channel.to_owned(),
+        channel,
         path: PathBuf::from(path),
     })
 }
@@ -73,7 +73,7 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
 
 /// Runs the command; see the module docs for the exit status.
 pub(crate) fn run(args: ReconcileArgs) -> ExitCode {
-    let mut channels: Vec<&str> = args.statements.iter().map(|s| s.channel.as_str()).collect();
+    let mut channels: Vec<&ChannelName> = args.statements.iter().map(|s| &s.channel).collect();
     channels.sort_unstable();
     if let Some(twice) = channels.windows(2).find(|w| w[0] == w[1]) {
         return fail(format!(

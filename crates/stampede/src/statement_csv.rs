@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use stampede_core::{
-    Cents, MAX_CENTS, MAX_TXN_ID_BYTES, OrderId, Statement, StatementLine, UnixMillis,
+    Cents, ChannelName, MAX_CENTS, MAX_TXN_ID_BYTES, OrderId, Statement, StatementLine, UnixMillis,
     validate_txn_id,
 };
 
@@ -46,7 +46,10 @@ impl fmt::Display for StatementError {
 impl std::error::Error for StatementError {}
 
 /// Reads the statement of `channel` from the file at `path`.
-pub(crate) fn read_statement(channel: &str, path: &Path) -> Result<Statement, StatementError> {
+pub(crate) fn read_statement(
+    channel: &ChannelName,
+    path: &Path,
+) -> Result<Statement, StatementError> {
     let source_name = path.display().to_string();
     let fail = |problem: String| StatementError {
         source_name: source_name.clone(),
@@ -59,7 +62,7 @@ pub(crate) fn read_statement(channel: &str, path: &Path) -> Result<Statement, St
 
 /// Parses a statement of `channel` from `input` (named `source_name` in errors).
 pub(crate) fn parse_statement(
-    channel: &str,
+    channel: &ChannelName,
     source_name: &str,
     input: impl Read,
 ) -> Result<Statement, StatementError> {
@@ -100,7 +103,7 @@ pub(crate) fn parse_statement(
     }
     Ok(Statement {
         covers_until: None,
-        channel: channel.to_owned(),
+        channel: channel.clone(),
         lines,
     })
 }
@@ -215,8 +218,12 @@ mod tests {
 
     const ORDER: &str = "o_0123456789abcdef0123456789abcdef";
 
+    fn sim() -> ChannelName {
+        ChannelName::parse("sim").unwrap()
+    }
+
     fn parse(text: &str) -> Result<Statement, StatementError> {
-        parse_statement("sim", "s.csv", text.as_bytes())
+        parse_statement(&sim(), "s.csv", text.as_bytes())
     }
 
     #[test]
@@ -296,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_missing_file_is_an_error_naming_it() {
-        let error = read_statement("sim", Path::new("/nonexistent/s.csv")).unwrap_err();
+        let error = read_statement(&sim(), Path::new("/nonexistent/s.csv")).unwrap_err();
         assert!(
             error
                 .to_string()

@@ -67,7 +67,7 @@ async fn write_journal(data_dir: &Path) -> Paid {
     let mut paid = Vec::new();
     for (txn, order) in [("t1", orders[0]), ("t2", orders[1]), ("t3", orders[2])] {
         let payment = Payment {
-            channel: "sim".into(),
+            channel: stampede_core::ChannelName::parse("sim").unwrap(),
             txn_id: txn.into(),
             amount_cents: Cents(100),
             paid_at: UnixMillis(1_700_000_000_001),

@@ -1,5 +1,8 @@
 //! Every transition on an explicit clock, a property test of the probe and open bounds, and
 //! the tower service.
+//!
+//! Over 400 lines on purpose: one test per transition of one state machine, all on the same
+//! helpers; split by state, the transitions between two files would be tested in neither.
 
 use std::num::NonZeroU32;
 use std::time::Duration;

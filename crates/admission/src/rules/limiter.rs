@@ -120,146 +120,187 @@ impl LimiterConfig {
     /// The limiter configuration of rule `index`, checked by the limiter's own `validate`;
     /// an error names the spec field (`rules[i].limiter.burst`).
     pub(super) fn from_spec(spec: &RuleSpec, index: usize) -> Result<Self, RuleError> {
-        let keyed = spec.dimension != Dimension::Global;
-        match &spec.limiter {
+        match spec.limiter {
             LimiterSpec::TokenBucket {
                 rate_per_sec,
                 burst,
                 warmup_secs,
-            } => {
-                let per_second = rate(*rate_per_sec, index)?;
-                let burst = at_least_one(*burst, index, "limiter.burst")?;
-                if keyed {
-                    if *warmup_secs > 0 {
-                        return Err(refuse(
-                            index,
-                            "limiter.warmup_secs",
-                            "warm-up applies to global rules only (0 here)",
-                        ));
-                    }
-                    let config = KeyedRateConfig {
-                        per_second,
-                        burst,
-                        max_keys: spec.max_keys,
-                    };
-                    config.validate().map_err(|error| match error {
-                        KeyedRateConfigError::MaxKeysZero
-                        | KeyedRateConfigError::MaxKeysTooLarge { .. } => {
-                            refuse(index, "max_keys", max_keys_problem())
-                        }
-                    })?;
-                    return Ok(Self::KeyedToken(config));
-                }
-                let mut config = TokenBucketConfig::new(per_second, burst);
-                if *warmup_secs > 0 {
-                    config.warm_up = Some(WarmUp::over(Duration::from_secs(*warmup_secs)));
-                }
-                config.validate().map_err(|error| match error {
-                    TokenBucketConfigError::WarmUp(error) => warm_up_error(error, index),
-                })?;
-                Ok(Self::Token(config))
-            }
+            } => Self::token_bucket(spec, index, rate_per_sec, burst, warmup_secs),
             LimiterSpec::LeakyBucket {
                 rate_per_sec,
                 burst,
                 delay,
                 nodelay,
-            } => {
-                let per_second = rate(*rate_per_sec, index)?;
-                if delay > burst {
-                    return Err(refuse(index, "limiter.delay", "must not exceed burst"));
-                }
-                let mut config =
-                    LeakyBucketConfig::new(Rate::per_second(NonZeroU64::from(per_second)), *burst);
-                config.mode = if *nodelay {
-                    BurstMode::Nodelay
-                } else if *delay > 0 {
-                    BurstMode::TwoStage { undelayed: *delay }
-                } else {
-                    BurstMode::Delayed
-                };
-                config.validate().map_err(|error| match error {
-                    LeakyBucketConfigError::RateTooHigh { .. } => refuse(
-                        index,
-                        "limiter.rate_per_sec",
-                        format!("1 to {MAX_RATE_PER_SECOND}"),
-                    ),
-                    LeakyBucketConfigError::BurstTooLarge { .. } => {
-                        refuse(index, "limiter.burst", format!("at most {MAX_BURST}"))
-                    }
-                    LeakyBucketConfigError::WarmUp(error) => warm_up_error(error, index),
-                })?;
-                Ok(if keyed {
-                    Self::KeyedLeaky(config, keyed_max_keys(spec.max_keys, index)?)
-                } else {
-                    Self::Leaky(config)
-                })
-            }
+            } => Self::leaky_bucket(spec, index, rate_per_sec, burst, delay, nodelay),
             LimiterSpec::SlidingWindow { limit, window_secs } => {
-                let config = SlidingWindowConfig {
-                    limit: at_least_one(*limit, index, "limiter.limit")?,
-                    window: Duration::from_secs(*window_secs),
-                };
-                config.validate().map_err(|error| match error {
-                    SlidingWindowConfigError::WindowOutOfRange { .. } => refuse(
-                        index,
-                        "limiter.window_secs",
-                        format!("1 to {}", MAX_WINDOW.as_secs()),
-                    ),
-                })?;
-                Ok(if keyed {
-                    Self::KeyedWindow(config, keyed_max_keys(spec.max_keys, index)?)
-                } else {
-                    Self::Window(config)
-                })
+                Self::sliding_window(spec, index, limit, window_secs)
             }
             LimiterSpec::Concurrency {
                 max,
                 queue,
                 max_wait_ms,
-            } => {
-                // One rule is one semaphore: a per-route or per-campaign limit would need one
-                // per key, so such a rule would silently be global. Refuse it instead.
-                if keyed {
-                    return Err(refuse(
-                        index,
-                        "limiter.kind",
-                        "concurrency limits apply to the global dimension only",
-                    ));
-                }
-                if *queue > 0 && *max_wait_ms == 0 {
-                    return Err(refuse(
-                        index,
-                        "limiter.max_wait_ms",
-                        "a queue needs a positive max_wait_ms",
-                    ));
-                }
-                let config = QueuedInFlightConfig {
-                    max_in_flight: usize::try_from(*max).unwrap_or(usize::MAX),
-                    max_queue: usize::try_from(*queue).unwrap_or(usize::MAX),
-                    max_wait: Duration::from_millis(*max_wait_ms),
-                };
-                config.validate().map_err(|error| match error {
-                    QueuedInFlightConfigError::MaxInFlightZero => {
-                        refuse(index, "limiter.max", "at least 1")
-                    }
-                    QueuedInFlightConfigError::MaxInFlightTooLarge { .. } => {
-                        refuse(index, "limiter.max", error.to_string())
-                    }
-                    QueuedInFlightConfigError::QueueTooLong { .. } => refuse(
-                        index,
-                        "limiter.queue",
-                        format!("at most {MAX_QUEUE_LENGTH}"),
-                    ),
-                    QueuedInFlightConfigError::WaitTooLong { .. } => refuse(
-                        index,
-                        "limiter.max_wait_ms",
-                        format!("at most {}", MAX_QUEUE_WAIT.as_millis()),
-                    ),
-                })?;
-                Ok(Self::Concurrency(config))
-            }
+            } => Self::concurrency(spec, index, max, queue, max_wait_ms),
         }
+    }
+
+    /// A token bucket (with warm-up when global).
+    fn token_bucket(
+        spec: &RuleSpec,
+        index: usize,
+        rate_per_sec: u32,
+        burst: u32,
+        warmup_secs: u64,
+    ) -> Result<Self, RuleError> {
+        let keyed = spec.dimension != Dimension::Global;
+        let per_second = rate(rate_per_sec, index)?;
+        let burst = at_least_one(burst, index, "limiter.burst")?;
+        if keyed {
+            if warmup_secs > 0 {
+                return Err(refuse(
+                    index,
+                    "limiter.warmup_secs",
+                    "warm-up applies to global rules only (0 here)",
+                ));
+            }
+            let config = KeyedRateConfig {
+                per_second,
+                burst,
+                max_keys: spec.max_keys,
+            };
+            config.validate().map_err(|error| match error {
+                KeyedRateConfigError::MaxKeysZero
+                | KeyedRateConfigError::MaxKeysTooLarge { .. } => {
+                    refuse(index, "max_keys", max_keys_problem())
+                }
+            })?;
+            return Ok(Self::KeyedToken(config));
+        }
+        let mut config = TokenBucketConfig::new(per_second, burst);
+        if warmup_secs > 0 {
+            config.warm_up = Some(WarmUp::over(Duration::from_secs(warmup_secs)));
+        }
+        config.validate().map_err(|error| match error {
+            TokenBucketConfigError::WarmUp(error) => warm_up_error(error, index),
+        })?;
+        Ok(Self::Token(config))
+    }
+
+    /// nginx's leaky bucket (`limit_req`): burst, delay and nodelay.
+    fn leaky_bucket(
+        spec: &RuleSpec,
+        index: usize,
+        rate_per_sec: u32,
+        burst: u32,
+        delay: u32,
+        nodelay: bool,
+    ) -> Result<Self, RuleError> {
+        let keyed = spec.dimension != Dimension::Global;
+        let per_second = rate(rate_per_sec, index)?;
+        if delay > burst {
+            return Err(refuse(index, "limiter.delay", "must not exceed burst"));
+        }
+        let mut config =
+            LeakyBucketConfig::new(Rate::per_second(NonZeroU64::from(per_second)), burst);
+        config.mode = if nodelay {
+            BurstMode::Nodelay
+        } else if delay > 0 {
+            BurstMode::TwoStage { undelayed: delay }
+        } else {
+            BurstMode::Delayed
+        };
+        config.validate().map_err(|error| match error {
+            LeakyBucketConfigError::RateTooHigh { .. } => refuse(
+                index,
+                "limiter.rate_per_sec",
+                format!("1 to {MAX_RATE_PER_SECOND}"),
+            ),
+            LeakyBucketConfigError::BurstTooLarge { .. } => {
+                refuse(index, "limiter.burst", format!("at most {MAX_BURST}"))
+            }
+            LeakyBucketConfigError::WarmUp(error) => warm_up_error(error, index),
+        })?;
+        Ok(if keyed {
+            Self::KeyedLeaky(config, keyed_max_keys(spec.max_keys, index)?)
+        } else {
+            Self::Leaky(config)
+        })
+    }
+
+    /// A sliding window of `limit` requests.
+    fn sliding_window(
+        spec: &RuleSpec,
+        index: usize,
+        limit: u32,
+        window_secs: u64,
+    ) -> Result<Self, RuleError> {
+        let keyed = spec.dimension != Dimension::Global;
+        let config = SlidingWindowConfig {
+            limit: at_least_one(limit, index, "limiter.limit")?,
+            window: Duration::from_secs(window_secs),
+        };
+        config.validate().map_err(|error| match error {
+            SlidingWindowConfigError::WindowOutOfRange { .. } => refuse(
+                index,
+                "limiter.window_secs",
+                format!("1 to {}", MAX_WINDOW.as_secs()),
+            ),
+        })?;
+        Ok(if keyed {
+            Self::KeyedWindow(config, keyed_max_keys(spec.max_keys, index)?)
+        } else {
+            Self::Window(config)
+        })
+    }
+
+    /// A concurrency limit with its bounded queue (global only).
+    fn concurrency(
+        spec: &RuleSpec,
+        index: usize,
+        max: u32,
+        queue: u32,
+        max_wait_ms: u64,
+    ) -> Result<Self, RuleError> {
+        let keyed = spec.dimension != Dimension::Global;
+        // One rule is one semaphore: a per-route or per-campaign limit would need one
+        // per key, so such a rule would silently be global. Refuse it instead.
+        if keyed {
+            return Err(refuse(
+                index,
+                "limiter.kind",
+                "concurrency limits apply to the global dimension only",
+            ));
+        }
+        if queue > 0 && max_wait_ms == 0 {
+            return Err(refuse(
+                index,
+                "limiter.max_wait_ms",
+                "a queue needs a positive max_wait_ms",
+            ));
+        }
+        let config = QueuedInFlightConfig {
+            max_in_flight: usize::try_from(max).unwrap_or(usize::MAX),
+            max_queue: usize::try_from(queue).unwrap_or(usize::MAX),
+            max_wait: Duration::from_millis(max_wait_ms),
+        };
+        config.validate().map_err(|error| match error {
+            QueuedInFlightConfigError::MaxInFlightZero => {
+                refuse(index, "limiter.max", "at least 1")
+            }
+            QueuedInFlightConfigError::MaxInFlightTooLarge { .. } => {
+                refuse(index, "limiter.max", error.to_string())
+            }
+            QueuedInFlightConfigError::QueueTooLong { .. } => refuse(
+                index,
+                "limiter.queue",
+                format!("at most {MAX_QUEUE_LENGTH}"),
+            ),
+            QueuedInFlightConfigError::WaitTooLong { .. } => refuse(
+                index,
+                "limiter.max_wait_ms",
+                format!("at most {}", MAX_QUEUE_WAIT.as_millis()),
+            ),
+        })?;
+        Ok(Self::Concurrency(config))
     }
 }
 

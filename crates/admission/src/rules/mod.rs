@@ -21,11 +21,13 @@
 
 mod counts;
 mod limiter;
+mod request;
 mod runtime;
 mod spec;
 
 pub use counts::RuleDecision;
-pub use runtime::{Admitted, LimitAnswer, Rejection, RejectionKind, RequestKeys, RuleSet, Stage};
+pub use request::{Admitted, LimitAnswer, Rejection, RejectionKind, RequestKeys, Stage};
+pub use runtime::RuleSet;
 pub use spec::{
     Action, Dimension, LimiterSpec, MAX_RULE_KEYS, MAX_RULE_NAME_BYTES, MAX_RULES, Route,
     RuleError, RuleSpec, validate,

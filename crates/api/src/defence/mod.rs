@@ -25,7 +25,7 @@ use stampede_admission::overload::{AdaptiveConfig, AdaptiveLimiter};
 use stampede_admission::rules::{RuleSet, RuleSpec};
 use stampede_admission::switches::{Switch, Switches};
 
-use crate::exposition::Tally;
+use crate::tally::Tally;
 
 /// File in the data directory holding the blocklist (manual entries and bans).
 pub const BLOCKLIST_FILE: &str = "blocklist.json";

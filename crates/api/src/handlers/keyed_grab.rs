@@ -30,6 +30,7 @@ use tokio::sync::oneshot;
 use crate::error::AppError;
 use crate::handlers::grab::{Decided, decide_grab, outcome_response, refuse};
 use crate::idempotency::{Begin, Pending, Scope, Stored};
+use crate::metrics::IDEMPOTENT_REPLAY;
 use crate::state::AppState;
 
 /// Answers a keyed grab by `keys.user`: the key's stored answer, or the first decision, made
@@ -77,7 +78,7 @@ async fn decide_once(
     // A send fails only when the client is gone; the decision is stored for its retry anyway.
     let pending = match state.idempotency.begin(scope, now).await {
         Begin::Replay(stored) => {
-            let _ = first_answer.send(("idempotent_replay", stored.response()));
+            let _ = first_answer.send((IDEMPOTENT_REPLAY, stored.response()));
             return;
         }
         Begin::InUse => {

@@ -8,6 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
+use stampede_core::ChannelName;
 
 use crate::error::AppError;
 use crate::handlers::campaigns::require_admin;
@@ -16,7 +17,7 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize)]
 struct ChannelJson {
-    name: String,
+    name: ChannelName,
     weight: u32,
     /// The weight a pick uses now: lower while the channel fails or is slow, 0 out of rotation.
     effective_weight: u32,

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
-use stampede_core::{Cents, OrderId, Payment, PaymentOutcome};
+use stampede_core::{Cents, ChannelName, OrderId, Payment, PaymentOutcome};
 use stampede_money::PayOutcome;
 
 use crate::dto::OrderJson;
@@ -23,7 +23,6 @@ use crate::json::{JsonBody, RawBody, parse, respond};
 use crate::signer::Signer;
 use crate::state::AppState;
 use crate::timefmt::parse_rfc3339;
-use stampede_core::validate_channel;
 
 /// The header carrying a callback's signature.
 pub const SIGNATURE_HEADER: &str = "x-signature";
@@ -43,7 +42,7 @@ pub struct PayRequest {
 /// What the client needs to pay on the channel.
 #[derive(Debug, Serialize)]
 struct PaymentJson {
-    channel: String,
+    channel: ChannelName,
     pay_url: String,
     amount_cents: u64,
 }
@@ -76,15 +75,12 @@ pub async fn pay(
     let Some(user) = caller.user() else {
         return Err(AppError::Unauthorized("only the order's user can pay it"));
     };
-    if let Some(name) = &request.channel {
-        validate_channel(name).map_err(|e| AppError::BadRequest(format!("channel: {e}")))?;
-    }
+    let channel = (request.channel.as_deref())
+        .map(ChannelName::parse)
+        .transpose()
+        .map_err(|e| AppError::BadRequest(format!("channel: {e}")))?;
     let user = user.to_owned();
-    match state
-        .payments
-        .pay(id, &user, request.channel.as_deref())
-        .await?
-    {
+    match state.payments.pay(id, &user, channel.as_ref()).await? {
         PayOutcome::Started {
             order,
             instructions,
@@ -131,6 +127,8 @@ pub async fn callback(
     headers: HeaderMap,
     RawBody(body): RawBody,
 ) -> Result<Response, AppError> {
+    // A name that breaks the rule names no configured channel.
+    let channel = ChannelName::parse(&channel).map_err(|_| CHANNEL_NOT_FOUND)?;
     if !state.payments.desk().has_channel(&channel) {
         return Err(CHANNEL_NOT_FOUND);
     }

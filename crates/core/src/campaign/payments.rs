@@ -2,14 +2,16 @@
 //! [`PaymentBook`](crate::payment_book) and checked against its orders.
 
 use super::{Campaign, OrderSlot};
+use crate::channel_name::ChannelName;
 use crate::money::{Cents, UnixMillis};
 use crate::order::OrderState;
 use crate::payment::Payment;
-use crate::payment_book::{PaymentEntry, PaymentKind, RefundStatus};
+use crate::payment::PaymentKind;
+use crate::payment_book::{PaymentEntry, RefundStatus};
 
 impl Campaign {
     /// The payment recorded for (channel, txn_id).
-    pub fn payment(&self, channel: &str, txn_id: &str) -> Option<&PaymentEntry> {
+    pub fn payment(&self, channel: &ChannelName, txn_id: &str) -> Option<&PaymentEntry> {
         self.book.find(channel, txn_id)
     }
 
@@ -19,7 +21,7 @@ impl Campaign {
     }
 
     /// The position in [`Campaign::payments`] of the payment recorded for (channel, txn_id).
-    pub(crate) fn payment_position(&self, channel: &str, txn_id: &str) -> Option<usize> {
+    pub(crate) fn payment_position(&self, channel: &ChannelName, txn_id: &str) -> Option<usize> {
         self.book.find_index(channel, txn_id).map(|at| at as usize)
     }
 
@@ -44,7 +46,7 @@ impl Campaign {
     }
 
     /// The channels the order at `index` is `paying` on.
-    pub fn paying_channels(&self, index: u32) -> &[String] {
+    pub fn paying_channels(&self, index: u32) -> &[ChannelName] {
         self.book.paying_channels(index)
     }
 
@@ -72,7 +74,7 @@ impl Campaign {
         &self,
         index: u32,
         from: OrderState,
-        channel: &str,
+        channel: &ChannelName,
         at: UnixMillis,
     ) -> Result<(), &'static str> {
         let slot = self.slot_in(index, "payment start of an order that does not exist")?;
@@ -85,11 +87,10 @@ impl Campaign {
         {
             return Err("payment start at or after the order's deadline");
         }
-        crate::payment::validate_channel(channel).map_err(|_| "payment start on a bad channel")?;
         let channels = self.book.paying_channels(index);
         match from {
             OrderState::PendingPayment => Ok(()),
-            OrderState::Paying if channels.iter().any(|c| c == channel) => {
+            OrderState::Paying if channels.contains(channel) => {
                 Err("payment started twice on one channel")
             }
             OrderState::Paying if channels.len() >= crate::MAX_CHANNELS_PER_ORDER => {
@@ -109,7 +110,7 @@ impl Campaign {
         &mut self,
         index: u32,
         from: OrderState,
-        channel: &str,
+        channel: &ChannelName,
         at: UnixMillis,
     ) {
         debug_assert_eq!(
@@ -192,7 +193,7 @@ impl Campaign {
     pub(crate) fn check_refund(
         &self,
         index: u32,
-        channel: &str,
+        channel: &ChannelName,
         txn_id: &str,
     ) -> Result<(), &'static str> {
         self.slot_in(index, "refund of an order that does not exist")?;
@@ -208,7 +209,7 @@ impl Campaign {
     pub(crate) fn apply_refund(
         &mut self,
         index: u32,
-        channel: &str,
+        channel: &ChannelName,
         txn_id: &str,
         refund_id: String,
         at: UnixMillis,

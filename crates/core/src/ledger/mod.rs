@@ -8,27 +8,23 @@ use std::collections::HashMap;
 
 use rand::Rng;
 
-use crate::campaign::{Campaign, UserHash};
-use crate::claim::{ClaimStart, PayoutId, PayoutResult};
-use crate::command::CreateOutcome;
+use crate::campaign::Campaign;
 use crate::decision::Decision;
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
-use crate::money::{Cents, UnixMillis};
+use crate::money::UnixMillis;
 use crate::order::{InvalidTransition, Order, OrderState};
 use crate::order_key::{OrderCipher, OrderKey};
-use crate::outcome::{GrabOutcome, OrderOutcome, OrderTicket};
+use crate::outcome::{CreateOutcome, GrabOutcome, OrderOutcome, OrderTicket};
 use crate::record::Record;
-use crate::spec::CampaignSpec;
+use crate::spec::{CampaignSpec, MAX_CAMPAIGNS};
 use txn_index::{TxnIndex, TxnPlace};
 
+mod apply;
+mod claims;
 mod payments;
 mod txn_index;
 
 pub use payments::{PendingRefund, StalePaying};
-
-/// Most campaigns one engine holds. Each campaign carries a metrics series and a published
-/// read-side entry; 10,000 is far above any shop's concurrent flash sales and keeps both bounded.
-pub const MAX_CAMPAIGNS: usize = 10_000;
 
 /// Most attempts at drawing an unused campaign id before declaring the RNG broken: a collision
 /// among 74 random bits within one millisecond is practically impossible, twice in a row
@@ -215,100 +211,8 @@ impl Ledger {
         records
     }
 
-    /// Decides the start of a red-packet claim of `order_id` by `by` (`None`: the admin) and
-    /// applies it if allowed: `won` → `claiming` (the record must be durable before the
-    /// payout is called). Another user's order answers `NotFound`; an order already claiming
-    /// or claimed answers so without a record.
-    pub fn start_claim(
-        &mut self,
-        order_id: OrderId,
-        by: Option<&UserId>,
-        now: UnixMillis,
-    ) -> Decision<ClaimStart> {
-        let rejected = Decision::unchanged;
-        let Some(order) = self.order(order_id) else {
-            return rejected(ClaimStart::NotFound);
-        };
-        if by.is_some_and(|user| *user != order.user_id) {
-            return rejected(ClaimStart::NotFound);
-        }
-        match order.state {
-            OrderState::Claiming => return rejected(ClaimStart::InFlight(order)),
-            OrderState::Claimed => {
-                let payout = self
-                    .payout_id(order_id)
-                    .expect("a claimed order has a payout");
-                return rejected(ClaimStart::Claimed(order, payout));
-            }
-            _ => {}
-        }
-        match self.move_order(&order, OrderState::Claiming, now) {
-            Ok((record, after)) => Decision::recorded(ClaimStart::Started(after), record),
-            Err(invalid) => rejected(ClaimStart::InvalidTransition(invalid)),
-        }
-    }
-
-    /// Decides the end of a claim: `claiming` → `claimed` under the payout, or back to `won`
-    /// when it was definitely not paid. Answers `false` (nothing to journal) when the order is
-    /// not `claiming` (already resolved).
-    pub fn finish_claim(
-        &mut self,
-        order_id: OrderId,
-        result: &PayoutResult,
-        now: UnixMillis,
-    ) -> Decision<bool> {
-        let Some(order) = self.order(order_id) else {
-            return Decision::unchanged(false);
-        };
-        if order.state != OrderState::Claiming {
-            return Decision::unchanged(false);
-        }
-        let record = match result {
-            PayoutResult::Paid(payout_id) => {
-                let record = Record::ClaimPaid {
-                    campaign_id: order.campaign_id,
-                    order_id,
-                    payout_id: payout_id.clone(),
-                    at: now,
-                };
-                self.apply(&record)
-                    .expect("a freshly decided payout applies");
-                record
-            }
-            PayoutResult::NotPaid => {
-                self.move_order(&order, OrderState::Won, now)
-                    .expect("a claiming order may go back to won")
-                    .0
-            }
-        };
-        Decision::recorded(true, record)
-    }
-
-    /// The payout of a `claimed` order.
-    pub fn payout_id(&self, order_id: OrderId) -> Option<PayoutId> {
-        let (slot, index) = self.place_of(order_id)?;
-        self.campaigns[slot as usize].payout_of(index).cloned()
-    }
-
-    /// Every order left `claiming` (after a restart: claims whose payout result was never
-    /// journaled). O(orders); run once at start-up.
-    pub fn claiming_orders(&self) -> Vec<OrderId> {
-        self.campaigns
-            .iter()
-            .filter(|c| c.pool().is_some())
-            .flat_map(|c| {
-                (0..c.order_count() as u32)
-                    .filter(|&i| {
-                        c.state_and_amount(i)
-                            .is_some_and(|(state, _)| state == OrderState::Claiming)
-                    })
-                    .map(|i| c.order_id(i))
-            })
-            .collect()
-    }
-
     /// Decides and applies one move of `order` to `to`; returns its record and the order after.
-    fn move_order(
+    pub(super) fn move_order(
         &mut self,
         order: &Order,
         to: OrderState,
@@ -341,130 +245,6 @@ impl Ledger {
             .get(place.slot as usize)?
             .state_of(place.index, id)?;
         Some((place.slot, place.index))
-    }
-
-    /// Applies a record (live or replayed). Checks it fully first, so an error changes nothing.
-    pub fn apply(&mut self, record: &Record) -> Result<(), ApplyError> {
-        match record {
-            Record::CampaignCreated {
-                id,
-                spec,
-                created_at,
-                order_key,
-            } => {
-                spec.validate()
-                    .map_err(|e| ApplyError(format!("campaign {id}: {e}")))?;
-                if self.by_id.contains_key(id) {
-                    return Err(ApplyError(format!("campaign {id} created twice")));
-                }
-                if self.campaigns.len() >= MAX_CAMPAIGNS {
-                    return Err(ApplyError("more than MAX_CAMPAIGNS campaigns".into()));
-                }
-                let cipher = match &self.order_cipher {
-                    Some(cipher) if cipher.key() != *order_key => {
-                        return Err(ApplyError(format!(
-                            "campaign {id} carries a different order key"
-                        )));
-                    }
-                    Some(cipher) => std::sync::Arc::clone(cipher),
-                    None => OrderCipher::new(*order_key),
-                };
-                self.order_cipher = Some(std::sync::Arc::clone(&cipher));
-                let slot = u32::try_from(self.campaigns.len()).expect("bounded by MAX_CAMPAIGNS");
-                self.campaigns
-                    .push(Campaign::new(*id, spec.clone(), *created_at, slot, cipher));
-                self.by_id.insert(*id, slot);
-                Ok(())
-            }
-            Record::Won {
-                campaign_id,
-                order_id,
-                user_id,
-                amount_cents,
-                won_at,
-            } => {
-                let &slot = self
-                    .by_id
-                    .get(campaign_id)
-                    .ok_or_else(|| ApplyError(format!("win in unknown campaign {campaign_id}")))?;
-                let user_hash = self.campaigns[slot as usize].user_hash(user_id.as_str());
-                self.apply_win(slot, user_hash, *order_id, user_id, *amount_cents, *won_at)
-            }
-            Record::OrderTransitioned {
-                campaign_id,
-                order_id,
-                from,
-                to,
-                at,
-            } => {
-                let (slot, index) = self
-                    .place_of(*order_id)
-                    .ok_or_else(|| ApplyError(format!("transition of unknown order {order_id}")))?;
-                let campaign = &mut self.campaigns[slot as usize];
-                if campaign.id() != *campaign_id {
-                    return Err(ApplyError(format!(
-                        "order {order_id} is not in campaign {campaign_id}"
-                    )));
-                }
-                campaign
-                    .check_transition(index, *from, *to, *at)
-                    .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-                campaign.apply_transition(index, *from, *to, *at);
-                Ok(())
-            }
-            Record::ClaimPaid {
-                campaign_id,
-                order_id,
-                payout_id,
-                at: _,
-            } => {
-                let (slot, index) = self
-                    .place_of(*order_id)
-                    .ok_or_else(|| ApplyError(format!("payout of unknown order {order_id}")))?;
-                let campaign = &mut self.campaigns[slot as usize];
-                if campaign.id() != *campaign_id {
-                    return Err(ApplyError(format!(
-                        "order {order_id} is not in campaign {campaign_id}"
-                    )));
-                }
-                PayoutId::parse(payout_id.as_str())
-                    .map_err(|e| ApplyError(format!("order {order_id}: {e}")))?;
-                campaign
-                    .check_claim_paid(index)
-                    .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-                campaign.apply_claim_paid(index, payout_id.clone());
-                Ok(())
-            }
-            Record::PaymentStarted { .. }
-            | Record::PaymentRecorded { .. }
-            | Record::ExtraPaymentRecorded { .. }
-            | Record::RefundConfirmed { .. } => self.apply_payment_record(record),
-        }
-    }
-
-    /// Applies a [`Record::Won`] in the campaign at `slot`, `user_hash` being the winner's
-    /// [`Campaign::user_hash`] there: what [`Ledger::apply`] runs for a win, live or replayed
-    /// (a grab hands over the slot and hash it already has). Checks fully first.
-    fn apply_win(
-        &mut self,
-        slot: u32,
-        user_hash: UserHash,
-        order_id: OrderId,
-        user_id: &UserId,
-        amount_cents: Cents,
-        won_at: UnixMillis,
-    ) -> Result<(), ApplyError> {
-        let campaign = &mut self.campaigns[slot as usize];
-        campaign
-            .check_win(user_id, user_hash, amount_cents)
-            .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-        // The id must name the campaign's next place: this also refuses an id used twice.
-        let nonce = campaign
-            .names_next_place(order_id, won_at)
-            .ok_or_else(|| ApplyError(format!("order {order_id} does not name its place")))?;
-        campaign.apply_win(nonce, user_id, user_hash, amount_cents, won_at);
-        self.order_count += 1;
-        Ok(())
     }
 
     /// A campaign by id.

@@ -3,12 +3,13 @@
 //! callback is overdue. Same "decide, then apply" shape as the rest of the ledger.
 
 use crate::campaign::payment_kind_for;
+use crate::channel_name::ChannelName;
 use crate::ids::{OrderId, UserId};
 use crate::money::UnixMillis;
 use crate::order::{InvalidTransition, OrderState};
 use crate::outcome::OrderOutcome;
-use crate::payment::{Payment, PaymentOutcome};
-use crate::payment_book::{PaymentEntry, PaymentKind, validate_refund_id};
+use crate::payment::{Payment, PaymentKind, PaymentOutcome};
+use crate::payment_book::{PaymentEntry, validate_refund_id};
 use crate::record::Record;
 
 use super::{ApplyError, Ledger, TxnPlace, txn_pair};
@@ -20,7 +21,7 @@ pub struct StalePaying {
     /// The order.
     pub order_id: OrderId,
     /// The channels its payment was started on.
-    pub channels: Vec<String>,
+    pub channels: Vec<ChannelName>,
 }
 
 /// A late or duplicate payment whose refund the channel has not confirmed yet.
@@ -43,7 +44,7 @@ impl Ledger {
         &mut self,
         order_id: OrderId,
         by: &UserId,
-        channel: &str,
+        channel: &ChannelName,
         now: UnixMillis,
     ) -> Decision<OrderOutcome> {
         let rejected = Decision::unchanged;
@@ -62,9 +63,7 @@ impl Ledger {
         }
         let (slot, index) = self.place_of(order_id).expect("the order exists");
         let campaign = &self.campaigns[slot as usize];
-        if order.state == OrderState::Paying
-            && campaign.paying_channels(index).iter().any(|c| c == channel)
-        {
+        if order.state == OrderState::Paying && campaign.paying_channels(index).contains(channel) {
             return rejected(OrderOutcome::Moved(order));
         }
         if campaign
@@ -255,7 +254,7 @@ impl Ledger {
     }
 
     /// The channels `order_id` is `paying` on (empty if it is not `paying`).
-    pub fn paying_channels(&self, order_id: OrderId) -> Vec<String> {
+    pub fn paying_channels(&self, order_id: OrderId) -> Vec<ChannelName> {
         self.place_of(order_id)
             .map(|(slot, index)| {
                 self.campaigns[slot as usize]
@@ -281,9 +280,9 @@ impl Ledger {
     }
 
     /// Where (channel, txn_id) was recorded, in any campaign.
-    pub(super) fn txn_place(&self, channel: &str, txn_id: &str) -> Option<TxnPlace> {
+    pub(super) fn txn_place(&self, channel: &ChannelName, txn_id: &str) -> Option<TxnPlace> {
         self.txn_index
-            .find(channel, txn_id, txn_pair(&self.campaigns))
+            .find(channel.as_str(), txn_id, txn_pair(&self.campaigns))
     }
 
     /// Applies one of the payment records (checked fully first).
@@ -320,11 +319,11 @@ impl Ledger {
             | Record::ExtraPaymentRecorded { payment, .. } => Some(payment),
             _ => None,
         };
-        let txn_hash = recorded.map(|p| self.txn_index.hash(&p.channel, &p.txn_id));
+        let txn_hash = recorded.map(|p| self.txn_index.hash(p.channel.as_str(), &p.txn_id));
         if let (Some(payment), Some(hash)) = (recorded, txn_hash)
             && let Some(place) = self.txn_index.find_hashed(
                 hash,
-                &payment.channel,
+                payment.channel.as_str(),
                 &payment.txn_id,
                 txn_pair(&self.campaigns),
             )

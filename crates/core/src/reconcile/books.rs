@@ -3,6 +3,7 @@
 //! books that the ledger's own guards would never let exist.
 
 use crate::campaign::Campaign;
+use crate::channel_name::ChannelName;
 use crate::ids::{CampaignId, OrderId};
 use crate::money::Cents;
 use crate::order::OrderState;
@@ -56,7 +57,7 @@ pub(crate) trait CampaignBooks {
     fn payments(&self) -> &[PaymentEntry];
     /// The position in [`CampaignBooks::payments`] of the payment of (channel, txn_id), from
     /// the campaign's own index.
-    fn payment_position(&self, channel: &str, txn_id: &str) -> Option<usize>;
+    fn payment_position(&self, channel: &ChannelName, txn_id: &str) -> Option<usize>;
 }
 
 impl<T: CampaignBooks> CampaignBooks for &T {
@@ -81,7 +82,7 @@ impl<T: CampaignBooks> CampaignBooks for &T {
     fn payments(&self) -> &[PaymentEntry] {
         (**self).payments()
     }
-    fn payment_position(&self, channel: &str, txn_id: &str) -> Option<usize> {
+    fn payment_position(&self, channel: &ChannelName, txn_id: &str) -> Option<usize> {
         (**self).payment_position(channel, txn_id)
     }
 }
@@ -139,7 +140,7 @@ impl CampaignBooks for Campaign {
         Campaign::payments(self)
     }
 
-    fn payment_position(&self, channel: &str, txn_id: &str) -> Option<usize> {
+    fn payment_position(&self, channel: &ChannelName, txn_id: &str) -> Option<usize> {
         Campaign::payment_position(self, channel, txn_id)
     }
 }
@@ -199,10 +200,10 @@ pub(crate) mod plain {
         fn payments(&self) -> &[PaymentEntry] {
             &self.payments
         }
-        fn payment_position(&self, channel: &str, txn_id: &str) -> Option<usize> {
+        fn payment_position(&self, channel: &ChannelName, txn_id: &str) -> Option<usize> {
             self.payments
                 .iter()
-                .position(|e| e.payment.channel == channel && e.payment.txn_id == txn_id)
+                .position(|e| e.payment.channel == *channel && e.payment.txn_id == txn_id)
         }
     }
 }

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::money::Cents;
 use crate::order::OrderState;
-use crate::payment_book::{PaymentEntry, PaymentKind, RefundStatus};
+use crate::payment::PaymentKind;
+use crate::payment_book::{PaymentEntry, RefundStatus};
 
 use super::arithmetic::{PacketFigures, StockFigures, packet_problems, stock_problem};
 use super::books::{CampaignBooks, CampaignFigures};

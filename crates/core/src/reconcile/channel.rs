@@ -12,9 +12,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::channel_name::ChannelName;
 use crate::ids::OrderId;
 use crate::money::Cents;
-use crate::payment_book::PaymentKind;
+use crate::payment::PaymentKind;
 
 use super::books::CampaignBooks;
 use super::discrepancy::{Discrepancy, DiscrepancyCode, Findings};
@@ -32,15 +33,13 @@ pub(crate) fn check_statements<B: CampaignBooks>(
     locate: impl Fn(OrderId) -> Option<Place>,
     findings: &mut Findings,
 ) -> Vec<StatementSummary> {
-    let mut groups: Vec<(&str, Vec<&Statement>)> = Vec::new();
-    let mut group_of: HashMap<&str, usize> = HashMap::new();
+    let mut groups: Vec<(&ChannelName, Vec<&Statement>)> = Vec::new();
+    let mut group_of: HashMap<&ChannelName, usize> = HashMap::new();
     for statement in statements {
-        let at = *group_of
-            .entry(statement.channel.as_str())
-            .or_insert_with(|| {
-                groups.push((statement.channel.as_str(), Vec::new()));
-                groups.len() - 1
-            });
+        let at = *group_of.entry(&statement.channel).or_insert_with(|| {
+            groups.push((&statement.channel, Vec::new()));
+            groups.len() - 1
+        });
         groups[at].1.push(statement);
     }
     groups
@@ -54,7 +53,7 @@ pub(crate) fn check_statements<B: CampaignBooks>(
 /// One channel's statements against its payments.
 struct ChannelCheck<'a, 'f, B, L> {
     campaigns: &'a [B],
-    channel: &'a str,
+    channel: &'a ChannelName,
     locate: &'f L,
     findings: &'f mut Findings,
     /// Per campaign, per payment: whether a line claimed it.
@@ -72,7 +71,7 @@ struct ChannelCheck<'a, 'f, B, L> {
 impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a, 'f, B, L> {
     fn new(
         campaigns: &'a [B],
-        channel: &'a str,
+        channel: &'a ChannelName,
         locate: &'f L,
         findings: &'f mut Findings,
     ) -> Self {
@@ -93,7 +92,7 @@ impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a,
             unchecked_lines: 0,
         };
         for entry in campaigns.iter().flat_map(|c| c.payments()) {
-            if entry.payment.channel == channel {
+            if entry.payment.channel == *channel {
                 summary.books_payments += 1;
                 summary.books_cents = summary
                     .books_cents
@@ -162,7 +161,7 @@ impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a,
             let mut index = HashMap::new();
             for (c, campaign) in campaigns.iter().enumerate() {
                 for (p, entry) in campaign.payments().iter().enumerate() {
-                    if entry.payment.channel == channel {
+                    if entry.payment.channel == *channel {
                         index.entry(entry.payment.txn_id.as_str()).or_insert((c, p));
                     }
                 }
@@ -282,7 +281,7 @@ impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a,
                 .payments()
                 .iter()
                 .zip(seen)
-                .filter(|(e, seen)| !**seen && e.payment.channel == self.channel)
+                .filter(|(e, seen)| !**seen && e.payment.channel == *self.channel)
                 .filter(|(e, _)| {
                     self.covers_until
                         .is_none_or(|until| e.payment.paid_at <= until)

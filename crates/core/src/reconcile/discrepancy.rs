@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::channel_name::ChannelName;
 use crate::ids::{CampaignId, OrderId};
 
 use super::ser;
@@ -131,7 +132,7 @@ pub struct Discrepancy {
     #[serde(serialize_with = "ser::display_opt")]
     pub order_id: Option<OrderId>,
     /// The payment channel, when it is about a payment or a statement line.
-    pub channel: Option<String>,
+    pub channel: Option<ChannelName>,
     /// The channel's transaction id, when it is about a payment or a statement line.
     pub txn_id: Option<String>,
     /// What is wrong, for a person (at most [`MAX_DETAIL_BYTES`]).
@@ -172,7 +173,7 @@ impl Discrepancy {
     }
 
     /// Names the payment (channel and transaction).
-    pub fn txn(mut self, channel: &str, txn_id: &str) -> Self {
+    pub fn txn(mut self, channel: &ChannelName, txn_id: &str) -> Self {
         self.channel = Some(channel.to_owned());
         self.txn_id = Some(txn_id.to_owned());
         self

@@ -15,7 +15,7 @@
 //! ledger keeps (remaining stock, pending refunds, refundable money) that drifted from the
 //! facts is found, not trusted:
 //!
-//! - **Stock.** The issue's `total = remaining + live orders + closed-and-returned` counts a
+//! - **Stock.** The naive `total = remaining + live orders + closed-and-returned` counts a
 //!   returned item twice: a cancelled or expired order's item is *back in* `remaining`. The
 //!   checked equations are
 //!   - `total == remaining + live`, with `live` the orders scanned in a live state

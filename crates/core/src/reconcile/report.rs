@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::channel_name::ChannelName;
 use crate::ids::{CampaignId, OrderId};
 use crate::money::{Cents, UnixMillis};
 
@@ -106,7 +107,7 @@ pub struct RedPacketSummary {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StatementSummary {
     /// The channel.
-    pub channel: String,
+    pub channel: ChannelName,
     /// Statements given for it (checked together).
     pub statements: u64,
     /// Lines checked.
@@ -145,7 +146,7 @@ pub struct PendingRefundLine {
     #[serde(serialize_with = "ser::display")]
     pub order_id: OrderId,
     /// The channel.
-    pub channel: String,
+    pub channel: ChannelName,
     /// The channel's transaction id.
     pub txn_id: String,
     /// What to refund.

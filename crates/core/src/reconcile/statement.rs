@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::channel_name::ChannelName;
 use crate::ids::OrderId;
 use crate::money::{Cents, UnixMillis};
 
@@ -37,7 +38,7 @@ pub struct StatementLine {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement {
     /// The channel (as payments record it, e.g. `sim`).
-    pub channel: String,
+    pub channel: ChannelName,
     /// Its lines, in the file's order.
     pub lines: Vec<StatementLine>,
     /// The last moment the statement covers, if it stops before the books do: payments the

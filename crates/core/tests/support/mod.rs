@@ -26,6 +26,10 @@ pub(crate) fn user(name: &str) -> UserId {
     UserId::parse(name).unwrap()
 }
 
+pub(crate) fn channel(name: &str) -> ChannelName {
+    ChannelName::parse(name).unwrap()
+}
+
 /// A ledger with one campaign; returns it, the campaign id and the records so far.
 pub(crate) fn ledger_with(
     spec: CampaignSpec,

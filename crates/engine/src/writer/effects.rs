@@ -12,8 +12,8 @@ use super::MAX_EXPIRIES_PER_BATCH;
 use crate::codec;
 use crate::command::Reply;
 use crate::deadlines::Deadlines;
-use crate::engine::Shared;
 use crate::published::CampaignView;
+use crate::shared::Shared;
 
 /// Why a user's published holding may have changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

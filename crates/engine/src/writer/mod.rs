@@ -30,9 +30,10 @@ use self::effects::{BatchEffects, publish};
 use crate::clock::{Clock, stopwatch};
 use crate::codec;
 use crate::command::{Reply, Request};
-use crate::engine::{Recovered, Shared};
+use crate::deadlines::EXPIRY_TICK;
 use crate::error::{JOURNAL_FAILED_EARLIER, OpenError};
 use crate::published::Published;
+use crate::shared::{Recovered, Shared};
 
 /// Most commands decided in one batch. Bounded by the journal's `MAX_BATCH_RECORDS` (8,192);
 /// 4,096 keeps one batch's apply time well under a millisecond while amortising an fsync over
@@ -44,11 +45,6 @@ pub const MAX_BATCH_COMMANDS: usize = 4_096;
 pub const MAX_EXPIRIES_PER_BATCH: usize = 4_096;
 const _: () =
     assert!(MAX_BATCH_COMMANDS + MAX_EXPIRIES_PER_BATCH <= stampede_journal::MAX_BATCH_RECORDS);
-/// Longest wait for a command before an expiry pass runs anyway: an unpaid order outlives its
-/// deadline by at most about this much, plus the time to drain a backlog larger than one
-/// pass ([`MAX_EXPIRIES_PER_BATCH`]; passes then follow each other without waiting, ~2 µs of
-/// writer time per order), and reading it expires it at once.
-pub const EXPIRY_TICK: Duration = Duration::from_millis(100);
 
 /// The writer's histograms, registered once.
 struct WriterMetrics {

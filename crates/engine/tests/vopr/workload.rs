@@ -79,7 +79,7 @@ impl Sim {
                     } else {
                         "sim"
                     };
-                    let channel = channel.into();
+                    let channel = stampede_core::ChannelName::parse(channel).unwrap();
                     wave.push(Queued::decide(Command::StartPayment { order, by, channel }));
                 }
             }

@@ -40,7 +40,7 @@ impl Channel {
     /// The customer pays `order` now.
     pub(crate) fn pay(&mut self, order: OrderId, amount: Cents, now: UnixMillis) -> Payment {
         let payment = Payment {
-            channel: CHANNEL.into(),
+            channel: stampede_core::ChannelName::parse(CHANNEL).unwrap(),
             txn_id: format!("t-{}", self.taken.len()),
             amount_cents: amount,
             paid_at: now,
@@ -126,7 +126,7 @@ impl Channel {
     /// The channel's statement of everything it took.
     pub(crate) fn statement(&self) -> Statement {
         Statement {
-            channel: CHANNEL.into(),
+            channel: stampede_core::ChannelName::parse(CHANNEL).unwrap(),
             lines: (self.taken.iter())
                 .map(|t| StatementLine {
                     txn_id: t.payment.txn_id.clone(),

@@ -22,7 +22,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use stampede_admission::breaker::CallOutcome;
-use stampede_core::{Cents, OrderId, Payment};
+use stampede_core::{Cents, ChannelName, OrderId, Payment};
 
 pub mod router;
 pub mod sim;
@@ -46,7 +46,7 @@ pub type ChannelFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PayInstructions {
     /// The channel the client pays on (its configured name).
-    pub channel: String,
+    pub channel: ChannelName,
     /// Where the client goes to pay (a redirect URL, or a deep link for an app).
     pub pay_url: String,
     /// What the client is asked to pay.
@@ -97,7 +97,7 @@ pub trait PaymentChannel: Send + Sync + std::fmt::Debug {
     /// The channel's configured name (`[a-z0-9_-]`, at most
     /// [`MAX_CHANNEL_BYTES`](stampede_core::MAX_CHANNEL_BYTES) bytes), as in
     /// [`Payment::channel`].
-    fn name(&self) -> &str;
+    fn name(&self) -> &ChannelName;
 
     /// Starts a payment of `amount` for `order` and answers what the client needs. The money
     /// moves later, when the client pays; the channel then delivers a callback to its

@@ -31,6 +31,7 @@ use stampede_admission::breaker::{
     CircuitBreaker, SuccessRatio,
 };
 use stampede_admission::clock::Clock as MonotonicClock;
+use stampede_core::ChannelName;
 
 use super::{ChannelError, PaymentChannel, health_outcome};
 
@@ -52,10 +53,10 @@ pub enum RouterError {
     TooManyChannels(usize),
     /// Two channels share this name.
     #[error("router: channel `{0}` named twice")]
-    DuplicateName(String),
+    DuplicateName(ChannelName),
     /// This channel's weight is 0 (leave it out instead).
     #[error("router: channel `{0}` has weight 0")]
-    ZeroWeight(String),
+    ZeroWeight(ChannelName),
     /// The breaker config is invalid.
     #[error(transparent)]
     Breaker(#[from] BreakerConfigError),
@@ -66,12 +67,12 @@ pub enum RouterError {
 pub enum AdmitError {
     /// No channel has this name.
     #[error("no channel named `{0}`")]
-    UnknownChannel(String),
+    UnknownChannel(ChannelName),
     /// The channel's breaker is open (or every probe slot is taken).
     #[error("channel `{channel}` out of rotation; retry after {retry_after:?}")]
     OutOfRotation {
         /// The channel.
-        channel: String,
+        channel: ChannelName,
         /// How long until it may admit again.
         retry_after: Duration,
     },
@@ -81,7 +82,7 @@ pub enum AdmitError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelHealth {
     /// The channel's name.
-    pub name: String,
+    pub name: ChannelName,
     /// Its configured weight.
     pub weight: u32,
     /// The weight a pick uses now (0: out of rotation).
@@ -121,8 +122,8 @@ impl ChannelRouter {
         breaker.validate()?;
         let mut routes: Vec<Arc<Route>> = Vec::with_capacity(channels.len());
         for (channel, weight) in channels {
-            let name = channel.name().to_owned();
-            if routes.iter().any(|route| route.channel.name() == name) {
+            let name = channel.name().clone();
+            if routes.iter().any(|route| route.channel.name() == &name) {
                 return Err(RouterError::DuplicateName(name));
             }
             if weight == 0 {
@@ -169,18 +170,18 @@ impl ChannelRouter {
 
     /// Admits one call to the channel named `name` at `now` (a query or refund of a payment
     /// made there), if its breaker lets it through.
-    pub fn admit(&self, name: &str, now: Duration) -> Result<Routed, AdmitError> {
+    pub fn admit(&self, name: &ChannelName, now: Duration) -> Result<Routed, AdmitError> {
         let route = self
             .route(name)
-            .ok_or_else(|| AdmitError::UnknownChannel(name.to_owned()))?;
+            .ok_or_else(|| AdmitError::UnknownChannel(name.clone()))?;
         route.admit(now).map_err(|open| AdmitError::OutOfRotation {
-            channel: name.to_owned(),
+            channel: name.clone(),
             retry_after: open.retry_after,
         })
     }
 
     /// The channel named `name`, whatever its health (for calls that must be tried anyway).
-    pub fn get(&self, name: &str) -> Option<Arc<dyn PaymentChannel>> {
+    pub fn get(&self, name: &ChannelName) -> Option<Arc<dyn PaymentChannel>> {
         self.route(name).map(|route| Arc::clone(&route.channel))
     }
 
@@ -188,7 +189,7 @@ impl ChannelRouter {
     pub fn snapshot(&self, now: Duration) -> Vec<ChannelHealth> {
         (self.routes.iter())
             .map(|route| ChannelHealth {
-                name: route.channel.name().to_owned(),
+                name: route.channel.name().clone(),
                 weight: route.weight,
                 effective_weight: route.effective_weight(now),
                 state: route.breaker.state(),
@@ -196,7 +197,7 @@ impl ChannelRouter {
             .collect()
     }
 
-    fn route(&self, name: &str) -> Option<&Arc<Route>> {
+    fn route(&self, name: &ChannelName) -> Option<&Arc<Route>> {
         self.routes
             .iter()
             .find(|route| route.channel.name() == name)
@@ -257,7 +258,7 @@ impl Routed {
     }
 
     /// The channel's name.
-    pub fn name(&self) -> &str {
+    pub fn name(&self) -> &ChannelName {
         self.route.channel.name()
     }
 

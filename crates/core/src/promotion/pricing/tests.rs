@@ -1,4 +1,4 @@
-//! Unit tests of pricing: the "99 off 9", stacking, ties, rounding edges and limits.
+//! Unit tests of pricing: 9 off an order of 99 or more, stacking, ties, rounding edges and limits.
 
 use super::*;
 use crate::promotion::BASIS_POINTS_PER_WHOLE;

@@ -1,6 +1,7 @@
 //! Unit tests of the per-campaign checks, on plain books that break each rule.
 
 use super::*;
+use crate::channel_name::ChannelName;
 use crate::ids::CampaignId;
 use crate::money::UnixMillis;
 use crate::payment::Payment;
@@ -13,7 +14,7 @@ fn entry(order_index: u32, txn: &str, amount: u64, kind: PaymentKind) -> Payment
     PaymentEntry {
         order_index,
         payment: Payment {
-            channel: "sim".into(),
+            channel: ChannelName::parse("sim").unwrap(),
             txn_id: txn.into(),
             amount_cents: Cents(amount),
             paid_at: UnixMillis(1),

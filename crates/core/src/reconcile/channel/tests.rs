@@ -22,7 +22,7 @@ fn books() -> PlainBooks {
         .map(|i| PaymentEntry {
             order_index: i,
             payment: Payment {
-                channel: if i == 2 { "other" } else { "sim" }.into(),
+                channel: ChannelName::parse(if i == 2 { "other" } else { "sim" }).unwrap(),
                 txn_id: format!("t{i}"),
                 amount_cents: Cents(100),
                 paid_at: UnixMillis(1),
@@ -47,7 +47,7 @@ fn line(txn: &str, order: u128, amount: u64) -> StatementLine {
 fn sim(lines: Vec<StatementLine>) -> Statement {
     Statement {
         covers_until: None,
-        channel: "sim".into(),
+        channel: ChannelName::parse("sim").unwrap(),
         lines,
     }
 }
@@ -128,7 +128,7 @@ fn statements_of_one_channel_are_checked_together() {
         sim(vec![line("t0", 1000, 100)]),
         Statement {
             covers_until: None,
-            channel: "other".into(),
+            channel: ChannelName::parse("other").unwrap(),
             lines: vec![line("t2", 1002, 100)],
         },
         sim(vec![line("t1", 1001, 100)]),

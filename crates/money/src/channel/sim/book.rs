@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use stampede_core::{Cents, OrderId, Payment, UnixMillis};
+use stampede_core::{Cents, ChannelName, OrderId, Payment, UnixMillis};
 
 use super::StatementLine;
 use crate::channel::{ChannelError, RefundReceipt};
@@ -80,7 +80,7 @@ impl Book {
     /// Makes one payment out of a reservation.
     pub(super) fn record(
         &mut self,
-        name: &str,
+        name: &ChannelName,
         order: OrderId,
         amount: Cents,
         at: UnixMillis,
@@ -89,7 +89,7 @@ impl Book {
             .expect("sim channel: a payment made without a reservation");
         self.txn_sequence += 1;
         let payment = Payment {
-            channel: name.to_owned(),
+            channel: name.clone(),
             txn_id: format!("{name}-{}", self.txn_sequence),
             amount_cents: amount,
             paid_at: at,
@@ -142,7 +142,7 @@ impl Book {
 
     pub(super) fn refund(
         &mut self,
-        name: &str,
+        name: &ChannelName,
         payment: &Payment,
         key: &str,
     ) -> Result<RefundReceipt, ChannelError> {
@@ -157,7 +157,7 @@ impl Book {
             return decline("idempotency key must be 1 to 128 bytes");
         }
         let index = self.by_txn.get(&payment.txn_id).copied();
-        let Some(index) = index.filter(|_| payment.channel == name) else {
+        let Some(index) = index.filter(|_| payment.channel == *name) else {
             return decline("unknown transaction");
         };
         let held = &mut self.payments[index];

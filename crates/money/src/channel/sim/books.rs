@@ -5,14 +5,14 @@
 use std::io;
 use std::path::Path;
 
-use stampede_core::StatementLine;
+use stampede_core::{ChannelName, StatementLine};
 
 use super::MAX_SIM_TRANSACTIONS;
 use super::book::Book;
 use super::store::Store;
 
 /// The name of the books file of the simulated channel `channel` in a data directory.
-pub fn books_file_name(channel: &str) -> String {
+pub fn books_file_name(channel: &ChannelName) -> String {
     format!("channel-{channel}.log")
 }
 
@@ -33,7 +33,7 @@ pub fn channel_of_books_file(file_name: &str) -> Option<&str> {
 /// # Errors
 /// The file cannot be read, holds a line that does not parse (naming the file and line), or
 /// more than [`MAX_SIM_TRANSACTIONS`] payments.
-pub fn read_books_statement(path: &Path, channel: &str) -> io::Result<Vec<StatementLine>> {
+pub fn read_books_statement(path: &Path, channel: &ChannelName) -> io::Result<Vec<StatementLine>> {
     let loaded = Store::read(path, channel)?;
     if loaded.payments.len() > MAX_SIM_TRANSACTIONS {
         return Err(io::Error::new(
@@ -60,7 +60,10 @@ mod tests {
 
     #[test]
     fn file_names_round_trip() {
-        assert_eq!(books_file_name("sim"), "channel-sim.log");
+        assert_eq!(
+            books_file_name(&ChannelName::parse("sim").unwrap()),
+            "channel-sim.log"
+        );
         assert_eq!(channel_of_books_file("channel-sim.log"), Some("sim"));
         assert_eq!(channel_of_books_file("channel-.log"), None);
         assert_eq!(channel_of_books_file("journal.log"), None);

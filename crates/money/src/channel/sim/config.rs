@@ -1,7 +1,7 @@
 //! [`SimChannelConfig`]: how the simulated channel misbehaves, and the bounds on it.
 
 use serde::{Deserialize, Serialize};
-use stampede_core::{Cents, Payment, UnixMillis};
+use stampede_core::ChannelName;
 
 /// Parts per million: every `*_rate_ppm` is at most this (always).
 pub(crate) const PPM: u32 = 1_000_000;
@@ -19,7 +19,7 @@ pub const MAX_SIM_DELAY_MS: u64 = 3_600_000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimChannelConfig {
-    /// The channel's name, as in [`Payment::channel`] (`[a-z0-9_-]`, 1 to 32 bytes).
+    /// The channel's name, checked as a [`ChannelName`] (`[a-z0-9_-]`, 1 to 32 bytes).
     pub name: String,
     /// The router's weight for this channel (1 to 10,000): its share of new payments while
     /// healthy.
@@ -92,14 +92,8 @@ impl SimChannelConfig {
     /// Checks every field's range; the error names the first field at fault.
     pub fn validate(&self) -> Result<(), SimChannelConfigError> {
         let fail = |field, problem| Err(SimChannelConfigError { field, problem });
-        // The name travels in every payment, so it obeys the payment's rule.
-        let probe = Payment {
-            channel: self.name.clone(),
-            txn_id: "probe".to_owned(),
-            amount_cents: Cents(1),
-            paid_at: UnixMillis(0),
-        };
-        if probe.validate().is_err() {
+        // The name travels in every payment, so it obeys the channel-name rule.
+        if ChannelName::validate(&self.name).is_err() {
             return fail("name", "must be 1 to 32 bytes of [a-z0-9_-]");
         }
         if !self.secret.is_empty() && self.secret.len() < MIN_CHANNEL_SECRET_BYTES {

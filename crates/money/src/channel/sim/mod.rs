@@ -15,12 +15,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use stampede_core::{Cents, OrderId, Payment, UnixMillis};
+use stampede_core::{Cents, ChannelName, OrderId, Payment, UnixMillis};
 
 use self::book::Book;
-use self::config::{PPM, SimChannelConfig};
+use self::config::SimChannelConfig;
+use self::customer::roll;
 use super::{
     CallbackSink, ChannelError, ChannelFuture, PayInstructions, PaymentChannel, RefundReceipt,
 };
@@ -29,6 +30,7 @@ use stampede_clock::Clock;
 mod book;
 mod books;
 pub(super) mod config;
+mod customer;
 mod store;
 
 pub use books::{books_file_name, channel_of_books_file, read_books_statement};
@@ -57,6 +59,8 @@ pub struct SimChannel {
 
 struct Inner {
     config: SimChannelConfig,
+    /// `config.name`, checked.
+    name: ChannelName,
     clock: Arc<dyn Clock>,
     rng: Mutex<ChaCha8Rng>,
     book: Mutex<Book>,
@@ -86,25 +90,6 @@ impl std::fmt::Debug for Inner {
     }
 }
 
-/// What a customer will do, drawn when `pay` is called.
-#[derive(Clone, Copy, Debug)]
-struct Plan {
-    pays: bool,
-    pays_twice: bool,
-    callback_twice: bool,
-    late: bool,
-    drop_callbacks: bool,
-}
-
-impl Plan {
-    fn payments(self) -> usize {
-        usize::from(self.pays) * (1 + usize::from(self.pays_twice))
-    }
-    fn callbacks(self) -> u64 {
-        (self.payments() + usize::from(self.pays && self.callback_twice)) as u64
-    }
-}
-
 impl SimChannel {
     /// A channel with nothing paid yet and no sink (callbacks are dropped until
     /// [`set_sink`](Self::set_sink)). `clock` stamps `paid_at`.
@@ -126,11 +111,13 @@ impl SimChannel {
         if let Err(error) = config.validate() {
             panic!("SimChannel::new: {error}");
         }
+        let name = ChannelName::parse(&config.name).expect("validate checked the name");
         assert!(max_transactions <= MAX_SIM_TRANSACTIONS && max_pending <= MAX_PENDING_DELIVERIES);
         let book = Book::new(max_transactions);
         let inner = Inner {
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(config.seed)),
             config,
+            name,
             clock,
             book: Mutex::new(book),
             sessions: Mutex::default(),
@@ -161,7 +148,7 @@ impl SimChannel {
         path: &std::path::Path,
     ) -> std::io::Result<Self> {
         let mut channel = Self::new(config, clock);
-        let (store, loaded) = store::Store::open(path, &channel.inner.config.name)?;
+        let (store, loaded) = store::Store::open(path, &channel.inner.name)?;
         let inner = Arc::get_mut(&mut channel.inner).expect("a new channel is not shared yet");
         let book = inner.book.get_mut();
         if loaded.payments.len() > MAX_SIM_TRANSACTIONS {
@@ -254,8 +241,8 @@ impl SimChannel {
 }
 
 impl PaymentChannel for SimChannel {
-    fn name(&self) -> &str {
-        &self.inner.config.name
+    fn name(&self) -> &ChannelName {
+        &self.inner.name
     }
 
     fn pay<'a>(
@@ -318,7 +305,7 @@ impl PaymentChannel for SimChannel {
     ) -> ChannelFuture<'a, Result<RefundReceipt, ChannelError>> {
         Box::pin(async move {
             self.inner.call().await?;
-            let name = &self.inner.config.name;
+            let name = &self.inner.name;
             let mut book = self.inner.book.lock();
             let before = book.refund_count();
             let receipt = book.refund(name, payment, idempotency_key)?;
@@ -338,18 +325,15 @@ impl Inner {
     /// What a client needs to pay `order` on this channel.
     fn instructions(&self, order: OrderId, amount: Cents) -> PayInstructions {
         PayInstructions {
-            channel: self.config.name.clone(),
-            pay_url: format!(
-                "sim://{}/pay/{order}?amount_cents={}",
-                self.config.name, amount.0
-            ),
+            channel: self.name.clone(),
+            pay_url: format!("sim://{}/pay/{order}?amount_cents={}", self.name, amount.0),
             amount_cents: amount,
         }
     }
 
     /// Makes one payment out of a reservation and keeps it in the store, if any.
     fn record(&self, book: &mut Book, order: OrderId, amount: Cents, at: UnixMillis) -> Payment {
-        let payment = book.record(&self.config.name, order, amount, at);
+        let payment = book.record(&self.name, order, amount, at);
         if let Some(store) = &self.store {
             store.lock().payment(order, &payment);
         }
@@ -372,41 +356,6 @@ impl Inner {
         Ok(())
     }
 
-    /// Draws a customer's behaviour: always five draws, in this order.
-    fn plan(&self) -> Plan {
-        let config = &self.config;
-        let mut rng = self.rng.lock();
-        Plan {
-            pays: !roll(&mut rng, config.decline_rate_ppm),
-            pays_twice: roll(&mut rng, config.duplicate_payment_rate_ppm),
-            callback_twice: roll(&mut rng, config.duplicate_callback_rate_ppm),
-            late: roll(&mut rng, config.late_rate_ppm),
-            drop_callbacks: roll(&mut rng, config.drop_callback_rate_ppm),
-        }
-    }
-
-    /// Spawns the customer, whose payments are reserved; with no room for another task the
-    /// customer pays at once and its callbacks are dropped.
-    fn start_customer(this: &Arc<Self>, order: OrderId, amount: Cents, plan: Plan) {
-        let previous = this.pending.fetch_add(1, Ordering::SeqCst);
-        if previous >= this.max_pending {
-            this.pending.fetch_sub(1, Ordering::SeqCst);
-            let at = this.clock.now();
-            let mut book = this.book.lock();
-            for _ in 0..plan.payments() {
-                this.record(&mut book, order, amount, at);
-            }
-            drop(book);
-            this.drop_callbacks(plan.callbacks(), "overloaded");
-            return;
-        }
-        let pending = PendingGuard {
-            inner: Arc::clone(this),
-            unpaid: plan.payments(),
-        };
-        tokio::spawn(customer(order, amount, plan, pending));
-    }
-
     async fn deliver(&self, order: OrderId, payment: Payment) -> bool {
         let Some(sink) = self.sink.get() else {
             self.drop_callbacks(1, "no_sink");
@@ -420,59 +369,7 @@ impl Inner {
     fn drop_callbacks(&self, count: u64, reason: &'static str) {
         self.dropped.fetch_add(count, Ordering::SeqCst);
         metrics::counter!("stampede_channel_callbacks_dropped_total",
-            "channel" => self.config.name.clone(), "reason" => reason)
+            "channel" => self.name.to_string(), "reason" => reason)
         .increment(count);
     }
-}
-
-/// The simulated customer: waits, pays (once or twice), and the channel delivers.
-async fn customer(order: OrderId, amount: Cents, plan: Plan, mut pending: PendingGuard) {
-    let inner = Arc::clone(&pending.inner);
-    tokio::time::sleep(Duration::from_millis(inner.config.pay_delay_ms)).await;
-    let (first, second) = {
-        let at = inner.clock.now();
-        let mut book = inner.book.lock();
-        let first = inner.record(&mut book, order, amount, at);
-        let second = plan
-            .pays_twice
-            .then(|| inner.record(&mut book, order, amount, at));
-        pending.unpaid = 0;
-        (first, second)
-    };
-    if plan.drop_callbacks {
-        inner.drop_callbacks(plan.callbacks(), "simulated");
-        return;
-    }
-    if plan.late {
-        tokio::time::sleep(Duration::from_millis(inner.config.late_delay_ms)).await;
-    }
-    if plan.callback_twice {
-        inner.deliver(order, first.clone()).await;
-    }
-    inner.deliver(order, first).await;
-    if let Some(second) = second {
-        inner.deliver(order, second).await;
-    }
-}
-
-/// Counts one customer task, and the payments reserved for it; released when the task ends,
-/// or is dropped unfinished with its runtime (then its reservations are given back).
-struct PendingGuard {
-    inner: Arc<Inner>,
-    /// Payments reserved and not made yet.
-    unpaid: usize,
-}
-
-impl Drop for PendingGuard {
-    fn drop(&mut self) {
-        if self.unpaid > 0 {
-            self.inner.book.lock().release(self.unpaid);
-        }
-        self.inner.pending.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// `true` with probability `ppm` parts per million; always one draw.
-fn roll(rng: &mut ChaCha8Rng, ppm: u32) -> bool {
-    rng.random_range(0..PPM) < ppm
 }

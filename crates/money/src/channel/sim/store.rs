@@ -12,7 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-use stampede_core::{Cents, OrderId, Payment, UnixMillis};
+use stampede_core::{Cents, ChannelName, OrderId, Payment, UnixMillis};
 
 use crate::channel::RefundReceipt;
 
@@ -33,7 +33,7 @@ pub(super) struct Store {
 
 impl Store {
     /// Opens (or creates) the file, cuts a torn last line and reads what it holds.
-    pub(super) fn open(path: &Path, channel: &str) -> io::Result<(Self, Loaded)> {
+    pub(super) fn open(path: &Path, channel: &ChannelName) -> io::Result<(Self, Loaded)> {
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -53,7 +53,7 @@ impl Store {
 
     /// Reads what the file at `path` holds without creating or changing it (its channel may
     /// be appending to it now): a torn last line is left out, not cut.
-    pub(super) fn read(path: &Path, channel: &str) -> io::Result<Loaded> {
+    pub(super) fn read(path: &Path, channel: &ChannelName) -> io::Result<Loaded> {
         let text = std::fs::read_to_string(path)?;
         let complete = text.rfind('\n').map_or(0, |end| end + 1);
         parse_complete_lines(&text[..complete], path, channel)
@@ -82,7 +82,7 @@ impl Store {
     }
 }
 
-fn parse_complete_lines(text: &str, path: &Path, channel: &str) -> io::Result<Loaded> {
+fn parse_complete_lines(text: &str, path: &Path, channel: &ChannelName) -> io::Result<Loaded> {
     let mut loaded = Loaded::default();
     for (number, line) in text.lines().enumerate() {
         parse_line(line, channel, &mut loaded).map_err(|why| {
@@ -95,7 +95,7 @@ fn parse_complete_lines(text: &str, path: &Path, channel: &str) -> io::Result<Lo
     Ok(loaded)
 }
 
-fn parse_line(line: &str, channel: &str, loaded: &mut Loaded) -> Result<(), String> {
+fn parse_line(line: &str, channel: &ChannelName, loaded: &mut Loaded) -> Result<(), String> {
     let fields: Vec<&str> = line.split('\t').collect();
     match fields.as_slice() {
         ["p", order, txn, amount, at] => {
@@ -105,7 +105,7 @@ fn parse_line(line: &str, channel: &str, loaded: &mut Loaded) -> Result<(), Stri
             loaded.payments.push((
                 order,
                 Payment {
-                    channel: channel.to_owned(),
+                    channel: channel.clone(),
                     txn_id: (*txn).to_owned(),
                     amount_cents: Cents(amount),
                     paid_at: UnixMillis(at),

@@ -7,6 +7,7 @@ use tokio::time::sleep;
 
 use super::*;
 use crate::channel::{ChannelError, PaymentChannel};
+use stampede_core::ChannelName;
 
 /// Appends half a line, as a process that died mid-write leaves.
 fn append_torn_line(path: &std::path::Path) {
@@ -113,8 +114,10 @@ async fn an_order_paid_before_a_restart_is_not_paid_again_after_it() {
 #[tokio::test(start_paused = true)]
 async fn the_books_read_from_outside_give_the_channels_statement_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(crate::channel::books_file_name("sim"));
-    let missing = crate::channel::read_books_statement(&path, "sim");
+    let path = dir.path().join(crate::channel::books_file_name(
+        &ChannelName::parse("sim").unwrap(),
+    ));
+    let missing = crate::channel::read_books_statement(&path, &ChannelName::parse("sim").unwrap());
     assert!(missing.is_err());
     assert!(!path.exists(), "reading creates nothing");
     let channel = SimChannel::open(
@@ -128,7 +131,8 @@ async fn the_books_read_from_outside_give_the_channels_statement_and_change_noth
     channel.refund(&refunded, "key-2").await.expect("refund");
     append_torn_line(&path);
     let before = std::fs::read(&path).unwrap();
-    let read = crate::channel::read_books_statement(&path, "sim").expect("readable");
+    let read = crate::channel::read_books_statement(&path, &ChannelName::parse("sim").unwrap())
+        .expect("readable");
     assert_eq!(read, channel.statement());
     assert_eq!(read.len(), 2);
     assert_eq!(

@@ -1,0 +1,82 @@
+//! Opening the engine: replay the journal, start the writer thread, guard the journal; on the
+//! journal file of a config, or on any storage (tests inject a faulty one).
+
+use std::sync::Arc;
+use std::sync::mpsc::sync_channel;
+
+use parking_lot::Mutex;
+use stampede_journal::{Durability, FileStorage, Storage};
+
+use super::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered};
+use crate::clock::Clock;
+use crate::error::OpenError;
+use crate::guard::JournalGuard;
+use crate::writer::{self, Writer};
+
+impl Engine {
+    /// Opens the journal file named in `config`, replays it, and starts the writer; the
+    /// journal is guarded with the default [`crate::JournalGuardConfig`].
+    pub fn open(
+        config: &EngineConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Recovered), OpenError> {
+        Self::open_guarded(config, JournalGuard::default(), clock)
+    }
+
+    /// [`open`](Self::open) with the journal guarded by `guard`.
+    pub fn open_guarded(
+        config: &EngineConfig,
+        guard: JournalGuard,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Recovered), OpenError> {
+        let storage = FileStorage::open(&config.journal_path).map_err(|source| OpenError::Io {
+            path: config.journal_path.display().to_string(),
+            source,
+        })?;
+        Self::open_storage_guarded(storage, config.durability, config.rng_seed, clock, guard)
+    }
+
+    /// Opens on any storage (tests inject a faulty in-memory one), with the default journal
+    /// guard.
+    pub fn open_storage<S: Storage>(
+        storage: S,
+        durability: Durability,
+        rng_seed: Option<u64>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(Self, Recovered), OpenError> {
+        Self::open_storage_guarded(
+            storage,
+            durability,
+            rng_seed,
+            clock,
+            JournalGuard::default(),
+        )
+    }
+
+    /// [`open_storage`](Self::open_storage) with the journal guarded by `guard`.
+    pub fn open_storage_guarded<S: Storage>(
+        storage: S,
+        durability: Durability,
+        rng_seed: Option<u64>,
+        clock: Arc<dyn Clock>,
+        guard: JournalGuard,
+    ) -> Result<(Self, Recovered), OpenError> {
+        let (writer, recovered) = Writer::open(storage, durability, rng_seed, clock)?;
+        let shared = Arc::clone(writer.shared());
+        let (commands, queue) = sync_channel(MAX_PENDING_COMMANDS);
+        let writer = std::thread::Builder::new()
+            .name("stampede-writer".into())
+            .spawn(move || writer::run(writer, queue))
+            .map_err(|source| OpenError::Io {
+                path: "writer thread".into(),
+                source,
+            })?;
+        let engine = Self {
+            shared,
+            commands,
+            writer: Arc::new(Mutex::new(Some(writer))),
+            guard: Arc::new(guard),
+        };
+        Ok((engine, recovered))
+    }
+}
