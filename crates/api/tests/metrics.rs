@@ -3,6 +3,9 @@
 //! family has one `# HELP`, one `# TYPE` and one label set, checked here by a small parser and,
 //! where it is installed, by `promtool check metrics`; series of ended campaigns and of
 //! replaced rules leave the scrape.
+//!
+//! Over 400 lines on purpose: one realistic run feeds every check, and the small exposition
+//! parser the checks read it with lives here too.
 
 mod support;
 

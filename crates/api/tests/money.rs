@@ -5,6 +5,9 @@
 //! takes a failing channel out of rotation; unknown or unhealthy channels answer 404 / 503;
 //! reconciliations asked for at once run one at a time; a refund that can never complete is
 //! logged a bounded number of times.
+//!
+//! Over 400 lines on purpose: each case is one whole money story over HTTP (win, pay, callback,
+//! restart, refund), sharing this file's callback and channel helpers.
 
 mod support;
 

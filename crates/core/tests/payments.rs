@@ -3,6 +3,10 @@
 //! a refund; refunds settle once; and a seeded interleaving of grab / pay / callback / cancel /
 //! expire / refund / restart never loses an acknowledged payment, returns stock exactly once
 //! and keeps the books balanced to the cent.
+//!
+//! Over 400 lines on purpose: each case tells one order's whole payment story (decide, apply,
+//! replay, refund), and the seeded interleaving model at the end checks them all together
+//! with the same helpers.
 
 use proptest::prelude::*;
 use rand::SeedableRng;

@@ -8,6 +8,9 @@
 //! when the test says so. The reply timeout runs on tokio's clock, real here because the
 //! writer is a real thread that no paused clock would wait for; it is short, and the timing
 //! assertions on it are generous and only catch "piled up for seconds".
+//!
+//! A little over 400 lines: every case drives the same stalled storage and breaker clock, set up
+//! once above them.
 
 use stampede_testkit as support;
 

@@ -8,6 +8,9 @@
 //! them with [`eventually`] or [`TestServer::wait_until`], which poll against a deadline.
 //!
 //! Each test binary uses a subset of these helpers, hence the `dead_code` allowance.
+//!
+//! Over 400 lines on purpose: the one harness every API test binary shares (a server on either
+//! clock, restart, requests, assertions); split, each binary would list several modules.
 #![allow(dead_code)]
 
 use std::sync::Arc;

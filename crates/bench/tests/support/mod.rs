@@ -3,6 +3,9 @@
 //! answered first, winners paging, HMAC user tokens and an admin key, and (in `payments`)
 //! paying an order and reading it back. Faults can be switched on to check that the auditor
 //! catches a broken server.
+//!
+//! Over 400 lines on purpose: one fake server implementing the whole contract the bench drives;
+//! its faults are switches inside that one implementation.
 
 #![allow(dead_code)] // Each test binary uses a different part of the support code.
 
