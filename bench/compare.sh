@@ -437,8 +437,8 @@ scenario_versions() {
         after=$(cat "$WORK_DIR/versions-soldout-after$pair.txt")
         SERVER_BIN=$BEFORE_BIN versions_write "$bw"
         versions_write "$aw"
-        read -r b_rps b_p99 b_non2xx <<<"$before"
-        read -r a_rps a_p99 a_non2xx <<<"$after"
+        read -r b_rps b_p99 b_non2xx _ <<<"$before"
+        read -r a_rps a_p99 a_non2xx _ <<<"$after"
         echo "pair $pair (non-2xx answers, all expected 410 sold_out: before $b_non2xx, after $a_non2xx)"
         printf '  %-34s before %12s  after %12s  ratio %s\n' "sold-out wrk req/s" "$b_rps" "$a_rps" "$(ratio "$a_rps" "$b_rps")"
         printf '  %-34s before %12s  after %12s  ratio %s\n' "sold-out wrk p99 µs" "$b_p99" "$a_p99" "$(ratio "$a_p99" "$b_p99")"
