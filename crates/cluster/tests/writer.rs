@@ -1,7 +1,8 @@
 //! The engine's writer, unchanged, on a shard's replicated log: wins are answered once
 //! JetStream holds them, a new leader replays them through the same `apply` as a file
 //! journal's replay, and a deposed leader's batch is refused by the log — its clients hear
-//! `Unavailable`, never a win the log does not hold.
+//! `Unavailable`, never a win the log does not hold. And the whole engine (`Engine::start`
+//! around such a writer) serves grabs on it, its read side answering the fast path.
 
 mod support;
 
@@ -11,7 +12,7 @@ use stampede_cluster::{NatsLog, ShardId, Tip, current_tip};
 use stampede_core::{
     CampaignId, Command, CreateOutcome, GrabOutcome, Ledger, OrderId, Outcome, UnixMillis, UserId,
 };
-use stampede_engine::{Clock, EngineError, ManualClock, Request, Writer};
+use stampede_engine::{Clock, Engine, EngineError, JournalGuard, ManualClock, Request, Writer};
 use tokio::runtime::Handle;
 
 use support::{NatsCluster, connect, node};
@@ -210,4 +211,57 @@ async fn the_writer_commits_to_the_replicated_log_and_a_deposed_one_never_acknow
         assert_eq!(ledger.campaign(campaign).unwrap().remaining(), STOCK - 7);
         ledger.assert_invariants();
     });
+}
+
+/// The whole engine — its writer thread, journal guard, published read side and fast path —
+/// on a shard's replicated log, through the same async API the HTTP handlers call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_serves_grabs_on_the_replicated_log() {
+    let Some(cluster) = NatsCluster::start("the_engine_serves_grabs_on_the_replicated_log").await
+    else {
+        return;
+    };
+    let (connection, stream) = connect(&cluster, "a").await;
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(UnixMillis(1_800_000_000_000)));
+    let writer = take_over(&connection, &stream, "a", 1, Arc::clone(&clock)).await;
+    let engine = Engine::start(writer, JournalGuard::default()).expect("engine starts");
+
+    let view = engine
+        .create_campaign(stampede_testkit::seckill(3, 1))
+        .await
+        .expect("the log answers")
+        .created()
+        .expect("created");
+    let mut won = Vec::new();
+    for i in 0..5 {
+        let user = UserId::parse(&format!("buyer-{i}")).unwrap();
+        match engine.grab(view.id, &user).await.expect("the log answers") {
+            GrabOutcome::Won(ticket) => won.push((user, ticket.order_id)),
+            GrabOutcome::SoldOut => {}
+            other => panic!("buyer-{i}: {other:?}"),
+        }
+    }
+    assert_eq!(won.len(), 3, "three items, three wins");
+    // The read side answers from memory: sold out for a newcomer, already won for a winner.
+    let newcomer = UserId::parse("newcomer").unwrap();
+    assert_eq!(
+        engine.grab_fast_path(view.id, newcomer.as_str()),
+        Some(GrabOutcome::SoldOut)
+    );
+    assert!(matches!(
+        engine.grab_fast_path(view.id, won[0].0.as_str()),
+        Some(GrabOutcome::AlreadyWon(_))
+    ));
+    assert_eq!(engine.campaign(view.id).unwrap().remaining(), 0);
+    engine.shutdown();
+
+    // What the engine acknowledged is what the log holds: a new leader replays it.
+    let replayed = take_over(&connection, &stream, "b", 2, clock).await;
+    let ids: Vec<OrderId> = won.iter().map(|(_, id)| *id).collect();
+    let mut expected: Vec<(String, OrderId)> = won
+        .iter()
+        .map(|(user, id)| (user.as_str().to_owned(), *id))
+        .collect();
+    expected.sort();
+    assert_eq!(orders_by_user(&replayed, &ids), expected);
 }

@@ -24,6 +24,8 @@ pub(crate) const SERVERS: usize = 3;
 /// Longest wait for the cluster to elect a JetStream meta leader: a cold start on a loaded
 /// 2-core machine takes a few seconds; past this the test fails naming the server logs.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
+/// Most attempts at starting a cluster before the test fails.
+const START_ATTEMPTS: usize = 3;
 /// Pause between readiness polls.
 const POLL_EVERY: Duration = Duration::from_millis(50);
 
@@ -49,7 +51,7 @@ impl NatsCluster {
     /// `nats-server`; under CI, where `.ci/run` installs it, that fails the test instead).
     ///
     /// # Panics
-    /// If the servers start but JetStream is not ready within [`READY_TIMEOUT`].
+    /// If no cluster is ready after [`START_ATTEMPTS`] attempts of [`READY_TIMEOUT`] each.
     pub(crate) async fn start(test: &str) -> Option<Self> {
         let binary = match server_binary::find() {
             Ok(binary) => binary,
@@ -63,6 +65,30 @@ impl NatsCluster {
                 return None;
             }
         };
+        // A server that cannot bind the port it was given (another process took it between
+        // `free_ports` and the server's bind) or a cluster that does not form in time is
+        // started again on fresh ports, a bounded number of times.
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            match Self::launch(&binary).await {
+                Ok(cluster) => return Some(cluster),
+                Err(why) => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "{test}: cluster start failed, retrying: {why}"
+                    );
+                    failures.push(why);
+                }
+            }
+        }
+        panic!(
+            "{test}: no JetStream cluster after {START_ATTEMPTS} attempts:\n{}",
+            failures.join("\n")
+        );
+    }
+
+    /// One attempt: three servers on fresh ports, ready or an error with their logs.
+    async fn launch(binary: &std::path::Path) -> Result<Self, String> {
         let dir = tempfile::Builder::new()
             .prefix("stampede-nats-")
             .tempdir()
@@ -102,15 +128,15 @@ impl NatsCluster {
             });
         }
         let mut cluster = Self {
-            binary,
+            binary: binary.to_path_buf(),
             servers,
             dir,
         };
         for index in 0..SERVERS {
             cluster.spawn(index);
         }
-        cluster.wait_ready().await;
-        Some(cluster)
+        cluster.wait_ready().await?;
+        Ok(cluster)
     }
 
     /// `nats://` URLs of every server.
@@ -168,23 +194,37 @@ impl NatsCluster {
     }
 
     /// Polls every running server until its JetStream answers an account query, which needs
-    /// an elected meta leader.
-    async fn wait_ready(&self) {
+    /// an elected meta leader; an error (with the servers' logs) if one exits or the cluster
+    /// is not ready within [`READY_TIMEOUT`].
+    async fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + READY_TIMEOUT;
         for index in 0..SERVERS {
             loop {
                 if self.jetstream_answers(index).await {
                     break;
                 }
-                assert!(
-                    tokio::time::Instant::now() < deadline,
-                    "JetStream not ready within {READY_TIMEOUT:?} in {}:\n{}",
-                    self.dir.path().display(),
-                    self.log_tails()
-                );
+                let exited = self.servers.iter_mut().any(|server| {
+                    server
+                        .process
+                        .as_mut()
+                        .is_some_and(|child| child.try_wait().ok().flatten().is_some())
+                });
+                if exited || tokio::time::Instant::now() >= deadline {
+                    let why = if exited {
+                        "a server exited".to_owned()
+                    } else {
+                        format!("not ready within {READY_TIMEOUT:?}")
+                    };
+                    return Err(format!(
+                        "{why} in {}:\n{}",
+                        self.dir.path().display(),
+                        self.log_tails()
+                    ));
+                }
                 tokio::time::sleep(POLL_EVERY).await;
             }
         }
+        Ok(())
     }
 
     async fn jetstream_answers(&self, index: usize) -> bool {

@@ -1,11 +1,12 @@
 //! Opening the engine: replay the journal, start the writer thread, guard the journal; on the
-//! journal file of a config, or on any storage (tests inject a faulty one).
+//! journal file of a config, on any storage (tests inject a faulty one), or around a writer
+//! already opened on any log.
 
 use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 use parking_lot::Mutex;
-use stampede_journal::{Durability, FileStorage, Storage};
+use stampede_journal::{Durability, FileStorage, Log, Storage};
 
 use super::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered};
 use crate::clock::Clock;
@@ -62,6 +63,15 @@ impl Engine {
         guard: JournalGuard,
     ) -> Result<(Self, Recovered), OpenError> {
         let (writer, recovered) = Writer::open(storage, durability, rng_seed, clock)?;
+        Ok((Self::start(writer, guard)?, recovered))
+    }
+
+    /// Runs `writer` — opened on any [`Log`]: the file journal here, a shard's replicated log
+    /// in a cluster ([`Writer::replay`]) — on its own thread, with `guard` around its journal.
+    ///
+    /// # Errors
+    /// [`OpenError::Io`] if the writer thread cannot be started.
+    pub fn start<L: Log>(writer: Writer<L>, guard: JournalGuard) -> Result<Self, OpenError> {
         let shared = Arc::clone(writer.shared());
         let (commands, queue) = sync_channel(MAX_PENDING_COMMANDS);
         let writer = std::thread::Builder::new()
@@ -71,12 +81,11 @@ impl Engine {
                 path: "writer thread".into(),
                 source,
             })?;
-        let engine = Self {
+        Ok(Self {
             shared,
             commands,
             writer: Arc::new(Mutex::new(Some(writer))),
             guard: Arc::new(guard),
-        };
-        Ok((engine, recovered))
+        })
     }
 }
