@@ -38,6 +38,7 @@ mod payment_report;
 mod payments;
 mod population;
 mod progress;
+mod raw_connection;
 mod recorder;
 mod report;
 mod schedule;
