@@ -59,6 +59,7 @@ pub struct BenchArgs {
     /// next user, empty body), counting responses only. Every user loops like a script that
     /// never stops (no populations, no first-click spread), no campaign is created or read,
     /// no admin key is needed and nothing is audited. --token-secret defaults to empty.
+    /// Its lean HTTP/1.1 client reads answers with a Content-Length (not chunked ones).
     #[arg(long, conflicts_with_all = ["spawn", "campaign"], requires = "target")]
     pub raw_path: Option<String>,
     /// Kind of campaign to create.
