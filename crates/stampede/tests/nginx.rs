@@ -11,11 +11,14 @@
 mod support;
 
 use std::net::IpAddr;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use support::{ADMIN_KEY, Server, TOKEN_SECRET, admin, bench_succeeds, binary, free_port};
 
+/// How long nginx may take to stop on SIGTERM before its process group is killed.
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// The config under test.
 const CONFIG: &str = include_str!("../../../deploy/nginx/stampede.conf");
 
@@ -46,8 +49,22 @@ struct Nginx {
 }
 
 impl Drop for Nginx {
+    /// SIGTERM to the master, which stops and reaps its workers, then waits for it, at most
+    /// [`STOP_WITHIN`]; past that, SIGKILL to its whole process group (a worker whose master
+    /// was killed alone would live on).
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        // Polls a bounded number of times (no clock read outside the clock crate).
+        let poll = std::time::Duration::from_millis(10);
+        for _ in 0..STOP_WITHIN.as_millis() / poll.as_millis() {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(poll);
+        }
+        let group = format!("-{pid}");
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
     }
 }
@@ -103,6 +120,8 @@ impl Nginx {
         std::fs::write(dir.path().join("nginx.conf"), main).unwrap();
         let child = Command::new(binary)
             .args(["-p", &prefix, "-c", &format!("{prefix}/nginx.conf")])
+            // Its own process group, so that dropping it stops its workers too.
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
