@@ -144,13 +144,7 @@ async fn a_lost_callback_is_found_by_reading_the_order_and_by_the_query_job() {
     let (unread, _) = server.win(&campaign, "bob").await;
     assert_eq!(pay(&server, "alice", &read, None).await.0, StatusCode::OK);
     assert_eq!(pay(&server, "bob", &unread, None).await.0, StatusCode::OK);
-    let sim = server
-        .state
-        .payments
-        .desk()
-        .sim(&stampede_core::ChannelName::parse("sim").unwrap())
-        .unwrap()
-        .clone();
+    let sim = server.sim();
     let paid_at_channel = |order: &str| !sim.payments_of(OrderId::parse(order).unwrap()).is_empty();
     support::eventually("the customers to pay", || async {
         paid_at_channel(&read) && paid_at_channel(&unread)
@@ -187,11 +181,7 @@ async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
     // The customer pays at the channel anyway; its callback arrives after the cancel.
     let id = OrderId::parse(&order).unwrap();
     let payment = server
-        .state
-        .payments
-        .desk()
-        .sim(&stampede_core::ChannelName::parse("sim").unwrap())
-        .unwrap()
+        .sim()
         .pay_now(id, stampede_core::Cents(amount))
         .unwrap();
     let body = json!({"order_id": order, "txn_id": payment.txn_id, "amount_cents": amount,
@@ -234,16 +224,7 @@ async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
         0
     );
     assert_eq!(refund_count(&server, "sim"), 1);
-    assert_eq!(
-        server
-            .state
-            .payments
-            .desk()
-            .sim(&stampede_core::ChannelName::parse("sim").unwrap())
-            .unwrap()
-            .payments_of(id),
-        vec![payment]
-    );
+    assert_eq!(server.sim().payments_of(id), vec![payment]);
     let run = server.state.reconciler.run_once().await.unwrap();
     assert!(run.clean, "{}", run.report);
 }
@@ -258,13 +239,7 @@ async fn a_refund_pending_at_a_restart_is_made_once_after_it() {
     let campaign = server.create_seckill(1).await;
     let (order, amount) = server.win(&campaign, "alice").await;
     let id = OrderId::parse(&order).unwrap();
-    let sim = server
-        .state
-        .payments
-        .desk()
-        .sim(&stampede_core::ChannelName::parse("sim").unwrap())
-        .unwrap()
-        .clone();
+    let sim = server.sim();
     let first = sim.pay_now(id, stampede_core::Cents(amount)).unwrap();
     let second = sim.pay_now(id, stampede_core::Cents(amount)).unwrap();
     // The refund job cannot reach the channel before the restart.
@@ -385,13 +360,7 @@ async fn reconciliation_finds_money_the_books_never_saw() {
     let campaign = server.create_seckill(3).await;
     let (paid, amount) = server.win(&campaign, "alice").await;
     let (lost, _) = server.win(&campaign, "bob").await;
-    let sim = server
-        .state
-        .payments
-        .desk()
-        .sim(&stampede_core::ChannelName::parse("sim").unwrap())
-        .unwrap()
-        .clone();
+    let sim = server.sim();
     // Alice pays and the callback arrives; bob pays but his callback is lost and nobody asks.
     for order in [&paid, &lost] {
         sim.pay_now(OrderId::parse(order).unwrap(), stampede_core::Cents(amount))

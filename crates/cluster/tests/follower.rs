@@ -5,10 +5,9 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stampede_cluster::{Follower, MessageKind, NatsLog, ShardId, Tip};
-use tokio::runtime::Handle;
+use stampede_cluster::{Follower, MessageKind, ShardId, Tip};
 
-use support::{NatsCluster, connect, eventually, node};
+use support::{NatsCluster, begin, connect, eventually, node};
 
 /// Records as applied: position and payload.
 type Records = Vec<(u64, Vec<u8>)>;
@@ -21,23 +20,14 @@ async fn a_follower_applies_every_record_in_order_and_tracks_its_progress() {
     let (connection, stream) = connect(&cluster, "a").await;
     let shard = ShardId::new(1);
     let subject = connection.names().log_subject(shard);
-    let mut writer = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
-        shard,
-        node("a"),
-        7,
-        Tip::default(),
-    )
-    .await
-    .expect("begin");
+    let mut writer = begin(&connection, &stream, shard, node("a"), 7, Tip::default())
+        .await
+        .expect("begin");
     writer.append(&[b"before the follower"]).await.unwrap();
     // Another shard's messages in the same stream are not this follower's.
-    let mut other = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
+    let mut other = begin(
+        &connection,
+        &stream,
         ShardId::new(2),
         node("a"),
         8,

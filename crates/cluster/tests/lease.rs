@@ -6,13 +6,12 @@ mod support;
 use std::time::Duration;
 
 use stampede_cluster::{
-    AppendError, Connection, LeaseConfig, LeaseEvent, LeaseManager, Names, NatsLog, ShardCount,
-    ShardId, current_tip,
+    AppendError, Connection, LeaseConfig, LeaseEvent, LeaseManager, Names, ShardCount, ShardId,
+    current_tip,
 };
-use tokio::runtime::Handle;
 use tokio::time::Instant;
 
-use support::{NatsCluster, PATIENCE, REPLICAS, connect, eventually, node};
+use support::{NatsCluster, PATIENCE, REPLICAS, begin, connect, eventually, node};
 
 /// A short lease keeps the tests short; the rules scale with it.
 const LEASE: Duration = Duration::from_millis(1_000);
@@ -187,17 +186,9 @@ async fn a_writer_whose_lease_was_taken_is_fenced_on_its_next_append() {
         panic!("a leads");
     };
     let tip = current_tip(&stream, &connection_a, shard).await.unwrap();
-    let mut writer_a = NatsLog::begin(
-        Handle::current(),
-        connection_a.clone(),
-        stream.clone(),
-        shard,
-        node("a"),
-        epoch,
-        tip,
-    )
-    .await
-    .expect("a begins");
+    let mut writer_a = begin(&connection_a, &stream, shard, node("a"), epoch, tip)
+        .await
+        .expect("a begins");
     writer_a
         .append(&[b"a's win"])
         .await
@@ -211,17 +202,9 @@ async fn a_writer_whose_lease_was_taken_is_fenced_on_its_next_append() {
         panic!("b takes over");
     };
     let tip = current_tip(&stream_b, &connection_b, shard).await.unwrap();
-    let mut writer_b = NatsLog::begin(
-        Handle::current(),
-        connection_b,
-        stream_b,
-        shard,
-        node("b"),
-        epoch_b,
-        tip,
-    )
-    .await
-    .expect("b begins");
+    let mut writer_b = begin(&connection_b, &stream_b, shard, node("b"), epoch_b, tip)
+        .await
+        .expect("b begins");
 
     // a wakes up still believing it leads: its append is refused.
     let refused = writer_a.append(&[b"a's late win"]).await;

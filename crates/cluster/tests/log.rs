@@ -5,9 +5,8 @@ mod support;
 
 use stampede_cluster::{AppendError, NatsLog, ShardId, Tip, current_tip, fenced_in};
 use stampede_journal::{JournalError, Log, MAX_RECORD_BYTES};
-use tokio::runtime::Handle;
 
-use support::{NatsCluster, connect, node};
+use support::{NatsCluster, begin, connect, node};
 
 const SHARD: ShardId = ShardId::new(3);
 
@@ -34,17 +33,9 @@ async fn appended_batches_read_back_at_their_positions() {
         return;
     };
     let (connection, stream) = connect(&cluster, "a").await;
-    let log = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
-        SHARD,
-        node("a"),
-        1,
-        Tip::default(),
-    )
-    .await
-    .expect("begin");
+    let log = begin(&connection, &stream, SHARD, node("a"), 1, Tip::default())
+        .await
+        .expect("begin");
     // A batch over max_payload (1 MiB): split over several fenced messages.
     let big: Vec<Vec<u8>> = (0..40_u8).map(|i| vec![i; MAX_RECORD_BYTES]).collect();
     let (log, stats) = tokio::task::spawn_blocking(move || {
@@ -93,43 +84,18 @@ async fn a_writer_behind_the_log_is_fenced_and_nothing_of_its_batch_is_stored() 
         return;
     };
     let (connection, stream) = connect(&cluster, "a").await;
-    let mut old = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
-        SHARD,
-        node("a"),
-        1,
-        Tip::default(),
-    )
-    .await
-    .expect("begin epoch 1");
+    let mut old = begin(&connection, &stream, SHARD, node("a"), 1, Tip::default())
+        .await
+        .expect("begin epoch 1");
     old.append(&[b"one"]).await.expect("first writer appends");
 
     // A new leader, built from the log as it is, fences the old one with its epoch message.
     let tip = current_tip(&stream, &connection, SHARD).await.unwrap();
-    let mut new = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
-        SHARD,
-        node("b"),
-        2,
-        tip,
-    )
-    .await
-    .expect("begin epoch 2");
+    let mut new = begin(&connection, &stream, SHARD, node("b"), 2, tip)
+        .await
+        .expect("begin epoch 2");
     // A writer whose state is behind the log cannot even begin.
-    let stale = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
-        SHARD,
-        node("c"),
-        3,
-        Tip::default(),
-    )
-    .await;
+    let stale = begin(&connection, &stream, SHARD, node("c"), 3, Tip::default()).await;
     assert!(
         matches!(stale, Err(AppendError::Fenced { .. })),
         "{:?}",
@@ -172,17 +138,9 @@ async fn appends_go_on_when_a_server_is_killed_and_nothing_acknowledged_is_lost(
         return;
     };
     let (connection, mut stream) = connect(&cluster, "a").await;
-    let log = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
-        SHARD,
-        node("a"),
-        1,
-        Tip::default(),
-    )
-    .await
-    .expect("begin");
+    let log = begin(&connection, &stream, SHARD, node("a"), 1, Tip::default())
+        .await
+        .expect("begin");
     // The stream leader is the server whose loss hurts: kill that one.
     let leader = stream
         .info()

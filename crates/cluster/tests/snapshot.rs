@@ -3,10 +3,9 @@
 
 mod support;
 
-use stampede_cluster::{NatsLog, ReadError, ShardId, SnapshotStore, Tip};
-use tokio::runtime::Handle;
+use stampede_cluster::{ReadError, ShardId, SnapshotStore, Tip};
 
-use support::{NatsCluster, REPLICAS, connect, node};
+use support::{NatsCluster, REPLICAS, begin, connect, node};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshots_store_load_and_trim_the_log_below_the_oldest_kept() {
@@ -20,17 +19,9 @@ async fn snapshots_store_load_and_trim_the_log_below_the_oldest_kept() {
         .expect("store");
     assert_eq!(store.latest(shard).await.unwrap(), None);
 
-    let mut writer = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
-        shard,
-        node("a"),
-        1,
-        Tip::default(),
-    )
-    .await
-    .unwrap();
+    let mut writer = begin(&connection, &stream, shard, node("a"), 1, Tip::default())
+        .await
+        .unwrap();
     let mut tips = Vec::new();
     for round in 0..3_u8 {
         for batch in 0..5_u8 {

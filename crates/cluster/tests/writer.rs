@@ -13,9 +13,8 @@ use stampede_core::{
     CampaignId, Command, CreateOutcome, GrabOutcome, Ledger, OrderId, Outcome, UnixMillis, UserId,
 };
 use stampede_engine::{Clock, Engine, EngineError, JournalGuard, ManualClock, Request, Writer};
-use tokio::runtime::Handle;
 
-use support::{NatsCluster, connect, node};
+use support::{NatsCluster, begin, connect, node};
 
 const SHARD: ShardId = ShardId::new(5);
 /// Items in the test campaign.
@@ -81,17 +80,9 @@ async fn take_over(
     let tip = current_tip(stream, connection, SHARD)
         .await
         .expect("the shard's tip");
-    let log = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
-        SHARD,
-        node(writer_node),
-        epoch,
-        tip,
-    )
-    .await
-    .expect("begin the new epoch");
+    let log = begin(connection, stream, SHARD, node(writer_node), epoch, tip)
+        .await
+        .expect("begin the new epoch");
     tokio::task::spawn_blocking(move || {
         let (writer, recovered) =
             Writer::replay(log, Ledger::new(), 0, clock, Some(epoch)).expect("replay the shard");
@@ -129,17 +120,9 @@ async fn the_writer_commits_to_the_replicated_log_and_a_deposed_one_never_acknow
 
     // Node a leads epoch 1: a campaign and six wins out of eight grabs (a per-user limit of 1:
     // the two repeats are already_won), in three group commits.
-    let log = NatsLog::begin(
-        Handle::current(),
-        connection.clone(),
-        stream.clone(),
-        SHARD,
-        node("a"),
-        1,
-        Tip::default(),
-    )
-    .await
-    .expect("begin epoch 1");
+    let log = begin(&connection, &stream, SHARD, node("a"), 1, Tip::default())
+        .await
+        .expect("begin epoch 1");
     let a = Writer::new(log, Ledger::new(), Arc::clone(&clock), Some(1));
     let (a, created) = step(
         a,

@@ -45,6 +45,24 @@ fn claimed(outcome: ClaimOutcome) -> String {
     }
 }
 
+/// Polls the order, read durably (the raw ledger shows an expiry before its batch is durable
+/// and published), until the writer's timer has expired its claim; fails after 5 s.
+async fn wait_until_claim_expired(engine: &Engine, order: OrderId) {
+    for _ in 0..500 {
+        let state = engine
+            .read_durable(|ledger| ledger.order(order))
+            .await
+            .unwrap()
+            .unwrap()
+            .state;
+        if state == OrderState::ClaimExpired {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("claim of {order} not expired within 5 s");
+}
+
 #[test]
 fn repeated_and_concurrent_claims_pay_once() {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -241,21 +259,8 @@ fn unclaimed_packets_expire_and_become_refundable() {
         let amount = engine.order(order).unwrap().amount_cents.0;
         let campaign = engine.order(order).unwrap().campaign_id;
         clock.advance(Duration::from_secs(2));
-        // The writer's timer expires it (poll with a deadline). Read durably: the raw ledger
-        // shows the expiry before its batch is durable and published.
-        let mut polls = 0;
-        while engine
-            .read_durable(|ledger| ledger.order(order))
-            .await
-            .unwrap()
-            .unwrap()
-            .state
-            != OrderState::ClaimExpired
-        {
-            polls += 1;
-            assert!(polls < 500, "not expired within 5 s");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        // The writer's timer expires it.
+        wait_until_claim_expired(&engine, order).await;
         assert_eq!(
             engine.campaign(campaign).unwrap().refundable_cents(),
             amount
@@ -334,19 +339,7 @@ fn a_packet_declined_past_its_deadline_expires_on_the_writers_timer() {
             .await
             .unwrap();
         assert!(matches!(outcome, ClaimOutcome::Declined(..)), "{outcome:?}");
-        let mut polls = 0;
-        while engine
-            .read_durable(|ledger| ledger.order(order))
-            .await
-            .unwrap()
-            .unwrap()
-            .state
-            != OrderState::ClaimExpired
-        {
-            polls += 1;
-            assert!(polls < 500, "not expired within 5 s");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_until_claim_expired(&engine, order).await;
         assert_eq!(
             engine.campaign(campaign).unwrap().refundable_cents(),
             amount

@@ -58,6 +58,18 @@ pub(crate) struct TestServer {
 }
 
 impl TestServer {
+    /// The simulated channel `sim` every test server runs.
+    pub(crate) fn sim(&self) -> Arc<stampede_money::SimChannel> {
+        let name = stampede_core::ChannelName::parse("sim").expect("a valid channel name");
+        Arc::clone(
+            self.state
+                .payments
+                .desk()
+                .sim(&name)
+                .expect("the sim channel"),
+        )
+    }
+
     /// Starts a server with the test defaults.
     pub(crate) async fn start() -> TestServer {
         Self::start_with(|_| {}).await

@@ -4,7 +4,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::stream;
-use stampede_cluster::{ClusterName, Connection, Credentials, Names, NatsConfig, NodeId};
+use stampede_cluster::{
+    AppendError, ClusterName, Connection, Credentials, Names, NatsConfig, NatsLog, NodeId, ShardId,
+    Tip,
+};
+use tokio::runtime::Handle;
 
 use super::NatsCluster;
 
@@ -38,6 +42,28 @@ pub(crate) async fn connect(cluster: &NatsCluster, node: &str) -> (Connection, s
     })
     .await;
     (connection, stream)
+}
+
+/// `writer` becomes `shard`'s writer in `epoch`, fenced on `tip` (the log as the caller's state
+/// was built from it): [`NatsLog::begin`] on the test's runtime.
+pub(crate) async fn begin(
+    connection: &Connection,
+    stream: &stream::Stream,
+    shard: ShardId,
+    writer: NodeId,
+    epoch: u64,
+    tip: Tip,
+) -> Result<NatsLog, AppendError> {
+    NatsLog::begin(
+        Handle::current(),
+        connection.clone(),
+        stream.clone(),
+        shard,
+        writer,
+        epoch,
+        tip,
+    )
+    .await
 }
 
 /// A node id.
