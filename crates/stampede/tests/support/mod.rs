@@ -216,9 +216,13 @@ impl Drop for Server {
 /// A token for `user`, valid for an hour (the server refuses tokens that expire more than
 /// `max_token_ttl_secs` ahead).
 pub(crate) fn token(user: &str) -> String {
+    stampede_api::mint_token(TOKEN_SECRET.as_bytes(), user, token_expiry())
+}
+
+/// An hour from now, in Unix seconds: the expiry [`token`] writes.
+pub(crate) fn token_expiry() -> u64 {
     use stampede_engine::Clock as _;
-    let expires = stampede_engine::SystemClock::new().now().0 / 1000 + 3_600;
-    stampede_api::mint_token(TOKEN_SECRET.as_bytes(), user, expires)
+    stampede_engine::SystemClock::new().now().0 / 1000 + 3_600
 }
 
 pub(crate) fn admin() -> String {
