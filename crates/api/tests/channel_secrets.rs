@@ -14,7 +14,7 @@ const ALIPAY_SECRET: &str = "alipay-callback-secret-0123456789";
 
 fn channel(name: &str, secret: &str) -> stampede_money::SimChannelConfig {
     stampede_money::SimChannelConfig {
-        name: name.into(),
+        name: stampede_core::ChannelName::parse(name).unwrap(),
         secret: secret.into(),
         auto_pay: false,
         ..Default::default()

@@ -288,12 +288,12 @@ async fn a_duplicate_payment_is_refunded_and_the_order_stays_paid() {
 async fn the_router_skips_a_failing_channel_and_names_unknown_ones() {
     let server = TestServer::start_with(with_channels(vec![
         sim(|c| {
-            c.name = "broken".into();
+            c.name = stampede_core::ChannelName::parse("broken").unwrap();
             c.failure_rate_ppm = 1_000_000;
             c.auto_pay = false;
         }),
         sim(|c| {
-            c.name = "good".into();
+            c.name = stampede_core::ChannelName::parse("good").unwrap();
             c.auto_pay = false;
         }),
     ]))

@@ -87,9 +87,7 @@ impl PaymentDesk {
             .channels
             .iter()
             .map(|c| {
-                let name = ChannelName::parse(&c.name)
-                    .map_err(|e| anyhow::anyhow!("payment channel {:?}: {e}", c.name))?;
-                let path = config.books_dir.join(books_file_name(&name));
+                let path = config.books_dir.join(books_file_name(&c.name));
                 SimChannel::open(c.clone(), Arc::clone(&clock), &path)
                     .map(Arc::new)
                     .map_err(|e| anyhow::anyhow!("payment channel books {}: {e}", path.display()))

@@ -46,7 +46,7 @@ pub fn load(config: &Config) -> anyhow::Result<Vec<(ChannelName, String)>> {
             } else {
                 ""
             };
-            let file = secret_file(&channel.name);
+            let file = secret_file(channel.name.as_str());
             let (secret, source) = load_or_generate(configured, &config.data_dir, &file, random)
                 .map_err(|e| {
                     anyhow::anyhow!(
@@ -67,9 +67,7 @@ pub fn load(config: &Config) -> anyhow::Result<Vec<(ChannelName, String)>> {
                     tracing::info!(channel = %channel.name, "callback secret: generated into {}", path.display())
                 }
             }
-            let name = ChannelName::parse(&channel.name)
-                .map_err(|e| anyhow::anyhow!("channel {:?}: {e}", channel.name))?;
-            Ok((name, secret))
+            Ok((channel.name.clone(), secret))
         })
         .collect()
 }
@@ -80,7 +78,7 @@ mod tests {
 
     fn channel(name: &str, secret: &str) -> stampede_money::SimChannelConfig {
         stampede_money::SimChannelConfig {
-            name: name.into(),
+            name: ChannelName::parse(name).unwrap(),
             secret: secret.into(),
             ..Default::default()
         }

@@ -50,7 +50,7 @@ fn sim_with_sink(config: SimChannelConfig) -> (SimChannel, Arc<RecordingSink>) {
 /// A simulated channel named `name` whose customers never pay by themselves.
 fn quiet_sim(name: &str) -> SimChannel {
     let config = SimChannelConfig {
-        name: name.to_owned(),
+        name: stampede_core::ChannelName::parse(name).unwrap(),
         auto_pay: false,
         ..SimChannelConfig::default()
     };

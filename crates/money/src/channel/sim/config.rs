@@ -19,8 +19,8 @@ pub const MAX_SIM_DELAY_MS: u64 = 3_600_000;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SimChannelConfig {
-    /// The channel's name, checked as a [`ChannelName`] (`[a-z0-9_-]`, 1 to 32 bytes).
-    pub name: String,
+    /// The channel's name (`[a-z0-9_-]`, 1 to 32 bytes), checked where the config is read.
+    pub name: ChannelName,
     /// The router's weight for this channel (1 to 10,000): its share of new payments while
     /// healthy.
     pub weight: u32,
@@ -60,7 +60,7 @@ pub const MIN_CHANNEL_SECRET_BYTES: usize = 16;
 impl Default for SimChannelConfig {
     fn default() -> Self {
         Self {
-            name: "sim".to_owned(),
+            name: ChannelName::parse("sim").expect("a valid channel name"),
             weight: 100,
             seed: 0,
             latency_ms: 0,
@@ -92,10 +92,6 @@ impl SimChannelConfig {
     /// Checks every field's range; the error names the first field at fault.
     pub fn validate(&self) -> Result<(), SimChannelConfigError> {
         let fail = |field, problem| Err(SimChannelConfigError { field, problem });
-        // The name travels in every payment, so it obeys the channel-name rule.
-        if ChannelName::validate(&self.name).is_err() {
-            return fail("name", "must be 1 to 32 bytes of [a-z0-9_-]");
-        }
         if !self.secret.is_empty() && self.secret.len() < MIN_CHANNEL_SECRET_BYTES {
             return fail(
                 "secret",

@@ -353,7 +353,7 @@ async fn call_with_health_times_out_as_unavailable_and_declines_count_as_health(
         ..breaker()
     };
     let slow = SimChannelConfig {
-        name: "slow".into(),
+        name: ChannelName::parse("slow").unwrap(),
         latency_ms: 10_000,
         auto_pay: false,
         ..SimChannelConfig::default()

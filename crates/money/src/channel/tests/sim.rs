@@ -271,14 +271,17 @@ fn config_defaults_parse_and_validation_names_the_field() {
         serde_json::from_str(r#"{"name":"sim-b","late_rate_ppm":5}"#).expect("two fields");
     assert_eq!((parsed.name.as_str(), parsed.late_rate_ppm), ("sim-b", 5));
     assert!(serde_json::from_str::<SimChannelConfig>(r#"{"latency":1}"#).is_err());
+    // A name that breaks the channel-name rule is refused where the config is read.
+    for bad in [r#"{"name":"Sim"}"#, r#"{"name":""}"#] {
+        let error = serde_json::from_str::<SimChannelConfig>(bad).unwrap_err();
+        assert!(error.to_string().contains("[a-z0-9_-]"), "{bad}: {error}");
+    }
 
     let field = |config: SimChannelConfig| {
         config
             .validate()
             .map_err(|e: SimChannelConfigError| e.field)
     };
-    assert_eq!(field(config(|c| c.name = "Sim".into())), Err("name"));
-    assert_eq!(field(config(|c| c.name = String::new())), Err("name"));
     assert_eq!(
         field(config(|c| c.late_delay_ms = MAX_SIM_DELAY_MS + 1)),
         Err("late_delay_ms")
