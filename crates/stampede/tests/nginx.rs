@@ -17,11 +17,6 @@ use std::process::{Child, Command, Stdio};
 
 use support::{ADMIN_KEY, Server, TOKEN_SECRET, admin, bench_succeeds, binary, free_port};
 
-/// The two tests run one at a time: the stampede of the first would slow the second's nodes
-/// enough for nginx's passive health checks to move a user (correct behaviour, but not what
-/// the second test checks).
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// How long nginx may take to stop on SIGTERM before its process group is killed.
 const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// The config under test.
@@ -162,7 +157,6 @@ async fn a_stampede_through_nginx_passes_its_audit_and_defences_see_each_client(
     else {
         return;
     };
-    let _alone = ONE_AT_A_TIME.lock().await;
     let data = tempfile::tempdir().unwrap();
     let node = node(data.path()).await;
     let nginx = Nginx::start(&nginx_binary, &[node.port]).await;
@@ -230,7 +224,6 @@ async fn a_users_requests_stay_on_one_node_and_move_when_it_is_down() {
     else {
         return;
     };
-    let _alone = ONE_AT_A_TIME.lock().await;
     let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
     let first = node(dirs[0].path()).await;
     let second = node(dirs[1].path()).await;
