@@ -58,18 +58,6 @@ async fn stall(server: &TestServer, source: &str, path: &str) -> TcpStream {
     stream
 }
 
-/// Polls `condition` until it holds, at most [`DEADLINE`].
-async fn wait_for(what: &str, condition: impl Fn() -> bool) {
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while !condition() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_stalled_bodies_do_not_starve_other_clients() {
     let server = TestServer::start_with(|c| {
@@ -97,7 +85,7 @@ async fn thousands_of_stalled_bodies_do_not_starve_other_clients() {
     // against, which the ordinary clients below would then meet as 503 `overloaded`).
     let reads = server.state.body_reads.clone();
     let in_flight = server.state.in_flight.clone();
-    wait_for("every stalled body to be waited for", || {
+    support::eventually_within("every stalled body to be waited for", DEADLINE, || async {
         reads.waiting() >= STALLED || in_flight.current() >= MAX_IN_FLIGHT
     })
     .await;

@@ -367,16 +367,26 @@ impl TestServer {
 /// Polls `probe` until it answers true; fails the test after [`SETTLE_LIMIT`]. For effects the
 /// server reaches by itself (a reload, an upkeep pass, a freed connection), never in place of
 /// moving a [`ManualClock`].
-pub(crate) async fn eventually<F, Fut>(what: &str, mut probe: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, probe: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + SETTLE_LIMIT;
+    eventually_within(what, SETTLE_LIMIT, probe).await;
+}
+
+/// [`eventually`] with a limit of its own (a condition that takes thousands of connections
+/// to reach).
+pub(crate) async fn eventually_within<F, Fut>(what: &str, limit: Duration, mut probe: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
     while !probe().await {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
+            "timed out after {limit:?} waiting for {what}"
         );
         tokio::time::sleep(POLL_EVERY).await;
     }
