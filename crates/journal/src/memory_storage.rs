@@ -53,6 +53,8 @@ struct Inner {
     fail_next_sync: bool,
     /// While set, [`Storage::sync`] blocks (at most [`MAX_SYNC_STALL`]).
     syncs_stalled: bool,
+    /// Syncs blocked by the stall right now.
+    syncs_blocked: usize,
 }
 
 /// What a simulated crash kept and added.
@@ -91,6 +93,7 @@ impl MemoryStorage {
             fail_next_append: false,
             fail_next_sync: false,
             syncs_stalled: false,
+            syncs_blocked: 0,
         };
         Self {
             inner: Arc::new(Mutex::new(inner)),
@@ -125,6 +128,12 @@ impl MemoryStorage {
     /// forgets to resume fails rather than hangs). Other operations are not blocked.
     pub fn stall_syncs(&self) {
         self.lock().syncs_stalled = true;
+    }
+
+    /// Syncs waiting inside [`Storage::sync`] right now (blocked by a stall, or about to find
+    /// there is none): a test waits for a caller to be in its fsync by this, not by time.
+    pub fn syncs_blocked(&self) -> usize {
+        self.lock().syncs_blocked
     }
 
     /// Ends a stall: blocked syncs complete (and sync), later ones run at once.
@@ -263,11 +272,13 @@ impl Storage for MemoryStorage {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        let inner = self.lock();
+        let mut inner = self.lock();
+        inner.syncs_blocked += 1;
         let (mut inner, stall) = self
             .resumed
             .wait_timeout_while(inner, MAX_SYNC_STALL, |inner| inner.syncs_stalled)
             .unwrap_or_else(PoisonError::into_inner);
+        inner.syncs_blocked -= 1;
         if stall.timed_out() {
             return Err(io::Error::other(format!(
                 "sync stalled longer than {MAX_SYNC_STALL:?}"

@@ -91,7 +91,13 @@ fn stalled_sync_blocks_until_resumed() {
     handle.append(b"abc").expect("append");
     storage.stall_syncs();
     let syncer = std::thread::spawn(move || handle.sync());
-    std::thread::sleep(Duration::from_millis(20));
+    // Wait until the sync is inside its stalled wait (a bounded poll on that condition).
+    let mut polls = 0;
+    while storage.syncs_blocked() == 0 {
+        polls += 1;
+        assert!(polls < 5_000, "the sync never reached the stall");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     assert!(!syncer.is_finished(), "sync returned during a stall");
     assert_eq!(storage.synced_len(), 0, "other calls are not blocked");
     storage.resume_syncs();
