@@ -132,14 +132,6 @@ verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == ">=" ? v >= 
 metric() { curl -sf "$URL/metrics" | awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }
 
-# A (baseline) run in raw mode with USERS users; leaves the JSON in $1.
-baseline_run() {
-    local out=$1 users=$2
-    start_baseline
-    bench "$out" --raw-path /v1/campaigns/baseline/grab --users "$users" --duration "$DURATION"
-    stop_server
-}
-
 print_pair() { # label a_value b_value
     printf '  %-34s baseline %12s  stampede %12s  ratio %s\n' "$1" "$2" "$3" "$(ratio "$3" "$2")"
 }

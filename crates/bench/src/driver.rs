@@ -5,7 +5,7 @@
 use crate::audit::{AcknowledgedWin, UserObservation};
 use crate::clock::Clock;
 use crate::connection::Connection;
-use crate::outcome::{GrabResult, Outcome, classify};
+use crate::outcome::{GrabResult, Outcome, classify, classify_parsed};
 use crate::population::{Mix, Next, Population, first_delay, next_action};
 use crate::progress::LiveCounters;
 use crate::raw_connection::RawConnection;
@@ -353,10 +353,11 @@ async fn raw_grab(shared: &Shared, raw: &mut RawConnection, user: &mut VirtualUs
         )
     });
     match raw.post(&shared.grab_path, token).await {
-        Ok(response) => {
-            let retry_after = response.retry_after_secs.map(|secs| secs.to_string());
-            classify(response.status, retry_after.as_deref(), raw.body(&response))
-        }
+        Ok(response) => classify_parsed(
+            response.status,
+            response.retry_after_secs,
+            raw.body(&response),
+        ),
         Err(error) => GrabResult::bare(Outcome::from_transport(&error)),
     }
 }

@@ -174,9 +174,17 @@ pub(crate) fn error_code(body: &[u8]) -> Option<String> {
 
 /// Classifies a grab response from its status, `Retry-After` header value and body.
 pub(crate) fn classify(status: u16, retry_after: Option<&str>, body: &[u8]) -> GrabResult {
-    let retry_after = retry_after
-        .and_then(|value| value.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after_secs = retry_after.and_then(|value| value.trim().parse::<u64>().ok());
+    classify_parsed(status, retry_after_secs, body)
+}
+
+/// [`classify`] with `Retry-After` already read as seconds.
+pub(crate) fn classify_parsed(
+    status: u16,
+    retry_after_secs: Option<u64>,
+    body: &[u8],
+) -> GrabResult {
+    let retry_after = retry_after_secs.map(Duration::from_secs);
     if status == 200 {
         return match serde_json::from_slice::<WonBody>(body) {
             Ok(won) => {
