@@ -14,6 +14,7 @@ pub mod exposition;
 pub mod handlers;
 pub mod idempotency;
 pub mod json;
+pub mod lane;
 pub mod metrics;
 pub mod signer;
 pub mod state;
