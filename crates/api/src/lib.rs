@@ -17,6 +17,7 @@ pub mod json;
 pub mod metrics;
 pub mod signer;
 pub mod state;
+pub mod stats;
 pub mod tally;
 pub mod timefmt;
 

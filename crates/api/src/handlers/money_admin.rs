@@ -15,8 +15,9 @@ use crate::handlers::campaigns::require_admin;
 use crate::json::respond;
 use crate::state::AppState;
 
+/// One payment channel as the admin views show it.
 #[derive(Debug, Serialize)]
-struct ChannelJson {
+pub struct ChannelJson {
     name: ChannelName,
     weight: u32,
     /// The weight a pick uses now: lower while the channel fails or is slow, 0 out of rotation.
@@ -25,28 +26,25 @@ struct ChannelJson {
     state: &'static str,
 }
 
+/// Each payment channel's health, as the router sees it now.
+pub fn channel_health(state: &AppState) -> Vec<ChannelJson> {
+    (state.payments.desk().health().into_iter())
+        .map(|h| ChannelJson {
+            name: h.name,
+            weight: h.weight,
+            effective_weight: h.effective_weight,
+            state: h.state.code(),
+        })
+        .collect()
+}
+
 /// Lists the payment channels and their health.
 pub async fn channels(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
-    let channels: Vec<ChannelJson> = state
-        .payments
-        .desk()
-        .health()
-        .into_iter()
-        .map(|h| ChannelJson {
-            name: h.name,
-            weight: h.weight,
-            effective_weight: h.effective_weight,
-            state: match h.state {
-                stampede_admission::breaker::BreakerState::Closed => "closed",
-                stampede_admission::breaker::BreakerState::Open { .. } => "open",
-                stampede_admission::breaker::BreakerState::HalfOpen { .. } => "half_open",
-            },
-        })
-        .collect();
+    let channels = channel_health(&state);
     let pending_refunds = state.engine.inspect(|l| l.pending_refund_count());
     Ok(respond(
         StatusCode::OK,
