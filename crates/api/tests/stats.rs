@@ -92,6 +92,8 @@ async fn the_snapshot_counts_what_happened() {
     // grab however slowly the machine runs.
     let server = TestServer::start_manual(|_| {}).await;
     let scarce = server.create_seckill(3).await;
+    // A millisecond later, so the second is the newer one (the clock stands still otherwise).
+    server.advance(Duration::from_millis(1));
     let roomy = server
         .create_seckill_with(json!({ "stock": 100, "per_user_limit": 10 }))
         .await;

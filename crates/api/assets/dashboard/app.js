@@ -155,11 +155,12 @@ function drawGrabs(stats, before, seconds) {
   show("win-rate", formatPercent(recent), recent === null ? "" : recent);
   sparkline.push(perSecond);
   if (sparkline.length > SPARK_SAMPLES) sparkline.shift();
+  // Spread over the width whatever the samples kept so far (at most two minutes' worth).
   const top = Math.max(1, ...sparkline);
-  const step = 120 / (SPARK_SAMPLES - 1);
-  const offset = SPARK_SAMPLES - sparkline.length;
+  const step = 120 / Math.max(1, sparkline.length - 1);
   $("spark").querySelector("polyline").setAttribute("points", sparkline
-    .map((v, i) => `${((offset + i) * step).toFixed(2)},${(29 - (v / top) * 28).toFixed(2)}`).join(" "));
+    .map((v, i) => `${(i * step).toFixed(2)},${(29 - (v / top) * 28).toFixed(2)}`).join(" "));
+  $("spark-label").textContent = `grabs/s over the last ${sparkline.length} s (peak ${formatRate(top)})`;
 }
 
 function drawLatency(stats, before) {
@@ -290,6 +291,7 @@ document.addEventListener("DOMContentLoaded", () => {
     clearTimeout(timer);
     adminKey = typed;
     previous = null;
+    sparkline.length = 0;
     nextPollAt = Date.now() - POLL_EVERY_MS;
     $("error").textContent = "connecting…";
     poll();

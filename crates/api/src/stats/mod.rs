@@ -12,8 +12,7 @@ pub mod registry;
 use serde::Serialize;
 use stampede_core::{CampaignStatus, UnixMillis};
 
-use crate::dto::CampaignJson;
-use crate::handlers::money_admin::{ChannelJson, channel_health};
+use crate::dto::{CampaignJson, ChannelJson};
 use crate::state::AppState;
 use registry::Histogram;
 
@@ -181,7 +180,7 @@ pub fn snapshot(state: &AppState) -> Stats {
             failed: state.engine.is_poisoned(),
         },
         payments: PaymentsJson {
-            channels: channel_health(state),
+            channels: ChannelJson::list(&state.payments),
             pending_refunds: state.engine.inspect(|l| l.pending_refund_count()),
         },
         in_flight: state.in_flight.current(),
