@@ -5,6 +5,8 @@
 "use strict";
 
 const POLL_EVERY_MS = 1000;
+/// A poll not answered within this is given up (the page says it is not updating).
+const POLL_TIMEOUT_MS = 5000;
 /// Grabs/s samples the sparkline keeps (two minutes at one poll a second).
 const SPARK_SAMPLES = 120;
 
@@ -256,6 +258,7 @@ async function poll() {
     const response = await fetch("/v1/admin/stats", {
       headers: { Authorization: "Bearer " + adminKey },
       cache: "no-store",
+      signal: AbortSignal.timeout(POLL_TIMEOUT_MS),
     });
     if (response.status === 401) {
       stop("The server refused this admin key (401 unauthorized). Check the key and try again.");
