@@ -18,6 +18,7 @@ pub mod lane;
 pub mod metrics;
 pub mod signer;
 pub mod state;
+pub mod stats;
 pub mod tally;
 pub mod timefmt;
 
