@@ -66,13 +66,12 @@ if [[ $WHAT == write ]]; then
     warm=$WORK/warm-tokens.txt
 fi
 WRK_TOKENS=$warm $PRIO taskset -c "$CLIENT_CPU" wrk -t1 -c256 -d1s -s "$ROOT/bench/wrk-grab.lua" "$URL$path" >/dev/null
-perf record -F 2999 -g -C "$SERVER_CPU" -o "$WORK/perf.data" -- sleep "$SECONDS_MEASURED" 2>"$WORK/perf-record.log" &
+perf record -F 2999 -g -p "$SERVER_PID" -o "$WORK/perf.data" -- sleep "$SECONDS_MEASURED" 2>"$WORK/perf-record.log" &
 perf_pid=$!
 WRK_TOKENS=$WORK/tokens.txt $PRIO taskset -c "$CLIENT_CPU" wrk -t1 -c256 -d"${SECONDS_MEASURED}s" -s "$ROOT/bench/wrk-grab.lua" "$URL$path" | grep wrk-summary
 wait "$perf_pid"
-server_pid=$SERVER_PID
 stop
-perf report -i "$WORK/perf.data" --pid "$server_pid" --no-children --sort sym --stdio -g none >"$WORK/flat.txt" 2>/dev/null
+perf report -i "$WORK/perf.data" --no-children --sort sym --stdio -g none >"$WORK/flat.txt" 2>/dev/null
 grep '%' "$WORK/flat.txt" | grep -v '^#' >"$WORK/top.txt" || true
 # Self time by crate: the symbol's leading path segment (kernel symbols as "kernel").
 python3 "$ROOT/bench/by_crate.py" <"$WORK/top.txt" >"$WORK/by-crate.txt"

@@ -63,13 +63,14 @@ pub(crate) async fn serve(
             Head::Grab(head) => {
                 let close = head.close || *shutdown.borrow();
                 out.clear();
-                lane::answer(&shared.state, &head, peer, close, &mut date, &mut out).await;
+                let answered =
+                    lane::answer(&shared.state, &head, peer, close, &mut date, &mut out).await;
                 let consumed = head.len;
                 if stream.write_all(&out).await.is_err() || close {
                     return;
                 }
                 buf.drain(..consumed);
-                deadline.next_head();
+                deadline.next_head(Instant::from_std(answered));
             }
             Head::Other => break,
             Head::Partial => {
@@ -125,9 +126,10 @@ impl HeadDeadline {
         }
     }
 
-    /// A new head is awaited from now.
-    fn next_head(&mut self) {
-        self.started = Instant::now();
+    /// A new head is awaited from `answered` (when the previous answer was ready: a clock
+    /// reading the lane has already made, not another).
+    fn next_head(&mut self, answered: Instant) {
+        self.started = answered;
     }
 
     /// Resolves once the head has taken longer than the timeout. The sleep may have been

@@ -22,6 +22,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -127,43 +128,33 @@ pub async fn grab(
     request: Request,
 ) -> Response {
     let started = stopwatch();
-    let (code, answer) = answer_grab(
-        &state,
-        campaign,
-        GrabHeaders::from_map(request.headers()),
-        peer,
-    )
-    .await;
-    record(&state, code, answer.status(), started);
+    let headers = GrabHeaders::from_map(request.headers());
+    let now = state.engine.now();
+    let (code, answer) = answer_grab(&state, campaign, headers, peer, now).await;
+    record(&state, code, answer.status(), started.elapsed());
     answer.into_response()
 }
 
 /// Counts an answered grab (by code, latency) and samples it into the access log.
-pub fn record(
-    state: &AppState,
-    code: &'static str,
-    status: StatusCode,
-    started: std::time::Instant,
-) {
+pub fn record(state: &AppState, code: &'static str, status: StatusCode, took: Duration) {
     state.grab_metrics.count(code);
-    let took = started.elapsed();
     state.grab_metrics.latency.record(took.as_secs_f64());
     state
         .access_log
         .record("POST", "/v1/campaigns/{id}/grab", status.as_u16(), took);
 }
 
-/// Decides one grab. The clock is read once, on entry: every check (blocklist, token expiry,
-/// ban windows, the idempotency entry's age and its TTL) uses that `now`. A wait in a
+/// Decides one grab at `now`, the engine clock's reading on arrival: every check (blocklist,
+/// token expiry, ban windows, the idempotency entry's age and its TTL) uses it. A wait in a
 /// concurrency rule's queue is bounded by its maximum wait, so `now` stays close enough.
 pub async fn answer_grab(
     state: &Arc<AppState>,
     campaign: CampaignId,
     headers: GrabHeaders<'_>,
     peer: Option<SocketAddr>,
+    now: UnixMillis,
 ) -> (&'static str, GrabAnswer) {
     let defence = &state.defence;
-    let now = state.engine.now();
     let now_ms = now.0;
     if let Err(e) = defence.require_on(Switch::Grab) {
         return refused(e);

@@ -16,6 +16,7 @@ pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use stampede_engine::stopwatch;
 
@@ -27,7 +28,8 @@ pub use head::{GrabHead, Head, parse};
 pub use wire::DateCache;
 
 /// Answers `head` into `out` (appended): the in-flight limit, then the grab, counted and
-/// logged as on the router.
+/// logged as on the router. Returns when the answer was ready (the start of the wait for the
+/// connection's next head).
 pub async fn answer(
     state: &Arc<AppState>,
     head: &GrabHead<'_>,
@@ -35,21 +37,25 @@ pub async fn answer(
     close: bool,
     date: &mut DateCache,
     out: &mut Vec<u8>,
-) {
+) -> Instant {
+    let started = stopwatch();
+    let now = state.engine.now();
+    let date = date.at(now);
     // The router's in-flight layer answers before the handler (and counts no grab): so here.
     let Some(_permit) = state.in_flight.try_acquire() else {
-        let date = date.at(state.engine.now());
         wire::write_answer(GrabAnswer::Refused(AppError::Overloaded), date, close, out).await;
-        return;
+        return stopwatch();
     };
-    let started = stopwatch();
     let headers = GrabHeaders {
         authorization: head.authorization,
         idempotency_key: head.idempotency_key,
         forwarded_for: ForwardedFor::Lines(head.forwarded_lines()),
     };
-    let (code, answer) = answer_grab(state, head.campaign, headers, Some(peer)).await;
-    record(state, code, answer.status(), started);
-    let date = date.at(state.engine.now());
-    wire::write_answer(answer, date, close, out).await;
+    let (code, answer) = answer_grab(state, head.campaign, headers, Some(peer), now).await;
+    let finished = stopwatch();
+    record(state, code, answer.status(), finished - started);
+    if let Some(answer) = wire::try_write(answer, date, close, out) {
+        wire::write_answer(answer, date, close, out).await;
+    }
+    finished
 }

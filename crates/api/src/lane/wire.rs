@@ -49,7 +49,24 @@ pub async fn write_answer(
     close: bool,
     out: &mut Vec<u8>,
 ) {
-    match answer {
+    if let Some(answer) = try_write(answer, date, close, out) {
+        let response = match answer {
+            GrabAnswer::Ready(response) => response,
+            other => other.into_response(),
+        };
+        write_response(response, date, close, out).await;
+    }
+}
+
+/// Appends `answer` to `out` when that needs no waiting (outcomes, and refusals with a
+/// pre-serialised body: every answer of the sold-out path); else gives it back.
+pub fn try_write(
+    answer: GrabAnswer,
+    date: &[u8; DATE_LEN],
+    close: bool,
+    out: &mut Vec<u8>,
+) -> Option<GrabAnswer> {
+    let error = match answer {
         GrabAnswer::Outcome(outcome) => match outcome {
             GrabOutcome::Won(ref ticket) | GrabOutcome::AlreadyWon(ref ticket) => {
                 let body = serde_json::to_vec(&GrabJson {
@@ -59,30 +76,27 @@ pub async fn write_answer(
                 })
                 .expect("a grab's answer serialises");
                 write_parts(StatusCode::OK, &HeaderMap::new(), &body, date, close, out);
+                return None;
             }
-            refusal => {
-                let error = outcome_error(&refusal).expect("a refusal outcome is an error");
-                write_error(&error, date, close, out).await;
-            }
+            refusal => outcome_error(&refusal).expect("a refusal outcome is an error"),
         },
-        GrabAnswer::Refused(error) => write_error(&error, date, close, out).await,
-        GrabAnswer::Ready(response) => write_response(response, date, close, out).await,
-    }
-}
-
-/// An error: its pre-serialised body when it has one (no header but `content-type`), else
-/// the response it makes.
-async fn write_error(error: &AppError, date: &[u8; DATE_LEN], close: bool, out: &mut Vec<u8>) {
+        GrabAnswer::Refused(error) => error,
+        ready @ GrabAnswer::Ready(_) => return Some(ready),
+    };
     match error.static_body() {
-        Some(body) => write_parts(
-            error.status(),
-            &HeaderMap::new(),
-            body.as_bytes(),
-            date,
-            close,
-            out,
-        ),
-        None => write_response(error.clone().into_response(), date, close, out).await,
+        Some(body) => {
+            let no_headers = HeaderMap::new();
+            write_parts(
+                error.status(),
+                &no_headers,
+                body.as_bytes(),
+                date,
+                close,
+                out,
+            );
+            None
+        }
+        None => Some(GrabAnswer::Refused(error)),
     }
 }
 
