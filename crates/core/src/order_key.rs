@@ -58,6 +58,11 @@ pub(crate) struct OrderPlace {
     pub(crate) nonce: u32,
 }
 
+/// The part of a caller's nonce an order id carries (what [`OrderCipher::decode`] gives back).
+pub(crate) fn carried_nonce(nonce: u32) -> u32 {
+    nonce & NONCE_MASK
+}
+
 /// FF1 keyed by an [`OrderKey`]: the AES key schedule is computed once per ledger and shared
 /// by its campaigns.
 pub(crate) struct OrderCipher {
@@ -88,7 +93,7 @@ impl OrderCipher {
     /// (its low [`NONCE_BITS`] bits are used).
     pub(crate) fn encode(&self, won_at: UnixMillis, slot: u32, index: u32, nonce: u32) -> OrderId {
         debug_assert!(slot < 1 << SLOT_BITS);
-        let nonce = nonce & NONCE_MASK;
+        let nonce = carried_nonce(nonce);
         let block = Bits48((u64::from(slot) << 32) | u64::from(index));
         let cipher = self
             .ff1

@@ -137,14 +137,45 @@ impl Ledger {
         amount_cents: Cents,
         won_at: UnixMillis,
     ) -> Result<(), ApplyError> {
+        self.commit_win(
+            slot,
+            user_hash,
+            order_id,
+            None,
+            user_id,
+            amount_cents,
+            won_at,
+        )
+    }
+
+    /// [`Self::apply_win`], told the nonce when the caller has just made `order_id` for the
+    /// campaign's next place with it (as carried in the id): then the id is not deciphered
+    /// again (checked in debug builds; replay checks every id).
+    #[allow(clippy::too_many_arguments)] // the fields of a win record, plus where it goes
+    pub(super) fn commit_win(
+        &mut self,
+        slot: u32,
+        user_hash: UserHash,
+        order_id: OrderId,
+        known_nonce: Option<u32>,
+        user_id: &UserId,
+        amount_cents: Cents,
+        won_at: UnixMillis,
+    ) -> Result<(), ApplyError> {
         let campaign = &mut self.campaigns[slot as usize];
         campaign
             .check_win(user_id, user_hash, amount_cents)
             .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
-        // The id must name the campaign's next place: this also refuses an id used twice.
-        let nonce = campaign
-            .names_next_place(order_id, won_at)
-            .ok_or_else(|| ApplyError(format!("order {order_id} does not name its place")))?;
+        let nonce = match known_nonce {
+            Some(nonce) => {
+                debug_assert_eq!(campaign.names_next_place(order_id, won_at), Some(nonce));
+                nonce
+            }
+            // The id must name the campaign's next place: this also refuses an id used twice.
+            None => campaign
+                .names_next_place(order_id, won_at)
+                .ok_or_else(|| ApplyError(format!("order {order_id} does not name its place")))?,
+        };
         campaign.apply_win(nonce, user_id, user_hash, amount_cents, won_at);
         self.order_count += 1;
         Ok(())

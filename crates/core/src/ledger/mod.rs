@@ -133,9 +133,19 @@ impl Ledger {
         let Some(amount_cents) = campaign.next_amount(rng) else {
             return rejected(GrabOutcome::SoldOut);
         };
-        let order_id = campaign.next_order_id(now, rng.random());
-        self.apply_win(slot, user_hash, order_id, user, amount_cents, now)
-            .expect("a freshly decided win applies");
+        let nonce = rng.random();
+        let order_id = campaign.next_order_id(now, nonce);
+        let carried = crate::order_key::carried_nonce(nonce);
+        self.commit_win(
+            slot,
+            user_hash,
+            order_id,
+            Some(carried),
+            user,
+            amount_cents,
+            now,
+        )
+        .expect("a freshly decided win applies");
         let record = Record::Won {
             campaign_id,
             order_id,
