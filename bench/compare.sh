@@ -25,7 +25,7 @@
 # servers, not scheduling luck. Each measured run is $DURATION s (default 5).
 #
 # Environment: BIN (default target/release/stampede, built with `cargo build --release` unless
-# NO_BUILD=1), DURATION, PAIRS (default 5: 3 pairs proved too few on this noisy machine), SERVER_CPU, CLIENT_CPU, WORKERS, CONNECTIONS, PORT, WORK_DIR,
+# NO_BUILD=1), DURATION, PAIRS (default 5: 3 pairs proved too few on this noisy machine), SERVER_CPU, CLIENT_CPU, WORKERS, CONNECTIONS, PORT, WORK_DIR, NICE,
 # MEMORY_USERS (default 1000000), SERVER_FEATURES (extra cargo features). mimalloc is the
 # default allocator; for the system one build `cargo build --release -p stampede
 # --no-default-features` yourself and pass BIN=… NO_BUILD=1.
@@ -42,6 +42,9 @@ CONNECTIONS=${CONNECTIONS:-256}
 PORT=${PORT:-18080}
 MEMORY_USERS=${MEMORY_USERS:-1000000}
 SERVER_FEATURES=${SERVER_FEATURES:-}
+# NICE=-20 runs servers and generators at that niceness (as root), ahead of other work on the
+# machine (e.g. builds) that would otherwise share their cores; say so beside the figures.
+PRIO=${NICE:+nice -n $NICE}
 WORK_DIR=${WORK_DIR:-$(mktemp -d /tmp/stampede-compare.XXXXXX)}
 TOKEN_SECRET=compare-token-secret-0123456789abcdef
 ADMIN_KEY=compare-admin-key-0123456789abcdef
@@ -75,7 +78,7 @@ wait_http() {
 
 start_baseline() {
     RUN=$((RUN + 1))
-    local cmd=(taskset -c "$SERVER_CPU" "$BIN" baseline --listen "127.0.0.1:$PORT" --worker-threads "$WORKERS")
+    local cmd=($PRIO taskset -c "$SERVER_CPU" "$BIN" baseline --listen "127.0.0.1:$PORT" --worker-threads "$WORKERS")
     log "  \$ ${cmd[*]}"
     "${cmd[@]}" >"$WORK_DIR/server-$RUN.log" 2>&1 &
     SERVER_PID=$!
@@ -85,7 +88,7 @@ start_baseline() {
 start_stampede() {
     RUN=$((RUN + 1))
     local data=$WORK_DIR/data-$RUN
-    local cmd=(taskset -c "$SERVER_CPU" "${SERVER_BIN:-$BIN}" serve --listen "127.0.0.1:$PORT" --worker-threads "$WORKERS"
+    local cmd=($PRIO taskset -c "$SERVER_CPU" "${SERVER_BIN:-$BIN}" serve --listen "127.0.0.1:$PORT" --worker-threads "$WORKERS"
         --data-dir "$data" --log warn "$@")
     log "  \$ STAMPEDE_TOKEN_SECRET=… STAMPEDE_ADMIN_KEY=… ${cmd[*]}"
     STAMPEDE_TOKEN_SECRET=$TOKEN_SECRET STAMPEDE_ADMIN_KEY=$ADMIN_KEY \
@@ -98,7 +101,7 @@ start_stampede() {
 bench() {
     local out=$1
     shift
-    local cmd=(taskset -c "$CLIENT_CPU" "$BIN" bench --target "$URL" --connections "$CONNECTIONS"
+    local cmd=($PRIO taskset -c "$CLIENT_CPU" "$BIN" bench --target "$URL" --connections "$CONNECTIONS"
         --quiet --json "$out" "$@")
     log "  \$ ${cmd[*]}"
     STAMPEDE_TOKEN_SECRET=$TOKEN_SECRET STAMPEDE_ADMIN_KEY=$ADMIN_KEY \
@@ -344,7 +347,7 @@ tokens() {
 # posting bench/wrk-grab.lua's request; each request the next token of TOKENS_FILE, or one
 # user's token for every request without it.
 wrk_run() {
-    local cmd=(taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/bench/wrk-grab.lua" "$URL$1")
+    local cmd=($PRIO taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$ROOT/bench/wrk-grab.lua" "$URL$1")
     local env=(WRK_TOKENS="${2:-}")
     if [[ -z ${2:-} ]]; then
         env+=(WRK_TOKEN="$(python3 "$ROOT/bench/tokens.py" "$TOKEN_SECRET" 1 wrk-user 7200)")
