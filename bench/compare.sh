@@ -25,7 +25,7 @@
 # servers, not scheduling luck. Each measured run is $DURATION s (default 5).
 #
 # Environment: BIN (default target/release/stampede, built with `cargo build --release` unless
-# NO_BUILD=1), DURATION, PAIRS (default 5: 3 pairs proved too few on this noisy machine), SERVER_CPU, CLIENT_CPU, WORKERS, CONNECTIONS, PORT, WORK_DIR, NICE,
+# NO_BUILD=1), DURATION, PAIRS (default 5: 3 pairs proved too few on this noisy machine), SERVER_CPU, CLIENT_CPU, WORKERS, CONNECTIONS, PORT, WORK_DIR, NICE, RT,
 # MEMORY_USERS (default 1000000), SERVER_FEATURES (extra cargo features). mimalloc is the
 # default allocator; for the system one build `cargo build --release -p stampede
 # --no-default-features` yourself and pass BIN=… NO_BUILD=1.
@@ -45,6 +45,9 @@ SERVER_FEATURES=${SERVER_FEATURES:-}
 # NICE=-20 runs servers and generators at that niceness (as root), ahead of other work on the
 # machine (e.g. builds) that would otherwise share their cores; say so beside the figures.
 PRIO=${NICE:+nice -n $NICE}
+# RT=1 runs them SCHED_FIFO (chrt -f 50) instead: other work then runs on their cores only while
+# they wait (the kernel still keeps 5 % of each second for others).
+[[ ${RT:-0} == 1 ]] && PRIO="chrt -f 50"
 WORK_DIR=${WORK_DIR:-$(mktemp -d /tmp/stampede-compare.XXXXXX)}
 TOKEN_SECRET=compare-token-secret-0123456789abcdef
 ADMIN_KEY=compare-admin-key-0123456789abcdef

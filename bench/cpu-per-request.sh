@@ -20,6 +20,8 @@ RUNS=${RUNS:-3}
 # NICE=-20 runs the servers and wrk at that niceness (as root), ahead of other work on the
 # machine (e.g. builds) that would otherwise share their cores.
 PRIO=${NICE:+nice -n $NICE}
+# RT=1 runs them SCHED_FIFO instead (chrt -f 50): see bench/compare.sh.
+[[ ${RT:-0} == 1 ]] && PRIO="chrt -f 50"
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 PORT=${PORT:-18094}

@@ -20,6 +20,8 @@ SECONDS_MEASURED=${SECONDS_MEASURED:-4}
 # NICE=-20 runs the server and wrk at that niceness (as root), ahead of other work on the
 # machine (e.g. builds) that would otherwise share their cores.
 PRIO=${NICE:+nice -n $NICE}
+# RT=1 runs them SCHED_FIFO instead (chrt -f 50): see bench/compare.sh.
+[[ ${RT:-0} == 1 ]] && PRIO="chrt -f 50"
 SECRET=compare-token-secret-0123456789abcdef
 ADMIN=compare-admin-key-0123456789abcdef
 WORK=${WORK:-$(mktemp -d /tmp/stampede-profile.XXXXXX)}
