@@ -7,13 +7,14 @@ use stampede_core::{
     UnixMillis,
 };
 use stampede_engine::CampaignView;
+use utoipa::ToSchema;
 
 use crate::error::AppError;
 use crate::timefmt::{format_rfc3339, parse_rfc3339};
 
 /// `POST /v1/campaigns`. Flat so that every parse error names its field; which fields a kind
 /// accepts is checked in [`CreateCampaign::into_spec`].
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCampaign {
     kind: String,
@@ -113,7 +114,7 @@ fn truncate(s: &str) -> &str {
 }
 
 /// A campaign as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignJson {
     id: String,
     kind: &'static str,
@@ -187,7 +188,7 @@ impl CampaignJson {
 }
 
 /// `200` answer of a grab.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct GrabJson {
     /// `won` or `already_won`.
     pub outcome: &'static str,
@@ -198,7 +199,7 @@ pub struct GrabJson {
 }
 
 /// An order as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderJson {
     order_id: String,
     campaign_id: String,
@@ -219,8 +220,9 @@ pub struct OrderJson {
 }
 
 /// One recorded payment of an order, with its refund if it did not pay the order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentEntryJson {
+    #[schema(value_type = String)]
     channel: ChannelName,
     txn_id: String,
     amount_cents: u64,
@@ -285,7 +287,7 @@ impl From<&Order> for OrderJson {
 }
 
 /// One entry of the winners list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WinnerJson {
     user_id: String,
     order_id: String,
@@ -307,7 +309,7 @@ impl From<&Order> for WinnerJson {
 }
 
 /// `GET /v1/campaigns/{id}/winners` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WinnersJson {
     /// This page.
     pub winners: Vec<WinnerJson>,
@@ -316,8 +318,9 @@ pub struct WinnersJson {
 }
 
 /// `GET /v1/campaigns/{id}/winners` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WinnersQuery {
     /// Cursor from the previous page.
     pub after: Option<String>,

@@ -105,14 +105,21 @@ impl From<stampede_engine::EngineError> for AppError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorJson<'a> {
+/// Every error's body: `{"error":{"code":"…","message":"…"}}` (the `ErrorBody` schema of the
+/// API document; each response narrows `code` to the codes it can carry).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorBody)]
+pub(crate) struct ErrorJson<'a> {
     error: ErrorInner<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorInner<'a> {
+/// The error itself.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub(crate) struct ErrorInner<'a> {
+    /// The stable code (the README's "Error codes").
     code: &'a str,
+    /// What went wrong, for a person; not stable.
     message: &'a str,
 }
 

@@ -15,6 +15,7 @@ pub mod handlers;
 pub mod idempotency;
 pub mod json;
 pub mod metrics;
+pub mod openapi;
 pub mod signer;
 pub mod state;
 pub mod tally;

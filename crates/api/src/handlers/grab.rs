@@ -41,6 +41,18 @@ use crate::state::AppState;
 
 /// The handler. It takes the whole request (the body, empty for a grab, is never read) rather
 /// than the `HeaderMap` extractor, which clones every header on every request.
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{id}/grab",
+    operation_id = "grab",
+    tag = "campaigns",
+    security(("user_token" = [])),
+    params(
+        crate::openapi::CampaignIdParam,
+        ("Idempotency-Key" = Option<String>, Header, description = "1–128 printable characters: a retry with the same key replays the first decided answer"),
+    ),
+    responses((status = 200, description = "Won, or already won (the user's latest order)", body = GrabJson)),
+)]
 pub async fn grab(
     State(state): State<Arc<AppState>>,
     CampaignIdPath(campaign): CampaignIdPath,
