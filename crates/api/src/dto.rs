@@ -17,7 +17,11 @@ use crate::timefmt::{format_rfc3339, parse_rfc3339};
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCampaign {
+    /// `seckill` or `red_packet`.
+    #[schema(pattern = "^(seckill|red_packet)$")]
     kind: String,
+    /// At most 200 bytes, something visible, no control or format characters.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     starts_at: Option<String>,
     ends_at: Option<String>,
@@ -323,7 +327,9 @@ pub struct WinnersJson {
 #[into_params(parameter_in = Query)]
 pub struct WinnersQuery {
     /// Cursor from the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub after: Option<String>,
     /// Page size (1..=1000, default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
 }

@@ -20,17 +20,19 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use support::{Server, admin, output_within, send_json, token};
 
-/// Test cases per operation and phase.
-const MAX_EXAMPLES: u32 = 25;
+/// Test cases per operation and phase (`STAMPEDE_FUZZ_EXAMPLES` overrides it for a longer
+/// hunt; the run limit grows with it).
+const MAX_EXAMPLES: u64 = 25;
 /// One run's wall-clock limit (a debug-build server; a run takes 15-30 s on 2 cores).
 const RUN_LIMIT: Duration = Duration::from_secs(150);
-/// Fixed, so a failure found in CI replays locally (`schemathesis run … --seed`).
+/// Fixed, so a failure found in CI replays locally (`STAMPEDE_FUZZ_SEED` overrides it).
 const SEED: u64 = 20_261_207;
 /// How long seeding may wait out the per-user rate limit.
 const GRAB_LIMIT: Duration = Duration::from_secs(10);
 /// The user whose token the user run carries (it owns some of the seeded orders).
 const FUZZ_USER: &str = "fuzz-user";
-/// The checks every response is held to.
+/// The checks every response is held to (`STAMPEDE_FUZZ_CHECKS` replaces them, e.g. with
+/// `all`, for a hunt).
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
                       response_schema_conformance,negative_data_rejection,unsupported_method,\
                       ignored_auth";
@@ -172,7 +174,20 @@ fn config(document: &Value, campaigns: &[String], orders: &[String]) -> String {
     toml
 }
 
+/// A number from the environment, or `default`.
+fn knob(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("{name}: not a number: {v:?}"))
+        })
+        .unwrap_or(default)
+}
+
 fn run(program: &Path, dir: &Path, base: &str, config: &Path, who: &str, authorization: &str) {
+    let examples = knob("STAMPEDE_FUZZ_EXAMPLES", MAX_EXAMPLES);
+    let limit = RUN_LIMIT * u32::try_from(examples.div_ceil(MAX_EXAMPLES)).unwrap_or(u32::MAX);
     let mut command = Command::new(program);
     command
         .current_dir(dir)
@@ -181,18 +196,36 @@ fn run(program: &Path, dir: &Path, base: &str, config: &Path, who: &str, authori
         .args(["--no-color", "run"])
         .arg(format!("{base}/openapi.json"))
         .args(["--header", &format!("Authorization: {authorization}")])
-        .args(["--checks", CHECKS])
-        .args(["--max-examples", &MAX_EXAMPLES.to_string()])
-        .args(["--seed", &SEED.to_string()])
-        .args(["--workers", "2", "--request-timeout", "10"]);
-    let out = output_within(&mut command, RUN_LIMIT);
+        .args([
+            "--checks",
+            &std::env::var("STAMPEDE_FUZZ_CHECKS").unwrap_or(CHECKS.into()),
+        ])
+        .args(["--max-examples", &examples.to_string()])
+        .args(["--seed", &knob("STAMPEDE_FUZZ_SEED", SEED).to_string()])
+        // One worker: hypothesis parses lambdas' source with `ast.parse`, which CPython 3.11
+        // can fail from two threads at once ("AST constructor recursion depth mismatch").
+        .args(["--workers", "1", "--request-timeout", "10"]);
+    let out = output_within(&mut command, limit);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "schemathesis as {who} found failures ({}):\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if !out.status.success() {
+        // From the first failure or error on, at most the last 20,000 characters.
+        let from = ["=== FAILURES", "=== ERRORS"]
+            .iter()
+            .filter_map(|marker| stdout.find(marker))
+            .min()
+            .unwrap_or(0);
+        let report = &stdout[from..];
+        let cut = report.len().saturating_sub(20_000);
+        let cut = (cut..report.len())
+            .find(|&i| report.is_char_boundary(i))
+            .unwrap_or(0);
+        panic!(
+            "schemathesis as {who} found failures ({}):\n{}\n{}",
+            out.status,
+            &report[cut..],
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     // The closing lines: how much was tested.
     let summary: Vec<&str> = stdout.lines().rev().take(8).collect();
     eprintln!("schemathesis as {who}: {}", summary.join(" | "));

@@ -155,6 +155,7 @@ impl Default for Action {
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Unique name (metrics label).
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub name: String,
     /// What it counts by.
     pub dimension: Dimension,

@@ -102,6 +102,7 @@ pub async fn put_rules(
 #[serde(deny_unknown_fields)]
 pub struct NewEntry {
     /// `user` or `ip`.
+    #[schema(pattern = "^(user|ip)$")]
     kind: String,
     /// A user id, an IP address or a CIDR network.
     value: String,
@@ -249,7 +250,7 @@ pub struct DeleteQuery {
     tag = "admin",
     security(("admin_key" = [])),
     params(
-        ("kind" = String, Path, description = "`user` or `ip`"),
+        ("kind" = String, Path, description = "`user` or `ip`", pattern = "^(user|ip)$"),
         ("value" = String, Path, description = "The user id, IP address or CIDR network (may contain `/`)"),
         DeleteQuery,
     ),
@@ -324,7 +325,7 @@ pub struct SwitchBody {
     tag = "admin",
     security(("admin_key" = [])),
     params(
-        ("name" = String, Path, description = "`grab`, `campaign_detail` or `winners`"),
+        ("name" = String, Path, description = "`grab`, `campaign_detail` or `winners`", pattern = "^(grab|campaign_detail|winners)$"),
         ("X-Operator" = Option<String>, Header, description = "Who flips it (1 to 64 bytes), for the log"),
     ),
     request_body = SwitchBody,

@@ -38,6 +38,7 @@ const CHANNEL_NOT_FOUND: AppError =
 pub struct PayRequest {
     /// A channel by name; absent or null: the router picks a healthy one by weight.
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     channel: Option<String>,
 }
 
