@@ -185,7 +185,15 @@ fn knob(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn run(program: &Path, dir: &Path, base: &str, config: &Path, who: &str, authorization: &str) {
+/// One run; its failures as the report to fail with.
+fn run(
+    program: &Path,
+    dir: &Path,
+    base: &str,
+    config: &Path,
+    who: &str,
+    authorization: &str,
+) -> Result<(), String> {
     let examples = knob("STAMPEDE_FUZZ_EXAMPLES", MAX_EXAMPLES);
     let limit = RUN_LIMIT * u32::try_from(examples.div_ceil(MAX_EXAMPLES)).unwrap_or(u32::MAX);
     let mut command = Command::new(program);
@@ -219,16 +227,17 @@ fn run(program: &Path, dir: &Path, base: &str, config: &Path, who: &str, authori
         let cut = (cut..report.len())
             .find(|&i| report.is_char_boundary(i))
             .unwrap_or(0);
-        panic!(
+        return Err(format!(
             "schemathesis as {who} found failures ({}):\n{}\n{}",
             out.status,
             &report[cut..],
             String::from_utf8_lossy(&out.stderr)
-        );
+        ));
     }
     // The closing lines: how much was tested.
     let summary: Vec<&str> = stdout.lines().rev().take(8).collect();
     eprintln!("schemathesis as {who}: {}", summary.join(" | "));
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,17 +261,14 @@ async fn schemathesis_finds_nothing_as_a_user_or_as_the_admin() {
     // The user first: the admin run may switch features off, replace the rules or block
     // addresses, which would hide the user's operations behind documented refusals.
     let runs = tokio::task::spawn_blocking(move || {
-        run(&program, dir.path(), &base, &config_path, "a user", &user);
-        run(
-            &program,
-            dir.path(),
-            &base,
-            &config_path,
-            "the admin",
-            &admin(),
-        );
-        dir
+        let config = config_path.as_path();
+        let result = run(&program, dir.path(), &base, config, "a user", &user)
+            .and_then(|()| run(&program, dir.path(), &base, config, "the admin", &admin()));
+        (result, dir)
     });
-    let _dir = runs.await.expect("the runs finish");
+    let (result, _dir) = runs.await.expect("the runs finish");
     server.kill();
+    if let Err(report) = result {
+        panic!("{report}");
+    }
 }

@@ -81,7 +81,7 @@ pub async fn create(
     path = "/v1/campaigns/{id}",
     operation_id = "show_campaign",
     tag = "campaigns",
-    params(crate::openapi::CampaignIdParam),
+    params(crate::handlers::path::CampaignIdParam),
     responses((status = 200, description = "The campaign", body = CampaignJson)),
 )]
 pub async fn show(
@@ -150,7 +150,7 @@ fn json_bytes(body: Bytes) -> Response {
     operation_id = "campaign_winners",
     tag = "campaigns",
     security(("admin_key" = [])),
-    params(crate::openapi::CampaignIdParam, WinnersQuery),
+    params(crate::handlers::path::CampaignIdParam, WinnersQuery),
     responses((status = 200, description = "One page of winners", body = WinnersJson)),
 )]
 pub async fn winners(

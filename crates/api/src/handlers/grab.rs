@@ -48,7 +48,7 @@ use crate::state::AppState;
     tag = "campaigns",
     security(("user_token" = [])),
     params(
-        crate::openapi::CampaignIdParam,
+        crate::handlers::path::CampaignIdParam,
         ("Idempotency-Key" = Option<String>, Header, description = "1–128 printable ASCII characters, no spaces: a retry with the same key replays the first decided answer", pattern = "^[!-~]{1,128}$"),
     ),
     responses((status = 200, description = "Won, or already won (the user's latest order)", body = GrabJson)),

@@ -31,7 +31,7 @@ const NOT_FOUND: AppError = AppError::NotFound("order_not_found", "no such order
     operation_id = "show_order",
     tag = "orders",
     security(("user_token" = []), ("admin_key" = [])),
-    params(crate::openapi::OrderIdParam),
+    params(crate::handlers::path::OrderIdParam),
     responses((status = 200, description = "The order with its payments", body = OrderJson)),
 )]
 pub async fn show(
@@ -65,7 +65,7 @@ pub async fn show(
     operation_id = "cancel_order",
     tag = "orders",
     security(("user_token" = []), ("admin_key" = [])),
-    params(crate::openapi::OrderIdParam),
+    params(crate::handlers::path::OrderIdParam),
     responses((status = 200, description = "The order, now `cancelled`", body = OrderJson)),
 )]
 pub async fn cancel(
@@ -94,7 +94,7 @@ pub async fn cancel(
     operation_id = "claim_order",
     tag = "orders",
     security(("user_token" = []), ("admin_key" = [])),
-    params(crate::openapi::OrderIdParam),
+    params(crate::handlers::path::OrderIdParam),
     responses((status = 200, description = "The red packet, now `claimed`, with its `payout_id`", body = OrderJson)),
 )]
 pub async fn claim(

@@ -74,7 +74,7 @@ pub(crate) struct PayJson {
     operation_id = "pay_order",
     tag = "orders",
     security(("user_token" = [])),
-    params(crate::openapi::OrderIdParam),
+    params(crate::handlers::path::OrderIdParam),
     request_body = PayRequest,
     responses((status = 200, description = "The order, now `paying`, and how to pay it", body = PayJson)),
 )]

@@ -20,26 +20,6 @@ use crate::handlers::{admin, campaigns, grab, money_admin, ops, orders, payments
 
 pub use refusals::{CONNECTION_REFUSAL_CODE, refusals_of};
 
-/// The `{id}` of `/v1/campaigns/{id}[/…]`.
-#[derive(utoipa::IntoParams)]
-#[into_params(names("id"), parameter_in = Path)]
-#[allow(dead_code)] // Only its parameter description is used (the id is read by `CampaignIdPath`).
-pub(crate) struct CampaignIdParam(
-    /// The campaign's id: `c_` and 32 lowercase hex digits.
-    #[param(pattern = "^c_[0-9a-f]{32}$")]
-    String,
-);
-
-/// The `{id}` of `/v1/orders/{id}[/…]`.
-#[derive(utoipa::IntoParams)]
-#[into_params(names("id"), parameter_in = Path)]
-#[allow(dead_code)] // Only its parameter description is used (the id is read by `OrderIdPath`).
-pub(crate) struct OrderIdParam(
-    /// The order's id: `o_` and 32 lowercase hex digits.
-    #[param(pattern = "^o_[0-9a-f]{32}$")]
-    String,
-);
-
 /// The paths and schemas utoipa collects; [`document`] completes them.
 #[derive(OpenApi)]
 #[openapi(
