@@ -23,7 +23,11 @@ pub struct CreateCampaign {
     /// At most 200 bytes, something visible, no control or format characters.
     #[schema(min_length = 1, max_length = 200)]
     name: String,
+    /// When grabs open (RFC 3339); absent: at once.
+    #[schema(format = DateTime)]
     starts_at: Option<String>,
+    /// When grabs close (RFC 3339); absent: never.
+    #[schema(format = DateTime)]
     ends_at: Option<String>,
     // seckill
     stock: Option<u64>,

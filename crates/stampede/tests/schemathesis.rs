@@ -29,6 +29,8 @@ const RUN_LIMIT: Duration = Duration::from_secs(150);
 const SEED: u64 = 20_261_207;
 /// How long seeding may wait out the per-user rate limit.
 const GRAB_LIMIT: Duration = Duration::from_secs(10);
+/// The simulated channel's callback secret, which `schemathesis_hooks.py` signs callbacks with.
+const CHANNEL_SECRET: &str = "fuzz-channel-secret-0123456789abcdef";
 /// The user whose token the user run carries (it owns some of the seeded orders).
 const FUZZ_USER: &str = "fuzz-user";
 /// The checks every response is held to (`STAMPEDE_FUZZ_CHECKS` replaces them, e.g. with
@@ -141,6 +143,7 @@ fn config(document: &Value, campaigns: &[String], orders: &[String]) -> String {
         list(campaigns)
     );
     let _ = writeln!(toml, "[dictionaries.orders]\nvalues = [{}]\n", list(orders));
+    let _ = writeln!(toml, "[dictionaries.channels]\nvalues = [\"sim\"]\n");
     let paths = document["paths"]
         .as_object()
         .expect("the document has paths");
@@ -166,6 +169,13 @@ fn config(document: &Value, campaigns: &[String], orders: &[String]) -> String {
                 let _ = writeln!(
                     toml,
                     "parameters = {{ \"path.id\" = {{ dictionary = \"{ids}\", probability = 0.5 }} }}"
+                );
+            } else if path == "/v1/payments/callbacks/{channel}" {
+                // The configured channel, and the seeded orders in the body (signed by the hooks).
+                let _ = writeln!(
+                    toml,
+                    "parameters = {{ \"path.channel\" = {{ dictionary = \"channels\", probability = 0.8 }}, \
+                     \"body.order_id\" = {{ dictionary = \"orders\", probability = 0.5 }} }}"
                 );
             }
             toml.push('\n');
@@ -196,9 +206,12 @@ fn run(
 ) -> Result<(), String> {
     let examples = knob("STAMPEDE_FUZZ_EXAMPLES", MAX_EXAMPLES);
     let limit = RUN_LIMIT * u32::try_from(examples.div_ceil(MAX_EXAMPLES)).unwrap_or(u32::MAX);
+    let hooks = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemathesis_hooks.py");
     let mut command = Command::new(program);
     command
         .current_dir(dir)
+        .env("SCHEMATHESIS_HOOKS", hooks)
+        .env("STAMPEDE_FUZZ_CHANNEL_SECRET", CHANNEL_SECRET)
         .arg("--config-file")
         .arg(config)
         .args(["--no-color", "run"])
@@ -250,7 +263,17 @@ async fn schemathesis_finds_nothing_as_a_user_or_as_the_admin() {
     std::fs::create_dir(&data).expect("data directory");
     // The admin run flips switches and replaces rules hundreds of times, each logged as a
     // warning: errors only.
-    let server = Server::start(&data, &["--log", "error"]).await;
+    let port = support::free_port();
+    let child = support::serve_command(&data, port, &["--log", "error"])
+        .env("STAMPEDE_SIM_CHANNEL_SECRET", CHANNEL_SECRET)
+        .spawn()
+        .expect("spawn stampede serve");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        port,
+    };
+    support::wait_until_healthy(&server.base).await;
     let (campaigns, orders) = seed(&server.base).await;
     let document: Value =
         send_json(reqwest::Client::new().get(format!("{}/openapi.json", server.base))).await;
@@ -267,8 +290,24 @@ async fn schemathesis_finds_nothing_as_a_user_or_as_the_admin() {
         (result, dir)
     });
     let (result, _dir) = runs.await.expect("the runs finish");
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
     server.kill();
     if let Err(report) = result {
         panic!("{report}");
     }
+    // The hooks' signatures worked: fuzzed callbacks got past the signature check.
+    let callbacks: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("stampede_http_requests_total{") && l.contains("callbacks"))
+        .collect();
+    eprintln!("callbacks answered: {callbacks:#?}");
+    assert!(
+        callbacks.iter().any(|l| !l.contains("status=\"401\"")),
+        "every fuzzed callback was refused 401: schemathesis_hooks.py did not sign them"
+    );
 }

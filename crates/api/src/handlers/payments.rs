@@ -122,9 +122,16 @@ pub async fn pay(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CallbackRequest {
+    /// The order paid: `o_` and 32 lowercase hex digits.
+    #[schema(pattern = "^o_[0-9a-f]{32}$")]
     order_id: String,
+    /// The channel's transaction id: 1 to 128 bytes, no control characters.
+    #[schema(min_length = 1, max_length = 128)]
     txn_id: String,
+    /// What was paid; must equal the order's amount.
     amount_cents: u64,
+    /// When (RFC 3339).
+    #[schema(format = DateTime)]
     paid_at: String,
 }
 
