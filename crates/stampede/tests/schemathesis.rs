@@ -264,16 +264,9 @@ async fn schemathesis_finds_nothing_as_a_user_or_as_the_admin() {
     // The admin run flips switches and replaces rules hundreds of times, each logged as a
     // warning: errors only.
     let port = support::free_port();
-    let child = support::serve_command(&data, port, &["--log", "error"])
-        .env("STAMPEDE_SIM_CHANNEL_SECRET", CHANNEL_SECRET)
-        .spawn()
-        .expect("spawn stampede serve");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        port,
-    };
-    support::wait_until_healthy(&server.base).await;
+    let mut command = support::serve_command(&data, port, &["--log", "error"]);
+    command.env("STAMPEDE_SIM_CHANNEL_SECRET", CHANNEL_SECRET);
+    let server = Server::start_command(command, port).await;
     let (campaigns, orders) = seed(&server.base).await;
     let document: Value =
         send_json(reqwest::Client::new().get(format!("{}/openapi.json", server.base))).await;
