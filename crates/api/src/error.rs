@@ -131,7 +131,9 @@ const OVERLOADED_BODY: &str =
 impl AppError {
     /// One value of every variant, so what is true of each variant (its code, whether the grab
     /// answers it) can be listed without a hand-kept list of strings. A test checks that no
-    /// variant is missing.
+    /// variant is missing. The variants that carry their code (`NotFound`, `Conflict`) hold a
+    /// real one, so every code here is one the API answers (the API document's test holds
+    /// each against the document).
     pub const EVERY: &'static [AppError] = &[
         AppError::BadRequest(String::new()),
         AppError::Unauthorized(""),
@@ -150,7 +152,7 @@ impl AppError {
             expected_cents: 0,
             got_cents: 0,
         },
-        AppError::Conflict("conflict", ""),
+        AppError::Conflict("txn_conflict", ""),
         AppError::ChannelUnavailable {
             retry_after_secs: 1,
         },
