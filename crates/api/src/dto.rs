@@ -337,3 +337,29 @@ pub struct WinnersQuery {
     #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
 }
+
+/// One payment channel as the admin views show it (`GET /v1/admin/channels`, the stats).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelJson {
+    #[schema(value_type = String)]
+    name: stampede_core::ChannelName,
+    weight: u32,
+    /// The weight a pick uses now: lower while the channel fails or is slow, 0 out of rotation.
+    effective_weight: u32,
+    /// `closed` (healthy), `open` (out of rotation), `half_open` (being probed).
+    state: &'static str,
+}
+
+impl ChannelJson {
+    /// Each payment channel's health, as the router sees it now.
+    pub fn list(payments: &stampede_money::Payments) -> Vec<ChannelJson> {
+        (payments.desk().health().into_iter())
+            .map(|h| ChannelJson {
+                name: h.name,
+                weight: h.weight,
+                effective_weight: h.effective_weight,
+                state: h.state.code(),
+            })
+            .collect()
+    }
+}

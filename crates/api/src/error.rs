@@ -123,12 +123,22 @@ pub(crate) struct ErrorInner<'a> {
     message: &'a str,
 }
 
-/// Pre-serialised bodies for the answers a stampede produces by the hundred thousand.
+/// Pre-serialised bodies for the answers a stampede produces by the hundred thousand (a test
+/// checks each against the serialised message).
 const SOLD_OUT_BODY: &str = r#"{"error":{"code":"sold_out","message":"sold out"}}"#;
 const OVERLOADED_BODY: &str =
     r#"{"error":{"code":"overloaded","message":"server busy, try again shortly"}}"#;
+const NOT_STARTED_BODY: &str =
+    r#"{"error":{"code":"not_started","message":"the campaign has not started yet"}}"#;
+const ENDED_BODY: &str = r#"{"error":{"code":"ended","message":"the campaign has ended"}}"#;
+const CAMPAIGN_NOT_FOUND_BODY: &str =
+    r#"{"error":{"code":"campaign_not_found","message":"no such campaign"}}"#;
 
 impl AppError {
+    /// 404 `campaign_not_found`.
+    pub const CAMPAIGN_NOT_FOUND: AppError =
+        AppError::NotFound("campaign_not_found", "no such campaign");
+
     /// One value of every variant, so what is true of each variant (its code, whether the grab
     /// answers it) can be listed without a hand-kept list of strings. A test checks that no
     /// variant is missing. The variants that carry their code (`NotFound`, `Conflict`) hold a
@@ -338,21 +348,34 @@ impl AppError {
 
     /// The JSON body.
     pub fn body(&self) -> Body {
-        match self {
-            AppError::SoldOut => Body::from(SOLD_OUT_BODY),
-            AppError::Overloaded => Body::from(OVERLOADED_BODY),
-            _ => {
-                let message = self.message();
-                let json = serde_json::to_vec(&ErrorJson {
-                    error: ErrorInner {
-                        code: self.code(),
-                        message: &message,
-                    },
-                })
-                .expect("error bodies serialise");
-                Body::from(json)
-            }
+        match self.static_body() {
+            Some(body) => Body::from(body),
+            None => Body::from(self.serialized_body()),
         }
+    }
+
+    /// The JSON body when it never changes (the refusals of a stampede), without allocating.
+    pub fn static_body(&self) -> Option<&'static str> {
+        match self {
+            AppError::SoldOut => Some(SOLD_OUT_BODY),
+            AppError::Overloaded => Some(OVERLOADED_BODY),
+            AppError::NotStarted => Some(NOT_STARTED_BODY),
+            AppError::Ended => Some(ENDED_BODY),
+            e if *e == AppError::CAMPAIGN_NOT_FOUND => Some(CAMPAIGN_NOT_FOUND_BODY),
+            _ => None,
+        }
+    }
+
+    /// The JSON body, serialised from the code and the message.
+    pub fn serialized_body(&self) -> Vec<u8> {
+        let message = self.message();
+        serde_json::to_vec(&ErrorJson {
+            error: ErrorInner {
+                code: self.code(),
+                message: &message,
+            },
+        })
+        .expect("error bodies serialise")
     }
 }
 

@@ -14,10 +14,12 @@ pub mod exposition;
 pub mod handlers;
 pub mod idempotency;
 pub mod json;
+pub mod lane;
 pub mod metrics;
 pub mod openapi;
 pub mod signer;
 pub mod state;
+pub mod stats;
 pub mod tally;
 pub mod timefmt;
 

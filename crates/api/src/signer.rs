@@ -9,6 +9,7 @@
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use stampede_core::hex_digit::lowercase;
 use subtle::ConstantTimeEq;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -65,15 +66,14 @@ impl Signer {
 /// Decodes a MAC written as exactly [`MAC_HEX_LEN`] lowercase hex digits; `None` for anything
 /// else (uppercase included).
 pub fn decode_mac_hex(hex_text: &str) -> Option<[u8; MAC_BYTES]> {
-    let lowercase_hex = hex_text.len() == MAC_HEX_LEN
-        && hex_text
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    if !lowercase_hex {
+    let digits = hex_text.as_bytes();
+    if digits.len() != MAC_HEX_LEN {
         return None;
     }
     let mut mac = [0u8; MAC_BYTES];
-    hex::decode_to_slice(hex_text, &mut mac).ok()?;
+    for (byte, pair) in mac.iter_mut().zip(digits.chunks_exact(2)) {
+        *byte = lowercase(pair[0])? << 4 | lowercase(pair[1])?;
+    }
     Some(mac)
 }
 

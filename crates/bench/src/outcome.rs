@@ -111,9 +111,15 @@ impl Outcome {
         }
     }
 
-    /// True when no HTTP response arrived, so the server may or may not have acted.
+    /// True when the answer does not say whether the server acted: no HTTP response arrived,
+    /// or 503 `degraded`, which is also what a grab answers when its journal write outlives
+    /// `journal_reply_timeout` (the write may still commit: the engine's `Degraded` means
+    /// "outcome unknown, a retry is safe").
     pub fn is_unresolved(self) -> bool {
-        matches!(self, Outcome::Timeout | Outcome::TransportError)
+        matches!(
+            self,
+            Outcome::Timeout | Outcome::TransportError | Outcome::Degraded
+        )
     }
 
     /// True when the server decided this user's grab against the stock (won, already won, or
@@ -309,6 +315,12 @@ mod tests {
             let body = format!(r#"{{"error":{{"code":"{code}","message":""}}}}"#);
             assert_eq!(classify(status, None, body.as_bytes()).outcome, outcome);
         }
+
+        // A grab whose journal write outlived the reply timeout answers `degraded`, and may
+        // have won all the same: the audit must not count its user as one who never won.
+        assert!(Outcome::Degraded.is_unresolved());
+        assert!(!Outcome::QueueTimeout.is_unresolved());
+        assert!(!Outcome::RateLimited.is_unresolved());
 
         let sold = classify(410, None, br#"{"error":{"code":"sold_out","message":""}}"#);
         assert_eq!(sold.outcome, Outcome::SoldOut);

@@ -165,10 +165,14 @@ macro_rules! hex_id {
             /// Parses the printed form without allocating.
             pub fn parse(s: &str) -> Option<Self> {
                 let hex = s.strip_prefix($prefix)?;
-                if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                if hex.len() != 32 {
                     return None;
                 }
-                u128::from_str_radix(hex, 16).ok().map(Self)
+                let mut value = 0u128;
+                for &byte in hex.as_bytes() {
+                    value = value << 4 | u128::from($crate::hex_digit::any_case(byte)?);
+                }
+                Some(Self(value))
             }
 
             /// Writes the printed form into a stack buffer (no heap allocation).

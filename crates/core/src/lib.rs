@@ -10,6 +10,7 @@ mod channel_name;
 mod claim;
 mod command;
 mod decision;
+pub mod hex_digit;
 mod ids;
 mod ledger;
 mod money;

@@ -1,21 +1,20 @@
-//! The accept loop: hyper HTTP/1.1 with keep-alive and a header-read timeout (settings
-//! `axum::serve` does not expose), a bounded number of connections, graceful shutdown.
-//! `run(listener, app, limits, shutdown)` lives in the library so tests drive it.
+//! The accept loop: a bounded number of connections (overall and per address), each served
+//! by [`crate::connection`] — grabs on the lane, the rest by hyper HTTP/1.1 with keep-alive
+//! and a header-read timeout (settings `axum::serve` does not expose) — and graceful
+//! shutdown. `run(listener, state, limits, shutdown)` lives in the library so tests drive it.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioTimer;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
+use stampede_api::AppState;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
-use tower::ServiceExt;
+use tokio::sync::{Semaphore, watch};
+
+use crate::connection::{self, Shared};
 
 use crate::refusal::{MAX_REFUSALS_IN_PROGRESS, REFUSAL_TIMEOUT, Refusals};
 
@@ -39,10 +38,10 @@ pub struct ServerLimits {
     pub header_read_timeout: Duration,
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains connections.
+/// Serves `state` on `listener` until `shutdown` resolves, then drains connections.
 pub async fn run(
     listener: TcpListener,
-    app: Router,
+    state: Arc<AppState>,
     limits: ServerLimits,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
@@ -58,6 +57,14 @@ pub async fn run(
         .keep_alive(true)
         .header_read_timeout(limits.header_read_timeout);
     let graceful = GracefulShutdown::new();
+    // Tells lane connections to close when idle (hyper's are told by `graceful`).
+    let (stopping, stop_watch) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        app: stampede_api::app(Arc::clone(&state)),
+        state,
+        builder,
+        header_read_timeout: limits.header_read_timeout,
+    });
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -86,24 +93,22 @@ pub async fn run(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let service = app
-            .clone()
-            .map_request(move |mut request: axum::extract::Request<_>| {
-                request
-                    .extensions_mut()
-                    .insert(ConnectInfo::<SocketAddr>(peer));
-                request
-            });
-        let connection =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+        let connection = connection::serve(
+            Arc::clone(&shared),
+            stream,
+            peer,
+            graceful.watcher(),
+            stop_watch.clone(),
+        );
         tokio::spawn(async move {
-            let _ = connection.await;
+            connection.await;
             drop(per_ip);
             drop(permit);
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
+    drop(stop_watch);
     if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
         .is_err()

@@ -6,6 +6,7 @@
 pub mod accept;
 pub mod channel_secrets;
 pub mod config;
+mod connection;
 pub mod data_dir_lock;
 pub mod logging;
 pub mod refusal;
@@ -25,7 +26,7 @@ pub use stampede_api::AppState;
 
 use stampede_admission::keyed_rate::IDLE_EVICTION_INTERVAL;
 use stampede_api::defence::Defence;
-use stampede_api::{Auth, CallbackSigners, Services, app};
+use stampede_api::{Auth, CallbackSigners, Services};
 use stampede_clock::{SharedClock, SystemClock};
 use stampede_engine::{Engine, JournalGuard, JournalGuardConfig};
 
@@ -184,7 +185,7 @@ pub async fn serve_on(
         .reconciler
         .spawn(Duration::from_secs(config.reconcile_interval_secs));
     let limits = config.limits()?;
-    let result = accept::run(listener, app(Arc::clone(&state)), limits, shutdown).await;
+    let result = accept::run(listener, Arc::clone(&state), limits, shutdown).await;
     background.abort();
     payment_jobs.abort();
     if let Some(job) = reconciliation {

@@ -15,30 +15,23 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use support::{ADMIN_KEY, Server, TOKEN_SECRET, admin, bench_succeeds, binary, free_port};
+use support::{
+    ADMIN_KEY, Server, TOKEN_SECRET, admin, bench_succeeds, binary, free_port, installed_or_skip,
+};
 
 /// How long nginx may take to stop on SIGTERM before its process group is killed.
 const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 /// The config under test.
 const CONFIG: &str = include_str!("../../../deploy/nginx/stampede.conf");
 
-/// nginx, or why the calling test is skipped (under CI, where `.ci/run` installs it, a
+/// nginx, or `None` after a loud SKIPPED line (under CI, where `.ci/run` installs it, a
 /// missing nginx fails the test instead).
 fn nginx_binary(test: &str) -> Option<PathBuf> {
-    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|path| path.exists());
-    if found.is_none() {
-        let why = format!("{test}: no nginx (apt-get install nginx-light)");
-        assert!(std::env::var_os("CI").is_none(), "{why}");
-        // Past the harness's capture, so a skipped test is seen.
-        let _ = std::io::Write::write_all(
-            &mut std::io::stderr(),
-            format!("SKIPPED {why}\n").as_bytes(),
-        );
-    }
-    found
+    installed_or_skip(
+        test,
+        &["/usr/sbin/nginx", "/usr/bin/nginx"],
+        "apt-get install nginx-light",
+    )
 }
 
 /// A running nginx with the config under test; stopped (SIGKILL) when dropped.

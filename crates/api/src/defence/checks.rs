@@ -23,12 +23,21 @@ impl Defence {
     /// The client address: the peer, or X-Forwarded-For from a trusted proxy. Every line of
     /// the header is passed on (a proxy may append a line of its own), borrowed: no allocation.
     pub fn client_ip(&self, peer: Option<SocketAddr>, headers: &HeaderMap) -> Option<IpAddr> {
-        let peer = peer?.ip();
         let forwarded = headers
             .get_all("x-forwarded-for")
             .iter()
             .map(HeaderValue::as_bytes);
-        Some(client_ip(peer, forwarded, &self.trusted))
+        self.client_ip_from(peer, forwarded)
+    }
+
+    /// [`Self::client_ip`] from the `X-Forwarded-For` lines as they came, in order (the
+    /// grab's own HTTP path reads them without building a `HeaderMap`).
+    pub fn client_ip_from<'h>(
+        &self,
+        peer: Option<SocketAddr>,
+        forwarded: impl DoubleEndedIterator<Item = &'h [u8]>,
+    ) -> Option<IpAddr> {
+        Some(client_ip(peer?.ip(), forwarded, &self.trusted))
     }
 
     /// The front door of a route: client address, blocklist by address, and the rules known
@@ -42,7 +51,18 @@ impl Defence {
         campaign: Option<u128>,
         now_ms: u64,
     ) -> Result<(RequestKeys<'a>, Admitted), AppError> {
-        let ip = self.client_ip(peer, headers);
+        self.front_door_at(route, self.client_ip(peer, headers), campaign, now_ms)
+            .await
+    }
+
+    /// [`Self::front_door`] for a client address already read.
+    pub async fn front_door_at<'a>(
+        &self,
+        route: rules::Route,
+        ip: Option<IpAddr>,
+        campaign: Option<u128>,
+        now_ms: u64,
+    ) -> Result<(RequestKeys<'a>, Admitted), AppError> {
         self.check_ip(ip, now_ms)?;
         let keys = RequestKeys {
             route,

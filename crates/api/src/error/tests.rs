@@ -55,3 +55,19 @@ fn every_lists_each_variant() {
     let numbers: Vec<usize> = AppError::EVERY.iter().map(number).collect();
     assert_eq!(numbers, (0..24).collect::<Vec<_>>());
 }
+
+#[test]
+fn every_static_body_is_the_serialised_message() {
+    let mut with_static = 0;
+    for error in AppError::EVERY
+        .iter()
+        .chain([&AppError::CAMPAIGN_NOT_FOUND])
+    {
+        if let Some(body) = error.static_body() {
+            with_static += 1;
+            assert_eq!(body.as_bytes(), error.serialized_body(), "{}", error.code());
+        }
+    }
+    // sold_out, overloaded, not_started, ended and campaign_not_found.
+    assert_eq!(with_static, 5);
+}

@@ -111,7 +111,7 @@ pub async fn show(
     let view = state
         .engine
         .campaign(id)
-        .ok_or(AppError::NotFound("campaign_not_found", "no such campaign"))?;
+        .ok_or(AppError::CAMPAIGN_NOT_FOUND)?;
     let body = serde_json::to_vec(&CampaignJson::new(&view, now))
         .map(Bytes::from)
         .map_err(|e| AppError::Unavailable(format!("response encoding failed: {e}")))?;
@@ -186,7 +186,7 @@ pub async fn winners(
         .engine
         .winners_page(id, start, limit)
         .await?
-        .ok_or(AppError::NotFound("campaign_not_found", "no such campaign"))?;
+        .ok_or(AppError::CAMPAIGN_NOT_FOUND)?;
     let body = WinnersJson {
         winners: page.iter().map(WinnerJson::from).collect(),
         next: next.map(|n| n.to_string()),

@@ -22,6 +22,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -39,8 +40,87 @@ use crate::idempotency::validate_key;
 use crate::json::respond;
 use crate::state::AppState;
 
+/// The grab's request headers, the only ones it reads: borrowed from axum's `HeaderMap`
+/// or from the raw request ([`crate::lane`]), never copied.
+#[derive(Clone, Copy, Debug)]
+pub struct GrabHeaders<'a> {
+    /// `Authorization`.
+    pub authorization: Option<&'a [u8]>,
+    /// `Idempotency-Key`.
+    pub idempotency_key: Option<&'a [u8]>,
+    /// Every `X-Forwarded-For` line, in order.
+    pub forwarded_for: ForwardedFor<'a>,
+}
+
+/// Where the `X-Forwarded-For` lines are.
+#[derive(Clone, Copy, Debug)]
+pub enum ForwardedFor<'a> {
+    /// In a `HeaderMap`.
+    Map(&'a HeaderMap),
+    /// Already picked out.
+    Lines(&'a [&'a [u8]]),
+}
+
+impl<'a> GrabHeaders<'a> {
+    /// The headers a grab reads, from a `HeaderMap`.
+    pub fn from_map(headers: &'a HeaderMap) -> Self {
+        Self {
+            authorization: headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()),
+            idempotency_key: headers.get("idempotency-key").map(|v| v.as_bytes()),
+            forwarded_for: ForwardedFor::Map(headers),
+        }
+    }
+
+    fn client_ip(&self, state: &AppState, peer: Option<SocketAddr>) -> Option<std::net::IpAddr> {
+        match self.forwarded_for {
+            ForwardedFor::Map(headers) => state.defence.client_ip(peer, headers),
+            ForwardedFor::Lines(lines) => state
+                .defence
+                .client_ip_from(peer, lines.iter().map(|line| &line[..])),
+        }
+    }
+}
+
+/// A grab's answer before it is put on the wire: the outcomes and refusals a stampede
+/// produces by the hundred thousand stay values (the raw path writes their pre-serialised
+/// bytes), the rest is an axum response already.
+#[derive(Debug)]
+pub enum GrabAnswer {
+    /// The engine's outcome.
+    Outcome(GrabOutcome),
+    /// Refused before or by the engine.
+    Refused(AppError),
+    /// A keyed grab's answer (stored or replayed).
+    Ready(Response),
+}
+
+impl GrabAnswer {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            GrabAnswer::Outcome(outcome) => {
+                outcome_error(outcome).map_or(StatusCode::OK, |e| e.status())
+            }
+            GrabAnswer::Refused(e) => e.status(),
+            GrabAnswer::Ready(response) => response.status(),
+        }
+    }
+}
+
+impl IntoResponse for GrabAnswer {
+    fn into_response(self) -> Response {
+        match self {
+            GrabAnswer::Outcome(outcome) => outcome_response(outcome).1,
+            GrabAnswer::Refused(e) => e.into_response(),
+            GrabAnswer::Ready(response) => response,
+        }
+    }
+}
+
 /// The handler. It takes the whole request (the body, empty for a grab, is never read) rather
-/// than the `HeaderMap` extractor, which clones every header on every request.
+/// than the `HeaderMap` extractor, which clones every header on every request. Grabs that
+/// come over a plain connection are answered by [`crate::lane`] instead, before the router,
+/// through the same [`answer_grab`].
 #[utoipa::path(
     post,
     path = "/v1/campaigns/{id}/grab",
@@ -60,64 +140,72 @@ pub async fn grab(
     request: Request,
 ) -> Response {
     let started = stopwatch();
-    let (code, response) = decide(&state, campaign, request.headers(), peer).await;
-    state.grab_metrics.count(code);
-    let took = started.elapsed();
-    state.grab_metrics.latency.record(took.as_secs_f64());
-    state.access_log.record(
-        "POST",
-        "/v1/campaigns/{id}/grab",
-        response.status().as_u16(),
-        took,
-    );
-    response
+    let headers = GrabHeaders::from_map(request.headers());
+    let now = state.engine.now();
+    let (code, answer) = answer_grab(&state, campaign, headers, peer, now).await;
+    record(&state, code, answer.status(), started.elapsed());
+    answer.into_response()
 }
 
-/// Decides one grab. The clock is read once, on entry: every check (blocklist, token expiry,
-/// ban windows, the idempotency entry's age and its TTL) uses that `now`. A wait in a
+/// Counts an answered grab (by code, latency) and samples it into the access log.
+pub fn record(state: &AppState, code: &'static str, status: StatusCode, took: Duration) {
+    state.grab_metrics.count(code);
+    state.grab_metrics.latency.record(took.as_secs_f64());
+    state
+        .access_log
+        .record("POST", "/v1/campaigns/{id}/grab", status.as_u16(), took);
+}
+
+/// Decides one grab at `now`, the engine clock's reading on arrival: every check (blocklist,
+/// token expiry, ban windows, the idempotency entry's age and its TTL) uses it. A wait in a
 /// concurrency rule's queue is bounded by its maximum wait, so `now` stays close enough.
-async fn decide(
+pub async fn answer_grab(
     state: &Arc<AppState>,
     campaign: CampaignId,
-    headers: &HeaderMap,
+    headers: GrabHeaders<'_>,
     peer: Option<SocketAddr>,
-) -> (&'static str, Response) {
+    now: UnixMillis,
+) -> (&'static str, GrabAnswer) {
     let defence = &state.defence;
-    let now = state.engine.now();
     let now_ms = now.0;
     if let Err(e) = defence.require_on(Switch::Grab) {
-        return refuse(e);
+        return refused(e);
     }
     // `_admitted` is held to the end of the request: concurrency rules count it until then.
+    let ip = headers.client_ip(state, peer);
     let (keys, _admitted) = match defence
-        .front_door(Route::Grab, peer, headers, Some(campaign.0), now_ms)
+        .front_door_at(Route::Grab, ip, Some(campaign.0), now_ms)
         .await
     {
         Ok(admitted) => admitted,
-        Err(e) => return refuse(e),
+        Err(e) => return refused(e),
     };
-    let authorization = headers.get(header::AUTHORIZATION).map(|v| v.as_bytes());
-    let user = match crate::auth::Auth::bearer(authorization)
+    let user = match crate::auth::Auth::bearer(headers.authorization)
         .and_then(|token| state.auth.verify_user(token, now_ms / 1000))
     {
         Ok(user) => user,
-        Err(e) => return refuse(AppError::Unauthorized(auth_message(e))),
+        Err(e) => return refused(AppError::Unauthorized(auth_message(e))),
     };
     if let Err(e) = defence.check_user(user.as_str(), now_ms) {
-        return refuse(e);
+        return refused(e);
     }
     let keys = RequestKeys {
         user: Some(user.as_str()),
         ..keys
     };
-    let Some(key) = headers.get("idempotency-key") else {
+    let Some(key) = headers.idempotency_key else {
         return answer(state, campaign, user, &keys, now).await;
     };
-    let key = match validate_key(key.as_bytes()) {
+    let key = match validate_key(key) {
         Ok(key) => key,
-        Err(message) => return refuse(AppError::BadRequest(message)),
+        Err(message) => return refused(AppError::BadRequest(message)),
     };
-    keyed_grab::first_decision(state, campaign, user, key, &keys, now).await
+    let (code, response) = keyed_grab::first_decision(state, campaign, user, key, &keys, now).await;
+    (code, GrabAnswer::Ready(response))
+}
+
+fn refused(error: AppError) -> (&'static str, GrabAnswer) {
+    (error.code(), GrabAnswer::Refused(error))
 }
 
 /// What deciding a grab came to, before it is put in a response.
@@ -182,12 +270,12 @@ async fn answer(
     user: UserRef<'_>,
     keys: &RequestKeys<'_>,
     now: UnixMillis,
-) -> (&'static str, Response) {
+) -> (&'static str, GrabAnswer) {
     match decide_grab(state, campaign, user, keys, now, false).await {
-        Decided::Outcome(outcome) => outcome_response(outcome),
-        Decided::Refused(e) => refuse(e),
+        Decided::Outcome(outcome) => (outcome.code(), GrabAnswer::Outcome(outcome)),
+        Decided::Refused(e) => refused(e),
         // Not asked for; answered as the plain grab would be, the late outcome given up.
-        Decided::Late { answer, .. } => refuse(AppError::from(answer)),
+        Decided::Late { answer, .. } => refused(AppError::from(answer)),
     }
 }
 
@@ -203,14 +291,25 @@ pub(crate) fn outcome_response(outcome: GrabOutcome) -> (&'static str, Response)
                 amount_cents: ticket.amount_cents.0,
             },
         ),
-        GrabOutcome::SoldOut => AppError::SoldOut.into_response(),
-        GrabOutcome::NotStarted => AppError::NotStarted.into_response(),
-        GrabOutcome::Ended => AppError::Ended.into_response(),
-        GrabOutcome::CampaignNotFound => {
-            AppError::NotFound("campaign_not_found", "no such campaign").into_response()
-        }
+        GrabOutcome::SoldOut
+        | GrabOutcome::NotStarted
+        | GrabOutcome::Ended
+        | GrabOutcome::CampaignNotFound => outcome_error(&outcome)
+            .expect("a refusal outcome is an error")
+            .into_response(),
     };
     (code, response)
+}
+
+/// The error an outcome is answered with (`None` for a win).
+pub fn outcome_error(outcome: &GrabOutcome) -> Option<AppError> {
+    match outcome {
+        GrabOutcome::Won(_) | GrabOutcome::AlreadyWon(_) => None,
+        GrabOutcome::SoldOut => Some(AppError::SoldOut),
+        GrabOutcome::NotStarted => Some(AppError::NotStarted),
+        GrabOutcome::Ended => Some(AppError::Ended),
+        GrabOutcome::CampaignNotFound => Some(AppError::CAMPAIGN_NOT_FOUND),
+    }
 }
 
 pub(crate) fn refuse(error: AppError) -> (&'static str, Response) {

@@ -7,27 +7,15 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use serde::Serialize;
-use stampede_core::ChannelName;
 
+use crate::dto::ChannelJson;
 use crate::error::AppError;
 use crate::handlers::campaigns::require_admin;
 use crate::json::respond;
 use crate::state::AppState;
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub(crate) struct ChannelJson {
-    #[schema(value_type = String)]
-    name: ChannelName,
-    weight: u32,
-    /// The weight a pick uses now: lower while the channel fails or is slow, 0 out of rotation.
-    effective_weight: u32,
-    /// `closed` (healthy), `open` (out of rotation), `half_open` (being probed).
-    state: &'static str,
-}
-
 /// `GET /v1/admin/channels` answer.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct ChannelsJson {
     /// Each payment channel, as the router sees it.
     channels: Vec<ChannelJson>,
@@ -49,22 +37,7 @@ pub async fn channels(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
-    let channels: Vec<ChannelJson> = state
-        .payments
-        .desk()
-        .health()
-        .into_iter()
-        .map(|h| ChannelJson {
-            name: h.name,
-            weight: h.weight,
-            effective_weight: h.effective_weight,
-            state: match h.state {
-                stampede_admission::breaker::BreakerState::Closed => "closed",
-                stampede_admission::breaker::BreakerState::Open { .. } => "open",
-                stampede_admission::breaker::BreakerState::HalfOpen { .. } => "half_open",
-            },
-        })
-        .collect();
+    let channels = ChannelJson::list(&state.payments);
     let pending_refunds = state.engine.inspect(|l| l.pending_refund_count()) as u64;
     Ok(respond(
         StatusCode::OK,

@@ -16,7 +16,7 @@ use utoipa::OpenApi;
 
 use crate::error::AppError;
 
-use crate::handlers::{admin, campaigns, grab, money_admin, ops, orders, payments};
+use crate::handlers::{admin, campaigns, dashboard, grab, money_admin, ops, orders, payments};
 
 pub use refusals::{CONNECTION_REFUSAL_CODE, refusals_of};
 
@@ -49,6 +49,10 @@ pub use refusals::{CONNECTION_REFUSAL_CODE, refusals_of};
         money_admin::channels,
         money_admin::last_reconciliation,
         money_admin::run_reconciliation,
+        dashboard::stats,
+        dashboard::page,
+        dashboard::script,
+        dashboard::style,
         openapi_json,
     ),
     components(schemas(crate::error::ErrorJson))

@@ -171,8 +171,11 @@ fn errors_of(operation_id: &str) -> Option<Vec<AppError>> {
             ],
         ]
         .concat(),
-        "healthz" | "metrics" | "openapi_document" => Vec::new(),
-        "get_rules" | "list_blocklist" | "list_switches" | "list_channels" => admin(),
+        "healthz" | "metrics" | "openapi_document" | "dashboard_page" | "dashboard_script"
+        | "dashboard_style" => Vec::new(),
+        "get_rules" | "list_blocklist" | "list_switches" | "list_channels" | "admin_stats" => {
+            admin()
+        }
         "put_rules" => [admin(), json_body()].concat(),
         "add_blocklist_entry" => [
             admin(),

@@ -7,7 +7,8 @@
 //!   the stock. Users who only ever got `rate_limited`, `overloaded`, `not_started`, `ended`,
 //!   another error, or no response never reached it and are not owed an item.
 //! - a user is **unresolved** if at least one grab got no response (timeout / broken
-//!   connection): the server may have recorded a win the client never saw.
+//!   connection) or 503 `degraded` (also the answer of a grab whose journal write outlived the
+//!   server's reply timeout): the server may have recorded a win the client never saw.
 //! - **available** is the campaign's `remaining` before the run started.
 //!
 //! Checks (each violation says what was wrong):

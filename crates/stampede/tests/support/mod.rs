@@ -141,6 +141,32 @@ pub(crate) fn bench_succeeds(command: &mut Command) -> String {
     stdout
 }
 
+/// The first of `candidates` (absolute paths, or names looked up on `PATH`) that exists, or
+/// `None` after a loud `SKIPPED` line naming `test` and how to `install` it. Under `CI`
+/// (`.ci/run` installs every program the tests run) a missing program fails the test instead.
+pub(crate) fn installed_or_skip(test: &str, candidates: &[&str], install: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = candidates.iter().find_map(|candidate| {
+        let candidate = Path::new(candidate);
+        if candidate.is_absolute() {
+            return candidate.is_file().then(|| candidate.to_path_buf());
+        }
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(candidate))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        let why = format!("{test}: none of {candidates:?} is installed ({install})");
+        assert!(std::env::var_os("CI").is_none(), "{why}");
+        // Past the harness's capture, so a skipped test is seen.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("SKIPPED {why}\n").as_bytes(),
+        );
+    }
+    found
+}
+
 /// Polls `condition` until it holds; fails the test after `limit`.
 pub(crate) async fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + limit;
