@@ -137,6 +137,13 @@ fn config(document: &Value, campaigns: &[String], orders: &[String]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    // A malformed body is refused 400, or 413 when it is also over 16 KiB (schemathesis's
+    // default list of rejections lacks 413).
+    let _ = writeln!(
+        toml,
+        "[checks.negative_data_rejection]\nexpected-statuses = [\"400\", \"401\", \"403\", \
+         \"404\", \"405\", \"406\", \"409\", \"413\", \"415\", \"422\", \"428\", \"429\", \"5xx\"]\n"
+    );
     let _ = writeln!(
         toml,
         "[dictionaries.campaigns]\nvalues = [{}]\n",
@@ -229,21 +236,26 @@ fn run(
     let out = output_within(&mut command, limit);
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
-        // From the first failure or error on, at most the last 20,000 characters.
+        // From the first failure or error on: its first 12,000 characters (a failing
+        // request's body can be huge) and the summary.
         let from = ["=== FAILURES", "=== ERRORS"]
             .iter()
             .filter_map(|marker| stdout.find(marker))
             .min()
             .unwrap_or(0);
         let report = &stdout[from..];
-        let cut = report.len().saturating_sub(20_000);
-        let cut = (cut..report.len())
+        let head_end = (12_000.min(report.len())..=report.len())
             .find(|&i| report.is_char_boundary(i))
-            .unwrap_or(0);
+            .unwrap_or(report.len());
+        let summary = report
+            .rfind("=== SUMMARY")
+            .unwrap_or(report.len())
+            .max(head_end);
+        let report = format!("{}\n[…]\n{}", &report[..head_end], &report[summary..]);
         return Err(format!(
             "schemathesis as {who} found failures ({}):\n{}\n{}",
             out.status,
-            &report[cut..],
+            report,
             String::from_utf8_lossy(&out.stderr)
         ));
     }
