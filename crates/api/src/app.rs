@@ -29,6 +29,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/payments/callbacks/{channel}", post(payments::callback))
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
         .route(
             "/v1/admin/rules",
             get(admin::get_rules).put(admin::put_rules),

@@ -7,18 +7,27 @@ use stampede_core::{
     UnixMillis,
 };
 use stampede_engine::CampaignView;
+use utoipa::ToSchema;
 
 use crate::error::AppError;
 use crate::timefmt::{format_rfc3339, parse_rfc3339};
 
 /// `POST /v1/campaigns`. Flat so that every parse error names its field; which fields a kind
 /// accepts is checked in [`CreateCampaign::into_spec`].
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCampaign {
+    /// `seckill` or `red_packet`.
+    #[schema(pattern = "^(seckill|red_packet)$")]
     kind: String,
+    /// At most 200 bytes, something visible, no control or format characters.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
+    /// When grabs open (RFC 3339); absent: at once.
+    #[schema(format = DateTime)]
     starts_at: Option<String>,
+    /// When grabs close (RFC 3339); absent: never.
+    #[schema(format = DateTime)]
     ends_at: Option<String>,
     // seckill
     stock: Option<u64>,
@@ -113,7 +122,7 @@ fn truncate(s: &str) -> &str {
 }
 
 /// A campaign as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CampaignJson {
     id: String,
     kind: &'static str,
@@ -187,7 +196,7 @@ impl CampaignJson {
 }
 
 /// `200` answer of a grab.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct GrabJson {
     /// `won` or `already_won`.
     pub outcome: &'static str,
@@ -198,7 +207,7 @@ pub struct GrabJson {
 }
 
 /// An order as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderJson {
     order_id: String,
     campaign_id: String,
@@ -219,8 +228,9 @@ pub struct OrderJson {
 }
 
 /// One recorded payment of an order, with its refund if it did not pay the order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentEntryJson {
+    #[schema(value_type = String)]
     channel: ChannelName,
     txn_id: String,
     amount_cents: u64,
@@ -285,7 +295,7 @@ impl From<&Order> for OrderJson {
 }
 
 /// One entry of the winners list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WinnerJson {
     user_id: String,
     order_id: String,
@@ -307,7 +317,7 @@ impl From<&Order> for WinnerJson {
 }
 
 /// `GET /v1/campaigns/{id}/winners` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct WinnersJson {
     /// This page.
     pub winners: Vec<WinnerJson>,
@@ -316,18 +326,22 @@ pub struct WinnersJson {
 }
 
 /// `GET /v1/campaigns/{id}/winners` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WinnersQuery {
     /// Cursor from the previous page.
+    #[param(pattern = "^[0-9]{1,18}$")]
     pub after: Option<String>,
     /// Page size (1..=1000, default 100).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000)]
     pub limit: Option<String>,
 }
 
 /// One payment channel as the admin views show it (`GET /v1/admin/channels`, the stats).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ChannelJson {
+    #[schema(value_type = String)]
     name: stampede_core::ChannelName,
     weight: u32,
     /// The weight a pick uses now: lower while the channel fails or is slow, 0 out of rotation.

@@ -105,14 +105,21 @@ impl From<stampede_engine::EngineError> for AppError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorJson<'a> {
+/// Every error's body: `{"error":{"code":"…","message":"…"}}` (the `ErrorBody` schema of the
+/// API document; each response narrows `code` to the codes it can carry).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorBody)]
+pub(crate) struct ErrorJson<'a> {
     error: ErrorInner<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorInner<'a> {
+/// The error itself.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = ErrorDetail)]
+pub(crate) struct ErrorInner<'a> {
+    /// The stable code (the README's "Error codes").
     code: &'a str,
+    /// What went wrong, for a person; not stable.
     message: &'a str,
 }
 
@@ -134,7 +141,9 @@ impl AppError {
 
     /// One value of every variant, so what is true of each variant (its code, whether the grab
     /// answers it) can be listed without a hand-kept list of strings. A test checks that no
-    /// variant is missing.
+    /// variant is missing. The variants that carry their code (`NotFound`, `Conflict`) hold a
+    /// real one, so every code here is one the API answers (the API document's test holds
+    /// each against the document).
     pub const EVERY: &'static [AppError] = &[
         AppError::BadRequest(String::new()),
         AppError::Unauthorized(""),
@@ -153,7 +162,7 @@ impl AppError {
             expected_cents: 0,
             got_cents: 0,
         },
-        AppError::Conflict("conflict", ""),
+        AppError::Conflict("txn_conflict", ""),
         AppError::ChannelUnavailable {
             retry_after_secs: 1,
         },

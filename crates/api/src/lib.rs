@@ -16,6 +16,7 @@ pub mod idempotency;
 pub mod json;
 pub mod lane;
 pub mod metrics;
+pub mod openapi;
 pub mod signer;
 pub mod state;
 pub mod stats;

@@ -42,7 +42,7 @@ pub struct LastReconciliation {
 }
 
 /// One run of the job.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReconciliationRun {
     /// How long it took, in milliseconds (replay included).
     pub took_ms: u64,
@@ -50,7 +50,8 @@ pub struct ReconciliationRun {
     pub records: u64,
     /// Whether no discrepancy was found.
     pub clean: bool,
-    /// The report.
+    /// The report (as `stampede reconcile --json` prints it).
+    #[schema(value_type = Object)]
     pub report: ReconciliationReport,
 }
 

@@ -10,7 +10,7 @@ pub const MAX_REASON_BYTES: usize = 200;
 
 /// Which list an entry is on. An allow entry exempts its subject from blocks and auto-bans of
 /// the same dimension (an allowed IP can still carry a blocked user, and vice versa).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ListKind {
     /// Requests are refused with 403 `blocked`.
@@ -54,7 +54,7 @@ impl Subject {
 }
 
 /// Who put an entry there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Origin {
     /// An operator, through the admin API.

@@ -18,7 +18,7 @@ pub(super) const MAX_RATE_PER_SEC: u32 = 10_000_000;
 pub const MAX_RULE_KEYS: usize = crate::keyed_rate::MAX_TRACKED_KEYS;
 
 /// What a rule counts by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Dimension {
     /// Everything the rule's routes receive, as one key.
@@ -47,7 +47,7 @@ impl Dimension {
 }
 
 /// The routes a rule can apply to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Route {
     /// `POST /v1/campaigns/{id}/grab`.
@@ -77,7 +77,7 @@ fn default_routes() -> Vec<Route> {
 }
 
 /// Which algorithm a rule uses, with its parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LimiterSpec {
     /// GCRA token bucket: `rate_per_sec` with `burst`, optionally warming up from cold.
@@ -130,7 +130,7 @@ pub enum LimiterSpec {
 }
 
 /// The status a rejection answers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     /// 429 (default) or 503 (as nginx does).
@@ -151,10 +151,11 @@ impl Default for Action {
 }
 
 /// One rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Unique name (metrics label).
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub name: String,
     /// What it counts by.
     pub dimension: Dimension,

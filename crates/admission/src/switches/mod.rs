@@ -43,7 +43,7 @@ impl Switch {
 }
 
 /// A switch as listed.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SwitchState {
     /// Its name.
     pub name: &'static str,

@@ -17,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use stampede_admission::blocklist::{Entry, ListKind, Origin, Subject};
 use stampede_admission::client_ip::parse_net;
 use stampede_admission::rules::RuleSpec;
-use stampede_admission::switches::Switch;
+use stampede_admission::switches::{Switch, SwitchState};
 use stampede_core::UserId;
+use utoipa::ToSchema;
 
 use crate::error::AppError;
 use crate::handlers::campaigns::require_admin;
@@ -33,7 +34,7 @@ pub const MAX_TTL_SECS: u64 = 30 * 86_400;
 const MAX_OPERATOR_BYTES: usize = 64;
 
 /// `PUT /v1/admin/rules` body and `GET` answer.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RulesBody {
     /// The rules, in configured order (they run narrowest key first: see
@@ -42,6 +43,14 @@ pub struct RulesBody {
 }
 
 /// Lists the rules in force.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/rules",
+    operation_id = "get_rules",
+    tag = "admin",
+    security(("admin_key" = [])),
+    responses((status = 200, description = "The admission rules in force", body = RulesBody)),
+)]
 pub async fn get_rules(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -56,6 +65,15 @@ pub async fn get_rules(
 }
 
 /// Replaces the rules whole.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/rules",
+    operation_id = "put_rules",
+    tag = "admin",
+    security(("admin_key" = [])),
+    request_body = RulesBody,
+    responses((status = 200, description = "The rules now in force", body = RulesBody)),
+)]
 pub async fn put_rules(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -80,18 +98,24 @@ pub async fn put_rules(
 }
 
 /// `POST /v1/admin/blocklist` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEntry {
+    /// `user` or `ip`.
+    #[schema(pattern = "^(user|ip)$")]
     kind: String,
+    /// A user id, an IP address or a CIDR network.
     value: String,
+    /// How long it lasts (1 to 30 days); absent: until lifted.
     ttl_secs: Option<u64>,
+    /// Why (1 to 200 bytes).
     reason: String,
+    /// `block` (default) or `allow`.
     list: Option<ListKind>,
 }
 
 /// An entry as listed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EntryJson {
     list: ListKind,
     kind: &'static str,
@@ -133,6 +157,15 @@ fn subject(kind: &str, value: &str) -> Result<Subject, AppError> {
 }
 
 /// Adds a block or allow entry.
+#[utoipa::path(
+    post,
+    path = "/v1/admin/blocklist",
+    operation_id = "add_blocklist_entry",
+    tag = "admin",
+    security(("admin_key" = [])),
+    request_body = NewEntry,
+    responses((status = 201, description = "The entry, persisted", body = EntryJson)),
+)]
 pub async fn add_entry(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -169,7 +202,22 @@ pub async fn add_entry(
     Ok(respond(StatusCode::CREATED, &shown))
 }
 
+/// `GET /v1/admin/blocklist` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntriesJson {
+    /// Every entry in force (manual and automatic).
+    entries: Vec<EntryJson>,
+}
+
 /// Lists every entry in force.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/blocklist",
+    operation_id = "list_blocklist",
+    tag = "admin",
+    security(("admin_key" = [])),
+    responses((status = 200, description = "Every entry in force", body = EntriesJson)),
+)]
 pub async fn list_entries(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -182,20 +230,32 @@ pub async fn list_entries(
         .iter()
         .map(EntryJson::from)
         .collect();
-    Ok(respond(
-        StatusCode::OK,
-        &serde_json::json!({ "entries": entries }),
-    ))
+    Ok(respond(StatusCode::OK, &EntriesJson { entries }))
 }
 
 /// `DELETE /v1/admin/blocklist/{kind}/{value}` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteQuery {
+    /// The list to lift it from: `block` (default) or `allow`.
     list: Option<ListKind>,
 }
 
 /// Lifts an entry (a manual block, an allow, or an automatic ban).
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/blocklist/{kind}/{value}",
+    operation_id = "remove_blocklist_entry",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(
+        ("kind" = String, Path, description = "`user` or `ip`", pattern = "^(user|ip)$"),
+        ("value" = String, Path, description = "The user id, IP address or CIDR network (may contain `/`)"),
+        DeleteQuery,
+    ),
+    responses((status = 204, description = "Lifted (persisted)")),
+)]
 pub async fn remove_entry(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -220,7 +280,22 @@ pub async fn remove_entry(
     }
 }
 
+/// `GET /v1/admin/switches` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SwitchesJson {
+    /// Every degrade switch.
+    switches: Vec<SwitchState>,
+}
+
 /// Lists the switches.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/switches",
+    operation_id = "list_switches",
+    tag = "admin",
+    security(("admin_key" = [])),
+    responses((status = 200, description = "Every degrade switch", body = SwitchesJson)),
+)]
 pub async fn list_switches(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -228,18 +303,34 @@ pub async fn list_switches(
     require_admin(&state, &headers)?;
     Ok(respond(
         StatusCode::OK,
-        &serde_json::json!({ "switches": state.defence.switches.list() }),
+        &SwitchesJson {
+            switches: state.defence.switches.list(),
+        },
     ))
 }
 
 /// `PUT /v1/admin/switches/{name}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SwitchBody {
+    /// Whether the feature is on.
     on: bool,
 }
 
 /// Flips a switch.
+#[utoipa::path(
+    put,
+    path = "/v1/admin/switches/{name}",
+    operation_id = "set_switch",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(
+        ("name" = String, Path, description = "`grab`, `campaign_detail` or `winners`", pattern = "^(grab|campaign_detail|winners)$"),
+        ("X-Operator" = Option<String>, Header, description = "Who flips it (1 to 64 bytes), for the log"),
+    ),
+    request_body = SwitchBody,
+    responses((status = 200, description = "The switch as it is now", body = SwitchState)),
+)]
 pub async fn set_switch(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

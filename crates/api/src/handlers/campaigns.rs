@@ -37,6 +37,15 @@ pub(crate) fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(),
 }
 
 /// Creates a campaign (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns",
+    operation_id = "create_campaign",
+    tag = "campaigns",
+    security(("admin_key" = [])),
+    request_body = CreateCampaign,
+    responses((status = 201, description = "The campaign, created", body = CampaignJson)),
+)]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -67,6 +76,14 @@ pub async fn create(
 ///
 /// It takes the whole request (the body, empty for a GET, is never read) rather than the
 /// `HeaderMap` extractor, which clones every header on every request.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{id}",
+    operation_id = "show_campaign",
+    tag = "campaigns",
+    params(crate::handlers::path::CampaignIdParam),
+    responses((status = 200, description = "The campaign", body = CampaignJson)),
+)]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     CampaignIdPath(id): CampaignIdPath,
@@ -127,6 +144,15 @@ fn json_bytes(body: Bytes) -> Response {
 }
 
 /// Lists a campaign's winners in win order (admin): the audit trail.
+#[utoipa::path(
+    get,
+    path = "/v1/campaigns/{id}/winners",
+    operation_id = "campaign_winners",
+    tag = "campaigns",
+    security(("admin_key" = [])),
+    params(crate::handlers::path::CampaignIdParam, WinnersQuery),
+    responses((status = 200, description = "One page of winners", body = WinnersJson)),
+)]
 pub async fn winners(
     State(state): State<Arc<AppState>>,
     CampaignIdPath(id): CampaignIdPath,

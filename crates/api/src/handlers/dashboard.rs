@@ -26,6 +26,14 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      form-action 'none'; frame-ancestors 'none'";
 
 /// The snapshot (admin): see [`crate::stats`].
+#[utoipa::path(
+    get,
+    path = "/v1/admin/stats",
+    operation_id = "admin_stats",
+    tag = "admin",
+    security(("admin_key" = [])),
+    responses((status = 200, description = "One snapshot for the live dashboard", body = crate::stats::Stats)),
+)]
 pub async fn stats(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -39,16 +47,37 @@ pub async fn stats(
 }
 
 /// The dashboard page (anyone: it shows nothing until the admin key is typed in).
+#[utoipa::path(
+    get,
+    path = "/dashboard",
+    operation_id = "dashboard_page",
+    tag = "operations",
+    responses((status = 200, description = "The live dashboard page", body = String, content_type = "text/html; charset=utf-8")),
+)]
 pub async fn page() -> Response {
     asset("text/html; charset=utf-8", PAGE)
 }
 
 /// The page's script.
+#[utoipa::path(
+    get,
+    path = "/dashboard/app.js",
+    operation_id = "dashboard_script",
+    tag = "operations",
+    responses((status = 200, description = "The dashboard's script", body = String, content_type = "text/javascript; charset=utf-8")),
+)]
 pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
 /// The page's style sheet.
+#[utoipa::path(
+    get,
+    path = "/dashboard/style.css",
+    operation_id = "dashboard_style",
+    tag = "operations",
+    responses((status = 200, description = "The dashboard's style sheet", body = String, content_type = "text/css; charset=utf-8")),
+)]
 pub async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
 }

@@ -121,6 +121,18 @@ impl IntoResponse for GrabAnswer {
 /// than the `HeaderMap` extractor, which clones every header on every request. Grabs that
 /// come over a plain connection are answered by [`crate::lane`] instead, before the router,
 /// through the same [`answer_grab`].
+#[utoipa::path(
+    post,
+    path = "/v1/campaigns/{id}/grab",
+    operation_id = "grab",
+    tag = "campaigns",
+    security(("user_token" = [])),
+    params(
+        crate::handlers::path::CampaignIdParam,
+        ("Idempotency-Key" = Option<String>, Header, description = "1–128 printable ASCII characters, no spaces: a retry with the same key replays the first decided answer", pattern = "^[!-~]{1,128}$"),
+    ),
+    responses((status = 200, description = "Won, or already won (the user's latest order)", body = GrabJson)),
+)]
 pub async fn grab(
     State(state): State<Arc<AppState>>,
     CampaignIdPath(campaign): CampaignIdPath,

@@ -9,7 +9,26 @@ use axum::response::{IntoResponse, Response};
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// The body of `GET /healthz`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Only its schema is used: the two bodies are static strings.
+pub(crate) struct Health {
+    /// `ok`, or `journal_failed` after a disk failure.
+    #[schema(pattern = "^(ok|journal_failed)$")]
+    status: String,
+}
+
 /// Health: 200 while the engine accepts writes, 503 after a journal failure (fail-stop).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "operations",
+    responses(
+        (status = 200, description = "`{\"status\":\"ok\"}`: the engine accepts writes", body = Health),
+        (status = 503, description = "`{\"status\":\"journal_failed\"}` after a disk failure (fail-stop)", body = Health),
+    ),
+)]
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     if state.engine.is_poisoned() {
         let body = r#"{"status":"journal_failed"}"#;
@@ -30,6 +49,13 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition, `stampede_` prefix", body = String, content_type = "text/plain; version=0.0.4")),
+)]
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     for switch in state.defence.switches.list() {
         metrics::gauge!("stampede_switch_on", "switch" => switch.name)

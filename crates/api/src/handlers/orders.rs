@@ -25,6 +25,15 @@ const NOT_FOUND: AppError = AppError::NotFound("order_not_found", "no such order
 /// (through the writer, durably) and shown `expired`. A `paying` order's channels are asked
 /// about it first (at most once per [`stampede_money::desk::READ_QUERY_INTERVAL`] per order),
 /// so a payment whose callback was lost shows `paid`.
+#[utoipa::path(
+    get,
+    path = "/v1/orders/{id}",
+    operation_id = "show_order",
+    tag = "orders",
+    security(("user_token" = []), ("admin_key" = [])),
+    params(crate::handlers::path::OrderIdParam),
+    responses((status = 200, description = "The order with its payments", body = OrderJson)),
+)]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     OrderIdPath(id): OrderIdPath,
@@ -50,6 +59,15 @@ pub async fn show(
 /// Cancels a `pending_payment` order for its user (or the admin) and returns its item to
 /// stock: 200 with the cancelled order once durable; another user's order 404; an order that
 /// cannot be cancelled (already closed) 409 `invalid_transition`, changing nothing.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/cancel",
+    operation_id = "cancel_order",
+    tag = "orders",
+    security(("user_token" = []), ("admin_key" = [])),
+    params(crate::handlers::path::OrderIdParam),
+    responses((status = 200, description = "The order, now `cancelled`", body = OrderJson)),
+)]
 pub async fn cancel(
     State(state): State<Arc<AppState>>,
     OrderIdPath(id): OrderIdPath,
@@ -70,6 +88,15 @@ pub async fn cancel(
 /// concurrent one waits for the first (up to [`stampede_money::CLAIM_WAIT`], then 409
 /// `claim_in_progress`). Another user's order 404; not a red packet, or its claim expired,
 /// 409 `invalid_transition`; a declined payout 502 `payout_declined` (the packet stays `won`).
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/claim",
+    operation_id = "claim_order",
+    tag = "orders",
+    security(("user_token" = []), ("admin_key" = [])),
+    params(crate::handlers::path::OrderIdParam),
+    responses((status = 200, description = "The red packet, now `claimed`, with its `payout_id`", body = OrderJson)),
+)]
 pub async fn claim(
     State(state): State<Arc<AppState>>,
     OrderIdPath(id): OrderIdPath,

@@ -17,6 +17,26 @@ pub struct CampaignIdPath(pub CampaignId);
 #[derive(Clone, Copy, Debug)]
 pub struct OrderIdPath(pub OrderId);
 
+/// How the API document describes a [`CampaignIdPath`].
+#[derive(utoipa::IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+#[allow(dead_code)] // Only its parameter description is used (the id is read by [`CampaignIdPath`]).
+pub(crate) struct CampaignIdParam(
+    /// The campaign's id: `c_` and 32 lowercase hex digits.
+    #[param(pattern = "^c_[0-9a-f]{32}$")]
+    String,
+);
+
+/// How the API document describes an [`OrderIdPath`].
+#[derive(utoipa::IntoParams)]
+#[into_params(names("id"), parameter_in = Path)]
+#[allow(dead_code)] // Only its parameter description is used (the id is read by [`OrderIdPath`]).
+pub(crate) struct OrderIdParam(
+    /// The order's id: `o_` and 32 lowercase hex digits.
+    #[param(pattern = "^o_[0-9a-f]{32}$")]
+    String,
+);
+
 /// The third segment of `/v1/<resource>/<id>…`.
 fn id_segment(parts: &Parts) -> &str {
     parts.uri.path().split('/').nth(3).unwrap_or("")

@@ -14,6 +14,7 @@ use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use stampede_core::{Cents, ChannelName, OrderId, Payment, PaymentOutcome};
 use stampede_money::PayOutcome;
+use utoipa::ToSchema;
 
 use crate::dto::OrderJson;
 use crate::error::AppError;
@@ -32,24 +33,27 @@ const CHANNEL_NOT_FOUND: AppError =
     AppError::NotFound("channel_not_found", "no such payment channel");
 
 /// `POST /v1/orders/{id}/pay` body: a channel by name, or none to let the router choose.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PayRequest {
+    /// A channel by name; absent or null: the router picks a healthy one by weight.
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9_-]{1,32}$")]
     channel: Option<String>,
 }
 
 /// What the client needs to pay on the channel.
-#[derive(Debug, Serialize)]
-struct PaymentJson {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PaymentJson {
+    #[schema(value_type = String)]
     channel: ChannelName,
     pay_url: String,
     amount_cents: u64,
 }
 
 /// The order and how to pay it.
-#[derive(Debug, Serialize)]
-struct PayJson {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PayJson {
     #[serde(flatten)]
     order: OrderJson,
     payment: PaymentJson,
@@ -64,6 +68,16 @@ struct PayJson {
 /// `channel_unavailable` with Retry-After; an order that cannot be paid (closed, past its
 /// deadline, a red packet) 409 `invalid_transition`. A `paying` order keeps its item and still
 /// expires at its deadline; a payment after that is refunded.
+#[utoipa::path(
+    post,
+    path = "/v1/orders/{id}/pay",
+    operation_id = "pay_order",
+    tag = "orders",
+    security(("user_token" = [])),
+    params(crate::handlers::path::OrderIdParam),
+    request_body = PayRequest,
+    responses((status = 200, description = "The order, now `paying`, and how to pay it", body = PayJson)),
+)]
 pub async fn pay(
     State(state): State<Arc<AppState>>,
     OrderIdPath(id): OrderIdPath,
@@ -105,12 +119,19 @@ pub async fn pay(
 }
 
 /// A channel's callback body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CallbackRequest {
+pub(crate) struct CallbackRequest {
+    /// The order paid: `o_` and 32 lowercase hex digits.
+    #[schema(pattern = "^o_[0-9a-f]{32}$")]
     order_id: String,
+    /// The channel's transaction id: 1 to 128 bytes, no control characters.
+    #[schema(min_length = 1, max_length = 128)]
     txn_id: String,
+    /// What was paid; must equal the order's amount.
     amount_cents: u64,
+    /// When (RFC 3339).
+    #[schema(format = DateTime)]
     paid_at: String,
 }
 
@@ -121,6 +142,18 @@ struct CallbackRequest {
 /// channel segment that does not decode 400, a body over [`crate::json::MAX_BODY_BYTES`] 413.
 /// Otherwise 200 with the `paid` order, durable first; the same (channel, txn_id) again
 /// answers the same 200 with no second effect.
+#[utoipa::path(
+    post,
+    path = "/v1/payments/callbacks/{channel}",
+    operation_id = "payment_callback",
+    tag = "payments",
+    params(
+        ("channel" = String, Path, description = "The channel's name"),
+        ("X-Signature" = String, Header, description = "Lowercase hex HMAC-SHA256 of the raw body under the channel's own secret"),
+    ),
+    request_body = CallbackRequest,
+    responses((status = 200, description = "The payment, recorded (durable), and the order with its payments", body = CallbackJson)),
+)]
 pub async fn callback(
     State(state): State<Arc<AppState>>,
     PathParams(channel): PathParams<String>,
@@ -171,8 +204,8 @@ pub async fn callback(
 }
 
 /// A callback's answer: what the payment came to, and the order with its payments.
-#[derive(Debug, Serialize)]
-struct CallbackJson {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CallbackJson {
     /// `paid`, `late_payment` or `duplicate_payment` (the same on a channel's retry).
     recorded: &'static str,
     #[serde(flatten)]

@@ -24,7 +24,7 @@ use registry::Histogram;
 pub const MAX_CAMPAIGNS: usize = 100;
 
 /// The snapshot.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Stats {
     /// When it was taken (the engine's clock), Unix milliseconds.
     pub at_ms: u64,
@@ -47,17 +47,20 @@ pub struct Stats {
 }
 
 /// The node that answered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = StatsNode)]
 pub struct NodeJson {
     /// `single node`: `serve` runs one engine on its own journal.
     pub id: &'static str,
     /// Nodes, shard leaders and lag once `serve` runs in a cluster; `null` today (the cluster
     /// crate is not wired into `serve`).
+    #[schema(value_type = Option<Object>)]
     pub cluster: Option<()>,
 }
 
 /// Grabs by outcome and how long they took.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = StatsGrabs)]
 pub struct GrabsJson {
     /// Every answer, by outcome code (`won`, `sold_out`, `rate_limited`, …), in the
     /// registry's order; codes never answered read 0.
@@ -71,7 +74,8 @@ pub struct GrabsJson {
 }
 
 /// One outcome's count.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = StatsOutcome)]
 pub struct OutcomeJson {
     /// The outcome code.
     pub outcome: String,
@@ -80,7 +84,8 @@ pub struct OutcomeJson {
 }
 
 /// A latency histogram in milliseconds.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = StatsLatency)]
 pub struct LatencyJson {
     /// Observations.
     pub count: u64,
@@ -90,6 +95,7 @@ pub struct LatencyJson {
     pub p99_ms: Option<f64>,
     /// `[upper bound ms, cumulative count]` of each finite bucket: two snapshots' difference
     /// gives the quantiles of the time between them.
+    #[schema(value_type = Vec<Vec<f64>>)]
     pub buckets_ms: Vec<(f64, u64)>,
 }
 
@@ -108,7 +114,8 @@ impl LatencyJson {
 }
 
 /// One admission layer's or rule's refusals of one kind.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = StatsRejection)]
 pub struct RejectionJson {
     /// `blocklist`, `switch`, `overload` or `rule`.
     pub layer: &'static str,
@@ -122,7 +129,8 @@ pub struct RejectionJson {
 }
 
 /// The journal's group commits.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = StatsJournal)]
 pub struct JournalJson {
     /// Batches written (each one write, fsynced under `durability = fsync`).
     pub commits: u64,
@@ -142,7 +150,8 @@ pub struct JournalJson {
 }
 
 /// The payment channels.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = StatsPayments)]
 pub struct PaymentsJson {
     /// Each channel's health.
     pub channels: Vec<ChannelJson>,

@@ -213,9 +213,13 @@ impl Server {
     /// Starts `stampede serve` on `data_dir` and waits until /healthz answers.
     pub(crate) async fn start(data_dir: &Path, extra: &[&str]) -> Server {
         let port = free_port();
-        let child = serve_command(data_dir, port, extra)
-            .spawn()
-            .expect("spawn stampede serve");
+        Self::start_command(serve_command(data_dir, port, extra), port).await
+    }
+
+    /// Starts `command` (a [`serve_command`] on `port`, adjusted) and waits until /healthz
+    /// answers.
+    pub(crate) async fn start_command(mut command: Command, port: u16) -> Server {
+        let child = command.spawn().expect("spawn stampede serve");
         let server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
