@@ -128,6 +128,14 @@ pub struct BenchArgs {
     /// to settle and audit the payments (`payments_settled`, `paid_amounts`).
     #[arg(long, conflicts_with = "raw_path")]
     pub pay: bool,
+
+    /// REHEARSAL: every user carries a shadow token (`s1.`), so every grab is decided against
+    /// the campaign's shadow copy and nothing is sold. The copy is reset first (a fresh
+    /// rehearsal); the audit checks the copy (stock, per-user limit, every win listed) and
+    /// that the real campaign's remaining stock and winners did not change (so nobody else
+    /// should grab it for real during the run).
+    #[arg(long, conflicts_with_all = ["raw_path", "pay"])]
+    pub shadow: bool,
     /// With --pay: how long paid orders get to leave `pending_payment`/`paying` after the last
     /// pay answer, seconds (1..=120).
     #[arg(long, default_value_t = 15)]
@@ -226,6 +234,20 @@ impl BenchArgs {
         if self.pay && self.raw_path.is_some() {
             return fail("--pay", "raw mode has no orders to pay".into());
         }
+        if self.shadow && self.target.is_some() && self.campaign.is_none() {
+            return fail(
+                "--campaign",
+                "a rehearsal against a live server rehearses an existing campaign: give \
+                 --campaign ID (creating one would open a real sale)"
+                    .into(),
+            );
+        }
+        if self.shadow && (self.pay || self.raw_path.is_some()) {
+            return fail(
+                "--shadow",
+                "a rehearsal pays nothing and needs a campaign (no --pay, no --raw-path)".into(),
+            );
+        }
         if self.campaign.is_none() && self.raw_path.is_none() {
             self.validate_new_campaign()?;
         }
@@ -323,6 +345,27 @@ mod tests {
                 .args;
         assert!(paying.pay);
         assert_eq!(paying.pay_settle_secs, 30);
+        let rehearsing = DefaultsOnly::try_parse_from(["bench", "--spawn", "--shadow"])
+            .unwrap()
+            .args;
+        assert!(rehearsing.shadow);
+        assert!(
+            DefaultsOnly::try_parse_from(["bench", "--spawn", "--shadow", "--pay"]).is_err(),
+            "a rehearsal pays nothing"
+        );
+        let mut both = rehearsing;
+        both.pay = true;
+        assert_eq!(both.validate().unwrap_err().flag, "--shadow");
+        let mut live = BenchArgs::for_target("http://127.0.0.1:1");
+        (live.token_secret, live.admin_key) = (Some("t".into()), Some("k".into()));
+        live.shadow = true;
+        assert_eq!(
+            live.validate().unwrap_err().flag,
+            "--campaign",
+            "a rehearsal on a live server never creates a campaign"
+        );
+        live.campaign = Some("c_1".into());
+        assert_eq!(live.validate(), Ok(()));
     }
 
     #[test]
