@@ -244,15 +244,13 @@ async fn bench(
     let load = drive_with_progress(args, plan, clock.clone()).await;
 
     let (before, after, winners, real) = match rehearsal {
-        Some(started) => {
-            let books = rehearsal::finish(&mut admin, started).await?;
-            (books.before, books.after, books.winners, Some(books.real))
-        }
-        None => {
-            let after = admin.campaign(&campaign_id).await?;
-            let winners = admin.all_winners(&campaign_id).await?;
-            (before, after, winners, None)
-        }
+        Some(started) => rehearsal::finish(&mut admin, started).await?.into_parts(),
+        None => (
+            before,
+            admin.campaign(&campaign_id).await?,
+            admin.all_winners(&campaign_id).await?,
+            None,
+        ),
     };
     let (payment_report, payment_input) = if pay {
         let plan = PayPlan {

@@ -25,6 +25,13 @@ pub(crate) struct Books {
     pub real: RealSide,
 }
 
+impl Books {
+    /// (copy before, copy after, its winners, the real side), as the audit takes them.
+    pub(crate) fn into_parts(self) -> (CampaignView, CampaignView, Vec<Winner>, Option<RealSide>) {
+        (self.before, self.after, self.winners, Some(self.real))
+    }
+}
+
 /// Resets `real`'s shadow copy and reads the real winners.
 pub(crate) async fn start(
     admin: &mut AdminClient,
