@@ -11,7 +11,9 @@ use stampede_admission::InFlightLimitLayer;
 
 use crate::body_read::ReadBodyLayer;
 use crate::error::AppError;
-use crate::handlers::{admin, campaigns, dashboard, grab, money_admin, ops, orders, payments};
+use crate::handlers::{
+    admin, campaigns, dashboard, grab, money_admin, ops, orders, payments, shadow,
+};
 use crate::json::MAX_BODY_BYTES;
 use crate::state::AppState;
 
@@ -50,6 +52,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/v1/admin/switches", get(admin::list_switches))
         .route("/v1/admin/switches/{name}", put(admin::set_switch))
         .route("/v1/admin/stats", get(dashboard::stats))
+        .route(
+            "/v1/admin/shadow/campaigns/{id}",
+            get(shadow::show).delete(shadow::reset),
+        )
+        .route(
+            "/v1/admin/shadow/campaigns/{id}/winners",
+            get(shadow::winners),
+        )
         .route("/dashboard", get(dashboard::page))
         .route("/dashboard/app.js", get(dashboard::script))
         .route("/dashboard/style.css", get(dashboard::style))

@@ -1,6 +1,9 @@
 //! Identity: HMAC-signed user tokens and the admin key.
 //!
 //! User token: `v1.<user_id>.<expires_unix>.<hex(HMAC-SHA256(secret, "v1.<user_id>.<expires_unix>"))>`.
+//! Shadow token (a rehearsal's traffic, see [`Traffic`]): the same with `s1.` in place of
+//! `v1.`. The marker is inside the signed bytes, so nobody without the secret can turn a real
+//! token into a shadow one or back.
 //! Verification allocates nothing: the id is borrowed from the header, the MAC (lowercase hex,
 //! as minted) is decoded into a stack array and compared in constant time ([`Signer`]).
 
@@ -40,6 +43,30 @@ pub enum AuthError {
     /// An admin endpoint called without the admin key.
     #[error("admin key required")]
     NotAdmin,
+    /// A shadow token anywhere but a grab: a rehearsal only grabs, it never reads, pays,
+    /// cancels or claims real orders.
+    #[error("a shadow token is accepted on grabs only")]
+    ShadowOnly,
+}
+
+/// Which traffic a user token carries: its marker, covered by the token's MAC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Traffic {
+    /// `v1.` tokens: real grabs, decided by the engine.
+    Real,
+    /// `s1.` tokens (`stampede token --shadow`): a rehearsal's grabs, decided against a
+    /// shadow copy of the campaign ([`stampede_engine::Shadows`]), never the real one.
+    Shadow,
+}
+
+impl Traffic {
+    /// The token prefix carrying this marker.
+    pub const fn prefix(self) -> &'static str {
+        match self {
+            Traffic::Real => "v1.",
+            Traffic::Shadow => "s1.",
+        }
+    }
 }
 
 /// Signs and checks credentials.
@@ -96,7 +123,12 @@ impl Auth {
 
     /// A token for `user` valid until `expires_unix` (seconds).
     pub fn mint(&self, user: &UserId, expires_unix: u64) -> String {
-        mint_token_with(&self.signer, user.as_str(), expires_unix)
+        mint_token_with(&self.signer, Traffic::Real, user.as_str(), expires_unix)
+    }
+
+    /// A shadow token for `user` valid until `expires_unix` (seconds): its grabs rehearse.
+    pub fn mint_shadow(&self, user: &UserId, expires_unix: u64) -> String {
+        mint_token_with(&self.signer, Traffic::Shadow, user.as_str(), expires_unix)
     }
 
     /// Extracts the bearer credential from an `Authorization` header value.
@@ -109,9 +141,29 @@ impl Auth {
             .ok_or(AuthError::Malformed)
     }
 
-    /// Checks a user token at `now_unix` seconds; returns the user id borrowed from it.
+    /// Checks a real user token at `now_unix` seconds; returns the user id borrowed from it.
+    /// A valid shadow token is refused ([`AuthError::ShadowOnly`]): only grabs take those.
     pub fn verify_user<'t>(&self, token: &'t str, now_unix: u64) -> Result<UserRef<'t>, AuthError> {
-        let rest = token.strip_prefix("v1.").ok_or(AuthError::Malformed)?;
+        match self.verify_token(token, now_unix)? {
+            (user, Traffic::Real) => Ok(user),
+            (_, Traffic::Shadow) => Err(AuthError::ShadowOnly),
+        }
+    }
+
+    /// Checks a real or shadow user token at `now_unix` seconds; returns the user id borrowed
+    /// from it and which traffic it carries.
+    pub fn verify_token<'t>(
+        &self,
+        token: &'t str,
+        now_unix: u64,
+    ) -> Result<(UserRef<'t>, Traffic), AuthError> {
+        let (traffic, rest) = if let Some(rest) = token.strip_prefix(Traffic::Real.prefix()) {
+            (Traffic::Real, rest)
+        } else if let Some(rest) = token.strip_prefix(Traffic::Shadow.prefix()) {
+            (Traffic::Shadow, rest)
+        } else {
+            return Err(AuthError::Malformed);
+        };
         let (signed_len, mac_hex) = match token.rfind('.') {
             Some(i) if i >= 3 => (i, &token[i + 1..]),
             _ => return Err(AuthError::Malformed),
@@ -134,7 +186,7 @@ impl Auth {
         if expires - now_unix > self.max_token_ttl_secs {
             return Err(AuthError::ExpiryTooFar);
         }
-        Ok(user)
+        Ok((user, traffic))
     }
 
     /// Whether `credential` is the admin key (constant time).
@@ -168,11 +220,16 @@ impl Auth {
 
 /// Mints a user token with `secret` (for `stampede token`, load tests and scripts).
 pub fn mint_token(secret: &[u8], user_id: &str, expires_unix: u64) -> String {
-    mint_token_with(&Signer::new(secret), user_id, expires_unix)
+    mint_token_with(&Signer::new(secret), Traffic::Real, user_id, expires_unix)
 }
 
-fn mint_token_with(signer: &Signer, user_id: &str, expires_unix: u64) -> String {
-    let signed = format!("v1.{user_id}.{expires_unix}");
+/// Mints a shadow token with `secret` (for `stampede token --shadow` and rehearsals).
+pub fn mint_shadow_token(secret: &[u8], user_id: &str, expires_unix: u64) -> String {
+    mint_token_with(&Signer::new(secret), Traffic::Shadow, user_id, expires_unix)
+}
+
+fn mint_token_with(signer: &Signer, traffic: Traffic, user_id: &str, expires_unix: u64) -> String {
+    let signed = format!("{}{user_id}.{expires_unix}", traffic.prefix());
     let mac = signer.sign_hex(signed.as_bytes());
     format!("{signed}.{mac}")
 }
@@ -281,6 +338,40 @@ mod tests {
         let upper = format!("{signed}.{}", mac.to_ascii_uppercase());
         assert_ne!(upper, token, "the MAC has hex letters");
         assert_eq!(auth.verify_user(&upper, 1), Err(AuthError::Malformed));
+    }
+
+    #[test]
+    fn shadow_tokens_are_told_apart_and_cannot_be_forged_from_real_ones() {
+        let auth = auth();
+        let alice = UserId::parse("alice").unwrap();
+        let shadow = auth.mint_shadow(&alice, 2_000);
+        assert!(shadow.starts_with("s1.alice.2000."), "{shadow}");
+        let alice_ref = UserRef::parse("alice").unwrap();
+        assert_eq!(
+            auth.verify_token(&shadow, 1_999),
+            Ok((alice_ref, Traffic::Shadow))
+        );
+        assert_eq!(
+            auth.verify_token(&auth.mint(&alice, 2_000), 1_999),
+            Ok((alice_ref, Traffic::Real))
+        );
+        // Only grabs take a shadow token.
+        assert_eq!(auth.verify_user(&shadow, 1_999), Err(AuthError::ShadowOnly));
+        assert_eq!(
+            auth.caller(Some(format!("Bearer {shadow}").as_bytes()), 1_999),
+            Err(AuthError::ShadowOnly)
+        );
+        // The marker is signed: swapping it either way breaks the MAC.
+        let as_real = shadow.replacen("s1.", "v1.", 1);
+        assert_eq!(auth.verify_token(&as_real, 1), Err(AuthError::Forged));
+        let as_shadow = auth.mint(&alice, 2_000).replacen("v1.", "s1.", 1);
+        assert_eq!(auth.verify_token(&as_shadow, 1), Err(AuthError::Forged));
+        // Expiry and the free function as for real tokens.
+        assert_eq!(auth.verify_token(&shadow, 2_000), Err(AuthError::Expired));
+        assert_eq!(
+            mint_shadow_token(b"0123456789abcdef0123456789abcdef", "alice", 2_000),
+            shadow
+        );
     }
 
     #[test]

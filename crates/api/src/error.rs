@@ -89,6 +89,9 @@ pub enum AppError {
     },
     /// 503 `unavailable`: storage failed or the engine is shutting down.
     Unavailable(String),
+    /// 503 `shadow_full`: a shadow grab found the shadow copies at one of their bounds
+    /// ([`stampede_engine::ShadowFull`]); nothing changed.
+    ShadowFull(stampede_engine::ShadowFull),
 }
 
 impl From<stampede_engine::EngineError> for AppError {
@@ -187,6 +190,7 @@ impl AppError {
             retry_after_secs: 1,
         },
         AppError::Unavailable(String::new()),
+        AppError::ShadowFull(stampede_engine::ShadowFull::Orders),
     ];
 
     /// Whether `POST /v1/campaigns/{id}/grab` can answer this error (through its switch,
@@ -207,7 +211,8 @@ impl AppError {
             | AppError::Ended
             | AppError::Overloaded
             | AppError::Degraded { .. }
-            | AppError::Unavailable(_) => true,
+            | AppError::Unavailable(_)
+            | AppError::ShadowFull(_) => true,
             AppError::NotFound(..)
             | AppError::MethodNotAllowed
             | AppError::InvalidTransition(_)
@@ -249,7 +254,8 @@ impl AppError {
             AppError::Overloaded
             | AppError::Unavailable(_)
             | AppError::SwitchedOff(_)
-            | AppError::QueueTimeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            | AppError::QueueTimeout { .. }
+            | AppError::ShadowFull(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Blocked { .. } => StatusCode::FORBIDDEN,
             AppError::RuleLimited {
                 unavailable: true, ..
@@ -287,6 +293,7 @@ impl AppError {
             AppError::QueueTimeout { .. } => "queue_timeout",
             AppError::RuleLimited { .. } => "rate_limited",
             AppError::Unavailable(_) => "unavailable",
+            AppError::ShadowFull(_) => "shadow_full",
         }
     }
 
@@ -342,6 +349,9 @@ impl AppError {
                 retry_after_secs, ..
             } => {
                 format!("too many requests, retry in {retry_after_secs} s")
+            }
+            AppError::ShadowFull(full) => {
+                format!("{full}: end a rehearsal with DELETE /v1/admin/shadow/campaigns/{{id}}")
             }
         }
     }

@@ -8,6 +8,7 @@ use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use stampede_core::GrabOutcome;
 
+use crate::auth::Traffic;
 use crate::error::AppError;
 
 /// Latency buckets in seconds: 50 µs to 5 s, dense around the milliseconds a grab should take.
@@ -81,6 +82,16 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
         "stampede_grab_latency_seconds",
         Kind::Histogram,
         "Grab latency from handler entry to response.",
+    ),
+    (
+        "stampede_shadow_grab_outcomes_total",
+        Kind::Counter,
+        "Shadow (rehearsal) grabs answered after their shadow token was read, by outcome code.",
+    ),
+    (
+        "stampede_shadow_grab_latency_seconds",
+        Kind::Histogram,
+        "Shadow (rehearsal) grab latency from handler entry to response.",
     ),
     (
         "stampede_journal_records_per_fsync",
@@ -223,7 +234,11 @@ pub fn grab_codes() -> Vec<&'static str> {
     codes
 }
 
-/// Pre-registered grab metrics.
+/// Pre-registered grab metrics. Shadow grabs (a rehearsal's, once their token is read) have
+/// families of their own, `stampede_shadow_grab_outcomes_total` and
+/// `stampede_shadow_grab_latency_seconds`, rather than a label on the real ones: every query,
+/// dashboard and alert over the real families stays about real traffic with no filter added,
+/// and a rehearsal does not move them.
 #[derive(Clone)]
 pub struct GrabMetrics {
     /// [`grab_codes`], and their counters in the same order.
@@ -231,6 +246,10 @@ pub struct GrabMetrics {
     outcomes: Vec<Counter>,
     /// Grab latency from handler entry to response.
     pub latency: Histogram,
+    /// The shadow grabs' counters, in the order of `codes`.
+    shadow_outcomes: Vec<Counter>,
+    /// Shadow grab latency.
+    shadow_latency: Histogram,
 }
 
 impl std::fmt::Debug for GrabMetrics {
@@ -247,24 +266,42 @@ impl GrabMetrics {
             outcomes: (codes.iter())
                 .map(|code| metrics::counter!("stampede_grab_outcomes_total", "outcome" => *code))
                 .collect(),
+            shadow_outcomes: (codes.iter())
+                .map(|code| {
+                    metrics::counter!("stampede_shadow_grab_outcomes_total", "outcome" => *code)
+                })
+                .collect(),
             codes,
             latency: metrics::histogram!("stampede_grab_latency_seconds"),
+            shadow_latency: metrics::histogram!("stampede_shadow_grab_latency_seconds"),
         }
     }
 
-    /// Counts one answer by its code.
+    /// Counts one answer by its code, in the real or the shadow family.
     ///
     /// # Panics
     /// In debug builds, if `code` is not in [`grab_codes`] (release builds skip it uncounted):
     /// the grab answered an error [`AppError::answered_by_grab`] says it does not.
-    pub fn count(&self, code: &str) {
+    pub fn count(&self, traffic: Traffic, code: &str) {
         let position = self.codes.iter().position(|c| *c == code);
         debug_assert!(
             position.is_some(),
             "grab answered {code:?}, which is not in grab_codes: mark its error answered_by_grab"
         );
+        let counters = match traffic {
+            Traffic::Real => &self.outcomes,
+            Traffic::Shadow => &self.shadow_outcomes,
+        };
         if let Some(i) = position {
-            self.outcomes[i].increment(1);
+            counters[i].increment(1);
+        }
+    }
+
+    /// Records one grab's latency, in the real or the shadow family.
+    pub fn record_latency(&self, traffic: Traffic, secs: f64) {
+        match traffic {
+            Traffic::Real => self.latency.record(secs),
+            Traffic::Shadow => self.shadow_latency.record(secs),
         }
     }
 }
@@ -302,7 +339,8 @@ mod tests {
         assert_eq!(unique.len(), codes.len(), "each code once: {codes:?}");
         let metrics = GrabMetrics::register();
         for code in codes {
-            metrics.count(code);
+            metrics.count(Traffic::Real, code);
+            metrics.count(Traffic::Shadow, code);
         }
     }
 
@@ -310,6 +348,6 @@ mod tests {
     #[cfg(debug_assertions)]
     #[should_panic(expected = "not in grab_codes")]
     fn an_unknown_code_is_a_bug() {
-        GrabMetrics::register().count("no_such_code");
+        GrabMetrics::register().count(Traffic::Real, "no_such_code");
     }
 }

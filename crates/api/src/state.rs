@@ -30,6 +30,8 @@ pub struct AppState {
     pub in_flight: InFlight,
     /// Request bodies being read (before a request takes an in-flight permit), and their pace.
     pub body_reads: crate::body_read::BodyReads,
+    /// The shadow copies a rehearsal's grabs are decided against (in memory only).
+    pub shadows: stampede_engine::Shadows,
     /// Grab counters and latency histogram.
     pub grab_metrics: GrabMetrics,
     /// The sampled access log.
@@ -72,6 +74,8 @@ pub struct HttpSettings {
     pub body_pace: BodyPace,
     /// Log one request in this many (0: no access log).
     pub access_log_every: u64,
+    /// Seed for the shadow copies' order ids and packet draws (`None`: from the OS).
+    pub rng_seed: Option<u64>,
 }
 
 /// The services the HTTP layer fronts.
@@ -114,6 +118,7 @@ impl AppState {
             ),
             in_flight: InFlight::new(settings.max_in_flight),
             body_reads: BodyReads::new(settings.body_pace),
+            shadows: stampede_engine::Shadows::new(settings.rng_seed),
             grab_metrics: GrabMetrics::register(),
             access_log: crate::access_log::AccessLog::new(settings.access_log_every),
             prometheus,

@@ -1,5 +1,6 @@
 //! The admin side of the contract: create and read a campaign, page through its winners, read
-//! an order with its payments.
+//! an order with its payments; for a rehearsal (`--shadow`), read and reset the campaign's
+//! shadow copy and page through its winners.
 
 use crate::connection::{Connection, Response, TransportError};
 use bytes::Bytes;
@@ -113,6 +114,17 @@ pub struct PaymentView {
     pub refund: Option<String>,
 }
 
+/// A campaign's shadow copy (`GET /v1/admin/shadow/campaigns/{id}`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+pub(crate) struct ShadowView {
+    /// The copy's status (scheduled | active | sold_out | ended).
+    pub status: String,
+    /// Units in the copy.
+    pub total: u64,
+    /// Units not yet won in the copy.
+    pub remaining: u64,
+}
+
 #[derive(Deserialize)]
 struct WinnersPage {
     winners: Vec<Winner>,
@@ -186,12 +198,45 @@ impl AdminClient {
         parse("get order", 200, response)
     }
 
+    /// `DELETE /v1/admin/shadow/campaigns/{id}`: a fresh rehearsal.
+    pub(crate) async fn reset_shadow(&mut self, id: &str) -> Result<(), AdminError> {
+        let path = format!("/v1/admin/shadow/campaigns/{id}");
+        let response = self.call(Method::DELETE, &path, None).await?;
+        expect_status("reset shadow copy", 204, &response)
+    }
+
+    /// `GET /v1/admin/shadow/campaigns/{id}`; `None` when the campaign has no shadow copy
+    /// (404: no shadow grab reached it).
+    pub(crate) async fn shadow(&mut self, id: &str) -> Result<Option<ShadowView>, AdminError> {
+        let path = format!("/v1/admin/shadow/campaigns/{id}");
+        let response = self.call(Method::GET, &path, None).await?;
+        if response.status.as_u16() == 404 {
+            return Ok(None);
+        }
+        parse("get shadow copy", 200, response).map(Some)
+    }
+
+    /// Every winner of the shadow copy (none when there is no copy).
+    pub(crate) async fn all_shadow_winners(&mut self, id: &str) -> Result<Vec<Winner>, AdminError> {
+        if self.shadow(id).await?.is_none() {
+            return Ok(Vec::new());
+        }
+        self.all_winners_at(&format!("/v1/admin/shadow/campaigns/{id}/winners"))
+            .await
+    }
+
     /// Every winner, paging until `next` is null.
     pub(crate) async fn all_winners(&mut self, id: &str) -> Result<Vec<Winner>, AdminError> {
+        self.all_winners_at(&format!("/v1/campaigns/{id}/winners"))
+            .await
+    }
+
+    /// Every row of the winners list at `list`, paging until `next` is null.
+    async fn all_winners_at(&mut self, list: &str) -> Result<Vec<Winner>, AdminError> {
         let mut winners = Vec::new();
         let mut cursor: Option<String> = None;
         for _page in 0..MAX_WINNER_PAGES {
-            let mut path = format!("/v1/campaigns/{id}/winners?limit={WINNERS_PAGE_LIMIT}");
+            let mut path = format!("{list}?limit={WINNERS_PAGE_LIMIT}");
             if let Some(after) = &cursor {
                 path.push_str("&after=");
                 path.push_str(&percent_encode(after));
@@ -213,11 +258,7 @@ impl AdminClient {
     }
 }
 
-fn parse<T: serde::de::DeserializeOwned>(
-    what: &'static str,
-    expected: u16,
-    response: Response,
-) -> Result<T, AdminError> {
+fn expect_status(what: &'static str, expected: u16, response: &Response) -> Result<(), AdminError> {
     if response.status.as_u16() != expected {
         return Err(AdminError::Status {
             what,
@@ -225,6 +266,15 @@ fn parse<T: serde::de::DeserializeOwned>(
             body: String::from_utf8_lossy(&response.body).into_owned(),
         });
     }
+    Ok(())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(
+    what: &'static str,
+    expected: u16,
+    response: Response,
+) -> Result<T, AdminError> {
+    expect_status(what, expected, &response)?;
     serde_json::from_slice(&response.body).map_err(|source| AdminError::Json { what, source })
 }
 

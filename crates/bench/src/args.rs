@@ -128,6 +128,14 @@ pub struct BenchArgs {
     /// to settle and audit the payments (`payments_settled`, `paid_amounts`).
     #[arg(long, conflicts_with = "raw_path")]
     pub pay: bool,
+
+    /// REHEARSAL: every user carries a shadow token (`s1.`), so every grab is decided against
+    /// the campaign's shadow copy and nothing is sold. The copy is reset first (a fresh
+    /// rehearsal); the audit checks the copy (stock, per-user limit, every win listed) and
+    /// that the real campaign's remaining stock and winners did not change (so nobody else
+    /// should grab it for real during the run).
+    #[arg(long, conflicts_with_all = ["raw_path", "pay"])]
+    pub shadow: bool,
     /// With --pay: how long paid orders get to leave `pending_payment`/`paying` after the last
     /// pay answer, seconds (1..=120).
     #[arg(long, default_value_t = 15)]
@@ -226,6 +234,20 @@ impl BenchArgs {
         if self.pay && self.raw_path.is_some() {
             return fail("--pay", "raw mode has no orders to pay".into());
         }
+        if self.shadow && self.target.is_some() && self.campaign.is_none() {
+            return fail(
+                "--campaign",
+                "a rehearsal against a live server rehearses an existing campaign: give \
+                 --campaign ID (creating one would open a real sale)"
+                    .into(),
+            );
+        }
+        if self.shadow && (self.pay || self.raw_path.is_some()) {
+            return fail(
+                "--shadow",
+                "a rehearsal pays nothing and needs a campaign (no --pay, no --raw-path)".into(),
+            );
+        }
         if self.campaign.is_none() && self.raw_path.is_none() {
             self.validate_new_campaign()?;
         }
@@ -275,123 +297,4 @@ pub struct ArgsError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn valid() -> BenchArgs {
-        let mut args = BenchArgs::for_target("http://127.0.0.1:1");
-        args.token_secret = Some("t".into());
-        args.admin_key = Some("a".into());
-        args
-    }
-
-    #[test]
-    fn flags_parse_as_documented() {
-        use clap::CommandFactory;
-        DefaultsOnly::command().debug_assert();
-        let args = DefaultsOnly::try_parse_from([
-            "bench",
-            "--spawn",
-            "--server-arg=--durability",
-            "--server-arg",
-            "os",
-            "--kind",
-            "red-packet",
-            "--rate",
-            "5000",
-            "--duration",
-            "10",
-            "--botnet-users",
-            "10",
-        ])
-        .unwrap()
-        .args;
-        assert_eq!(args.server_args, ["--durability", "os"]);
-        assert_eq!(args.kind, CampaignKind::RedPacket);
-        assert_eq!(args.rate, Some(5_000));
-        assert_eq!(args.duration_secs, 10);
-        assert!(
-            DefaultsOnly::try_parse_from(["bench"]).is_err(),
-            "needs --target or --spawn"
-        );
-        assert!(
-            DefaultsOnly::try_parse_from(["bench", "--spawn", "--target", "http://x:1"]).is_err()
-        );
-        let paying =
-            DefaultsOnly::try_parse_from(["bench", "--spawn", "--pay", "--pay-settle-secs", "30"])
-                .unwrap()
-                .args;
-        assert!(paying.pay);
-        assert_eq!(paying.pay_settle_secs, 30);
-    }
-
-    #[test]
-    fn defaults_are_the_seed_scenario() {
-        let args = valid();
-        assert_eq!(args.users, 100_000);
-        assert_eq!(args.stock, 3_000);
-        assert_eq!(args.connections, 256);
-        assert!(args.duration_secs <= 60);
-        assert!(
-            !args.pay,
-            "paying is opt-in, so existing comparisons are unchanged"
-        );
-        assert_eq!(args.pay_settle_secs, 15);
-        assert_eq!(args.validate(), Ok(()));
-    }
-
-    #[test]
-    fn rejects_named_bad_fields() {
-        let mut args = valid();
-        args.duration_secs = MAX_DURATION_SECS + 1;
-        assert_eq!(args.validate().unwrap_err().flag, "--duration");
-
-        let mut args = valid();
-        args.scripts = args.users;
-        args.botnet_users = 1;
-        assert_eq!(
-            args.validate().unwrap_err().flag,
-            "--scripts/--botnet-users"
-        );
-
-        let mut args = valid();
-        args.clicker_ips = MAX_BOTNET_IPS + 1;
-        assert_eq!(args.validate().unwrap_err().flag, "--clicker-ips");
-
-        let mut args = valid();
-        args.kind = CampaignKind::RedPacket;
-        args.total_cents = args.stock - 1;
-        assert_eq!(args.validate().unwrap_err().flag, "--total-cents");
-
-        let mut args = valid();
-        args.pay = true;
-        args.kind = CampaignKind::RedPacket;
-        assert_eq!(args.validate().unwrap_err().flag, "--pay");
-
-        let mut args = valid();
-        args.pay_settle_secs = MAX_PAY_SETTLE_SECS + 1;
-        assert_eq!(args.validate().unwrap_err().flag, "--pay-settle-secs");
-
-        let mut args = valid();
-        args.admin_key = None;
-        assert_eq!(
-            args.validate().unwrap_err().flag,
-            "--token-secret/--admin-key"
-        );
-    }
-
-    #[test]
-    fn raw_mode_needs_no_keys_and_a_rooted_path() {
-        let mut args = BenchArgs::for_target("http://127.0.0.1:1");
-        args.token_secret = None;
-        args.admin_key = None;
-        args.raw_path = Some("/v1/campaigns/x/grab".into());
-        assert_eq!(args.validate(), Ok(()));
-        args.raw_path = Some("v1".into());
-        assert_eq!(args.validate().unwrap_err().flag, "--raw-path");
-        assert!(
-            DefaultsOnly::try_parse_from(["bench", "--spawn", "--raw-path", "/x"]).is_err(),
-            "raw mode drives an existing target"
-        );
-    }
-}
+mod tests;

@@ -13,7 +13,7 @@ use crate::recorder::Recorder;
 use crate::schedule::{OpenLoopSchedule, latency_since};
 use crate::shard::{Sources, UserSeed, shard_users_from};
 use crate::shared_recorder::SharedRecorder;
-use crate::token::mint_token;
+use crate::token::{TokenKind, mint_token_of};
 use http::Method;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -41,6 +41,8 @@ pub(crate) struct LoadPlan {
     pub raw: bool,
     /// Token secret.
     pub token_secret: Arc<[u8]>,
+    /// Real tokens, or shadow ones (`--shadow`: a rehearsal).
+    pub token_kind: TokenKind,
     /// Expiry written into every token.
     pub token_expires_unix: u64,
     /// Prefix of every user id of this run (distinguishes runs on a shared campaign).
@@ -318,7 +320,8 @@ async fn run_worker(
 
 async fn grab(shared: &Shared, connection: &mut Connection, user: &VirtualUser) -> GrabResult {
     let plan = &shared.plan;
-    let token = mint_token(
+    let token = mint_token_of(
+        plan.token_kind,
         &plan.token_secret,
         &user.observation.user_id,
         plan.token_expires_unix,
@@ -346,7 +349,8 @@ async fn grab(shared: &Shared, connection: &mut Connection, user: &VirtualUser) 
 async fn raw_grab(shared: &Shared, raw: &mut RawConnection, user: &mut VirtualUser) -> GrabResult {
     let plan = &shared.plan;
     let token = user.token.get_or_insert_with(|| {
-        mint_token(
+        mint_token_of(
+            plan.token_kind,
             &plan.token_secret,
             &user.observation.user_id,
             plan.token_expires_unix,

@@ -19,6 +19,9 @@
 //!   told they won is paid (`POST /v1/orders/{id}/pay {}`), the bench waits up to
 //!   `--pay-settle-secs` for the orders to settle and reads paid orders back; the steps are in
 //!   `payments.rs`, the checks in [`audit::payments`].
+//! - **Rehearsal** (`--shadow`): every user carries a shadow token, so nothing is sold; the
+//!   audit reads the campaign's shadow copy and checks the real campaign did not move
+//!   (`rehearsal.rs`).
 //! - **Audit**: see [`audit`] for the exact definitions. With `--campaign` it
 //!   assumes nobody else grabs from that campaign during the run.
 
@@ -40,6 +43,7 @@ mod population;
 mod progress;
 mod raw_connection;
 mod recorder;
+mod rehearsal;
 mod report;
 mod schedule;
 mod shard;
@@ -55,7 +59,7 @@ pub use outcome::Outcome;
 pub use payment_report::PaymentReport;
 pub use population::{Mix, Population};
 pub use report::{GroupReport, Report, RunInfo, SecondReport};
-pub use token::mint_token;
+pub use token::{TokenKind, mint_token, mint_token_of};
 
 use admin::AdminClient;
 use anyhow::{Context, bail};
@@ -215,6 +219,12 @@ async fn bench(
         );
     }
 
+    let rehearsal = if args.shadow {
+        Some(rehearsal::start(&mut admin, &before).await?)
+    } else {
+        None
+    };
+
     let token_secret: Arc<[u8]> = Arc::from(token_secret.into_bytes());
     let path = format!("/v1/campaigns/{campaign_id}/grab");
     let plan = load_plan(
@@ -225,11 +235,23 @@ async fn bench(
         token_secret.clone(),
         clock.as_ref(),
     );
-    let run_info = run_info(&plan, campaign_id.clone());
+    let shown_id = if args.shadow {
+        format!("{campaign_id} (rehearsal: its shadow copy)")
+    } else {
+        campaign_id.clone()
+    };
+    let run_info = run_info(&plan, shown_id);
     let load = drive_with_progress(args, plan, clock.clone()).await;
 
-    let after = admin.campaign(&campaign_id).await?;
-    let winners = admin.all_winners(&campaign_id).await?;
+    let (before, after, winners, real) = match rehearsal {
+        Some(started) => rehearsal::finish(&mut admin, started).await?.into_parts(),
+        None => (
+            before,
+            admin.campaign(&campaign_id).await?,
+            admin.all_winners(&campaign_id).await?,
+            None,
+        ),
+    };
     let (payment_report, payment_input) = if pay {
         let plan = PayPlan {
             server,
@@ -257,6 +279,7 @@ async fn bench(
         per_user_limit,
         red_packet,
         payments: payment_input,
+        real,
     });
     let mut report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
     report.payments = payment_report;
@@ -283,6 +306,11 @@ fn load_plan(
         path,
         raw: false,
         token_secret,
+        token_kind: if args.shadow {
+            TokenKind::Shadow
+        } else {
+            TokenKind::Real
+        },
         token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
         user_prefix: run_user_prefix("bench"),
         mix,

@@ -84,6 +84,7 @@ impl Config {
                 min_bytes_per_sec: self.body_read_min_bytes_per_sec,
             },
             access_log_every: self.access_log_every,
+            rng_seed: (self.rng_seed != 0).then_some(self.rng_seed),
         }
     }
 

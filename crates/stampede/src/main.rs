@@ -38,6 +38,10 @@ enum Command {
         /// 30 days: a longer-lived token would be refused).
         #[arg(long, default_value_t = 3600)]
         ttl: u64,
+        /// Mint a shadow token (`s1.`): its grabs rehearse, decided against the campaign's
+        /// shadow copy; it touches no real stock, order, payment or winner.
+        #[arg(long)]
+        shadow: bool,
         #[command(flatten)]
         config: ConfigArgs,
     },
@@ -62,7 +66,12 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Token { user, ttl, config } => token(&user, ttl, config),
+        Command::Token {
+            user,
+            ttl,
+            shadow,
+            config,
+        } => token(&user, ttl, shadow, config),
         Command::Bench(args) => bench(*args),
         Command::Reconcile(args) => reconcile::run(args),
         Command::Baseline {
@@ -107,7 +116,7 @@ fn serve(args: ConfigArgs) -> ExitCode {
     }
 }
 
-fn token(user: &str, ttl: u64, args: ConfigArgs) -> ExitCode {
+fn token(user: &str, ttl: u64, shadow: bool, args: ConfigArgs) -> ExitCode {
     if let Err(e) = stampede_core::UserId::validate(user) {
         return fail(format!("--user: {e}"));
     }
@@ -127,10 +136,12 @@ fn token(user: &str, ttl: u64, args: ConfigArgs) -> ExitCode {
         Err(e) => return fail(format!("{e:#}")),
     };
     let expires = stampede_engine::Clock::now(&stampede_engine::SystemClock::new()).0 / 1000 + ttl;
-    println!(
-        "{}",
-        stampede_api::mint_token(secret.as_bytes(), user, expires)
-    );
+    let mint = if shadow {
+        stampede_api::auth::mint_shadow_token
+    } else {
+        stampede_api::mint_token
+    };
+    println!("{}", mint(secret.as_bytes(), user, expires));
     ExitCode::SUCCESS
 }
 

@@ -111,3 +111,76 @@ fn assert_all_checks_passed(report: &serde_json::Value) {
         "stock left unsold: {summary}"
     );
 }
+
+/// `stampede bench --shadow --target URL --campaign ID` rehearses a live campaign that has
+/// already sold a few items for real: the audit passes on the shadow copy (sold out to the
+/// bench's users, within the per-user limit), and the real campaign keeps its stock and its
+/// real winners.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehearsal_against_a_live_server_sells_nothing() {
+    const STOCK: u64 = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let server = support::Server::start(dir.path(), &[]).await;
+    let client = reqwest::Client::new();
+    let campaign = support::create_seckill(&client, &server.base, STOCK).await;
+    for user in ["early-1", "early-2", "early-3"] {
+        let won = support::send_json(
+            client
+                .post(format!("{}/v1/campaigns/{campaign}/grab", server.base))
+                .header("authorization", format!("Bearer {}", support::token(user))),
+        )
+        .await;
+        assert_eq!(won["outcome"], "won", "{won}");
+    }
+    let real_winners = support::winners(&client, &server.base, &campaign).await;
+
+    let reports = tempfile::tempdir().unwrap();
+    let json = reports.path().join("report.json");
+    let stdout = bench_succeeds(
+        Command::new(binary())
+            .args(["bench", "--shadow", "--quiet", "--target", &server.base])
+            .args(["--campaign", &campaign])
+            .args(["--users", "2000", "--scripts", "5", "--botnet-users", "200"])
+            .args(["--botnet-ips", "20", "--connections", "16"])
+            .args(["--duration", "10", "--max-requests", "20000"])
+            .env("STAMPEDE_TOKEN_SECRET", support::TOKEN_SECRET)
+            .env("STAMPEDE_ADMIN_KEY", support::ADMIN_KEY)
+            .arg("--json")
+            .arg(&json),
+    );
+    assert!(stdout.contains("audit: PASSED"), "{stdout}");
+    assert!(stdout.contains("[ok] real_untouched"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_all_checks_passed(&report);
+    let summary = &report["audit"]["summary"];
+    assert_eq!(summary["total"], STOCK, "{summary}");
+    assert_eq!(
+        summary["available_before"], STOCK,
+        "the copy starts whole: {summary}"
+    );
+    assert_eq!(summary["remaining_after"], 0, "{summary}");
+
+    // Nothing was sold for real; the shadow copy holds the rehearsal's orders.
+    let real =
+        support::send_json(client.get(format!("{}/v1/campaigns/{campaign}", server.base))).await;
+    assert_eq!(real["remaining"], STOCK - 3, "{real}");
+    assert_eq!(
+        support::winners(&client, &server.base, &campaign).await,
+        real_winners
+    );
+    let copy = support::send_json(
+        client
+            .get(format!(
+                "{}/v1/admin/shadow/campaigns/{campaign}",
+                server.base
+            ))
+            .header("authorization", support::admin()),
+    )
+    .await;
+    assert_eq!(
+        (copy["remaining"].as_u64(), copy["winners"].as_u64()),
+        (Some(0), Some(STOCK))
+    );
+    server.kill();
+}

@@ -165,20 +165,7 @@ fn invalid_config_exits_before_binding_and_names_the_field() {
 async fn token_command_signs_with_the_server_secret() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &[]).await;
-    // `token` reads the secret the same way `serve` does (here: the environment).
-    let out = Command::new(binary())
-        .args(["token", "--user", "alice", "--ttl", "60"])
-        .env("STAMPEDE_TOKEN_SECRET", support::TOKEN_SECRET)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let printed = token_from_cli(dir.path(), &[]);
     assert!(printed.starts_with("v1.alice."));
     let client = reqwest::Client::new();
     let order = client
@@ -214,6 +201,54 @@ async fn token_command_signs_with_the_server_secret() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_command_mints_a_shadow_token_for_grabs_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[]).await;
+    let printed = token_from_cli(dir.path(), &["--shadow"]);
+    assert!(printed.starts_with("s1.alice."), "{printed}");
+    let client = reqwest::Client::new();
+    let campaign = support::create_seckill(&client, &server.base, 1).await;
+    let grab = |authorization: String| {
+        client
+            .post(format!("{}/v1/campaigns/{campaign}/grab", server.base))
+            .header("authorization", authorization)
+    };
+    let rehearsed = support::send_json(grab(format!("Bearer {printed}"))).await;
+    assert_eq!(rehearsed["outcome"], "won", "{rehearsed}");
+    // The one real item is still there for a real buyer.
+    let real = support::send_json(grab(format!("Bearer {}", token("bob")))).await;
+    assert_eq!(real["outcome"], "won", "{real}");
+    // A shadow token reads no order.
+    let order = rehearsed["order_id"].as_str().unwrap();
+    let read = client
+        .get(format!("{}/v1/orders/{order}", server.base))
+        .header("authorization", format!("Bearer {printed}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(read.status(), 401);
+}
+
+/// `stampede token --user alice --ttl 60` plus `extra`, reading the secret the same way `serve`
+/// does (here: the environment); the token printed.
+fn token_from_cli(data_dir: &std::path::Path, extra: &[&str]) -> String {
+    let out = Command::new(binary())
+        .args(["token", "--user", "alice", "--ttl", "60"])
+        .args(extra)
+        .env("STAMPEDE_TOKEN_SECRET", support::TOKEN_SECRET)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 #[test]

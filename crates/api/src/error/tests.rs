@@ -50,10 +50,11 @@ fn every_lists_each_variant() {
             AppError::QueueTimeout { .. } => 21,
             AppError::RuleLimited { .. } => 22,
             AppError::Unavailable(_) => 23,
+            AppError::ShadowFull(_) => 24,
         }
     }
     let numbers: Vec<usize> = AppError::EVERY.iter().map(number).collect();
-    assert_eq!(numbers, (0..24).collect::<Vec<_>>());
+    assert_eq!(numbers, (0..25).collect::<Vec<_>>());
 }
 
 #[test]

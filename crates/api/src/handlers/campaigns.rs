@@ -163,6 +163,28 @@ pub async fn winners(
     if !state.defence.switches.is_on(Switch::Winners) {
         return Err(AppError::SwitchedOff(Switch::Winners.name()));
     }
+    let (start, limit) = page_bounds(query)?;
+    let (page, next) = state
+        .engine
+        .winners_page(id, start, limit)
+        .await?
+        .ok_or(AppError::CAMPAIGN_NOT_FOUND)?;
+    Ok(winners_json(&page, next))
+}
+
+/// A winners page as answered.
+pub(crate) fn winners_json(page: &[stampede_core::Order], next: Option<usize>) -> Response {
+    let body = WinnersJson {
+        winners: page.iter().map(WinnerJson::from).collect(),
+        next: next.map(|n| n.to_string()),
+    };
+    respond(StatusCode::OK, &body)
+}
+
+/// A winners query's first entry and page size (`after`, `limit`), checked.
+pub(crate) fn page_bounds(
+    query: Result<Query<WinnersQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<(usize, usize), AppError> {
     let Query(query) =
         query.map_err(|e| AppError::BadRequest(format!("query: {}", e.body_text())))?;
     let start = match query.after.as_deref() {
@@ -182,16 +204,7 @@ pub async fn winners(
             }
         },
     };
-    let (page, next) = state
-        .engine
-        .winners_page(id, start, limit)
-        .await?
-        .ok_or(AppError::CAMPAIGN_NOT_FOUND)?;
-    let body = WinnersJson {
-        winners: page.iter().map(WinnerJson::from).collect(),
-        next: next.map(|n| n.to_string()),
-    };
-    Ok(respond(StatusCode::OK, &body))
+    Ok((start, limit))
 }
 
 #[cfg(test)]

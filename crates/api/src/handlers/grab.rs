@@ -6,6 +6,8 @@
 //!    blocklist → 403 `blocked`, then the rules known before authentication (global, route,
 //!    ip, campaign) → 429/503 — a flood is refused before any HMAC is computed;
 //! 3. the token (HMAC, no allocation) → 401, then the user against the blocklist → 403;
+//!    a shadow token's grab is then decided against the campaign's shadow copy
+//!    ([`crate::handlers::shadow`]) and goes no further here;
 //! 4. `Idempotency-Key`, when the header is present: a replay of the key's first answer, or
 //!    else steps 5 to 8 on a task that outlives the client ([`keyed_grab`]);
 //! 5. the engine's fast path from the published read side: unknown campaign, not started,
@@ -32,10 +34,11 @@ use stampede_admission::switches::Switch;
 use stampede_core::{CampaignId, GrabOutcome, UnixMillis, UserRef};
 use stampede_engine::{EngineError, GrabReply, LateGrab, stopwatch};
 
+use crate::auth::Traffic;
 use crate::dto::GrabJson;
 use crate::error::AppError;
-use crate::handlers::keyed_grab;
 use crate::handlers::path::{CampaignIdPath, Peer};
+use crate::handlers::{keyed_grab, shadow};
 use crate::idempotency::validate_key;
 use crate::json::respond;
 use crate::state::AppState;
@@ -147,10 +150,31 @@ pub async fn grab(
     answer.into_response()
 }
 
+/// What an answered grab is counted as: its code, in the real or the shadow family. A grab
+/// refused before its token is read (switch, blocklist, rules, a bad token) counts as real:
+/// nothing told it apart yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counted {
+    /// The answer's code (an outcome or an error code).
+    pub code: &'static str,
+    /// Whose traffic it was.
+    pub traffic: Traffic,
+}
+
+impl Counted {
+    /// A real grab's answer.
+    pub const fn real(code: &'static str) -> Self {
+        Self {
+            code,
+            traffic: Traffic::Real,
+        }
+    }
+}
+
 /// Counts an answered grab (by code, latency) and samples it into the access log.
-pub fn record(state: &AppState, code: &'static str, status: StatusCode, took: Duration) {
-    state.grab_metrics.count(code);
-    state.grab_metrics.latency.record(took.as_secs_f64());
+pub fn record(state: &AppState, counted: Counted, status: StatusCode, took: Duration) {
+    state.grab_metrics.count(counted.traffic, counted.code);
+    (state.grab_metrics).record_latency(counted.traffic, took.as_secs_f64());
     state
         .access_log
         .record("POST", "/v1/campaigns/{id}/grab", status.as_u16(), took);
@@ -165,7 +189,7 @@ pub async fn answer_grab(
     headers: GrabHeaders<'_>,
     peer: Option<SocketAddr>,
     now: UnixMillis,
-) -> (&'static str, GrabAnswer) {
+) -> (Counted, GrabAnswer) {
     let defence = &state.defence;
     let now_ms = now.0;
     if let Err(e) = defence.require_on(Switch::Grab) {
@@ -180,14 +204,18 @@ pub async fn answer_grab(
         Ok(admitted) => admitted,
         Err(e) => return refused(e),
     };
-    let user = match crate::auth::Auth::bearer(headers.authorization)
-        .and_then(|token| state.auth.verify_user(token, now_ms / 1000))
+    let (user, traffic) = match crate::auth::Auth::bearer(headers.authorization)
+        .and_then(|token| state.auth.verify_token(token, now_ms / 1000))
     {
-        Ok(user) => user,
+        Ok(checked) => checked,
         Err(e) => return refused(AppError::Unauthorized(auth_message(e))),
     };
     if let Err(e) = defence.check_user(user.as_str(), now_ms) {
-        return refused(e);
+        let (code, answer) = refused(e);
+        return (Counted { traffic, ..code }, answer);
+    }
+    if traffic == Traffic::Shadow {
+        return shadow::answer_grab(state, campaign, user, headers.idempotency_key, now);
     }
     let keys = RequestKeys {
         user: Some(user.as_str()),
@@ -201,11 +229,11 @@ pub async fn answer_grab(
         Err(message) => return refused(AppError::BadRequest(message)),
     };
     let (code, response) = keyed_grab::first_decision(state, campaign, user, key, &keys, now).await;
-    (code, GrabAnswer::Ready(response))
+    (Counted::real(code), GrabAnswer::Ready(response))
 }
 
-fn refused(error: AppError) -> (&'static str, GrabAnswer) {
-    (error.code(), GrabAnswer::Refused(error))
+fn refused(error: AppError) -> (Counted, GrabAnswer) {
+    (Counted::real(error.code()), GrabAnswer::Refused(error))
 }
 
 /// What deciding a grab came to, before it is put in a response.
@@ -270,9 +298,9 @@ async fn answer(
     user: UserRef<'_>,
     keys: &RequestKeys<'_>,
     now: UnixMillis,
-) -> (&'static str, GrabAnswer) {
+) -> (Counted, GrabAnswer) {
     match decide_grab(state, campaign, user, keys, now, false).await {
-        Decided::Outcome(outcome) => (outcome.code(), GrabAnswer::Outcome(outcome)),
+        Decided::Outcome(outcome) => (Counted::real(outcome.code()), GrabAnswer::Outcome(outcome)),
         Decided::Refused(e) => refused(e),
         // Not asked for; answered as the plain grab would be, the late outcome given up.
         Decided::Late { answer, .. } => refused(AppError::from(answer)),
@@ -327,5 +355,6 @@ pub fn auth_message(e: crate::auth::AuthError) -> &'static str {
         ExpiryTooFar => "token expiry too far ahead (longer than max_token_ttl_secs)",
         Forged => "token signature invalid",
         NotAdmin => "admin key required",
+        ShadowOnly => "a shadow token is accepted on grabs only (a rehearsal never touches orders)",
     }
 }

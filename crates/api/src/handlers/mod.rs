@@ -10,3 +10,4 @@ pub mod ops;
 pub mod orders;
 pub mod path;
 pub mod payments;
+pub mod shadow;

@@ -212,6 +212,15 @@ impl TestServer {
         ))
     }
 
+    /// `Authorization` value of `user`'s shadow token (a rehearsal's), valid for an hour.
+    pub(crate) fn shadow_token(&self, user: &str) -> String {
+        bearer(&stampede_api::auth::mint_shadow_token(
+            TOKEN_SECRET.as_bytes(),
+            user,
+            self.state.now_unix_secs() + 3600,
+        ))
+    }
+
     /// A request builder for `method path`.
     pub(crate) fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.client.request(method, self.url(path))

@@ -27,6 +27,10 @@
 //! 8. `red_packet_split` (red packets): every amount ≥ min_cents (≥ 1), the sum never exceeds
 //!    total_cents, and equals it exactly once sold out.
 //! 9. `payments_settled` and 10. `paid_amounts` (only with `--pay`): see [`payments`].
+//!
+//! In a rehearsal (`--shadow`) checks 1 to 8 read the campaign's shadow copy (reset before
+//! the run, so it starts with the whole stock and no winner) in place of the campaign, and
+//! 11. `real_untouched` checks the real campaign: see [`rehearsal`].
 
 use crate::admin::{CampaignView, Winner};
 use serde::Serialize;
@@ -35,11 +39,13 @@ use std::fmt::Write as _;
 
 mod checks;
 pub mod payments;
+pub mod rehearsal;
 use checks::{
     check_conservation, check_no_early_sold_out, check_no_lost_win, check_per_user_limit,
     check_red_packet, check_winner_count, check_winners_attempted,
 };
 pub use payments::{OrderRead, PaymentsInput};
+pub use rehearsal::RealSide;
 
 /// Violations listed per check; the rest are counted (a broken server can produce millions).
 pub const MAX_LISTED_VIOLATIONS: usize = 20;
@@ -94,6 +100,9 @@ pub struct AuditInput {
     pub red_packet: Option<RedPacketTerms>,
     /// Set when the run paid its orders (`--pay`).
     pub payments: Option<PaymentsInput>,
+    /// Set in a rehearsal (`--shadow`): the real campaign around the run, while `before`,
+    /// `after` and `winners` are the shadow copy's.
+    pub real: Option<RealSide>,
 }
 
 /// One check's result.
@@ -294,6 +303,9 @@ pub fn audit(input: &AuditInput) -> Audit {
     if let Some(paid) = &input.payments {
         checks.push(payments::check_payments_settled(paid));
         checks.push(payments::check_paid_amounts(paid));
+    }
+    if let Some(real) = &input.real {
+        checks.push(rehearsal::check_real_untouched(real));
     }
     Audit { summary, checks }
 }

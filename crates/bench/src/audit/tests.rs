@@ -56,6 +56,7 @@ fn sold_out_input() -> AuditInput {
         per_user_limit: 1,
         red_packet: None,
         payments: None,
+        real: None,
     }
 }
 

@@ -259,6 +259,23 @@ pub(crate) fn admin() -> String {
     format!("Bearer {ADMIN_KEY}")
 }
 
+/// Creates an active seckill campaign of `stock` items at 9.90 (limit 1) as the admin; its id.
+pub(crate) async fn create_seckill(client: &reqwest::Client, base: &str, stock: u64) -> String {
+    let created = send_json(
+        client
+            .post(format!("{base}/v1/campaigns"))
+            .header("authorization", admin())
+            .json(&serde_json::json!({
+                "kind": "seckill", "name": "test sale", "stock": stock, "price_cents": 990
+            })),
+    )
+    .await;
+    created["id"]
+        .as_str()
+        .expect("a created campaign")
+        .to_owned()
+}
+
 /// Every winner of a campaign, paging to the end: (user_id, order_id).
 pub(crate) async fn winners(
     client: &reqwest::Client,

@@ -230,6 +230,7 @@ fn the_audit_runs_the_payment_checks_only_with_pay() {
         per_user_limit: 1,
         red_packet: None,
         payments: None,
+        real: None,
     };
     let names = |input: &AuditInput| -> Vec<&'static str> {
         audit(input).checks.iter().map(|check| check.name).collect()
