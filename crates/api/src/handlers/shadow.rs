@@ -68,13 +68,20 @@ pub(crate) fn answer_grab(
 }
 
 /// `GET /v1/admin/shadow/campaigns/{id}` answer.
-#[derive(Debug, Serialize)]
-struct ShadowJson {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub(crate) struct ShadowJson {
+    /// The real campaign this copy rehearses.
     campaign_id: String,
+    /// The copy's status (`scheduled`, `active`, `sold_out`, `ended`).
     status: &'static str,
+    /// Its stock (the real campaign's, whole).
     total: u64,
+    /// Left in the copy.
     remaining: u64,
+    /// Shadow orders in the copy.
     winners: usize,
+    /// When the copy was made (the rehearsal's first grab), RFC 3339.
+    #[schema(format = DateTime)]
     started_at: String,
 }
 
@@ -93,6 +100,15 @@ const NO_REHEARSAL: AppError = AppError::NotFound(
 );
 
 /// The shadow copy's stock and winner count (admin).
+#[utoipa::path(
+    get,
+    path = "/v1/admin/shadow/campaigns/{id}",
+    operation_id = "show_shadow",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(crate::handlers::path::CampaignIdParam),
+    responses((status = 200, description = "The shadow copy", body = ShadowJson)),
+)]
 pub async fn show(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -115,6 +131,15 @@ pub async fn show(
 }
 
 /// The shadow copy's orders in win order (admin): what a rehearsal's audit reads.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/shadow/campaigns/{id}/winners",
+    operation_id = "shadow_winners",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(crate::handlers::path::CampaignIdParam, WinnersQuery),
+    responses((status = 200, description = "One page of the copy's winners", body = crate::dto::WinnersJson)),
+)]
 pub async fn winners(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -131,6 +156,15 @@ pub async fn winners(
 }
 
 /// Drops the shadow copy (admin): the next shadow grab starts a fresh rehearsal.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/shadow/campaigns/{id}",
+    operation_id = "reset_shadow",
+    tag = "admin",
+    security(("admin_key" = [])),
+    params(crate::handlers::path::CampaignIdParam),
+    responses((status = 204, description = "Dropped (or there was none)")),
+)]
 pub async fn reset(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,

@@ -16,7 +16,9 @@ use utoipa::OpenApi;
 
 use crate::error::AppError;
 
-use crate::handlers::{admin, campaigns, dashboard, grab, money_admin, ops, orders, payments};
+use crate::handlers::{
+    admin, campaigns, dashboard, grab, money_admin, ops, orders, payments, shadow,
+};
 
 pub use refusals::{CONNECTION_REFUSAL_CODE, refusals_of};
 
@@ -53,6 +55,9 @@ pub use refusals::{CONNECTION_REFUSAL_CODE, refusals_of};
         dashboard::page,
         dashboard::script,
         dashboard::style,
+        shadow::show,
+        shadow::winners,
+        shadow::reset,
         openapi_json,
     ),
     components(schemas(crate::error::ErrorJson))

@@ -200,6 +200,22 @@ fn errors_of(operation_id: &str) -> Option<Vec<AppError>> {
             vec![AppError::NotFound("switch_not_found", "")],
         ]
         .concat(),
+        "show_shadow" | "shadow_winners" => [
+            admin(),
+            path_segments(),
+            vec![
+                AppError::BadRequest(String::new()),
+                AppError::NotFound("not_found", ""),
+            ],
+        ]
+        .concat(),
+        // 204 whether or not there was a copy.
+        "reset_shadow" => [
+            admin(),
+            path_segments(),
+            vec![AppError::BadRequest(String::new())],
+        ]
+        .concat(),
         "last_reconciliation" => [admin(), vec![AppError::NotFound("not_found", "")]].concat(),
         "run_reconciliation" => [admin(), vec![AppError::Unavailable(String::new())]].concat(),
         _ => return None,
