@@ -49,6 +49,7 @@ mod schedule;
 mod shard;
 mod shared_recorder;
 mod spawn;
+mod target;
 mod token;
 
 pub use admin::{CampaignView, OrderView, PaymentView, Winner};
@@ -76,6 +77,7 @@ use spawn::SpawnedServer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+use target::resolve_target;
 
 /// Tokens stay valid this long past the run's end, so none expires mid-run on a slow start.
 const TOKEN_VALIDITY_MARGIN_SECS: u64 = 3_600;
@@ -384,22 +386,6 @@ fn write_outputs(args: &BenchArgs, outcome: &BenchOutcome) -> anyhow::Result<()>
         std::fs::write(path, page).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
-}
-
-/// `http://host:port[/]` to a socket address.
-async fn resolve_target(target: &str) -> anyhow::Result<SocketAddr> {
-    let Some(rest) = target.strip_prefix("http://") else {
-        bail!("--target: {target:?} must start with http:// (no TLS support)");
-    };
-    let authority = rest.trim_end_matches('/');
-    if authority.contains('/') {
-        bail!("--target: {target:?} must be http://host:port with no path");
-    }
-    tokio::net::lookup_host(authority)
-        .await
-        .with_context(|| format!("--target: resolving {authority:?}"))?
-        .next()
-        .with_context(|| format!("--target: {authority:?} resolved to nothing"))
 }
 
 #[cfg(test)]
