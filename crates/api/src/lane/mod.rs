@@ -40,22 +40,25 @@ pub async fn answer(
 ) -> Instant {
     let started = stopwatch();
     let now = state.engine.now();
+    let (answer, finished) = match state.in_flight.try_acquire() {
+        // The router's in-flight layer answers before the handler (and counts no grab): so here.
+        None => (GrabAnswer::Refused(AppError::Overloaded), stopwatch()),
+        Some(_permit) => {
+            let headers = GrabHeaders {
+                authorization: head.authorization,
+                idempotency_key: head.idempotency_key,
+                forwarded_for: ForwardedFor::Lines(head.forwarded_lines()),
+            };
+            let (counted, answer) =
+                answer_grab(state, head.campaign, headers, Some(peer), now).await;
+            let finished = stopwatch();
+            record(state, counted, answer.status(), finished - started);
+            (answer, finished)
+        }
+    };
     let date = date.at(now);
-    // The router's in-flight layer answers before the handler (and counts no grab): so here.
-    let Some(_permit) = state.in_flight.try_acquire() else {
-        wire::write_answer(GrabAnswer::Refused(AppError::Overloaded), date, close, out).await;
-        return stopwatch();
-    };
-    let headers = GrabHeaders {
-        authorization: head.authorization,
-        idempotency_key: head.idempotency_key,
-        forwarded_for: ForwardedFor::Lines(head.forwarded_lines()),
-    };
-    let (code, answer) = answer_grab(state, head.campaign, headers, Some(peer), now).await;
-    let finished = stopwatch();
-    record(state, code, answer.status(), finished - started);
-    if let Some(answer) = wire::try_write(answer, date, close, out) {
-        wire::write_answer(answer, date, close, out).await;
+    if let Some(rest) = wire::try_write(answer, date, close, out) {
+        wire::write_rest(rest, date, close, out).await;
     }
     finished
 }

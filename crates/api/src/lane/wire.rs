@@ -42,24 +42,19 @@ impl DateCache {
     }
 }
 
-/// Appends `answer` to `out`; `close` adds `connection: close`.
-pub async fn write_answer(
-    answer: GrabAnswer,
-    date: &[u8; DATE_LEN],
-    close: bool,
-    out: &mut Vec<u8>,
-) {
-    if let Some(answer) = try_write(answer, date, close, out) {
-        let response = match answer {
-            GrabAnswer::Ready(response) => response,
-            other => other.into_response(),
-        };
-        write_response(response, date, close, out).await;
-    }
+/// Appends what [`try_write`] gave back (an answer whose body is a response to read: a keyed
+/// grab's, or a refusal with a message of its own) to `out`.
+pub async fn write_rest(rest: GrabAnswer, date: &[u8; DATE_LEN], close: bool, out: &mut Vec<u8>) {
+    let response = match rest {
+        GrabAnswer::Ready(response) => response,
+        other => other.into_response(),
+    };
+    write_response(response, date, close, out).await;
 }
 
-/// Appends `answer` to `out` when that needs no waiting (outcomes, and refusals with a
-/// pre-serialised body: every answer of the sold-out path); else gives it back.
+/// Appends `answer` to `out` (`close` adds `connection: close`) when that needs no waiting
+/// (outcomes, and refusals with a pre-serialised body: every answer of the sold-out path);
+/// else gives it back for [`write_rest`].
 pub fn try_write(
     answer: GrabAnswer,
     date: &[u8; DATE_LEN],

@@ -11,7 +11,9 @@ fn written(answer: GrabAnswer, close: bool) -> String {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    rt.block_on(write_answer(answer, &date, close, &mut out));
+    if let Some(rest) = try_write(answer, &date, close, &mut out) {
+        rt.block_on(write_rest(rest, &date, close, &mut out));
+    }
     String::from_utf8(out).unwrap()
 }
 
