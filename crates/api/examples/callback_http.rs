@@ -117,11 +117,11 @@ async fn main() -> anyhow::Result<()> {
         paid.iter().all(|b| b.contains("\"recorded\":\"paid\"")),
         "every callback paid"
     );
-    let records = state.engine.writer_counts().journal_records;
+    let records = state.shards.home().engine.writer_counts().journal_records;
     let (retry_secs, again) = run(&client, connections, callbacks, send).await;
     assert!(again.iter().all(|b| b.contains("\"recorded\":\"paid\"")));
     assert_eq!(
-        state.engine.writer_counts().journal_records,
+        state.shards.home().engine.writer_counts().journal_records,
         records,
         "a retry writes nothing"
     );
@@ -143,7 +143,7 @@ async fn main() -> anyhow::Result<()> {
         rate(retry_secs),
         grab_secs / retry_secs
     );
-    state.engine.shutdown();
+    state.shards.home().engine.shutdown();
     Ok(())
 }
 

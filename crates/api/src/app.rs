@@ -12,7 +12,7 @@ use stampede_admission::InFlightLimitLayer;
 use crate::body_read::ReadBodyLayer;
 use crate::error::AppError;
 use crate::handlers::{
-    admin, campaigns, dashboard, grab, money_admin, ops, orders, payments, shadow,
+    admin, campaigns, cluster, dashboard, grab, money_admin, ops, orders, payments, shadow,
 };
 use crate::json::MAX_BODY_BYTES;
 use crate::state::AppState;
@@ -45,6 +45,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             delete(admin::remove_entry),
         )
         .route("/v1/admin/channels", get(money_admin::channels))
+        .route("/v1/admin/cluster", get(cluster::cluster))
         .route(
             "/v1/admin/reconciliation",
             get(money_admin::last_reconciliation).post(money_admin::run_reconciliation),

@@ -43,10 +43,8 @@ pub fn render_live(state: &AppState, out: &mut String) {
 fn campaign_remaining(state: &AppState, out: &mut String) {
     let now = UnixMillis(state.now_ms());
     let mut live: Vec<_> = state
-        .engine
-        .campaign_ids()
+        .campaign_views()
         .into_iter()
-        .filter_map(|id| state.engine.campaign(id))
         .filter(|view| view.status(now) != CampaignStatus::Ended)
         .collect();
     live.sort_unstable_by_key(|view| std::cmp::Reverse((view.created_at, view.id)));

@@ -18,8 +18,12 @@ use crate::metrics::GrabMetrics;
 /// Everything handlers share.
 #[derive(Debug)]
 pub struct AppState {
-    /// The engine.
-    pub engine: Engine,
+    /// Every shard's engine and money services (one shard on a single node).
+    pub shards: crate::shards::ShardSet,
+    /// The node's clock (every engine's).
+    pub clock: NodeClock,
+    /// On a cluster node, the cluster as it sees it (set once the node has joined).
+    pub cluster: std::sync::OnceLock<Arc<dyn crate::cluster::ClusterStatus>>,
     /// Token and admin-key checks.
     pub auth: Auth,
     /// Blocklist, rules, switches, overload protection.
@@ -38,17 +42,21 @@ pub struct AppState {
     pub access_log: crate::access_log::AccessLog,
     /// Renders `/metrics`.
     pub prometheus: PrometheusHandle,
-    /// Red-packet claims (paid out by the simulated in-process provider).
-    pub claims: Claims,
     /// Verifies each payment channel's callback signatures (HMAC-SHA256 under that channel's
     /// own secret, keyed once).
     pub callback_signers: CallbackSigners,
-    /// The payments service: the channels, their router, recording what they report.
-    pub payments: Arc<Payments>,
-    /// Reconciliation of the journal against the channels (periodic job or admin request).
-    pub reconciler: Arc<Reconciler>,
     /// A recent rendered JSON of each campaign, served while `campaign_detail` is switched off.
     pub campaign_cache: papaya::HashMap<stampede_core::CampaignId, CachedCampaign>,
+}
+
+/// The clock every engine of the node decides on.
+#[derive(Clone)]
+pub struct NodeClock(pub Arc<dyn stampede_engine::Clock>);
+
+impl std::fmt::Debug for NodeClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NodeClock")
+    }
 }
 
 /// A campaign's rendered JSON, kept for the `campaign_detail` degrade switch.
@@ -96,20 +104,17 @@ impl AppState {
     /// callbacks by `callback_signers`.
     pub fn new(
         settings: HttpSettings,
-        services: Services,
+        shards: crate::shards::ShardSet,
         auth: Auth,
         defence: Defence,
         callback_signers: CallbackSigners,
         prometheus: PrometheusHandle,
     ) -> Arc<Self> {
-        let Services {
-            engine,
-            payments,
-            claims,
-            reconciler,
-        } = services;
+        let clock = NodeClock(shards.home().engine.clock());
         Arc::new(Self {
-            engine,
+            shards,
+            clock,
+            cluster: std::sync::OnceLock::new(),
             auth,
             defence,
             idempotency: IdempotencyStore::new(
@@ -122,21 +127,38 @@ impl AppState {
             grab_metrics: GrabMetrics::register(),
             access_log: crate::access_log::AccessLog::new(settings.access_log_every),
             prometheus,
-            claims,
             callback_signers,
-            payments,
-            reconciler,
             campaign_cache: papaya::HashMap::new(),
         })
     }
 
     /// Now, in Unix seconds (token expiry).
     pub fn now_unix_secs(&self) -> u64 {
-        self.engine.now().0 / 1000
+        self.clock.0.now().0 / 1000
+    }
+
+    /// Now, on the node's clock.
+    pub fn now(&self) -> stampede_core::UnixMillis {
+        self.clock.0.now()
+    }
+
+    /// Every campaign's published view, over every shard.
+    pub fn campaign_views(&self) -> Vec<Arc<stampede_engine::CampaignView>> {
+        let mut views = Vec::new();
+        for services in self.shards.all() {
+            let engine = &services.engine;
+            views.extend(
+                engine
+                    .campaign_ids()
+                    .into_iter()
+                    .filter_map(|id| engine.campaign(id)),
+            );
+        }
+        views
     }
 
     /// Now, in Unix milliseconds.
     pub fn now_ms(&self) -> u64 {
-        self.engine.now().0
+        self.clock.0.now().0
     }
 }

@@ -170,14 +170,15 @@ fn the_lane_answers_sold_out_from_bytes_to_bytes_without_allocating() {
     let state = stampede_server::build(&config, Arc::new(ManualClock::new(now))).unwrap();
     let spec = stampede_testkit::seckill(1, 1);
     let campaign = rt
-        .block_on(state.engine.create_campaign(spec))
+        .block_on(state.shards.home().engine.create_campaign(spec))
         .unwrap()
         .created()
         .unwrap()
         .id;
     let winner = UserId::parse("winner").unwrap();
     assert!(matches!(
-        rt.block_on(state.engine.grab(campaign, &winner)).unwrap(),
+        rt.block_on(state.shards.home().engine.grab(campaign, &winner))
+            .unwrap(),
         GrabOutcome::Won(_)
     ));
     let token = state
@@ -214,5 +215,5 @@ fn the_lane_answers_sold_out_from_bytes_to_bytes_without_allocating() {
         info.count_total <= 10_000 / SAMPLES_PER_BLOCK + 1,
         "the lane allocated more than the histogram's blocks: {info:?}"
     );
-    state.engine.shutdown();
+    state.shards.home().engine.shutdown();
 }

@@ -41,6 +41,8 @@ async fn payments_of(server: &TestServer, order: &str) -> usize {
     let id = OrderId::parse(order).expect("order id");
     server
         .state
+        .shards
+        .home()
         .engine
         .read_durable(|ledger| ledger.payments_of(id).len())
         .await

@@ -129,7 +129,7 @@ impl Harness {
 
     /// Items taken from the campaign, durable or not (only alice grabs).
     fn taken(&self) -> u64 {
-        self.state.engine.inspect(|ledger| {
+        self.state.shards.home().engine.inspect(|ledger| {
             STOCK
                 - ledger
                     .campaign(self.campaign)
@@ -180,6 +180,8 @@ async fn a_client_gone_after_its_keyed_grab_was_decided_gets_that_order_on_retry
     let order_id = retry["order_id"].as_str().expect("order id");
     let order = h
         .state
+        .shards
+        .home()
         .engine
         .order(stampede_core::OrderId::parse(order_id).expect("an order id"))
         .expect("the order exists");
@@ -187,7 +189,7 @@ async fn a_client_gone_after_its_keyed_grab_was_decided_gets_that_order_on_retry
     // Again: the same answer, still one order.
     assert_eq!(h.send(h.keyed_grab("k")).await, (StatusCode::OK, retry));
     assert_eq!(h.taken(), 1);
-    h.state.engine.shutdown();
+    h.state.shards.home().engine.shutdown();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,5 +216,5 @@ async fn a_keyed_grab_answered_degraded_is_still_decided_once_and_its_retry_gets
     assert_eq!(status, StatusCode::OK, "{retry}");
     assert_eq!(retry["outcome"], "won", "{retry}");
     assert_eq!(h.taken(), 1, "one order for one key");
-    h.state.engine.shutdown();
+    h.state.shards.home().engine.shutdown();
 }

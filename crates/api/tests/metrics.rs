@@ -103,10 +103,14 @@ async fn realistic_run(server: &TestServer) {
         .wait_until(
             "the order is paid and its duplicate payment refunded",
             |s| {
-                s.engine
+                s.shards
+                    .home()
+                    .engine
                     .order(id)
                     .is_some_and(|o| o.state == OrderState::Paid)
-                    && s.payments
+                    && s.shards
+                        .home()
+                        .payments
                         .desk()
                         .sim(&stampede_core::ChannelName::parse("sim").unwrap())
                         .is_some_and(|c| c.refund_count() == 1)

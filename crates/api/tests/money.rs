@@ -95,12 +95,14 @@ async fn cancel(server: &TestServer, user: &str, order: &str) -> StatusCode {
 
 fn state_of(server: &TestServer, order: &str) -> OrderState {
     let id = OrderId::parse(order).unwrap();
-    server.state.engine.order(id).unwrap().state
+    server.state.shards.home().engine.order(id).unwrap().state
 }
 
 fn refund_count(server: &TestServer, channel: &str) -> usize {
     server
         .state
+        .shards
+        .home()
         .payments
         .desk()
         .sim(&stampede_core::ChannelName::parse(channel).unwrap())
@@ -123,7 +125,7 @@ async fn a_customer_who_pays_is_recorded_through_the_channel() {
     let id = OrderId::parse(&order).unwrap();
     server
         .wait_until("the callback pays the order", |s| {
-            s.engine.order(id).unwrap().state == OrderState::Paid
+            s.shards.home().engine.order(id).unwrap().state == OrderState::Paid
         })
         .await;
     let (status, json) =
@@ -159,7 +161,7 @@ async fn a_lost_callback_is_found_by_reading_the_order_and_by_the_query_job() {
     let id = OrderId::parse(&unread).unwrap();
     server
         .wait_until("the query job records bob's payment", |s| {
-            s.engine.order(id).unwrap().state == OrderState::Paid
+            s.shards.home().engine.order(id).unwrap().state == OrderState::Paid
         })
         .await;
 }
@@ -200,7 +202,7 @@ async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
     );
     server
         .wait_until("the refund job refunds the late payment", |s| {
-            s.engine.order(id).unwrap().state == OrderState::Refunded
+            s.shards.home().engine.order(id).unwrap().state == OrderState::Refunded
         })
         .await;
     assert_eq!(refund_count(&server, "sim"), 1);
@@ -220,12 +222,27 @@ async fn a_late_payment_is_recorded_and_refunded_once_even_across_a_restart() {
     let server = server.restart().await;
     assert_eq!(state_of(&server, &order), OrderState::Refunded);
     assert_eq!(
-        server.state.engine.pending_refunds(10).await.unwrap().len(),
+        server
+            .state
+            .shards
+            .home()
+            .engine
+            .pending_refunds(10)
+            .await
+            .unwrap()
+            .len(),
         0
     );
     assert_eq!(refund_count(&server, "sim"), 1);
     assert_eq!(server.sim().payments_of(id), vec![payment]);
-    let run = server.state.reconciler.run_once().await.unwrap();
+    let run = server
+        .state
+        .shards
+        .home()
+        .reconciler
+        .run_once()
+        .await
+        .unwrap();
     assert!(run.clean, "{}", run.report);
 }
 
@@ -254,7 +271,7 @@ async fn a_refund_pending_at_a_restart_is_made_once_after_it() {
     let server = server.restart().await;
     server
         .wait_until("the duplicate is refunded after the restart", |s| {
-            s.engine.inspect(|l| l.pending_refund_count()) == 0
+            s.shards.home().engine.inspect(|l| l.pending_refund_count()) == 0
         })
         .await;
     assert_eq!(refund_count(&server, "sim"), 1);
@@ -273,7 +290,7 @@ async fn a_duplicate_payment_is_refunded_and_the_order_stays_paid() {
     let id = OrderId::parse(&order).unwrap();
     server
         .wait_until("both payments recorded and the duplicate refunded", |s| {
-            let payments = s.engine.inspect(|l| l.payments_of(id));
+            let payments = s.shards.home().engine.inspect(|l| l.payments_of(id));
             payments.len() == 2
                 && payments
                     .iter()
@@ -327,7 +344,7 @@ async fn the_router_skips_a_failing_channel_and_names_unknown_ones() {
     }
     let good = on.get("good").copied().unwrap_or(0);
     assert!(good >= 100, "the healthy channel took the traffic: {on:?}");
-    let health = server.state.payments.desk().health();
+    let health = server.state.shards.home().payments.desk().health();
     let broken = health.iter().find(|h| h.name == "broken").unwrap();
     assert!(
         broken.effective_weight <= 1 || broken.state != stampede_engine::BreakerState::Closed,
@@ -395,7 +412,16 @@ async fn reconciliation_finds_money_the_books_never_saw() {
         order_id: OrderId::parse(&lost).unwrap(),
         channels: vec![stampede_core::ChannelName::parse("sim").unwrap()],
     };
-    assert_eq!(server.state.payments.query_order(&stale).await, 1);
+    assert_eq!(
+        server
+            .state
+            .shards
+            .home()
+            .payments
+            .query_order(&stale)
+            .await,
+        1
+    );
     let (status, json) = read_json(run(&server).await.unwrap()).await;
     assert_eq!(
         (status, &json["clean"]),
@@ -417,8 +443,8 @@ async fn concurrent_reconciliations_run_one_at_a_time() {
     .await;
     let campaign = server.create_seckill(2).await;
     server.win(&campaign, "alice").await;
-    let state = &server.state;
-    let run = || state.reconciler.run_once();
+    let home = server.state.shards.home();
+    let run = || home.reconciler.run_once();
     let post = async {
         let response = server
             .request(Method::POST, "/v1/admin/reconciliation")
@@ -440,7 +466,7 @@ async fn concurrent_reconciliations_run_one_at_a_time() {
         (StatusCode::OK, &json!(true)),
         "{json}"
     );
-    assert!(!state.reconciler.last().is_running());
+    assert!(!home.reconciler.last().is_running());
 }
 
 /// A refund the channel declines for good (a payment its books never held, as a callback
@@ -467,7 +493,14 @@ async fn a_refund_that_can_never_complete_is_logged_a_bounded_number_of_times() 
         amount_cents: stampede_core::Cents(amount),
         paid_at: stampede_core::UnixMillis(1),
     };
-    let recorded = server.state.payments.record(id, ghost).await.unwrap();
+    let recorded = server
+        .state
+        .shards
+        .home()
+        .payments
+        .record(id, ghost)
+        .await
+        .unwrap();
     assert!(
         matches!(
             recorded,
@@ -485,7 +518,7 @@ async fn a_refund_that_can_never_complete_is_logged_a_bounded_number_of_times() 
     let the_next_hour = (11 * 60 + 10..=71 * 60 + 10).step_by(10).map(|s| (s, 2));
     for (second, period) in eleven_minutes.chain(the_next_hour) {
         let now = Duration::from_secs(second);
-        let pass = refund_pending(&server.state.payments, &mut backoff, now).await;
+        let pass = refund_pending(&server.state.shards.home().payments, &mut backoff, now).await;
         assert_eq!(pass.confirmed, 0, "the channel never held that payment");
         logged_by.extend(std::iter::repeat_n(period, pass.logged()));
     }

@@ -103,7 +103,13 @@ async fn pay_then_callback_pays_once() {
         read_json(callback(&server, &payment(&order, "t1", amount), None).await).await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert_eq!(first["state"], "paid");
-    let records = server.state.engine.writer_counts().journal_records;
+    let records = server
+        .state
+        .shards
+        .home()
+        .engine
+        .writer_counts()
+        .journal_records;
     let (status, second) =
         read_json(callback(&server, &payment(&order, "t1", amount), None).await).await;
     assert_eq!(
@@ -112,7 +118,13 @@ async fn pay_then_callback_pays_once() {
         "the same answer"
     );
     assert_eq!(
-        server.state.engine.writer_counts().journal_records,
+        server
+            .state
+            .shards
+            .home()
+            .engine
+            .writer_counts()
+            .journal_records,
         records,
         "no second effect"
     );

@@ -109,7 +109,12 @@ async fn a_shadow_stampede_leaves_the_real_sale_alone() {
         "the real winners are the real grabs' wins"
     );
     assert_eq!(
-        server.state.engine.inspect(|ledger| ledger.order_count()),
+        server
+            .state
+            .shards
+            .home()
+            .engine
+            .inspect(|ledger| ledger.order_count()),
         REAL_USERS,
         "no shadow order in the real ledger"
     );

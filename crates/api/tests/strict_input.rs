@@ -33,7 +33,7 @@ async fn post_campaign_raw(
 
 /// How many campaigns the engine holds.
 fn campaigns(server: &TestServer) -> usize {
-    server.state.engine.campaign_ids().len()
+    server.state.shards.home().engine.campaign_ids().len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

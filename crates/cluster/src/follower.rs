@@ -132,6 +132,11 @@ impl Follower {
         self.shard
     }
 
+    /// How far it got, as a watch that moves with every message applied.
+    pub fn watch(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
+    }
+
     /// How far it got.
     pub fn progress(&self) -> Progress {
         *self.progress.borrow()

@@ -83,8 +83,7 @@ impl ShardCount {
 /// The shard holding `campaign`'s records; see the module docs for the formula, which never
 /// changes.
 pub fn shard_of(campaign: CampaignId, shards: ShardCount) -> ShardId {
-    let hash = crc32c::crc32c(&campaign.0.to_be_bytes());
-    ShardId(hash % shards.get())
+    ShardId(stampede_core::shard_index(campaign, shards.get()))
 }
 
 #[cfg(test)]

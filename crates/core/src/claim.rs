@@ -47,7 +47,7 @@ impl std::fmt::Display for PayoutId {
 }
 
 /// What a request to start a claim came to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ClaimStart {
     /// The order moved `Won` → `Claiming`; its record must be durable before the payout call.
     Started(Order),
@@ -76,7 +76,7 @@ impl ClaimStart {
 }
 
 /// A payout's result as far as the ledger cares.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PayoutResult {
     /// Paid, under this id.
     Paid(PayoutId),

@@ -19,7 +19,7 @@ use crate::payment::{Payment, PaymentOutcome};
 use crate::spec::CampaignSpec;
 
 /// A request for the ledger to decide.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Command {
     /// Create a campaign.
     CreateCampaign {
@@ -87,7 +87,7 @@ pub enum Command {
 }
 
 /// The answer to a [`Command`]: one variant per kind of command.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Outcome {
     /// To [`Command::CreateCampaign`].
     Created(CreateOutcome),

@@ -24,6 +24,7 @@ mod promotion;
 pub mod reconcile;
 mod record;
 mod red_packet;
+mod shard;
 mod spec;
 
 pub use campaign::Campaign;
@@ -55,6 +56,7 @@ pub use promotion::{
 pub use reconcile::{ReconciliationReport, Statement, StatementLine, reconcile};
 pub use record::Record;
 pub use red_packet::PacketPool;
+pub use shard::{CampaignShard, shard_index};
 pub use spec::{
     CampaignSpec, CommonSpec, DEFAULT_CLAIM_WINDOW_SECS, DEFAULT_MIN_CENTS,
     DEFAULT_PAYMENT_WINDOW_SECS, DEFAULT_PER_USER_LIMIT, MAX_CAMPAIGNS, MAX_CLAIM_WINDOW_SECS,

@@ -131,7 +131,9 @@ impl OrderState {
 }
 
 /// A transition the table does not allow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
 #[error("an order in state {from:?} cannot move to {to:?}")]
 pub struct InvalidTransition {
     /// Current state.
@@ -141,7 +143,7 @@ pub struct InvalidTransition {
 }
 
 /// One order: a win.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Order {
     /// The order's id.
     pub id: OrderId,

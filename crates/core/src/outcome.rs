@@ -6,7 +6,7 @@ use crate::order::{InvalidTransition, Order};
 use crate::spec::SpecError;
 
 /// The order a grab won (or had already won).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OrderTicket {
     /// The order.
     pub order_id: OrderId,
@@ -15,7 +15,7 @@ pub struct OrderTicket {
 }
 
 /// What a grab came to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GrabOutcome {
     /// A new win; its record must be durable before the user is told.
     Won(OrderTicket),
@@ -58,7 +58,7 @@ impl GrabOutcome {
 }
 
 /// What a campaign creation came to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CreateOutcome {
     /// Created, under this id.
     Created(CampaignId),
@@ -80,7 +80,7 @@ impl CreateOutcome {
 }
 
 /// What a request to move an order (cancel) came to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum OrderOutcome {
     /// The order moved; this is it afterwards. Its record must be durable before the user is
     /// told.

@@ -33,7 +33,9 @@ pub struct Payment {
 
 /// A payment field that breaks the rules (the channel's name was checked where it was read:
 /// it is a [`ChannelName`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize,
+)]
 pub enum PaymentError {
     /// Empty, too long or with control characters.
     #[error("txn_id must be 1..={MAX_TXN_ID_BYTES} bytes without control characters")]
@@ -81,7 +83,7 @@ impl PaymentKind {
 }
 
 /// What recording a payment came to.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PaymentOutcome {
     /// Recorded now (its record must be durable first): the order after, and what the payment
     /// came to (it paid the order; it came late; it paid the order twice — the last two open

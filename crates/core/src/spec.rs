@@ -90,13 +90,52 @@ pub struct RedPacketSpec {
 
 /// A spec field that breaks a rule: the field's name and what is wrong. Mapped to HTTP 400
 /// `bad_request` with the field named in the message.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, serde::Serialize)]
 #[error("{field}: {problem}")]
 pub struct SpecError {
     /// The request field at fault, as the API names it.
     pub field: &'static str,
     /// What is wrong with it.
     pub problem: String,
+}
+
+/// Every field a [`SpecError`] names (a cluster node decodes a leader's refusal into one).
+const SPEC_FIELDS: [&str; 11] = [
+    "name",
+    "starts_at",
+    "ends_at",
+    "price_cents",
+    "stock",
+    "per_user_limit",
+    "payment_window_secs",
+    "total_cents",
+    "count",
+    "min_cents",
+    "claim_window_secs",
+];
+
+/// A [`SpecError`] as decoded: the field name owned until it is matched to one of
+/// [`SPEC_FIELDS`] (`"spec"` for a name this build does not know, a newer node's), so
+/// decoding never makes a `'static` string.
+#[derive(serde::Deserialize)]
+struct SpecErrorRead {
+    field: String,
+    problem: String,
+}
+
+impl<'de> serde::Deserialize<'de> for SpecError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let read = SpecErrorRead::deserialize(deserializer)?;
+        let field = SPEC_FIELDS
+            .iter()
+            .find(|known| **known == read.field)
+            .copied()
+            .unwrap_or("spec");
+        Ok(Self {
+            field,
+            problem: read.problem,
+        })
+    }
 }
 
 fn fail(field: &'static str, problem: impl Into<String>) -> Result<(), SpecError> {

@@ -7,8 +7,9 @@ use stampede_core::Outcome;
 /// has failed: the engine is fail-stop until restarted.
 pub(crate) const JOURNAL_FAILED_EARLIER: &str = "journal failed earlier; restart the server";
 
-/// Why the engine did not decide a request.
-#[derive(Debug, thiserror::Error)]
+/// Why the engine did not decide a request. Serialisable: a cluster node hands the shard
+/// leader's answer to a forwarded command back to its client as if decided here.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum EngineError {
     /// The writer queue is full ([`crate::MAX_PENDING_COMMANDS`]): shed at once, do not queue.
     #[error("the engine is overloaded; try again shortly")]

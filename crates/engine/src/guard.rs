@@ -175,6 +175,11 @@ impl JournalGuard {
     }
 
     /// The breaker's state (a snapshot; takes the breaker's lock).
+    pub(crate) fn reply_timeout(&self) -> std::time::Duration {
+        self.journal_reply_timeout
+    }
+
+    /// The breaker's state (a snapshot; takes the breaker's lock).
     pub fn state(&self) -> BreakerState {
         self.breaker.state()
     }

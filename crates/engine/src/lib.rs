@@ -20,6 +20,7 @@ mod late_grab;
 mod payments;
 mod published;
 mod read_only;
+mod remote;
 mod shadow;
 mod shared;
 mod writer;
@@ -35,7 +36,8 @@ pub use guard::{
 pub use late_grab::{GrabReply, LateGrab};
 pub use published::{CampaignView, Published};
 pub use read_only::{ReplayInfo, replay_read_only};
+pub use remote::{RemoteDecision, RemoteFuture, RemoteWriter, SharedRemote};
 pub use shadow::{MAX_SHADOW_CAMPAIGNS, MAX_SHADOW_ORDERS, ShadowFull, ShadowStatus, Shadows};
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};
 pub use stampede_journal::Durability;
-pub use writer::{MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH, Stepped, Writer};
+pub use writer::{Following, MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH, Stepped, Writer};

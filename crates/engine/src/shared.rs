@@ -39,6 +39,9 @@ pub(crate) struct Shared {
     /// Woken by the writer once a batch that opened a refund is durable, so the refund job
     /// runs at once (see [`crate::payments`]).
     pub(crate) refunds_wake: tokio::sync::Notify,
+    /// The log's next position as this state stands: records applied (a follower) or
+    /// appended (a writer, set after each append, before the batch is answered).
+    pub(crate) followed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -52,6 +55,7 @@ impl Shared {
             stats: WriterStats::default(),
             durable: DurableMark::default(),
             refunds_wake: tokio::sync::Notify::new(),
+            followed: tokio::sync::watch::Sender::new(0),
         }
     }
 }

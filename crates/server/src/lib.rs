@@ -5,6 +5,7 @@
 
 pub mod accept;
 pub mod channel_secrets;
+mod cluster;
 pub mod config;
 mod connection;
 pub mod data_dir_lock;
@@ -123,29 +124,34 @@ pub fn assemble(
     channel_secrets: &[(stampede_core::ChannelName, String)],
     prometheus: metrics_exporter_prometheus::PrometheusHandle,
 ) -> anyhow::Result<Arc<AppState>> {
-    let clock = engine.clock();
-    let defence = Defence::new(config.defence()?, Arc::clone(&clock))?;
-    let desk = PaymentDesk::new(config.desk(), clock)?;
+    let defence = Defence::new(config.defence()?, engine.clock())?;
+    let services = services(config, engine)?;
+    Ok(AppState::new(
+        config.http(),
+        stampede_api::shards::ShardSet::single(services),
+        auth,
+        defence,
+        CallbackSigners::new(channel_secrets),
+        prometheus,
+    ))
+}
+
+/// The services around one engine: payments (with their own desk of channels), claims and
+/// reconciliation, on the engine's clock.
+pub fn services(config: &Config, engine: Engine) -> anyhow::Result<Services> {
+    let desk = PaymentDesk::new(config.desk(), engine.clock())?;
     let payments = Payments::new(engine.clone(), desk);
     let reconciler = Reconciler::new(
         Arc::clone(&payments),
         config.data_dir.join(JOURNAL_FILE),
         Duration::from_secs(config.reconcile_grace_secs),
     );
-    let services = Services {
+    Ok(Services {
         claims: Claims::new(engine.clone(), Arc::new(SimulatedPayout::new())),
         engine,
         payments,
         reconciler,
-    };
-    Ok(AppState::new(
-        config.http(),
-        services,
-        auth,
-        defence,
-        CallbackSigners::new(channel_secrets),
-        prometheus,
-    ))
+    })
 }
 
 /// Runs a server for `config` until `shutdown` resolves. The caller validated `config`.
@@ -154,6 +160,9 @@ pub fn assemble(
 /// and held until the server has stopped: a second server on the directory is refused before it
 /// touches anything or binds its port.
 pub async fn serve(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    if config.journal == config::JournalKind::Nats {
+        return cluster::serve(config, shutdown).await;
+    }
     let data_dir_lock = DataDirLock::acquire(&config.data_dir)?;
     let state = build_state(&config)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -174,16 +183,16 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     // Claims a crash left `claiming` are settled through the provider before serving; one it
     // cannot reach now stays `claiming` and is settled by the packet's next claim.
-    match state.claims.resolve_claims().await {
+    let home = state.shards.home();
+    match home.claims.resolve_claims().await {
         Ok(0) => {}
         Ok(resolved) => tracing::info!(resolved, "settled red-packet claims left by a restart"),
         Err(error) => tracing::warn!(%error, "some red-packet claims stay claiming for now"),
     }
     let background = spawn_upkeep(Arc::clone(&state), config.clone());
-    let payment_jobs = stampede_money::jobs::spawn(Arc::clone(&state.payments));
-    let reconciliation = state
-        .reconciler
-        .spawn(Duration::from_secs(config.reconcile_interval_secs));
+    let payment_jobs = stampede_money::jobs::spawn(Arc::clone(&home.payments));
+    let reconciliation =
+        (home.reconciler).spawn(Duration::from_secs(config.reconcile_interval_secs));
     let limits = config.limits()?;
     let result = accept::run(listener, Arc::clone(&state), limits, shutdown).await;
     background.abort();
@@ -191,14 +200,14 @@ pub async fn serve_on(
     if let Some(job) = reconciliation {
         job.abort();
     }
-    state.engine.shutdown();
+    home.engine.shutdown();
     tracing::info!("stampede stopped");
     Ok(result?)
 }
 
 /// Every second: defence upkeep (idle limiter keys, expired bans, blocklist persistence) and
 /// the config file's rules and switches if the file changed; every 5 s: metric histograms.
-fn spawn_upkeep(state: Arc<AppState>, config: Config) -> tokio::task::JoinHandle<()> {
+pub(crate) fn spawn_upkeep(state: Arc<AppState>, config: Config) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut second = tokio::time::interval(IDLE_EVICTION_INTERVAL);
         let mut upkeep = tokio::time::interval(METRICS_UPKEEP_INTERVAL);

@@ -46,6 +46,17 @@ const SETTINGS: &[&str] = &[
     "--payment-call-timeout-ms",
     "--reconcile-interval-secs",
     "--reconcile-grace-secs",
+    "--journal",
+    "--nats-url",
+    "--node-id",
+    "--cluster-name",
+    "--shards",
+    "--stream-replicas",
+    "--leader-lease-ms",
+    "--nats-user",
+    "--nats-password",
+    "--nats-creds",
+    "--advertise",
 ];
 
 /// Settings that only the config file (and the admin API) carry: tables, not flags.

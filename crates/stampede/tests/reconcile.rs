@@ -277,8 +277,8 @@ async fn the_simulated_channels_books_are_checked_as_the_server_checks_them() {
         ..stampede_server::Config::default()
     };
     let state = stampede_server::build_state(&config).unwrap();
-    let run = state.reconciler.run_once().await.unwrap();
-    state.engine.shutdown();
+    let run = state.shards.home().reconciler.run_once().await.unwrap();
+    state.shards.home().engine.shutdown();
     assert_eq!(run.report.discrepancy_total, 2, "{}", run.report);
 
     let named = format!("sim={}", books.display());

@@ -1,6 +1,8 @@
 //! Helpers the engine's and the money crate's integration tests share (a dev-dependency only):
 //! campaign specs, engines on in-memory storage with a manual clock, a patient journal guard.
 
+pub mod nats;
+
 use std::sync::Arc;
 
 use stampede_clock::SystemClock;

@@ -54,7 +54,13 @@ pub async fn create(
     require_admin(&state, &headers)?;
     let JsonBody(request) = body?;
     let spec = request.into_spec()?;
-    let view = match state.engine.create_campaign(spec).await? {
+    let view = match state
+        .shards
+        .for_new_campaign()
+        .engine
+        .create_campaign(spec)
+        .await?
+    {
         Creation::Created(view) => view,
         Creation::Invalid(invalid) => return Err(AppError::BadRequest(invalid.to_string())),
         Creation::TooManyCampaigns => {
@@ -66,7 +72,7 @@ pub async fn create(
     tracing::info!(campaign = %view.id, kind = view.spec.kind(), total = view.spec.total(), "campaign created");
     Ok(respond(
         StatusCode::CREATED,
-        &CampaignJson::new(&view, state.engine.now()),
+        &CampaignJson::new(&view, state.now()),
     ))
 }
 
@@ -90,7 +96,7 @@ pub async fn show(
     Peer(peer): Peer,
     request: Request,
 ) -> Result<Response, AppError> {
-    let now = state.engine.now();
+    let now = state.now();
     let (_keys, _admitted) = state
         .defence
         .front_door(
@@ -108,8 +114,7 @@ pub async fn show(
             None => Err(AppError::SwitchedOff(Switch::CampaignDetail.name())),
         };
     }
-    let view = state
-        .engine
+    let view = (state.shards.for_campaign(id).engine)
         .campaign(id)
         .ok_or(AppError::CAMPAIGN_NOT_FOUND)?;
     let body = serde_json::to_vec(&CampaignJson::new(&view, now))
@@ -164,8 +169,7 @@ pub async fn winners(
         return Err(AppError::SwitchedOff(Switch::Winners.name()));
     }
     let (start, limit) = page_bounds(query)?;
-    let (page, next) = state
-        .engine
+    let (page, next) = (state.shards.for_campaign(id).engine)
         .winners_page(id, start, limit)
         .await?
         .ok_or(AppError::CAMPAIGN_NOT_FOUND)?;

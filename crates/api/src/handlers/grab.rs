@@ -144,7 +144,7 @@ pub async fn grab(
 ) -> Response {
     let started = stopwatch();
     let headers = GrabHeaders::from_map(request.headers());
-    let now = state.engine.now();
+    let now = state.now();
     let (code, answer) = answer_grab(&state, campaign, headers, peer, now).await;
     record(&state, code, answer.status(), started.elapsed());
     answer.into_response()
@@ -262,7 +262,9 @@ pub(crate) async fn decide_grab(
     now: UnixMillis,
     keep_late: bool,
 ) -> Decided {
-    if let Some(outcome) = state.engine.grab_fast_path(campaign, user.as_str()) {
+    let services = state.shards.for_campaign(campaign);
+    let engine = &services.engine;
+    if let Some(outcome) = engine.grab_fast_path(campaign, user.as_str()) {
         return Decided::Outcome(outcome);
     }
     let _admitted = match state.defence.admit(Stage::AfterAuth, keys, now.0).await {
@@ -276,16 +278,12 @@ pub(crate) async fn decide_grab(
     // The one allocation of the write path's user id: the engine journals an owned one.
     let user = user.to_owned();
     if !keep_late {
-        return match state.engine.grab(campaign, &user).await {
+        return match engine.grab(campaign, &user).await {
             Ok(outcome) => Decided::Outcome(outcome),
             Err(e) => Decided::Refused(AppError::from(e)),
         };
     }
-    match state
-        .engine
-        .grab_keeping_late_outcome(campaign, &user)
-        .await
-    {
+    match engine.grab_keeping_late_outcome(campaign, &user).await {
         GrabReply::Answered(Ok(outcome)) => Decided::Outcome(outcome),
         GrabReply::Answered(Err(e)) => Decided::Refused(AppError::from(e)),
         GrabReply::Late { answer, outcome } => Decided::Late { answer, outcome },

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod campaigns;
+pub mod cluster;
 pub mod dashboard;
 pub mod grab;
 pub mod keyed_grab;

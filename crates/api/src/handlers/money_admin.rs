@@ -37,8 +37,10 @@ pub async fn channels(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
-    let channels = ChannelJson::list(&state.payments);
-    let pending_refunds = state.engine.inspect(|l| l.pending_refund_count()) as u64;
+    let channels = ChannelJson::list(&state.shards.home().payments);
+    let pending_refunds = (state.shards.all().iter())
+        .map(|s| s.engine.inspect(|l| l.pending_refund_count()) as u64)
+        .sum();
     Ok(respond(
         StatusCode::OK,
         &ChannelsJson {
@@ -63,10 +65,16 @@ pub async fn last_reconciliation(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
-    let run = state.reconciler.last().get().ok_or(AppError::NotFound(
-        "not_found",
-        "no reconciliation has run yet (POST /v1/admin/reconciliation runs one)",
-    ))?;
+    let run = state
+        .shards
+        .home()
+        .reconciler
+        .last()
+        .get()
+        .ok_or(AppError::NotFound(
+            "not_found",
+            "no reconciliation has run yet (POST /v1/admin/reconciliation runs one)",
+        ))?;
     Ok(respond(StatusCode::OK, &*run))
 }
 
@@ -86,8 +94,7 @@ pub async fn run_reconciliation(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
-    let run = state
-        .reconciler
+    let run = (state.shards.home().reconciler)
         .run_once()
         .await
         .map_err(|e| AppError::Unavailable(format!("reconciliation did not run: {e:#}")))?;

@@ -16,6 +16,11 @@ pub(crate) struct Health {
     /// `ok`, or `journal_failed` after a disk failure.
     #[schema(pattern = "^(ok|journal_failed)$")]
     status: String,
+    /// On a cluster node: its id.
+    node_id: Option<String>,
+    /// On a cluster node: whether it has applied every shard's log as far as it knows it
+    /// goes (a node that has not may answer campaign details a little behind).
+    caught_up: Option<bool>,
 }
 
 /// Health: 200 while the engine accepts writes, 503 after a journal failure (fail-stop).
@@ -30,7 +35,7 @@ pub(crate) struct Health {
     ),
 )]
 pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
-    if state.engine.is_poisoned() {
+    if (state.shards.all().iter()).any(|s| s.engine.is_writer() && s.engine.is_poisoned()) {
         let body = r#"{"status":"journal_failed"}"#;
         (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -38,6 +43,13 @@ pub async fn healthz(State(state): State<Arc<AppState>>) -> Response {
             body,
         )
             .into_response()
+    } else if let Some(cluster) = state.cluster.get() {
+        let body = serde_json::json!({
+            "status": "ok",
+            "node_id": cluster.node_id(),
+            "caught_up": cluster.caught_up(),
+        });
+        crate::json::respond(StatusCode::OK, &body)
     } else {
         (
             StatusCode::OK,

@@ -41,15 +41,16 @@ pub async fn show(
     Peer(peer): Peer,
 ) -> Result<Response, AppError> {
     let (caller, _permits) = admit(&state, &headers, peer).await?;
-    let order = state.engine.order(id).ok_or(NOT_FOUND)?;
+    let services = state.shards.for_order_caught_up(id).await?;
+    let order = services.engine.order(id).ok_or(NOT_FOUND)?;
     if caller
         .user()
         .is_some_and(|user| user != order.user_id.as_ref())
     {
         return Err(NOT_FOUND);
     }
-    state.payments.refresh_if_paying(&order).await;
-    let (order, payments) = state.engine.order_now(id).await?.ok_or(NOT_FOUND)?;
+    services.payments.refresh_if_paying(&order).await;
+    let (order, payments) = services.engine.order_now(id).await?.ok_or(NOT_FOUND)?;
     Ok(respond(
         StatusCode::OK,
         &OrderJson::from(&order).with_payments(&payments),
@@ -76,7 +77,8 @@ pub async fn cancel(
 ) -> Result<Response, AppError> {
     let (caller, _permits) = admit(&state, &headers, peer).await?;
     let by = caller.user().map(UserRef::to_owned);
-    match state.engine.cancel(id, by.as_ref()).await? {
+    let services = state.shards.for_order_caught_up(id).await?;
+    match services.engine.cancel(id, by.as_ref()).await? {
         OrderOutcome::Moved(order) => Ok(respond(StatusCode::OK, &OrderJson::from(&order))),
         OrderOutcome::NotFound => Err(NOT_FOUND),
         OrderOutcome::InvalidTransition(invalid) => Err(AppError::InvalidTransition(invalid)),
@@ -105,7 +107,8 @@ pub async fn claim(
 ) -> Result<Response, AppError> {
     let (caller, _permits) = admit(&state, &headers, peer).await?;
     let by = caller.user().map(UserRef::to_owned);
-    match state.claims.claim(id, by).await? {
+    let services = state.shards.for_order_caught_up(id).await?;
+    match services.claims.claim(id, by).await? {
         ClaimOutcome::Claimed(order, payout_id) => Ok(respond(
             StatusCode::OK,
             &OrderJson::from(&order).with_payout(&payout_id),

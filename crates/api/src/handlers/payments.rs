@@ -94,7 +94,8 @@ pub async fn pay(
         .transpose()
         .map_err(|e| AppError::BadRequest(format!("channel: {e}")))?;
     let user = user.to_owned();
-    match state.payments.pay(id, &user, channel.as_ref()).await? {
+    let services = state.shards.for_order_caught_up(id).await?;
+    match services.payments.pay(id, &user, channel.as_ref()).await? {
         PayOutcome::Started {
             order,
             instructions,
@@ -162,7 +163,7 @@ pub async fn callback(
 ) -> Result<Response, AppError> {
     // A name that breaks the rule names no configured channel.
     let channel = ChannelName::parse(&channel).map_err(|_| CHANNEL_NOT_FOUND)?;
-    if !state.payments.desk().has_channel(&channel) {
+    if !state.shards.home().payments.desk().has_channel(&channel) {
         return Err(CHANNEL_NOT_FOUND);
     }
     let signer = state
@@ -185,13 +186,13 @@ pub async fn callback(
     payment
         .validate()
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let (kind, order) = match state.payments.record(order_id, payment).await? {
+    let services = state.shards.for_order_caught_up(order_id).await?;
+    let (kind, order) = match services.payments.record(order_id, payment).await? {
         PaymentOutcome::Recorded { order, kind }
         | PaymentOutcome::AlreadyRecorded { order, kind } => (kind, order),
         refused => return Err(refusal(refused, got_cents)),
     };
-    let payments = state
-        .engine
+    let payments = (services.engine)
         .read_durable(|l| l.payments_of(order_id))
         .await?;
     Ok(respond(

@@ -57,7 +57,12 @@ pub(crate) fn answer_grab(
     if let Some(Err(message)) = idempotency_key.map(validate_key) {
         return refused(AppError::BadRequest(message));
     }
-    let outcome = match state.engine.campaign(campaign) {
+    let outcome = match state
+        .shards
+        .for_campaign(campaign)
+        .engine
+        .campaign(campaign)
+    {
         None => GrabOutcome::CampaignNotFound,
         Some(real) => match state.shadows.grab(&real, &user.to_owned(), now) {
             Ok(outcome) => outcome,
@@ -117,7 +122,7 @@ pub async fn show(
     require_admin(&state, &headers)?;
     let id = campaign_id(path)?;
     let status = (state.shadows)
-        .status(id, state.engine.now())
+        .status(id, state.now())
         .ok_or(NO_REHEARSAL)?;
     let body = ShadowJson {
         campaign_id: id.to_string(),

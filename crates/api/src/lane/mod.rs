@@ -39,7 +39,7 @@ pub async fn answer(
     out: &mut Vec<u8>,
 ) -> Instant {
     let started = stopwatch();
-    let now = state.engine.now();
+    let now = state.now();
     let (answer, finished) = match state.in_flight.try_acquire() {
         // The router's in-flight layer answers before the handler (and counts no grab): so here.
         None => (GrabAnswer::Refused(AppError::Overloaded), stopwatch()),

@@ -17,7 +17,7 @@ use utoipa::OpenApi;
 use crate::error::AppError;
 
 use crate::handlers::{
-    admin, campaigns, dashboard, grab, money_admin, ops, orders, payments, shadow,
+    admin, campaigns, cluster, dashboard, grab, money_admin, ops, orders, payments, shadow,
 };
 
 pub use refusals::{CONNECTION_REFUSAL_CODE, refusals_of};
@@ -51,6 +51,7 @@ pub use refusals::{CONNECTION_REFUSAL_CODE, refusals_of};
         money_admin::channels,
         money_admin::last_reconciliation,
         money_admin::run_reconciliation,
+        cluster::cluster,
         dashboard::stats,
         dashboard::page,
         dashboard::script,

@@ -216,7 +216,9 @@ fn errors_of(operation_id: &str) -> Option<Vec<AppError>> {
             vec![AppError::BadRequest(String::new())],
         ]
         .concat(),
-        "last_reconciliation" => [admin(), vec![AppError::NotFound("not_found", "")]].concat(),
+        "last_reconciliation" | "cluster" => {
+            [admin(), vec![AppError::NotFound("not_found", "")]].concat()
+        }
         "run_reconciliation" => [admin(), vec![AppError::Unavailable(String::new())]].concat(),
         _ => return None,
     };

@@ -11,6 +11,7 @@ pub mod registry;
 
 use serde::Serialize;
 use stampede_core::{CampaignStatus, UnixMillis};
+use stampede_engine::WriterCounts;
 
 use crate::dto::{CampaignJson, ChannelJson};
 use crate::state::AppState;
@@ -161,10 +162,22 @@ pub struct PaymentsJson {
 
 /// Takes a snapshot of `state`.
 pub fn snapshot(state: &AppState) -> Stats {
-    let now = state.engine.now();
+    let now = state.now();
     let exposition = state.prometheus.render();
     let (campaigns_total, campaigns) = campaigns(state, now);
-    let writer = state.engine.writer_counts();
+    let shards = state.shards.all();
+    let writing = || shards.iter().filter(|s| s.engine.is_writer());
+    let writer =
+        writing()
+            .map(|s| s.engine.writer_counts())
+            .fold(WriterCounts::default(), |sum, counts| WriterCounts {
+                journal_batches: sum.journal_batches + counts.journal_batches,
+                journal_records: sum.journal_records + counts.journal_records,
+                fsyncs: sum.fsyncs + counts.fsyncs,
+                commands: sum.commands + counts.commands,
+                abandoned_commands: sum.abandoned_commands + counts.abandoned_commands,
+            });
+    let home = state.shards.home();
     Stats {
         at_ms: now.0,
         node: NodeJson {
@@ -185,12 +198,15 @@ pub fn snapshot(state: &AppState) -> Stats {
             )),
             records_per_commit: (writer.journal_batches > 0)
                 .then(|| writer.journal_records as f64 / writer.journal_batches as f64),
-            breaker: state.engine.journal_breaker_state().code(),
-            failed: state.engine.is_poisoned(),
+            breaker: home.engine.journal_breaker_state().code(),
+            failed: writing().any(|s| s.engine.is_poisoned()),
         },
         payments: PaymentsJson {
-            channels: ChannelJson::list(&state.payments),
-            pending_refunds: state.engine.inspect(|l| l.pending_refund_count()),
+            channels: ChannelJson::list(&home.payments),
+            pending_refunds: shards
+                .iter()
+                .map(|s| s.engine.inspect(|l| l.pending_refund_count()))
+                .sum(),
         },
         in_flight: state.in_flight.current(),
     }
@@ -198,9 +214,7 @@ pub fn snapshot(state: &AppState) -> Stats {
 
 /// Every campaign's count, and the [`MAX_CAMPAIGNS`] shown.
 fn campaigns(state: &AppState, now: UnixMillis) -> (usize, Vec<CampaignJson>) {
-    let mut views: Vec<_> = (state.engine.campaign_ids().into_iter())
-        .filter_map(|id| state.engine.campaign(id))
-        .collect();
+    let mut views = state.campaign_views();
     let total = views.len();
     views.sort_unstable_by_key(|view| {
         let ended = view.status(now) == CampaignStatus::Ended;

@@ -63,6 +63,8 @@ impl TestServer {
         let name = stampede_core::ChannelName::parse("sim").expect("a valid channel name");
         Arc::clone(
             self.state
+                .shards
+                .home()
                 .payments
                 .desk()
                 .sim(&name)

@@ -57,6 +57,9 @@ pub struct Ledger {
     order_count: usize,
     /// (channel, txn_id) → where it was recorded: one order per transaction ledger-wide.
     txn_index: TxnIndex,
+    /// In a cluster, the shard this ledger writes: the campaign ids it mints land on it.
+    /// Not journaled; `None` on a single node.
+    campaign_shard: Option<crate::CampaignShard>,
 }
 
 /// Reads the (channel, txn_id) of the payment at a place of the transaction index.
@@ -73,6 +76,16 @@ impl Ledger {
         Self::default()
     }
 
+    /// Makes this ledger a cluster shard's: every campaign id it mints from now on belongs
+    /// to `shard` (ids already in it, replayed from the shard's log, do too).
+    pub fn set_campaign_shard(&mut self, shard: crate::CampaignShard) {
+        assert!(
+            shard.index < shard.count,
+            "{shard:?} is not a shard of its cluster"
+        );
+        self.campaign_shard = Some(shard);
+    }
+
     /// Decides a campaign creation and applies it. A spec that breaks a rule, or a ledger
     /// already holding [`MAX_CAMPAIGNS`], changes nothing.
     pub fn create_campaign(
@@ -87,9 +100,17 @@ impl Ledger {
         if self.campaigns.len() >= MAX_CAMPAIGNS {
             return Decision::unchanged(CreateOutcome::TooManyCampaigns);
         }
-        let id = (0..MAX_ID_DRAWS)
+        // On a shard, about `count` draws land one id on it; the bound keeps the odds of
+        // running out below 1e-20 for any count up to the cluster's maximum.
+        let draws = self.campaign_shard.map_or(MAX_ID_DRAWS, |shard| {
+            MAX_ID_DRAWS * 8 * shard.count as usize
+        });
+        let id = (0..draws)
             .map(|_| CampaignId(uuid_v7_bits(now.0, rng.random())))
-            .find(|id| !self.by_id.contains_key(id))
+            .find(|id| {
+                !self.by_id.contains_key(id)
+                    && self.campaign_shard.is_none_or(|shard| shard.holds(*id))
+            })
             .expect("RNG produced colliding campaign ids repeatedly");
         let order_key = self
             .order_cipher

@@ -55,6 +55,10 @@ impl Engine {
         if let Some(outcome) = self.grab_fast_path(campaign, user.as_str()) {
             return GrabReply::Answered(Ok(outcome));
         }
+        if self.remote.is_some() {
+            // The leader's answer arrives whole or not at all (`Unavailable`): nothing late.
+            return GrabReply::Answered(self.grab(campaign, user).await);
+        }
         let user = user.clone();
         let submitted = self.send(Request::decide(Command::Grab { campaign, user }));
         let (permit, answer) = match submitted {

@@ -85,6 +85,8 @@ pub struct Engine {
     commands: SyncSender<Request>,
     writer: Arc<Mutex<Option<JoinHandle<()>>>>,
     pub(crate) guard: Arc<JournalGuard>,
+    /// On a cluster follower, where its commands are decided ([`crate::RemoteWriter`]).
+    pub(crate) remote: Option<crate::SharedRemote>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -102,6 +104,30 @@ impl Engine {
     /// The engine's clock.
     pub fn now(&self) -> UnixMillis {
         self.shared.clock.now()
+    }
+
+    /// The shard log's next position as this engine's state stands (records appended by its
+    /// writer or applied by its follower).
+    pub fn log_position(&self) -> u64 {
+        *self.shared.followed.borrow()
+    }
+
+    /// On a follower, waits until this node has applied everything the shard's log held when
+    /// called; at once elsewhere.
+    ///
+    /// # Errors
+    /// `Unavailable` if the log cannot be read or the wait times out.
+    pub async fn catch_up(&self) -> Result<(), EngineError> {
+        match &self.remote {
+            Some(remote) => remote.catch_up().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Whether this engine decides its commands itself (a single node's, or a cluster shard's
+    /// leader's) rather than handing them to the shard's leader.
+    pub fn is_writer(&self) -> bool {
+        self.remote.is_none()
     }
 
     /// Whether a journal failure stopped writes (fail-stop until restart).
@@ -139,6 +165,9 @@ impl Engine {
     /// durable and published. Waits at most `journal_reply_timeout` (then `Degraded`, like a
     /// write that timed out); `Unavailable` once the journal has failed.
     pub async fn read_durable<R>(&self, f: impl FnOnce(&Ledger) -> R) -> Result<R, EngineError> {
+        if let Some(remote) = &self.remote {
+            remote.catch_up().await?;
+        }
         let shared = &self.shared;
         let (ledger, mark, poisoned) = (&shared.ledger, &shared.durable, &shared.poisoned);
         crate::durable_read::read_durable(ledger, mark, poisoned, &self.guard, f).await

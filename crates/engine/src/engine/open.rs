@@ -86,6 +86,32 @@ impl Engine {
             commands,
             writer: Arc::new(Mutex::new(Some(writer))),
             guard: Arc::new(guard),
+            remote: None,
         })
+    }
+}
+
+impl Engine {
+    /// A handle on `writer`'s state with no writer thread: a follower's engine. It answers
+    /// everything read from the published side and the ledger (the fast path, campaigns,
+    /// orders, durable reads) as `writer` applies the leader's records; every command
+    /// goes to `remote`, the shard's leader (with none, every command answers
+    /// `Unavailable`). When the node leads the shard, [`Engine::start`] on
+    /// [`Writer::lead`]'s writer gives the writing engine over the same state.
+    pub fn follower<L: Log>(
+        writer: &Writer<L>,
+        guard: JournalGuard,
+        remote: Option<crate::SharedRemote>,
+    ) -> Self {
+        let shared = Arc::clone(writer.shared());
+        // No receiver: every command is refused as from a stopped engine.
+        let (commands, _) = sync_channel(0);
+        Self {
+            shared,
+            commands,
+            writer: Arc::new(Mutex::new(None)),
+            guard: Arc::new(guard),
+            remote,
+        }
     }
 }

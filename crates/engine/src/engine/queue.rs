@@ -12,11 +12,33 @@ use super::Engine;
 use crate::command::Request;
 use crate::error::{EngineError, JOURNAL_FAILED_EARLIER, mismatched};
 
+/// What a follower's engine answers to a request only the shard's writer can take (an
+/// expiry pass): the node sends commands to the leader through [`Engine::decide`].
+const NOT_THE_WRITER: &str = "this node does not write the campaign's shard";
+
 impl Engine {
     /// Has the writer decide `command` and answers its outcome once durable: every
     /// writer-bound command goes through here.
     pub async fn decide(&self, command: Command) -> Result<Outcome, EngineError> {
-        self.call(Request::decide(command)).await
+        match &self.remote {
+            None => self.call(Request::decide(command)).await,
+            Some(remote) => self.decide_remotely(remote, command).await,
+        }
+    }
+
+    /// A follower's command: decided by the shard's leader, answered once this node has
+    /// applied the log up to the decision (at most the reply timeout: past it the outcome,
+    /// durable in the log, is answered anyway, and a read here may not show it yet).
+    async fn decide_remotely(
+        &self,
+        remote: &crate::SharedRemote,
+        command: Command,
+    ) -> Result<Outcome, EngineError> {
+        let decided = remote.decide(command).await?;
+        let mut followed = self.shared.followed.subscribe();
+        let applied = followed.wait_for(|applied| *applied >= decided.log_position);
+        let _ = tokio::time::timeout(self.guard.reply_timeout(), applied).await;
+        Ok(decided.outcome)
     }
 
     /// [`Engine::decide`] for a command answered by an [`OrderOutcome`].
@@ -44,6 +66,9 @@ impl Engine {
         &self,
         (request, answer): (Request, oneshot::Receiver<Result<T, EngineError>>),
     ) -> Result<(CallPermit, oneshot::Receiver<Result<T, EngineError>>), EngineError> {
+        if self.remote.is_some() {
+            return Err(EngineError::Unavailable(NOT_THE_WRITER.into()));
+        }
         self.refuse_if_poisoned()?;
         let permit = self.guard.admit()?;
         // A full queue drops the permit: a failure, as the writer is not keeping up.

@@ -15,6 +15,7 @@
 //! fsync cost per win falls.
 
 mod effects;
+mod follow;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -27,6 +28,7 @@ use stampede_core::Ledger;
 use stampede_journal::{Durability, Journal, Log, Storage};
 
 use self::effects::{BatchEffects, publish};
+pub use self::follow::Following;
 use crate::clock::{Clock, stopwatch};
 use crate::codec;
 use crate::command::{Reply, Request};
@@ -153,9 +155,11 @@ impl<L: Log> Writer<L> {
             Some(seed) => ChaCha8Rng::seed_from_u64(seed),
             None => ChaCha8Rng::from_os_rng(),
         };
+        let shared = Arc::new(Shared::new(ledger, published, clock));
+        shared.followed.send_replace(log.next_position());
         Self {
             log,
-            shared: Arc::new(Shared::new(ledger, published, clock)),
+            shared,
             rng,
             effects: BatchEffects {
                 deadlines,
@@ -233,6 +237,12 @@ impl<L: Log> Writer<L> {
         let started = stopwatch();
         match self.log.append_batch(&slices) {
             Ok(stats) => {
+                let position = self.log.next_position();
+                self.shared.followed.send_if_modified(|at| {
+                    let moved = position > *at;
+                    *at = position;
+                    moved
+                });
                 let counters = &self.shared.stats;
                 if stats.synced {
                     self.metrics

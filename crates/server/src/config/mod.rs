@@ -29,6 +29,16 @@ pub const MAX_BODY_READ_MIN_BYTES_PER_SEC: u64 = 1_000_000;
 /// Hard ceiling on `max_token_ttl_secs`: one year. Past that a token is as good as permanent.
 pub const MAX_TOKEN_TTL_CEILING_SECS: u64 = 365 * 86_400;
 
+/// Where the journal lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum JournalKind {
+    /// A file in `data_dir`: one node (the default).
+    File,
+    /// The shards' replicated logs on NATS JetStream: a cluster node.
+    Nats,
+}
+
 /// Whether a win waits for fsync before it is answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -132,6 +142,36 @@ fn shown_default(default: &impl Serialize) -> String {
 settings! {
     /// Address to listen on.
     listen: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8080)), env = "STAMPEDE_LISTEN";
+    /// `file` (default): one node, its journal in `data_dir`. `nats`: a node of a cluster
+    /// whose shards' logs are replicated by NATS JetStream (see the README's "Run a
+    /// cluster"; then `nats_url` and `node_id` are required, and `token_secret` and
+    /// `admin_key` must be set, the same on every node).
+    journal: JournalKind = JournalKind::File, env = "STAMPEDE_JOURNAL";
+    /// NATS server URLs, comma-separated (`nats://host:port`), for `journal = "nats"`.
+    nats_url: String = String::new(), env = "STAMPEDE_NATS_URL";
+    /// This node's id in the cluster: 1–32 characters of `[a-z0-9-]`, unique among the nodes.
+    node_id: String = String::new(), env = "STAMPEDE_NODE_ID";
+    /// The cluster's name: prefixes every stream, subject and bucket, so two clusters can
+    /// share one NATS (1–32 characters of `[a-z0-9-]`).
+    cluster_name: String = "stampede".to_owned(), env = "STAMPEDE_CLUSTER_NAME";
+    /// Shards of the campaign space (the same on every node; never changed once the cluster
+    /// holds campaigns): each has one writer at a time.
+    shards: u32 = 16, env = "STAMPEDE_SHARDS";
+    /// Replicas JetStream keeps of the shards' log, the lease and node buckets (1–5; 3
+    /// survives one NATS server's loss).
+    stream_replicas: usize = 3, env = "STAMPEDE_STREAM_REPLICAS";
+    /// Milliseconds a shard leader's lease lasts unrenewed: after a leader dies, another node
+    /// takes the shard within about this long.
+    leader_lease_ms: u64 = 3_000, env = "STAMPEDE_LEADER_LEASE_MS";
+    /// NATS user name (with `nats_password`; empty: none).
+    nats_user: String = String::new(), env = "STAMPEDE_NATS_USER";
+    /// NATS password.
+    nats_password: String = String::new(), env = "STAMPEDE_NATS_PASSWORD";
+    /// NATS credentials file (JWT and nkey seed; empty: none).
+    nats_creds: String = String::new(), env = "STAMPEDE_NATS_CREDS";
+    /// The HTTP address other nodes and operators are told this node serves on (empty: the
+    /// `listen` address).
+    advertise: String = String::new(), env = "STAMPEDE_ADVERTISE";
     /// Directory for the journal and generated secrets (created if missing).
     data_dir: PathBuf = PathBuf::from("stampede-data"), env = "STAMPEDE_DATA_DIR";
     /// `fsync` (default): a win is answered only after fsync. `os`: write without fsync.
@@ -260,6 +300,7 @@ impl Config {
     }
 }
 
+mod cluster;
 mod validate;
 
 pub use validate::ConfigError;

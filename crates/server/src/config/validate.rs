@@ -39,7 +39,7 @@ pub enum ConfigError {
     },
 }
 
-fn invalid(field: &'static str, problem: impl Into<String>) -> Result<(), ConfigError> {
+pub(super) fn invalid(field: &'static str, problem: impl Into<String>) -> Result<(), ConfigError> {
     Err(ConfigError::Invalid {
         field,
         problem: problem.into(),
@@ -48,7 +48,7 @@ fn invalid(field: &'static str, problem: impl Into<String>) -> Result<(), Config
 
 /// Each `(field, value, low, high)` has `low <= value <= high`; the first that does not is
 /// named.
-fn in_ranges(ranges: &[(&'static str, u64, u64, u64)]) -> Result<(), ConfigError> {
+pub(super) fn in_ranges(ranges: &[(&'static str, u64, u64, u64)]) -> Result<(), ConfigError> {
     for &(field, value, low, high) in ranges {
         if !(low..=high).contains(&value) {
             invalid(
@@ -70,6 +70,7 @@ impl Config {
         }
         self.validate_limits()?;
         self.validate_secrets()?;
+        self.validate_cluster()?;
         stampede_admission::client_ip::TrustedProxies::parse(
             self.trusted_proxies
                 .split(',')

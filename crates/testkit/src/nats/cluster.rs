@@ -20,7 +20,7 @@ use tempfile::TempDir;
 use super::server_binary;
 
 /// Servers in the test cluster: the smallest that keeps a quorum with one down.
-pub(crate) const SERVERS: usize = 3;
+pub const SERVERS: usize = 3;
 /// Longest wait for the cluster to elect a JetStream meta leader: a cold start on a loaded
 /// 2-core machine takes a few seconds; past this the test fails naming the server logs.
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -39,7 +39,7 @@ struct Server {
 }
 
 /// A running three-server JetStream cluster; killed on drop.
-pub(crate) struct NatsCluster {
+pub struct NatsCluster {
     binary: PathBuf,
     servers: Vec<Server>,
     dir: TempDir,
@@ -52,7 +52,7 @@ impl NatsCluster {
     ///
     /// # Panics
     /// If no cluster is ready after [`START_ATTEMPTS`] attempts of [`READY_TIMEOUT`] each.
-    pub(crate) async fn start(test: &str) -> Option<Self> {
+    pub async fn start(test: &str) -> Option<Self> {
         let binary = match server_binary::find() {
             Ok(binary) => binary,
             // CI installs the server (.ci/run): there a missing one is a broken install,
@@ -140,19 +140,19 @@ impl NatsCluster {
     }
 
     /// `nats://` URLs of every server.
-    pub(crate) fn urls(&self) -> Vec<String> {
+    pub fn urls(&self) -> Vec<String> {
         (0..self.servers.len())
             .map(|index| self.url(index))
             .collect()
     }
 
     /// The URL of one server.
-    pub(crate) fn url(&self, index: usize) -> String {
+    pub fn url(&self, index: usize) -> String {
         format!("nats://127.0.0.1:{}", self.servers[index].client_port)
     }
 
     /// SIGKILLs server `index` (no goodbye to its peers) and reaps it.
-    pub(crate) fn kill(&mut self, index: usize) {
+    pub fn kill(&mut self, index: usize) {
         if let Some(mut child) = self.servers[index].process.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -160,7 +160,7 @@ impl NatsCluster {
     }
 
     /// Starts server `index` again on its port and store directory.
-    pub(crate) fn restart(&mut self, index: usize) {
+    pub fn restart(&mut self, index: usize) {
         assert!(
             self.servers[index].process.is_none(),
             "server still running"
@@ -169,7 +169,7 @@ impl NatsCluster {
     }
 
     /// The last lines of every server's log, for failure messages.
-    pub(crate) fn log_tails(&self) -> String {
+    pub fn log_tails(&self) -> String {
         let mut out = String::new();
         for server in &self.servers {
             let text = fs::read_to_string(&server.log).unwrap_or_default();

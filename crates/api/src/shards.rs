@@ -1,0 +1,131 @@
+//! The services each shard of the campaign space runs on this node. A single node has one
+//! shard: every campaign, order and job is its. A cluster node has one per shard of the
+//! cluster (`shards`, default 16): the shard's engine is its writer where the node leads the
+//! shard, and a follower — answering reads from the state it applies, handing commands to
+//! the leader — elsewhere; the node replaces a shard's services when its role changes.
+//!
+//! Which shard: a campaign's is `stampede_core::shard_index` of its id; an order's is the
+//! one whose ledger knows its id (an order id enciphers its place under its shard's key, so
+//! only that ledger deciphers it to an order).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+use stampede_core::{CampaignId, OrderId};
+
+use crate::state::Services;
+
+/// Every shard's services on this node.
+#[derive(Debug)]
+pub struct ShardSet {
+    shards: Box<[RwLock<Arc<Services>>]>,
+    /// Campaigns created through this node: spreads creations over the shards.
+    creations: AtomicU64,
+}
+
+impl ShardSet {
+    /// A single node: one shard.
+    pub fn single(services: Services) -> Self {
+        Self::new(vec![services])
+    }
+
+    /// One entry per shard, in shard order (at least one).
+    pub fn new(shards: Vec<Services>) -> Self {
+        assert!(!shards.is_empty(), "a node runs at least one shard");
+        Self {
+            shards: shards
+                .into_iter()
+                .map(|services| RwLock::new(Arc::new(services)))
+                .collect(),
+            creations: AtomicU64::new(0),
+        }
+    }
+
+    /// How many shards.
+    pub fn count(&self) -> u32 {
+        self.shards.len() as u32
+    }
+
+    /// Shard `index`'s services (`index < count`).
+    pub fn shard(&self, index: u32) -> Arc<Services> {
+        Arc::clone(&self.shards[index as usize].read())
+    }
+
+    /// Puts `services` in place of shard `index`'s (a role change); answers the old ones.
+    pub fn replace(&self, index: u32, services: Services) -> Arc<Services> {
+        std::mem::replace(&mut self.shards[index as usize].write(), Arc::new(services))
+    }
+
+    /// The shard of `campaign`.
+    pub fn for_campaign(&self, campaign: CampaignId) -> Arc<Services> {
+        match self.count() {
+            1 => self.shard(0),
+            count => self.shard(stampede_core::shard_index(campaign, count)),
+        }
+    }
+
+    /// The shard whose ledger holds order `id`; shard 0's when none does (its engine
+    /// answers not found like any other).
+    pub fn for_order(&self, id: OrderId) -> Arc<Services> {
+        if self.count() == 1 {
+            return self.shard(0);
+        }
+        self.all()
+            .into_iter()
+            .find(|services| services.engine.order(id).is_some())
+            .unwrap_or_else(|| self.shard(0))
+    }
+
+    /// [`ShardSet::for_order`] for a read that must show every write acknowledged before it
+    /// began: when no ledger here knows the order, every follower first catches up with its
+    /// shard's log, and the shards are looked through again.
+    ///
+    /// # Errors
+    /// A shard's log could not be caught up with in time.
+    pub async fn for_order_caught_up(
+        &self,
+        id: OrderId,
+    ) -> Result<Arc<Services>, stampede_engine::EngineError> {
+        if self.count() == 1 {
+            return Ok(self.shard(0));
+        }
+        let found = |all: &[Arc<Services>]| {
+            all.iter()
+                .find(|services| services.engine.order(id).is_some())
+                .cloned()
+        };
+        let all = self.all();
+        if let Some(services) = found(&all) {
+            return Ok(services);
+        }
+        for services in &all {
+            services.engine.catch_up().await?;
+        }
+        Ok(found(&self.all()).unwrap_or_else(|| self.shard(0)))
+    }
+
+    /// Where a new campaign is created: a shard this node writes if there is one (the next
+    /// of them in turn, so creations spread), else the next shard in turn (its leader
+    /// decides, through the follower's engine).
+    pub fn for_new_campaign(&self) -> Arc<Services> {
+        let n = self.creations.fetch_add(1, Ordering::Relaxed);
+        let all = self.all();
+        let writing: Vec<&Arc<Services>> = all.iter().filter(|s| s.engine.is_writer()).collect();
+        match writing.len() {
+            0 => Arc::clone(&all[(n % all.len() as u64) as usize]),
+            written => Arc::clone(writing[(n % written as u64) as usize]),
+        }
+    }
+
+    /// Shard 0's services: on a single node, the only ones. In a cluster, the node-wide
+    /// parts they share (the clock, the payment desk) are read through it.
+    pub fn home(&self) -> Arc<Services> {
+        self.shard(0)
+    }
+
+    /// Every shard's services, in shard order.
+    pub fn all(&self) -> Vec<Arc<Services>> {
+        self.shards.iter().map(|s| Arc::clone(&s.read())).collect()
+    }
+}

@@ -1,0 +1,93 @@
+//! The node's view of the cluster for `GET /v1/admin/cluster` and `/healthz`
+//! ([`stampede_api::cluster::ClusterStatus`]).
+
+use std::sync::Arc;
+
+use stampede_api::cluster::{
+    ClusterJson, ClusterNodeJson, ClusterShardJson, ClusterStatus, ReportFuture,
+};
+use stampede_cluster::ClusterView;
+use tokio::sync::Mutex;
+
+use crate::context::Context;
+use crate::shard::Role;
+
+/// The lease manager's last view, and when it was taken (Unix milliseconds).
+pub(crate) type SeenView = Arc<parking_lot::Mutex<(ClusterView, u64)>>;
+
+pub(crate) struct NodeStatus {
+    pub(crate) context: Arc<Context>,
+    pub(crate) slots: Arc<Vec<Mutex<Role>>>,
+    pub(crate) view: SeenView,
+}
+
+impl std::fmt::Debug for NodeStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeStatus")
+            .field("node", &self.context.node)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterStatus for NodeStatus {
+    fn node_id(&self) -> &str {
+        self.context.node.as_str()
+    }
+
+    fn caught_up(&self) -> bool {
+        self.slots.iter().all(|slot| match slot.try_lock() {
+            Ok(role) => match &*role {
+                Role::Following(followed) => {
+                    let progress = followed.progress();
+                    progress.applied.last_seq >= progress.last_seq
+                }
+                Role::Leading(_) => true,
+                Role::Empty => false,
+            },
+            Err(_) => false, // changing roles
+        })
+    }
+
+    fn report(&self) -> ReportFuture<'_> {
+        Box::pin(async move {
+            let (view, seen) = self.view.lock().clone();
+            let nodes = view
+                .nodes
+                .iter()
+                .map(|(node, address)| ClusterNodeJson {
+                    node_id: node.as_str().to_owned(),
+                    address: address.clone(),
+                    last_seen: seen,
+                })
+                .collect();
+            let mut shards = Vec::new();
+            for shard in self.context.shards.all() {
+                let (applied_seq, last_seq) = match &*self.slots[shard.get() as usize].lock().await
+                {
+                    Role::Following(followed) => {
+                        let progress = followed.progress();
+                        (progress.applied.last_seq, progress.last_seq)
+                    }
+                    Role::Leading(_) => {
+                        let subject = self.context.names().log_subject(shard);
+                        let tip = stampede_cluster::tip(&self.context.stream, &subject).await;
+                        let last = tip.map(|tip| tip.last_seq).unwrap_or(0);
+                        (last, last)
+                    }
+                    Role::Empty => (0, 0),
+                };
+                shards.push(ClusterShardJson {
+                    shard: shard.get(),
+                    leader: view.leaders.get(&shard).cloned(),
+                    applied_seq,
+                    last_seq,
+                });
+            }
+            ClusterJson {
+                node_id: self.context.node.as_str().to_owned(),
+                nodes,
+                shards,
+            }
+        })
+    }
+}

@@ -1,0 +1,370 @@
+//! A Stampede cluster end to end: three nats-servers (a JetStream cluster, `sync_interval:
+//! always`), three `stampede serve --journal nats` nodes on it, real HTTP.
+//!
+//! - A stampede spread over the three nodes, each user grabbing through two of them: no
+//!   oversell, one win per user across nodes, every acknowledged win in every node's winners
+//!   list; a red-packet pool's wins add up to the pool exactly.
+//! - The leader of the hot campaign's shard is SIGKILLed mid-burst: another node takes the
+//!   shard; afterwards every acknowledged win is on both surviving nodes, nothing is
+//!   oversold, and the failover time (kill → first acknowledged win under the new leader) is
+//!   printed.
+//!
+//! Each test skips loudly where no nats-server 2.10+ is installed (CI installs one and fails
+//! instead).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod nodes;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use futures_util::StreamExt;
+use nodes::{Cluster, LEASE_MS, SHARDS};
+use support::{admin, send_json, token, winners};
+
+/// What one grab came to.
+#[derive(Clone, Debug)]
+enum Answer {
+    Won(String),
+    AlreadyWon(String),
+    /// sold_out, not_started…: decided, no win (the code).
+    Lost(String),
+    /// 503 `unavailable`/`overloaded`: refused before any decision.
+    Refused,
+    /// 503 `degraded`, or no answer: the outcome is unknown (it may have won).
+    Unknown,
+}
+
+async fn grab(client: &reqwest::Client, base: &str, campaign: &str, user: &str) -> Answer {
+    let sent = client
+        .post(format!("{base}/v1/campaigns/{campaign}/grab"))
+        .header("authorization", format!("Bearer {}", token(user)))
+        .send()
+        .await;
+    let Ok(response) = sent else {
+        return Answer::Unknown;
+    };
+    let Ok(body) = response.json::<serde_json::Value>().await else {
+        return Answer::Unknown;
+    };
+    let order = || body["order_id"].as_str().unwrap_or_default().to_owned();
+    match (body["outcome"].as_str(), body["error"]["code"].as_str()) {
+        (Some("won"), _) => Answer::Won(order()),
+        (Some("already_won"), _) => Answer::AlreadyWon(order()),
+        (_, Some("unavailable" | "overloaded")) => Answer::Refused,
+        (_, Some("degraded")) | (None, None) => Answer::Unknown,
+        (_, code) => Answer::Lost(code.unwrap_or("none").to_owned()),
+    }
+}
+
+/// Creates a campaign through `base`, asking again (at most [`CREATE_TRIES`] times) while
+/// the shard it lands on has no leader (503: its lease is changing hands).
+async fn create(client: &reqwest::Client, base: &str, spec: serde_json::Value) -> String {
+    let mut answers = Vec::new();
+    for _ in 0..CREATE_TRIES {
+        let created = send_json(
+            client
+                .post(format!("{base}/v1/campaigns"))
+                .header("authorization", admin())
+                .json(&spec),
+        )
+        .await;
+        if let Some(id) = created["id"].as_str() {
+            return id.to_owned();
+        }
+        answers.push(created);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no campaign created: {answers:?}");
+}
+
+/// Campaign creations tried before a test fails.
+const CREATE_TRIES: usize = 100;
+
+/// Every winner of `campaign` on node `base`, as user → (order id, amount in cents).
+async fn winners_with_amounts(
+    client: &reqwest::Client,
+    base: &str,
+    campaign: &str,
+) -> BTreeMap<String, (String, u64)> {
+    let page = send_json(
+        client
+            .get(format!("{base}/v1/campaigns/{campaign}/winners?limit=1000"))
+            .header("authorization", admin()),
+    )
+    .await;
+    page["winners"]
+        .as_array()
+        .expect("a winners page")
+        .iter()
+        .map(|w| {
+            (
+                w["user_id"].as_str().unwrap().to_owned(),
+                (
+                    w["order_id"].as_str().unwrap().to_owned(),
+                    w["amount_cents"].as_u64().unwrap(),
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stampede_across_three_nodes_sells_each_item_once() {
+    let Some(cluster) = Cluster::start("a_stampede_across_three_nodes_sells_each_item_once").await
+    else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    const STOCK: u64 = 60;
+    const USERS: usize = 150;
+    let seckill = create(
+        &client,
+        cluster.base(1),
+        serde_json::json!({"kind": "seckill", "name": "cluster sale", "stock": STOCK, "price_cents": 990}),
+    )
+    .await;
+    let packets = create(
+        &client,
+        cluster.base(2),
+        serde_json::json!({"kind": "red_packet", "name": "cluster pool", "total_cents": 10_000, "count": 40}),
+    )
+    .await;
+    // Each user grabs each campaign through two nodes at once (its own and the next).
+    let bases: Vec<String> = (0..3).map(|i| cluster.base(i).to_owned()).collect();
+    let mut tries: Vec<(String, String, String)> = Vec::new();
+    for u in 0..USERS {
+        for campaign in [&seckill, &packets] {
+            for node in [u % 3, (u + 1) % 3] {
+                tries.push((format!("crowd-{u}"), campaign.clone(), bases[node].clone()));
+            }
+        }
+    }
+    let answers: Vec<(String, String, Answer)> = futures_util::stream::iter(tries)
+        .map(|(user, campaign, base)| {
+            let client = client.clone();
+            async move {
+                let answer = grab(&client, &base, &campaign, &user).await;
+                (user, campaign, answer)
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+
+    for campaign in [&seckill, &packets] {
+        let mut won: BTreeMap<String, String> = BTreeMap::new();
+        for (user, _, answer) in answers.iter().filter(|(_, c, _)| c == campaign) {
+            match answer {
+                Answer::Won(order) => {
+                    let earlier = won.insert(user.clone(), order.clone());
+                    assert!(
+                        earlier.is_none(),
+                        "{user} won twice: {earlier:?} and {order}"
+                    );
+                }
+                Answer::Unknown | Answer::Refused => {
+                    panic!("a grab on a healthy cluster was not decided: {user} {answer:?}")
+                }
+                Answer::AlreadyWon(_) | Answer::Lost(_) => {}
+            }
+        }
+        // The per-user limit across nodes: a user's second grab, on another node, answered
+        // already_won with the same order.
+        for (user, _, answer) in answers.iter().filter(|(_, c, _)| c == campaign) {
+            if let Answer::AlreadyWon(order) = answer {
+                assert_eq!(
+                    won.get(user),
+                    Some(order),
+                    "{user}'s already_won names its win"
+                );
+            }
+        }
+        let expected = if campaign == &seckill {
+            STOCK as usize
+        } else {
+            40
+        };
+        assert_eq!(won.len(), expected, "every item sold once, no more");
+        // Every node's winners list holds exactly the acknowledged wins.
+        for base in &bases {
+            let listed = winners_with_amounts(&client, base, campaign).await;
+            let listed_orders: BTreeMap<String, String> = listed
+                .iter()
+                .map(|(user, (order, _))| (user.clone(), order.clone()))
+                .collect();
+            assert_eq!(listed_orders, won, "{base}'s winners of {campaign}");
+            if campaign == &packets {
+                let paid: u64 = listed.values().map(|(_, cents)| cents).sum();
+                assert_eq!(paid, 10_000, "the packets add up to the pool on {base}");
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hot_shards_leader_dies_mid_burst_and_another_node_takes_over() {
+    let Some(mut cluster) =
+        Cluster::start("the_hot_shards_leader_dies_mid_burst_and_another_node_takes_over").await
+    else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    const STOCK: usize = 150;
+    let campaign = create(
+        &client,
+        cluster.base(0),
+        serde_json::json!({"kind": "seckill", "name": "hot sale", "stock": STOCK, "price_cents": 990}),
+    )
+    .await;
+    let id = stampede_core::CampaignId::parse(&campaign).expect("a campaign id");
+    let shard = stampede_core::shard_index(id, SHARDS);
+    let leader = cluster
+        .leader_of(0, shard)
+        .await
+        .expect("the shard has a leader");
+    let survivors: Vec<String> = (0..3)
+        .filter(|i| *i != leader)
+        .map(|i| cluster.base(i).to_owned())
+        .collect();
+
+    // Sixteen clients grab as new users through the two other nodes until the stock is
+    // gone; the leader is killed once a fifth of it is sold.
+    let next_user = Arc::new(AtomicUsize::new(0));
+    let wins = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let log = Arc::new(Log::default());
+    let started = Instant::now();
+    let workers: Vec<_> = (0..16)
+        .map(|w| {
+            let (client, campaign) = (client.clone(), campaign.clone());
+            let base = survivors[w % 2].clone();
+            let (next_user, wins, done, log) =
+                (next_user.clone(), wins.clone(), done.clone(), log.clone());
+            tokio::spawn(async move {
+                while !done.load(Ordering::Relaxed) && started.elapsed() < Duration::from_secs(90) {
+                    let user = format!("burst-{}", next_user.fetch_add(1, Ordering::Relaxed));
+                    let sent = Instant::now();
+                    let answer = grab(&client, &base, &campaign, &user).await;
+                    if matches!(answer, Answer::Won(_))
+                        && wins.fetch_add(1, Ordering::Relaxed) + 1 >= STOCK
+                    {
+                        done.store(true, Ordering::Relaxed);
+                    }
+                    if matches!(&answer, Answer::Lost(code) if code == "sold_out") {
+                        done.store(true, Ordering::Relaxed);
+                    }
+                    log.lock()
+                        .unwrap()
+                        .push((sent, Instant::now(), user, answer));
+                }
+            })
+        })
+        .collect();
+    let sold = tokio::time::timeout(Duration::from_secs(60), async {
+        while wins.load(Ordering::Relaxed) < STOCK / 5 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    if sold.await.is_err() {
+        let log = log.lock().unwrap();
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        for (_, _, _, answer) in log.iter() {
+            *seen
+                .entry(format!("{answer:?}").chars().take(40).collect())
+                .or_default() += 1;
+        }
+        panic!("a fifth of the stock was not sold within 60 s; answers: {seen:?}");
+    }
+    assert_eq!(
+        cluster.leader_of(survivors_index(leader), shard).await,
+        Some(leader),
+        "the shard's leadership moved during the burst"
+    );
+    let killed_at = Instant::now();
+    cluster.kill(leader);
+    for worker in workers {
+        worker.await.expect("a client task");
+    }
+    let log = log.lock().unwrap().clone();
+
+    let acknowledged: BTreeMap<String, String> = log
+        .iter()
+        .filter_map(|(_, _, user, answer)| match answer {
+            Answer::Won(order) => Some((user.clone(), order.clone())),
+            _ => None,
+        })
+        .collect();
+    let unknown: BTreeSet<String> = log
+        .iter()
+        .filter(|(_, _, _, answer)| matches!(answer, Answer::Unknown))
+        .map(|(_, _, user, _)| user.clone())
+        .collect();
+    // A grab sent after the kill that won was decided by the new leader; the failover time
+    // runs to its answer.
+    let first_win_after = log
+        .iter()
+        .filter(|(sent, _, _, answer)| *sent > killed_at && matches!(answer, Answer::Won(_)))
+        .map(|(_, answered, ..)| *answered - killed_at)
+        .min()
+        .expect("wins resumed after the leader died");
+    let refused = log
+        .iter()
+        .filter(|(sent, _, _, answer)| *sent > killed_at && matches!(answer, Answer::Refused))
+        .count();
+    eprintln!(
+        "failover: first acknowledged win {first_win_after:?} after the kill (lease {LEASE_MS} ms); \
+         {refused} grabs refused 503 meanwhile; {} acknowledged, {} unknown",
+        acknowledged.len(),
+        unknown.len()
+    );
+    assert!(
+        acknowledged.len() <= STOCK,
+        "oversold: {}",
+        acknowledged.len()
+    );
+    for base in &survivors {
+        let listed: BTreeMap<String, String> = winners(&client, base, &campaign)
+            .await
+            .into_iter()
+            .collect();
+        assert!(
+            listed.len() <= STOCK,
+            "{base} lists {} winners",
+            listed.len()
+        );
+        for (user, order) in &acknowledged {
+            assert_eq!(
+                listed.get(user),
+                Some(order),
+                "{base} lost {user}'s acknowledged win"
+            );
+        }
+        for user in listed.keys() {
+            assert!(
+                acknowledged.contains_key(user) || unknown.contains(user),
+                "{base} lists {user}, who was never told of a win nor left without an answer"
+            );
+        }
+    }
+    // Liveness, not speed (BENCHMARKS.md has the figure): the shard came back well within
+    // a generous bound.
+    assert!(
+        first_win_after < Duration::from_millis(20 * LEASE_MS),
+        "the shard took {first_win_after:?} to get a writer again"
+    );
+}
+
+/// A node other than `leader`.
+fn survivors_index(leader: usize) -> usize {
+    (leader + 1) % 3
+}
+
+/// Every grab of the burst: when it was sent and answered, whose, and how.
+type Log = std::sync::Mutex<Vec<(Instant, Instant, String, Answer)>>;
