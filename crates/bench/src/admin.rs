@@ -1,6 +1,11 @@
 //! The admin side of the contract: create and read a campaign, page through its winners, read
 //! an order with its payments; for a rehearsal (`--shadow`), read and reset the campaign's
 //! shadow copy and page through its winners.
+//!
+//! With several `--target` nodes every admin call goes to the first live node: the client
+//! starts at the first, and moves on to the next (in `--target` order, wrapping) only when a
+//! connection to its node cannot be opened — a request never written, so sending it to
+//! another node cannot double it. Once a node answers, the client stays with it.
 
 use crate::connection::{Connection, Response, TransportError};
 use bytes::Bytes;
@@ -131,8 +136,10 @@ struct WinnersPage {
     next: Option<String>,
 }
 
-/// An admin API client over one raw connection.
+/// An admin API client over one raw connection to the first live node.
 pub(crate) struct AdminClient {
+    nodes: Vec<SocketAddr>,
+    current: usize,
     connection: Connection,
     admin_key: String,
 }
@@ -140,12 +147,31 @@ pub(crate) struct AdminClient {
 impl AdminClient {
     /// A client for `server` authenticating with `admin_key`.
     pub(crate) fn new(server: SocketAddr, admin_key: String) -> Self {
+        Self::over(vec![server], admin_key)
+    }
+
+    /// A client for the first live node of `nodes` (at most `MAX_TARGETS`, from `--target`).
+    ///
+    /// # Panics
+    /// If `nodes` is empty.
+    pub(crate) fn over(nodes: Vec<SocketAddr>, admin_key: String) -> Self {
+        assert!(!nodes.is_empty(), "an admin client needs a node");
         Self {
-            connection: Connection::new(server),
+            connection: Connection::new(nodes[0]),
+            nodes,
+            current: 0,
             admin_key,
         }
     }
 
+    /// The node this client talks to now.
+    pub(crate) fn node(&self) -> SocketAddr {
+        self.nodes[self.current]
+    }
+
+    /// Sends one request to the current node; a connect failure moves on to the next node and
+    /// sends it there, each node tried once. A request that failed once it was written is not
+    /// sent again.
     async fn call(
         &mut self,
         method: Method,
@@ -153,9 +179,22 @@ impl AdminClient {
         body: Option<Bytes>,
     ) -> Result<Response, TransportError> {
         let key = self.admin_key.clone();
-        self.connection
-            .send(None, method, path, Some(&key), body)
-            .await
+        let mut tries = self.nodes.len();
+        loop {
+            let sent = self
+                .connection
+                .send(None, method.clone(), path, Some(&key), body.clone())
+                .await;
+            tries -= 1;
+            match sent {
+                Err(error @ TransportError::Connect { .. }) if tries > 0 => {
+                    eprintln!("note: admin calls move on from {}: {error}", self.node());
+                    self.current = (self.current + 1) % self.nodes.len();
+                    self.connection = Connection::new(self.node());
+                }
+                answered => return answered,
+            }
+        }
     }
 
     /// `GET /healthz` answered 200.

@@ -1,5 +1,6 @@
 //! The `stampede bench` flags and their validation.
 
+use crate::target::parse_targets;
 use clap::{Args, Parser, ValueEnum};
 use std::path::PathBuf;
 
@@ -31,7 +32,10 @@ pub enum CampaignKind {
 /// Load-generate against a Stampede server, then audit the result.
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Server to drive, e.g. http://127.0.0.1:8080 (exclusive with --spawn).
+    /// Server to drive, e.g. http://127.0.0.1:8080 (exclusive with --spawn); or a cluster's
+    /// nodes, comma-separated (at most 16): each user then sticks to a home node picked by a
+    /// hash of its id, and fails over to the next node while its home is down; admin calls go
+    /// to the first live node.
     #[arg(long, conflicts_with = "spawn", required_unless_present = "spawn")]
     pub target: Option<String>,
     /// Start the server as a child (free port, temporary data dir, random secrets) and stop it
@@ -172,6 +176,18 @@ impl BenchArgs {
         let fail = |flag: &'static str, reason: String| Err(ArgsError { flag, reason });
         if self.target.is_none() && !self.spawn {
             return fail("--target", "give --target URL or --spawn".into());
+        }
+        if let Some(list) = &self.target {
+            let targets = parse_targets(list).map_err(|reason| ArgsError {
+                flag: "--target",
+                reason,
+            })?;
+            if self.raw_path.is_some() && targets.len() > 1 {
+                return fail(
+                    "--raw-path",
+                    "raw mode drives one server: give one --target URL".into(),
+                );
+            }
         }
         if let Some(path) = &self.raw_path
             && !path.starts_with('/')

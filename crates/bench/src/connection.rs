@@ -22,11 +22,17 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 pub(crate) const MAX_SOURCES_PER_CONNECTION: usize = 64;
 /// Give up on one request after this long; a grab slower than this is reported as a timeout.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Give up on opening a TCP connection after this long (within [`REQUEST_TIMEOUT`]). Nothing
+/// is written before the connection is open, so a connect that outlives it is a connect
+/// failure (the request surely did not reach the server) rather than a timeout of unknown
+/// outcome. Three seconds lets a loaded server's listen queue drop a SYN once (Linux
+/// retransmits it after 1 s) and still answer.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Why a request produced no response.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    /// TCP connect or HTTP handshake failed.
+    /// TCP connect (within [`CONNECT_TIMEOUT`]) or HTTP handshake failed.
     #[error("connect to {address} failed: {source}")]
     Connect {
         /// The server address.
@@ -34,12 +40,27 @@ pub enum TransportError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A kept-alive connection closed before any of the request was written (the client
+    /// library handed the request back unsent).
+    #[error("connection closed before the request was sent: {0}")]
+    NotSent(String),
     /// No complete response within [`REQUEST_TIMEOUT`].
     #[error("no response within {0:?}")]
     Timeout(Duration),
-    /// The exchange failed after connecting.
+    /// The exchange failed after connecting, perhaps after the request reached the server.
     #[error("request failed: {0}")]
     Http(String),
+}
+
+impl TransportError {
+    /// True when none of the request was written, so the server cannot have acted on it and
+    /// sending it again cannot double its effect.
+    pub(crate) fn never_sent(&self) -> bool {
+        matches!(
+            self,
+            TransportError::Connect { .. } | TransportError::NotSent(_)
+        )
+    }
 }
 
 /// A response with its body read.
@@ -154,11 +175,21 @@ impl Connection {
         sender
             .ready()
             .await
-            .map_err(|error| TransportError::Http(error.to_string()))?;
+            .map_err(|error| TransportError::NotSent(error.to_string()))?;
+        // `try_send_request` hands the request back when the connection closed before it was
+        // serialised: then nothing reached the server.
         let response = sender
-            .send_request(request)
+            .try_send_request(request)
             .await
-            .map_err(|error| TransportError::Http(error.to_string()))?;
+            .map_err(|mut error| {
+                let unsent = error.take_message().is_some();
+                let reason = error.into_error().to_string();
+                if unsent {
+                    TransportError::NotSent(reason)
+                } else {
+                    TransportError::Http(reason)
+                }
+            })?;
         let status = response.status();
         let retry_after = response
             .headers()
@@ -210,7 +241,14 @@ async fn open_stream(server: SocketAddr, source: Option<IpAddr>) -> std::io::Res
     if let Some(address) = source {
         socket.bind(SocketAddr::new(address, 0))?;
     }
-    let stream = socket.connect(server).await?;
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(server))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("no connection within {CONNECT_TIMEOUT:?}"),
+            )
+        })??;
     stream.set_nodelay(true)?;
     Ok(stream)
 }

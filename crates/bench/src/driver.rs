@@ -1,11 +1,13 @@
 //! The load itself: one task per connection, each working through its shard of users in
 //! ready-time order — closed loop (send when the previous answer arrives) or open loop (send
-//! at scheduled slots, latency from the slot).
+//! at scheduled slots, latency from the slot). With several nodes each worker keeps a
+//! connection per node and routes every grab by the node policy (`nodes`, `driver/grab.rs`).
 
-use crate::audit::{AcknowledgedWin, UserObservation};
+use crate::audit::UserObservation;
 use crate::clock::Clock;
 use crate::connection::Connection;
-use crate::outcome::{GrabResult, Outcome, classify, classify_parsed};
+use crate::nodes::{NodeCounts, NodeHealth, home_node};
+use crate::outcome::Outcome;
 use crate::population::{Mix, Next, Population, first_delay, next_action};
 use crate::progress::LiveCounters;
 use crate::raw_connection::RawConnection;
@@ -13,8 +15,8 @@ use crate::recorder::Recorder;
 use crate::schedule::{OpenLoopSchedule, latency_since};
 use crate::shard::{Sources, UserSeed, shard_users_from};
 use crate::shared_recorder::SharedRecorder;
-use crate::token::{TokenKind, mint_token_of};
-use http::Method;
+use crate::token::TokenKind;
+use grab::{grab, observe, raw_grab};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
@@ -32,8 +34,8 @@ pub(crate) const CONNECT_RETRY_PAUSE: Duration = Duration::from_millis(10);
 /// What to drive.
 #[derive(Debug, Clone)]
 pub(crate) struct LoadPlan {
-    /// Server address.
-    pub server: SocketAddr,
+    /// The nodes' addresses, in `--target` order (1..=`MAX_TARGETS`; raw mode: one).
+    pub servers: Vec<SocketAddr>,
     /// Path every request is POSTed to (`/v1/campaigns/{id}/grab`, or `--raw-path`).
     pub path: String,
     /// Raw mode: every user sends at once and loops regardless of the answer (a saturating
@@ -72,6 +74,8 @@ pub(crate) struct LoadResult {
     pub users: Vec<UserObservation>,
     /// From start to the last worker finishing.
     pub elapsed: Duration,
+    /// Per node, in `LoadPlan::servers` order.
+    pub nodes: Vec<NodeCounts>,
 }
 
 /// User id of user `index`: the run prefix, a population letter, the index.
@@ -88,6 +92,10 @@ pub(crate) fn user_id(prefix: &str, population: Population, index: u64) -> Strin
 struct VirtualUser {
     population: Population,
     source: Option<IpAddr>,
+    /// Index of its home node in `LoadPlan::servers`.
+    home: usize,
+    /// The node that gave its last answer.
+    last_node: Option<usize>,
     observation: UserObservation,
     /// Raw mode's token, minted at the user's first request and kept: a raw user loops for
     /// the whole run, and an HMAC per request would be the generator's own cost, not the
@@ -101,6 +109,7 @@ struct Shared {
     clock: Arc<dyn Clock>,
     live: Arc<LiveCounters>,
     recorder: SharedRecorder,
+    health: NodeHealth,
     sent: AtomicU64,
     start: Instant,
     deadline: Instant,
@@ -110,6 +119,11 @@ impl Shared {
     /// Takes one request from the budget; false once `max_requests` are spent.
     fn take_request(&self) -> bool {
         self.sent.fetch_add(1, Ordering::Relaxed) < self.plan.max_requests
+    }
+
+    /// Now, as the node policy counts time: since the run's start.
+    fn since_start(&self) -> Duration {
+        self.clock.now().saturating_duration_since(self.start)
     }
 }
 
@@ -124,6 +138,7 @@ pub(crate) async fn drive(
     let start = clock.now();
     let shared = Arc::new(Shared {
         grab_path: plan.path.clone(),
+        health: NodeHealth::new(plan.servers.len()),
         deadline: start + plan.duration,
         plan,
         clock: clock.clone(),
@@ -137,14 +152,20 @@ pub(crate) async fn drive(
         tasks.spawn(run_worker(shared.clone(), worker, shard));
     }
     let mut users = Vec::new();
+    let mut nodes = vec![NodeCounts::default(); shared.health.len()];
     while let Some(joined) = tasks.join_next().await {
         // A worker panic is a bench bug: surface it rather than report partial numbers.
-        users.extend(joined.expect("load worker panicked"));
+        let (observed, counted) = joined.expect("load worker panicked");
+        users.extend(observed);
+        for (total, worker) in nodes.iter_mut().zip(&counted) {
+            total.merge(worker);
+        }
     }
     LoadResult {
         recorder: shared.recorder.finish(),
         users,
         elapsed: clock.now() - start,
+        nodes,
     }
 }
 
@@ -218,8 +239,9 @@ async fn run_worker(
     shared: Arc<Shared>,
     worker: usize,
     shard: Vec<UserSeed>,
-) -> Vec<UserObservation> {
+) -> (Vec<UserObservation>, Vec<NodeCounts>) {
     let plan = &shared.plan;
+    let mut counts = vec![NodeCounts::default(); plan.servers.len()];
     let mut rng = ChaCha8Rng::seed_from_u64(plan.seed);
     rng.set_stream(worker as u64);
     let mut queue = ReadyQueue::new(plan.raw && plan.rate_per_sec.is_none(), shard.len());
@@ -231,11 +253,16 @@ async fn run_worker(
             first_delay(seed.population, &mut rng)
         };
         queue.push(shared.start + delay, slot);
+        let id = user_id(&plan.user_prefix, seed.population, seed.index);
+        let home = home_node(&id, plan.servers.len());
+        counts[home].users_homed += 1;
         users.push(VirtualUser {
             population: seed.population,
             source: seed.source,
+            home,
+            last_node: None,
             observation: UserObservation {
-                user_id: user_id(&plan.user_prefix, seed.population, seed.index),
+                user_id: id,
                 ..UserObservation::default()
             },
             token: None,
@@ -249,9 +276,14 @@ async fn run_worker(
             worker as u64,
         )
     });
-    let mut connection = Connection::new(plan.server);
-    // Raw mode sends from the default address only: its own lean connection.
-    let mut raw = plan.raw.then(|| RawConnection::new(plan.server));
+    // One connection per node, opened at its first request.
+    let mut connections: Vec<Connection> = plan
+        .servers
+        .iter()
+        .map(|server| Connection::new(*server))
+        .collect();
+    // Raw mode sends to one server from the default address only: its own lean connection.
+    let mut raw = plan.raw.then(|| RawConnection::new(plan.servers[0]));
     let recorder = &shared.recorder;
 
     while let Some((ready_at, slot)) = queue.peek() {
@@ -283,7 +315,7 @@ async fn run_worker(
         user.observation.attempts += 1;
         let result = match raw.as_mut() {
             Some(raw) => raw_grab(&shared, raw, user).await,
-            None => grab(&shared, &mut connection, user).await,
+            None => grab(&shared, &mut connections, user, &mut counts).await,
         };
         let completed = shared.clock.now();
         recorder.record(
@@ -314,79 +346,16 @@ async fn run_worker(
             tokio::time::sleep(CONNECT_RETRY_PAUSE).await;
         }
     }
-    recorder.add_connects(connection.connects() + raw.as_ref().map_or(0, RawConnection::connects));
-    users.into_iter().map(|user| user.observation).collect()
+    let connects: u64 = connections.iter().map(Connection::connects).sum();
+    recorder.add_connects(connects + raw.as_ref().map_or(0, RawConnection::connects));
+    for node in users.iter().filter_map(|user| user.last_node) {
+        counts[node].users_last_served += 1;
+    }
+    let observed = users.into_iter().map(|user| user.observation).collect();
+    (observed, counts)
 }
 
-async fn grab(shared: &Shared, connection: &mut Connection, user: &VirtualUser) -> GrabResult {
-    let plan = &shared.plan;
-    let token = mint_token_of(
-        plan.token_kind,
-        &plan.token_secret,
-        &user.observation.user_id,
-        plan.token_expires_unix,
-    );
-    let sent = connection
-        .send(
-            user.source,
-            Method::POST,
-            &shared.grab_path,
-            Some(&token),
-            None,
-        )
-        .await;
-    match sent {
-        Ok(response) => classify(
-            response.status.as_u16(),
-            response.retry_after.as_deref(),
-            &response.body,
-        ),
-        Err(error) => GrabResult::bare(Outcome::from_transport(&error)),
-    }
-}
-
-/// Raw mode's grab: the user's kept token, the lean connection.
-async fn raw_grab(shared: &Shared, raw: &mut RawConnection, user: &mut VirtualUser) -> GrabResult {
-    let plan = &shared.plan;
-    let token = user.token.get_or_insert_with(|| {
-        mint_token_of(
-            plan.token_kind,
-            &plan.token_secret,
-            &user.observation.user_id,
-            plan.token_expires_unix,
-        )
-    });
-    match raw.post(&shared.grab_path, token).await {
-        Ok(response) => classify_parsed(
-            response.status,
-            response.retry_after_secs,
-            raw.body(&response),
-        ),
-        Err(error) => GrabResult::bare(Outcome::from_transport(&error)),
-    }
-}
-
-/// Folds one result into what the audit knows about the user.
-fn observe(observation: &mut UserObservation, result: &GrabResult) {
-    if result.outcome.reached_stock() {
-        observation.reached_stock = true;
-    }
-    if result.outcome.is_unresolved() {
-        observation.unresolved = true;
-    }
-    if matches!(result.outcome, Outcome::Won | Outcome::AlreadyWon)
-        && let (Some(order_id), Some(amount_cents)) = (&result.order_id, result.amount_cents)
-        && !observation
-            .acknowledged
-            .iter()
-            .any(|known| &known.order_id == order_id)
-    {
-        observation.acknowledged.push(AcknowledgedWin {
-            order_id: order_id.clone(),
-            amount_cents,
-        });
-    }
-}
+mod grab;
 
 #[cfg(test)]
 mod tests;

@@ -13,6 +13,9 @@
 //! - **Load**: `--connections` workers, each with one request in flight and its own shard of
 //!   users; closed loop by default, open loop with `--rate` (latency from the intended send
 //!   time). A user's first request on a connection includes the TCP connect.
+//! - **Nodes** (`--target URL,URL…`, a cluster): each user's grabs go to its home node (a
+//!   hash of its id) while it is up, and fail over in `--target` order when it fails; admin
+//!   calls go to the first live node; the report adds a per-node table (`nodes.rs`).
 //! - **Bounds**: sending stops at `--duration` or `--max-requests`, whichever first, or earlier
 //!   when every user has stopped; in-flight requests are awaited (≤ 10 s timeout).
 //! - **Payments** (`--pay`, seckill only): after the grabs, every order this run's users were
@@ -36,9 +39,12 @@ mod driver;
 mod fan_out;
 mod html;
 mod latency;
+mod node_report;
+mod nodes;
 mod outcome;
 mod payment_report;
 mod payments;
+mod plan;
 mod population;
 mod progress;
 mod raw_connection;
@@ -56,6 +62,8 @@ pub use admin::{CampaignView, OrderView, PaymentView, Winner};
 pub use args::{ArgsError, BenchArgs, CampaignKind};
 pub use audit::{Audit, AuditSummary, CheckResult};
 pub use latency::LatencySummary;
+pub use node_report::NodeReport;
+pub use nodes::NodeCounts;
 pub use outcome::Outcome;
 pub use payment_report::PaymentReport;
 pub use population::{Mix, Population};
@@ -68,7 +76,9 @@ use audit::AuditInput;
 use campaign::{campaign_body, red_packet_terms};
 use clock::{Clock, SystemClock};
 use driver::LoadPlan;
+use node_report::node_reports;
 use payments::PayPlan;
+use plan::{TOKEN_VALIDITY_MARGIN_SECS, load_plan, run_info, run_user_prefix};
 use progress::LiveCounters;
 use rand::Rng;
 use serde::Serialize;
@@ -77,10 +87,7 @@ use spawn::SpawnedServer;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use target::resolve_target;
-
-/// Tokens stay valid this long past the run's end, so none expires mid-run on a slow start.
-const TOKEN_VALIDITY_MARGIN_SECS: u64 = 3_600;
+use target::resolve_targets;
 
 /// The result of a bench run: the measurements and the audit verdict. The caller should exit
 /// non-zero when `audit.passed()` is false.
@@ -104,13 +111,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<BenchOutcome> {
     let mut os_rng = rand::rng();
     if !args.spawn {
         let target = args.target.as_deref().unwrap_or_default();
-        let server = resolve_target(target).await?;
+        let servers = resolve_targets(target).await?;
         let secret = args.token_secret.clone().unwrap_or_default();
         if let Some(path) = &args.raw_path {
-            return bench_raw(&args, server, path, secret, clock).await;
+            // `validate` allows raw mode one target only.
+            return bench_raw(&args, servers[0], path, secret, clock).await;
         }
         let admin_key = args.admin_key.clone().unwrap_or_default();
-        return bench(&args, server, secret, admin_key, clock).await;
+        return bench(&args, servers, secret, admin_key, clock).await;
     }
     let binary = match &args.server_bin {
         Some(path) => path.clone(),
@@ -124,7 +132,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<BenchOutcome> {
     let result = tokio::select! {
         result = bench(
             &args,
-            server.address,
+            vec![server.address],
             server.token_secret.clone(),
             server.admin_key.clone(),
             clock,
@@ -159,7 +167,7 @@ async fn bench_raw(
         sources: Sources::default(),
         ..load_plan(
             args,
-            server,
+            vec![server],
             path.to_owned(),
             mix,
             token_secret,
@@ -182,7 +190,7 @@ async fn bench_raw(
 
 async fn bench(
     args: &BenchArgs,
-    server: SocketAddr,
+    servers: Vec<SocketAddr>,
     token_secret: String,
     admin_key: String,
     clock: Arc<dyn Clock>,
@@ -194,15 +202,16 @@ async fn bench(
         args.botnet_users,
     )
     .context("--users is smaller than --scripts + --botnet-users")?;
-    if mix.bots > 0 && !server.ip().is_loopback() {
+    let loopback = servers.iter().all(|server| server.ip().is_loopback());
+    if mix.bots > 0 && !loopback {
         bail!("--botnet-users needs a loopback target (bots bind 127.1.y.z source addresses)");
     }
-    if (args.clicker_ips > 0 || args.script_ips > 0) && !server.ip().is_loopback() {
+    if (args.clicker_ips > 0 || args.script_ips > 0) && !loopback {
         bail!(
             "--clicker-ips/--script-ips need a loopback target (they bind 127.2.y.z / 127.3.y.z)"
         );
     }
-    let mut admin = AdminClient::new(server, admin_key.clone());
+    let mut admin = AdminClient::over(servers.clone(), admin_key.clone());
     let campaign_id = match &args.campaign {
         Some(id) => id.clone(),
         None => {
@@ -231,7 +240,7 @@ async fn bench(
     let path = format!("/v1/campaigns/{campaign_id}/grab");
     let plan = load_plan(
         args,
-        server,
+        servers.clone(),
         path,
         mix,
         token_secret.clone(),
@@ -256,7 +265,8 @@ async fn bench(
     };
     let (payment_report, payment_input) = if pay {
         let plan = PayPlan {
-            server,
+            // Payments are admin-side work: the first live node, as the admin client found it.
+            server: admin.node(),
             admin_key,
             campaign_id: campaign_id.clone(),
             token_secret,
@@ -285,80 +295,12 @@ async fn bench(
     });
     let mut report = Report::new(run_info, &load.recorder, load.elapsed.as_secs_f64());
     report.payments = payment_report;
+    report.nodes = node_reports(&servers, &load.nodes);
     println!("{}", report.to_table());
     println!("{}", audit.to_text());
     let outcome = BenchOutcome { report, audit };
     write_outputs(args, &outcome)?;
     Ok(outcome)
-}
-
-/// The load a bench drives against `server`: `mix` users POSTing to `path`, their tokens
-/// signed with `token_secret`, from the source addresses and at the pace and limits the flags
-/// give. Raw mode overrides what differs (see [`bench_raw`]).
-fn load_plan(
-    args: &BenchArgs,
-    server: SocketAddr,
-    path: String,
-    mix: Mix,
-    token_secret: Arc<[u8]>,
-    clock: &dyn Clock,
-) -> LoadPlan {
-    LoadPlan {
-        server,
-        path,
-        raw: false,
-        token_secret,
-        token_kind: if args.shadow {
-            TokenKind::Shadow
-        } else {
-            TokenKind::Real
-        },
-        token_expires_unix: clock.unix_now_secs() + args.duration_secs + TOKEN_VALIDITY_MARGIN_SECS,
-        user_prefix: run_user_prefix("bench"),
-        mix,
-        sources: Sources {
-            botnet_ips: args.botnet_ips,
-            clicker_ips: args.clicker_ips,
-            script_ips: args.script_ips,
-        },
-        connections: args.connections,
-        rate_per_sec: args.rate,
-        duration: Duration::from_secs(args.duration_secs),
-        max_requests: args.max_requests,
-        seed: args.seed.unwrap_or_else(|| rand::rng().random()),
-    }
-}
-
-/// `{mode}-{random tag}-`: this run's user ids, apart from other runs' on a shared campaign.
-fn run_user_prefix(mode: &str) -> String {
-    let run_tag: u32 = rand::rng().random();
-    format!("{mode}-{run_tag:08x}-")
-}
-
-/// What the report says was driven: `plan` as given, with only the source addresses that a
-/// population of the mix used.
-fn run_info(plan: &LoadPlan, campaign_id: String) -> RunInfo {
-    let (mix, sources) = (plan.mix, plan.sources);
-    let used = |population_users: u64, ips: u32| if population_users > 0 { ips } else { 0 };
-    RunInfo {
-        target: plan.server.to_string(),
-        campaign_id,
-        mode: if plan.rate_per_sec.is_some() {
-            "open"
-        } else {
-            "closed"
-        }
-        .to_owned(),
-        connections: plan.connections,
-        rate_per_sec: plan.rate_per_sec,
-        duration_limit_secs: plan.duration.as_secs(),
-        max_requests: plan.max_requests,
-        seed: plan.seed,
-        mix,
-        botnet_ips: used(mix.bots, sources.botnet_ips),
-        clicker_ips: used(mix.clickers + mix.visitors, sources.clicker_ips),
-        script_ips: used(mix.scripts, sources.script_ips),
-    }
 }
 
 /// Drives `plan` to completion, printing live progress to stderr unless `--quiet`.

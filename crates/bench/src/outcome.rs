@@ -38,7 +38,8 @@ pub enum Outcome {
     BadRequest,
     /// A status or error code outside the contract.
     UnexpectedResponse,
-    /// Could not open a TCP connection / HTTP handshake.
+    /// The request reached no server: the TCP connect or HTTP handshake failed, or a kept-alive
+    /// connection closed before the request was written.
     ConnectError,
     /// No complete response within the request timeout.
     Timeout,
@@ -105,7 +106,7 @@ impl Outcome {
     /// The client-side outcome of a request that got no response.
     pub fn from_transport(error: &TransportError) -> Self {
         match error {
-            TransportError::Connect { .. } => Outcome::ConnectError,
+            TransportError::Connect { .. } | TransportError::NotSent(_) => Outcome::ConnectError,
             TransportError::Timeout(_) => Outcome::Timeout,
             TransportError::Http(_) => Outcome::TransportError,
         }
@@ -257,6 +258,11 @@ mod tests {
         let cases = [
             (refused, Outcome::ConnectError, false),
             (
+                TransportError::NotSent("closed".into()),
+                Outcome::ConnectError,
+                false,
+            ),
+            (
                 TransportError::Timeout(Duration::from_secs(10)),
                 Outcome::Timeout,
                 true,
@@ -273,6 +279,11 @@ mod tests {
                 outcome.is_unresolved(),
                 unresolved,
                 "{outcome:?}: a refused connect sent nothing"
+            );
+            assert_eq!(
+                error.never_sent(),
+                !unresolved,
+                "{error}: only a request never written may be sent again"
             );
         }
     }

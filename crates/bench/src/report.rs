@@ -2,6 +2,7 @@
 //! population, plus the per-second timeline; rendered as a text table (JSON via serde).
 
 use crate::latency::LatencySummary;
+use crate::node_report::{NodeReport, node_table};
 use crate::outcome::Outcome;
 use crate::payment_report::PaymentReport;
 use crate::population::{Mix, Population};
@@ -60,7 +61,7 @@ pub struct SecondReport {
 /// How the run was configured, for the record.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RunInfo {
-    /// Server address.
+    /// Server address; with several nodes, their addresses separated by commas.
     pub target: String,
     /// Campaign driven.
     pub campaign_id: String,
@@ -124,6 +125,9 @@ pub struct Report {
     /// The payment phase (`--pay` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payments: Option<PaymentReport>,
+    /// Per node, in `--target` order (only when it names several).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeReport>,
 }
 
 fn outcome_map(tally: &Tally) -> BTreeMap<String, u64> {
@@ -200,6 +204,7 @@ impl Report {
             skipped_slots: recorder.skipped_slots,
             timeline,
             payments: None,
+            nodes: Vec::new(),
         }
     }
 
@@ -286,6 +291,9 @@ impl Report {
                 );
             }
             let _ = writeln!(out, "{line}");
+        }
+        if !self.nodes.is_empty() {
+            let _ = write!(out, "\n{}", node_table(&self.nodes));
         }
         if let Some(payments) = &self.payments {
             let _ = write!(out, "\n{}", payments.to_table());

@@ -4,10 +4,10 @@ use super::*;
 
 #[tokio::test]
 async fn target_parsing() {
-    let address = resolve_target("http://127.0.0.1:8080/").await.unwrap();
-    assert_eq!(address, "127.0.0.1:8080".parse().unwrap());
-    assert!(resolve_target("https://127.0.0.1:1").await.is_err());
-    assert!(resolve_target("http://127.0.0.1:1/v1").await.is_err());
+    let addresses = resolve_targets("http://127.0.0.1:8080/").await.unwrap();
+    assert_eq!(addresses, ["127.0.0.1:8080".parse().unwrap()]);
+    assert!(resolve_targets("https://127.0.0.1:1").await.is_err());
+    assert!(resolve_targets("http://127.0.0.1:1/v1").await.is_err());
 }
 
 #[test]
@@ -15,10 +15,13 @@ fn run_info_reports_the_plan_and_only_the_sources_a_population_used() {
     let mut args = BenchArgs::for_target("http://127.0.0.1:1");
     (args.botnet_ips, args.clicker_ips, args.script_ips) = (8, 4, 3);
     (args.rate, args.seed, args.duration_secs) = (Some(500), Some(7), 9);
-    let server = "127.0.0.1:1".parse().unwrap();
+    let servers = vec![
+        "127.0.0.1:1".parse().unwrap(),
+        "127.0.0.1:2".parse().unwrap(),
+    ];
     let no_bots = Mix::new(100, 50, 10, 0).expect("valid mix");
     let secret: Arc<[u8]> = Arc::from(&b"secret"[..]);
-    let plan = load_plan(&args, server, "/p".into(), no_bots, secret, &SystemClock);
+    let plan = load_plan(&args, servers, "/p".into(), no_bots, secret, &SystemClock);
     assert!(plan.user_prefix.starts_with("bench-") && !plan.raw);
     let info = run_info(&plan, "c1".into());
     assert_eq!(
@@ -29,6 +32,7 @@ fn run_info_reports_the_plan_and_only_the_sources_a_population_used() {
         (info.campaign_id.as_str(), info.duration_limit_secs),
         ("c1", 9)
     );
+    assert_eq!(info.target, "127.0.0.1:1,127.0.0.1:2", "every node named");
     assert_eq!(
         (info.botnet_ips, info.clicker_ips, info.script_ips),
         (0, 4, 3),

@@ -135,3 +135,27 @@ fn raw_mode_needs_no_keys_and_a_rooted_path() {
         "raw mode drives an existing target"
     );
 }
+
+#[test]
+fn target_takes_a_list_of_nodes_checked_before_any_io() {
+    let mut args = valid();
+    args.target = Some("http://127.0.0.1:1,http://127.0.0.1:2".into());
+    assert_eq!(args.validate(), Ok(()));
+    for bad in [
+        "http://127.0.0.1:1,,http://127.0.0.1:2",
+        "http://127.0.0.1:1,http://127.0.0.1:1",
+        "http://127.0.0.1:1,ftp://127.0.0.1:2",
+    ] {
+        args.target = Some(bad.into());
+        let error = args.validate().unwrap_err();
+        assert_eq!(error.flag, "--target", "{bad}");
+        assert!(error.reason.contains("entry"), "{error}");
+    }
+    args.target = Some("http://127.0.0.1:1,http://127.0.0.1:2".into());
+    args.raw_path = Some("/x".into());
+    assert_eq!(
+        args.validate().unwrap_err().flag,
+        "--raw-path",
+        "raw mode drives one server"
+    );
+}

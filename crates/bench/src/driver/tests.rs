@@ -1,6 +1,7 @@
 //! Unit tests of the driver: user ids, the ready queue, what a user observed.
 
 use super::*;
+use crate::outcome::GrabResult;
 
 #[test]
 fn a_rotation_serves_every_user_in_turn_and_a_heap_by_ready_time() {
