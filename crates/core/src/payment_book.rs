@@ -22,6 +22,8 @@ use crate::payment::{Payment, PaymentKind};
 
 mod snapshot;
 
+pub(crate) use snapshot::BookImage;
+
 /// Most late or duplicate payments recorded for one order; past it a further one is refused
 /// (`too_many_payments`), logged, and left to reconciliation against the channel's statement.
 pub const MAX_EXTRA_PAYMENTS_PER_ORDER: usize = 8;

@@ -7,7 +7,31 @@ use std::borrow::Cow;
 use super::{MAX_CHANNELS_PER_ORDER, PaymentBook, PaymentEntry, RefundStatus};
 use crate::payment::validate_txn_id;
 use crate::payment_book::validate_refund_id;
-use crate::snapshot::image::{BookImage, PaymentImage};
+use serde::{Deserialize, Serialize};
+
+use crate::channel_name::ChannelName;
+use crate::money::UnixMillis;
+use crate::payment::{Payment, PaymentKind};
+use std::collections::VecDeque;
+
+/// A campaign's payment book: its payments in record order, the `paying` orders with their
+/// channels (by order index), and the query schedule as it is.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct BookImage<'a> {
+    pub(crate) entries: Vec<PaymentImage<'a>>,
+    pub(crate) paying: Vec<(u32, Cow<'a, [ChannelName]>)>,
+    pub(crate) query_queue: Cow<'a, VecDeque<(UnixMillis, u32)>>,
+}
+
+/// One recorded payment.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct PaymentImage<'a> {
+    pub(crate) order_index: u32,
+    pub(crate) payment: Cow<'a, Payment>,
+    pub(crate) kind: PaymentKind,
+    pub(crate) refund: Option<Cow<'a, RefundStatus>>,
+    pub(crate) recorded_at: UnixMillis,
+}
 
 impl PaymentBook {
     /// This book's image, borrowing from it (`paying` sorted by order index).

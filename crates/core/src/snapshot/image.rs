@@ -18,13 +18,11 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::channel_name::ChannelName;
 use crate::ids::CampaignId;
 use crate::money::{Cents, UnixMillis};
 use crate::order::OrderState;
 use crate::order_key::OrderKey;
-use crate::payment::{Payment, PaymentKind};
-use crate::payment_book::RefundStatus;
+use crate::payment_book::BookImage;
 use crate::spec::CampaignSpec;
 
 /// A whole ledger.
@@ -62,23 +60,4 @@ pub(crate) struct OrderImage<'a> {
     pub(crate) created_at: UnixMillis,
     pub(crate) nonce: u32,
     pub(crate) state: OrderState,
-}
-
-/// A campaign's payment book: its payments in record order, the `paying` orders with their
-/// channels (by order index), and the query schedule as it is.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct BookImage<'a> {
-    pub(crate) entries: Vec<PaymentImage<'a>>,
-    pub(crate) paying: Vec<(u32, Cow<'a, [ChannelName]>)>,
-    pub(crate) query_queue: Cow<'a, VecDeque<(UnixMillis, u32)>>,
-}
-
-/// One recorded payment.
-#[derive(Serialize, Deserialize)]
-pub(crate) struct PaymentImage<'a> {
-    pub(crate) order_index: u32,
-    pub(crate) payment: Cow<'a, Payment>,
-    pub(crate) kind: PaymentKind,
-    pub(crate) refund: Option<Cow<'a, RefundStatus>>,
-    pub(crate) recorded_at: UnixMillis,
 }
