@@ -106,6 +106,8 @@ pub struct NatsLog {
     epoch: u64,
     tip: Tip,
     poisoned: Option<String>,
+    /// Where [`Log::store_snapshot`] keeps the writer's snapshots (none: it keeps none).
+    snapshots: Option<crate::snapshot::SnapshotStore>,
     /// Most framed bytes of records per message.
     message_capacity: usize,
     buffer: Vec<u8>,
@@ -141,11 +143,18 @@ impl NatsLog {
             epoch,
             tip,
             poisoned: None,
+            snapshots: None,
             message_capacity,
             buffer: Vec::new(),
         };
         log.publish(MessageKind::Epoch, 0..0, &[], 0).await?;
         Ok(log)
+    }
+
+    /// Keeps the writer's snapshots in `store` ([`Log::store_snapshot`]).
+    pub fn with_snapshots(mut self, store: crate::snapshot::SnapshotStore) -> Self {
+        self.snapshots = Some(store);
+        self
     }
 
     /// The shard this log writes.
@@ -307,6 +316,38 @@ impl Log for NatsLog {
 
     fn next_position(&self) -> u64 {
         self.tip.next_position
+    }
+
+    /// Hands the snapshot, with the tip it covers (`position` is the tip's: the writer takes
+    /// it between batches), to a task on the runtime that stores it in the object store and
+    /// then prunes: the writer does not wait for the upload. Answers `true` once handed over;
+    /// a failed upload is logged (the log is untouched, the next snapshot comes an interval
+    /// later).
+    fn store_snapshot(&mut self, position: u64, snapshot: &[u8]) -> io::Result<bool> {
+        let Some(store) = self.snapshots.clone() else {
+            return Ok(false);
+        };
+        if position != self.tip.next_position {
+            return Err(io::Error::other(format!(
+                "a snapshot at position {position} is not at the log's tip ({})",
+                self.tip.next_position
+            )));
+        }
+        let (shard, tip, state) = (self.shard, self.tip, snapshot.to_vec());
+        self.runtime.spawn(async move {
+            let stored = match store.put(shard, tip, &state).await {
+                Ok(()) => store.prune(shard).await.map(drop),
+                Err(error) => Err(error),
+            };
+            match stored {
+                Ok(()) => {
+                    metrics::counter!("stampede_cluster_snapshots_stored_total").increment(1);
+                    tracing::info!(%shard, last_seq = tip.last_seq, bytes = state.len(), "shard snapshot stored");
+                }
+                Err(error) => tracing::warn!(%shard, %error, "shard snapshot not stored; the log is intact"),
+            }
+        });
+        Ok(true)
     }
 
     /// Reads the shard's log from the server (not this writer's cache), blocking.

@@ -73,6 +73,7 @@ pub struct Pruned {
 }
 
 /// The snapshots of a cluster's shards.
+#[derive(Clone)]
 pub struct SnapshotStore {
     store: ObjectStore,
     log: stream::Stream,

@@ -5,6 +5,9 @@
 //! and returns values. The engine crate owns the only [`Ledger`] and feeds it batches; the
 //! journal makes its [`Record`]s durable; replay applies the same records.
 
+#[macro_use]
+mod ensure;
+
 mod campaign;
 mod channel_name;
 mod claim;
@@ -25,6 +28,7 @@ pub mod reconcile;
 mod record;
 mod red_packet;
 mod shard;
+mod snapshot;
 mod spec;
 
 pub use campaign::Campaign;
@@ -57,6 +61,7 @@ pub use reconcile::{ReconciliationReport, Statement, StatementLine, reconcile};
 pub use record::Record;
 pub use red_packet::PacketPool;
 pub use shard::{CampaignShard, shard_index};
+pub use snapshot::{SNAPSHOT_FORMAT, SNAPSHOT_MAGIC, SnapshotError};
 pub use spec::{
     CampaignSpec, CommonSpec, DEFAULT_CLAIM_WINDOW_SECS, DEFAULT_MIN_CENTS,
     DEFAULT_PAYMENT_WINDOW_SECS, DEFAULT_PER_USER_LIMIT, MAX_CAMPAIGNS, MAX_CLAIM_WINDOW_SECS,

@@ -20,6 +20,10 @@ use crate::channel_name::ChannelName;
 use crate::money::UnixMillis;
 use crate::payment::{Payment, PaymentKind};
 
+mod snapshot;
+
+pub(crate) use snapshot::BookImage;
+
 /// Most late or duplicate payments recorded for one order; past it a further one is refused
 /// (`too_many_payments`), logged, and left to reconciliation against the channel's statement.
 pub const MAX_EXTRA_PAYMENTS_PER_ORDER: usize = 8;
@@ -169,9 +173,29 @@ impl PaymentBook {
     /// Records a payment (checked by the ledger: the transaction is new, the bounds hold).
     ///
     /// # Panics
-    /// If (channel, txn_id) is recorded already.
+    /// If (channel, txn_id) is recorded already, or the order's bounds would break.
     pub(crate) fn insert(&mut self, entry: PaymentEntry) {
-        let at = u32::try_from(self.entries.len()).expect("payments bounded by the stock");
+        if let Err(why) = self.try_insert(entry) {
+            panic!("{why}");
+        }
+    }
+
+    /// [`PaymentBook::insert`] that answers an error instead of panicking, changing nothing
+    /// then (what a restored snapshot's payments go through).
+    pub(crate) fn try_insert(&mut self, entry: PaymentEntry) -> Result<(), &'static str> {
+        let at = u32::try_from(self.entries.len()).map_err(|_| "too many payments")?;
+        let order = entry.order_index;
+        match entry.kind {
+            PaymentKind::Settled if self.settled.contains_key(&order) => {
+                return Err("an order settled twice");
+            }
+            PaymentKind::Late | PaymentKind::Duplicate
+                if self.extra_count(order) >= MAX_EXTRA_PAYMENTS_PER_ORDER =>
+            {
+                return Err("too many extra payments on an order");
+            }
+            _ => {}
+        }
         let hash = self.txn_hash(&entry.payment.channel, &entry.payment.txn_id);
         let Self {
             entries,
@@ -196,26 +220,21 @@ impl PaymentBook {
                 vacant.insert(at);
             }
             hashbrown::hash_table::Entry::Occupied(_) => {
-                panic!("payment transaction recorded twice")
+                return Err("payment transaction recorded twice");
             }
         }
-        let order = entry.order_index;
         match entry.kind {
             PaymentKind::Settled => {
-                assert!(
-                    self.settled.insert(order, at).is_none(),
-                    "an order settled twice"
-                );
+                self.settled.insert(order, at);
                 self.paying.remove(&order);
             }
             PaymentKind::Late | PaymentKind::Duplicate => {
-                let extras = self.extras.entry(order).or_default();
-                assert!(extras.len() < MAX_EXTRA_PAYMENTS_PER_ORDER);
-                extras.push(at);
-                self.pending_refunds += 1;
+                self.extras.entry(order).or_default().push(at);
+                self.pending_refunds += usize::from(entry.refund == Some(RefundStatus::Pending));
             }
         }
         self.entries.push(entry);
+        Ok(())
     }
 
     /// Whether the refund of (channel, txn_id) for the order at `index` may be confirmed.
@@ -312,10 +331,9 @@ impl PaymentBook {
     }
 
     /// Checks the book against itself: indexes, counts and bounds.
-    pub(crate) fn assert_invariants(&self) {
-        assert_eq!(
-            self.by_txn.len(),
-            self.entries.len(),
+    pub(crate) fn check_invariants(&self) -> Result<(), String> {
+        ensure!(
+            self.by_txn.len() == self.entries.len(),
             "payment index out of step"
         );
         let pending = self
@@ -323,29 +341,33 @@ impl PaymentBook {
             .iter()
             .filter(|e| e.refund == Some(RefundStatus::Pending))
             .count();
-        assert_eq!(pending, self.pending_refunds, "pending refunds out of step");
+        ensure!(
+            pending == self.pending_refunds,
+            "pending refunds out of step"
+        );
         for (i, e) in self.entries.iter().enumerate() {
-            assert_eq!(
-                self.find_index(&e.payment.channel, &e.payment.txn_id),
-                Some(i as u32),
+            ensure!(
+                self.find_index(&e.payment.channel, &e.payment.txn_id) == Some(i as u32),
                 "payment index misses an entry"
             );
-            assert_eq!(
-                e.refund.is_none(),
-                e.kind == PaymentKind::Settled,
+            ensure!(
+                e.refund.is_none() == (e.kind == PaymentKind::Settled),
                 "a refund on a settling payment, or none on an extra one"
             );
         }
-        assert!(
+        ensure!(
             self.extras
                 .values()
-                .all(|v| v.len() <= MAX_EXTRA_PAYMENTS_PER_ORDER)
+                .all(|v| v.len() <= MAX_EXTRA_PAYMENTS_PER_ORDER),
+            "too many extra payments on an order"
         );
-        assert!(
+        ensure!(
             self.paying
                 .values()
-                .all(|v| !v.is_empty() && v.len() <= MAX_CHANNELS_PER_ORDER)
+                .all(|v| !v.is_empty() && v.len() <= MAX_CHANNELS_PER_ORDER),
+            "an order paying on no channel or too many"
         );
+        Ok(())
     }
 
     /// Every order index in the query schedule (built once per invariant check: a lookup per

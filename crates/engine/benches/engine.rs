@@ -272,6 +272,7 @@ fn group_commit(c: &mut Criterion) {
         journal_path: dir.path().join("journal.log"),
         durability: Durability::Fsync,
         rng_seed: Some(1),
+        snapshot_every_records: stampede_engine::DEFAULT_SNAPSHOT_EVERY_RECORDS,
     };
     let (engine, _) =
         Engine::open_guarded(&config, patient_guard(), Arc::new(ManualClock::new(T0))).unwrap();
@@ -331,6 +332,7 @@ fn replay(c: &mut Criterion) {
         journal_path: dir.path().join("journal.log"),
         durability: Durability::Os,
         rng_seed: Some(1),
+        snapshot_every_records: stampede_engine::DEFAULT_SNAPSHOT_EVERY_RECORDS,
     };
     {
         let (engine, _) =

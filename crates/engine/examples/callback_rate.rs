@@ -90,6 +90,7 @@ fn main() {
         journal_path: journal.clone(),
         durability,
         rng_seed: Some(1),
+        snapshot_every_records: stampede_engine::DEFAULT_SNAPSHOT_EVERY_RECORDS,
     };
     let (engine, _) =
         Engine::open_guarded(&config, patient_guard(), Arc::new(ManualClock::new(T0)))

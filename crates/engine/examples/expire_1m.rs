@@ -299,6 +299,7 @@ fn open(journal: &Path, durability: Durability, clock: &ManualClock) -> Engine {
         journal_path: PathBuf::from(journal),
         durability,
         rng_seed: Some(1),
+        snapshot_every_records: stampede_engine::DEFAULT_SNAPSHOT_EVERY_RECORDS,
     };
     let (engine, _) = Engine::open_guarded(&config, patient_guard(), Arc::new(clock.clone()))
         .expect("the engine opens");

@@ -40,4 +40,7 @@ pub use remote::{RemoteDecision, RemoteFuture, RemoteWriter, SharedRemote};
 pub use shadow::{MAX_SHADOW_CAMPAIGNS, MAX_SHADOW_ORDERS, ShadowFull, ShadowStatus, Shadows};
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};
 pub use stampede_journal::Durability;
-pub use writer::{Following, MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH, Stepped, Writer};
+pub use writer::{
+    DEFAULT_SNAPSHOT_EVERY_RECORDS, Following, MAX_BATCH_COMMANDS, MAX_EXPIRIES_PER_BATCH,
+    MAX_SNAPSHOT_EVERY_RECORDS, MIN_SNAPSHOT_EVERY_RECORDS, Stepped, Writer,
+};

@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use stampede_core::Ledger;
-use stampede_journal::{FileStorage, Storage};
+use stampede_journal::SegmentedJournal;
+#[cfg(test)]
+use stampede_journal::Storage;
 
 use crate::clock::stopwatch;
 use crate::codec;
@@ -42,25 +44,63 @@ pub struct ReplayInfo {
 /// [`OpenError::Io`] if the file cannot be opened or read; [`OpenError::Recovery`] if the
 /// journal is corrupt in the middle, forked by two writers, or holds a record the ledger refuses.
 pub fn replay_read_only(journal_path: &Path) -> Result<(Ledger, ReplayInfo), OpenError> {
+    let started = stopwatch();
     let io_error = |source| OpenError::Io {
         path: journal_path.display().to_string(),
         source,
     };
-    let mut storage = FileStorage::open_read_only(journal_path).map_err(io_error)?;
-    replay_storage_read_only(&mut storage).map_err(|e| match e {
-        ReadOnlyError::Io(source) => io_error(source),
-        ReadOnlyError::Open(e) => e,
-    })
+    let positions = SegmentedJournal::snapshot_positions(journal_path).map_err(io_error)?;
+    for position in positions.into_iter().chain([0]) {
+        let restored = if position == 0 {
+            Ok(Ledger::new())
+        } else {
+            SegmentedJournal::read_snapshot(journal_path, position)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| Ledger::restore(&bytes).map_err(|e| e.to_string()))
+        };
+        let mut ledger = match restored {
+            Ok(ledger) => ledger,
+            Err(error) => {
+                tracing::warn!(position, %error, "snapshot unusable; trying an older one");
+                continue;
+            }
+        };
+        let replay = SegmentedJournal::replay_read_only(journal_path, position, |_, payload| {
+            codec::apply_payload(&mut ledger, payload)
+        });
+        let replay = match replay {
+            Ok(replay) => replay,
+            Err(stampede_journal::OpenError::Layout(why)) if position > 0 => {
+                tracing::warn!(position, %why, "snapshot cannot be continued; trying an older one");
+                continue;
+            }
+            Err(stampede_journal::OpenError::Io(source)) => return Err(io_error(source)),
+            Err(other) => return Err(codec::recovery_error(other)),
+        };
+        let info = ReplayInfo {
+            records: replay.records,
+            valid_bytes: replay.bytes,
+            ignored_tail_bytes: replay.ignored_tail_bytes,
+            tail_defect: replay.tail_defect.map(|d| d.to_string()),
+            campaigns: ledger.campaigns().count(),
+            orders: ledger.order_count(),
+            replay_millis: started.elapsed().as_millis(),
+        };
+        return Ok((ledger, info));
+    }
+    unreachable!("the full replay (position 0) answers or returns an error")
 }
 
 /// Why a read-only replay of some storage failed.
+#[cfg(test)]
 #[derive(Debug)]
 enum ReadOnlyError {
-    Io(std::io::Error),
+    Io(#[allow(dead_code)] std::io::Error),
     Open(OpenError),
 }
 
 /// [`replay_read_only`] over any storage (which is only read).
+#[cfg(test)]
 fn replay_storage_read_only<S: Storage>(
     storage: &mut S,
 ) -> Result<(Ledger, ReplayInfo), ReadOnlyError> {
@@ -119,6 +159,7 @@ mod tests {
             journal_path: path.to_path_buf(),
             durability: Durability::Fsync,
             rng_seed: Some(5),
+            snapshot_every_records: crate::DEFAULT_SNAPSHOT_EVERY_RECORDS,
         };
         let clock = Arc::new(ManualClock::new(UnixMillis(1_000)));
         let (engine, _) = Engine::open(&config, clock).unwrap();

@@ -409,6 +409,7 @@ fn a_full_disk_is_reported_with_the_path_and_the_os_error() {
         journal_path: full.to_path_buf(),
         durability: Durability::Fsync,
         rng_seed: Some(1),
+        snapshot_every_records: stampede_engine::DEFAULT_SNAPSHOT_EVERY_RECORDS,
     };
     let (engine, _) = Engine::open(&config, Arc::new(stampede_engine::SystemClock::new()))
         .expect("an empty journal");

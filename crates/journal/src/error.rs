@@ -53,6 +53,11 @@ pub enum OpenError<E> {
         /// First sequence of its batch.
         fork_batch_start: u64,
     },
+    /// The file journal's segments do not hold the records asked for: a segment is missing,
+    /// or one ends elsewhere than where the next begins, or a snapshot covers records the
+    /// segments do not hold. Nothing was truncated or deleted.
+    #[error("journal segments do not fit together: {0}")]
+    Layout(String),
     /// The replay callback rejected a record.
     #[error("replaying journal record {sequence} failed")]
     Apply {

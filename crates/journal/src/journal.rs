@@ -48,6 +48,8 @@ enum State {
 #[derive(Debug)]
 pub struct Journal<S: Storage> {
     storage: S,
+    /// The sequence of the first record in `storage` (0 but for later segments).
+    first_sequence: u64,
     durability: Durability,
     next_sequence: u64,
     len_bytes: u64,
@@ -71,11 +73,26 @@ impl<S: Storage> Journal<S> {
     ///   fork were already passed to `on_record`);
     /// - [`OpenError::Apply`] if `on_record` returns an error.
     pub fn open<E>(
-        mut storage: S,
+        storage: S,
         durability: Durability,
         on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
     ) -> Result<(Self, Recovery), OpenError<E>> {
-        let recovery = recovery::recover(&mut storage, on_record)?;
+        Self::open_at(storage, durability, 0, on_record)
+    }
+
+    /// [`Journal::open`] for storage whose first record has sequence `first_sequence` (a
+    /// segment of a [`crate::SegmentedJournal`] after the first); [`Recovery::records`] is
+    /// then the sequence after the last record.
+    ///
+    /// # Errors
+    /// As [`Journal::open`].
+    pub fn open_at<E>(
+        mut storage: S,
+        durability: Durability,
+        first_sequence: u64,
+        on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
+    ) -> Result<(Self, Recovery), OpenError<E>> {
+        let recovery = recovery::recover_from(&mut storage, first_sequence, on_record)?;
         let len_bytes = storage.len_bytes().map_err(OpenError::Io)?;
         assert_eq!(
             len_bytes, recovery.bytes,
@@ -83,6 +100,7 @@ impl<S: Storage> Journal<S> {
         );
         let journal = Self {
             storage,
+            first_sequence,
             durability,
             next_sequence: recovery.records,
             len_bytes,
@@ -191,6 +209,12 @@ impl<S: Storage> Journal<S> {
             State::Healthy => None,
             State::Poisoned(cause, _) => Some(cause),
         }
+    }
+
+    /// The sequence of the first record this journal's storage holds.
+    #[must_use]
+    pub fn first_sequence(&self) -> u64 {
+        self.first_sequence
     }
 
     /// The storage, to read it again ([`crate::Log::read_from`]).

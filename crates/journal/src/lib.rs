@@ -65,6 +65,7 @@ mod log;
 mod memory_storage;
 mod read_only;
 mod recovery;
+mod segments;
 mod storage;
 mod window;
 
@@ -72,11 +73,15 @@ pub use error::{JournalError, OpenError, PoisonCause};
 pub use file_storage::FileStorage;
 pub use frame::FrameDefect;
 pub use journal::{BatchStats, Durability, Journal};
-pub use limits::{MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES};
+pub use limits::{
+    KEPT_SNAPSHOTS, MAX_BATCH_BYTES, MAX_BATCH_RECORDS, MAX_RECORD_BYTES, MAX_SEGMENT_BYTES,
+    MAX_SNAPSHOT_BYTES,
+};
 pub use log::{Log, OnRecord};
 pub use memory_storage::{
     CrashReport, MAX_CRASH_GARBAGE_BYTES, MAX_SYNC_STALL, MemoryStorage, SIMULATED_PAGE_BYTES,
 };
 pub use read_only::{ReadOnlyReplay, replay_read_only};
 pub use recovery::Recovery;
+pub use segments::{SegmentOptions, SegmentedJournal, SegmentedRecovery};
 pub use storage::Storage;

@@ -28,3 +28,22 @@ pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
 pub const READ_CHUNK_BYTES: usize = 1024 * 1024;
 
 const _: () = assert!(MAX_RECORD_BYTES <= u32::MAX as usize);
+
+/// Bytes after which the file journal starts a new segment (it also starts one at every
+/// snapshot, so a segment rarely reaches this).
+///
+/// 64 MiB is about a million win records: small enough that the segments below the older
+/// kept snapshot are deleted soon after it, large enough that a busy sale makes a handful of
+/// files, not thousands.
+pub const MAX_SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Snapshots the file journal keeps: the newest, and one before it in case the newest cannot
+/// be read (torn, damaged). Segments below the older one are deleted.
+pub const KEPT_SNAPSHOTS: usize = 2;
+
+/// Largest snapshot file read, in bytes.
+///
+/// A ledger snapshot is ~47 bytes an order (`stampede-core`'s `snapshot_1m` example); 16 GiB
+/// is far above the 10 million orders the stock limits allow per campaign, and stops a
+/// damaged or foreign file of absurd size from being read into memory.
+pub const MAX_SNAPSHOT_BYTES: u64 = 16 * 1024 * 1024 * 1024;

@@ -43,6 +43,19 @@ pub trait Log: Send + 'static {
         from: u64,
         on_record: &mut OnRecord<'_>,
     ) -> Result<u64, OpenError<String>>;
+
+    /// Stores `snapshot`, the state after every record before `position` (which is
+    /// [`Log::next_position`]), so that a later start reads it and only the records from
+    /// `position` on; the log may then drop records it no longer needs. Answers whether it
+    /// was stored: a log that keeps no snapshots answers `false` (the default).
+    ///
+    /// # Errors
+    ///
+    /// Any I/O error writing it. The records are untouched: the log stays usable.
+    fn store_snapshot(&mut self, position: u64, snapshot: &[u8]) -> std::io::Result<bool> {
+        let _ = (position, snapshot);
+        Ok(false)
+    }
 }
 
 impl<S: Storage> Log for Journal<S> {
@@ -62,7 +75,8 @@ impl<S: Storage> Log for Journal<S> {
         from: u64,
         on_record: &mut OnRecord<'_>,
     ) -> Result<u64, OpenError<String>> {
-        let scanned = recovery::scan(self.storage_mut(), |position, payload| {
+        let first = self.first_sequence();
+        let scanned = recovery::scan_from(self.storage_mut(), first, |position, payload| {
             if position >= from {
                 on_record(position, payload)
             } else {

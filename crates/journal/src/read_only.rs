@@ -38,7 +38,17 @@ pub fn replay_read_only<S: Storage, E>(
     storage: &mut S,
     on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
 ) -> Result<ReadOnlyReplay, OpenError<E>> {
-    let scanned = recovery::scan(storage, on_record)?;
+    replay_read_only_from(storage, 0, on_record)
+}
+
+/// [`replay_read_only`] of storage whose first record has sequence `first_sequence` (a
+/// segment after the first); [`ReadOnlyReplay::records`] is then the sequence after the last.
+pub(crate) fn replay_read_only_from<S: Storage, E>(
+    storage: &mut S,
+    first_sequence: u64,
+    on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<ReadOnlyReplay, OpenError<E>> {
+    let scanned = recovery::scan_from(storage, first_sequence, on_record)?;
     let mut replay = ReadOnlyReplay {
         records: scanned.records,
         bytes: scanned.bytes,

@@ -119,11 +119,22 @@ pub(crate) struct TornTail {
 /// Records are passed to `on_record` as they are read, before the rest of the journal is
 /// checked; if this returns `CorruptMiddle` or `Fork` afterwards the caller must discard what
 /// it rebuilt.
+#[cfg(test)]
 pub(crate) fn recover<S: Storage, E>(
     storage: &mut S,
     on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
 ) -> Result<Recovery, OpenError<E>> {
-    let scanned = scan(storage, on_record)?;
+    recover_from(storage, 0, on_record)
+}
+
+/// [`recover`] for storage whose first record has sequence `first_sequence` (a journal
+/// segment after the first); [`Recovery::records`] is then the sequence after the last one.
+pub(crate) fn recover_from<S: Storage, E>(
+    storage: &mut S,
+    first_sequence: u64,
+    on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<Recovery, OpenError<E>> {
+    let scanned = scan_from(storage, first_sequence, on_record)?;
     let mut recovery = Recovery {
         records: scanned.records,
         bytes: scanned.bytes,
@@ -155,19 +166,21 @@ pub(crate) fn recover<S: Storage, E>(
 /// Replays every valid record through `on_record` and classifies what follows them, reading
 /// only: storage is never written, truncated or synced. The length is read once at the start,
 /// so bytes a live writer appends meanwhile are not seen (a batch it is writing at that moment
-/// looks like a torn tail).
+/// looks like a torn tail). The storage's first record has sequence `first_sequence` (0 but
+/// for a later segment); [`Scanned::records`] is the sequence after the last valid record.
 ///
 /// # Errors
-/// As [`recover`]: `Io`, `CorruptMiddle` or `Fork` (after the records before the damage were
-/// passed to `on_record`), or `Apply`.
-pub(crate) fn scan<S: Storage, E>(
+/// As [`recover_from`]: `Io`, `CorruptMiddle` or `Fork` (after the records before the damage
+/// were passed to `on_record`), or `Apply`.
+pub(crate) fn scan_from<S: Storage, E>(
     storage: &mut S,
+    first_sequence: u64,
     mut on_record: impl FnMut(u64, &[u8]) -> Result<(), E>,
 ) -> Result<Scanned, OpenError<E>> {
     let end = storage.len_bytes().map_err(OpenError::Io)?;
     let mut window = ReadWindow::new(end);
     let mut offset = 0_u64;
-    let mut next_sequence = 0_u64;
+    let mut next_sequence = first_sequence;
     let mut bad = None;
     while offset < end {
         let bytes = window

@@ -36,6 +36,7 @@ fn open_file(journal: &Path, clock: &ManualClock) -> (Engine, Recovered) {
         journal_path: journal.to_path_buf(),
         durability: Durability::Fsync,
         rng_seed: Some(1),
+        snapshot_every_records: stampede_engine::DEFAULT_SNAPSHOT_EVERY_RECORDS,
     };
     // The patient guard: a slow fsync on a busy machine must not turn into `degraded`.
     Engine::open_guarded(&config, patient_guard(), Arc::new(clock.clone())).expect("engine opens")

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::stream;
-use stampede_cluster::{Connection, Names, NodeId, ShardCount};
+use stampede_cluster::{Connection, Names, NodeId, ShardCount, SnapshotStore};
 use stampede_engine::{Clock, JournalGuard, JournalGuardConfig};
 
 use crate::ServiceFactory;
@@ -19,6 +19,10 @@ pub(crate) struct Context {
     pub(crate) guard: JournalGuardConfig,
     pub(crate) catch_up_timeout: Duration,
     pub(crate) factory: Arc<dyn ServiceFactory>,
+    /// Where shard leaders keep snapshots, and new followers start from.
+    pub(crate) snapshots: SnapshotStore,
+    /// Records between a leader's snapshots.
+    pub(crate) snapshot_every_records: u64,
 }
 
 impl Context {

@@ -29,7 +29,7 @@ use std::time::Duration;
 use stampede_api::state::{AppState, Services};
 use stampede_cluster::{
     ClusterView, Connection, LeaseConfig, LeaseEvent, LeaseManager, Names, NatsConfig, NodeId,
-    ShardCount, ShardId,
+    ShardCount, ShardId, SnapshotStore,
 };
 use stampede_engine::{Clock, Engine, JournalGuardConfig};
 use tokio::sync::Mutex;
@@ -86,6 +86,8 @@ pub struct NodeConfig {
     pub guard: JournalGuardConfig,
     /// Seed for order ids and packet draws (`None`: from the OS).
     pub rng_seed: Option<u64>,
+    /// Records between a shard leader's snapshots.
+    pub snapshot_every_records: u64,
 }
 
 /// A running node.
@@ -125,6 +127,7 @@ impl Node {
                 Err(error) => return Err(error.into()),
             }
         };
+        let snapshots = SnapshotStore::open(&connection, stream.clone(), config.replicas).await?;
         let context = Arc::new(Context {
             connection,
             stream,
@@ -135,11 +138,13 @@ impl Node {
             guard: config.guard.clone(),
             catch_up_timeout: config.lease.max(Duration::from_secs(2)),
             factory,
+            snapshots,
+            snapshot_every_records: config.snapshot_every_records,
         });
         let mut slots = Vec::new();
         let mut services = Vec::new();
         for shard in config.shards.all() {
-            let followed = shard::follow_from_start(&context, shard);
+            let followed = shard::follow_from_start(&context, shard).await;
             services.push(context.factory.services(followed.engine.clone()));
             slots.push(Mutex::new(Role::Following(followed)));
         }
@@ -290,9 +295,9 @@ async fn take_lead(
             }
             Role::Leading(led) => {
                 led.step_down();
-                shard::follow_from_start(context, shard)
+                shard::follow_from_start(context, shard).await
             }
-            Role::Empty => shard::follow_from_start(context, shard),
+            Role::Empty => shard::follow_from_start(context, shard).await,
         };
         // Catch up first: the epoch message is fenced on the tip the state holds.
         let _ = followed.engine.catch_up().await;
@@ -312,7 +317,7 @@ async fn take_lead(
             }
             Err(error) => {
                 tracing::warn!(%shard, %error, "could not take the lead; following again");
-                let followed = shard::follow_from_start(context, shard);
+                let followed = shard::follow_from_start(context, shard).await;
                 state.shards.replace(
                     shard.get(),
                     context.factory.services(followed.engine.clone()),
@@ -343,7 +348,7 @@ async fn follow_again(context: &Context, slots: &[Mutex<Role>], state: &AppState
             .increment(1);
         tracing::info!(%shard, "no longer leading the shard; following it");
     }
-    let followed = shard::follow_from_start(context, shard);
+    let followed = shard::follow_from_start(context, shard).await;
     state.shards.replace(
         shard.get(),
         context.factory.services(followed.engine.clone()),

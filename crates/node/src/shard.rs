@@ -46,11 +46,31 @@ pub(crate) struct Led {
     jobs: Vec<JoinHandle<()>>,
 }
 
-/// Follows `shard` from an empty state: every record of its log is applied.
-pub(crate) fn follow_from_start(context: &Context, shard: ShardId) -> Followed {
+/// Follows `shard` from its newest snapshot (then the log after it), or from an empty state
+/// and the log's start when it has none (or none that restores: the log's start may then be
+/// gone, and the follower fails on the gap, to be rebuilt by the watchdog).
+pub(crate) async fn follow_from_start(context: &Context, shard: ShardId) -> Followed {
+    let (ledger, from) = match context.snapshots.latest(shard).await {
+        Ok(Some(snapshot)) => match Ledger::restore(&snapshot.state) {
+            Ok(ledger) => {
+                metrics::counter!("stampede_cluster_snapshot_restores_total").increment(1);
+                tracing::info!(%shard, last_seq = snapshot.tip.last_seq, "shard state restored from its snapshot");
+                (ledger, snapshot.tip)
+            }
+            Err(error) => {
+                tracing::error!(%shard, %error, "the shard's snapshot does not restore; following from the log's start");
+                (Ledger::new(), Tip::default())
+            }
+        },
+        Ok(None) => (Ledger::new(), Tip::default()),
+        Err(error) => {
+            tracing::warn!(%shard, %error, "the shard's snapshot could not be read; following from the log's start");
+            (Ledger::new(), Tip::default())
+        }
+    };
     let mut writer = Writer::new(
-        Following,
-        Ledger::new(),
+        Following(from.next_position),
+        ledger,
         Arc::clone(&context.clock),
         context.rng_seed,
     );
@@ -58,12 +78,7 @@ pub(crate) fn follow_from_start(context: &Context, shard: ShardId) -> Followed {
         index: shard.get(),
         count: context.shards.get(),
     });
-    follow_on(
-        context,
-        shard,
-        Arc::new(Mutex::new(Some(writer))),
-        Tip::default(),
-    )
+    follow_on(context, shard, Arc::new(Mutex::new(Some(writer))), from)
 }
 
 /// Follows `shard` with `writer`, whose state holds the log up to `from`.
@@ -155,16 +170,17 @@ pub(crate) async fn lead(
     )
     .await;
     let log = match begun {
-        Ok(log) => log,
+        Ok(log) => log.with_snapshots(context.snapshots.clone()),
         Err(AppendError::Fenced { .. }) => {
             return Err(LeadError::Behind(follow_on(context, shard, writer, tip)));
         }
         Err(error) => return Err(LeadError::Failed(error.to_string())),
     };
-    let state = writer
+    let mut state = writer
         .lock()
         .take()
         .expect("a followed writer is held until led");
+    state.schedule_snapshots(context.snapshot_every_records, tip.next_position);
     let engine = Engine::start(state.lead(log), context.journal_guard())
         .map_err(|error| LeadError::Failed(error.to_string()))?;
     let subject = context.names().command_subject(shard);

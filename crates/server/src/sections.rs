@@ -31,6 +31,7 @@ impl Config {
             journal_path: self.data_dir.join(JOURNAL_FILE),
             durability: self.durability.into(),
             rng_seed: (self.rng_seed != 0).then_some(self.rng_seed),
+            snapshot_every_records: self.snapshot_every_records,
         }
     }
 

@@ -57,6 +57,7 @@ const SETTINGS: &[&str] = &[
     "--nats-password",
     "--nats-creds",
     "--advertise",
+    "--snapshot-every-records",
 ];
 
 /// Settings that only the config file (and the admin API) carry: tables, not flags.

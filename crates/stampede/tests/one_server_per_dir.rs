@@ -155,6 +155,7 @@ async fn write_forked_journal(data_dir: &Path) {
         journal_path: data_dir.join(stampede_server::JOURNAL_FILE),
         durability: Durability::Fsync,
         rng_seed: Some(3),
+        snapshot_every_records: stampede_engine::DEFAULT_SNAPSHOT_EVERY_RECORDS,
     };
     let clock = Arc::new(ManualClock::new(UnixMillis(1_700_000_000_000)));
     let (first, _) = Engine::open(&config, clock.clone()).unwrap();

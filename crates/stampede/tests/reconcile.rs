@@ -25,6 +25,7 @@ async fn write_journal(data_dir: &Path) -> Paid {
         journal_path: data_dir.join(stampede_server::JOURNAL_FILE),
         durability: Durability::Fsync,
         rng_seed: Some(11),
+        snapshot_every_records: stampede_engine::DEFAULT_SNAPSHOT_EVERY_RECORDS,
     };
     let clock = Arc::new(ManualClock::new(UnixMillis(1_700_000_000_000)));
     let (engine, _) = Engine::open(&config, clock).unwrap();

@@ -26,6 +26,7 @@ use crate::spec::CampaignSpec;
 
 mod invariants;
 mod payments;
+mod snapshot;
 mod transitions;
 mod users;
 mod wins;

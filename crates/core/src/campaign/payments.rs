@@ -231,47 +231,56 @@ impl Campaign {
     /// else does; every extra payment is on a `paid` (duplicate) or closed (late) order; a
     /// `refund_pending` order has a pending refund and a `refunded` one has none; exactly the
     /// `paying` orders have channels and a place in the query schedule; amounts match.
-    pub(super) fn assert_payment_invariants(&self) {
-        self.book.assert_invariants();
+    pub(super) fn check_payment_invariants(&self) -> Result<(), String> {
+        self.book.check_invariants()?;
+        ensure!(
+            self.book
+                .paying_orders()
+                .all(|i| (i as usize) < self.orders.len()),
+            "a paying entry for an order that does not exist"
+        );
+        ensure!(
+            self.book
+                .entries()
+                .iter()
+                .all(|e| (e.order_index as usize) < self.orders.len()),
+            "a payment for an order that does not exist"
+        );
         let queued = self.book.queued();
         for (i, slot) in self.orders.iter().enumerate() {
             let i = i as u32;
             let settled = self.book.settled_of(i);
-            assert_eq!(
-                settled.is_some(),
-                slot.state == OrderState::Paid,
+            ensure!(
+                settled.is_some() == (slot.state == OrderState::Paid),
                 "a paid order without its payment, or a payment on an unpaid order"
             );
             for e in settled.into_iter().chain(self.book.extras_of(i)) {
-                assert_eq!(e.order_index, i);
-                assert_eq!(e.payment.amount_cents, slot.amount_cents, "payment amount");
+                ensure!(e.order_index == i, "a payment filed under another order");
+                ensure!(
+                    e.payment.amount_cents == slot.amount_cents,
+                    "payment amount differs from the order's"
+                );
             }
             let pending = self.book.has_pending_refund(i);
             match slot.state {
-                OrderState::RefundPending => assert!(pending, "refund_pending without a refund"),
-                OrderState::Refunded => assert!(!pending, "refunded with a refund pending"),
+                OrderState::RefundPending => ensure!(pending, "refund_pending without a refund"),
+                OrderState::Refunded => ensure!(!pending, "refunded with a refund pending"),
                 OrderState::Paid => {}
-                _ => assert_eq!(
-                    self.book.extra_count(i),
-                    0,
+                _ => ensure!(
+                    self.book.extra_count(i) == 0,
                     "extra payment on an open order"
                 ),
             }
             let paying = !self.book.paying_channels(i).is_empty();
-            assert_eq!(
-                paying,
-                slot.state == OrderState::Paying,
+            ensure!(
+                paying == (slot.state == OrderState::Paying),
                 "paying channels out of step"
             );
             if paying {
-                assert!(queued.contains(&i), "a paying order never queried");
+                ensure!(queued.contains(&i), "a paying order never queried");
             }
         }
-        assert!(
-            self.book
-                .paying_orders()
-                .all(|i| (i as usize) < self.orders.len())
-        );
+        Ok(())
     }
 
     /// State and amount of the order at `index`: what reconciliation scans, without deriving

@@ -107,17 +107,27 @@ impl Campaign {
                 CampaignSpec::RedPacket(_) => OrderState::Won,
             },
         });
+        self.index_user_order(hash, index, true);
+        self.remaining -= 1;
+        self.live_orders += 1;
+        self.assert_counts();
+        index
+    }
+    /// Counts the order at `index` (already in `orders`) for its user, whose hash is `hash`:
+    /// one more held order, one more live one if `live`, and it is now their latest.
+    pub(super) fn index_user_order(&mut self, hash: UserHash, index: u32, live: bool) {
         let Self {
             orders,
             by_user,
             hasher,
             ..
         } = self;
+        let user = orders[index as usize].user_id.as_str();
         let user_at = |u: &UserOrders| orders[u.latest as usize].user_id.as_str();
         let entry = by_user
             .entry(
                 hash.0,
-                |u| user_at(u) == user.as_str(),
+                |u| user_at(u) == user,
                 |u| hasher.hash_one(user_at(u)),
             )
             .or_insert(UserOrders {
@@ -126,12 +136,8 @@ impl Campaign {
                 latest: index,
             })
             .into_mut();
-        entry.live += 1;
+        entry.live += u32::from(live);
         entry.held += 1;
         entry.latest = index;
-        self.remaining -= 1;
-        self.live_orders += 1;
-        self.assert_counts();
-        index
     }
 }

@@ -22,6 +22,7 @@ use txn_index::{TxnIndex, TxnPlace};
 mod apply;
 mod claims;
 mod payments;
+mod snapshot;
 mod txn_index;
 
 pub use payments::{PendingRefund, StalePaying};
@@ -306,18 +307,28 @@ impl Ledger {
     }
 
     /// Checks every invariant of every campaign (O(orders)); run after replay and in tests.
+    ///
+    /// # Panics
+    /// If an invariant is broken (the message names it).
     pub fn assert_invariants(&self) {
-        assert_eq!(
-            self.by_id.len(),
-            self.campaigns.len(),
+        if let Err(why) = self.check_invariants() {
+            panic!("{why}");
+        }
+    }
+
+    /// [`Ledger::assert_invariants`] as an error naming the broken invariant (what a restored
+    /// snapshot is checked with: bytes from disk never make the ledger panic).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        ensure!(
+            self.by_id.len() == self.campaigns.len(),
             "campaign index out of step"
         );
         let mut orders = 0;
         for c in &self.campaigns {
-            c.assert_invariants();
+            c.check_invariants()?;
             orders += c.order_count();
         }
-        assert_eq!(orders, self.order_count, "order count out of step");
+        ensure!(orders == self.order_count, "order count out of step");
         // Every payment is found at its own place: none is missing, and no transaction is
         // recorded twice (the index would find the other place).
         let mut payments = 0;
@@ -329,13 +340,13 @@ impl Ledger {
                     slot: slot as u32,
                     entry: entry as u32,
                 };
-                assert_eq!(
-                    self.txn_place(channel, txn),
-                    Some(place),
+                ensure!(
+                    self.txn_place(channel, txn) == Some(place),
                     "transaction {channel}/{txn} recorded twice or missing from the index"
                 );
             }
         }
-        assert_eq!(self.txn_index.len(), payments, "index has stray entries");
+        ensure!(self.txn_index.len() == payments, "index has stray entries");
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ use crate::guard::JournalGuard;
 use crate::published::CampaignView;
 
 mod commands;
+mod file_journal;
 mod open;
 mod queue;
 
@@ -34,12 +35,17 @@ pub const MAX_PENDING_COMMANDS: usize = 65_536;
 /// uses its defaults).
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
-    /// The journal file (created if missing).
+    /// The journal's base path: its first segment (created if missing); later segments and
+    /// snapshots are named after it in the same directory.
     pub journal_path: PathBuf,
     /// fsync each batch (default) or leave it to the OS.
     pub durability: Durability,
     /// Seed for order ids and red-packet draws; `None` draws one from the OS.
     pub rng_seed: Option<u64>,
+    /// Records between two snapshots of the ledger (start-up reads the newest snapshot and
+    /// the records after it); clamped to [`crate::MIN_SNAPSHOT_EVERY_RECORDS`]..=
+    /// [`crate::MAX_SNAPSHOT_EVERY_RECORDS`], default [`crate::DEFAULT_SNAPSHOT_EVERY_RECORDS`].
+    pub snapshot_every_records: u64,
 }
 
 /// What a campaign creation came to.

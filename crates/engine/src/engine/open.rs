@@ -1,4 +1,4 @@
-//! Opening the engine: replay the journal, start the writer thread, guard the journal; on the
+//! Opening the engine: replay the journal (its newest snapshot and the records after it), start the writer thread, guard the journal; on the
 //! journal file of a config, on any storage (tests inject a faulty one), or around a writer
 //! already opened on any log.
 
@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::mpsc::sync_channel;
 
 use parking_lot::Mutex;
-use stampede_journal::{Durability, FileStorage, Log, Storage};
+use stampede_journal::{Durability, Log, Storage};
 
 use super::{Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered};
 use crate::clock::Clock;
@@ -30,11 +30,8 @@ impl Engine {
         guard: JournalGuard,
         clock: Arc<dyn Clock>,
     ) -> Result<(Self, Recovered), OpenError> {
-        let storage = FileStorage::open(&config.journal_path).map_err(|source| OpenError::Io {
-            path: config.journal_path.display().to_string(),
-            source,
-        })?;
-        Self::open_storage_guarded(storage, config.durability, config.rng_seed, clock, guard)
+        let (writer, recovered) = super::file_journal::open_writer(config, clock)?;
+        Ok((Self::start(writer, guard)?, recovered))
     }
 
     /// Opens on any storage (tests inject a faulty in-memory one), with the default journal

@@ -16,8 +16,9 @@ use crate::codec;
 /// The log of a writer that only follows: it holds nothing itself (the records it applies
 /// come from the leader's log) and refuses every append. A follower's writer never runs a
 /// writer thread, so nothing appends to it; the refusal is the last line, not the rule.
+/// It holds the log position the follower's state starts at (0, or a snapshot's).
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Following;
+pub struct Following(pub u64);
 
 impl Log for Following {
     fn append_batch(&mut self, _records: &[&[u8]]) -> Result<BatchStats, JournalError> {
@@ -28,7 +29,7 @@ impl Log for Following {
     }
 
     fn next_position(&self) -> u64 {
-        0
+        self.0
     }
 
     fn read_from(
@@ -113,6 +114,7 @@ impl<L: Log> Writer<L> {
             effects: self.effects,
             expiry_backlog: false,
             metrics: self.metrics,
+            snapshots: self.snapshots,
         }
     }
 }

@@ -16,6 +16,7 @@
 
 mod effects;
 mod follow;
+mod snapshot;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,6 +30,9 @@ use stampede_journal::{Durability, Journal, Log, Storage};
 
 use self::effects::{BatchEffects, publish};
 pub use self::follow::Following;
+pub use self::snapshot::{
+    DEFAULT_SNAPSHOT_EVERY_RECORDS, MAX_SNAPSHOT_EVERY_RECORDS, MIN_SNAPSHOT_EVERY_RECORDS,
+};
 use crate::clock::{Clock, stopwatch};
 use crate::codec;
 use crate::command::{Reply, Request};
@@ -69,6 +73,8 @@ pub struct Writer<L: Log> {
     /// drains in seconds, not in 245 ticks).
     expiry_backlog: bool,
     metrics: WriterMetrics,
+    /// When to take the next snapshot; `None`: never ([`Writer::schedule_snapshots`]).
+    snapshots: Option<snapshot::SnapshotSchedule>,
 }
 
 /// What one [`Writer::step`] came to.
@@ -166,6 +172,7 @@ impl<L: Log> Writer<L> {
                 ..BatchEffects::default()
             },
             expiry_backlog: false,
+            snapshots: None,
             metrics: WriterMetrics {
                 records_per_fsync: metrics::histogram!("stampede_journal_records_per_fsync"),
                 fsync_seconds: metrics::histogram!("stampede_journal_fsync_seconds"),
@@ -215,6 +222,7 @@ impl<L: Log> Writer<L> {
         self.effects.replies.drain(..).for_each(Reply::send);
         self.expiry_backlog = self.effects.expired >= MAX_EXPIRIES_PER_BATCH && !poisoned;
         self.effects.clear();
+        self.snapshot_if_due();
         Stepped {
             shutdown,
             expiry_backlog: self.expiry_backlog,

@@ -132,6 +132,7 @@ impl Config {
                 ..stampede_engine::JournalGuardConfig::default()
             },
             rng_seed: (self.rng_seed != 0).then_some(self.rng_seed),
+            snapshot_every_records: self.snapshot_every_records,
         }
     }
 }

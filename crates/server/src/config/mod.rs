@@ -250,6 +250,10 @@ settings! {
     /// Milliseconds a grab waits for the journal before answering 503 `degraded`; timeouts
     /// and slow fsyncs trip the journal's circuit breaker, which then answers at once.
     journal_reply_timeout_ms: u64 = 250, env = "STAMPEDE_JOURNAL_REPLY_TIMEOUT_MS";
+    /// Records between two snapshots of the ledger in the journal's directory: start-up loads
+    /// the newest snapshot and replays at most about this many records after it; journal
+    /// segments below the older of the two kept snapshots are deleted.
+    snapshot_every_records: u64 = stampede_engine::DEFAULT_SNAPSHOT_EVERY_RECORDS, env = "STAMPEDE_SNAPSHOT_EVERY_RECORDS";
     /// Adaptive overload protection on the write path (sheds new grabs with 503 `overloaded`
     /// when in-flight work exceeds the measured capacity). Off by default: under a saturating
     /// closed-loop load it turns queueing into fast 503s (measured: 790 k of 1.1 M requests

@@ -196,7 +196,7 @@ impl Config {
     /// Connections per address, automatic bans, adaptive overload, the journal's reply
     /// timeout, the payment desk's timings and the reconciliation job, each within its range.
     fn validate_defences_and_timeouts(&self) -> Result<(), ConfigError> {
-        let ranges: [(&'static str, u64, u64, u64); 10] = [
+        let ranges: [(&'static str, u64, u64, u64); 11] = [
             (
                 "max_connections_per_ip",
                 self.max_connections_per_ip as u64,
@@ -222,6 +222,12 @@ impl Config {
                 self.journal_reply_timeout_ms,
                 1,
                 10_000,
+            ),
+            (
+                "snapshot_every_records",
+                self.snapshot_every_records,
+                stampede_engine::MIN_SNAPSHOT_EVERY_RECORDS,
+                stampede_engine::MAX_SNAPSHOT_EVERY_RECORDS,
             ),
             (
                 "payment_query_after_secs",

@@ -368,3 +368,105 @@ fn survivors_index(leader: usize) -> usize {
 
 /// Every grab of the burst: when it was sent and answered, whose, and how.
 type Log = std::sync::Mutex<Vec<(Instant, Instant, String, Answer)>>;
+
+/// The sum of every series of counter `name` in node `base`'s `/metrics`.
+async fn counter(client: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("a text body");
+    text.lines()
+        .filter(|line| line.starts_with(name))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_and_a_new_one_catch_up_from_a_snapshot_and_the_tail() {
+    // A snapshot every 1,000 records (the least allowed): the hot shard's leader takes two
+    // while 2,300 wins are journaled, and the second lets it purge the log below the first,
+    // so a node can only rebuild the shard from a snapshot.
+    let Some(mut cluster) = Cluster::start_with(
+        "a_restarted_node_and_a_new_one_catch_up_from_a_snapshot_and_the_tail",
+        &["--snapshot-every-records", "1000"],
+    )
+    .await
+    else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    const STOCK: u64 = 2_500;
+    const WINS: usize = 2_300;
+    let campaign = create(
+        &client,
+        cluster.base(0),
+        serde_json::json!({"kind": "seckill", "name": "long sale", "stock": STOCK, "price_cents": 990}),
+    )
+    .await;
+    let id = stampede_core::CampaignId::parse(&campaign).expect("a campaign id");
+    let leader = cluster
+        .leader_of(0, stampede_core::shard_index(id, SHARDS))
+        .await
+        .expect("the shard has a leader");
+    let leader_base = cluster.base(leader).to_owned();
+    let answers: Vec<Answer> = futures_util::stream::iter(0..WINS)
+        .map(|u| {
+            let (client, base, campaign) = (client.clone(), leader_base.clone(), campaign.clone());
+            async move { grab(&client, &base, &campaign, &format!("steady-{u}")).await }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert!(
+        answers
+            .iter()
+            .all(|answer| matches!(answer, Answer::Won(_))),
+        "every grab of a healthy cluster with stock left wins"
+    );
+    let stored = tokio::time::timeout(Duration::from_secs(60), async {
+        while counter(
+            &client,
+            &leader_base,
+            "stampede_cluster_snapshots_stored_total",
+        )
+        .await
+            < 2.0
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    assert!(stored.await.is_ok(), "the leader stored two snapshots");
+    // A few more wins after the snapshots: the tail a returning node reads.
+    for u in 0..20 {
+        let answer = grab(&client, &leader_base, &campaign, &format!("tail-{u}")).await;
+        assert!(matches!(answer, Answer::Won(_)), "{answer:?}");
+    }
+    let expected: BTreeMap<String, String> = winners(&client, &leader_base, &campaign)
+        .await
+        .into_iter()
+        .collect();
+    assert_eq!(expected.len(), WINS + 20);
+
+    // A follower killed and started again, and a brand-new node, rebuild the shard.
+    let follower = (0..3).find(|i| *i != leader).expect("a follower");
+    cluster.kill(follower);
+    cluster.restart(follower).await;
+    let newcomer = cluster.add_node().await;
+    for node in [follower, newcomer] {
+        let base = cluster.base(node).to_owned();
+        let listed: BTreeMap<String, String> = winners(&client, &base, &campaign)
+            .await
+            .into_iter()
+            .collect();
+        assert_eq!(listed, expected, "{base} rebuilt the shard");
+        let restores = counter(&client, &base, "stampede_cluster_snapshot_restores_total").await;
+        assert!(
+            restores >= 1.0,
+            "{base} started from a snapshot ({restores} restores)"
+        );
+    }
+}

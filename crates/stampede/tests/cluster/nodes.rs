@@ -26,33 +26,52 @@ pub(crate) struct Cluster {
     pub(crate) nats: NatsCluster,
     pub(crate) nodes: Vec<Option<Server>>,
     pub(crate) ids: Vec<String>,
-    _dirs: Vec<TempDir>,
+    dirs: Vec<TempDir>,
+    /// Flags every node gets on top of the cluster's own.
+    extra: Vec<String>,
 }
 
 impl Cluster {
     /// Starts NATS and three nodes, and waits until every shard has a leader; `None` after a
     /// loud SKIPPED line where no usable nats-server is installed (CI fails instead).
     pub(crate) async fn start(test: &str) -> Option<Self> {
+        Self::start_with(test, &[]).await
+    }
+
+    /// [`Cluster::start`], each node with `extra` flags too.
+    pub(crate) async fn start_with(test: &str, extra: &[&str]) -> Option<Self> {
         let nats = NatsCluster::start(test).await?;
-        let urls = nats.urls().join(",");
-        let mut nodes = Vec::new();
-        let mut ids = Vec::new();
-        let mut dirs = Vec::new();
-        for i in 1..=3 {
-            let dir = tempfile::tempdir().expect("a data directory");
-            let id = format!("node-{i}");
-            nodes.push(Some(start_node(dir.path(), &id, &urls).await));
-            ids.push(id);
-            dirs.push(dir);
-        }
-        let cluster = Self {
+        let mut cluster = Self {
             nats,
-            nodes,
-            ids,
-            _dirs: dirs,
+            nodes: Vec::new(),
+            ids: Vec::new(),
+            dirs: Vec::new(),
+            extra: extra.iter().map(|flag| (*flag).to_owned()).collect(),
         };
+        for _ in 0..3 {
+            cluster.add_node().await;
+        }
         cluster.wait_for_leaders().await;
         Some(cluster)
+    }
+
+    /// Starts one more node (`node-<n>`); answers its index.
+    pub(crate) async fn add_node(&mut self) -> usize {
+        let dir = tempfile::tempdir().expect("a data directory");
+        let id = format!("node-{}", self.nodes.len() + 1);
+        let node = start_node(dir.path(), &id, &self.nats.urls().join(","), &self.extra).await;
+        self.nodes.push(Some(node));
+        self.ids.push(id);
+        self.dirs.push(dir);
+        self.nodes.len() - 1
+    }
+
+    /// Starts node `i` again (after [`Cluster::kill`]), on its data directory.
+    pub(crate) async fn restart(&mut self, i: usize) {
+        assert!(self.nodes[i].is_none(), "node {i} is running");
+        let urls = self.nats.urls().join(",");
+        let node = start_node(self.dirs[i].path(), &self.ids[i], &urls, &self.extra).await;
+        self.nodes[i] = Some(node);
     }
 
     /// Node `i`'s base URL.
@@ -117,32 +136,32 @@ impl Cluster {
     }
 }
 
-/// One node on `urls`.
-async fn start_node(dir: &Path, id: &str, urls: &str) -> Server {
+/// One node on `urls`, with `extra` flags.
+async fn start_node(dir: &Path, id: &str, urls: &str, extra: &[String]) -> Server {
     let port = free_port();
-    let mut command = serve_command(
-        dir,
-        port,
-        &[
-            "--journal",
-            "nats",
-            "--nats-url",
-            urls,
-            "--node-id",
-            id,
-            "--shards",
-            &SHARDS.to_string(),
-            "--leader-lease-ms",
-            &LEASE_MS.to_string(),
-            "--stream-replicas",
-            "3",
-            // Each test user grabs a few times within a second, across nodes.
-            "--grab-rate-per-second",
-            "1000",
-            "--grab-rate-burst",
-            "1000",
-        ],
-    );
+    let shards = SHARDS.to_string();
+    let lease = LEASE_MS.to_string();
+    let mut flags = vec![
+        "--journal",
+        "nats",
+        "--nats-url",
+        urls,
+        "--node-id",
+        id,
+        "--shards",
+        &shards,
+        "--leader-lease-ms",
+        &lease,
+        "--stream-replicas",
+        "3",
+        // Each test user grabs a few times within a second, across nodes.
+        "--grab-rate-per-second",
+        "1000",
+        "--grab-rate-burst",
+        "1000",
+    ];
+    flags.extend(extra.iter().map(String::as_str));
+    let mut command = serve_command(dir, port, &flags);
     command.stderr(Stdio::inherit());
     Server::start_command(command, port).await
 }
