@@ -356,9 +356,10 @@ async fn follow_again(context: &Context, slots: &[Mutex<Role>], state: &AppState
     *role = Role::Following(followed);
 }
 
-/// The watchdog: a writer whose append the log refused (fenced or unsettled) steps down and
-/// follows again — then leads again if the lease is still ours; a failed follower is
-/// rebuilt.
+/// The watchdog: sets each shard's follower lag (log messages known but not applied yet; 0
+/// where this node leads), and rebuilds what failed: a writer whose append the log refused
+/// (fenced or unsettled) steps down and follows again — then leads again if the lease is
+/// still ours; a failed follower is rebuilt.
 async fn watch_over(
     context: &Context,
     slots: &[Mutex<Role>],
@@ -366,10 +367,19 @@ async fn watch_over(
     held: &BTreeMap<ShardId, u64>,
 ) {
     for shard in context.shards.all() {
+        let lag =
+            metrics::gauge!("stampede_cluster_follower_lag_messages", "shard" => shard.to_string());
         let broken = match slot(slots, shard).try_lock() {
             Ok(role) => match &*role {
-                Role::Leading(led) => led.engine.is_poisoned(),
-                Role::Following(followed) => followed.failed(),
+                Role::Leading(led) => {
+                    lag.set(0.0);
+                    led.engine.is_poisoned()
+                }
+                Role::Following(followed) => {
+                    let progress = followed.progress();
+                    lag.set(progress.last_seq.saturating_sub(progress.applied.last_seq) as f64);
+                    followed.failed()
+                }
                 Role::Empty => true,
             },
             Err(_) => false, // a role change is under way

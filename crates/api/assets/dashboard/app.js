@@ -222,9 +222,25 @@ function drawChannels(stats) {
   });
   replaceRows("channels", rows);
   show("pending-refunds", formatCount(stats.payments.pending_refunds), stats.payments.pending_refunds);
-  $("cluster").textContent = stats.node.cluster === null
+  drawCluster(stats.node.cluster);
+}
+
+/// The cluster panel: live nodes, and each shard's leader and how far this node has applied
+/// its log (the lag is messages known but not applied yet).
+function drawCluster(cluster) {
+  const single = cluster === null;
+  $("cluster-note").textContent = single
     ? "Single node: stampede serve runs one engine on its own journal (no cluster to show)."
-    : JSON.stringify(stats.node.cluster);
+    : `Nodes: ${cluster.nodes.map((n) => `${n.node_id} (${n.address})`).join(", ")}`;
+  $("cluster-shards").hidden = single;
+  if (single) return;
+  replaceRows("cluster-shards", cluster.shards.map((s) => {
+    const tr = document.createElement("tr");
+    const lag = Math.max(0, s.last_seq - s.applied_seq);
+    tr.append(cell(String(s.shard), "num"), cell(s.leader ?? "none"),
+      cell(formatCount(s.applied_seq), "num"), cell(formatCount(lag), lag > 0 ? "num bad" : "num"));
+    return tr;
+  }));
 }
 
 function draw(stats) {

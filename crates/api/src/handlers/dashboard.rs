@@ -39,7 +39,11 @@ pub async fn stats(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     require_admin(&state, &headers)?;
-    let mut response = respond(StatusCode::OK, &crate::stats::snapshot(&state));
+    let cluster = match state.cluster.get() {
+        Some(cluster) => Some(cluster.report().await),
+        None => None,
+    };
+    let mut response = respond(StatusCode::OK, &crate::stats::snapshot(&state, cluster));
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

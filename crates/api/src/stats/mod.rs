@@ -51,12 +51,11 @@ pub struct Stats {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[schema(as = StatsNode)]
 pub struct NodeJson {
-    /// `single node`: `serve` runs one engine on its own journal.
-    pub id: &'static str,
-    /// Nodes, shard leaders and lag once `serve` runs in a cluster; `null` today (the cluster
-    /// crate is not wired into `serve`).
-    #[schema(value_type = Option<Object>)]
-    pub cluster: Option<()>,
+    /// The node's id in its cluster, or `single node` (`journal = "file"`).
+    pub id: String,
+    /// On a cluster node: the live nodes, every shard's leader and how far this node has
+    /// applied its log (what `GET /v1/admin/cluster` answers); `null` on a single node.
+    pub cluster: Option<crate::cluster::ClusterJson>,
 }
 
 /// Grabs by outcome and how long they took.
@@ -160,8 +159,8 @@ pub struct PaymentsJson {
     pub pending_refunds: usize,
 }
 
-/// Takes a snapshot of `state`.
-pub fn snapshot(state: &AppState) -> Stats {
+/// Takes a snapshot of `state`; `cluster` is the cluster's report on a cluster node.
+pub fn snapshot(state: &AppState, cluster: Option<crate::cluster::ClusterJson>) -> Stats {
     let now = state.now();
     let exposition = state.prometheus.render();
     let (campaigns_total, campaigns) = campaigns(state, now);
@@ -181,8 +180,10 @@ pub fn snapshot(state: &AppState) -> Stats {
     Stats {
         at_ms: now.0,
         node: NodeJson {
-            id: "single node",
-            cluster: None,
+            id: cluster
+                .as_ref()
+                .map_or_else(|| "single node".to_owned(), |c| c.node_id.clone()),
+            cluster,
         },
         campaigns_total,
         campaigns,

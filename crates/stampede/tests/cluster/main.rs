@@ -122,6 +122,28 @@ async fn a_stampede_across_three_nodes_sells_each_item_once() {
         return;
     };
     let client = reqwest::Client::new();
+    // The dashboard's snapshot shows the cluster: this node, the live nodes, every shard's
+    // leader.
+    let stats = send_json(
+        client
+            .get(format!("{}/v1/admin/stats", cluster.base(0)))
+            .header("authorization", admin()),
+    )
+    .await;
+    assert_eq!(stats["node"]["id"], "node-1");
+    assert_eq!(
+        stats["node"]["cluster"]["nodes"].as_array().map(Vec::len),
+        Some(3)
+    );
+    let shards = stats["node"]["cluster"]["shards"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(shards.len(), SHARDS as usize);
+    assert!(
+        shards.iter().all(|shard| shard["leader"].is_string()),
+        "{shards:?}"
+    );
     const STOCK: u64 = 60;
     const USERS: usize = 150;
     let seckill = create(
