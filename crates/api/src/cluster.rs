@@ -55,4 +55,31 @@ pub trait ClusterStatus: Send + Sync + std::fmt::Debug + 'static {
     fn caught_up(&self) -> bool;
     /// The whole report.
     fn report(&self) -> ReportFuture<'_>;
+    /// Has the leader of `shard` answer a grab under an `Idempotency-Key`, so that the key's
+    /// first decision is kept in one place, the shard's leader, whichever node takes the
+    /// request and its retries ([`crate::handlers::keyed_grab::as_leader`] there).
+    fn forward_keyed_grab(
+        &self,
+        shard: u32,
+        campaign: stampede_core::CampaignId,
+        user: stampede_core::UserId,
+        key: String,
+    ) -> KeyedFuture;
 }
+
+/// A keyed grab as the shard's leader answered it ([`ClusterStatus::forward_keyed_grab`]):
+/// its code (for the grab counters), status and JSON body, passed on to the client as they
+/// are.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct KeyedAnswer {
+    /// The answer's code (an outcome or an error code).
+    pub code: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Vec<u8>,
+}
+
+/// A boxed future answering a forwarded keyed grab (`Err`: the leader could not be asked, or
+/// gave no answer in time).
+pub type KeyedFuture = Pin<Box<dyn Future<Output = Result<KeyedAnswer, String>> + Send>>;

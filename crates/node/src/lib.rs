@@ -281,7 +281,7 @@ fn slot(slots: &[Mutex<Role>], shard: ShardId) -> &Mutex<Role> {
 async fn take_lead(
     context: &Context,
     slots: &[Mutex<Role>],
-    state: &AppState,
+    state: &Arc<AppState>,
     shard: ShardId,
     epoch: u64,
 ) {
@@ -301,7 +301,7 @@ async fn take_lead(
         };
         // Catch up first: the epoch message is fenced on the tip the state holds.
         let _ = followed.engine.catch_up().await;
-        match shard::lead(context, shard, followed, epoch).await {
+        match shard::lead(context, shard, followed, epoch, state).await {
             Ok(mut led) => {
                 let services = context.factory.services(led.engine.clone());
                 led.start_jobs(context, &services);
@@ -331,7 +331,12 @@ async fn take_lead(
 
 /// `shard` is no longer ours (or its writer failed): stop writing and follow it from a
 /// fresh state.
-async fn follow_again(context: &Context, slots: &[Mutex<Role>], state: &AppState, shard: ShardId) {
+async fn follow_again(
+    context: &Context,
+    slots: &[Mutex<Role>],
+    state: &Arc<AppState>,
+    shard: ShardId,
+) {
     let mut role = slot(slots, shard).lock().await;
     let was_leading = matches!(*role, Role::Leading(_));
     match std::mem::replace(&mut *role, Role::Empty) {
@@ -363,7 +368,7 @@ async fn follow_again(context: &Context, slots: &[Mutex<Role>], state: &AppState
 async fn watch_over(
     context: &Context,
     slots: &[Mutex<Role>],
-    state: &AppState,
+    state: &Arc<AppState>,
     held: &BTreeMap<ShardId, u64>,
 ) {
     for shard in context.shards.all() {

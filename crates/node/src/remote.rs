@@ -15,7 +15,7 @@ use crate::wire;
 
 /// How long a forwarded command may wait for the leader's answer past the leader's own
 /// journal reply timeout (the NATS round trip, the leader's queue).
-const FORWARD_MARGIN: Duration = Duration::from_secs(1);
+pub(crate) const FORWARD_MARGIN: Duration = Duration::from_secs(1);
 /// After no answer in time, how long a client is told to wait before retrying.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 

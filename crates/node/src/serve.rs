@@ -10,6 +10,10 @@ use stampede_engine::{Engine, EngineError, RemoteDecision};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+use stampede_api::cluster::KeyedAnswer;
+use stampede_api::handlers::keyed_grab;
+use stampede_api::state::AppState;
+
 use crate::wire;
 
 /// Most forwarded commands decided at once by one shard's leader: the writer's own queue
@@ -17,9 +21,15 @@ use crate::wire;
 /// local client could.
 pub const MAX_FORWARDED_IN_FLIGHT: usize = stampede_engine::MAX_PENDING_COMMANDS;
 
-/// Serves one shard's command subject until stopped.
+/// Serves one shard's command subject (and its keyed grabs' subject) until stopped.
 pub(crate) struct CommandServer {
     task: JoinHandle<()>,
+    keyed: JoinHandle<()>,
+}
+
+/// The subject of a shard's forwarded keyed grabs, beside its command subject.
+pub(crate) fn keyed_subject(command_subject: &str) -> String {
+    format!("{command_subject}.keyed")
 }
 
 impl CommandServer {
@@ -32,7 +42,10 @@ impl CommandServer {
         client: async_nats::Client,
         subject: String,
         engine: Engine,
+        state: Arc<AppState>,
     ) -> Result<Self, async_nats::SubscribeError> {
+        let keyed = client.subscribe(keyed_subject(&subject)).await?;
+        let keyed = tokio::spawn(serve_keyed(client.clone(), keyed, state));
         let mut commands = client.subscribe(subject).await?;
         let permits = Arc::new(Semaphore::new(MAX_FORWARDED_IN_FLIGHT));
         let task = tokio::spawn(async move {
@@ -58,14 +71,67 @@ impl CommandServer {
                 });
             }
         });
-        Ok(Self { task })
+        Ok(Self { task, keyed })
     }
 
-    /// Stops answering (the subscription ends with the task).
+    /// Stops answering (the subscriptions end with the tasks).
     pub(crate) fn stop(self) {
         self.task.abort();
+        self.keyed.abort();
     }
 }
+
+/// Answers forwarded keyed grabs against this node's key store
+/// ([`stampede_api::handlers::keyed_grab::as_leader`]), at most
+/// [`MAX_FORWARDED_IN_FLIGHT`] at once (then `overloaded`).
+async fn serve_keyed(
+    client: async_nats::Client,
+    mut grabs: async_nats::Subscriber,
+    state: Arc<AppState>,
+) {
+    let permits = Arc::new(Semaphore::new(MAX_FORWARDED_IN_FLIGHT));
+    while let Some(message) = grabs.next().await {
+        let Some(reply) = message.reply else {
+            continue;
+        };
+        let refused = |error: AppErrorLike| KeyedAnswer {
+            code: error.0.to_owned(),
+            status: 503,
+            body: format!(
+                r#"{{"error":{{"code":"{}","message":"{}"}}}}"#,
+                error.0, error.1
+            )
+            .into_bytes(),
+        };
+        let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+            let busy = refused(AppErrorLike("overloaded", "the shard leader is overloaded"));
+            let _ = client
+                .publish(reply, wire::encode_keyed_answer(&busy).into())
+                .await;
+            continue;
+        };
+        let (client, state) = (client.clone(), Arc::clone(&state));
+        tokio::spawn(async move {
+            let answer = match wire::decode_keyed(&message.payload) {
+                Ok((campaign, user, key)) => {
+                    let now = state.now();
+                    keyed_grab::as_leader(&state, campaign, &user, &key, now).await
+                }
+                Err(_) => refused(AppErrorLike(
+                    "unavailable",
+                    "a forwarded grab did not decode",
+                )),
+            };
+            let _ = client
+                .publish(reply, wire::encode_keyed_answer(&answer).into())
+                .await;
+            drop(permit);
+        });
+    }
+}
+
+/// An error's code and message, for the answers this loop makes itself.
+struct AppErrorLike(&'static str, &'static str);
 
 async fn decide(engine: &Engine, payload: &[u8]) -> wire::Answer {
     let command = wire::decode_command(payload).map_err(|error| {

@@ -151,6 +151,7 @@ pub(crate) async fn lead(
     shard: ShardId,
     followed: Followed,
     epoch: u64,
+    state: &Arc<stampede_api::state::AppState>,
 ) -> Result<Led, LeadError> {
     let Followed {
         writer, follower, ..
@@ -176,26 +177,30 @@ pub(crate) async fn lead(
         }
         Err(error) => return Err(LeadError::Failed(error.to_string())),
     };
-    let mut state = writer
+    let mut applied = writer
         .lock()
         .take()
         .expect("a followed writer is held until led");
-    state.schedule_snapshots(context.snapshot_every_records, tip.next_position);
-    let engine = Engine::start(state.lead(log), context.journal_guard())
+    applied.schedule_snapshots(context.snapshot_every_records, tip.next_position);
+    let engine = Engine::start(applied.lead(log), context.journal_guard())
         .map_err(|error| LeadError::Failed(error.to_string()))?;
     let subject = context.names().command_subject(shard);
-    let server =
-        match CommandServer::start(context.connection.client().clone(), subject, engine.clone())
-            .await
-        {
-            Ok(server) => server,
-            Err(error) => {
-                stop_engine(engine);
-                return Err(LeadError::Failed(format!(
-                    "cannot serve the shard's commands: {error}"
-                )));
-            }
-        };
+    let server = match CommandServer::start(
+        context.connection.client().clone(),
+        subject,
+        engine.clone(),
+        Arc::clone(state),
+    )
+    .await
+    {
+        Ok(server) => server,
+        Err(error) => {
+            stop_engine(engine);
+            return Err(LeadError::Failed(format!(
+                "cannot serve the shard's commands: {error}"
+            )));
+        }
+    };
     Ok(Led {
         engine,
         server,

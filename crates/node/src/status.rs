@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use stampede_api::cluster::{
-    ClusterJson, ClusterNodeJson, ClusterShardJson, ClusterStatus, ReportFuture,
+    ClusterJson, ClusterNodeJson, ClusterShardJson, ClusterStatus, KeyedFuture, ReportFuture,
 };
 use stampede_cluster::ClusterView;
 use tokio::sync::Mutex;
 
 use crate::context::Context;
+use crate::serve::keyed_subject;
 use crate::shard::Role;
+use crate::wire;
 
 /// The lease manager's last view, and when it was taken (Unix milliseconds).
 pub(crate) type SeenView = Arc<parking_lot::Mutex<(ClusterView, u64)>>;
@@ -45,6 +47,37 @@ impl ClusterStatus for NodeStatus {
                 Role::Empty => false,
             },
             Err(_) => false, // changing roles
+        })
+    }
+
+    fn forward_keyed_grab(
+        &self,
+        shard: u32,
+        campaign: stampede_core::CampaignId,
+        user: stampede_core::UserId,
+        key: String,
+    ) -> KeyedFuture {
+        let client = self.context.connection.client().clone();
+        let subject = keyed_subject(
+            &self
+                .context
+                .names()
+                .command_subject(stampede_cluster::ShardId::new(shard)),
+        );
+        let wait = self.context.guard.journal_reply_timeout + crate::remote::FORWARD_MARGIN;
+        Box::pin(async move {
+            let payload = wire::encode_keyed(&(campaign, user, key));
+            let asked = client.request(subject, payload.into());
+            match tokio::time::timeout(wait, asked).await {
+                Err(_) => Err(
+                    "the campaign's shard leader did not answer in time; retry with the same key"
+                        .into(),
+                ),
+                Ok(Err(error)) => Err(format!(
+                    "no node leads the campaign's shard right now; retry shortly ({error})"
+                )),
+                Ok(Ok(message)) => wire::decode_keyed_answer(&message.payload),
+            }
         })
     }
 

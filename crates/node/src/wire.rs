@@ -21,6 +21,31 @@ pub(crate) fn decode_command(bytes: &[u8]) -> Result<Command, String> {
     decode(bytes)
 }
 
+/// A keyed grab forwarded to the shard's leader: the campaign, the user, the key.
+pub(crate) type KeyedGrab = (stampede_core::CampaignId, stampede_core::UserId, String);
+
+/// A forwarded keyed grab's bytes.
+pub(crate) fn encode_keyed(grab: &KeyedGrab) -> Vec<u8> {
+    encode(grab)
+}
+
+/// A forwarded keyed grab from its bytes.
+pub(crate) fn decode_keyed(bytes: &[u8]) -> Result<KeyedGrab, String> {
+    decode(bytes)
+}
+
+/// A keyed grab's answer, to and from bytes.
+pub(crate) fn encode_keyed_answer(answer: &stampede_api::cluster::KeyedAnswer) -> Vec<u8> {
+    encode(answer)
+}
+
+/// A keyed grab's answer from its bytes.
+pub(crate) fn decode_keyed_answer(
+    bytes: &[u8],
+) -> Result<stampede_api::cluster::KeyedAnswer, String> {
+    decode(bytes)
+}
+
 /// An answer's bytes.
 pub(crate) fn encode_answer(answer: &Answer) -> Vec<u8> {
     encode(answer)

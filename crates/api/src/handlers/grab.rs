@@ -228,7 +228,14 @@ pub async fn answer_grab(
         Ok(key) => key,
         Err(message) => return refused(AppError::BadRequest(message)),
     };
-    let (code, response) = keyed_grab::first_decision(state, campaign, user, key, &keys, now).await;
+    let shards = &state.shards;
+    let (code, response) = match state.cluster.get() {
+        Some(cluster) if !shards.for_campaign(campaign).engine.is_writer() => {
+            let shard = stampede_core::shard_index(campaign, shards.count());
+            keyed_grab::forwarded(cluster.as_ref(), shard, campaign, user, key).await
+        }
+        _ => keyed_grab::first_decision(state, campaign, user, key, &keys, now).await,
+    };
     (Counted::real(code), GrabAnswer::Ready(response))
 }
 

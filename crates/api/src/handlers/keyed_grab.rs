@@ -33,6 +33,66 @@ use crate::idempotency::{Begin, Pending, Scope, Stored};
 use crate::metrics::IDEMPOTENT_REPLAY;
 use crate::state::AppState;
 
+/// A keyed grab forwarded by another node of the cluster to this one, the leader of the
+/// campaign's shard: decided (or replayed) against this node's key store as if its client
+/// had sent it here; the other node already ran the defences in front of the writer.
+pub async fn as_leader(
+    state: &Arc<AppState>,
+    campaign: CampaignId,
+    user: &stampede_core::UserId,
+    key: &str,
+    now: UnixMillis,
+) -> crate::cluster::KeyedAnswer {
+    let keys = RequestKeys {
+        route: stampede_admission::rules::Route::Grab,
+        ip: None,
+        user: Some(user.as_str()),
+        campaign: Some(campaign.0),
+    };
+    let (code, response) = first_decision(state, campaign, user.as_ref(), key, &keys, now).await;
+    let (parts, body) = response.into_parts();
+    // Our responses are small in-memory bodies: reading one cannot fail or exceed the limit.
+    let body = axum::body::to_bytes(body, crate::json::MAX_BODY_BYTES)
+        .await
+        .unwrap_or_default();
+    crate::cluster::KeyedAnswer {
+        code: code.to_owned(),
+        status: parts.status.as_u16(),
+        body: body.to_vec(),
+    }
+}
+
+/// A keyed grab on a node that does not write the campaign's shard: the shard's leader
+/// decides it ([`as_leader`] there), so a retry through any node finds the key's first
+/// decision in the same place.
+pub(crate) async fn forwarded(
+    cluster: &dyn crate::cluster::ClusterStatus,
+    shard: u32,
+    campaign: CampaignId,
+    user: UserRef<'_>,
+    key: &str,
+) -> (&'static str, Response) {
+    let answer = cluster
+        .forward_keyed_grab(shard, campaign, user.to_owned(), key.to_owned())
+        .await;
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(why) => return refuse(AppError::Unavailable(why)),
+    };
+    let code = crate::metrics::grab_codes()
+        .into_iter()
+        .find(|known| *known == answer.code)
+        .unwrap_or(AppError::Unavailable(String::new()).code());
+    let status = axum::http::StatusCode::from_u16(answer.status)
+        .unwrap_or(axum::http::StatusCode::SERVICE_UNAVAILABLE);
+    let response = (
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        answer.body,
+    );
+    (code, axum::response::IntoResponse::into_response(response))
+}
+
 /// Answers a keyed grab by `keys.user`: the key's stored answer, or the first decision, made
 /// on a task that runs to its end even if this future is dropped.
 pub(crate) async fn first_decision(

@@ -4,6 +4,7 @@
 //! - A stampede spread over the three nodes, each user grabbing through two of them: no
 //!   oversell, one win per user across nodes, every acknowledged win in every node's winners
 //!   list; a red-packet pool's wins add up to the pool exactly.
+//! - A grab under an `Idempotency-Key` retried through another node gets the first decision.
 //! - The leader of the hot campaign's shard is SIGKILLed mid-burst: another node takes the
 //!   shard; afterwards every acknowledged win is on both surviving nodes, nothing is
 //!   oversold, and the failover time (kill → first acknowledged win under the new leader) is
@@ -227,6 +228,55 @@ async fn a_stampede_across_three_nodes_sells_each_item_once() {
                 assert_eq!(paid, 10_000, "the packets add up to the pool on {base}");
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_retried_on_another_node_gets_the_first_decision() {
+    let Some(cluster) =
+        Cluster::start("an_idempotency_key_retried_on_another_node_gets_the_first_decision").await
+    else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let campaign = create(
+        &client,
+        cluster.base(1),
+        serde_json::json!({"kind": "seckill", "name": "keyed sale", "stock": 5, "price_cents": 990}),
+    )
+    .await;
+    let keyed = |node: usize, user: &str, key: &str| {
+        let request = client
+            .post(format!(
+                "{}/v1/campaigns/{campaign}/grab",
+                cluster.base(node)
+            ))
+            .header("authorization", format!("Bearer {}", token(user)))
+            .header("idempotency-key", key);
+        async move {
+            let response = request.send().await.expect("an answer");
+            let status = response.status().as_u16();
+            (status, response.text().await.expect("a body"))
+        }
+    };
+    // Through each node first, then the same key through the other two: the first decision
+    // every time ("won", not the "already_won" a fresh decision would give).
+    for first in 0..3 {
+        let user = format!("keyed-{first}");
+        let key = format!("key-{first}");
+        let (status, body) = keyed(first, &user, &key).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains(r#""outcome":"won""#), "{body}");
+        for retry in (0..3).filter(|node| *node != first) {
+            assert_eq!(
+                keyed(retry, &user, &key).await,
+                (status, body.clone()),
+                "the key's retry through node {retry} after node {first}"
+            );
+        }
+        // Another key is another request: decided afresh.
+        let (_, again) = keyed((first + 1) % 3, &user, "another-key").await;
+        assert!(again.contains(r#""outcome":"already_won""#), "{again}");
     }
 }
 

@@ -154,6 +154,10 @@ async fn start_node(dir: &Path, id: &str, urls: &str, extra: &[String]) -> Serve
         &lease,
         "--stream-replicas",
         "3",
+        // Correctness, not latency: a commit slower than the default 250 ms (three nats-servers
+        // fsyncing on a loaded 2-core machine) must not turn a grab into `degraded`.
+        "--journal-reply-timeout-ms",
+        "5000",
         // Each test user grabs a few times within a second, across nodes.
         "--grab-rate-per-second",
         "1000",
