@@ -95,8 +95,18 @@ impl ClusterStatus for NodeStatus {
                 .collect();
             let mut shards = Vec::new();
             for shard in self.context.shards.all() {
-                let (applied_seq, last_seq) = match &*self.slots[shard.get() as usize].lock().await
-                {
+                // A shard changing roles (which can take up to the lease) shows 0 and 0 rather
+                // than holding up the report.
+                let Ok(role) = self.slots[shard.get() as usize].try_lock() else {
+                    shards.push(ClusterShardJson {
+                        shard: shard.get(),
+                        leader: view.leaders.get(&shard).cloned(),
+                        applied_seq: 0,
+                        last_seq: 0,
+                    });
+                    continue;
+                };
+                let (applied_seq, last_seq) = match &*role {
                     Role::Following(followed) => {
                         let progress = followed.progress();
                         (progress.applied.last_seq, progress.last_seq)
