@@ -47,9 +47,10 @@ const WATCHDOG_TICK: Duration = Duration::from_millis(200);
 /// Longest wait at start for every shard's follower to reach its log's tip before serving
 /// (past it the node serves anyway; reads that must be current wait on their own).
 const START_CATCH_UP: Duration = Duration::from_secs(60);
-/// Longest wait at start for JetStream to answer (a NATS cluster starting with the node).
+/// Longest wait at start for NATS and JetStream to answer (a NATS cluster starting with the
+/// node).
 const JETSTREAM_READY: Duration = Duration::from_secs(60);
-/// Pause between JetStream readiness checks at start.
+/// Pause between NATS readiness checks at start.
 const JETSTREAM_RETRY: Duration = Duration::from_millis(500);
 /// Tries to take the lead of a shard whose log moved on past this node's state (each after
 /// following on), before leaving it to the next watchdog round.
@@ -113,15 +114,21 @@ impl Node {
         clock: Arc<dyn Clock>,
         factory: Arc<dyn ServiceFactory>,
     ) -> anyhow::Result<(Self, Vec<Services>)> {
-        let connection = Connection::connect(&config.nats, config.names.clone()).await?;
-        // A JetStream cluster that is still electing its leader (every server started at
-        // once, say) times requests out: asked again, for a while.
+        // NATS starting with the node (every server at once, say) refuses connections, then
+        // times JetStream requests out while it elects its leader: asked again, for a while.
         let started = tokio::time::Instant::now();
-        let stream = loop {
-            match connection.log_stream(config.replicas).await {
-                Ok(stream) => break stream,
+        let (connection, stream) = loop {
+            let opened = match Connection::connect(&config.nats, config.names.clone()).await {
+                Ok(connection) => match connection.log_stream(config.replicas).await {
+                    Ok(stream) => Ok((connection, stream)),
+                    Err(error) => Err(error),
+                },
+                Err(error) => Err(error),
+            };
+            match opened {
+                Ok(opened) => break opened,
                 Err(error) if started.elapsed() < JETSTREAM_READY => {
-                    tracing::info!(%error, "JetStream not ready yet; asking again");
+                    tracing::info!(%error, "NATS JetStream not ready yet; asking again");
                     tokio::time::sleep(JETSTREAM_RETRY).await;
                 }
                 Err(error) => return Err(error.into()),
