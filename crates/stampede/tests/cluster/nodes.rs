@@ -99,6 +99,14 @@ impl Cluster {
         self.ids.iter().position(|id| *id == leader)
     }
 
+    /// The shard of `campaign` and the node leading it, as node 0 sees it.
+    pub(crate) async fn campaign_leader(&self, campaign: &str) -> (u32, usize) {
+        let id = stampede_core::CampaignId::parse(campaign).expect("a campaign id");
+        let shard = stampede_core::shard_index(id, SHARDS);
+        let leader = self.leader_of(0, shard).await;
+        (shard, leader.expect("the shard has a leader"))
+    }
+
     /// SIGKILL node `i`.
     pub(crate) fn kill(&mut self, i: usize) {
         if let Some(server) = self.nodes[i].take() {
