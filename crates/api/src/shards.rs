@@ -14,7 +14,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use parking_lot::RwLock;
 use stampede_core::{CampaignId, OrderId};
 
-use crate::state::Services;
+use stampede_engine::Engine;
+use stampede_money::{Claims, Payments, Reconciler};
+
+/// The services the HTTP layer fronts for one shard.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// The engine.
+    pub engine: Engine,
+    /// The payments service.
+    pub payments: Arc<Payments>,
+    /// Red-packet claims.
+    pub claims: Claims,
+    /// Reconciliation against the channels.
+    pub reconciler: Arc<Reconciler>,
+}
 
 /// Every shard's services on this node.
 #[derive(Debug)]

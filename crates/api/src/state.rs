@@ -3,10 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use crate::shards::Services;
 use metrics_exporter_prometheus::PrometheusHandle;
 use stampede_admission::InFlight;
-use stampede_engine::Engine;
-use stampede_money::{Claims, Payments, Reconciler};
 
 use crate::auth::Auth;
 use crate::body_read::{BodyPace, BodyReads};
@@ -84,19 +83,6 @@ pub struct HttpSettings {
     pub access_log_every: u64,
     /// Seed for the shadow copies' order ids and packet draws (`None`: from the OS).
     pub rng_seed: Option<u64>,
-}
-
-/// The services the HTTP layer fronts.
-#[derive(Clone, Debug)]
-pub struct Services {
-    /// The engine.
-    pub engine: Engine,
-    /// The payments service.
-    pub payments: Arc<Payments>,
-    /// Red-packet claims.
-    pub claims: Claims,
-    /// Reconciliation against the channels.
-    pub reconciler: Arc<Reconciler>,
 }
 
 impl AppState {

@@ -239,12 +239,20 @@ impl NatsLog {
                 };
                 return Ok(());
             }
-            Ok(Published::Fenced { expected, intruder }) => AppendError::Fenced {
-                subject: self.subject.clone(),
-                expected,
-                intruder,
-                parts_stored,
-            },
+            Ok(Published::Fenced { expected, intruder }) => {
+                // A batch refused because a later writer appended: this writer was deposed.
+                // (An epoch message refused is a state behind the log, caught up and tried
+                // again by the node: not counted.)
+                if kind == MessageKind::Records {
+                    metrics::counter!("stampede_cluster_fenced_total").increment(1);
+                }
+                AppendError::Fenced {
+                    subject: self.subject.clone(),
+                    expected,
+                    intruder,
+                    parts_stored,
+                }
+            }
             Err(unsettled) => AppendError::Unsettled {
                 parts_stored,
                 reason: unsettled.to_string(),

@@ -308,6 +308,15 @@ async fn take_lead(
         };
         // Catch up first: the epoch message is fenced on the tip the state holds.
         let _ = followed.engine.catch_up().await;
+        // A writer of a later epoch has written the log: the lease was lost and taken since
+        // `epoch` began (a paused node whose `Lost` has not arrived yet). The fence on the
+        // sequence alone would let this node publish after it and depose the newer leader.
+        let newest = followed.progress().leader_epoch;
+        if newest > epoch {
+            tracing::warn!(%shard, epoch, newest, "a later leader wrote the shard; not leading it");
+            *role = Role::Following(followed);
+            return;
+        }
         match shard::lead(context, shard, followed, epoch, state).await {
             Ok(mut led) => {
                 let services = context.factory.services(led.engine.clone());
@@ -399,7 +408,7 @@ async fn watch_over(
         if !broken {
             continue;
         }
-        metrics::counter!("stampede_cluster_fenced_total").increment(1);
+        metrics::counter!("stampede_cluster_shard_rebuilds_total").increment(1);
         tracing::warn!(%shard, "the shard's writer or follower failed; rebuilding it from the log");
         follow_again(context, slots, state, shard).await;
         if let Some(&epoch) = held.get(&shard) {

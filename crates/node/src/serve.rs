@@ -62,11 +62,12 @@ impl CommandServer {
                 };
                 let (client, engine) = (client.clone(), engine.clone());
                 tokio::spawn(async move {
-                    let answer = decide(&engine, &message.payload).await;
                     // A lost reply is the follower's timeout: outcome unknown, retry safe.
-                    let _ = client
-                        .publish(reply, wire::encode_answer(&answer).into())
-                        .await;
+                    if let Some(answer) = decide(&engine, &message.payload).await {
+                        let _ = client
+                            .publish(reply, wire::encode_answer(&answer).into())
+                            .await;
+                    }
                     drop(permit);
                 });
             }
@@ -114,8 +115,23 @@ async fn serve_keyed(
         tokio::spawn(async move {
             let answer = match wire::decode_keyed(&message.payload) {
                 Ok((campaign, user, key)) => {
+                    // As for commands (see `decide`): a node that no longer writes the shard
+                    // stays silent rather than answer a wrong "nothing was decided".
+                    let writing = || {
+                        let engine = &state.shards.for_campaign(campaign).engine;
+                        engine.is_writer() && !engine.is_poisoned()
+                    };
+                    if !writing() {
+                        drop(permit);
+                        return;
+                    }
                     let now = state.now();
-                    keyed_grab::as_leader(&state, campaign, &user, &key, now).await
+                    let answer = keyed_grab::as_leader(&state, campaign, &user, &key, now).await;
+                    if answer.status == 503 && !writing() {
+                        drop(permit);
+                        return;
+                    }
+                    answer
                 }
                 Err(_) => refused(AppErrorLike(
                     "unavailable",
@@ -133,13 +149,30 @@ async fn serve_keyed(
 /// An error's code and message, for the answers this loop makes itself.
 struct AppErrorLike(&'static str, &'static str);
 
-async fn decide(engine: &Engine, payload: &[u8]) -> wire::Answer {
-    let command = wire::decode_command(payload).map_err(|error| {
-        EngineError::Unavailable(format!("a forwarded command did not decode: {error}"))
-    })?;
-    let outcome = engine.decide(command).await?;
-    Ok(RemoteDecision {
-        outcome,
-        log_position: engine.log_position(),
-    })
+/// Decides a forwarded command; `None`: no answer at all, because this writer was deposed
+/// (its log refused an append). During a hand-over the old and the new leader may both be
+/// subscribed, and the requester takes the first answer: a deposed writer's `unavailable`
+/// arriving first would tell the client "nothing was decided" for a command the new leader
+/// decided. Without its answer the new leader's arrives, or the requester times out with an
+/// unknown outcome (`degraded`, a retry is safe): never a wrong "no".
+async fn decide(engine: &Engine, payload: &[u8]) -> Option<wire::Answer> {
+    let command = match wire::decode_command(payload) {
+        Ok(command) => command,
+        Err(error) => {
+            return Some(Err(EngineError::Unavailable(format!(
+                "a forwarded command did not decode: {error}"
+            ))));
+        }
+    };
+    if engine.is_poisoned() {
+        return None;
+    }
+    match engine.decide(command).await {
+        Ok(outcome) => Some(Ok(RemoteDecision {
+            outcome,
+            log_position: engine.log_position(),
+        })),
+        Err(_) if engine.is_poisoned() => None,
+        Err(error) => Some(Err(error)),
+    }
 }

@@ -99,6 +99,14 @@ impl Cluster {
         self.ids.iter().position(|id| *id == leader)
     }
 
+    /// The shard of `campaign` and the node leading it, as node 0 sees it.
+    pub(crate) async fn campaign_leader(&self, campaign: &str) -> (u32, usize) {
+        let id = stampede_core::CampaignId::parse(campaign).expect("a campaign id");
+        let shard = stampede_core::shard_index(id, SHARDS);
+        let leader = self.leader_of(0, shard).await;
+        (shard, leader.expect("the shard has a leader"))
+    }
+
     /// SIGKILL node `i`.
     pub(crate) fn kill(&mut self, i: usize) {
         if let Some(server) = self.nodes[i].take() {
@@ -155,9 +163,12 @@ async fn start_node(dir: &Path, id: &str, urls: &str, extra: &[String]) -> Serve
         "--stream-replicas",
         "3",
         // Correctness, not latency: a commit slower than the default 250 ms (three nats-servers
-        // fsyncing on a loaded 2-core machine) must not turn a grab into `degraded`.
+        // fsyncing on a loaded 2-core machine) must not turn a grab into `degraded`. Not much
+        // longer either: a command forwarded to a leader that just died waits this long (plus
+        // a second) before it is answered `degraded`, which would stall the failure tests'
+        // clients through the whole failover.
         "--journal-reply-timeout-ms",
-        "5000",
+        "1500",
         // Each test user grabs a few times within a second, across nodes.
         "--grab-rate-per-second",
         "1000",

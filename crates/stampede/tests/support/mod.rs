@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use stampede_engine::stopwatch;
 
+pub(crate) mod nginx;
+
 pub(crate) const TOKEN_SECRET: &str = "e2e-token-secret-0123456789abcdef";
 pub(crate) const ADMIN_KEY: &str = "e2e-admin-key-0123456789abcdef";
 /// How long a started server may take to answer /healthz (a debug build replaying a journal).

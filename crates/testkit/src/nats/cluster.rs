@@ -168,6 +168,33 @@ impl NatsCluster {
         self.spawn(index);
     }
 
+    /// The index of the server leading JetStream stream `stream` (its Raft group's leader),
+    /// as a running server answers; `None` if no running server can tell.
+    pub async fn stream_leader(&self, stream: &str) -> Option<usize> {
+        for index in (0..self.servers.len()).filter(|i| self.servers[*i].process.is_some()) {
+            let options = async_nats::ConnectOptions::new()
+                .connection_timeout(Duration::from_secs(1))
+                .request_timeout(Some(Duration::from_secs(1)));
+            let Ok(client) = options.connect(self.url(index)).await else {
+                continue;
+            };
+            let Ok(mut found) = async_nats::jetstream::new(client).get_stream(stream).await else {
+                continue;
+            };
+            let Ok(info) = found.info().await else {
+                continue;
+            };
+            let leader = info
+                .cluster
+                .as_ref()
+                .and_then(|cluster| cluster.leader.clone());
+            if let Some(leader) = leader {
+                return self.servers.iter().position(|server| server.name == leader);
+            }
+        }
+        None
+    }
+
     /// The last lines of every server's log, for failure messages.
     pub fn log_tails(&self) -> String {
         let mut out = String::new();
