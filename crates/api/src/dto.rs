@@ -151,6 +151,9 @@ pub struct CampaignJson {
     /// Sum of the packets whose claim expired: refundable to the campaign's owner.
     #[serde(skip_serializing_if = "Option::is_none")]
     refundable_cents: Option<u64>,
+    /// On a cluster node: the shard the campaign belongs to (its leader decides its grabs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shard: Option<u32>,
 }
 
 impl CampaignJson {
@@ -176,6 +179,7 @@ impl CampaignJson {
             min_cents: None,
             claim_window_secs: None,
             refundable_cents: None,
+            shard: None,
         };
         match &view.spec {
             CampaignSpec::Seckill(s) => {
@@ -192,6 +196,16 @@ impl CampaignJson {
             }
         }
         json
+    }
+
+    /// Names the campaign's shard, on a node of a cluster of `shards` shards (a single node,
+    /// one shard, names none).
+    pub fn in_shard_of(mut self, shards: u32) -> Self {
+        if shards > 1 {
+            let id = stampede_core::CampaignId::parse(&self.id).expect("rendered from an id");
+            self.shard = Some(stampede_core::shard_index(id, shards));
+        }
+        self
     }
 }
 

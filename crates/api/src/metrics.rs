@@ -198,6 +198,46 @@ pub const FAMILIES: &[(&str, Kind, &str)] = &[
         Kind::Gauge,
         "Discrepancies the last reconciliation found (0: clean).",
     ),
+    (
+        "stampede_snapshot_seconds",
+        Kind::Histogram,
+        "Time the writer took to encode and hand over a snapshot of its state.",
+    ),
+    (
+        "stampede_cluster_follower_lag_messages",
+        Kind::Gauge,
+        "Cluster node: log messages of a shard known but not applied yet, by shard (0 where this node leads).",
+    ),
+    (
+        "stampede_cluster_forwarded_total",
+        Kind::Counter,
+        "Cluster node: commands forwarded to a shard's leader, by outcome (answered, no_leader, timeout, ...).",
+    ),
+    (
+        "stampede_cluster_leadership_changes_total",
+        Kind::Counter,
+        "Cluster node: shards this node took the lead of (acquired) or stopped leading (lost).",
+    ),
+    (
+        "stampede_cluster_fenced_total",
+        Kind::Counter,
+        "Cluster node: batches the log refused because another writer appended after this one.",
+    ),
+    (
+        "stampede_cluster_shard_rebuilds_total",
+        Kind::Counter,
+        "Cluster node: shards rebuilt from the log after their writer or follower failed.",
+    ),
+    (
+        "stampede_cluster_snapshots_stored_total",
+        Kind::Counter,
+        "Cluster node: shard snapshots stored in the object store by this node as leader.",
+    ),
+    (
+        "stampede_cluster_snapshot_restores_total",
+        Kind::Counter,
+        "Cluster node: shards whose state this node restored from a snapshot.",
+    ),
 ];
 
 /// Gives every family of [`FAMILIES`] its description in the current recorder.

@@ -15,6 +15,7 @@
 //! follower that stopped on an error) into role changes, replacing the shard's services in
 //! the HTTP state each time.
 
+mod batcher;
 mod context;
 mod remote;
 mod serve;
@@ -38,6 +39,7 @@ use tokio::task::JoinHandle;
 use crate::context::Context;
 use crate::shard::{LeadError, Role};
 
+pub use batcher::{MAX_BATCHES_IN_FLIGHT, MAX_FORWARD_BATCH, MAX_FORWARD_QUEUE};
 pub use serve::MAX_FORWARDED_IN_FLIGHT;
 
 /// How often the lease manager's view of the cluster is read again.

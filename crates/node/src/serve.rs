@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use stampede_core::Command;
 use stampede_engine::{Engine, EngineError, RemoteDecision};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -18,7 +19,7 @@ use crate::wire;
 
 /// Most forwarded commands decided at once by one shard's leader: the writer's own queue
 /// bound ([`stampede_engine::MAX_PENDING_COMMANDS`]), so forwarding never queues more than a
-/// local client could.
+/// local client could; a batch that would pass it is answered `overloaded` whole.
 pub const MAX_FORWARDED_IN_FLIGHT: usize = stampede_engine::MAX_PENDING_COMMANDS;
 
 /// Serves one shard's command subject (and its keyed grabs' subject) until stopped.
@@ -53,19 +54,24 @@ impl CommandServer {
                 let Some(reply) = message.reply else {
                     continue; // nobody to answer: a stray publish, not a request
                 };
-                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
-                    let busy: wire::Answer = Err(EngineError::Overloaded);
+                // Undecodable: answered with no answers, which the follower takes as an
+                // unknown outcome for the whole batch.
+                let batch = wire::decode_commands(&message.payload).unwrap_or_default();
+                let count = u32::try_from(batch.len()).unwrap_or(u32::MAX);
+                let Ok(permit) = Arc::clone(&permits).try_acquire_many_owned(count) else {
+                    let busy: Vec<wire::Answer> =
+                        batch.iter().map(|_| Err(EngineError::Overloaded)).collect();
                     let _ = client
-                        .publish(reply, wire::encode_answer(&busy).into())
+                        .publish(reply, wire::encode_answers(&busy).into())
                         .await;
                     continue;
                 };
                 let (client, engine) = (client.clone(), engine.clone());
                 tokio::spawn(async move {
                     // A lost reply is the follower's timeout: outcome unknown, retry safe.
-                    if let Some(answer) = decide(&engine, &message.payload).await {
+                    if let Some(answers) = decide(&engine, batch).await {
                         let _ = client
-                            .publish(reply, wire::encode_answer(&answer).into())
+                            .publish(reply, wire::encode_answers(&answers).into())
                             .await;
                     }
                     drop(permit);
@@ -149,30 +155,33 @@ async fn serve_keyed(
 /// An error's code and message, for the answers this loop makes itself.
 struct AppErrorLike(&'static str, &'static str);
 
-/// Decides a forwarded command; `None`: no answer at all, because this writer was deposed
-/// (its log refused an append). During a hand-over the old and the new leader may both be
-/// subscribed, and the requester takes the first answer: a deposed writer's `unavailable`
-/// arriving first would tell the client "nothing was decided" for a command the new leader
-/// decided. Without its answer the new leader's arrives, or the requester times out with an
-/// unknown outcome (`degraded`, a retry is safe): never a wrong "no".
-async fn decide(engine: &Engine, payload: &[u8]) -> Option<wire::Answer> {
-    let command = match wire::decode_command(payload) {
-        Ok(command) => command,
-        Err(error) => {
-            return Some(Err(EngineError::Unavailable(format!(
-                "a forwarded command did not decode: {error}"
-            ))));
-        }
-    };
+/// Decides a forwarded batch, its commands together (they join the writer's same group
+/// commit); `None`: no answer at all, because this writer was deposed (its log refused an
+/// append). During a hand-over the old and the new leader may both be subscribed, and the
+/// requester takes the first answer: a deposed writer's `unavailable` arriving first would
+/// tell the clients "nothing was decided" for commands the new leader decided. Without its
+/// answer the new leader's arrives, or the requester times out with an unknown outcome
+/// (`degraded`, a retry is safe): never a wrong "no".
+async fn decide(engine: &Engine, batch: Vec<Command>) -> Option<Vec<wire::Answer>> {
     if engine.is_poisoned() {
         return None;
     }
-    match engine.decide(command).await {
-        Ok(outcome) => Some(Ok(RemoteDecision {
-            outcome,
-            log_position: engine.log_position(),
-        })),
-        Err(_) if engine.is_poisoned() => None,
-        Err(error) => Some(Err(error)),
+    let decided =
+        futures_util::future::join_all(batch.into_iter().map(|command| engine.decide(command)))
+            .await;
+    if engine.is_poisoned() && decided.iter().any(Result::is_err) {
+        return None;
     }
+    let log_position = engine.log_position();
+    Some(
+        decided
+            .into_iter()
+            .map(|decided| {
+                decided.map(|outcome| RemoteDecision {
+                    outcome,
+                    log_position,
+                })
+            })
+            .collect(),
+    )
 }

@@ -13,8 +13,9 @@ use stampede_core::{CampaignShard, Ledger};
 use stampede_engine::{Engine, Following, Writer};
 use tokio::task::JoinHandle;
 
+use crate::batcher::Batcher;
 use crate::context::Context;
-use crate::remote::NatsRemote;
+use crate::remote::{FORWARD_MARGIN, NatsRemote};
 use crate::serve::CommandServer;
 
 /// A follower's writer, shared with the follower task that applies the log to it; taken out
@@ -101,12 +102,14 @@ fn follow_on(context: &Context, shard: ShardId, writer: FollowedWriter, from: Ti
         }),
     );
     let remote = NatsRemote {
-        client: context.connection.client().clone(),
-        subject: context.names().command_subject(shard),
+        batcher: Arc::new(Batcher::start(
+            context.connection.client().clone(),
+            context.names().command_subject(shard),
+            context.guard.journal_reply_timeout + FORWARD_MARGIN,
+        )),
         stream: context.stream.clone(),
         log_subject: context.names().log_subject(shard),
         progress: follower.watch(),
-        reply_timeout: context.guard.journal_reply_timeout,
         catch_up_timeout: context.catch_up_timeout,
     };
     let engine = {

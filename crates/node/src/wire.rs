@@ -5,19 +5,19 @@
 use stampede_core::Command;
 use stampede_engine::{EngineError, RemoteDecision};
 
-/// The format this build writes and reads.
-const FORMAT: u8 = 1;
+/// The format this build writes and reads (2: commands and answers in batches).
+const FORMAT: u8 = 2;
 
 /// The leader's answer to a forwarded command.
 pub(crate) type Answer = Result<RemoteDecision, EngineError>;
 
-/// A forwarded command's bytes.
-pub(crate) fn encode_command(command: &Command) -> Vec<u8> {
-    encode(command)
+/// A forwarded batch's bytes.
+pub(crate) fn encode_commands(commands: &[Command]) -> Vec<u8> {
+    encode(&commands)
 }
 
-/// A forwarded command from its bytes.
-pub(crate) fn decode_command(bytes: &[u8]) -> Result<Command, String> {
+/// A forwarded batch from its bytes.
+pub(crate) fn decode_commands(bytes: &[u8]) -> Result<Vec<Command>, String> {
     decode(bytes)
 }
 
@@ -46,18 +46,14 @@ pub(crate) fn decode_keyed_answer(
     decode(bytes)
 }
 
-/// An answer's bytes.
-pub(crate) fn encode_answer(answer: &Answer) -> Vec<u8> {
-    encode(answer)
+/// A batch's answers' bytes (one answer a command, in order).
+pub(crate) fn encode_answers(answers: &[Answer]) -> Vec<u8> {
+    encode(&answers)
 }
 
-/// An answer from its bytes; one that does not decode is the link's failure.
-pub(crate) fn decode_answer(bytes: &[u8]) -> Answer {
-    decode::<Answer>(bytes).unwrap_or_else(|error| {
-        Err(EngineError::Unavailable(format!(
-            "the shard leader's answer did not decode: {error}"
-        )))
-    })
+/// A batch's answers from their bytes.
+pub(crate) fn decode_answers(bytes: &[u8]) -> Result<Vec<Answer>, String> {
+    decode(bytes)
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
@@ -81,35 +77,47 @@ mod tests {
     use stampede_core::{CampaignId, GrabOutcome, Outcome, UserId};
 
     #[test]
-    fn a_command_and_its_answer_round_trip() {
-        let command = Command::Grab {
-            campaign: CampaignId(7),
-            user: UserId::parse("alice").unwrap(),
-        };
-        assert_eq!(decode_command(&encode_command(&command)), Ok(command));
-        let answer: Answer = Ok(RemoteDecision {
-            outcome: Outcome::Grab(GrabOutcome::SoldOut),
-            log_position: 42,
-        });
+    fn a_batch_and_its_answers_round_trip() {
+        let commands = vec![
+            Command::Grab {
+                campaign: CampaignId(7),
+                user: UserId::parse("alice").unwrap(),
+            },
+            Command::Grab {
+                campaign: CampaignId(7),
+                user: UserId::parse("bob").unwrap(),
+            },
+        ];
+        assert_eq!(decode_commands(&encode_commands(&commands)), Ok(commands));
+        let answers: Vec<Answer> = vec![
+            Ok(RemoteDecision {
+                outcome: Outcome::Grab(GrabOutcome::SoldOut),
+                log_position: 42,
+            }),
+            Err(EngineError::Overloaded),
+        ];
         assert_eq!(
-            format!("{:?}", decode_answer(&encode_answer(&answer))),
-            format!("{answer:?}")
+            format!("{:?}", decode_answers(&encode_answers(&answers))),
+            format!("{:?}", Ok::<_, String>(answers))
         );
-        let refused: Answer = Err(EngineError::Overloaded);
-        assert!(matches!(
-            decode_answer(&encode_answer(&refused)),
-            Err(EngineError::Overloaded)
-        ));
+    }
+
+    #[test]
+    fn the_largest_commands_fit_the_batch_bound() {
+        let user = UserId::parse(&"u".repeat(stampede_core::MAX_USER_ID_BYTES)).unwrap();
+        let grab = Command::Grab {
+            campaign: CampaignId(u128::MAX),
+            user,
+        };
+        let one = encode_commands(std::slice::from_ref(&grab)).len();
+        assert!(one < 120, "a grab takes {one} bytes");
     }
 
     #[test]
     fn bytes_of_another_format_or_garbage_are_refused_not_misread() {
-        assert!(decode_command(&[]).is_err());
-        assert!(decode_command(&[9, 1, 2]).is_err());
-        assert!(decode_command(&[FORMAT, 0xff, 0xff, 0xff]).is_err());
-        assert!(matches!(
-            decode_answer(&[FORMAT + 1]),
-            Err(EngineError::Unavailable(_))
-        ));
+        assert!(decode_commands(&[]).is_err());
+        assert!(decode_commands(&[9, 1, 2]).is_err());
+        assert!(decode_commands(&[FORMAT, 0xff, 0xff, 0xff]).is_err());
+        assert!(decode_answers(&[FORMAT + 1]).is_err());
     }
 }

@@ -72,7 +72,7 @@ pub async fn create(
     tracing::info!(campaign = %view.id, kind = view.spec.kind(), total = view.spec.total(), "campaign created");
     Ok(respond(
         StatusCode::CREATED,
-        &CampaignJson::new(&view, state.now()),
+        &CampaignJson::new(&view, state.now()).in_shard_of(state.shards.count()),
     ))
 }
 
@@ -117,7 +117,7 @@ pub async fn show(
     let view = (state.shards.for_campaign(id).engine)
         .campaign(id)
         .ok_or(AppError::CAMPAIGN_NOT_FOUND)?;
-    let body = serde_json::to_vec(&CampaignJson::new(&view, now))
+    let body = serde_json::to_vec(&CampaignJson::new(&view, now).in_shard_of(state.shards.count()))
         .map(Bytes::from)
         .map_err(|e| AppError::Unavailable(format!("response encoding failed: {e}")))?;
     if needs_refresh(cache.get(&id), now) {

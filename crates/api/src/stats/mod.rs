@@ -222,7 +222,10 @@ fn campaigns(state: &AppState, now: UnixMillis) -> (usize, Vec<CampaignJson>) {
         (ended, std::cmp::Reverse((view.created_at, view.id)))
     });
     views.truncate(MAX_CAMPAIGNS);
-    let shown = views.iter().map(|v| CampaignJson::new(v, now)).collect();
+    let shards = state.shards.count();
+    let shown = (views.iter())
+        .map(|v| CampaignJson::new(v, now).in_shard_of(shards))
+        .collect();
     (total, shown)
 }
 

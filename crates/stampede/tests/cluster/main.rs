@@ -171,6 +171,28 @@ async fn a_stampede_across_three_nodes_sells_each_item_once() {
         serde_json::json!({"kind": "seckill", "name": "cluster sale", "stock": STOCK, "price_cents": 990}),
     )
     .await;
+    // Every node names the campaign's shard, the one its id hashes to.
+    let id = stampede_core::CampaignId::parse(&seckill).expect("a campaign id");
+    for node in 0..3 {
+        // Another node shows the campaign once it has applied its creation (milliseconds).
+        let url = format!("{}/v1/campaigns/{seckill}", cluster.base(node));
+        let shown = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                let shown = send_json(client.get(&url)).await;
+                if shown["id"].is_string() {
+                    return shown;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("every node shows the campaign within 10 s");
+        assert_eq!(
+            shown["shard"],
+            stampede_core::shard_index(id, SHARDS),
+            "{shown}"
+        );
+    }
     let packets = create(
         &client,
         cluster.base(2),

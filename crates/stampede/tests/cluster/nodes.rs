@@ -19,8 +19,15 @@ pub(crate) const LEASE_MS: u64 = 2_000;
 /// Longest wait for every shard to have a leader after the nodes start.
 const LEADERS_WITHIN: Duration = Duration::from_secs(60);
 
+/// One cluster at a time in this test binary: each is three nats-servers and three or four
+/// nodes, and two at once on a 2-core machine time each other's failovers out.
+static ONE_AT_A_TIME: std::sync::LazyLock<std::sync::Arc<tokio::sync::Mutex<()>>> =
+    std::sync::LazyLock::new(Default::default);
+
 /// The nodes and the NATS cluster under them; every process killed on drop.
 pub(crate) struct Cluster {
+    /// Held while the cluster lives ([`ONE_AT_A_TIME`]); dropped after the processes.
+    _turn: tokio::sync::OwnedMutexGuard<()>,
     /// Held for its processes (killed on drop); the failure tests stop its servers.
     #[allow(dead_code)]
     pub(crate) nats: NatsCluster,
@@ -40,8 +47,10 @@ impl Cluster {
 
     /// [`Cluster::start`], each node with `extra` flags too.
     pub(crate) async fn start_with(test: &str, extra: &[&str]) -> Option<Self> {
+        let turn = std::sync::Arc::clone(&ONE_AT_A_TIME).lock_owned().await;
         let nats = NatsCluster::start(test).await?;
         let mut cluster = Self {
+            _turn: turn,
             nats,
             nodes: Vec::new(),
             ids: Vec::new(),
