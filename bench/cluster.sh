@@ -171,7 +171,7 @@ scenario_write() {
             reqs=$((reqs + req))
         done
         ((non2xx == 0)) || die "cluster: $non2xx answers were not wins"
-        local sold=$((1000000 - $(remaining "${NODE_PORTS[1]}" "$id")))
+        local sold=$((1000000 - $(remaining "${NODE_PORTS[0]}" "$id")))
         echo "pair $pair: single $srps wins/s | cluster $total wins/s over 3 nodes ($reqs requests, $sold items sold) | ratio $(ratio "$total" "$srps")"
         ratios+=("$(ratio "$total" "$srps")")
         WRITTEN=$((${WRITTEN:-0} + sold))

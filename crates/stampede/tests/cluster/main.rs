@@ -22,10 +22,13 @@
 mod support;
 
 mod burst;
+mod dashboard;
 mod nats_failure;
 mod nginx_front;
 mod nodes;
 mod paused_leader;
+#[path = "../dashboard/webdriver.rs"]
+mod webdriver;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
