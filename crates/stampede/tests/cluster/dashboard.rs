@@ -1,7 +1,8 @@
 //! The dashboard's cluster panel in a real browser (headless Chromium over WebDriver, as in
 //! `tests/dashboard/`): on a node of a three-node cluster it lists the live nodes and every
 //! shard with its leader; when a node is killed, the shards it led show other leaders,
-//! read after read of the page. Skipped loudly without chromium and chromedriver (failed
+//! read after read of the page; a screenshot goes to `target/tmp/dashboard-cluster.png`.
+//! Skipped loudly without chromium and chromedriver (failed
 //! under `CI`).
 
 use std::time::Duration;
@@ -83,6 +84,10 @@ async fn the_dashboard_shows_the_cluster_and_its_leaders_move() {
     )
     .await;
     eprintln!("cluster panel after: {after}");
+    let png = page.screenshot().await;
+    let saved = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-cluster.png");
+    std::fs::write(&saved, png).expect("the screenshot written");
+    eprintln!("cluster dashboard screenshot: {}", saved.display());
     page.quit().await;
     drop(driver);
 }
