@@ -34,6 +34,25 @@ pub struct ReplayInfo {
     pub replay_millis: u128,
 }
 
+impl ReplayInfo {
+    /// What a read-only replay that began at `started` came to, and the ledger it built.
+    fn of(
+        replay: stampede_journal::ReadOnlyReplay,
+        ledger: &Ledger,
+        started: std::time::Instant,
+    ) -> Self {
+        Self {
+            records: replay.records,
+            valid_bytes: replay.bytes,
+            ignored_tail_bytes: replay.ignored_tail_bytes,
+            tail_defect: replay.tail_defect.map(|d| d.to_string()),
+            campaigns: ledger.campaigns().count(),
+            orders: ledger.order_count(),
+            replay_millis: started.elapsed().as_millis(),
+        }
+    }
+}
+
 /// Rebuilds the ledger from the journal file at `journal_path`, reading only: the file is
 /// opened read-only and never created, written, truncated or synced.
 ///
@@ -77,15 +96,7 @@ pub fn replay_read_only(journal_path: &Path) -> Result<(Ledger, ReplayInfo), Ope
             Err(stampede_journal::OpenError::Io(source)) => return Err(io_error(source)),
             Err(other) => return Err(codec::recovery_error(other)),
         };
-        let info = ReplayInfo {
-            records: replay.records,
-            valid_bytes: replay.bytes,
-            ignored_tail_bytes: replay.ignored_tail_bytes,
-            tail_defect: replay.tail_defect.map(|d| d.to_string()),
-            campaigns: ledger.campaigns().count(),
-            orders: ledger.order_count(),
-            replay_millis: started.elapsed().as_millis(),
-        };
+        let info = ReplayInfo::of(replay, &ledger, started);
         return Ok((ledger, info));
     }
     unreachable!("the full replay (position 0) answers or returns an error")
@@ -113,15 +124,7 @@ fn replay_storage_read_only<S: Storage>(
         stampede_journal::OpenError::Io(source) => ReadOnlyError::Io(source),
         other => ReadOnlyError::Open(codec::recovery_error(other)),
     })?;
-    let info = ReplayInfo {
-        records: replay.records,
-        valid_bytes: replay.bytes,
-        ignored_tail_bytes: replay.ignored_tail_bytes,
-        tail_defect: replay.tail_defect.map(|d| d.to_string()),
-        campaigns: ledger.campaigns().count(),
-        orders: ledger.order_count(),
-        replay_millis: started.elapsed().as_millis(),
-    };
+    let info = ReplayInfo::of(replay, &ledger, started);
     Ok((ledger, info))
 }
 

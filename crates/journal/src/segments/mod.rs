@@ -83,6 +83,40 @@ fn layout_error<E>(why: String) -> OpenError<E> {
     OpenError::Layout(why)
 }
 
+/// Reads the sealed segments (all but the last of `segments`, the first positions on disk)
+/// from the one holding record `from`, handing each record to `apply`, and checks that each
+/// ends where the next begins. Answers the index of the first segment read; the caller reads
+/// the last one its own way (to append to it, or read-only).
+fn read_sealed<E>(
+    layout: &Layout,
+    segments: &[u64],
+    from: u64,
+    apply: &mut impl FnMut(u64, &[u8]) -> Result<(), E>,
+) -> Result<usize, OpenError<E>> {
+    let Some(first) = segments.iter().rposition(|&start| start <= from) else {
+        return Err(layout_error(format!(
+            "records from {from} on are needed, but the first segment starts at {}",
+            segments[0]
+        )));
+    };
+    for i in first..segments.len() - 1 {
+        let path = layout.segment(segments[i]);
+        let mut storage = FileStorage::open_read_only(&path).map_err(OpenError::Io)?;
+        let scanned = recovery::scan_from(&mut storage, segments[i], &mut *apply)?;
+        if scanned.torn.is_some() || scanned.records != segments[i + 1] {
+            return Err(layout_error(format!(
+                "segment {} holds records {}..{} (torn: {}), but the next segment starts at {}",
+                path.display(),
+                segments[i],
+                scanned.records,
+                scanned.torn.is_some(),
+                segments[i + 1]
+            )));
+        }
+    }
+    Ok(first)
+}
+
 impl SegmentedJournal {
     /// Positions of the snapshot files of the journal at `base`, newest first.
     ///
@@ -124,12 +158,6 @@ impl SegmentedJournal {
         if segments.is_empty() {
             segments.push(from);
         }
-        let Some(first) = segments.iter().rposition(|&start| start <= from) else {
-            return Err(layout_error(format!(
-                "records from {from} on are needed, but the first segment starts at {}",
-                segments[0]
-            )));
-        };
         let mut apply = |position: u64, payload: &[u8]| {
             if position >= from {
                 on_record(position, payload)
@@ -137,22 +165,8 @@ impl SegmentedJournal {
                 Ok(())
             }
         };
+        let first = read_sealed(&layout, &segments, from, &mut apply)?;
         let last = segments.len() - 1;
-        for i in first..last {
-            let path = layout.segment(segments[i]);
-            let mut storage = FileStorage::open_read_only(&path).map_err(OpenError::Io)?;
-            let scanned = recovery::scan_from(&mut storage, segments[i], &mut apply)?;
-            if scanned.torn.is_some() || scanned.records != segments[i + 1] {
-                return Err(layout_error(format!(
-                    "segment {} holds records {}..{} (torn: {}), but the next segment starts at {}",
-                    path.display(),
-                    segments[i],
-                    scanned.records,
-                    scanned.torn.is_some(),
-                    segments[i + 1]
-                )));
-            }
-        }
         let storage = FileStorage::open(layout.segment(segments[last])).map_err(OpenError::Io)?;
         let (current, recovery) = Journal::open_at(storage, durability, segments[last], apply)?;
         let end = current.next_sequence();

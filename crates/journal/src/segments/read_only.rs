@@ -10,7 +10,6 @@ use super::files::Layout;
 use crate::error::OpenError;
 use crate::file_storage::FileStorage;
 use crate::read_only::{ReadOnlyReplay, replay_read_only_from};
-use crate::recovery;
 
 impl SegmentedJournal {
     /// Calls `on_record(position, payload)` for every record at position `from` or later of
@@ -34,15 +33,6 @@ impl SegmentedJournal {
                 format!("no journal segment at {}", base.display()),
             )));
         }
-        let first = segments
-            .iter()
-            .rposition(|&start| start <= from)
-            .ok_or_else(|| {
-                OpenError::Layout(format!(
-                    "records from {from} on are needed, but the first segment starts at {}",
-                    segments[0]
-                ))
-            })?;
         let mut apply = |position: u64, payload: &[u8]| {
             if position >= from {
                 on_record(position, payload)
@@ -50,20 +40,8 @@ impl SegmentedJournal {
                 Ok(())
             }
         };
+        super::read_sealed(&layout, &segments, from, &mut apply)?;
         let last = segments.len() - 1;
-        for i in first..last {
-            let mut storage =
-                FileStorage::open_read_only(layout.segment(segments[i])).map_err(OpenError::Io)?;
-            let scanned = recovery::scan_from(&mut storage, segments[i], &mut apply)?;
-            if scanned.torn.is_some() || scanned.records != segments[i + 1] {
-                return Err(OpenError::Layout(format!(
-                    "segment starting at record {} ends at record {}, the next starts at {}",
-                    segments[i],
-                    scanned.records,
-                    segments[i + 1]
-                )));
-            }
-        }
         let mut storage =
             FileStorage::open_read_only(layout.segment(segments[last])).map_err(OpenError::Io)?;
         let replay = replay_read_only_from(&mut storage, segments[last], apply)?;
