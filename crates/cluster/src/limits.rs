@@ -60,8 +60,8 @@ pub const READ_BATCH_MESSAGES: usize = 64;
 /// larger message still comes alone).
 pub const READ_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
-/// How long one pull request waits for messages before it ends empty: a follower at the tip
-/// re-asks this often, and notices a lost consumer (a server died) within it.
+/// How long a read waits for the next message before it answers none: a follower at the tip
+/// looks up from its log this often (to stop, to report its progress).
 pub const READ_WAIT: Duration = Duration::from_millis(500);
 
 /// Consecutive failed reads (pull errors, consumer recreation failures) after which a reader
