@@ -27,7 +27,7 @@ const MAX_COMMAND_BYTES: usize = 480;
 /// `overloaded` at once (the writer's own queue bound).
 pub const MAX_FORWARD_QUEUE: usize = stampede_engine::MAX_PENDING_COMMANDS;
 /// Most batches of one shard in flight at once from one follower.
-pub const MAX_BATCHES_IN_FLIGHT: usize = 16;
+pub const MAX_BATCHES_IN_FLIGHT: usize = 2;
 /// After no answer in time, how long a client is told to wait before retrying.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
