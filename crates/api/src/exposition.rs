@@ -31,6 +31,7 @@ pub const LIVE_FAMILIES: &[&str] = &[
     "stampede_campaign_remaining",
     "stampede_admission_decisions_total",
     "stampede_rule_tracked_keys",
+    "stampede_journal_failed",
 ];
 
 /// Appends every live family to `out` (Prometheus text format 0.0.4).
@@ -38,6 +39,25 @@ pub fn render_live(state: &AppState, out: &mut String) {
     campaign_remaining(state, out);
     admission_decisions(state, out);
     rule_tracked_keys(state, out);
+    journal_failed(state, out);
+}
+
+/// 1 while a journal this node writes has failed (the engine refuses every write until
+/// restarted), else 0. A cluster node that was fenced or lost its log steps down and follows
+/// again within the watchdog's period, so there the 1 lasts a moment; the alert waits 30 s.
+fn journal_failed(state: &AppState, out: &mut String) {
+    let failed = state
+        .shards
+        .all()
+        .iter()
+        .any(|s| s.engine.is_writer() && s.engine.is_poisoned());
+    let mut family = Family::start(
+        out,
+        "stampede_journal_failed",
+        "gauge",
+        "1 while a journal this node writes has failed and its writes are refused, else 0.",
+    );
+    family.sample(&[], u64::from(failed));
 }
 
 fn campaign_remaining(state: &AppState, out: &mut String) {
