@@ -192,4 +192,15 @@ async fn a_users_requests_stay_on_one_node_and_move_when_it_is_down() {
     );
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
+
+    // A write nginx could not place has an unknown outcome as far as the client can tell (a
+    // node may have died after taking it): `degraded`, retry safe — not `unavailable`.
+    let response = client
+        .post(format!("{}/v1/campaigns/{campaign}/grab", nginx.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "degraded", "{body}");
 }
