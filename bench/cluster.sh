@@ -238,10 +238,15 @@ scenario_startup() {
         pid=$SERVED
         wait_healthy "$SINGLE_PORT"
         id=$(create "$SINGLE_PORT" "$STARTUP_RECORDS")
-        local file
-        file=$(tokens "$STARTUP_RECORDS" "start-$every-")
+        # Each wrk run gets users of its own (a run starts at its file's first line: reusing
+        # one file would spend every later run on users who already won), at most one run
+        # per 50,000 records plus ten.
+        local round=0
         while [[ $(remaining "$SINGLE_PORT" "$id") != 0 ]]; do
-            wrk_run "http://127.0.0.1:$SINGLE_PORT/v1/campaigns/$id/grab" "$CONNECTIONS" "$file" >/dev/null
+            round=$((round + 1))
+            ((round <= STARTUP_RECORDS / 50000 + 10)) || die "startup: the campaign did not sell out in $round runs"
+            wrk_run "http://127.0.0.1:$SINGLE_PORT/v1/campaigns/$id/grab" "$CONNECTIONS" \
+                "$(tokens 400000 "start-$every-$round-")" >/dev/null
         done
         stop "$pid"
         started=$(now)
