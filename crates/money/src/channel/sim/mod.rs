@@ -172,6 +172,27 @@ impl SimChannel {
         Ok(channel)
     }
 
+    /// Puts `scope` in every transaction id the channel mints (`<name>-<scope>-<n>` instead of
+    /// `<name>-<n>`): on a cluster each node runs its own desk for a shard, and ids minted by
+    /// two desks must never meet in the shard's ledger (a txn is recorded for one order only),
+    /// while each desk's statement covers just the ids it minted ([`Self::txn_prefix`]).
+    ///
+    /// # Panics
+    /// If the channel is shared already: the scope is set before it is used.
+    #[must_use]
+    pub fn with_txn_scope(mut self, scope: &str) -> Self {
+        let inner = Arc::get_mut(&mut self.inner)
+            .expect("SimChannel::with_txn_scope: the scope is set before the channel is shared");
+        inner.book.get_mut().set_txn_scope(scope.to_owned());
+        self
+    }
+
+    /// The start of every transaction id this channel mints, when it has a scope
+    /// ([`Self::with_txn_scope`]): what its statement covers. `None`: it covers every id.
+    pub fn txn_prefix(&self) -> Option<String> {
+        self.inner.book.lock().txn_prefix(&self.inner.name)
+    }
+
     /// Where callbacks go from now on.
     ///
     /// # Panics
