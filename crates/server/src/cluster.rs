@@ -4,18 +4,21 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use stampede_api::defence::Defence;
 use stampede_api::shards::ShardSet;
 use stampede_api::{AppState, Auth, CallbackSigners, Services};
 use stampede_clock::{SharedClock, SystemClock};
+use stampede_cluster::ShardId;
 use stampede_engine::Engine;
+use stampede_money::{LEADER_CLAIM_QUIET, LedgerSource};
 use stampede_node::{Node, ServiceFactory};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::{DataDirLock, accept, channel_secrets, load_secrets, services, spawn_upkeep};
+use crate::{DataDirLock, accept, channel_secrets, load_secrets, shard_services, spawn_upkeep};
 
 /// Each shard's services on this node, from the server's config.
 struct NodeServices {
@@ -23,13 +26,41 @@ struct NodeServices {
 }
 
 impl ServiceFactory for NodeServices {
-    fn services(&self, engine: Engine) -> Services {
-        // The config was validated before the node started: the desk's settings hold.
-        services(&self.config, engine).expect("a validated config makes a payment desk")
+    fn services(&self, shard: ShardId, engine: Engine, ledger: Arc<dyn LedgerSource>) -> Services {
+        // The config was validated before the node started: the desk's settings hold (its
+        // books directory is created here; a disk that cannot is the node's end).
+        shard_services(&self.config, shard.get(), engine, ledger)
+            .expect("a validated config makes a shard's payment desk")
     }
 
+    /// What a single node runs beside its engine, run where this node leads the shard:
+    /// claims a crash left `claiming` settled (once, after the claims in flight elsewhere
+    /// have had time to end), payment queries and refunds, and the shard's reconciliation.
     fn leader_jobs(&self, services: &Services) -> Vec<JoinHandle<()>> {
-        vec![stampede_money::jobs::spawn(Arc::clone(&services.payments))]
+        let claims = services.claims.clone();
+        let shard = services.reconciler.shard();
+        let settle = tokio::spawn(async move {
+            match claims.resolve_claims_after(LEADER_CLAIM_QUIET).await {
+                Ok(0) => {}
+                Ok(resolved) => {
+                    tracing::info!(
+                        shard,
+                        resolved,
+                        "settled red-packet claims left by a previous leader"
+                    )
+                }
+                Err(error) => {
+                    tracing::warn!(shard, %error, "some red-packet claims stay claiming for now")
+                }
+            }
+        });
+        let mut jobs = vec![
+            settle,
+            stampede_money::jobs::spawn(Arc::clone(&services.payments)),
+        ];
+        let interval = Duration::from_secs(self.config.reconcile_interval_secs);
+        jobs.extend(services.reconciler.spawn(interval));
+        jobs
     }
 }
 
