@@ -376,4 +376,35 @@ impl ChannelJson {
             })
             .collect()
     }
+
+    /// Each payment channel's health over several desks (a cluster node's, one per shard;
+    /// every desk has the same channels, in the same order): the lowest effective weight
+    /// any desk's router gives it and the worst state any desk's breaker is in, so trouble
+    /// on one shard shows. One desk: what [`ChannelJson::list`] answers.
+    pub fn across(desks: &[&stampede_money::Payments]) -> Vec<ChannelJson> {
+        let mut desks = desks.iter();
+        let Some(first) = desks.next() else {
+            return Vec::new();
+        };
+        let mut channels = Self::list(first);
+        for desk in desks {
+            for (channel, other) in channels.iter_mut().zip(Self::list(desk)) {
+                debug_assert_eq!(channel.name, other.name, "every desk has the same channels");
+                channel.effective_weight = channel.effective_weight.min(other.effective_weight);
+                if state_rank(other.state) > state_rank(channel.state) {
+                    channel.state = other.state;
+                }
+            }
+        }
+        channels
+    }
+}
+
+/// How bad a breaker state is: `open` (out of rotation) worst, then `half_open`.
+fn state_rank(state: &str) -> u8 {
+    match state {
+        "open" => 2,
+        "half_open" => 1,
+        _ => 0,
+    }
 }
