@@ -13,24 +13,27 @@ use stampede_api::{AppState, Auth, CallbackSigners, Services};
 use stampede_clock::{SharedClock, SystemClock};
 use stampede_cluster::ShardId;
 use stampede_engine::Engine;
-use stampede_money::{LEADER_CLAIM_QUIET, LedgerSource};
+use stampede_money::{LEADER_CLAIM_QUIET, LedgerSource, PaymentDesk};
 use stampede_node::{Node, ServiceFactory};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::{DataDirLock, accept, channel_secrets, load_secrets, shard_services, spawn_upkeep};
+use crate::{
+    DataDirLock, accept, channel_secrets, load_secrets, shard_desk, shard_services, spawn_upkeep,
+};
 
 /// Each shard's services on this node, from the server's config.
 struct NodeServices {
     config: Config,
+    /// Each shard's payment desk, in shard order, made at start and kept for the node's
+    /// life: the shard's services are made again at every role change, its desk is not.
+    desks: Vec<Arc<PaymentDesk>>,
 }
 
 impl ServiceFactory for NodeServices {
     fn services(&self, shard: ShardId, engine: Engine, ledger: Arc<dyn LedgerSource>) -> Services {
-        // The config was validated before the node started: the desk's settings hold (its
-        // books directory is created here; a disk that cannot is the node's end).
-        shard_services(&self.config, shard.get(), engine, ledger)
-            .expect("a validated config makes a shard's payment desk")
+        let desk = Arc::clone(&self.desks[shard.get() as usize]);
+        shard_services(&self.config, shard.get(), desk, engine, ledger)
     }
 
     /// What a single node runs beside its engine, run where this node leads the shard:
@@ -74,8 +77,12 @@ pub(crate) async fn serve(
     let prometheus = stampede_api::metrics::install();
     let (token_secret, admin_key) = load_secrets(&config)?;
     let clock: SharedClock = Arc::new(SystemClock::new());
+    let desks = (0..config.shards)
+        .map(|shard| shard_desk(&config, shard, Arc::clone(&clock)).map(Arc::new))
+        .collect::<anyhow::Result<_>>()?;
     let factory = Arc::new(NodeServices {
         config: config.clone(),
+        desks,
     });
     let node_config = config.node();
     let node_id = node_config.node.clone();
