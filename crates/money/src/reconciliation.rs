@@ -279,17 +279,39 @@ impl Reconciler {
         .await?
     }
 
-    /// Starts the periodic job (`interval` zero: none); it stops when the handle is aborted,
-    /// and then zeroes its discrepancy gauge: a cluster shard's job stops when the node stops
-    /// leading the shard, and its new leader reports the shard from then on.
+    /// Starts the periodic job (`interval` zero: none), its first run now; it stops when the
+    /// handle is aborted, and then zeroes its discrepancy gauge.
     pub fn spawn(self: &Arc<Self>, interval: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        self.spawn_from(interval, FirstRun::Now)
+    }
+
+    /// [`Reconciler::spawn`], its first run one `interval` from now: a cluster shard's job,
+    /// started when the node takes the shard's lease — often during a failover, when NATS is
+    /// busiest and the shard was reconciled by its previous leader a moment ago. It stops
+    /// with the lease, and its new leader reports the shard from then on.
+    pub fn spawn_deferred(
+        self: &Arc<Self>,
+        interval: Duration,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        self.spawn_from(interval, FirstRun::AfterInterval)
+    }
+
+    fn spawn_from(
+        self: &Arc<Self>,
+        interval: Duration,
+        first: FirstRun,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         if interval.is_zero() {
             return None;
         }
         let this = Arc::clone(self);
         Some(tokio::spawn(async move {
             let _zeroed_when_stopped = ZeroOnDrop(this.discrepancy_gauge());
-            let mut tick = tokio::time::interval(interval);
+            let start = match first {
+                FirstRun::Now => tokio::time::Instant::now(),
+                FirstRun::AfterInterval => tokio::time::Instant::now() + interval,
+            };
+            let mut tick = tokio::time::interval_at(start, interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
@@ -303,6 +325,13 @@ impl Reconciler {
             }
         }))
     }
+}
+
+/// When a periodic job runs first.
+#[derive(Clone, Copy, Debug)]
+enum FirstRun {
+    Now,
+    AfterInterval,
 }
 
 /// Sets its gauge to zero when dropped (the periodic job's future, aborted).

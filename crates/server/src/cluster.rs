@@ -62,7 +62,7 @@ impl ServiceFactory for NodeServices {
             stampede_money::jobs::spawn(Arc::clone(&services.payments)),
         ];
         let interval = Duration::from_secs(self.config.reconcile_interval_secs);
-        jobs.extend(services.reconciler.spawn(interval));
+        jobs.extend(services.reconciler.spawn_deferred(interval));
         jobs
     }
 }
