@@ -376,4 +376,74 @@ impl ChannelJson {
             })
             .collect()
     }
+
+    /// Each payment channel's health over several desks (a cluster node's, one per shard;
+    /// every desk has the same channels, in the same order): the lowest effective weight
+    /// any desk's router gives it and the worst state any desk's breaker is in, so trouble
+    /// on one shard shows. One desk: what [`ChannelJson::list`] answers.
+    pub fn across(desks: &[&stampede_money::Payments]) -> Vec<ChannelJson> {
+        merge(desks.iter().map(|desk| Self::list(desk)))
+    }
+}
+
+/// Each channel of `desks` (lists of the same channels in the same order) at its lowest
+/// effective weight and worst state.
+fn merge(mut desks: impl Iterator<Item = Vec<ChannelJson>>) -> Vec<ChannelJson> {
+    let Some(mut channels) = desks.next() else {
+        return Vec::new();
+    };
+    for desk in desks {
+        for (channel, other) in channels.iter_mut().zip(desk) {
+            debug_assert_eq!(channel.name, other.name, "every desk has the same channels");
+            channel.effective_weight = channel.effective_weight.min(other.effective_weight);
+            if state_rank(other.state) > state_rank(channel.state) {
+                channel.state = other.state;
+            }
+        }
+    }
+    channels
+}
+
+/// How bad a breaker state is: `open` (out of rotation) worst, then `half_open`.
+fn state_rank(state: &str) -> u8 {
+    match state {
+        "open" => 2,
+        "half_open" => 1,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn channel(name: &str, effective_weight: u32, state: &'static str) -> ChannelJson {
+        ChannelJson {
+            name: stampede_core::ChannelName::parse(name).unwrap(),
+            weight: 10,
+            effective_weight,
+            state,
+        }
+    }
+
+    #[test]
+    fn a_channel_over_several_desks_shows_its_lowest_weight_and_worst_state() {
+        let merged = merge(
+            [
+                vec![channel("a", 10, "closed"), channel("b", 10, "half_open")],
+                vec![channel("a", 4, "open"), channel("b", 10, "closed")],
+                vec![channel("a", 10, "half_open"), channel("b", 7, "closed")],
+            ]
+            .into_iter(),
+        );
+        let shown: Vec<_> = merged
+            .iter()
+            .map(|c| (c.name.as_str(), c.weight, c.effective_weight, c.state))
+            .collect();
+        assert_eq!(shown, [("a", 10, 4, "open"), ("b", 10, 7, "half_open")]);
+        // One desk: as it is; none: nothing.
+        let one = merge([vec![channel("a", 3, "half_open")]].into_iter());
+        assert_eq!((one[0].effective_weight, one[0].state), (3, "half_open"));
+        assert!(merge(std::iter::empty()).is_empty());
+    }
 }

@@ -51,6 +51,7 @@ pub use lease::{ClusterView, LeaseConfig, LeaseEvent, LeaseManager, Plan, Rules,
 pub use locate::{Tip, tip};
 pub use log::{AppendError, FencedAppend, NatsLog, current_tip, fenced_in};
 pub use names::{ClusterName, MAX_NAME_CHARS, NameError, Names, NodeId};
+pub use read::read_records;
 pub use shard::{ShardCount, ShardCountError, ShardId, shard_of};
 pub use snapshot::{Pruned, Snapshot, SnapshotError, SnapshotStore};
 pub use walk::LogMessage;

@@ -15,7 +15,7 @@ use crate::walk::Walk;
 /// # Errors
 /// [`ReadError::Trimmed`] if `from` is below what the log still holds; [`ReadError::Apply`]
 /// if `on_record` fails; other [`ReadError`]s for NATS failures or damage.
-pub(crate) async fn read_records(
+pub async fn read_records(
     stream: &stream::Stream,
     subject: &str,
     from: u64,

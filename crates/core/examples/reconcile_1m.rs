@@ -74,6 +74,7 @@ fn main() {
     }
     let statement = Statement {
         covers_until: None,
+        txn_prefix: None,
         channel: sim,
         lines,
     };

@@ -152,6 +152,7 @@ fn statements(paid: &[(ChannelName, String, OrderId, u64)]) -> Vec<Statement> {
             Some(s) => s.lines.push(line),
             None => by_channel.push(Statement {
                 covers_until: None,
+                txn_prefix: None,
                 channel: channel.clone(),
                 lines: vec![line],
             }),
@@ -299,6 +300,7 @@ fn a_million_mismatches_stay_bounded() {
     }
     let empty = Statement {
         covers_until: None,
+        txn_prefix: None,
         channel: channel("sim"),
         lines: Vec::new(),
     };

@@ -35,7 +35,7 @@ pub use guard::{
 };
 pub use late_grab::{GrabReply, LateGrab};
 pub use published::{CampaignView, Published};
-pub use read_only::{ReplayInfo, replay_read_only};
+pub use read_only::{ReplayInfo, apply_record, replay_read_only};
 pub use remote::{RemoteDecision, RemoteFuture, RemoteWriter, SharedRemote};
 pub use shadow::{MAX_SHADOW_CAMPAIGNS, MAX_SHADOW_ORDERS, ShadowFull, ShadowStatus, Shadows};
 pub use stampede_admission::breaker::{BreakerConfig, BreakerState};

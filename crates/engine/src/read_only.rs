@@ -102,6 +102,16 @@ pub fn replay_read_only(journal_path: &Path) -> Result<(Ledger, ReplayInfo), Ope
     unreachable!("the full replay (position 0) answers or returns an error")
 }
 
+/// Applies one journaled record (its bytes, as a log holds them) to `ledger`, as replay does:
+/// for a ledger rebuilt read-only from a log other than a journal file (a cluster shard's, on
+/// NATS), nothing written.
+///
+/// # Errors
+/// The record does not decode, or the ledger refuses it.
+pub fn apply_record(ledger: &mut Ledger, payload: &[u8]) -> Result<(), String> {
+    codec::apply_payload(ledger, payload)
+}
+
 /// Why a read-only replay of some storage failed.
 #[cfg(test)]
 #[derive(Debug)]

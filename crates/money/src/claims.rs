@@ -30,6 +30,12 @@ const CLAIM_POLL: Duration = Duration::from_millis(5);
 /// Longest payout call; past it the outcome is unknown and the order stays `claiming` until a
 /// later claim (or a restart) resolves it through `query`.
 pub const PAYOUT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a cluster shard's new leader lets the claims it finds `claiming` be before
+/// settling them: a claim started through another node may still be calling its payout
+/// (at most [`PAYOUT_TIMEOUT`], after waiting at most [`CLAIM_WAIT`] for its turn), and
+/// settling it meanwhile would race that call.
+pub const LEADER_CLAIM_QUIET: Duration =
+    Duration::from_secs(PAYOUT_TIMEOUT.as_secs() + CLAIM_WAIT.as_secs() + 1);
 /// Most claims handled at once in this process; more answer `overloaded`. One per in-flight
 /// request at most, so the in-flight request limit is usually lower.
 pub const MAX_CLAIMS_IN_FLIGHT: usize = 10_000;
@@ -120,6 +126,25 @@ impl Claims {
     /// unknown answer leaves the order `claiming` for a later claim to resolve.
     pub async fn resolve_claims(&self) -> Result<usize, EngineError> {
         let claiming = self.engine.inspect(|ledger| ledger.claiming_orders());
+        self.resolve_orders(claiming).await
+    }
+
+    /// Resolves the orders left `claiming` when a cluster node becomes the shard's leader,
+    /// once `quiet` has passed (see [`LEADER_CLAIM_QUIET`]) and only those still `claiming`
+    /// then: a claim that was in flight on a live node has ended by itself by then; what is
+    /// left was stranded by a crash or a lost payout answer. Answers how many were resolved.
+    pub async fn resolve_claims_after(&self, quiet: Duration) -> Result<usize, EngineError> {
+        let claiming = self.engine.inspect(|ledger| ledger.claiming_orders());
+        if claiming.is_empty() {
+            return Ok(0);
+        }
+        tokio::time::sleep(quiet).await;
+        self.resolve_orders(claiming).await
+    }
+
+    /// Resolves each of `claiming` that is still `claiming` (and not being claimed in this
+    /// process).
+    async fn resolve_orders(&self, claiming: Vec<OrderId>) -> Result<usize, EngineError> {
         let mut resolved = 0;
         for id in claiming {
             let Some(_entry) = self.enter_claim(id).await? else {

@@ -40,6 +40,10 @@ pub struct DeskConfig {
     pub query_after: Duration,
     /// Seed for the router's weighted picks (`0`: from the OS).
     pub rng_seed: u64,
+    /// On a cluster node, this desk among the shard's desks (`<node>.s<shard>`), put in every
+    /// transaction id its simulated channels mint ([`SimChannel::with_txn_scope`]); `None`
+    /// on a single node (ids `<channel>-<n>`, as ever).
+    pub txn_scope: Option<String>,
 }
 
 /// The channels, their router and the clock the calls are timed on.
@@ -89,6 +93,10 @@ impl PaymentDesk {
             .map(|c| {
                 let path = config.books_dir.join(books_file_name(&c.name));
                 SimChannel::open(c.clone(), Arc::clone(&clock), &path)
+                    .map(|sim| match &config.txn_scope {
+                        Some(scope) => sim.with_txn_scope(scope),
+                        None => sim,
+                    })
                     .map(Arc::new)
                     .map_err(|e| anyhow::anyhow!("payment channel books {}: {e}", path.display()))
             })
@@ -128,7 +136,8 @@ impl PaymentDesk {
     }
 
     /// Each simulated channel's statement up to `cutoff` (lines after it dropped, and the
-    /// statement says it covers no later payment).
+    /// statement says it covers no later payment), covering the transactions this desk's
+    /// channels mint (all of the channel's on a single node; this desk's own on a cluster).
     pub fn statements(&self, cutoff: stampede_core::UnixMillis) -> Vec<stampede_core::Statement> {
         self.sims
             .iter()
@@ -139,6 +148,7 @@ impl PaymentDesk {
                     channel: sim.name().to_owned(),
                     lines,
                     covers_until: Some(cutoff),
+                    txn_prefix: sim.txn_prefix(),
                 }
             })
             .collect()

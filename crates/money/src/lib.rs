@@ -29,8 +29,12 @@ pub use channel::{
     CallbackSink, ChannelError, ChannelFuture, ChannelRouter, PayInstructions, PaymentChannel,
     RefundReceipt, SimChannel, SimChannelConfig,
 };
-pub use claims::{CLAIM_WAIT, ClaimOutcome, Claims, MAX_CLAIMS_IN_FLIGHT, PAYOUT_TIMEOUT};
+pub use claims::{
+    CLAIM_WAIT, ClaimOutcome, Claims, LEADER_CLAIM_QUIET, MAX_CLAIMS_IN_FLIGHT, PAYOUT_TIMEOUT,
+};
 pub use desk::{DeskConfig, DeskError, PaymentDesk};
 pub use payments::{PayOutcome, Payments, Recorded};
 pub use payout::{Payout, PayoutError, PayoutReceipt, SimulatedPayout};
-pub use reconciliation::{LastReconciliation, Reconciler, ReconciliationRun};
+pub use reconciliation::{
+    JournalFile, LastReconciliation, LedgerSource, Reconciler, ReconciliationRun, Replayed,
+};

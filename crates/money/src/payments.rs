@@ -52,7 +52,8 @@ pub type Recorded = PaymentOutcome;
 /// in-process deliveries all hold it).
 pub struct Payments {
     engine: Engine,
-    desk: PaymentDesk,
+    /// Shared: a cluster node keeps one desk per shard across the shard's engines.
+    desk: Arc<PaymentDesk>,
 }
 
 impl std::fmt::Debug for Payments {
@@ -65,9 +66,11 @@ impl std::fmt::Debug for Payments {
 
 impl Payments {
     /// The service over `engine` and `desk`; every simulated channel of the desk delivers
-    /// its callbacks into [`Payments::record`] (through a weak handle: the service owns the
-    /// channels, not the other way round).
-    pub fn new(engine: Engine, desk: PaymentDesk) -> Arc<Self> {
+    /// its callbacks into this service's [`Payments::record`] from now on (through a weak
+    /// handle: the service holds the channels, not the other way round). A desk outlives
+    /// its services on a cluster node, whose shard changes engines with its role: the
+    /// newest service over it takes its callbacks.
+    pub fn new(engine: Engine, desk: Arc<PaymentDesk>) -> Arc<Self> {
         let payments = Arc::new(Self { engine, desk });
         for sim in payments.desk.sims() {
             sim.set_sink(Arc::new(Delivery(Arc::downgrade(&payments))));

@@ -1,7 +1,9 @@
 //! The periodic reconciliation job and the last report it made
 //! (`GET /v1/admin/reconciliation`).
 //!
-//! Every `reconcile_interval_secs` the job replays the journal read-only in a blocking thread
+//! Every `reconcile_interval_secs` the job rebuilds the ledger read-only from its
+//! [`LedgerSource`] (a single node's journal file; a cluster shard's newest snapshot and log
+//! tail on NATS) in a blocking thread
 //! (never under the writer's lock: a grab is never held up by it; the cost is CPU — replay is
 //! ~4–5 s per million orders, reconciling ~20 ms per million orders plus ~1 µs per statement
 //! line, see BENCHMARKS.md — and, while it runs, a second copy of the ledger in memory) and reconciles it with the statements of the in-process channels, drawn
@@ -25,11 +27,46 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::Serialize;
-use stampede_core::{ReconciliationReport, Statement, UnixMillis};
+use stampede_core::{Ledger, ReconciliationReport, Statement, UnixMillis};
 use stampede_engine::{OpenError, ReplayInfo};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::payments::Payments;
+
+/// A ledger rebuilt read-only for a reconciliation, never the writer's own: a run must not
+/// hold the writer's lock for the seconds it takes.
+#[derive(Debug)]
+pub struct Replayed {
+    /// The ledger as its records rebuild it.
+    pub ledger: Ledger,
+    /// Records replayed (after the snapshot it started from, if any).
+    pub records: u64,
+}
+
+/// Where a reconciliation's ledger comes from.
+pub trait LedgerSource: Send + Sync + std::fmt::Debug + 'static {
+    /// Rebuilds the ledger from durable state, reading only. Blocking: called in a blocking
+    /// thread, it may take seconds per million orders.
+    ///
+    /// # Errors
+    /// The durable state cannot be read, or does not replay.
+    fn replay(&self) -> anyhow::Result<Replayed>;
+}
+
+/// A single node's journal file, replayed read-only ([`stampede_engine::replay_read_only`]:
+/// safe beside the server appending to it).
+#[derive(Debug)]
+pub struct JournalFile(pub PathBuf);
+
+impl LedgerSource for JournalFile {
+    fn replay(&self) -> anyhow::Result<Replayed> {
+        let (ledger, info) = stampede_engine::replay_read_only(&self.0)?;
+        Ok(Replayed {
+            ledger,
+            records: info.records,
+        })
+    }
+}
 
 /// The last reconciliation this process made, and the permit that keeps runs one at a time.
 #[derive(Debug, Default)]
@@ -44,6 +81,9 @@ pub struct LastReconciliation {
 /// One run of the job.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ReconciliationRun {
+    /// On a cluster node, the shard the run covered (absent on a single node).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
     /// How long it took, in milliseconds (replay included).
     pub took_ms: u64,
     /// Journal records replayed.
@@ -113,7 +153,7 @@ impl LastReconciliation {
 }
 
 /// Replays the journal at `journal` read-only and reconciles the ledger against `statements`
-/// at `now`: the step this job and `stampede reconcile` share. Draw the statements before
+/// at `now`: what `stampede reconcile` does (the job does the same through [`JournalFile`]). Draw the statements before
 /// calling it, so that whatever the books hold up to their cut-off reached the books earlier.
 /// Blocking: seconds per million orders.
 ///
@@ -129,26 +169,51 @@ pub fn reconcile_journal(
     Ok((stampede_core::reconcile(&ledger, statements, now), info))
 }
 
-/// The reconciliation of one server: its journal read back read-only, against the statements
-/// of its payment channels, and the last result.
+/// The reconciliation of one server (or one cluster shard): its books rebuilt read-only
+/// from `source`, against the statements of its payment channels, and the last result.
 #[derive(Debug)]
 pub struct Reconciler {
     payments: Arc<Payments>,
-    journal: PathBuf,
+    source: Arc<dyn LedgerSource>,
     grace: Duration,
+    /// The cluster shard reconciled (`None`: a single node's whole ledger).
+    shard: Option<u32>,
     last: LastReconciliation,
 }
 
 impl Reconciler {
-    /// Reconciles `journal` against `payments`' channels, leaving out payments younger than
-    /// `grace` (they may still be on their way to the books).
-    pub fn new(payments: Arc<Payments>, journal: PathBuf, grace: Duration) -> Arc<Self> {
+    /// Reconciles the ledger `source` rebuilds against `payments`' channels, leaving out
+    /// payments younger than `grace` (they may still be on their way to the books). `shard`:
+    /// the cluster shard it covers, named in its runs and its metric (`None` on a single node).
+    pub fn new(
+        payments: Arc<Payments>,
+        source: Arc<dyn LedgerSource>,
+        grace: Duration,
+        shard: Option<u32>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             payments,
-            journal,
+            source,
             grace,
+            shard,
             last: LastReconciliation::default(),
         })
+    }
+
+    /// The cluster shard it covers (`None` on a single node).
+    pub fn shard(&self) -> Option<u32> {
+        self.shard
+    }
+
+    /// `stampede_reconciliation_discrepancies`, labelled with the shard on a cluster node (each
+    /// led shard reports its own; one label set per process either way).
+    fn discrepancy_gauge(&self) -> metrics::Gauge {
+        match self.shard {
+            None => metrics::gauge!("stampede_reconciliation_discrepancies"),
+            Some(shard) => {
+                metrics::gauge!("stampede_reconciliation_discrepancies", "shard" => shard.to_string())
+            }
+        }
     }
 
     /// The last run and whether one is in progress.
@@ -184,14 +249,17 @@ impl Reconciler {
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let started = stampede_clock::stopwatch();
-            let (report, info) = reconcile_journal(&this.journal, &statements, now)?;
+            let replayed = this.source.replay()?;
+            let report = stampede_core::reconcile(&replayed.ledger, &statements, now);
+            drop(replayed.ledger);
             let run = ReconciliationRun {
+                shard: this.shard,
                 took_ms: started.elapsed().as_millis() as u64,
-                records: info.records,
+                records: replayed.records,
                 clean: report.is_clean(),
                 report,
             };
-            metrics::gauge!("stampede_reconciliation_discrepancies")
+            this.discrepancy_gauge()
                 .set(run.report.discrepancy_total as f64);
             if run.clean {
                 tracing::info!(
@@ -211,14 +279,39 @@ impl Reconciler {
         .await?
     }
 
-    /// Starts the periodic job (`interval` zero: none); it stops when the handle is aborted.
+    /// Starts the periodic job (`interval` zero: none), its first run now; it stops when the
+    /// handle is aborted, and then zeroes its discrepancy gauge.
     pub fn spawn(self: &Arc<Self>, interval: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        self.spawn_from(interval, FirstRun::Now)
+    }
+
+    /// [`Reconciler::spawn`], its first run one `interval` from now: a cluster shard's job,
+    /// started when the node takes the shard's lease — often during a failover, when NATS is
+    /// busiest and the shard was reconciled by its previous leader a moment ago. It stops
+    /// with the lease, and its new leader reports the shard from then on.
+    pub fn spawn_deferred(
+        self: &Arc<Self>,
+        interval: Duration,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        self.spawn_from(interval, FirstRun::AfterInterval)
+    }
+
+    fn spawn_from(
+        self: &Arc<Self>,
+        interval: Duration,
+        first: FirstRun,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         if interval.is_zero() {
             return None;
         }
         let this = Arc::clone(self);
         Some(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            let _zeroed_when_stopped = ZeroOnDrop(this.discrepancy_gauge());
+            let start = match first {
+                FirstRun::Now => tokio::time::Instant::now(),
+                FirstRun::AfterInterval => tokio::time::Instant::now() + interval,
+            };
+            let mut tick = tokio::time::interval_at(start, interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
@@ -231,6 +324,22 @@ impl Reconciler {
                 }
             }
         }))
+    }
+}
+
+/// When a periodic job runs first.
+#[derive(Clone, Copy, Debug)]
+enum FirstRun {
+    Now,
+    AfterInterval,
+}
+
+/// Sets its gauge to zero when dropped (the periodic job's future, aborted).
+struct ZeroOnDrop(metrics::Gauge);
+
+impl Drop for ZeroOnDrop {
+    fn drop(&mut self) {
+        self.0.set(0.0);
     }
 }
 

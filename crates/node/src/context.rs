@@ -4,10 +4,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::stream;
-use stampede_cluster::{Connection, Names, NodeId, ShardCount, SnapshotStore};
-use stampede_engine::{Clock, JournalGuard, JournalGuardConfig};
+use stampede_api::state::Services;
+use stampede_cluster::{Connection, Names, NodeId, ShardCount, ShardId, SnapshotStore};
+use stampede_engine::{Clock, Engine, JournalGuard, JournalGuardConfig};
 
 use crate::ServiceFactory;
+use crate::replay::ShardReplay;
 
 pub(crate) struct Context {
     pub(crate) connection: Connection,
@@ -28,6 +30,19 @@ pub(crate) struct Context {
 impl Context {
     pub(crate) fn names(&self) -> &Names {
         self.connection.names()
+    }
+
+    /// `shard`'s services around `engine`, from the factory, with the shard's read-only
+    /// replay (snapshot and log, on this node's runtime) for its reconciliation.
+    pub(crate) fn services(&self, shard: ShardId, engine: Engine) -> Services {
+        let replay = ShardReplay {
+            shard,
+            stream: self.stream.clone(),
+            subject: self.names().log_subject(shard),
+            snapshots: self.snapshots.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        };
+        self.factory.services(shard, engine, Arc::new(replay))
     }
 
     /// A journal guard for one shard's engine (the config was validated at start).

@@ -18,6 +18,7 @@
 mod batcher;
 mod context;
 mod remote;
+mod replay;
 mod serve;
 mod shard;
 mod status;
@@ -33,6 +34,7 @@ use stampede_cluster::{
     ShardCount, ShardId, SnapshotStore,
 };
 use stampede_engine::{Clock, Engine, JournalGuardConfig};
+use stampede_money::LedgerSource;
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
@@ -61,10 +63,11 @@ const MAX_LEAD_TRIES: u32 = 5;
 /// How a node's shard services are made, and its leader-only jobs started (the server
 /// supplies it: payments, claims and reconciliation around each shard's engine).
 pub trait ServiceFactory: Send + Sync + 'static {
-    /// The services around a shard's engine (a writer or a follower).
-    fn services(&self, engine: Engine) -> Services;
-    /// Background work only the shard's leader runs (payment queries, refunds); stopped when
-    /// it steps down.
+    /// The services around `shard`'s engine (a writer or a follower); `ledger` rebuilds the
+    /// shard's ledger read-only from its snapshot and log, for its reconciliation.
+    fn services(&self, shard: ShardId, engine: Engine, ledger: Arc<dyn LedgerSource>) -> Services;
+    /// Background work only the shard's leader runs (settling claims left `claiming`,
+    /// payment queries, refunds, reconciliation); stopped when it steps down.
     fn leader_jobs(&self, services: &Services) -> Vec<JoinHandle<()>>;
 }
 
@@ -154,7 +157,7 @@ impl Node {
         let mut services = Vec::new();
         for shard in config.shards.all() {
             let followed = shard::follow_from_start(&context, shard).await;
-            services.push(context.factory.services(followed.engine.clone()));
+            services.push(context.services(shard, followed.engine.clone()));
             slots.push(Mutex::new(Role::Following(followed)));
         }
         for services in &services {
@@ -321,7 +324,7 @@ async fn take_lead(
         }
         match shard::lead(context, shard, followed, epoch, state).await {
             Ok(mut led) => {
-                let services = context.factory.services(led.engine.clone());
+                let services = context.services(shard, led.engine.clone());
                 led.start_jobs(context, &services);
                 state.shards.replace(shard.get(), services);
                 metrics::counter!("stampede_cluster_leadership_changes_total", "change" => "acquired")
@@ -338,7 +341,7 @@ async fn take_lead(
                 let followed = shard::follow_from_start(context, shard).await;
                 state.shards.replace(
                     shard.get(),
-                    context.factory.services(followed.engine.clone()),
+                    context.services(shard, followed.engine.clone()),
                 );
                 *role = Role::Following(followed);
                 return;
@@ -374,7 +377,7 @@ async fn follow_again(
     let followed = shard::follow_from_start(context, shard).await;
     state.shards.replace(
         shard.get(),
-        context.factory.services(followed.engine.clone()),
+        context.services(shard, followed.engine.clone()),
     );
     *role = Role::Following(followed);
 }

@@ -4,32 +4,66 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use stampede_api::defence::Defence;
 use stampede_api::shards::ShardSet;
 use stampede_api::{AppState, Auth, CallbackSigners, Services};
 use stampede_clock::{SharedClock, SystemClock};
+use stampede_cluster::ShardId;
 use stampede_engine::Engine;
+use stampede_money::{LEADER_CLAIM_QUIET, LedgerSource, PaymentDesk};
 use stampede_node::{Node, ServiceFactory};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
-use crate::{DataDirLock, accept, channel_secrets, load_secrets, services, spawn_upkeep};
+use crate::{
+    DataDirLock, accept, channel_secrets, load_secrets, shard_desk, shard_services, spawn_upkeep,
+};
 
 /// Each shard's services on this node, from the server's config.
 struct NodeServices {
     config: Config,
+    /// Each shard's payment desk, in shard order, made at start and kept for the node's
+    /// life: the shard's services are made again at every role change, its desk is not.
+    desks: Vec<Arc<PaymentDesk>>,
 }
 
 impl ServiceFactory for NodeServices {
-    fn services(&self, engine: Engine) -> Services {
-        // The config was validated before the node started: the desk's settings hold.
-        services(&self.config, engine).expect("a validated config makes a payment desk")
+    fn services(&self, shard: ShardId, engine: Engine, ledger: Arc<dyn LedgerSource>) -> Services {
+        let desk = Arc::clone(&self.desks[shard.get() as usize]);
+        shard_services(&self.config, shard.get(), desk, engine, ledger)
     }
 
+    /// What a single node runs beside its engine, run where this node leads the shard:
+    /// claims a crash left `claiming` settled (once, after the claims in flight elsewhere
+    /// have had time to end), payment queries and refunds, and the shard's reconciliation.
     fn leader_jobs(&self, services: &Services) -> Vec<JoinHandle<()>> {
-        vec![stampede_money::jobs::spawn(Arc::clone(&services.payments))]
+        let claims = services.claims.clone();
+        let shard = services.reconciler.shard();
+        let settle = tokio::spawn(async move {
+            match claims.resolve_claims_after(LEADER_CLAIM_QUIET).await {
+                Ok(0) => {}
+                Ok(resolved) => {
+                    tracing::info!(
+                        shard,
+                        resolved,
+                        "settled red-packet claims left by a previous leader"
+                    )
+                }
+                Err(error) => {
+                    tracing::warn!(shard, %error, "some red-packet claims stay claiming for now")
+                }
+            }
+        });
+        let mut jobs = vec![
+            settle,
+            stampede_money::jobs::spawn(Arc::clone(&services.payments)),
+        ];
+        let interval = Duration::from_secs(self.config.reconcile_interval_secs);
+        jobs.extend(services.reconciler.spawn_deferred(interval));
+        jobs
     }
 }
 
@@ -43,8 +77,12 @@ pub(crate) async fn serve(
     let prometheus = stampede_api::metrics::install();
     let (token_secret, admin_key) = load_secrets(&config)?;
     let clock: SharedClock = Arc::new(SystemClock::new());
+    let desks = (0..config.shards)
+        .map(|shard| shard_desk(&config, shard, Arc::clone(&clock)).map(Arc::new))
+        .collect::<anyhow::Result<_>>()?;
     let factory = Arc::new(NodeServices {
         config: config.clone(),
+        desks,
     });
     let node_config = config.node();
     let node_id = node_config.node.clone();

@@ -31,9 +31,11 @@ use stampede_api::{Auth, CallbackSigners, Services};
 use stampede_clock::{SharedClock, SystemClock};
 use stampede_engine::{Engine, JournalGuard, JournalGuardConfig};
 
-use stampede_money::{Claims, PaymentDesk, Payments, Reconciler, SimulatedPayout};
+use stampede_money::{
+    Claims, JournalFile, LedgerSource, PaymentDesk, Payments, Reconciler, SimulatedPayout,
+};
 
-pub use sections::JOURNAL_FILE;
+pub use sections::{JOURNAL_FILE, shard_books_dir};
 
 /// Generated token secret (in the data directory).
 pub const TOKEN_SECRET_FILE: &str = "token_secret";
@@ -136,22 +138,58 @@ pub fn assemble(
     ))
 }
 
-/// The services around one engine: payments (with their own desk of channels), claims and
-/// reconciliation, on the engine's clock.
+/// The services around a single node's engine: payments (with their own desk of channels,
+/// keeping their books in the data directory), claims and reconciliation (of the journal
+/// file, read back read-only), on the engine's clock.
 pub fn services(config: &Config, engine: Engine) -> anyhow::Result<Services> {
-    let desk = PaymentDesk::new(config.desk(), engine.clock())?;
+    let journal: Arc<dyn LedgerSource> = Arc::new(JournalFile(config.data_dir.join(JOURNAL_FILE)));
+    let desk = Arc::new(PaymentDesk::new(config.desk(), engine.clock())?);
+    Ok(services_with(config, desk, engine, journal, None))
+}
+
+/// The services around a cluster shard's engine: payments through the shard's `desk` (kept
+/// by the node for its life: see [`shard_desk`]), claims, and the shard's reconciliation over
+/// `ledger` (its snapshot and log, replayed read-only).
+pub fn shard_services(
+    config: &Config,
+    shard: u32,
+    desk: Arc<PaymentDesk>,
+    engine: Engine,
+    ledger: Arc<dyn LedgerSource>,
+) -> Services {
+    services_with(config, desk, engine, ledger, Some(shard))
+}
+
+/// A cluster node's payment desk for `shard`, on `clock`: its channels keep their books in
+/// the shard's own directory, created here, and mint transaction ids scoped to this node and
+/// shard. One per shard for the node's life (its books file has one writer, and its channels'
+/// breakers and customers carry on across the shard's role changes).
+///
+/// # Errors
+/// The directory or a channel's books cannot be created or read.
+pub fn shard_desk(config: &Config, shard: u32, clock: SharedClock) -> anyhow::Result<PaymentDesk> {
+    let desk = config.shard_desk(shard);
+    std::fs::create_dir_all(&desk.books_dir)
+        .with_context(|| format!("creating {}", desk.books_dir.display()))?;
+    PaymentDesk::new(desk, clock)
+}
+
+fn services_with(
+    config: &Config,
+    desk: Arc<PaymentDesk>,
+    engine: Engine,
+    ledger: Arc<dyn LedgerSource>,
+    shard: Option<u32>,
+) -> Services {
     let payments = Payments::new(engine.clone(), desk);
-    let reconciler = Reconciler::new(
-        Arc::clone(&payments),
-        config.data_dir.join(JOURNAL_FILE),
-        Duration::from_secs(config.reconcile_grace_secs),
-    );
-    Ok(Services {
+    let grace = Duration::from_secs(config.reconcile_grace_secs);
+    let reconciler = Reconciler::new(Arc::clone(&payments), ledger, grace, shard);
+    Services {
         claims: Claims::new(engine.clone(), Arc::new(SimulatedPayout::new())),
         engine,
         payments,
         reconciler,
-    })
+    }
 }
 
 /// Runs a server for `config` until `shutdown` resolves. The caller validated `config`.

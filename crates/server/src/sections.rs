@@ -20,6 +20,12 @@ use crate::config::Config;
 /// The journal's file inside the data directory.
 pub const JOURNAL_FILE: &str = "journal.log";
 
+/// Where a cluster node keeps the books of `shard`'s simulated payment channels:
+/// `<data-dir>/shard-<shard, 2 digits or more>/`.
+pub fn shard_books_dir(data_dir: &std::path::Path, shard: u32) -> std::path::PathBuf {
+    data_dir.join(format!("shard-{shard:02}"))
+}
+
 /// Most automatic-ban counters kept (one per offending user or address within the window):
 /// bounded like every table keyed by a client; when full, new offenders are not counted.
 const MAX_AUTO_BAN_KEYS: usize = 1_000_000;
@@ -71,6 +77,19 @@ impl Config {
             call_timeout: Duration::from_millis(self.payment_call_timeout_ms),
             query_after: Duration::from_secs(self.payment_query_after_secs),
             rng_seed: self.rng_seed,
+            txn_scope: None,
+        }
+    }
+
+    /// A cluster node's payment desk for `shard`: its channels keep their books in the
+    /// shard's own directory ([`shard_books_dir`]: one node runs a desk per shard, and two
+    /// desks must never share a books file), and mint transaction ids scoped to this node and
+    /// shard (`<channel>-<node>.s<shard>-<n>`), unique across the cluster's desks.
+    pub fn shard_desk(&self, shard: u32) -> DeskConfig {
+        DeskConfig {
+            books_dir: shard_books_dir(&self.data_dir, shard),
+            txn_scope: Some(format!("{}.s{shard}", self.node_id)),
+            ..self.desk()
         }
     }
 

@@ -38,6 +38,7 @@ pub(crate) fn read_books(
         channel: channel.clone(),
         lines,
         covers_until: Some(cutoff),
+        txn_prefix: None,
     })
 }
 

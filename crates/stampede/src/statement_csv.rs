@@ -103,6 +103,7 @@ pub(crate) fn parse_statement(
     }
     Ok(Statement {
         covers_until: None,
+        txn_prefix: None,
         channel: channel.clone(),
         lines,
     })

@@ -219,7 +219,15 @@ fn errors_of(operation_id: &str) -> Option<Vec<AppError>> {
         "last_reconciliation" | "cluster" => {
             [admin(), vec![AppError::NotFound("not_found", "")]].concat()
         }
-        "run_reconciliation" => [admin(), vec![AppError::Unavailable(String::new())]].concat(),
+        // 404: a cluster node that leads no shard now.
+        "run_reconciliation" => [
+            admin(),
+            vec![
+                AppError::NotFound("not_found", ""),
+                AppError::Unavailable(String::new()),
+            ],
+        ]
+        .concat(),
         _ => return None,
     };
     errors.extend(anywhere());

@@ -203,7 +203,7 @@ pub fn snapshot(state: &AppState, cluster: Option<crate::cluster::ClusterJson>) 
             failed: writing().any(|s| s.engine.is_poisoned()),
         },
         payments: PaymentsJson {
-            channels: ChannelJson::list(&home.payments),
+            channels: ChannelJson::across(&shards.iter().map(|s| &*s.payments).collect::<Vec<_>>()),
             pending_refunds: shards
                 .iter()
                 .map(|s| s.engine.inspect(|l| l.pending_refund_count()))

@@ -45,7 +45,7 @@ pub(crate) fn check_statements<B: CampaignBooks>(
     groups
         .into_iter()
         .map(|(channel, statements)| {
-            ChannelCheck::new(campaigns, channel, &locate, findings).run(&statements)
+            ChannelCheck::new(campaigns, channel, &statements, &locate, findings).run(&statements)
         })
         .collect()
 }
@@ -66,15 +66,26 @@ struct ChannelCheck<'a, 'f, B, L> {
     summary: StatementSummary,
     /// The latest moment the channel's statements cover (`None`: everything).
     covers_until: Option<crate::UnixMillis>,
+    /// The transaction-id prefixes the statements cover (`None`: every transaction).
+    txn_prefixes: Option<Vec<&'a str>>,
+}
+
+/// Whether `txn_id` is one the statements cover (`prefixes` `None`: all are).
+fn covered(prefixes: Option<&[&str]>, txn_id: &str) -> bool {
+    prefixes.is_none_or(|prefixes| prefixes.iter().any(|p| txn_id.starts_with(p)))
 }
 
 impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a, 'f, B, L> {
     fn new(
         campaigns: &'a [B],
         channel: &'a ChannelName,
+        statements: &[&'a Statement],
         locate: &'f L,
         findings: &'f mut Findings,
     ) -> Self {
+        // One statement covering every transaction makes the group cover them all.
+        let txn_prefixes: Option<Vec<&str>> =
+            statements.iter().map(|s| s.txn_prefix.as_deref()).collect();
         let mut summary = StatementSummary {
             channel: channel.to_owned(),
             statements: 0,
@@ -90,9 +101,16 @@ impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a,
             order_mismatches: 0,
             duplicate_lines: 0,
             unchecked_lines: 0,
+            txn_prefix: txn_prefixes.as_ref().map(|p| p.join(",")),
+            other_desks_payments: 0,
         };
         for entry in campaigns.iter().flat_map(|c| c.payments()) {
-            if entry.payment.channel == *channel {
+            if entry.payment.channel != *channel {
+                continue;
+            }
+            if !covered(txn_prefixes.as_deref(), &entry.payment.txn_id) {
+                summary.other_desks_payments += 1;
+            } else {
                 summary.books_payments += 1;
                 summary.books_cents = summary
                     .books_cents
@@ -110,6 +128,7 @@ impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a,
                 .collect(),
             everywhere: None,
             covers_until: None,
+            txn_prefixes,
             unknown: HashSet::new(),
             summary,
         }
@@ -286,6 +305,7 @@ impl<'a, 'f, B: CampaignBooks, L: Fn(OrderId) -> Option<Place>> ChannelCheck<'a,
                     self.covers_until
                         .is_none_or(|until| e.payment.paid_at <= until)
                 })
+                .filter(|(e, _)| covered(self.txn_prefixes.as_deref(), &e.payment.txn_id))
             {
                 self.summary.opened_but_not_paid += 1;
                 let code = DiscrepancyCode::OpenedButNotPaid;

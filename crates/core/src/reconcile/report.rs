@@ -118,7 +118,7 @@ pub struct StatementSummary {
     pub matched: u64,
     /// Their amounts.
     pub matched_cents: Cents,
-    /// Payments of this channel in the books.
+    /// Payments of this channel in the books (those the statements cover).
     pub books_payments: u64,
     /// Their amounts.
     pub books_cents: Cents,
@@ -134,6 +134,18 @@ pub struct StatementSummary {
     pub duplicate_lines: u64,
     /// Lines past [`super::MAX_STATEMENT_LINES`], not checked.
     pub unchecked_lines: u64,
+    /// The transactions the statements cover, when only some ([`super::Statement::txn_prefix`];
+    /// absent when they cover all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub txn_prefix: Option<String>,
+    /// Payments of this channel in the books whose transaction the statements do not cover
+    /// (another desk's), not compared; absent when none.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub other_desks_payments: u64,
+}
+
+fn is_zero(count: &u64) -> bool {
+    *count == 0
 }
 
 /// A refund opened and not yet confirmed (listed, not a discrepancy).

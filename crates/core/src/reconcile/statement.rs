@@ -32,7 +32,8 @@ pub struct StatementLine {
 
 /// Everything one channel reported for a period.
 ///
-/// A statement is taken to cover every payment of its channel in the ledger: a payment of the
+/// A statement is taken to cover every payment of its channel in the ledger (or, with a
+/// `txn_prefix`, every payment whose transaction id starts with it): a covered payment of the
 /// channel that is not on it is reported as `opened_but_not_paid`. Statements naming the same
 /// channel are checked together, as one.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,4 +46,9 @@ pub struct Statement {
     /// books hold with a later `paid_at` are not expected on it (a statement drawn while
     /// payments still arrive). `None`: it covers every payment of the channel.
     pub covers_until: Option<crate::UnixMillis>,
+    /// The transactions it covers, when it covers only some of the channel's: those whose id
+    /// starts with this (a cluster node's desk sees only the payments made through it, and
+    /// its simulated channels put the desk in their ids). Payments of the channel with other
+    /// ids are counted apart (`other_desks_payments`), not compared. `None`: all of them.
+    pub txn_prefix: Option<String>,
 }

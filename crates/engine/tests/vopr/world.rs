@@ -136,6 +136,7 @@ impl Channel {
                 })
                 .collect(),
             covers_until: None,
+            txn_prefix: None,
         }
     }
 }

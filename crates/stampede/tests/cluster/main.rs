@@ -10,6 +10,8 @@
 //!   oversold, and the failover time (kill → first acknowledged win under the new leader) is
 //!   printed.
 //! - A restarted node and a brand-new one catch up from a snapshot and the tail.
+//! - Orders on several shards paid through every node reconcile clean on each shard's
+//!   leader, and the channels view shows every shard's desk (`money.rs`).
 //! - The failure tests, each in its own module: one nats-server of three SIGKILLed
 //!   mid-burst (`nats_failure.rs`), the hot shard's leader paused past its lease
 //!   (`paused_leader.rs`), and `stampede bench` through nginx with a node killed mid-run
@@ -23,6 +25,7 @@ mod support;
 
 mod burst;
 mod dashboard;
+mod money;
 mod nats_failure;
 mod nginx_front;
 mod nodes;

@@ -83,6 +83,11 @@ impl Cluster {
         self.nodes[i] = Some(node);
     }
 
+    /// Node `i`'s data directory.
+    pub(crate) fn dir(&self, i: usize) -> &Path {
+        self.dirs[i].path()
+    }
+
     /// Node `i`'s base URL.
     pub(crate) fn base(&self, i: usize) -> &str {
         &self.nodes[i].as_ref().expect("a running node").base

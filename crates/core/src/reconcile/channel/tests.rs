@@ -47,6 +47,7 @@ fn line(txn: &str, order: u128, amount: u64) -> StatementLine {
 fn sim(lines: Vec<StatementLine>) -> Statement {
     Statement {
         covers_until: None,
+        txn_prefix: None,
         channel: ChannelName::parse("sim").unwrap(),
         lines,
     }
@@ -128,6 +129,7 @@ fn statements_of_one_channel_are_checked_together() {
         sim(vec![line("t0", 1000, 100)]),
         Statement {
             covers_until: None,
+            txn_prefix: None,
             channel: ChannelName::parse("other").unwrap(),
             lines: vec![line("t2", 1002, 100)],
         },
@@ -197,4 +199,29 @@ fn payments_after_the_statement_s_cut_off_are_not_expected_on_it() {
     // Two statements of one channel: the later cut-off counts; `None` means everything.
     let (codes, _) = check(&[cut(0), sim(vec![])]);
     assert_eq!(codes, [DiscrepancyCode::OpenedButNotPaid]);
+}
+
+#[test]
+fn a_statement_covering_some_transactions_is_compared_only_with_those() {
+    // The sim channel's payments are t0 and t1. A desk whose statement covers "t1…" shows
+    // only t1: t0 is another desk's, counted apart, not `opened_but_not_paid`.
+    let desk = |lines| Statement {
+        txn_prefix: Some("t1".into()),
+        ..sim(lines)
+    };
+    let (codes, summaries) = check(&[desk(vec![line("t1", 1001, 100)])]);
+    assert_eq!(codes, []);
+    let s = &summaries[0];
+    assert_eq!((s.books_payments, s.other_desks_payments), (1, 1));
+    assert_eq!(s.txn_prefix.as_deref(), Some("t1"));
+    // A covered payment missing from its desk's statement is still found.
+    let (codes, _) = check(&[desk(vec![])]);
+    assert_eq!(codes, [DiscrepancyCode::OpenedButNotPaid]);
+    // Every line is checked, covered or not: one the books lack is `paid_but_not_opened`.
+    let (codes, _) = check(&[desk(vec![line("t1", 1001, 100), line("x9", 1000, 100)])]);
+    assert_eq!(codes, [DiscrepancyCode::PaidButNotOpened]);
+    // A statement covering everything beside it makes the channel's group cover everything.
+    let (codes, summaries) = check(&[desk(vec![line("t1", 1001, 100)]), sim(vec![])]);
+    assert_eq!(codes, [DiscrepancyCode::OpenedButNotPaid]);
+    assert_eq!(summaries[0].other_desks_payments, 0);
 }

@@ -27,6 +27,9 @@ pub(super) struct Book {
     max_transactions: usize,
     txn_sequence: u64,
     refund_sequence: u64,
+    /// What this channel's transaction ids carry after its name (see
+    /// [`SimChannel::with_txn_scope`](super::SimChannel::with_txn_scope)); `None`: nothing.
+    txn_scope: Option<String>,
 }
 
 #[derive(Debug)]
@@ -48,7 +51,18 @@ impl Book {
             max_transactions,
             txn_sequence: 0,
             refund_sequence: 0,
+            txn_scope: None,
         }
+    }
+
+    /// Puts `scope` in every transaction id minted from now on.
+    pub(super) fn set_txn_scope(&mut self, scope: String) {
+        self.txn_scope = Some(scope);
+    }
+
+    /// The start every transaction id minted from now on shares, when scoped.
+    pub(super) fn txn_prefix(&self, name: &ChannelName) -> Option<String> {
+        (self.txn_scope.as_ref()).map(|scope| format!("{name}-{scope}-"))
     }
 
     /// Payments made.
@@ -90,7 +104,10 @@ impl Book {
         self.txn_sequence += 1;
         let payment = Payment {
             channel: name.clone(),
-            txn_id: format!("{name}-{}", self.txn_sequence),
+            txn_id: match &self.txn_scope {
+                None => format!("{name}-{}", self.txn_sequence),
+                Some(scope) => format!("{name}-{scope}-{}", self.txn_sequence),
+            },
             amount_cents: amount,
             paid_at: at,
         };

@@ -10,8 +10,8 @@
 //! `ChaCha8Rng`: the same seed and the same calls give the same story, and changing one rate
 //! does not reshuffle the others.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -68,7 +68,8 @@ struct Inner {
     sessions: Mutex<std::collections::HashSet<OrderId>>,
     /// The books on disk ([`SimChannel::open`]); `None`: in memory only.
     store: Option<Mutex<store::Store>>,
-    sink: OnceLock<Arc<dyn CallbackSink>>,
+    /// Where callbacks go: the payments service in front of the engine of the moment.
+    sink: Mutex<Option<Arc<dyn CallbackSink>>>,
     /// Calls still to fail by [`SimChannel::fail_next`].
     fail_next: AtomicU32,
     /// Customer tasks spawned and not finished (at most `max_pending`).
@@ -85,7 +86,7 @@ impl std::fmt::Debug for Inner {
             .field("config", &self.config)
             .field("payments", &self.book.lock().payment_count())
             .field("pending", &self.pending.load(Ordering::Relaxed))
-            .field("sink_set", &self.sink.get().is_some())
+            .field("sink_set", &self.sink.lock().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -122,7 +123,7 @@ impl SimChannel {
             book: Mutex::new(book),
             sessions: Mutex::default(),
             store: None,
-            sink: OnceLock::new(),
+            sink: Mutex::new(None),
             fail_next: AtomicU32::new(0),
             pending: AtomicUsize::new(0),
             max_pending,
@@ -172,14 +173,33 @@ impl SimChannel {
         Ok(channel)
     }
 
-    /// Where callbacks go from now on.
+    /// Puts `scope` in every transaction id the channel mints (`<name>-<scope>-<n>` instead of
+    /// `<name>-<n>`): on a cluster each node runs its own desk for a shard, and ids minted by
+    /// two desks must never meet in the shard's ledger (a txn is recorded for one order only),
+    /// while each desk's statement covers just the ids it minted ([`Self::txn_prefix`]).
     ///
     /// # Panics
-    /// If a sink was set before: a channel has one sink for its life.
+    /// If the channel is shared already: the scope is set before it is used.
+    #[must_use]
+    pub fn with_txn_scope(mut self, scope: &str) -> Self {
+        let inner = Arc::get_mut(&mut self.inner)
+            .expect("SimChannel::with_txn_scope: the scope is set before the channel is shared");
+        inner.book.get_mut().set_txn_scope(scope.to_owned());
+        self
+    }
+
+    /// The start of every transaction id this channel mints, when it has a scope
+    /// ([`Self::with_txn_scope`]): what its statement covers. `None`: it covers every id.
+    pub fn txn_prefix(&self) -> Option<String> {
+        self.inner.book.lock().txn_prefix(&self.inner.name)
+    }
+
+    /// Where callbacks go from now on, in place of any earlier sink: a cluster node keeps
+    /// one desk per shard for its life, and its channels deliver to the payments service of
+    /// whichever engine (leader or follower) serves the shard now; a customer task still
+    /// waiting delivers to the sink of the moment it delivers.
     pub fn set_sink(&self, sink: Arc<dyn CallbackSink>) {
-        if self.inner.sink.set(sink).is_err() {
-            panic!("SimChannel::set_sink: a sink is set once, before callbacks matter");
-        }
+        *self.inner.sink.lock() = Some(sink);
     }
 
     /// Test hook: the customer pays `amount` for `order` now, and no callback is delivered
@@ -357,7 +377,7 @@ impl Inner {
     }
 
     async fn deliver(&self, order: OrderId, payment: Payment) -> bool {
-        let Some(sink) = self.sink.get() else {
+        let Some(sink) = self.sink.lock().clone() else {
             self.drop_callbacks(1, "no_sink");
             return false;
         };

@@ -330,3 +330,16 @@ async fn asking_to_pay_an_order_again_starts_no_second_customer() {
     assert_eq!(channel.payments_of(order(1)).len(), 1, "paid once");
     assert_eq!(sink.callbacks().len(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_customer_delivers_to_the_sink_of_the_moment_it_pays() {
+    // A cluster node's desk outlives the shard's engines: a customer started under one
+    // payments service delivers to the one in place when it pays.
+    let (channel, before) = sim_with_sink(SimChannelConfig::default());
+    channel.pay(order(1), AMOUNT).await.expect("pay");
+    let after = Arc::new(RecordingSink::default());
+    channel.set_sink(after.clone());
+    sleep(Duration::from_secs(1)).await;
+    assert_eq!(before.callbacks(), []);
+    assert_eq!(after.callbacks().len(), 1);
+}

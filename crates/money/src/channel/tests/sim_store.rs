@@ -9,6 +9,16 @@ use super::*;
 use crate::channel::{ChannelError, PaymentChannel};
 use stampede_core::ChannelName;
 
+/// A default channel keeping its books at `path`.
+fn open_default(path: &std::path::Path) -> SimChannel {
+    SimChannel::open(
+        SimChannelConfig::default(),
+        Arc::new(ManualClock::new(START)),
+        path,
+    )
+    .expect("opens")
+}
+
 /// Appends half a line, as a process that died mid-write leaves.
 fn append_torn_line(path: &std::path::Path) {
     use std::io::Write as _;
@@ -20,14 +30,7 @@ fn append_torn_line(path: &std::path::Path) {
 async fn an_opened_channel_remembers_payments_and_refunds_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("channel-sim.log");
-    let open = || {
-        SimChannel::open(
-            SimChannelConfig::default(),
-            Arc::new(ManualClock::new(START)),
-            &path,
-        )
-        .expect("opens")
-    };
+    let open = || open_default(&path);
     let channel = open();
     let paid = channel.pay_now(order(1), AMOUNT).expect("room");
     let refunded = channel.pay_now(order(2), AMOUNT).expect("room");
@@ -139,5 +142,30 @@ async fn the_books_read_from_outside_give_the_channels_statement_and_change_noth
         std::fs::read(&path).unwrap(),
         before,
         "the torn line is left"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_scoped_channel_mints_ids_in_its_scope_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("channel-sim.log");
+    let open = || open_default(&path).with_txn_scope("node-1.s3");
+    let channel = open();
+    assert_eq!(channel.txn_prefix().as_deref(), Some("sim-node-1.s3-"));
+    let first = channel.pay_now(order(1), AMOUNT).expect("room");
+    assert_eq!(first.txn_id, "sim-node-1.s3-1");
+    drop(channel);
+    // Reopened, it goes on from where its books end: no id is minted twice.
+    let second = open().pay_now(order(2), AMOUNT).expect("room");
+    assert_eq!(second.txn_id, "sim-node-1.s3-2");
+    // Unscoped (a single node), ids and statements are as ever.
+    let plain = SimChannel::new(
+        SimChannelConfig::default(),
+        Arc::new(ManualClock::new(START)),
+    );
+    assert_eq!(plain.txn_prefix(), None);
+    assert_eq!(
+        plain.pay_now(order(1), AMOUNT).expect("room").txn_id,
+        "sim-1"
     );
 }

@@ -1,0 +1,214 @@
+//! Money on a cluster: orders of campaigns on several shards, each paid through another node
+//! (so through the desks of followers as well as leaders), reconcile clean on every shard's
+//! leader, and the channels view shows every shard's desk.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::nodes::{Cluster, SHARDS};
+use crate::support::{admin, send_json, token};
+use crate::{Answer, create_seckill, grab};
+
+/// Campaigns created, one through each node in turn (a node creates on a shard it leads):
+/// enough to land on several shards.
+const CAMPAIGNS: usize = 6;
+/// Winners per campaign, each paying its order.
+const BUYERS: usize = 4;
+/// Longest wait for every order to read `paid` (the simulated customer pays 50 ms after
+/// `pay`; the callback is journaled through the shard's leader).
+const PAID_WITHIN: Duration = Duration::from_secs(60);
+
+/// `POST /v1/orders/{order}/pay {}` by `user` through `base`, asked again while the shard
+/// answers 503 (a lease changing hands); the answer's status.
+async fn pay(client: &reqwest::Client, base: &str, order: &str, user: &str) -> u16 {
+    let deadline = tokio::time::Instant::now() + PAID_WITHIN;
+    loop {
+        let response = client
+            .post(format!("{base}/v1/orders/{order}/pay"))
+            .header("authorization", format!("Bearer {}", token(user)))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .expect("pay answers");
+        let status = response.status().as_u16();
+        if status != 503 || tokio::time::Instant::now() > deadline {
+            return status;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until every node shows `campaign` (it has applied its creation: milliseconds).
+async fn wait_shown(client: &reqwest::Client, cluster: &Cluster, campaign: &str) {
+    let deadline = tokio::time::Instant::now() + PAID_WITHIN;
+    for node in 0..3 {
+        let url = format!("{}/v1/campaigns/{campaign}", cluster.base(node));
+        while !send_json(client.get(&url)).await["id"].is_string() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{campaign} not shown on node {node}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// Waits until `order` reads `paid` through `base`.
+async fn wait_paid(client: &reqwest::Client, base: &str, order: &str, user: &str) {
+    let deadline = tokio::time::Instant::now() + PAID_WITHIN;
+    loop {
+        let shown = send_json(
+            client
+                .get(format!("{base}/v1/orders/{order}"))
+                .header("authorization", format!("Bearer {}", token(user))),
+        )
+        .await;
+        if shown["state"] == "paid" {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{order} not paid within {PAID_WITHIN:?}: {shown}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_on_a_cluster_reconcile_clean_on_every_shards_leader() {
+    // No grace: every payment made before the reconciliation is on its desk's statement.
+    let Some(cluster) = Cluster::start_with(
+        "payments_on_a_cluster_reconcile_clean_on_every_shards_leader",
+        &["--reconcile-grace-secs", "0"],
+    )
+    .await
+    else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let mut orders = Vec::new();
+    let mut shards = BTreeSet::new();
+    for c in 0..CAMPAIGNS {
+        let campaign = create_seckill(&client, cluster.base(c % 3), &format!("paid {c}"), 10).await;
+        let id = stampede_core::CampaignId::parse(&campaign).expect("a campaign id");
+        shards.insert(stampede_core::shard_index(id, SHARDS));
+        wait_shown(&client, &cluster, &campaign).await;
+        for b in 0..BUYERS {
+            let user = format!("buyer-{c}-{b}");
+            match grab(&client, cluster.base(b % 3), &campaign, &user).await {
+                Answer::Won(order) => orders.push((order, user, b)),
+                other => panic!("{user} did not win on a healthy cluster: {other:?}"),
+            }
+        }
+    }
+    assert!(
+        shards.len() > 1,
+        "the campaigns landed on several shards: {shards:?}"
+    );
+    // Each order paid through a node other than the one it was won on: followers' desks pay
+    // as well as leaders'.
+    for (order, user, b) in &orders {
+        let status = pay(&client, cluster.base((b + 1) % 3), order, user).await;
+        assert_eq!(status, 200, "paying {order}");
+    }
+    for (order, user, b) in &orders {
+        wait_paid(&client, cluster.base(*b % 3), order, user).await;
+    }
+
+    // Every node reconciles the shards it leads; together they cover every shard, and each
+    // payment is on exactly one desk's statement.
+    let mut covered = BTreeSet::new();
+    let (mut compared, mut elsewhere, mut records, mut took_ms) = (0, 0, 0, 0);
+    for node in 0..3 {
+        let base = cluster.base(node);
+        let run = send_json(
+            client
+                .post(format!("{base}/v1/admin/reconciliation"))
+                .header("authorization", admin()),
+        )
+        .await;
+        assert_eq!(run["clean"], true, "{base}: {run}");
+        let led: Vec<u64> = serde_json::from_value(run["led_shards"].clone()).expect("led_shards");
+        let runs = run["runs"].as_array().expect("runs");
+        assert_eq!(runs.len(), led.len(), "{run}");
+        for shard_run in runs {
+            assert_eq!(shard_run["clean"], true, "{shard_run}");
+            let shard = shard_run["shard"]
+                .as_u64()
+                .expect("the run names its shard");
+            assert!(led.contains(&shard), "{shard} is one {base} leads");
+            assert!(
+                covered.insert(shard),
+                "shard {shard} reconciled by two nodes"
+            );
+            records += shard_run["records"].as_u64().expect("records");
+            took_ms = shard_run["took_ms"].as_u64().expect("took_ms").max(took_ms);
+            for statement in shard_run["report"]["statements"]
+                .as_array()
+                .expect("statements")
+            {
+                compared += statement["matched"].as_u64().expect("matched");
+                elsewhere += statement["other_desks_payments"].as_u64().unwrap_or(0);
+                assert_eq!(
+                    statement["matched"], statement["books_payments"],
+                    "{statement}"
+                );
+            }
+        }
+        // The GET answers the runs just made.
+        let last = send_json(
+            client
+                .get(format!("{base}/v1/admin/reconciliation"))
+                .header("authorization", admin()),
+        )
+        .await;
+        assert_eq!(last["led_shards"], run["led_shards"], "{last}");
+        assert_eq!(last["clean"], true, "{last}");
+    }
+    assert_eq!(
+        covered,
+        (0..u64::from(SHARDS)).collect(),
+        "every shard reconciled"
+    );
+    eprintln!(
+        "reconciled {SHARDS} shards from their logs: {records} records replayed, slowest run \
+         {took_ms} ms; {compared} payments on their desk's statement, {elsewhere} made through \
+         another node's desk"
+    );
+    assert!(records > 0, "the shards' logs were replayed");
+    let paid = orders.len() as u64;
+    assert_eq!(
+        compared + elsewhere,
+        paid,
+        "each payment counted once on its shard's leader"
+    );
+    assert!(
+        compared > 0 && elsewhere > 0,
+        "payments made through the leader's desk were compared ({compared}), those made through \
+         other nodes' desks counted apart ({elsewhere})"
+    );
+
+    // The channels view: every shard's desk, and the channel over all of them.
+    let channels = send_json(
+        client
+            .get(format!("{}/v1/admin/channels", cluster.base(0)))
+            .header("authorization", admin()),
+    )
+    .await;
+    assert_eq!(channels["channels"][0]["name"], "sim", "{channels}");
+    let per_shard = channels["shards"].as_array().expect("per shard");
+    assert_eq!(per_shard.len(), SHARDS as usize, "{channels}");
+    for (shard, desk) in per_shard.iter().enumerate() {
+        assert_eq!(desk["shard"], shard, "{desk}");
+        assert_eq!(desk["channels"][0]["name"], "sim", "{desk}");
+    }
+    // Each shard's desk keeps its books in its own directory; none in the data directory.
+    for node in 0..3 {
+        let dir = cluster.dir(node);
+        assert!(!dir.join("channel-sim.log").exists(), "{}", dir.display());
+        for shard in 0..SHARDS {
+            let books = stampede_server::shard_books_dir(dir, shard).join("channel-sim.log");
+            assert!(books.exists(), "{}", books.display());
+        }
+    }
+}
