@@ -278,7 +278,13 @@ pub(crate) async fn create_seckill(client: &reqwest::Client, base: &str, stock: 
         .to_owned()
 }
 
-/// Every winner of a campaign, paging to the end: (user_id, order_id).
+/// Longest [`winners`] asks a page again while it answers 503: a cluster node's durable read
+/// does while it cannot reach its shard's log tip (a NATS server just died) or catch up.
+const WINNERS_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Every winner of a campaign, paging to the end: (user_id, order_id). A page answered 503
+/// (a durable read that could not catch up yet) is asked again, for at most
+/// [`WINNERS_PATIENCE`]; any other answer without a winners list fails the test.
 pub(crate) async fn winners(
     client: &reqwest::Client,
     base: &str,
@@ -291,8 +297,29 @@ pub(crate) async fn winners(
         if let Some(cursor) = &after {
             url.push_str(&format!("&after={cursor}"));
         }
-        let page = send_json(client.get(url).header("authorization", admin())).await;
-        for w in page["winners"].as_array().unwrap() {
+        let started = stopwatch();
+        let page = loop {
+            let response = client
+                .get(&url)
+                .header("authorization", admin())
+                .send()
+                .await
+                .expect("request sent");
+            let status = response.status();
+            let page: serde_json::Value = response.json().await.expect("a JSON body");
+            if status != 503 {
+                break page;
+            }
+            assert!(
+                started.elapsed() < WINNERS_PATIENCE,
+                "{base}'s winners still 503 after {WINNERS_PATIENCE:?}: {page}"
+            );
+            tokio::time::sleep(POLL_EVERY).await;
+        };
+        let listed = page["winners"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{base}: a winners page, got {page}"));
+        for w in listed {
             all.push((
                 w["user_id"].as_str().unwrap().to_owned(),
                 w["order_id"].as_str().unwrap().to_owned(),
