@@ -68,7 +68,8 @@ impl SubjectReader {
     }
 
     /// The next messages: the first to come (waiting at most [`READ_WAIT`]) and every one
-    /// already received after it, up to [`READ_BATCH_MESSAGES`]; empty if none came. Retries failures, up to [`MAX_READ_FAILURES`] in a row.
+    /// already received after it, up to [`READ_BATCH_MESSAGES`]; empty if none came. Retries
+    /// failures, up to [`MAX_READ_FAILURES`] in a row.
     pub(crate) async fn next_batch(&mut self) -> Result<Vec<jetstream::Message>, NatsError> {
         loop {
             match self.try_batch().await {
