@@ -25,6 +25,8 @@ pub(crate) struct Context {
     pub(crate) snapshots: SnapshotStore,
     /// Records between a leader's snapshots.
     pub(crate) snapshot_every_records: u64,
+    /// Reconciliation replays running on this node ([`crate::replay::MAX_REPLAYS_PER_NODE`]).
+    pub(crate) replays: Arc<tokio::sync::Semaphore>,
 }
 
 impl Context {
@@ -41,6 +43,7 @@ impl Context {
             subject: self.names().log_subject(shard),
             snapshots: self.snapshots.clone(),
             runtime: tokio::runtime::Handle::current(),
+            permits: Arc::clone(&self.replays),
         };
         self.factory.services(shard, engine, Arc::new(replay))
     }

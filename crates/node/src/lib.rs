@@ -152,6 +152,7 @@ impl Node {
             factory,
             snapshots,
             snapshot_every_records: config.snapshot_every_records,
+            replays: Arc::new(tokio::sync::Semaphore::new(replay::MAX_REPLAYS_PER_NODE)),
         });
         let mut slots = Vec::new();
         let mut services = Vec::new();

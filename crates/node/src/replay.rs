@@ -13,6 +13,12 @@ use stampede_money::{LedgerSource, Replayed};
 /// newer snapshot.
 const MAX_REPLAY_TRIES: u32 = 3;
 
+/// Most reconciliation replays at once on one node, whatever the shards it leads: each holds
+/// a second copy of its shard's ledger and a CPU for as long as it reads (seconds at a
+/// million orders). A replay waits its turn for the permit (each shard runs one at a time
+/// already, and its periodic tick skips while one is in progress).
+pub(crate) const MAX_REPLAYS_PER_NODE: usize = 1;
+
 /// Where a cluster shard's reconciliation gets its ledger.
 pub(crate) struct ShardReplay {
     pub(crate) shard: ShardId,
@@ -21,6 +27,8 @@ pub(crate) struct ShardReplay {
     pub(crate) snapshots: SnapshotStore,
     /// The node's runtime: the replay runs in a blocking thread and reads NATS through it.
     pub(crate) runtime: tokio::runtime::Handle,
+    /// The node's replay permits ([`MAX_REPLAYS_PER_NODE`]).
+    pub(crate) permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for ShardReplay {
@@ -36,6 +44,11 @@ impl LedgerSource for ShardReplay {
     /// # Panics
     /// If called from an async task rather than a blocking thread (`block_on` forbids it).
     fn replay(&self) -> anyhow::Result<Replayed> {
+        // Held until the replay ends; never closed.
+        let _permit = self
+            .runtime
+            .block_on(self.permits.acquire())
+            .map_err(|_| anyhow::anyhow!("the node's replay permits were closed"))?;
         let mut tries = 0;
         loop {
             tries += 1;
