@@ -47,9 +47,8 @@ die() { log "cluster.sh: $*"; exit 1; }
 stop_all() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap stop_all EXIT
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-verdict() { awk -v r="$1" -v t="$3" -v op="$2" 'BEGIN { ok = (op == ">=" ? r >= t : r <= t); print (ok ? "PASS" : "FAIL") }'; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh" # ratio, median, verdict
 now() { date +%s.%N; }
 
 # wait_healthy PORT [JQ_CONDITION] — polls /healthz (60 s at most) until it answers 200 and,

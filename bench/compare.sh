@@ -130,10 +130,8 @@ rps() { jq -r '.report.overall.throughput_rps | floor' "$1"; }
 p99() { jq -r '.report.overall.latency.p99_us' "$1"; }
 outcome() { jq -r ".report.overall.outcomes.$2 // 0" "$1"; }
 elapsed() { jq -r '.report.elapsed_secs' "$1"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-# verdict VALUE OP LIMIT → PASS/FAIL
-verdict() { awk -v v="$1" -v l="$3" -v op="$2" 'BEGIN { ok = (op == ">=" ? v >= l : v <= l); print (ok ? "PASS" : "FAIL") }'; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh" # ratio, median, verdict
 # metric NAME → the value of an unlabelled Prometheus sample (0 when absent).
 metric() { curl -sf "$URL/metrics" | awk -v n="$1" '$1 == n { print $2; found = 1 } END { if (!found) print 0 }'; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$SERVER_PID/status"; }

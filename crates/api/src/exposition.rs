@@ -46,11 +46,7 @@ pub fn render_live(state: &AppState, out: &mut String) {
 /// restarted), else 0. A cluster node that was fenced or lost its log steps down and follows
 /// again within the watchdog's period, so there the 1 lasts a moment; the alert waits 30 s.
 fn journal_failed(state: &AppState, out: &mut String) {
-    let failed = state
-        .shards
-        .all()
-        .iter()
-        .any(|s| s.engine.is_writer() && s.engine.is_poisoned());
+    let failed = state.shards.journal_failed();
     let mut family = Family::start(
         out,
         "stampede_journal_failed",

@@ -175,4 +175,12 @@ impl ShardSet {
     pub fn all(&self) -> Vec<ShardRef<'_>> {
         (0..self.count()).map(|index| self.shard(index)).collect()
     }
+
+    /// Whether a journal this node writes has failed: its engine refuses every write until
+    /// restarted (a cluster node's fenced writer only until it steps down).
+    pub fn journal_failed(&self) -> bool {
+        self.all()
+            .iter()
+            .any(|s| s.engine.is_writer() && s.engine.is_poisoned())
+    }
 }

@@ -200,7 +200,7 @@ pub fn snapshot(state: &AppState, cluster: Option<crate::cluster::ClusterJson>) 
             records_per_commit: (writer.journal_batches > 0)
                 .then(|| writer.journal_records as f64 / writer.journal_batches as f64),
             breaker: home.engine.journal_breaker_state().code(),
-            failed: writing().any(|s| s.engine.is_poisoned()),
+            failed: state.shards.journal_failed(),
         },
         payments: PaymentsJson {
             channels: ChannelJson::across(&shards.iter().map(|s| &*s.payments).collect::<Vec<_>>()),
