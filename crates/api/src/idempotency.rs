@@ -22,8 +22,9 @@ use quick_cache::sync::{Cache, PlaceholderGuard};
 use stampede_core::{CampaignId, UnixMillis, UserId};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Longest accepted key. Clients send UUIDs (36 chars); 128 leaves room and bounds memory.
-pub const MAX_KEY_BYTES: usize = 128;
+/// Longest accepted key: the ledger's rule ([`stampede_core::GrabKey`]), which journals a
+/// key with its win.
+pub const MAX_KEY_BYTES: usize = stampede_core::MAX_GRAB_KEY_BYTES;
 
 /// Longest a request waits for its key's first request to finish before it is answered 409
 /// `idempotency_key_in_use`: 1 s. A first request is answered within the journal reply
@@ -114,15 +115,7 @@ impl Pending<'_> {
 
 /// Checks an `Idempotency-Key` header value: 1..=128 printable ASCII characters.
 pub fn validate_key(key: &[u8]) -> Result<&str, String> {
-    if key.is_empty() || key.len() > MAX_KEY_BYTES {
-        return Err(format!(
-            "Idempotency-Key: must be 1 to {MAX_KEY_BYTES} characters"
-        ));
-    }
-    if !key.iter().all(|b| b.is_ascii_graphic()) {
-        return Err("Idempotency-Key: must be printable ASCII without spaces".into());
-    }
-    std::str::from_utf8(key).map_err(|_| "Idempotency-Key: must be ASCII".into())
+    stampede_core::GrabKey::validate(key).map_err(|e| e.to_string())
 }
 
 impl IdempotencyStore {

@@ -57,6 +57,7 @@ fn grabs(campaign: CampaignId, users: impl IntoIterator<Item = String>) -> Vec<C
         .map(|user| Command::Grab {
             campaign,
             user: UserId::parse(&user).expect("valid user id"),
+            key: None,
         })
         .collect()
 }

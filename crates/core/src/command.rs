@@ -11,6 +11,7 @@ use rand::Rng;
 use crate::channel_name::ChannelName;
 use crate::claim::{ClaimStart, PayoutResult};
 use crate::decision::Decision;
+use crate::grab_key::GrabKey;
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::ledger::Ledger;
 use crate::money::UnixMillis;
@@ -32,6 +33,10 @@ pub enum Command {
         campaign: CampaignId,
         /// Who grabs.
         user: UserId,
+        /// The request's `Idempotency-Key`, if it carried one: a win is journaled with it
+        /// ([`crate::Record::KeyedWon`]), and a grab under a key that already won answers
+        /// that win again.
+        key: Option<GrabKey>,
     },
     /// Cancel an order for its user (`by: None`: the admin).
     Cancel {
@@ -138,9 +143,13 @@ impl Ledger {
             Command::CreateCampaign { spec } => {
                 self.create_campaign(spec, now, rng).map(Outcome::Created)
             }
-            Command::Grab { campaign, user } => {
-                self.grab(campaign, &user, now, rng).map(Outcome::Grab)
-            }
+            Command::Grab {
+                campaign,
+                user,
+                key,
+            } => self
+                .grab_keyed(campaign, &user, key, now, rng)
+                .map(Outcome::Grab),
             Command::Cancel { order, by } => {
                 self.cancel(order, by.as_ref(), now).map(Outcome::Order)
             }

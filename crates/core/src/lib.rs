@@ -13,6 +13,7 @@ mod channel_name;
 mod claim;
 mod command;
 mod decision;
+mod grab_key;
 pub mod hex_digit;
 mod ids;
 mod ledger;
@@ -36,6 +37,7 @@ pub use channel_name::{ChannelName, ChannelNameError, MAX_CHANNEL_BYTES};
 pub use claim::{ClaimStart, MAX_PAYOUT_ID_BYTES, PayoutId, PayoutIdError, PayoutResult};
 pub use command::{Command, Outcome};
 pub use decision::Decision;
+pub use grab_key::{GrabKey, GrabKeyError, MAX_GRAB_KEY_BYTES};
 pub use ids::{
     CampaignId, MAX_PROVIDER_ID_BYTES, MAX_USER_ID_BYTES, OrderId, UserId, UserIdError, UserRef,
     is_provider_id, uuid_v7_bits,

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::channel_name::ChannelName;
 use crate::claim::PayoutId;
+use crate::grab_key::GrabKey;
 use crate::ids::{CampaignId, OrderId, UserId};
 use crate::money::{Cents, UnixMillis};
 use crate::order::OrderState;
@@ -126,5 +127,23 @@ pub enum Record {
         refund_id: String,
         /// When.
         at: UnixMillis,
+    },
+    /// A user won under an `Idempotency-Key`: a [`Record::Won`] that also remembers the key,
+    /// so the key's retry answers this order on every node that applied it, and after any
+    /// restart or failover (a new variant, at the end: journals written before still decode).
+    KeyedWon {
+        /// The campaign.
+        campaign_id: CampaignId,
+        /// The new order.
+        order_id: OrderId,
+        /// The winner.
+        user_id: UserId,
+        /// Price or packet amount.
+        amount_cents: Cents,
+        /// When.
+        won_at: UnixMillis,
+        /// The grab's key (unique per user in the campaign: replay refuses a second win
+        /// under it).
+        key: GrabKey,
     },
 }

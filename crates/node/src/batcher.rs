@@ -17,12 +17,13 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use crate::wire;
 
 /// Most commands in one forwarded batch. A command encodes to at most ~480 bytes (a campaign
-/// spec's 200-byte name, or a payment's 128-byte provider ids, and the rest), so a batch stays
+/// spec's 200-byte name, or a payment's 128-byte provider ids, or a grab's 128-byte key, and
+/// the rest), so a batch stays
 /// under the least `max_payload` a cluster's NATS may have (128 KiB, checked at connect); a
 /// grab is ~90 bytes, so a batch of grabs is ~23 KiB.
 pub const MAX_FORWARD_BATCH: usize = 256;
 /// The most a command is taken to encode to (see [`MAX_FORWARD_BATCH`]).
-const MAX_COMMAND_BYTES: usize = 480;
+pub(crate) const MAX_COMMAND_BYTES: usize = 480;
 /// Most commands queued for forwarding per shard on a follower; one more is answered
 /// `overloaded` at once (the writer's own queue bound).
 pub const MAX_FORWARD_QUEUE: usize = stampede_engine::MAX_PENDING_COMMANDS;

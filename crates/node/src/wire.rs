@@ -82,10 +82,12 @@ mod tests {
             Command::Grab {
                 campaign: CampaignId(7),
                 user: UserId::parse("alice").unwrap(),
+                key: None,
             },
             Command::Grab {
                 campaign: CampaignId(7),
                 user: UserId::parse("bob").unwrap(),
+                key: Some(stampede_core::GrabKey::parse("retry-1").unwrap()),
             },
         ];
         assert_eq!(decode_commands(&encode_commands(&commands)), Ok(commands));
@@ -107,10 +109,22 @@ mod tests {
         let user = UserId::parse(&"u".repeat(stampede_core::MAX_USER_ID_BYTES)).unwrap();
         let grab = Command::Grab {
             campaign: CampaignId(u128::MAX),
-            user,
+            user: user.clone(),
+            key: None,
         };
         let one = encode_commands(std::slice::from_ref(&grab)).len();
         assert!(one < 120, "a grab takes {one} bytes");
+        let key = "k".repeat(stampede_core::MAX_GRAB_KEY_BYTES);
+        let keyed = Command::Grab {
+            campaign: CampaignId(u128::MAX),
+            user,
+            key: Some(stampede_core::GrabKey::parse(&key).unwrap()),
+        };
+        let one = encode_commands(std::slice::from_ref(&keyed)).len();
+        assert!(
+            one <= crate::batcher::MAX_COMMAND_BYTES,
+            "a keyed grab takes {one} bytes"
+        );
     }
 
     #[test]

@@ -121,3 +121,41 @@ async fn check(
     );
     assert!(listed.len() >= acked.len());
 }
+
+/// A win under an `Idempotency-Key`, then SIGKILL and a restart: the key's retry answers the
+/// same win, from the journal (the key travels with the win), not a second item (the limit
+/// is 2, so a retry decided afresh would win one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_win_is_answered_again_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = reqwest::Client::new();
+    let server = Server::start(dir.path(), &[]).await;
+    let created = send_json(
+        client
+            .post(format!("{}/v1/campaigns", server.base))
+            .header("authorization", admin())
+            .json(&serde_json::json!({"kind":"seckill","name":"keyed","stock":5,"price_cents":100,"per_user_limit":2})),
+    )
+    .await;
+    let campaign = created["id"].as_str().unwrap().to_owned();
+    let keyed = |base: &str, key: &str| {
+        client
+            .post(format!("{base}/v1/campaigns/{campaign}/grab"))
+            .header("authorization", format!("Bearer {}", token("keyed-user")))
+            .header("idempotency-key", key)
+            .send()
+    };
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    };
+    let first = answer(keyed(&server.base, "the-key").await.unwrap()).await;
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert!(first.1.contains(r#""outcome":"won""#), "{}", first.1);
+    server.kill();
+    let restarted = Server::start(dir.path(), &[]).await;
+    let retried = answer(keyed(&restarted.base, "the-key").await.unwrap()).await;
+    assert_eq!(retried, first, "the first decision, after the restart");
+    let won = winners(&client, &restarted.base, &campaign).await;
+    assert_eq!(won.len(), 1, "one item for one key: {won:?}");
+}

@@ -31,7 +31,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use stampede_admission::rules::{RequestKeys, Route, Stage};
 use stampede_admission::switches::Switch;
-use stampede_core::{CampaignId, GrabOutcome, UnixMillis, UserRef};
+use stampede_core::{CampaignId, GrabKey, GrabOutcome, UnixMillis, UserRef};
 use stampede_engine::{EngineError, GrabReply, LateGrab, stopwatch};
 
 use crate::auth::Traffic;
@@ -258,21 +258,33 @@ pub(crate) enum Decided {
     },
 }
 
-/// Steps 5 to 8: the fast path, the user rules, overload admission, the writer. With
-/// `keep_late`, a writer reply slower than the journal reply timeout is [`Decided::Late`]
-/// (the grab stays wanted and is decided); without it, that grab is given up (`degraded`).
+/// Steps 5 to 8: the fast path, the user rules, overload admission, the writer. With a
+/// `key` (a keyed grab's first decision), the fast path does not hide the key's own earlier
+/// win ([`stampede_engine::Engine::keyed_grab_fast_path`]), the writer journals a win with
+/// the key, and a writer reply slower than the journal reply timeout is [`Decided::Late`]
+/// (the grab stays wanted and is decided); without one, that grab is given up (`degraded`).
 pub(crate) async fn decide_grab(
     state: &AppState,
     campaign: CampaignId,
     user: UserRef<'_>,
     keys: &RequestKeys<'_>,
     now: UnixMillis,
-    keep_late: bool,
+    key: Option<&GrabKey>,
 ) -> Decided {
     let services = state.shards.for_campaign(campaign);
     let engine = &services.engine;
-    if let Some(outcome) = engine.grab_fast_path(campaign, user.as_str()) {
-        return Decided::Outcome(outcome);
+    let fast = match key {
+        None => engine.grab_fast_path(campaign, user.as_str()).map(Ok),
+        Some(key) => {
+            engine
+                .keyed_grab_fast_path(campaign, user.as_str(), key.as_str())
+                .await
+        }
+    };
+    match fast {
+        Some(Ok(outcome)) => return Decided::Outcome(outcome),
+        Some(Err(e)) => return Decided::Refused(AppError::from(e)),
+        None => {}
     }
     let _admitted = match state.defence.admit(Stage::AfterAuth, keys, now.0).await {
         Ok(admitted) => admitted,
@@ -284,13 +296,13 @@ pub(crate) async fn decide_grab(
     };
     // The one allocation of the write path's user id: the engine journals an owned one.
     let user = user.to_owned();
-    if !keep_late {
+    if key.is_none() {
         return match engine.grab(campaign, &user).await {
             Ok(outcome) => Decided::Outcome(outcome),
             Err(e) => Decided::Refused(AppError::from(e)),
         };
     }
-    match engine.grab_keeping_late_outcome(campaign, &user).await {
+    match engine.grab_keeping_late_outcome(campaign, &user, key).await {
         GrabReply::Answered(Ok(outcome)) => Decided::Outcome(outcome),
         GrabReply::Answered(Err(e)) => Decided::Refused(AppError::from(e)),
         GrabReply::Late { answer, outcome } => Decided::Late { answer, outcome },
@@ -304,7 +316,7 @@ async fn answer(
     keys: &RequestKeys<'_>,
     now: UnixMillis,
 ) -> (Counted, GrabAnswer) {
-    match decide_grab(state, campaign, user, keys, now, false).await {
+    match decide_grab(state, campaign, user, keys, now, None).await {
         Decided::Outcome(outcome) => (Counted::real(outcome.code()), GrabAnswer::Outcome(outcome)),
         Decided::Refused(e) => refused(e),
         // Not asked for; answered as the plain grab would be, the late outcome given up.

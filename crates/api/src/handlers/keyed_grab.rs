@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use stampede_admission::rules::RequestKeys;
-use stampede_core::{CampaignId, UnixMillis, UserRef};
+use stampede_core::{CampaignId, GrabKey, UnixMillis, UserRef};
 use tokio::sync::oneshot;
 
 use crate::error::AppError;
@@ -147,8 +147,16 @@ async fn decide_once(
         }
         Begin::Fresh(pending) => pending,
     };
+    // Validated where it was read (the header, or the node that forwarded it).
+    let key = match GrabKey::parse(&scope.2) {
+        Ok(key) => key,
+        Err(e) => {
+            let _ = first_answer.send(refuse(AppError::BadRequest(e.to_string())));
+            return;
+        }
+    };
     let (code, response) =
-        match decide_grab(state, scope.1, scope.0.as_ref(), keys, now, true).await {
+        match decide_grab(state, scope.1, scope.0.as_ref(), keys, now, Some(&key)).await {
             Decided::Outcome(outcome) => outcome_response(outcome),
             Decided::Refused(error) => refuse(error),
             Decided::Late { answer, outcome } => {

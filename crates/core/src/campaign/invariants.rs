@@ -94,6 +94,7 @@ impl Campaign {
             "a payout for an order that is not claimed"
         );
         self.check_payment_invariants()?;
+        self.check_keys()?;
         let refundable: u64 = self
             .orders
             .iter()

@@ -25,6 +25,7 @@ use crate::red_packet::PacketPool;
 use crate::spec::CampaignSpec;
 
 mod invariants;
+mod keys;
 mod payments;
 mod snapshot;
 mod transitions;
@@ -77,6 +78,8 @@ pub struct Campaign {
     pool: Option<PacketPool>,
     orders: Vec<OrderSlot>,
     by_user: HashTable<UserOrders>,
+    /// Wins made under an idempotency key ([`keys`]). Bounded by the orders.
+    keys: HashTable<keys::KeyedWin>,
     hasher: RandomState,
     /// Indices of orders created `pending_payment` (seckill) or `won` (red packet), in
     /// creation order. Every order of a campaign has the same payment or claim window, so
@@ -126,6 +129,7 @@ impl Campaign {
             pool,
             orders: Vec::new(),
             by_user: HashTable::new(),
+            keys: HashTable::new(),
             hasher: RandomState::new(),
             deadlines: VecDeque::new(),
             payouts: HashMap::new(),

@@ -34,6 +34,29 @@ impl Ledger {
                     .ok_or_else(|| ApplyError(format!("win in unknown campaign {campaign_id}")))?;
                 let user_hash = self.campaigns[slot as usize].user_hash(user_id.as_str());
                 self.apply_win(slot, user_hash, *order_id, user_id, *amount_cents, *won_at)
+                    .map(drop)
+            }
+            Record::KeyedWon {
+                campaign_id,
+                order_id,
+                user_id,
+                amount_cents,
+                won_at,
+                key,
+            } => {
+                let &slot = self
+                    .by_id
+                    .get(campaign_id)
+                    .ok_or_else(|| ApplyError(format!("win in unknown campaign {campaign_id}")))?;
+                let campaign = &self.campaigns[slot as usize];
+                campaign
+                    .check_key(user_id.as_str(), key.as_str())
+                    .map_err(|why| ApplyError(format!("order {order_id}: {why}")))?;
+                let user_hash = campaign.user_hash(user_id.as_str());
+                let index =
+                    self.apply_win(slot, user_hash, *order_id, user_id, *amount_cents, *won_at)?;
+                self.campaigns[slot as usize].index_key(index, key.clone());
+                Ok(())
             }
             Record::OrderTransitioned {
                 campaign_id,
@@ -127,7 +150,8 @@ impl Ledger {
 
     /// Applies a [`Record::Won`] in the campaign at `slot`, `user_hash` being the winner's
     /// [`Campaign::user_hash`] there: what [`Ledger::apply`] runs for a win, live or replayed
-    /// (a grab hands over the slot and hash it already has). Checks fully first.
+    /// (a grab hands over the slot and hash it already has). Checks fully first. Returns the
+    /// new order's index.
     pub(super) fn apply_win(
         &mut self,
         slot: u32,
@@ -136,7 +160,7 @@ impl Ledger {
         user_id: &UserId,
         amount_cents: Cents,
         won_at: UnixMillis,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<u32, ApplyError> {
         self.commit_win(
             slot,
             user_hash,
@@ -161,7 +185,7 @@ impl Ledger {
         user_id: &UserId,
         amount_cents: Cents,
         won_at: UnixMillis,
-    ) -> Result<(), ApplyError> {
+    ) -> Result<u32, ApplyError> {
         let campaign = &mut self.campaigns[slot as usize];
         campaign
             .check_win(user_id, user_hash, amount_cents)
@@ -176,8 +200,8 @@ impl Ledger {
                 .names_next_place(order_id, won_at)
                 .ok_or_else(|| ApplyError(format!("order {order_id} does not name its place")))?,
         };
-        campaign.apply_win(nonce, user_id, user_hash, amount_cents, won_at);
+        let index = campaign.apply_win(nonce, user_id, user_hash, amount_cents, won_at);
         self.order_count += 1;
-        Ok(())
+        Ok(index)
     }
 }

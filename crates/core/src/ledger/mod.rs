@@ -10,6 +10,7 @@ use rand::Rng;
 
 use crate::campaign::Campaign;
 use crate::decision::Decision;
+use crate::grab_key::GrabKey;
 use crate::ids::{CampaignId, OrderId, UserId, uuid_v7_bits};
 use crate::money::UnixMillis;
 use crate::order::{InvalidTransition, Order, OrderState};
@@ -136,11 +137,31 @@ impl Ledger {
         now: UnixMillis,
         rng: &mut impl Rng,
     ) -> Decision<GrabOutcome> {
+        self.grab_keyed(campaign_id, user, None, now, rng)
+    }
+
+    /// [`Ledger::grab`] under an `Idempotency-Key`: if the key already won for `user` in the
+    /// campaign, that win is answered again (`won`, the same order, nothing recorded);
+    /// otherwise the grab is decided as any other, and a win is journaled with its key
+    /// ([`Record::KeyedWon`]).
+    pub fn grab_keyed(
+        &mut self,
+        campaign_id: CampaignId,
+        user: &UserId,
+        key: Option<GrabKey>,
+        now: UnixMillis,
+        rng: &mut impl Rng,
+    ) -> Decision<GrabOutcome> {
         let rejected = Decision::unchanged;
         let Some(&slot) = self.by_id.get(&campaign_id) else {
             return rejected(GrabOutcome::CampaignNotFound);
         };
         let campaign = &self.campaigns[slot as usize];
+        if let Some(key) = &key
+            && let Some(ticket) = campaign.keyed_win(user.as_str(), key.as_str())
+        {
+            return rejected(GrabOutcome::Won(ticket));
+        }
         let user_hash = campaign.user_hash(user.as_str());
         if let Some(ticket) = campaign.holding_limit_hashed(user.as_str(), user_hash) {
             return rejected(GrabOutcome::AlreadyWon(ticket));
@@ -158,22 +179,37 @@ impl Ledger {
         let nonce = rng.random();
         let order_id = campaign.next_order_id(now, nonce);
         let carried = crate::order_key::carried_nonce(nonce);
-        self.commit_win(
-            slot,
-            user_hash,
-            order_id,
-            Some(carried),
-            user,
-            amount_cents,
-            now,
-        )
-        .expect("a freshly decided win applies");
-        let record = Record::Won {
-            campaign_id,
-            order_id,
-            user_id: user.clone(),
-            amount_cents,
-            won_at: now,
+        let index = self
+            .commit_win(
+                slot,
+                user_hash,
+                order_id,
+                Some(carried),
+                user,
+                amount_cents,
+                now,
+            )
+            .expect("a freshly decided win applies");
+        let record = match key {
+            None => Record::Won {
+                campaign_id,
+                order_id,
+                user_id: user.clone(),
+                amount_cents,
+                won_at: now,
+            },
+            Some(key) => {
+                // Not found above, so the key is new for this user here.
+                self.campaigns[slot as usize].index_key(index, key.clone());
+                Record::KeyedWon {
+                    campaign_id,
+                    order_id,
+                    user_id: user.clone(),
+                    amount_cents,
+                    won_at: now,
+                    key,
+                }
+            }
         };
         let ticket = OrderTicket {
             order_id,

@@ -1,12 +1,14 @@
 //! The ledger to and from snapshot bytes ([`crate::snapshot`]).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::{Ledger, TxnPlace, txn_pair};
 use crate::campaign::Campaign;
+use crate::grab_key::GrabKey;
 use crate::order_key::OrderCipher;
-use crate::snapshot::image::LedgerImage;
-use crate::snapshot::{SnapshotError, seal, unseal};
+use crate::snapshot::image::{KeyedWinImage, LedgerImage};
+use crate::snapshot::{SnapshotError, decode, seal, unseal};
 use crate::spec::MAX_CAMPAIGNS;
 
 impl Ledger {
@@ -17,6 +19,19 @@ impl Ledger {
         let image = LedgerImage {
             order_key: self.order_cipher.as_ref().map(|cipher| cipher.key()),
             campaigns: self.campaigns.iter().map(Campaign::image).collect(),
+            keyed_wins: (0_u32..)
+                .zip(&self.campaigns)
+                .flat_map(|(slot, campaign)| {
+                    campaign
+                        .keyed_wins()
+                        .into_iter()
+                        .map(move |(index, key)| KeyedWinImage {
+                            slot,
+                            index,
+                            key: Cow::Borrowed(key),
+                        })
+                })
+                .collect(),
         };
         seal(&image)
     }
@@ -28,7 +43,8 @@ impl Ledger {
     /// [`SnapshotError`] for bytes that are not a whole, undamaged snapshot of this format,
     /// or that describe a ledger breaking a rule. Never panics.
     pub fn restore(bytes: &[u8]) -> Result<Ledger, SnapshotError> {
-        let image = unseal(bytes)?;
+        let body = unseal(bytes)?;
+        let image = decode(&body)?;
         Self::from_image(image).map_err(SnapshotError::Invalid)
     }
 
@@ -56,9 +72,29 @@ impl Ledger {
             ledger.order_count += campaign.order_count();
             ledger.campaigns.push(campaign);
         }
+        ledger.restore_keyed_wins(image.keyed_wins)?;
         ledger.index_payments()?;
         ledger.check_invariants()?;
         Ok(ledger)
+    }
+
+    /// Indexes the keyed wins (each checked: an order that exists, its user's key not taken).
+    fn restore_keyed_wins(&mut self, wins: Vec<KeyedWinImage<'_>>) -> Result<(), String> {
+        for won in wins {
+            let campaign = self
+                .campaigns
+                .get_mut(won.slot as usize)
+                .ok_or("a keyed win in a campaign that does not exist")?;
+            let order = campaign
+                .order_at(won.index)
+                .ok_or("a keyed win for an order that does not exist")?;
+            let key = GrabKey::parse(&won.key).map_err(|e| e.to_string())?;
+            campaign
+                .check_key(order.user_id.as_str(), key.as_str())
+                .map_err(|why| format!("order {}: {why}", order.id))?;
+            campaign.index_key(won.index, key);
+        }
+        Ok(())
     }
 
     /// Fills the ledger-wide transaction index from the campaigns' payments.

@@ -10,8 +10,10 @@
 //! bytes.
 //!
 //! How this may evolve: any change to these types changes what the bytes mean, so it bumps
-//! [`super::SNAPSHOT_FORMAT`]; a snapshot of another format is refused by name (the engine
-//! then falls back to an older snapshot or to replaying the journal).
+//! [`super::SNAPSHOT_FORMAT`]; a snapshot of a format this build does not read is refused by
+//! name (the engine then falls back to an older snapshot or to replaying the journal). A
+//! field added last to [`LedgerImage`] can keep the older format readable (format 1 is read
+//! so: see [`super::unseal`]).
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -33,6 +35,19 @@ pub(crate) struct LedgerImage<'a> {
     /// Every campaign, in slot (creation) order.
     #[serde(borrow)]
     pub(crate) campaigns: Vec<CampaignImage<'a>>,
+    /// Wins made under an idempotency key, by (campaign slot, order index). The last field
+    /// on purpose: a format-1 body is this image without it ([`super::SNAPSHOT_FORMAT`]).
+    #[serde(borrow)]
+    pub(crate) keyed_wins: Vec<KeyedWinImage<'a>>,
+}
+
+/// One win made under an idempotency key: the order at `index` of the campaign at `slot`.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct KeyedWinImage<'a> {
+    pub(crate) slot: u32,
+    pub(crate) index: u32,
+    #[serde(borrow)]
+    pub(crate) key: Cow<'a, str>,
 }
 
 /// One campaign: its spec, its orders in win order, its deadline queue, payouts and money.

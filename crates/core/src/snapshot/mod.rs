@@ -16,14 +16,23 @@
 
 pub(crate) mod image;
 
+use std::borrow::Cow;
+
 use image::LedgerImage;
 
 /// The four bytes every snapshot starts with.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"StSn";
 
-/// The snapshot format this build writes and reads (the byte after the magic). Bump it with
-/// any change to the image types; a snapshot of another format is refused by name.
-pub const SNAPSHOT_FORMAT: u8 = 1;
+/// The snapshot format this build writes (the byte after the magic). Bump it with any change
+/// to the image types; a snapshot of a format this build does not read is refused by name.
+///
+/// Format 2 added the keyed wins, as the image's last field. This build also reads format 1:
+/// its body is a format-2 body without that field, so it decodes as one with the field
+/// empty (one zero byte, postcard's empty list, appended; see [`unseal`]).
+pub const SNAPSHOT_FORMAT: u8 = 2;
+
+/// The older format this build still reads: format 1, before keyed wins.
+const FORMAT_WITHOUT_KEYED_WINS: u8 = 1;
 
 /// Bytes before the body: magic, format, checksum.
 const HEADER_BYTES: usize = SNAPSHOT_MAGIC.len() + 1 + 4;
@@ -35,7 +44,7 @@ pub enum SnapshotError {
     #[error("not a ledger snapshot ({0} bytes, no \"StSn\" header)")]
     NotASnapshot(usize),
     /// Written in a format this build does not read.
-    #[error("snapshot format {0}; this build reads format {SNAPSHOT_FORMAT}")]
+    #[error("snapshot format {0}; this build reads formats 1 and {SNAPSHOT_FORMAT}")]
     UnknownFormat(u8),
     /// The body's checksum does not match: torn or damaged.
     #[error("snapshot checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
@@ -67,13 +76,16 @@ pub(crate) fn seal(image: &LedgerImage<'_>) -> Vec<u8> {
     out
 }
 
-/// The image in `bytes`, header and checksum checked; borrows the user ids from `bytes`.
-pub(crate) fn unseal(bytes: &[u8]) -> Result<LedgerImage<'_>, SnapshotError> {
+/// The body of the snapshot in `bytes`, header and checksum checked, laid out as this
+/// format's body: a format-1 body is copied with its missing last field (the keyed wins)
+/// appended empty.
+pub(crate) fn unseal(bytes: &[u8]) -> Result<Cow<'_, [u8]>, SnapshotError> {
     if bytes.len() < HEADER_BYTES || bytes[..4] != SNAPSHOT_MAGIC {
         return Err(SnapshotError::NotASnapshot(bytes.len()));
     }
-    if bytes[4] != SNAPSHOT_FORMAT {
-        return Err(SnapshotError::UnknownFormat(bytes[4]));
+    let format = bytes[4];
+    if format != SNAPSHOT_FORMAT && format != FORMAT_WITHOUT_KEYED_WINS {
+        return Err(SnapshotError::UnknownFormat(format));
     }
     let mut stored = [0; 4];
     stored.copy_from_slice(&bytes[5..HEADER_BYTES]);
@@ -83,6 +95,16 @@ pub(crate) fn unseal(bytes: &[u8]) -> Result<LedgerImage<'_>, SnapshotError> {
     if stored != computed {
         return Err(SnapshotError::Checksum { stored, computed });
     }
+    if format == FORMAT_WITHOUT_KEYED_WINS {
+        let mut body = body.to_vec();
+        body.push(0);
+        return Ok(Cow::Owned(body));
+    }
+    Ok(Cow::Borrowed(body))
+}
+
+/// The image a body from [`unseal`] holds; borrows the user ids from it.
+pub(crate) fn decode(body: &[u8]) -> Result<LedgerImage<'_>, SnapshotError> {
     let (image, rest) =
         postcard::take_from_bytes(body).map_err(|e| SnapshotError::Decode(e.to_string()))?;
     if !rest.is_empty() {

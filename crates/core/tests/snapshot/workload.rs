@@ -162,7 +162,20 @@ impl Workload {
             let ids: Vec<CampaignId> = ledger.campaigns().map(Campaign::id).collect();
             let campaign = ids[self.rng.random_range(0..ids.len())];
             let user = UserId::parse(&format!("u{}", self.rng.random_range(0..USERS))).unwrap();
-            return Step::Decide(Command::Grab { campaign, user }, now);
+            // Some grabs carry a key from a small set, so snapshots hold keyed wins and
+            // restored ledgers must answer their retries as the original does.
+            let key = self
+                .rng
+                .random_ratio(1, 3)
+                .then(|| GrabKey::parse(&format!("k{}", self.rng.random_range(0..3))).unwrap());
+            return Step::Decide(
+                Command::Grab {
+                    campaign,
+                    user,
+                    key,
+                },
+                now,
+            );
         }
         let Some(order) = self.order(ledger) else {
             return Step::ExpireDue(now);

@@ -2,8 +2,8 @@
 //! (the grab first tries the lock-free fast path).
 
 use stampede_core::{
-    CampaignId, CampaignSpec, ChannelName, ClaimStart, Command, CreateOutcome, GrabOutcome, Order,
-    OrderId, OrderOutcome, Outcome, PaymentEntry, PayoutResult, UserId,
+    CampaignId, CampaignSpec, ChannelName, ClaimStart, Command, CreateOutcome, GrabKey,
+    GrabOutcome, Order, OrderId, OrderOutcome, Outcome, PaymentEntry, PayoutResult, UserId,
 };
 
 use super::{Creation, Engine};
@@ -36,7 +36,14 @@ impl Engine {
             return Ok(outcome);
         }
         let user = user.clone();
-        match self.decide(Command::Grab { campaign, user }).await? {
+        match self
+            .decide(Command::Grab {
+                campaign,
+                user,
+                key: None,
+            })
+            .await?
+        {
             Outcome::Grab(outcome) => Ok(outcome),
             other => Err(mismatched("grab", &other)),
         }
@@ -47,20 +54,40 @@ impl Engine {
     /// `Idempotency-Key`, whose retry must get the first decision). On that timeout the answer
     /// is [`GrabReply::Late`]: `degraded` to give now, and the writer's eventual answer. Its
     /// command is never skipped as abandoned while the [`LateGrab`] is held.
+    ///
+    /// Under a `key`, the fast path is [`Engine::keyed_grab_fast_path`], and the command
+    /// carries the key: a win is journaled with it, and a key that already won is answered
+    /// that win again by the ledger.
     pub async fn grab_keeping_late_outcome(
         &self,
         campaign: CampaignId,
         user: &UserId,
+        key: Option<&GrabKey>,
     ) -> GrabReply {
-        if let Some(outcome) = self.grab_fast_path(campaign, user.as_str()) {
-            return GrabReply::Answered(Ok(outcome));
+        let fast = match key {
+            None => self.grab_fast_path(campaign, user.as_str()).map(Ok),
+            Some(key) => {
+                self.keyed_grab_fast_path(campaign, user.as_str(), key.as_str())
+                    .await
+            }
+        };
+        if let Some(answer) = fast {
+            return GrabReply::Answered(answer);
         }
+        let command = Command::Grab {
+            campaign,
+            user: user.clone(),
+            key: key.cloned(),
+        };
         if self.remote.is_some() {
             // The leader's answer arrives whole or not at all (`Unavailable`): nothing late.
-            return GrabReply::Answered(self.grab(campaign, user).await);
+            return GrabReply::Answered(match self.decide(command).await {
+                Ok(Outcome::Grab(outcome)) => Ok(outcome),
+                Ok(other) => Err(mismatched("grab", &other)),
+                Err(e) => Err(e),
+            });
         }
-        let user = user.clone();
-        let submitted = self.send(Request::decide(Command::Grab { campaign, user }));
+        let submitted = self.send(Request::decide(command));
         let (permit, answer) = match submitted {
             Ok(submitted) => submitted,
             Err(e) => return GrabReply::Answered(Err(e)),

@@ -167,6 +167,31 @@ impl Engine {
             .fast_path(campaign, user, self.shared.clock.now())
     }
 
+    /// [`Engine::grab_fast_path`] for a grab under an `Idempotency-Key`: when the read side
+    /// refuses in a way that could hide the key's own earlier win (`already_won`, `sold_out`,
+    /// `ended`: the key may have won the user's order, or the last item, before), the
+    /// ledger's keyed wins are asked, through [`Engine::read_durable`], and that win is
+    /// answered `won` again. Other refusals (unknown, not started) are answered as they are.
+    /// `None` means the writer must decide (and finds the key's win itself if there is one).
+    pub async fn keyed_grab_fast_path(
+        &self,
+        campaign: CampaignId,
+        user: &str,
+        key: &str,
+    ) -> Option<Result<GrabOutcome, EngineError>> {
+        let outcome = self.grab_fast_path(campaign, user)?;
+        if !matches!(
+            outcome,
+            GrabOutcome::AlreadyWon(_) | GrabOutcome::SoldOut | GrabOutcome::Ended
+        ) {
+            return Some(Ok(outcome));
+        }
+        let keyed = self
+            .read_durable(|ledger| ledger.campaign(campaign)?.keyed_win(user, key))
+            .await;
+        Some(keyed.map(|won| won.map_or(outcome, GrabOutcome::Won)))
+    }
+
     /// Runs `f` over the ledger and answers its result once everything `f` could see is
     /// durable and published. Waits at most `journal_reply_timeout` (then `Degraded`, like a
     /// write that timed out); `Unavailable` once the journal has failed.

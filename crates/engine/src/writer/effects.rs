@@ -77,6 +77,12 @@ impl BatchEffects {
                 user_id,
                 won_at,
                 ..
+            }
+            | Record::KeyedWon {
+                campaign_id,
+                user_id,
+                won_at,
+                ..
             } => {
                 self.touched.push(*campaign_id);
                 self.holders

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use stampede_core::{
-    ClaimStart, Command, CreateOutcome, GrabOutcome, OrderOutcome, OrderState, Outcome,
+    ClaimStart, Command, CreateOutcome, GrabOutcome, OrderId, OrderOutcome, OrderState, Outcome,
     PaymentKind, PaymentOutcome, PayoutResult,
 };
 use stampede_engine::EngineError;
@@ -31,9 +31,11 @@ impl Sim {
         &mut self,
         waiting: Vec<Waiting>,
         failed: bool,
+        keyed_before: &[OrderId],
         line: &mut String,
     ) -> Answered {
         let mut answered = Answered::default();
+        let mut new_orders = std::collections::HashSet::new();
         for waiting in waiting {
             match waiting {
                 Waiting::Decide(command, mut answer) => {
@@ -46,7 +48,12 @@ impl Sim {
                                 "{command:?} answered {outcome:?} by a failed batch"
                             );
                             answered.ok += 1;
-                            if matches!(outcome, Outcome::Grab(GrabOutcome::Won(_))) {
+                            // A key retried in the same batch answers the order its
+                            // first grab made there: counted once.
+                            if let Outcome::Grab(GrabOutcome::Won(ticket)) = &outcome
+                                && !keyed_before.contains(&ticket.order_id)
+                                && new_orders.insert(ticket.order_id)
+                            {
                                 answered.wins += 1;
                             }
                             self.note(command, outcome);
@@ -92,10 +99,29 @@ impl Sim {
                 }
                 CreateOutcome::TooManyCampaigns => panic!("too many campaigns in a small run"),
             },
-            (Command::Grab { campaign, user }, Outcome::Grab(grab)) => {
+            (
+                Command::Grab {
+                    campaign,
+                    user,
+                    key,
+                },
+                Outcome::Grab(grab),
+            ) => {
                 let known = self.acked.campaigns.iter().find(|(id, _)| *id == campaign);
+                let scope = key.map(|key| (user.clone(), campaign, key));
+                if let Some(first) = scope.as_ref().and_then(|s| self.acked.keyed.get(s)) {
+                    assert!(
+                        matches!(&grab, GrabOutcome::Won(t) if t.order_id == *first),
+                        "a retry under {scope:?} answered {grab:?}, not its first win {first}"
+                    );
+                    self.stats.keyed_replays += 1;
+                    return;
+                }
                 match grab {
                     GrabOutcome::Won(ticket) => {
+                        if let Some(scope) = scope {
+                            self.acked.keyed.insert(scope, ticket.order_id);
+                        }
                         let (_, spec) = known.expect("a win in an acknowledged campaign");
                         let red_packet = spec.kind() == "red_packet";
                         let won = Won {

@@ -97,6 +97,8 @@ pub(crate) struct Stats {
     pub(crate) shutdowns: u64,
     pub(crate) abandoned: u64,
     pub(crate) wins: u64,
+    /// Grabs under a key that had won, answered that win again.
+    pub(crate) keyed_replays: u64,
     pub(crate) cancels: u64,
     pub(crate) read_expiries: u64,
     pub(crate) settled_payments: u64,
@@ -128,6 +130,7 @@ impl Stats {
         self.shutdowns += other.shutdowns;
         self.abandoned += other.abandoned;
         self.wins += other.wins;
+        self.keyed_replays += other.keyed_replays;
         self.cancels += other.cancels;
         self.read_expiries += other.read_expiries;
         self.settled_payments += other.settled_payments;
@@ -273,6 +276,7 @@ fn assert_reaches_every_corner(stats: &Stats) {
         ("shutdown requests", stats.shutdowns),
         ("abandoned requests", stats.abandoned),
         ("wins", stats.wins),
+        ("keyed retries of a win", stats.keyed_replays),
         ("cancels", stats.cancels),
         ("expiries on read", stats.read_expiries),
         ("settling payments", stats.settled_payments),

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use stampede_core::{
-    CampaignId, CampaignSpec, Cents, Ledger, Order, OrderId, OrderState, PaymentKind, PayoutId,
-    RefundStatus, UserId,
+    CampaignId, CampaignSpec, Cents, GrabKey, Ledger, Order, OrderId, OrderState, PaymentKind,
+    PayoutId, RefundStatus, UserId,
 };
 
 /// An acknowledged win.
@@ -36,6 +36,9 @@ pub(crate) struct Acked {
     pub refunds: BTreeMap<String, (OrderId, String)>,
     /// Packets whose payout was acknowledged (`claimed`), with the payout.
     pub payouts: BTreeMap<OrderId, PayoutId>,
+    /// (user, campaign, key) → the order a grab under that key was acknowledged to win: every
+    /// later grab under it must answer that win again.
+    pub keyed: BTreeMap<(UserId, CampaignId, GrabKey), OrderId>,
 }
 
 impl Acked {

@@ -204,6 +204,9 @@ impl Sim {
         let writer = self.writer.as_mut().expect("the writer is open");
         let was_poisoned = writer.is_poisoned();
         let orders_before = writer.inspect(|l| l.order_count());
+        // The wins this batch's keyed grabs may answer again (won under their key before,
+        // acknowledged or not): such an answer is a replay, not a new order.
+        let keyed_before = writer.inspect(|l| keyed_wins(l, &waiting));
         let stepped = writer.step(&mut requests);
         assert!(requests.is_empty(), "the step left requests in the batch");
         let failed = writer.is_poisoned();
@@ -212,7 +215,7 @@ impl Sim {
             "a poisoned writer came back without a restart"
         );
         let mut line = format!("step {} now {:?} ", self.step, self.clock_now());
-        let answered = self.settle(waiting, failed, &mut line);
+        let answered = self.settle(waiting, failed, &keyed_before, &mut line);
         let (len, synced) = self.storage_lens();
         line.push_str(&format!(" -> {stepped:?} storage {len}/{synced}"));
         if answered.ok > 0 {
@@ -360,4 +363,25 @@ impl Sim {
         hasher.write(line.as_bytes());
         self.trace.push(hasher.finish());
     }
+}
+
+/// The orders the keyed grabs among `waiting` already won under their keys in `ledger`.
+fn keyed_wins(ledger: &stampede_core::Ledger, waiting: &[Waiting]) -> Vec<stampede_core::OrderId> {
+    waiting
+        .iter()
+        .filter_map(|w| match w {
+            Waiting::Decide(
+                Command::Grab {
+                    campaign,
+                    user,
+                    key: Some(key),
+                },
+                _,
+            ) => ledger
+                .campaign(*campaign)?
+                .keyed_win(user.as_str(), key.as_str()),
+            _ => None,
+        })
+        .map(|ticket| ticket.order_id)
+        .collect()
 }

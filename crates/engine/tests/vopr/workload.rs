@@ -6,7 +6,7 @@
 use rand::Rng;
 use rand::seq::SliceRandom;
 use stampede_core::{
-    CampaignId, CampaignSpec, Cents, Command, CommonSpec, OrderId, OrderState, Payment,
+    CampaignId, CampaignSpec, Cents, Command, CommonSpec, GrabKey, OrderId, OrderState, Payment,
     PayoutResult, RedPacketSpec, SeckillSpec, UnixMillis, UserId,
 };
 
@@ -17,6 +17,8 @@ use crate::world::MAX_PAYMENTS_PER_ORDER;
 
 /// Most campaigns one run creates: enough for grabs to spread, few enough to sell out.
 const MAX_CAMPAIGNS: usize = 6;
+/// Idempotency keys a user draws from: few, so a key is often retried.
+const KEYS_PER_USER: u32 = 3;
 /// Most orders one query or refund pass takes (the real jobs take batches too).
 const MAX_PER_PASS: usize = 8;
 /// Longest payment or claim window the workload draws, in seconds.
@@ -58,7 +60,17 @@ impl Sim {
                     campaigns[self.rng.random_range(0..campaigns.len())].0
                 };
                 let user = self.users[self.rng.random_range(0..self.users.len())].clone();
-                wave.push(Queued::decide(Command::Grab { campaign, user }));
+                // A third of grabs carry an Idempotency-Key from a small set, so keys are
+                // retried (before and after crashes) and their first win must come back.
+                let key = self.rng.random_ratio(1, 3).then(|| {
+                    let key = format!("k{}", self.rng.random_range(0..KEYS_PER_USER));
+                    GrabKey::parse(&key).expect("a valid key")
+                });
+                wave.push(Queued::decide(Command::Grab {
+                    campaign,
+                    user,
+                    key,
+                }));
             }
             Kind::Cancel => {
                 if let Some((order, won)) = self.pick_win(|_| true) {

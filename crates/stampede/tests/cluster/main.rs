@@ -4,7 +4,8 @@
 //! - A stampede spread over the three nodes, each user grabbing through two of them: no
 //!   oversell, one win per user across nodes, every acknowledged win in every node's winners
 //!   list; a red-packet pool's wins add up to the pool exactly.
-//! - A grab under an `Idempotency-Key` retried through another node gets the first decision.
+//! - A grab under an `Idempotency-Key` retried through another node gets the first decision,
+//!   and so does one retried after its shard's leader died (`keyed_failover.rs`).
 //! - The leader of the hot campaign's shard is SIGKILLed mid-burst: another node takes the
 //!   shard; afterwards every acknowledged win is on both surviving nodes, nothing is
 //!   oversold, and the failover time (kill → first acknowledged win under the new leader) is
@@ -25,6 +26,7 @@ mod support;
 
 mod burst;
 mod dashboard;
+mod keyed_failover;
 mod money;
 mod nats_failure;
 mod nginx_front;
