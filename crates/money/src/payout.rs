@@ -64,6 +64,9 @@ pub const MAX_SIMULATED_PAYOUTS: usize = 4_000_000;
 #[derive(Debug, Default)]
 pub struct SimulatedPayout {
     payouts: Mutex<HashMap<String, PayoutReceipt>>,
+    /// Put in every payout id after `sim-` (a cluster node's id), so two nodes' providers
+    /// never mint the same id.
+    prefix: String,
     sequence: AtomicU64,
     decline_next: AtomicBool,
     fail_after_paying_next: AtomicBool,
@@ -73,6 +76,16 @@ impl SimulatedPayout {
     /// An empty provider.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty provider whose payout ids are `sim-<prefix>-<n>` (a cluster node's id: one
+    /// provider per node, shared by its shards, like the one provider a real deployment
+    /// calls from every node).
+    pub fn with_prefix(prefix: &str) -> Self {
+        Self {
+            prefix: format!("{prefix}-"),
+            ..Self::default()
+        }
     }
 
     /// Payouts made so far (each idempotency key counts once).
@@ -102,7 +115,8 @@ impl SimulatedPayout {
             return Err(PayoutError::Declined("simulated provider is full".into()));
         }
         let n = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
-        let payout_id = PayoutId::parse(format!("sim-{n}")).expect("a short ascii id");
+        let payout_id =
+            PayoutId::parse(format!("sim-{}{n}", self.prefix)).expect("a short ascii id");
         let receipt = PayoutReceipt { payout_id };
         payouts.insert(key.to_owned(), receipt.clone());
         if self.fail_after_paying_next.swap(false, Ordering::SeqCst) {
@@ -129,5 +143,40 @@ impl Payout for SimulatedPayout {
     ) -> PayoutFuture<'a, Result<Option<PayoutReceipt>, PayoutError>> {
         let found = self.payouts.lock().get(idempotency_key).cloned();
         Box::pin(std::future::ready(Ok(found)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nodes_provider_puts_its_prefix_in_every_payout_id() {
+        let (order, user) = (OrderId(7), UserId::parse("u").unwrap());
+        let pay = |provider: &SimulatedPayout, key: &str| {
+            futures_executor(provider.pay(order, &user, Cents(1), key))
+                .unwrap()
+                .payout_id
+        };
+        let node = SimulatedPayout::with_prefix("node-2");
+        assert_eq!(pay(&node, "a").as_str(), "sim-node-2-1");
+        assert_eq!(pay(&node, "b").as_str(), "sim-node-2-2");
+        assert_eq!(
+            pay(&node, "a").as_str(),
+            "sim-node-2-1",
+            "same key, same payout"
+        );
+        assert_eq!(pay(&SimulatedPayout::new(), "a").as_str(), "sim-1");
+    }
+
+    /// The simulated provider's futures are ready at once.
+    fn futures_executor<T>(future: PayoutFuture<'_, T>) -> T {
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let mut future = future;
+        match future.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(value) => value,
+            std::task::Poll::Pending => unreachable!("a simulated payout is ready at once"),
+        }
     }
 }

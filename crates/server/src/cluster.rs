@@ -13,7 +13,7 @@ use stampede_api::{AppState, Auth, CallbackSigners, Services};
 use stampede_clock::{SharedClock, SystemClock};
 use stampede_cluster::ShardId;
 use stampede_engine::Engine;
-use stampede_money::{LEADER_CLAIM_QUIET, LedgerSource, PaymentDesk};
+use stampede_money::{LEADER_CLAIM_QUIET, LedgerSource, PaymentDesk, Payout, SimulatedPayout};
 use stampede_node::{Node, ServiceFactory};
 use tokio::task::JoinHandle;
 
@@ -28,12 +28,16 @@ struct NodeServices {
     /// Each shard's payment desk, in shard order, made at start and kept for the node's
     /// life: the shard's services are made again at every role change, its desk is not.
     desks: Vec<Arc<PaymentDesk>>,
+    /// The node's payout provider, shared by its shards and kept for the node's life (a
+    /// simulated one here: its payouts live in this process's memory).
+    payout: Arc<dyn Payout>,
 }
 
 impl ServiceFactory for NodeServices {
     fn services(&self, shard: ShardId, engine: Engine, ledger: Arc<dyn LedgerSource>) -> Services {
         let desk = Arc::clone(&self.desks[shard.get() as usize]);
-        shard_services(&self.config, shard.get(), desk, engine, ledger)
+        let payout = Arc::clone(&self.payout);
+        shard_services(&self.config, shard.get(), desk, payout, engine, ledger)
     }
 
     /// What a single node runs beside its engine, run where this node leads the shard:
@@ -83,6 +87,7 @@ pub(crate) async fn serve(
     let factory = Arc::new(NodeServices {
         config: config.clone(),
         desks,
+        payout: Arc::new(SimulatedPayout::with_prefix(&config.node_id)),
     });
     let node_config = config.node();
     let node_id = node_config.node.clone();

@@ -32,7 +32,7 @@ use stampede_clock::{SharedClock, SystemClock};
 use stampede_engine::{Engine, JournalGuard, JournalGuardConfig};
 
 use stampede_money::{
-    Claims, JournalFile, LedgerSource, PaymentDesk, Payments, Reconciler, SimulatedPayout,
+    Claims, JournalFile, LedgerSource, PaymentDesk, Payments, Payout, Reconciler, SimulatedPayout,
 };
 
 pub use sections::{JOURNAL_FILE, shard_books_dir};
@@ -144,20 +144,23 @@ pub fn assemble(
 pub fn services(config: &Config, engine: Engine) -> anyhow::Result<Services> {
     let journal: Arc<dyn LedgerSource> = Arc::new(JournalFile(config.data_dir.join(JOURNAL_FILE)));
     let desk = Arc::new(PaymentDesk::new(config.desk(), engine.clock())?);
-    Ok(services_with(config, desk, engine, journal, None))
+    let payout = Arc::new(SimulatedPayout::new());
+    Ok(services_with(config, desk, payout, engine, journal, None))
 }
 
 /// The services around a cluster shard's engine: payments through the shard's `desk` (kept
-/// by the node for its life: see [`shard_desk`]), claims, and the shard's reconciliation over
+/// by the node for its life: see [`shard_desk`]), claims paid out through `payout` (the
+/// node's one provider, also kept for its life), and the shard's reconciliation over
 /// `ledger` (its snapshot and log, replayed read-only).
 pub fn shard_services(
     config: &Config,
     shard: u32,
     desk: Arc<PaymentDesk>,
+    payout: Arc<dyn Payout>,
     engine: Engine,
     ledger: Arc<dyn LedgerSource>,
 ) -> Services {
-    services_with(config, desk, engine, ledger, Some(shard))
+    services_with(config, desk, payout, engine, ledger, Some(shard))
 }
 
 /// A cluster node's payment desk for `shard`, on `clock`: its channels keep their books in
@@ -177,6 +180,7 @@ pub fn shard_desk(config: &Config, shard: u32, clock: SharedClock) -> anyhow::Re
 fn services_with(
     config: &Config,
     desk: Arc<PaymentDesk>,
+    payout: Arc<dyn Payout>,
     engine: Engine,
     ledger: Arc<dyn LedgerSource>,
     shard: Option<u32>,
@@ -185,7 +189,7 @@ fn services_with(
     let grace = Duration::from_secs(config.reconcile_grace_secs);
     let reconciler = Reconciler::new(Arc::clone(&payments), ledger, grace, shard);
     Services {
-        claims: Claims::new(engine.clone(), Arc::new(SimulatedPayout::new())),
+        claims: Claims::new(engine.clone(), payout),
         engine,
         payments,
         reconciler,
