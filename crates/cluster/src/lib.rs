@@ -41,6 +41,7 @@ mod read;
 mod reader;
 mod shard;
 mod snapshot;
+mod txn_claims;
 mod walk;
 
 pub use codec::{MessageKind, MessageMeta};
@@ -54,4 +55,5 @@ pub use names::{ClusterName, MAX_NAME_CHARS, NameError, Names, NodeId};
 pub use read::read_records;
 pub use shard::{ShardCount, ShardCountError, ShardId, shard_of};
 pub use snapshot::{Pruned, Snapshot, SnapshotError, SnapshotStore};
+pub use txn_claims::{TxnClaim, TxnClaims};
 pub use walk::LogMessage;

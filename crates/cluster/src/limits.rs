@@ -105,3 +105,19 @@ const _: () = assert!(
                 - stampede_journal::MAX_RECORD_BYTES),
     "a maximal batch must fit in MAX_PARTS_PER_BATCH messages, each full but for one record"
 );
+
+/// How long the cluster remembers which order a channel transaction paid
+/// ([`crate::TxnClaims`]): 30 days, longer than any channel retries a callback or answers a
+/// query for. Past it the entry expires; a callback of the transaction after that is still
+/// checked against its own shard's ledger, only no longer against the other shards'.
+pub const TXN_CLAIM_MAX_AGE: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// Most bytes the transaction-claims bucket holds: 512 MiB, about four million payments of
+/// ~130 bytes (key, order id, overhead) within [`TXN_CLAIM_MAX_AGE`]. At the bound a new
+/// claim is refused (the bucket discards new writes), so the payment is answered 503 and its
+/// channel retries; nothing already claimed is dropped.
+pub const TXN_CLAIMS_MAX_BYTES: i64 = 512 * 1024 * 1024;
+
+/// Tries of one transaction claim: a create, and once more if the entry it collided with
+/// expired before it could be read.
+pub const TXN_CLAIM_TRIES: usize = 2;

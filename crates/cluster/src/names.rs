@@ -134,6 +134,11 @@ impl Names {
         format!("{}_nodes", self.cluster)
     }
 
+    /// The key-value bucket of channel transactions claimed by orders: `<cluster>_txns`.
+    pub fn txn_bucket(&self) -> String {
+        format!("{}_txns", self.cluster)
+    }
+
     /// The object store of shard snapshots: `<cluster>_snapshots`.
     pub fn snapshot_bucket(&self) -> String {
         format!("{}_snapshots", self.cluster)

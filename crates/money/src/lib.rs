@@ -13,7 +13,8 @@
 //!   (callback, query, in-process delivery), query `paying` orders, refund extra payments;
 //! - [`claims`]: red-packet claims — journal `claiming`, pay out, journal the result;
 //! - [`jobs`]: the query and refund jobs (woken by the writer when it opens a refund);
-//! - [`reconciliation`]: the periodic reconciliation of the journal against the channels.
+//! - [`reconciliation`]: the periodic reconciliation of the journal against the channels;
+//! - [`txns`]: the cluster-wide claim of a channel transaction by one order.
 
 pub mod channel;
 pub mod claims;
@@ -24,6 +25,7 @@ pub mod payments;
 pub mod payout;
 pub mod reconciliation;
 pub mod refund_backoff;
+pub mod txns;
 
 pub use channel::{
     CallbackSink, ChannelError, ChannelFuture, ChannelRouter, PayInstructions, PaymentChannel,
@@ -38,3 +40,4 @@ pub use payout::{Payout, PayoutError, PayoutReceipt, SimulatedPayout};
 pub use reconciliation::{
     JournalFile, LastReconciliation, LedgerSource, Reconciler, ReconciliationRun, Replayed,
 };
+pub use txns::{TxnClaim, TxnFuture, TxnRegistry};

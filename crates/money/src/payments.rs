@@ -20,6 +20,7 @@ use stampede_engine::{Engine, EngineError};
 use crate::channel::{CallbackSink, ChannelFuture, PayInstructions};
 use crate::desk::{DeskError, PaymentDesk};
 use crate::metrics::PaymentMetrics;
+use crate::txns::{TxnClaim, TxnRegistry};
 
 /// What starting a payment came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +55,9 @@ pub struct Payments {
     engine: Engine,
     /// Shared: a cluster node keeps one desk per shard across the shard's engines.
     desk: Arc<PaymentDesk>,
+    /// On a cluster node, where a transaction is claimed by its order across shards before
+    /// it is recorded; `None` on a single node (its ledger sees every campaign).
+    txns: Option<Arc<dyn TxnRegistry>>,
 }
 
 impl std::fmt::Debug for Payments {
@@ -71,7 +75,17 @@ impl Payments {
     /// its services on a cluster node, whose shard changes engines with its role: the
     /// newest service over it takes its callbacks.
     pub fn new(engine: Engine, desk: Arc<PaymentDesk>) -> Arc<Self> {
-        let payments = Arc::new(Self { engine, desk });
+        Self::with_txns(engine, desk, None)
+    }
+
+    /// [`Payments::new`] for a cluster shard: every payment's transaction is claimed for its
+    /// order in `txns` before it is recorded ([`crate::txns`]).
+    pub fn with_txns(
+        engine: Engine,
+        desk: Arc<PaymentDesk>,
+        txns: Option<Arc<dyn TxnRegistry>>,
+    ) -> Arc<Self> {
+        let payments = Arc::new(Self { engine, desk, txns });
         for sim in payments.desk.sims() {
             sim.set_sink(Arc::new(Delivery(Arc::downgrade(&payments))));
         }
@@ -135,10 +149,18 @@ impl Payments {
     /// Records a verified payment of `order` (from an HTTP callback, a channel's in-process
     /// delivery or a query), counting and logging what it came to. A late or duplicate
     /// payment is recorded and its refund opened; the refund job pays it back.
+    ///
+    /// On a cluster node the transaction is first claimed for `order` across the shards: held
+    /// by another order, it is answered [`PaymentOutcome::TxnConflict`] and not recorded; a
+    /// registry that does not answer makes this `Unavailable` (nothing recorded, a retry is
+    /// safe). A payment the ledger will refuse as invalid is not claimed.
     pub async fn record(&self, order: OrderId, payment: Payment) -> Result<Recorded, EngineError> {
         let channel = payment.channel.clone();
         let got_cents = payment.amount_cents.0;
-        let outcome = self.engine.record_payment(order, payment).await?;
+        let outcome = match self.claim_txn(order, &payment).await? {
+            Some(conflict) => conflict,
+            None => self.engine.record_payment(order, payment).await?,
+        };
         let metrics = self.metrics();
         metrics.callback(&channel, outcome.code());
         match &outcome {
@@ -165,6 +187,31 @@ impl Payments {
             _ => {}
         }
         Ok(outcome)
+    }
+
+    /// Claims `payment`'s transaction for `order` in the cluster's registry, if there is
+    /// one: `Some(TxnConflict)` when another order holds it, `None` to go on recording.
+    async fn claim_txn(
+        &self,
+        order: OrderId,
+        payment: &Payment,
+    ) -> Result<Option<Recorded>, EngineError> {
+        let Some(txns) = &self.txns else {
+            return Ok(None);
+        };
+        if payment.validate().is_err() {
+            return Ok(None); // the ledger answers `InvalidPayment`
+        }
+        match txns.claim(&payment.channel, &payment.txn_id, order).await {
+            Ok(TxnClaim::Ours) => Ok(None),
+            Ok(TxnClaim::Other(holder)) => {
+                tracing::warn!(%order, channel = %payment.channel, txn_id = %payment.txn_id, %holder, "transaction already paid another order (on another shard); not recorded");
+                Ok(Some(PaymentOutcome::TxnConflict))
+            }
+            Err(why) => Err(EngineError::Unavailable(format!(
+                "the cluster's transaction claims did not answer: {why}"
+            ))),
+        }
     }
 
     /// Asks each channel of `order` for its payments and records them (a retry of a known

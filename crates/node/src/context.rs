@@ -27,6 +27,8 @@ pub(crate) struct Context {
     pub(crate) snapshot_every_records: u64,
     /// Reconciliation replays running on this node ([`crate::replay::MAX_REPLAYS_PER_NODE`]).
     pub(crate) replays: Arc<tokio::sync::Semaphore>,
+    /// The cluster's transaction claims, handed to every shard's payments.
+    pub(crate) txns: Arc<dyn stampede_money::TxnRegistry>,
 }
 
 impl Context {
@@ -45,7 +47,8 @@ impl Context {
             runtime: tokio::runtime::Handle::current(),
             permits: Arc::clone(&self.replays),
         };
-        self.factory.services(shard, engine, Arc::new(replay))
+        let txns = Arc::clone(&self.txns);
+        self.factory.services(shard, engine, Arc::new(replay), txns)
     }
 
     /// A journal guard for one shard's engine (the config was validated at start).

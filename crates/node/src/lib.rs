@@ -22,6 +22,7 @@ mod replay;
 mod serve;
 mod shard;
 mod status;
+mod txns;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -34,7 +35,7 @@ use stampede_cluster::{
     ShardCount, ShardId, SnapshotStore,
 };
 use stampede_engine::{Clock, Engine, JournalGuardConfig};
-use stampede_money::LedgerSource;
+use stampede_money::{LedgerSource, TxnRegistry};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
@@ -64,8 +65,16 @@ const MAX_LEAD_TRIES: u32 = 5;
 /// supplies it: payments, claims and reconciliation around each shard's engine).
 pub trait ServiceFactory: Send + Sync + 'static {
     /// The services around `shard`'s engine (a writer or a follower); `ledger` rebuilds the
-    /// shard's ledger read-only from its snapshot and log, for its reconciliation.
-    fn services(&self, shard: ShardId, engine: Engine, ledger: Arc<dyn LedgerSource>) -> Services;
+    /// shard's ledger read-only from its snapshot and log, for its reconciliation; `txns`
+    /// claims a payment's transaction across the shards before it is recorded (the node's
+    /// one registry).
+    fn services(
+        &self,
+        shard: ShardId,
+        engine: Engine,
+        ledger: Arc<dyn LedgerSource>,
+        txns: Arc<dyn TxnRegistry>,
+    ) -> Services;
     /// Background work only the shard's leader runs (settling claims left `claiming`,
     /// payment queries, refunds, reconciliation); stopped when it steps down.
     fn leader_jobs(&self, services: &Services) -> Vec<JoinHandle<()>>;
@@ -140,6 +149,7 @@ impl Node {
             }
         };
         let snapshots = SnapshotStore::open(&connection, stream.clone(), config.replicas).await?;
+        let txns = stampede_cluster::TxnClaims::open(&connection, config.replicas).await?;
         let context = Arc::new(Context {
             connection,
             stream,
@@ -153,6 +163,7 @@ impl Node {
             snapshots,
             snapshot_every_records: config.snapshot_every_records,
             replays: Arc::new(tokio::sync::Semaphore::new(replay::MAX_REPLAYS_PER_NODE)),
+            txns: Arc::new(txns::NatsTxns(txns)),
         });
         let mut slots = Vec::new();
         let mut services = Vec::new();

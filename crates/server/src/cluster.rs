@@ -13,13 +13,16 @@ use stampede_api::{AppState, Auth, CallbackSigners, Services};
 use stampede_clock::{SharedClock, SystemClock};
 use stampede_cluster::ShardId;
 use stampede_engine::Engine;
-use stampede_money::{LEADER_CLAIM_QUIET, LedgerSource, PaymentDesk, Payout, SimulatedPayout};
+use stampede_money::{
+    LEADER_CLAIM_QUIET, LedgerSource, PaymentDesk, Payout, SimulatedPayout, TxnRegistry,
+};
 use stampede_node::{Node, ServiceFactory};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::{
-    DataDirLock, accept, channel_secrets, load_secrets, shard_desk, shard_services, spawn_upkeep,
+    DataDirLock, ShardMoney, accept, channel_secrets, load_secrets, shard_desk, shard_services,
+    spawn_upkeep,
 };
 
 /// Each shard's services on this node, from the server's config.
@@ -34,10 +37,19 @@ struct NodeServices {
 }
 
 impl ServiceFactory for NodeServices {
-    fn services(&self, shard: ShardId, engine: Engine, ledger: Arc<dyn LedgerSource>) -> Services {
-        let desk = Arc::clone(&self.desks[shard.get() as usize]);
-        let payout = Arc::clone(&self.payout);
-        shard_services(&self.config, shard.get(), desk, payout, engine, ledger)
+    fn services(
+        &self,
+        shard: ShardId,
+        engine: Engine,
+        ledger: Arc<dyn LedgerSource>,
+        txns: Arc<dyn TxnRegistry>,
+    ) -> Services {
+        let money = ShardMoney {
+            desk: Arc::clone(&self.desks[shard.get() as usize]),
+            payout: Arc::clone(&self.payout),
+            txns,
+        };
+        shard_services(&self.config, shard.get(), money, engine, ledger)
     }
 
     /// What a single node runs beside its engine, run where this node leads the shard:

@@ -33,6 +33,7 @@ use stampede_engine::{Engine, JournalGuard, JournalGuardConfig};
 
 use stampede_money::{
     Claims, JournalFile, LedgerSource, PaymentDesk, Payments, Payout, Reconciler, SimulatedPayout,
+    TxnRegistry,
 };
 
 pub use sections::{JOURNAL_FILE, shard_books_dir};
@@ -144,23 +145,42 @@ pub fn assemble(
 pub fn services(config: &Config, engine: Engine) -> anyhow::Result<Services> {
     let journal: Arc<dyn LedgerSource> = Arc::new(JournalFile(config.data_dir.join(JOURNAL_FILE)));
     let desk = Arc::new(PaymentDesk::new(config.desk(), engine.clock())?);
-    let payout = Arc::new(SimulatedPayout::new());
-    Ok(services_with(config, desk, payout, engine, journal, None))
+    let money = ShardMoney {
+        desk,
+        payout: Arc::new(SimulatedPayout::new()),
+        txns: None,
+    };
+    Ok(services_with(config, money, engine, journal, None))
 }
 
-/// The services around a cluster shard's engine: payments through the shard's `desk` (kept
-/// by the node for its life: see [`shard_desk`]), claims paid out through `payout` (the
-/// node's one provider, also kept for its life), and the shard's reconciliation over
-/// `ledger` (its snapshot and log, replayed read-only).
+/// What a cluster node keeps for a shard's money across its role changes: the shard's
+/// payment desk (see [`shard_desk`]), the node's payout provider and transaction claims.
+pub struct ShardMoney<T = Arc<dyn TxnRegistry>> {
+    /// The shard's desk on this node.
+    pub desk: Arc<PaymentDesk>,
+    /// The node's payout provider (one, shared by its shards).
+    pub payout: Arc<dyn Payout>,
+    /// Where a payment's transaction is claimed across the shards (none on a single node).
+    pub txns: T,
+}
+
+/// The services around a cluster shard's engine: payments through the shard's desk, with
+/// every transaction claimed across the shards first, claims paid out through the node's
+/// provider, and the shard's reconciliation over `ledger` (its snapshot and log, replayed
+/// read-only).
 pub fn shard_services(
     config: &Config,
     shard: u32,
-    desk: Arc<PaymentDesk>,
-    payout: Arc<dyn Payout>,
+    money: ShardMoney,
     engine: Engine,
     ledger: Arc<dyn LedgerSource>,
 ) -> Services {
-    services_with(config, desk, payout, engine, ledger, Some(shard))
+    let money = ShardMoney {
+        desk: money.desk,
+        payout: money.payout,
+        txns: Some(money.txns),
+    };
+    services_with(config, money, engine, ledger, Some(shard))
 }
 
 /// A cluster node's payment desk for `shard`, on `clock`: its channels keep their books in
@@ -179,13 +199,13 @@ pub fn shard_desk(config: &Config, shard: u32, clock: SharedClock) -> anyhow::Re
 
 fn services_with(
     config: &Config,
-    desk: Arc<PaymentDesk>,
-    payout: Arc<dyn Payout>,
+    money: ShardMoney<Option<Arc<dyn TxnRegistry>>>,
     engine: Engine,
     ledger: Arc<dyn LedgerSource>,
     shard: Option<u32>,
 ) -> Services {
-    let payments = Payments::new(engine.clone(), desk);
+    let ShardMoney { desk, payout, txns } = money;
+    let payments = Payments::with_txns(engine.clone(), desk, txns);
     let grace = Duration::from_secs(config.reconcile_grace_secs);
     let reconciler = Reconciler::new(Arc::clone(&payments), ledger, grace, shard);
     Services {

@@ -212,3 +212,91 @@ async fn payments_on_a_cluster_reconcile_clean_on_every_shards_leader() {
         }
     }
 }
+
+/// A signed callback of the simulated channel through `cluster`'s node `node` (signed with
+/// that node's `sim` secret), paying `order` 9.90 under `txn_id`: its status and body.
+async fn callback(
+    client: &reqwest::Client,
+    cluster: &Cluster,
+    node: usize,
+    order: &str,
+    txn_id: &str,
+) -> (u16, serde_json::Value) {
+    let secret = std::fs::read(cluster.dir(node).join("sim_channel_secret")).expect("sim secret");
+    let body = serde_json::json!({
+        "order_id": order, "txn_id": txn_id, "amount_cents": 990,
+        "paid_at": "2026-12-08T00:00:00Z",
+    })
+    .to_string();
+    let signature = stampede_api::signer::Signer::new(&secret).sign_hex(body.as_bytes());
+    let deadline = tokio::time::Instant::now() + PAID_WITHIN;
+    loop {
+        let response = client
+            .post(format!("{}/v1/payments/callbacks/sim", cluster.base(node)))
+            .header(
+                stampede_api::handlers::payments::SIGNATURE_HEADER,
+                &signature,
+            )
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("the callback answers");
+        let status = response.status().as_u16();
+        let answer = response.json().await.expect("a JSON body");
+        // 503: the shard's lease is changing hands; the channel would retry.
+        if status != 503 || tokio::time::Instant::now() > deadline {
+            return (status, answer);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_transaction_pays_one_order_whatever_the_shards() {
+    let Some(cluster) = Cluster::start("one_transaction_pays_one_order_whatever_the_shards").await
+    else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    // Two orders on two shards (a node creates on a shard it leads).
+    let mut orders: Vec<(u32, String, String)> = Vec::new();
+    for c in 0..CAMPAIGNS {
+        let campaign = create_seckill(&client, cluster.base(c % 3), &format!("txn {c}"), 10).await;
+        let id = stampede_core::CampaignId::parse(&campaign).expect("a campaign id");
+        let shard = stampede_core::shard_index(id, SHARDS);
+        if orders.iter().any(|(s, _, _)| *s == shard) {
+            continue;
+        }
+        wait_shown(&client, &cluster, &campaign).await;
+        let user = format!("payer-{c}");
+        match grab(&client, cluster.base(0), &campaign, &user).await {
+            Answer::Won(order) => orders.push((shard, order, user)),
+            other => panic!("{user} did not win on a healthy cluster: {other:?}"),
+        }
+        if orders.len() == 2 {
+            break;
+        }
+    }
+    let [(_, first, first_user), (_, second, second_user)] = &orders[..] else {
+        panic!("no two campaigns on two shards: {orders:?}")
+    };
+
+    let (status, paid) = callback(&client, &cluster, 0, first, "txn-shared-1").await;
+    assert_eq!(status, 200, "{paid}");
+    // The same transaction for an order of another shard, through another node: refused.
+    let (status, refused) = callback(&client, &cluster, 1, second, "txn-shared-1").await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["error"]["code"], "txn_conflict", "{refused}");
+    // The channel's retry for the order it paid is answered as before.
+    let (status, again) = callback(&client, &cluster, 2, first, "txn-shared-1").await;
+    assert_eq!(status, 200, "{again}");
+    wait_paid(&client, cluster.base(1), first, first_user).await;
+    let second_shown = send_json(
+        client
+            .get(format!("{}/v1/orders/{second}", cluster.base(2)))
+            .header("authorization", format!("Bearer {}", token(second_user))),
+    )
+    .await;
+    assert_eq!(second_shown["state"], "pending_payment", "{second_shown}");
+}
