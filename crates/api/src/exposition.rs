@@ -63,7 +63,9 @@ fn campaign_remaining(state: &AppState, out: &mut String) {
         .into_iter()
         .filter(|view| view.status(now) != CampaignStatus::Ended)
         .collect();
-    live.sort_unstable_by_key(|view| std::cmp::Reverse((view.created_at, view.id)));
+    // Creation order: the time, then the ledger's place (ids created in one millisecond
+    // are ordered by their random bits, not by when they were made).
+    live.sort_unstable_by_key(|view| std::cmp::Reverse((view.created_at, view.slot, view.id)));
     live.truncate(MAX_CAMPAIGN_SERIES);
     let help = format!(
         "Items or red packets not yet won, per campaign that has not ended \

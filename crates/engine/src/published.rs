@@ -23,6 +23,8 @@ pub struct CampaignView {
     pub spec: CampaignSpec,
     /// When it was created.
     pub created_at: UnixMillis,
+    /// Its place in its ledger, in creation order ([`Campaign::slot`]).
+    pub slot: u32,
     /// Items or packets not yet won, as of the last durable batch.
     remaining: AtomicU64,
     /// Money left in a red-packet pool, as of the last durable batch.
@@ -42,6 +44,7 @@ impl CampaignView {
             id: campaign.id(),
             spec: campaign.spec().clone(),
             created_at: campaign.created_at(),
+            slot: campaign.slot(),
             remaining: AtomicU64::new(campaign.remaining()),
             remaining_cents: AtomicU64::new(campaign.pool().map_or(0, |p| p.remaining_cents.0)),
             refundable_cents: AtomicU64::new(campaign.refundable_cents()),

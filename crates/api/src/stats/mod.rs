@@ -219,7 +219,10 @@ fn campaigns(state: &AppState, now: UnixMillis) -> (usize, Vec<CampaignJson>) {
     let total = views.len();
     views.sort_unstable_by_key(|view| {
         let ended = view.status(now) == CampaignStatus::Ended;
-        (ended, std::cmp::Reverse((view.created_at, view.id)))
+        (
+            ended,
+            std::cmp::Reverse((view.created_at, view.slot, view.id)),
+        )
     });
     views.truncate(MAX_CAMPAIGNS);
     let shards = state.shards.count();

@@ -150,6 +150,11 @@ impl Campaign {
     pub fn created_at(&self) -> UnixMillis {
         self.created_at
     }
+    /// Where its ledger keeps it: the ledger's campaigns are numbered in creation order, so
+    /// this orders two campaigns created in the same millisecond (their ids do not).
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
     /// Items or packets not yet won.
     pub fn remaining(&self) -> u64 {
         self.remaining
