@@ -28,7 +28,10 @@ mod writer;
 pub use clock::{Clock, ManualClock, SystemClock, stopwatch};
 pub use command::{OutcomeReceiver, Request};
 pub use deadlines::EXPIRY_TICK;
-pub use engine::{Creation, Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered, WriterCounts};
+pub use engine::{
+    Creation, Engine, EngineConfig, MAX_PENDING_COMMANDS, Recovered,
+    UNKNOWN_CAMPAIGN_ASK_LEADER_WITHIN, WriterCounts,
+};
 pub use error::{EngineError, OpenError};
 pub use guard::{
     DEFAULT_JOURNAL_REPLY_TIMEOUT, JournalGuard, JournalGuardConfig, JournalGuardConfigError,

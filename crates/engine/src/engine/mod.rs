@@ -161,10 +161,21 @@ impl Engine {
     /// Answers from the published read side when that is enough: campaign unknown, not
     /// started, the user already holds the limit (`already_won`), ended, or sold out. No lock,
     /// no allocation, no I/O. `None` means the writer must decide.
+    ///
+    /// On a follower, a campaign it does not know whose id says it was created within
+    /// [`UNKNOWN_CAMPAIGN_ASK_LEADER_WITHIN`] of now may be one the leader created a moment
+    /// ago and this node has not applied yet: that grab goes to the leader (`None`) rather
+    /// than being answered `campaign_not_found`. Older (and malformed) ids are answered here.
     pub fn grab_fast_path(&self, campaign: CampaignId, user: &str) -> Option<GrabOutcome> {
-        self.shared
-            .published
-            .fast_path(campaign, user, self.shared.clock.now())
+        let now = self.shared.clock.now();
+        let outcome = self.shared.published.fast_path(campaign, user, now)?;
+        if outcome == GrabOutcome::CampaignNotFound
+            && self.remote.is_some()
+            && created_near(campaign, now)
+        {
+            return None;
+        }
+        Some(outcome)
     }
 
     /// [`Engine::grab_fast_path`] for a grab under an `Idempotency-Key`: when the read side
@@ -248,4 +259,19 @@ impl Engine {
             let _ = handle.join();
         }
     }
+}
+
+/// How close to now a campaign id's creation time must be for a follower that does not know
+/// the campaign to ask the shard's leader ([`Engine::grab_fast_path`]): 10 s either way, far
+/// more than a follower trails its leader while healthy, and it covers clocks a little
+/// apart. A client may forge such ids; each such grab is then one forwarded command, behind
+/// the same user rules and overload admission as a grab that can win.
+pub const UNKNOWN_CAMPAIGN_ASK_LEADER_WITHIN: u64 = 10_000;
+
+/// Whether `campaign`'s id is a UUIDv7 (as the ledger mints them) whose time is within
+/// [`UNKNOWN_CAMPAIGN_ASK_LEADER_WITHIN`] of `now`.
+fn created_near(campaign: CampaignId, now: UnixMillis) -> bool {
+    let version = (campaign.0 >> 76) & 0xf;
+    let created = (campaign.0 >> 80) as u64;
+    version == 7 && created.abs_diff(now.0) <= UNKNOWN_CAMPAIGN_ASK_LEADER_WITHIN
 }
