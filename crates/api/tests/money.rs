@@ -475,7 +475,7 @@ async fn concurrent_reconciliations_run_one_at_a_time() {
 /// longest wait, then once as stuck) and in one summary; the next hour adds one summary line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refund_that_can_never_complete_is_logged_a_bounded_number_of_times() {
-    use stampede_money::jobs::refund_pending;
+    use stampede_money::jobs::{RefundScope, refund_pending};
     use stampede_money::refund_backoff::RefundBackoff;
 
     let server = TestServer::start_with(|config| {
@@ -518,7 +518,8 @@ async fn a_refund_that_can_never_complete_is_logged_a_bounded_number_of_times() 
     let the_next_hour = (11 * 60 + 10..=71 * 60 + 10).step_by(10).map(|s| (s, 2));
     for (second, period) in eleven_minutes.chain(the_next_hour) {
         let now = Duration::from_secs(second);
-        let pass = refund_pending(&server.state.shards.home().payments, &mut backoff, now).await;
+        let payments = &server.state.shards.home().payments;
+        let pass = refund_pending(payments, &mut backoff, now, RefundScope::SINGLE).await;
         assert_eq!(pass.confirmed, 0, "the channel never held that payment");
         logged_by.extend(std::iter::repeat_n(period, pass.logged()));
     }

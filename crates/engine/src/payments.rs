@@ -56,6 +56,20 @@ impl Engine {
             .await
     }
 
+    /// [`Engine::pending_refunds`] with no wait for the shard's tip: a follower answers from
+    /// the log as it has applied it (every record durable, perhaps a moment behind the
+    /// leader), with no round trip to NATS; a writer answers as `pending_refunds` does. For a
+    /// follower's periodic refund job, which a stale list only delays.
+    pub async fn pending_refunds_applied(
+        &self,
+        max: usize,
+    ) -> Result<Vec<PendingRefund>, EngineError> {
+        if self.remote.is_some() {
+            return Ok(self.inspect(|ledger| ledger.pending_refunds(max)));
+        }
+        self.pending_refunds(max).await
+    }
+
     /// Resolves once a batch that opened a refund is durable (or one was since the last
     /// wait): the writer wakes the refund job itself.
     pub async fn refunds_woken(&self) {

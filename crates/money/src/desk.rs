@@ -130,6 +130,31 @@ impl PaymentDesk {
         &self.sims
     }
 
+    /// Whether this desk's refund job refunds `payment` (`leading`: the job of the shard's
+    /// leader, else a follower's). A cluster node's desks mint transaction ids carrying the
+    /// node and shard ([`SimChannel::with_txn_scope`]), and only the desk that minted a
+    /// payment's id has it in its channel's books, so only it can refund it: a payment
+    /// minted here is refunded here whatever the node's role; one minted by another node's
+    /// desk is left to that node; any other (a single node's, a channel without scoped ids)
+    /// by the leader.
+    pub fn refunds_here(&self, payment: &Payment, leading: bool) -> bool {
+        let Some(sim) = self.sims.iter().find(|sim| *sim.name() == payment.channel) else {
+            return leading;
+        };
+        let Some(own) = sim.txn_prefix() else {
+            return leading;
+        };
+        if payment.txn_id.starts_with(&own) {
+            return true;
+        }
+        // `<channel>-<node>.s<shard>-<n>`: another desk's (scoped ids name a shard).
+        let minted_elsewhere = (payment.txn_id)
+            .strip_prefix(payment.channel.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|rest| rest.contains(".s"));
+        leading && !minted_elsewhere
+    }
+
     /// Now on the desk's monotonic clock.
     pub fn monotonic_now(&self) -> Duration {
         self.clock.monotonic()

@@ -5,7 +5,8 @@
 //!   callback never strands a paid order). Again every as many seconds while it stays
 //!   `paying`, and for every `paying` order after a restart.
 //! - **Refund**: every late or duplicate payment whose refund is pending is refunded on its
-//!   channel (idempotent by the payment's refund key, so a retry or a restart never refunds
+//!   channel (on a cluster, by the node whose desk minted its transaction id, the shard's
+//!   leader or a follower: [`crate::PaymentDesk::refunds_here`]) (idempotent by the payment's refund key, so a retry or a restart never refunds
 //!   twice) and the channel's confirmation is journaled. A refund that fails (the channel is
 //!   down, declines, or answers a receipt the ledger refuses) is retried with backoff, each
 //!   step logged once ([`crate::refund_backoff`]); refunds stuck at the longest wait are
@@ -40,9 +41,33 @@ pub const MAX_REFUND_SCAN: usize = 4_096;
 /// Most channel calls in flight at once from these jobs.
 pub const CONCURRENT_CALLS: usize = 16;
 
-/// Starts the jobs (the refund backoff on the desk's monotonic clock); they stop when the
-/// returned handle is aborted.
-pub fn spawn(payments: Arc<Payments>) -> tokio::task::JoinHandle<()> {
+/// Whose refunds a refund pass makes ([`crate::PaymentDesk::refunds_here`]), and where it
+/// reports them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefundScope {
+    /// The job of the shard's writer (a single node's, or a cluster shard's leader): it also
+    /// reports `stampede_refunds_pending`.
+    pub leading: bool,
+    /// The cluster shard, labelling the gauges (`None` on a single node).
+    pub shard: Option<u32>,
+}
+
+impl RefundScope {
+    /// A single node's jobs.
+    pub const SINGLE: Self = Self {
+        leading: true,
+        shard: None,
+    };
+}
+
+/// Starts the jobs of a shard's writer, a single node's or a cluster shard's leader (the
+/// refund backoff on the desk's monotonic clock); they stop when the returned handle is
+/// aborted.
+pub fn spawn(payments: Arc<Payments>, shard: Option<u32>) -> tokio::task::JoinHandle<()> {
+    let scope = RefundScope {
+        leading: true,
+        shard,
+    };
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(PAYMENT_JOB_TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -51,12 +76,36 @@ pub fn spawn(payments: Arc<Payments>) -> tokio::task::JoinHandle<()> {
             tokio::select! {
                 _ = tick.tick() => {
                     query_stale(&payments).await;
-                    refund_pending(&payments, &mut backoff, payments.desk().monotonic_now()).await;
+                    let now = payments.desk().monotonic_now();
+                    refund_pending(&payments, &mut backoff, now, scope).await;
                 }
                 _ = payments.engine().refunds_woken() => {
-                    refund_pending(&payments, &mut backoff, payments.desk().monotonic_now()).await;
+                    let now = payments.desk().monotonic_now();
+                    refund_pending(&payments, &mut backoff, now, scope).await;
                 }
             }
+        }
+    })
+}
+
+/// Starts the refund job of a cluster shard's follower: once a tick, the pending refunds of
+/// payments this node's desk minted (only its channel's books hold them), from the log as
+/// applied here; confirmations go to the leader like any command. Stops when aborted.
+pub fn spawn_follower_refunds(payments: Arc<Payments>, shard: u32) -> tokio::task::JoinHandle<()> {
+    let scope = RefundScope {
+        leading: false,
+        shard: Some(shard),
+    };
+    // The shard's leader reports what the shard owes; this node may have, before it stepped down.
+    metrics::gauge!("stampede_refunds_pending", "shard" => shard.to_string()).set(0.0);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PAYMENT_JOB_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut backoff = RefundBackoff::default();
+        loop {
+            tick.tick().await;
+            let now = payments.desk().monotonic_now();
+            refund_pending(&payments, &mut backoff, now, scope).await;
         }
     })
 }
@@ -105,17 +154,23 @@ impl RefundPass {
     }
 }
 
-/// Refunds every pending refund whose backoff has passed at `now` (a monotonic reading).
+/// Refunds every pending refund in `scope` whose backoff has passed at `now` (a monotonic
+/// reading).
 pub async fn refund_pending(
     payments: &Arc<Payments>,
     backoff: &mut RefundBackoff,
     now: Duration,
+    scope: RefundScope,
 ) -> RefundPass {
     let mut pass = RefundPass::default();
     // Look past refunds waiting out a backoff, so they cannot starve the ones behind them.
     let scan = (MAX_REFUNDS_PER_TICK + backoff.len()).min(MAX_REFUND_SCAN);
-    let pending = match payments.engine().pending_refunds(scan).await {
-        Ok(pending) => pending,
+    let pending = match payments.engine().pending_refunds_applied(scan).await {
+        Ok(mut pending) => {
+            let desk = payments.desk();
+            pending.retain(|p| desk.refunds_here(&p.payment, scope.leading));
+            pending
+        }
         Err(error) => {
             // Not known to be durable (the journal failed or is slow): refund nothing now.
             tracing::debug!(
@@ -180,9 +235,15 @@ pub async fn refund_pending(
         }
     }
     pass.stuck = backoff.stuck();
-    metrics::gauge!("stampede_refunds_stuck").set(pass.stuck as f64);
-    let owed = payments.engine().inspect(|l| l.pending_refund_count());
-    metrics::gauge!("stampede_refunds_pending").set(owed as f64);
+    let gauge = |name: &'static str| match scope.shard {
+        None => metrics::gauge!(name),
+        Some(shard) => metrics::gauge!(name, "shard" => shard.to_string()),
+    };
+    gauge("stampede_refunds_stuck").set(pass.stuck as f64);
+    if scope.leading {
+        let owed = payments.engine().inspect(|l| l.pending_refund_count());
+        gauge("stampede_refunds_pending").set(owed as f64);
+    }
     if let Some(stuck) = backoff.stuck_report(now) {
         pass.reported = true;
         tracing::error!(

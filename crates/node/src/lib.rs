@@ -40,7 +40,7 @@ use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use crate::context::Context;
-use crate::shard::{LeadError, Role};
+use crate::shard::{Followed, LeadError, Role};
 
 pub use batcher::{MAX_BATCHES_IN_FLIGHT, MAX_FORWARD_BATCH, MAX_FORWARD_QUEUE};
 pub use serve::MAX_FORWARDED_IN_FLIGHT;
@@ -78,6 +78,9 @@ pub trait ServiceFactory: Send + Sync + 'static {
     /// Background work only the shard's leader runs (settling claims left `claiming`,
     /// payment queries, refunds, reconciliation); stopped when it steps down.
     fn leader_jobs(&self, services: &Services) -> Vec<JoinHandle<()>>;
+    /// Background work a follower of the shard runs (refunding the payments this node's desk
+    /// minted, which only its channel's books hold); stopped when it stops following.
+    fn follower_jobs(&self, services: &Services) -> Vec<JoinHandle<()>>;
 }
 
 /// A node's cluster settings (validated by the server's config).
@@ -168,8 +171,8 @@ impl Node {
         let mut slots = Vec::new();
         let mut services = Vec::new();
         for shard in config.shards.all() {
-            let followed = shard::follow_from_start(&context, shard).await;
-            services.push(context.services(shard, followed.engine.clone()));
+            let mut followed = shard::follow_from_start(&context, shard).await;
+            services.push(follower_services(&context, shard, &mut followed));
             slots.push(Mutex::new(Role::Following(followed)));
         }
         for services in &services {
@@ -345,16 +348,16 @@ async fn take_lead(
                 *role = Role::Leading(led);
                 return;
             }
-            Err(LeadError::Behind(followed)) => {
+            Err(LeadError::Behind(mut followed)) => {
+                let services = follower_services(context, shard, &mut followed);
+                state.shards.replace(shard.get(), services);
                 *role = Role::Following(followed);
             }
             Err(error) => {
                 tracing::warn!(%shard, %error, "could not take the lead; following again");
-                let followed = shard::follow_from_start(context, shard).await;
-                state.shards.replace(
-                    shard.get(),
-                    context.services(shard, followed.engine.clone()),
-                );
+                let mut followed = shard::follow_from_start(context, shard).await;
+                let services = follower_services(context, shard, &mut followed);
+                state.shards.replace(shard.get(), services);
                 *role = Role::Following(followed);
                 return;
             }
@@ -386,12 +389,17 @@ async fn follow_again(
             .increment(1);
         tracing::info!(%shard, "no longer leading the shard; following it");
     }
-    let followed = shard::follow_from_start(context, shard).await;
-    state.shards.replace(
-        shard.get(),
-        context.services(shard, followed.engine.clone()),
-    );
+    let mut followed = shard::follow_from_start(context, shard).await;
+    let services = follower_services(context, shard, &mut followed);
+    state.shards.replace(shard.get(), services);
     *role = Role::Following(followed);
+}
+
+/// `shard`'s services around `followed`'s engine, with the follower's jobs started on them.
+fn follower_services(context: &Context, shard: ShardId, followed: &mut Followed) -> Services {
+    let services = context.services(shard, followed.engine.clone());
+    followed.start_jobs(context, &services);
+    services
 }
 
 /// The watchdog: sets each shard's follower lag (log messages known but not applied yet; 0

@@ -38,6 +38,21 @@ pub(crate) struct Followed {
     /// Boxed: a follower holds the stream's description (over a kilobyte).
     follower: Box<Follower>,
     pub(crate) engine: Engine,
+    /// The follower's background work ([`crate::ServiceFactory::follower_jobs`]), stopped
+    /// when this role ends (dropped, stopped, or turned into the writer).
+    jobs: Jobs,
+}
+
+/// Background tasks of one role, aborted when dropped.
+#[derive(Default)]
+pub(crate) struct Jobs(Vec<JoinHandle<()>>);
+
+impl Drop for Jobs {
+    fn drop(&mut self) {
+        for job in &self.0 {
+            job.abort();
+        }
+    }
 }
 
 pub(crate) struct Led {
@@ -121,6 +136,7 @@ fn follow_on(context: &Context, shard: ShardId, writer: FollowedWriter, from: Ti
         writer,
         follower: Box::new(follower),
         engine,
+        jobs: Jobs::default(),
     }
 }
 
@@ -230,6 +246,12 @@ impl Led {
 }
 
 impl Followed {
+    /// Starts the follower's background work on `services` (refunds of the payments this
+    /// node's desk minted), in place of any it ran.
+    pub(crate) fn start_jobs(&mut self, context: &Context, services: &Services) {
+        self.jobs = Jobs(context.factory.follower_jobs(services));
+    }
+
     /// Whether the follower stopped on an error (its state must be rebuilt).
     pub(crate) fn failed(&self) -> bool {
         self.follower.is_finished()

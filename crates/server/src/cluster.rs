@@ -75,11 +75,24 @@ impl ServiceFactory for NodeServices {
         });
         let mut jobs = vec![
             settle,
-            stampede_money::jobs::spawn(Arc::clone(&services.payments)),
+            stampede_money::jobs::spawn(Arc::clone(&services.payments), shard),
         ];
         let interval = Duration::from_secs(self.config.reconcile_interval_secs);
         jobs.extend(services.reconciler.spawn_deferred(interval));
         jobs
+    }
+
+    /// A follower refunds the payments its own desk for the shard minted (only that desk's
+    /// channel books hold them); the leader refunds the rest.
+    fn follower_jobs(&self, services: &Services) -> Vec<JoinHandle<()>> {
+        let shard = services
+            .reconciler
+            .shard()
+            .expect("a cluster shard's services name their shard");
+        vec![stampede_money::jobs::spawn_follower_refunds(
+            Arc::clone(&services.payments),
+            shard,
+        )]
     }
 }
 

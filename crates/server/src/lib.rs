@@ -252,7 +252,7 @@ pub async fn serve_on(
         Err(error) => tracing::warn!(%error, "some red-packet claims stay claiming for now"),
     }
     let background = spawn_upkeep(Arc::clone(&state), config.clone());
-    let payment_jobs = stampede_money::jobs::spawn(Arc::clone(&home.payments));
+    let payment_jobs = stampede_money::jobs::spawn(Arc::clone(&home.payments), None);
     let reconciliation =
         (home.reconciler).spawn(Duration::from_secs(config.reconcile_interval_secs));
     let limits = config.limits()?;

@@ -55,7 +55,19 @@ async fn wait_shown(client: &reqwest::Client, cluster: &Cluster, campaign: &str)
 
 /// Waits until `order` reads `paid` through `base`.
 async fn wait_paid(client: &reqwest::Client, base: &str, order: &str, user: &str) {
-    let deadline = tokio::time::Instant::now() + PAID_WITHIN;
+    let paid = |shown: &serde_json::Value| shown["state"] == "paid";
+    wait_order(client, (base, order, user), "paid", PAID_WITHIN, paid).await;
+}
+
+/// Waits (at most `within`) until `order`, read by `user` through `base`, is `what`.
+async fn wait_order(
+    client: &reqwest::Client,
+    (base, order, user): (&str, &str, &str),
+    what: &str,
+    within: Duration,
+    is: impl Fn(&serde_json::Value) -> bool,
+) {
+    let deadline = tokio::time::Instant::now() + within;
     loop {
         let shown = send_json(
             client
@@ -63,12 +75,12 @@ async fn wait_paid(client: &reqwest::Client, base: &str, order: &str, user: &str
                 .header("authorization", format!("Bearer {}", token(user))),
         )
         .await;
-        if shown["state"] == "paid" {
+        if is(&shown) {
             return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{order} not paid within {PAID_WITHIN:?}: {shown}"
+            "{order} not {what} within {within:?}: {shown}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -299,4 +311,63 @@ async fn one_transaction_pays_one_order_whatever_the_shards() {
     )
     .await;
     assert_eq!(second_shown["state"], "pending_payment", "{second_shown}");
+}
+
+/// Longest wait for a duplicate payment's refund (the refund jobs tick every second).
+const REFUNDED_WITHIN: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_paid_through_a_follower_is_refunded_by_the_desk_that_took_it() {
+    // The simulated customer pays every order twice (two transactions): the second is a
+    // duplicate, refunded by the desk that minted it. Orders are paid through nodes that do
+    // not lead their shard, whose desks' books alone hold those payments.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("channels.toml");
+    std::fs::write(
+        &config,
+        "[[channels]]\nname = \"sim\"\nduplicate_payment_rate_ppm = 1000000\n",
+    )
+    .expect("the channels file");
+    let config = config.to_str().expect("a UTF-8 path").to_owned();
+    let Some(cluster) = Cluster::start_with(
+        "a_duplicate_paid_through_a_follower_is_refunded_by_the_desk_that_took_it",
+        &["--config", &config],
+    )
+    .await
+    else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let campaign = create_seckill(&client, cluster.base(0), "paid twice", 10).await;
+    wait_shown(&client, &cluster, &campaign).await;
+    let (_, leader) = cluster.campaign_leader(&campaign).await;
+    let mut orders = Vec::new();
+    for node in (0..3).filter(|node| *node != leader) {
+        let user = format!("twice-{node}");
+        let order = match grab(&client, cluster.base(node), &campaign, &user).await {
+            Answer::Won(order) => order,
+            other => panic!("{user} did not win on a healthy cluster: {other:?}"),
+        };
+        assert_eq!(pay(&client, cluster.base(node), &order, &user).await, 200);
+        orders.push((order, user, node));
+    }
+    // One payment paid the order, the other is refunded.
+    let refunded = |shown: &serde_json::Value| {
+        let payments = shown["payments"].as_array().cloned().unwrap_or_default();
+        let refunds: Vec<&str> = (payments.iter())
+            .filter_map(|p| p["refund"].as_str())
+            .collect();
+        shown["state"] == "paid" && payments.len() == 2 && refunds == ["refunded"]
+    };
+    for (order, user, node) in &orders {
+        let read = (cluster.base(*node), order.as_str(), user.as_str());
+        wait_order(
+            &client,
+            read,
+            "refunded its duplicate",
+            REFUNDED_WITHIN,
+            refunded,
+        )
+        .await;
+    }
 }
