@@ -59,6 +59,10 @@ pub trait Payout: Send + Sync + std::fmt::Debug {
 /// ([`stampede_core::MAX_PACKETS`]) times a few campaigns; past it, new payouts are declined.
 pub const MAX_SIMULATED_PAYOUTS: usize = 4_000_000;
 
+/// Longest latency the simulated provider may be given ([`SimulatedPayout::with_latency`]):
+/// 60 s, well past the claims' payout timeout.
+pub const MAX_SIMULATED_PAYOUT_LATENCY_MS: u64 = 60_000;
+
 /// An in-process provider: payouts in a map keyed by idempotency key. Failures can be
 /// injected for tests.
 #[derive(Debug, Default)]
@@ -67,6 +71,9 @@ pub struct SimulatedPayout {
     /// Put in every payout id after `sim-` (a cluster node's id), so two nodes' providers
     /// never mint the same id.
     prefix: String,
+    /// How long a payout call takes before the payout is made (a call dropped sooner, as by
+    /// the claims' timeout, pays nothing).
+    latency: std::time::Duration,
     sequence: AtomicU64,
     decline_next: AtomicBool,
     fail_after_paying_next: AtomicBool,
@@ -86,6 +93,12 @@ impl SimulatedPayout {
             prefix: format!("{prefix}-"),
             ..Self::default()
         }
+    }
+
+    /// The same provider, each payout call taking `latency` before the payout is made (at
+    /// most [`MAX_SIMULATED_PAYOUT_LATENCY_MS`]; the config checks it).
+    pub fn with_latency(self, latency: std::time::Duration) -> Self {
+        Self { latency, ..self }
     }
 
     /// Payouts made so far (each idempotency key counts once).
@@ -134,7 +147,13 @@ impl Payout for SimulatedPayout {
         _amount: Cents,
         idempotency_key: &'a str,
     ) -> PayoutFuture<'a, Result<PayoutReceipt, PayoutError>> {
-        Box::pin(std::future::ready(self.pay_now(idempotency_key)))
+        if self.latency.is_zero() {
+            return Box::pin(std::future::ready(self.pay_now(idempotency_key)));
+        }
+        Box::pin(async move {
+            tokio::time::sleep(self.latency).await;
+            self.pay_now(idempotency_key)
+        })
     }
 
     fn query<'a>(
@@ -167,6 +186,24 @@ mod tests {
             "same key, same payout"
         );
         assert_eq!(pay(&SimulatedPayout::new(), "a").as_str(), "sim-1");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_provider_pays_after_its_latency_and_not_if_the_call_is_dropped() {
+        let (order, user) = (OrderId(7), UserId::parse("u").unwrap());
+        let slow = SimulatedPayout::new().with_latency(std::time::Duration::from_secs(6));
+        let cut = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            slow.pay(order, &user, Cents(1), "a"),
+        );
+        assert!(cut.await.is_err(), "cut off by the timeout");
+        assert_eq!(
+            futures_executor(slow.query("a")).unwrap(),
+            None,
+            "nothing paid"
+        );
+        let paid = slow.pay(order, &user, Cents(1), "a").await.unwrap();
+        assert_eq!(futures_executor(slow.query("a")).unwrap(), Some(paid));
     }
 
     /// The simulated provider's futures are ready at once.

@@ -112,7 +112,9 @@ pub(crate) async fn serve(
     let factory = Arc::new(NodeServices {
         config: config.clone(),
         desks,
-        payout: Arc::new(SimulatedPayout::with_prefix(&config.node_id)),
+        payout: Arc::new(
+            SimulatedPayout::with_prefix(&config.node_id).with_latency(config.payout_latency()),
+        ),
     });
     let node_config = config.node();
     let node_id = node_config.node.clone();

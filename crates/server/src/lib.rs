@@ -147,7 +147,7 @@ pub fn services(config: &Config, engine: Engine) -> anyhow::Result<Services> {
     let desk = Arc::new(PaymentDesk::new(config.desk(), engine.clock())?);
     let money = ShardMoney {
         desk,
-        payout: Arc::new(SimulatedPayout::new()),
+        payout: Arc::new(SimulatedPayout::new().with_latency(config.payout_latency())),
         txns: None,
     };
     Ok(services_with(config, money, engine, journal, None))

@@ -69,6 +69,11 @@ impl Config {
         })
     }
 
+    /// How long the simulated payout provider takes to pay out.
+    pub fn payout_latency(&self) -> Duration {
+        Duration::from_millis(self.payout_latency_ms)
+    }
+
     /// The payment desk's section.
     pub fn desk(&self) -> DeskConfig {
         DeskConfig {

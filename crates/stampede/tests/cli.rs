@@ -46,6 +46,7 @@ const SETTINGS: &[&str] = &[
     "--payment-call-timeout-ms",
     "--reconcile-interval-secs",
     "--reconcile-grace-secs",
+    "--payout-latency-ms",
     "--journal",
     "--nats-url",
     "--node-id",

@@ -194,6 +194,10 @@ settings! {
     /// Payments younger than this many seconds are left out of a reconciliation (they may
     /// still be on their way from the channel to the books).
     reconcile_grace_secs: u64 = 60, env = "STAMPEDE_RECONCILE_GRACE_SECS";
+    /// Milliseconds the simulated payout provider takes to pay a red packet out (0–60,000;
+    /// past the 5 s payout timeout a claim's outcome is unknown and its order stays
+    /// `claiming` until it is settled: a rehearsal of a slow provider).
+    payout_latency_ms: u64 = 0, env = "STAMPEDE_PAYOUT_LATENCY_MS";
     /// Admin bearer key. Empty: read or generate `<data-dir>/admin_key`.
     admin_key: String = String::new(), env = "STAMPEDE_ADMIN_KEY";
     /// Grabs per second allowed per user (GCRA rate).

@@ -196,7 +196,7 @@ impl Config {
     /// Connections per address, automatic bans, adaptive overload, the journal's reply
     /// timeout, the payment desk's timings and the reconciliation job, each within its range.
     fn validate_defences_and_timeouts(&self) -> Result<(), ConfigError> {
-        let ranges: [(&'static str, u64, u64, u64); 11] = [
+        let ranges: [(&'static str, u64, u64, u64); 12] = [
             (
                 "max_connections_per_ip",
                 self.max_connections_per_ip as u64,
@@ -248,6 +248,12 @@ impl Config {
                 86_400,
             ),
             ("reconcile_grace_secs", self.reconcile_grace_secs, 0, 86_400),
+            (
+                "payout_latency_ms",
+                self.payout_latency_ms,
+                0,
+                stampede_money::payout::MAX_SIMULATED_PAYOUT_LATENCY_MS,
+            ),
         ];
         in_ranges(&ranges)
     }

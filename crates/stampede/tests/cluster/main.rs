@@ -13,6 +13,8 @@
 //! - A restarted node and a brand-new one catch up from a snapshot and the tail.
 //! - Orders on several shards paid through every node reconcile clean on each shard's
 //!   leader, and the channels view shows every shard's desk (`money.rs`).
+//! - A red-packet claim stranded `claiming` by its leader's death is settled by the next
+//!   leader (`stranded_claim.rs`).
 //! - The failure tests, each in its own module: one nats-server of three SIGKILLed
 //!   mid-burst (`nats_failure.rs`), the hot shard's leader paused past its lease
 //!   (`paused_leader.rs`), and `stampede bench` through nginx with a node killed mid-run
@@ -32,6 +34,7 @@ mod nats_failure;
 mod nginx_front;
 mod nodes;
 mod paused_leader;
+mod stranded_claim;
 #[path = "../dashboard/webdriver.rs"]
 mod webdriver;
 
