@@ -155,6 +155,15 @@ impl PaymentDesk {
         leading && !minted_elsewhere
     }
 
+    /// Whether this desk's query job asks `channel` about stale `paying` orders (`leading`:
+    /// the shard's leader's job, which asks every channel). A follower asks only its scoped
+    /// simulated channels: a payment session started through this node's desk is in their
+    /// books alone, and asking them is in-process (a real channel is asked once, by the
+    /// leader).
+    pub fn queries_here(&self, channel: &ChannelName, leading: bool) -> bool {
+        leading || (self.sims.iter()).any(|sim| sim.name() == channel && sim.txn_prefix().is_some())
+    }
+
     /// Now on the desk's monotonic clock.
     pub fn monotonic_now(&self) -> Duration {
         self.clock.monotonic()

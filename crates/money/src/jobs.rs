@@ -1,7 +1,8 @@
 //! Background money work, once a second (and at once when a refund is opened):
 //!
 //! - **Query**: an order `paying` for `payment_query_after_secs` without a callback is asked
-//!   about on each of its channels; what a channel holds is recorded like a callback (a lost
+//!   about on each of its channels (on a cluster, by the leader, and by every follower of its
+//!   own simulated channels: [`crate::PaymentDesk::queries_here`]); what a channel holds is recorded like a callback (a lost
 //!   callback never strands a paid order). Again every as many seconds while it stays
 //!   `paying`, and for every `paying` order after a restart.
 //! - **Refund**: every late or duplicate payment whose refund is pending is refunded on its
@@ -75,7 +76,7 @@ pub fn spawn(payments: Arc<Payments>, shard: Option<u32>) -> tokio::task::JoinHa
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    query_stale(&payments).await;
+                    query_stale(&payments, true).await;
                     let now = payments.desk().monotonic_now();
                     refund_pending(&payments, &mut backoff, now, scope).await;
                 }
@@ -88,10 +89,12 @@ pub fn spawn(payments: Arc<Payments>, shard: Option<u32>) -> tokio::task::JoinHa
     })
 }
 
-/// Starts the refund job of a cluster shard's follower: once a tick, the pending refunds of
-/// payments this node's desk minted (only its channel's books hold them), from the log as
-/// applied here; confirmations go to the leader like any command. Stops when aborted.
-pub fn spawn_follower_refunds(payments: Arc<Payments>, shard: u32) -> tokio::task::JoinHandle<()> {
+/// Starts the jobs of a cluster shard's follower, once a tick: its desk's scoped simulated
+/// channels asked about stale `paying` orders (a session started through this node is in
+/// their books alone), and the pending refunds of payments this node's desk minted, from the
+/// log as applied here. What they find goes to the leader like any command. Stops when
+/// aborted.
+pub fn spawn_follower_jobs(payments: Arc<Payments>, shard: u32) -> tokio::task::JoinHandle<()> {
     let scope = RefundScope {
         leading: false,
         shard: Some(shard),
@@ -104,22 +107,31 @@ pub fn spawn_follower_refunds(payments: Arc<Payments>, shard: u32) -> tokio::tas
         let mut backoff = RefundBackoff::default();
         loop {
             tick.tick().await;
+            query_stale(&payments, false).await;
             let now = payments.desk().monotonic_now();
             refund_pending(&payments, &mut backoff, now, scope).await;
         }
     })
 }
 
-/// Asks the channels of every overdue `paying` order and records what they hold. Answers how
-/// many payments were recorded.
-pub async fn query_stale(payments: &Arc<Payments>) -> usize {
+/// Asks the channels of every overdue `paying` order (those this job asks:
+/// [`crate::PaymentDesk::queries_here`]) and records what they hold. Answers how many
+/// payments were recorded.
+pub async fn query_stale(payments: &Arc<Payments>, leading: bool) -> usize {
     let after = payments.desk().query_after.as_millis() as u64;
     let stale = payments
         .engine()
         .take_stale_paying(after, MAX_QUERIES_PER_TICK);
     let mut calls = JoinSet::new();
     let mut recorded = 0;
-    for order in stale {
+    for mut order in stale {
+        let desk = payments.desk();
+        order
+            .channels
+            .retain(|channel| desk.queries_here(channel, leading));
+        if order.channels.is_empty() {
+            continue;
+        }
         while calls.len() >= CONCURRENT_CALLS {
             recorded += calls.join_next().await.and_then(Result::ok).unwrap_or(0);
         }

@@ -1,6 +1,6 @@
-//! Which refund job refunds a payment on a cluster: the desk that minted its transaction id
-//! (only its channel's books hold it), whatever the node's role; the shard's leader refunds
-//! what no scoped desk minted.
+//! Which job refunds a payment on a cluster: the desk that minted its transaction id (only
+//! its channel's books hold it), whatever the node's role; the shard's leader refunds what
+//! no scoped desk minted. And which channels a job asks about stale `paying` orders.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +55,14 @@ fn the_minting_desk_refunds_its_own_and_the_leader_the_unscoped() {
             "{payment:?}"
         );
     }
+    // Queries: the leader asks every channel; a follower only its own scoped sim channels.
+    let (sim, other) = (
+        ChannelName::parse("sim").unwrap(),
+        ChannelName::parse("other").unwrap(),
+    );
+    assert!(node1.queries_here(&sim, true) && node1.queries_here(&other, true));
+    assert!(node1.queries_here(&sim, false));
+    assert!(!node1.queries_here(&other, false));
     // A single node's desk mints unscoped ids: its one job refunds everything.
     let single_books = tempfile::tempdir().unwrap();
     let single = desk(None, single_books.path());

@@ -82,14 +82,15 @@ impl ServiceFactory for NodeServices {
         jobs
     }
 
-    /// A follower refunds the payments its own desk for the shard minted (only that desk's
-    /// channel books hold them); the leader refunds the rest.
+    /// A follower asks its own desk's simulated channels about stale `paying` orders and
+    /// refunds the payments that desk minted (only its channels' books hold them); the leader
+    /// does the rest.
     fn follower_jobs(&self, services: &Services) -> Vec<JoinHandle<()>> {
         let shard = services
             .reconciler
             .shard()
             .expect("a cluster shard's services name their shard");
-        vec![stampede_money::jobs::spawn_follower_refunds(
+        vec![stampede_money::jobs::spawn_follower_jobs(
             Arc::clone(&services.payments),
             shard,
         )]

@@ -313,6 +313,24 @@ async fn one_transaction_pays_one_order_whatever_the_shards() {
     assert_eq!(second_shown["state"], "pending_payment", "{second_shown}");
 }
 
+/// A cluster whose `sim` channel has `setting` (a line of its `[[channels]]` table) and
+/// whose nodes get `extra` flags; the config file's directory, kept while the test runs.
+async fn start_with_sim(
+    test: &str,
+    setting: &str,
+    extra: &[&str],
+) -> Option<(Cluster, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let config = dir.path().join("channels.toml");
+    let table = format!("[[channels]]\nname = \"sim\"\n{setting}\n");
+    std::fs::write(&config, table).expect("the channels file");
+    let config = config.to_str().expect("a UTF-8 path");
+    let mut flags = vec!["--config", config];
+    flags.extend_from_slice(extra);
+    let cluster = Cluster::start_with(test, &flags).await?;
+    Some((cluster, dir))
+}
+
 /// Longest wait for a duplicate payment's refund (the refund jobs tick every second).
 const REFUNDED_WITHIN: Duration = Duration::from_secs(60);
 
@@ -321,17 +339,10 @@ async fn a_duplicate_paid_through_a_follower_is_refunded_by_the_desk_that_took_i
     // The simulated customer pays every order twice (two transactions): the second is a
     // duplicate, refunded by the desk that minted it. Orders are paid through nodes that do
     // not lead their shard, whose desks' books alone hold those payments.
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let config = dir.path().join("channels.toml");
-    std::fs::write(
-        &config,
-        "[[channels]]\nname = \"sim\"\nduplicate_payment_rate_ppm = 1000000\n",
-    )
-    .expect("the channels file");
-    let config = config.to_str().expect("a UTF-8 path").to_owned();
-    let Some(cluster) = Cluster::start_with(
+    let Some((cluster, _config)) = start_with_sim(
         "a_duplicate_paid_through_a_follower_is_refunded_by_the_desk_that_took_it",
-        &["--config", &config],
+        "duplicate_payment_rate_ppm = 1000000",
+        &[],
     )
     .await
     else {
@@ -370,4 +381,32 @@ async fn a_duplicate_paid_through_a_follower_is_refunded_by_the_desk_that_took_i
         )
         .await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_whose_callback_was_lost_is_found_by_the_node_that_took_it() {
+    // Every callback is lost: a payment reaches the books only through a query. It was made
+    // through a follower's desk, whose channel's books alone hold it; the order is read only
+    // through the leader, whose desk cannot find it, so only the follower's query job can.
+    let Some((cluster, _config)) = start_with_sim(
+        "a_payment_whose_callback_was_lost_is_found_by_the_node_that_took_it",
+        "drop_callback_rate_ppm = 1000000",
+        &["--payment-query-after-secs", "1"],
+    )
+    .await
+    else {
+        return;
+    };
+    let client = reqwest::Client::new();
+    let campaign = create_seckill(&client, cluster.base(0), "lost callbacks", 10).await;
+    wait_shown(&client, &cluster, &campaign).await;
+    let (_, leader) = cluster.campaign_leader(&campaign).await;
+    let follower = (leader + 1) % 3;
+    let order = match grab(&client, cluster.base(follower), &campaign, "quiet-payer").await {
+        Answer::Won(order) => order,
+        other => panic!("no win on a healthy cluster: {other:?}"),
+    };
+    let status = pay(&client, cluster.base(follower), &order, "quiet-payer").await;
+    assert_eq!(status, 200, "paying {order}");
+    wait_paid(&client, cluster.base(leader), &order, "quiet-payer").await;
 }
