@@ -133,26 +133,19 @@ impl Node {
     ) -> anyhow::Result<(Self, Vec<Services>)> {
         // NATS starting with the node (every server at once, say) refuses connections, then
         // times JetStream requests out while it elects its leader: asked again, for a while.
+        // Every stream and bucket the node opens (or creates: a replicated one takes an
+        // election) is asked again the same way.
         let started = tokio::time::Instant::now();
-        let (connection, stream) = loop {
-            let opened = match Connection::connect(&config.nats, config.names.clone()).await {
-                Ok(connection) => match connection.log_stream(config.replicas).await {
-                    Ok(stream) => Ok((connection, stream)),
-                    Err(error) => Err(error),
-                },
-                Err(error) => Err(error),
-            };
-            match opened {
+        let (connection, stream, snapshots, txns) = loop {
+            match open_jetstream(&config).await {
                 Ok(opened) => break opened,
                 Err(error) if started.elapsed() < JETSTREAM_READY => {
                     tracing::info!(%error, "NATS JetStream not ready yet; asking again");
                     tokio::time::sleep(JETSTREAM_RETRY).await;
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(error),
             }
         };
-        let snapshots = SnapshotStore::open(&connection, stream.clone(), config.replicas).await?;
-        let txns = stampede_cluster::TxnClaims::open(&connection, config.replicas).await?;
         let context = Arc::new(Context {
             connection,
             stream,
@@ -200,17 +193,25 @@ impl Node {
     /// # Errors
     /// The lease or node bucket cannot be opened.
     pub async fn join(&mut self, state: Arc<AppState>) -> anyhow::Result<()> {
-        let mut lease = LeaseManager::start(
-            &self.context.connection,
-            self.config.node.clone(),
-            self.config.address.clone(),
-            LeaseConfig {
-                lease: self.config.lease,
-                shards: self.config.shards,
-                replicas: self.config.replicas,
-            },
-        )
-        .await?;
+        let config = LeaseConfig {
+            lease: self.config.lease,
+            shards: self.config.shards,
+            replicas: self.config.replicas,
+        };
+        // Its buckets are opened (or created) as the start's streams are: asked again for a
+        // while if JetStream times out.
+        let started = tokio::time::Instant::now();
+        let mut lease = loop {
+            let (node, address) = (self.config.node.clone(), self.config.address.clone());
+            match LeaseManager::start(&self.context.connection, node, address, config).await {
+                Ok(lease) => break lease,
+                Err(error) if started.elapsed() < JETSTREAM_READY => {
+                    tracing::info!(%error, "the lease buckets are not ready yet; asking again");
+                    tokio::time::sleep(JETSTREAM_RETRY).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        };
         let status = status::NodeStatus {
             context: Arc::clone(&self.context),
             slots: Arc::clone(&self.slots),
@@ -393,6 +394,23 @@ async fn follow_again(
     let services = follower_services(context, shard, &mut followed);
     state.shards.replace(shard.get(), services);
     *role = Role::Following(followed);
+}
+
+/// The connection, the log stream, the snapshot store and the transaction claims, each
+/// opened (created if absent) once.
+async fn open_jetstream(
+    config: &NodeConfig,
+) -> anyhow::Result<(
+    Connection,
+    async_nats::jetstream::stream::Stream,
+    SnapshotStore,
+    stampede_cluster::TxnClaims,
+)> {
+    let connection = Connection::connect(&config.nats, config.names.clone()).await?;
+    let stream = connection.log_stream(config.replicas).await?;
+    let snapshots = SnapshotStore::open(&connection, stream.clone(), config.replicas).await?;
+    let txns = stampede_cluster::TxnClaims::open(&connection, config.replicas).await?;
+    Ok((connection, stream, snapshots, txns))
 }
 
 /// `shard`'s services around `followed`'s engine, with the follower's jobs started on them.
