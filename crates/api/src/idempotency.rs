@@ -42,7 +42,7 @@ pub const KEY_IN_USE_WAIT: Duration = Duration::from_secs(1);
 pub const MAX_KEYED_GRABS_RUNNING: usize = 16_384;
 
 /// Scope of one key.
-pub type Scope = (UserId, CampaignId, String);
+pub type Scope = (UserId, CampaignId, stampede_core::GrabKey);
 
 /// A stored first response.
 #[derive(Clone, Debug)]
@@ -171,7 +171,11 @@ mod tests {
     use super::*;
 
     fn scope(key: &str) -> Scope {
-        (UserId::parse("u").unwrap(), CampaignId(1), key.into())
+        (
+            UserId::parse("u").unwrap(),
+            CampaignId(1),
+            stampede_core::GrabKey::parse(key).unwrap(),
+        )
     }
 
     fn stored(at: u64) -> Stored {

@@ -38,6 +38,11 @@ impl GrabKey {
         std::str::from_utf8(bytes).map_err(|_| GrabKeyError::BadCharacter)
     }
 
+    /// A key from its bytes as read (a request header), checked once.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, GrabKeyError> {
+        Self::validate(bytes).map(|key| Self(Box::from(key)))
+    }
+
     /// Parses and validates a key.
     pub fn parse(s: &str) -> Result<Self, GrabKeyError> {
         Self::validate(s.as_bytes())?;

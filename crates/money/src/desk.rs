@@ -15,8 +15,8 @@ use stampede_core::{ChannelName, OrderId, Payment};
 
 use crate::channel::router::{AdmitError, ChannelHealth, Routed, call_with_health};
 use crate::channel::{
-    ChannelError, ChannelRouter, PayInstructions, PaymentChannel, RefundReceipt, SimChannel,
-    SimChannelConfig, books_file_name,
+    ChannelError, ChannelRouter, Minted, PayInstructions, PaymentChannel, RefundReceipt,
+    SimChannel, SimChannelConfig, books_file_name,
 };
 use crate::metrics::PaymentMetrics;
 use stampede_admission::breaker::BreakerConfig;
@@ -138,21 +138,12 @@ impl PaymentDesk {
     /// desk is left to that node; any other (a single node's, a channel without scoped ids)
     /// by the leader.
     pub fn refunds_here(&self, payment: &Payment, leading: bool) -> bool {
-        let Some(sim) = self.sims.iter().find(|sim| *sim.name() == payment.channel) else {
-            return leading;
-        };
-        let Some(own) = sim.txn_prefix() else {
-            return leading;
-        };
-        if payment.txn_id.starts_with(&own) {
-            return true;
+        let sim = self.sims.iter().find(|sim| *sim.name() == payment.channel);
+        match sim.map(|sim| sim.minted_by(&payment.txn_id)) {
+            Some(Minted::Here) => true,
+            Some(Minted::OtherDesk) => false,
+            Some(Minted::Unscoped) | None => leading,
         }
-        // `<channel>-<node>.s<shard>-<n>`: another desk's (scoped ids name a shard).
-        let minted_elsewhere = (payment.txn_id)
-            .strip_prefix(payment.channel.as_str())
-            .and_then(|rest| rest.strip_prefix('-'))
-            .is_some_and(|rest| rest.contains(".s"));
-        leading && !minted_elsewhere
     }
 
     /// Whether this desk's query job asks `channel` about stale `paying` orders (`leading`:

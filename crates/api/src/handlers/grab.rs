@@ -39,7 +39,6 @@ use crate::dto::GrabJson;
 use crate::error::AppError;
 use crate::handlers::path::{CampaignIdPath, Peer};
 use crate::handlers::{keyed_grab, shadow};
-use crate::idempotency::validate_key;
 use crate::json::respond;
 use crate::state::AppState;
 
@@ -224,9 +223,9 @@ pub async fn answer_grab(
     let Some(key) = headers.idempotency_key else {
         return answer(state, campaign, user, &keys, now).await;
     };
-    let key = match validate_key(key) {
+    let key = match GrabKey::from_bytes(key) {
         Ok(key) => key,
-        Err(message) => return refused(AppError::BadRequest(message)),
+        Err(e) => return refused(AppError::BadRequest(e.to_string())),
     };
     let shards = &state.shards;
     let (code, response) = match state.cluster.get() {
@@ -296,12 +295,12 @@ pub(crate) async fn decide_grab(
     };
     // The one allocation of the write path's user id: the engine journals an owned one.
     let user = user.to_owned();
-    if key.is_none() {
+    let Some(key) = key else {
         return match engine.grab(campaign, &user).await {
             Ok(outcome) => Decided::Outcome(outcome),
             Err(e) => Decided::Refused(AppError::from(e)),
         };
-    }
+    };
     match engine.grab_keeping_late_outcome(campaign, &user, key).await {
         GrabReply::Answered(Ok(outcome)) => Decided::Outcome(outcome),
         GrabReply::Answered(Err(e)) => Decided::Refused(AppError::from(e)),

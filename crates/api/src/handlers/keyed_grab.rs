@@ -49,7 +49,11 @@ pub async fn as_leader(
         user: Some(user.as_str()),
         campaign: Some(campaign.0),
     };
-    let (code, response) = first_decision(state, campaign, user.as_ref(), key, &keys, now).await;
+    let (code, response) = match GrabKey::parse(key) {
+        // Checked by the node that read it; again here, as it is journaled with a win.
+        Ok(key) => first_decision(state, campaign, user.as_ref(), key, &keys, now).await,
+        Err(e) => refuse(AppError::BadRequest(e.to_string())),
+    };
     let (parts, body) = response.into_parts();
     // Our responses are small in-memory bodies: reading one cannot fail or exceed the limit.
     let body = axum::body::to_bytes(body, crate::json::MAX_BODY_BYTES)
@@ -70,10 +74,10 @@ pub(crate) async fn forwarded(
     shard: u32,
     campaign: CampaignId,
     user: UserRef<'_>,
-    key: &str,
+    key: GrabKey,
 ) -> (&'static str, Response) {
     let answer = cluster
-        .forward_keyed_grab(shard, campaign, user.to_owned(), key.to_owned())
+        .forward_keyed_grab(shard, campaign, user.to_owned(), key.into())
         .await;
     let answer = match answer {
         Ok(answer) => answer,
@@ -99,14 +103,14 @@ pub(crate) async fn first_decision(
     state: &Arc<AppState>,
     campaign: CampaignId,
     user: UserRef<'_>,
-    key: &str,
+    key: GrabKey,
     keys: &RequestKeys<'_>,
     now: UnixMillis,
 ) -> (&'static str, Response) {
     let Some(running) = state.idempotency.try_start() else {
         return refuse(AppError::Overloaded);
     };
-    let scope: Scope = (user.to_owned(), campaign, key.to_owned());
+    let scope: Scope = (user.to_owned(), campaign, key);
     let (route, ip, campaign_bits) = (keys.route, keys.ip, keys.campaign);
     let (first_answer, answered) = oneshot::channel();
     let state = Arc::clone(state);
@@ -147,16 +151,8 @@ async fn decide_once(
         }
         Begin::Fresh(pending) => pending,
     };
-    // Validated where it was read (the header, or the node that forwarded it).
-    let key = match GrabKey::parse(&scope.2) {
-        Ok(key) => key,
-        Err(e) => {
-            let _ = first_answer.send(refuse(AppError::BadRequest(e.to_string())));
-            return;
-        }
-    };
     let (code, response) =
-        match decide_grab(state, scope.1, scope.0.as_ref(), keys, now, Some(&key)).await {
+        match decide_grab(state, scope.1, scope.0.as_ref(), keys, now, Some(&scope.2)).await {
             Decided::Outcome(outcome) => outcome_response(outcome),
             Decided::Refused(error) => refuse(error),
             Decided::Late { answer, outcome } => {

@@ -36,14 +36,17 @@ impl Engine {
             return Ok(outcome);
         }
         let user = user.clone();
-        match self
-            .decide(Command::Grab {
-                campaign,
-                user,
-                key: None,
-            })
-            .await?
-        {
+        self.decide_grab(Command::Grab {
+            campaign,
+            user,
+            key: None,
+        })
+        .await
+    }
+
+    /// Has the writer decide a grab command; its grab outcome.
+    async fn decide_grab(&self, grab: Command) -> Result<GrabOutcome, EngineError> {
+        match self.decide(grab).await? {
             Outcome::Grab(outcome) => Ok(outcome),
             other => Err(mismatched("grab", &other)),
         }
@@ -55,37 +58,27 @@ impl Engine {
     /// is [`GrabReply::Late`]: `degraded` to give now, and the writer's eventual answer. Its
     /// command is never skipped as abandoned while the [`LateGrab`] is held.
     ///
-    /// Under a `key`, the fast path is [`Engine::keyed_grab_fast_path`], and the command
-    /// carries the key: a win is journaled with it, and a key that already won is answered
-    /// that win again by the ledger.
+    /// The fast path is [`Engine::keyed_grab_fast_path`], and the command carries `key`: a
+    /// win is journaled with it, and a key that already won is answered that win again by the
+    /// ledger.
     pub async fn grab_keeping_late_outcome(
         &self,
         campaign: CampaignId,
         user: &UserId,
-        key: Option<&GrabKey>,
+        key: &GrabKey,
     ) -> GrabReply {
-        let fast = match key {
-            None => self.grab_fast_path(campaign, user.as_str()).map(Ok),
-            Some(key) => {
-                self.keyed_grab_fast_path(campaign, user.as_str(), key.as_str())
-                    .await
-            }
-        };
-        if let Some(answer) = fast {
+        let fast = self.keyed_grab_fast_path(campaign, user.as_str(), key.as_str());
+        if let Some(answer) = fast.await {
             return GrabReply::Answered(answer);
         }
         let command = Command::Grab {
             campaign,
             user: user.clone(),
-            key: key.cloned(),
+            key: Some(key.clone()),
         };
         if self.remote.is_some() {
             // The leader's answer arrives whole or not at all (`Unavailable`): nothing late.
-            return GrabReply::Answered(match self.decide(command).await {
-                Ok(Outcome::Grab(outcome)) => Ok(outcome),
-                Ok(other) => Err(mismatched("grab", &other)),
-                Err(e) => Err(e),
-            });
+            return GrabReply::Answered(self.decide_grab(command).await);
         }
         let submitted = self.send(Request::decide(command));
         let (permit, answer) = match submitted {

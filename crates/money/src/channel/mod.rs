@@ -35,8 +35,8 @@ pub use sim::config::{
     MAX_SIM_DELAY_MS, MIN_CHANNEL_SECRET_BYTES, SimChannelConfig, SimChannelConfigError,
 };
 pub use sim::{
-    MAX_PENDING_DELIVERIES, MAX_SIM_TRANSACTIONS, SimChannel, StatementLine, books_file_name,
-    channel_of_books_file, read_books_statement,
+    MAX_PENDING_DELIVERIES, MAX_SIM_TRANSACTIONS, Minted, SimChannel, StatementLine,
+    books_file_name, channel_of_books_file, read_books_statement,
 };
 
 /// A channel call's future (boxed so the trait stays object-safe; a real channel is async).

@@ -65,6 +65,24 @@ impl Book {
         (self.txn_scope.as_ref()).map(|scope| format!("{name}-{scope}-"))
     }
 
+    /// Who minted `txn_id`, by the shape [`Book::record`]'s ids take: `<name>-<n>` unscoped,
+    /// `<name>-<scope>-<n>` scoped (this book's scope, or another desk's). A book without a
+    /// scope (a single node's) answers `Unscoped`: it takes no part in scoping.
+    pub(super) fn minted_by(&self, name: &ChannelName, txn_id: &str) -> Minted {
+        let rest = (txn_id.strip_prefix(name.as_str())).and_then(|r| r.strip_prefix('-'));
+        let (Some(rest), Some(scope)) = (rest, &self.txn_scope) else {
+            return Minted::Unscoped;
+        };
+        let ours = rest.strip_prefix(scope.as_str());
+        if ours.is_some_and(|n| n.starts_with('-')) {
+            Minted::Here
+        } else if rest.bytes().all(|b| b.is_ascii_digit()) {
+            Minted::Unscoped
+        } else {
+            Minted::OtherDesk
+        }
+    }
+
     /// Payments made.
     pub(super) fn payment_count(&self) -> usize {
         self.payments.len()
@@ -207,4 +225,15 @@ impl Book {
         lines.sort_by_key(|line| line.at); // stable: ties stay in the order made
         lines
     }
+}
+
+/// Which desk minted a transaction id of a simulated channel ([`Book::minted_by`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Minted {
+    /// This channel, under its own scope.
+    Here,
+    /// The same channel of another desk (another node or shard): a scope not this one's.
+    OtherDesk,
+    /// No scope (a single node's id, or not this channel's shape at all).
+    Unscoped,
 }

@@ -20,6 +20,7 @@ use rand_chacha::ChaCha8Rng;
 use stampede_core::{Cents, ChannelName, OrderId, Payment, UnixMillis};
 
 use self::book::Book;
+pub use self::book::Minted;
 use self::config::SimChannelConfig;
 use self::customer::roll;
 use super::{
@@ -192,6 +193,11 @@ impl SimChannel {
     /// ([`Self::with_txn_scope`]): what its statement covers. `None`: it covers every id.
     pub fn txn_prefix(&self) -> Option<String> {
         self.inner.book.lock().txn_prefix(&self.inner.name)
+    }
+
+    /// Which desk minted `txn_id` (a scoped channel's own ids, another desk's, or unscoped).
+    pub fn minted_by(&self, txn_id: &str) -> Minted {
+        self.inner.book.lock().minted_by(&self.inner.name, txn_id)
     }
 
     /// Where callbacks go from now on, in place of any earlier sink: a cluster node keeps
